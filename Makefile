@@ -1,0 +1,34 @@
+# Two commands do everything: `make demo` and `make test` (each sets up what it needs).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench setup system-deps template clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# LibreOffice (a real spreadsheet client for the tests), CJK fonts and poppler (PDF checks).
+system-deps:
+	@./.ci/system-deps
+
+demo: setup
+	$(BIN)/xl-ar demo --out demo-out
+
+test: setup system-deps
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python bench/bench_refresh.py
+
+template: setup
+	$(BIN)/xl-ar build-template
+
+clean:
+	rm -rf $(VENV) demo-out .pytest_cache

@@ -1,0 +1,152 @@
+"""Reading a ledger workbook file: sheets found by name (English or Chinese), headers mapped.
+
+Reads with python-calamine (fast, read-only, never writes). Each ledger sheet may be an Excel
+Table or a plain range; its header is the first non-empty row. Columns the user added are left
+alone; the computed columns xl-ar wrote on an earlier refresh are recognised by their headers
+so the next refresh writes over them in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from python_calamine import CalamineWorkbook
+
+from xl_ar.book.headers import (
+    OUTPUT_LOOKUP,
+    SETTING_LOOKUP,
+    field_for_header,
+    normalise,
+    sheet_for_name,
+)
+from xl_ar.book.sheetxml import col_letter
+from xl_ar.core.convert import is_blank
+from xl_ar.core.ledger import RawTable
+from xl_ar.core.schema import TABLES
+
+# The header is looked for in the first rows only: a title row or two above it is common.
+HEADER_SEARCH_ROWS = 10
+
+
+@dataclass(frozen=True)
+class SheetLayout:
+    """Where a ledger sheet's table sits.
+
+    Attributes:
+        name: the sheet's name in the workbook.
+        header_row: 1-based Excel row of the header.
+        first_col, last_col: 1-based columns of the user's table (computed columns excluded).
+        outputs: computed field -> 1-based column, for computed columns already present.
+        last_row: last non-empty row.
+    """
+
+    name: str
+    header_row: int
+    first_col: int
+    last_col: int
+    outputs: dict[str, int] = field(default_factory=dict)
+    last_row: int = 0
+
+
+@dataclass(frozen=True)
+class BookData:
+    """What a workbook holds for a run: raw tables, settings pairs, layouts."""
+
+    tables: dict[str, RawTable]
+    settings: dict[str, tuple[Any, str]]
+    layouts: dict[str, SheetLayout]
+    sheet_names: list[str]
+
+
+def _find_header(rows: list[list[Any]], table: str) -> int | None:
+    """Index of the row that names the most known fields among the first rows."""
+    best, best_hits = None, 0
+    for i, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        hits = sum(1 for v in row if not is_blank(v) and field_for_header(table, v))
+        if hits > best_hits:
+            best, best_hits = i, hits
+    return best
+
+
+def _read_table(name: str, table: str, rows: list[list[Any]]) -> tuple[RawTable, SheetLayout]:
+    h = _find_header(rows, table)
+    spec = TABLES[table]
+    if h is None:
+        empty = pd.DataFrame({"row": np.zeros(0, np.int64)})
+        return RawTable(table, name, empty, {}), SheetLayout(name, 1, 1, 0)
+    header = rows[h]
+    fields: dict[str, int] = {}
+    outputs: dict[str, int] = {}
+    used = [j for j, v in enumerate(header) if not is_blank(v)]
+    for j in used:
+        f = field_for_header(table, header[j])
+        if f and f not in fields:
+            fields[f] = j
+        elif table == "Invoices" and normalise(header[j]) in OUTPUT_LOOKUP:
+            outputs[OUTPUT_LOOKUP[normalise(header[j])]] = j + 1
+    user_cols = [j for j in used if j + 1 not in outputs.values()]
+    body = pd.DataFrame(rows[h + 1 :], dtype=object)
+    picked = body.reindex(columns=list(fields.values()))
+    picked.columns = list(fields)
+    # Rows blank in every one of the ledger's columns are not records (spacing, totals below).
+    blank = picked.isna() | picked.apply(lambda c: c.astype(str).str.strip() == "")
+    keep = np.flatnonzero(~blank.all(axis=1).to_numpy()) if len(fields) else np.zeros(0, np.int64)
+    frame = picked.iloc[keep].reset_index(drop=True)
+    frame.insert(0, "row", (h + 2 + keep).astype(np.int64))
+    columns = {f: col_letter(j + 1) for f, j in fields.items()}
+    layout = SheetLayout(
+        name, h + 1, (min(user_cols) + 1) if user_cols else 1, (max(user_cols) + 1) if user_cols else 0,
+        outputs, int(h + 2 + keep[-1]) if len(keep) else h + 1,
+    )
+    return RawTable(table, name, frame, columns), layout
+
+
+def _read_settings(name: str, rows: list[list[Any]]) -> dict[str, tuple[Any, str]]:
+    h = _find_header(rows, "Settings")
+    if h is None:
+        h, kcol, vcol = -1, 0, 1  # no header: keys in A, values in B
+    else:
+        cols = {field_for_header("Settings", v): j for j, v in enumerate(rows[h]) if not is_blank(v)}
+        kcol, vcol = cols.get("key", 0), cols.get("value", 1)
+    pairs: dict[str, tuple[Any, str]] = {}
+    for i, r in enumerate(rows[h + 1 :], start=h + 2):
+        if kcol >= len(r) or is_blank(r[kcol]):
+            continue
+        raw_key = str(r[kcol]).strip()
+        key = SETTING_LOOKUP.get(normalise(raw_key), raw_key)
+        pairs[key] = (r[vcol] if vcol < len(r) else None, f"{name}!{col_letter(vcol + 1)}{i}")
+    return pairs
+
+
+def read_book(path: str | Path) -> BookData:
+    """Read the ledger sheets of a workbook file.
+
+    Args:
+        path: an .xlsx/.xlsm file (check it with ``WorkbookPackage.open`` first: that guards
+            against zip bombs before any parser sees the file).
+
+    Returns:
+        The workbook's raw ledger tables, settings and sheet layouts.
+    """
+    wb = CalamineWorkbook.from_path(str(path))
+    try:
+        tables: dict[str, RawTable] = {}
+        layouts: dict[str, SheetLayout] = {}
+        settings: dict[str, tuple[Any, str]] = {}
+        for name in wb.sheet_names:
+            canon = sheet_for_name(name)
+            if canon is None or canon in layouts or canon == "Aging":
+                continue
+            rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            if canon == "Settings":
+                settings = _read_settings(name, rows)
+                layouts[canon] = SheetLayout(name, 1, 1, 2)
+                continue
+            tables[canon], layouts[canon] = _read_table(name, canon, rows)
+        return BookData(tables, settings, layouts, list(wb.sheet_names))
+    finally:
+        wb.close()

@@ -1,0 +1,189 @@
+"""Converting raw cell values (as a reader hands them over) into typed columns.
+
+Cells arrive as Python objects: floats, ints, str, bool, ``datetime``/``date``, or None. A
+column that is already clean (the common case) takes a vectorised path; otherwise each cell is
+parsed and every bad one is reported by its position, so validation can name sheet, row and
+column.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+EXCEL_EPOCH = dt.date(1899, 12, 30)  # serial 0 in the 1900 date system (after Excel's 1900 bug)
+
+_DATE_PATTERNS = (
+    re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T].*)?$"),
+    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?$"),
+    re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
+)
+_MONEY_STRIP = re.compile(r"[,\s¥￥$€£]|RMB|CNY|USD|EUR|GBP|元", re.IGNORECASE)
+_TRUE = {"y", "yes", "true", "1", "x", "是", "有", "√", "✓", "disputed", "争议"}
+_FALSE = {"n", "no", "false", "0", "否", "无", "", "-"}
+
+
+def is_blank(v: Any) -> bool:
+    """True for an empty cell: None, "", whitespace, NaN or NaT."""
+    if v is None:
+        return True
+    if isinstance(v, str):
+        return not v.strip()
+    if isinstance(v, float):
+        return v != v
+    return v is pd.NaT
+
+
+def parse_date(v: Any) -> dt.date | None:
+    """Parse one date cell; None for blank; ValueError when it is not a date.
+
+    Accepts date/datetime objects, Excel serial numbers (1900 system), and text in ISO
+    (2025-01-31), slash (2025/1/31), compact (20250131) or Chinese (2025年1月31日) form.
+    Day-first or month-first text (01/02/2025) is refused: it is ambiguous.
+    """
+    if is_blank(v):
+        return None
+    if isinstance(v, dt.datetime):
+        return v.date()
+    if isinstance(v, dt.date):
+        return v
+    if isinstance(v, pd.Timestamp):
+        return v.date()
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        if not 1 <= v < 2958466:  # 9999-12-31
+            raise ValueError(v)
+        return EXCEL_EPOCH + dt.timedelta(days=int(v))
+    s = str(v).strip()
+    for pat in _DATE_PATTERNS:
+        m = pat.match(s)
+        if m:
+            return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    raise ValueError(v)
+
+
+def parse_amount(v: Any) -> float | None:
+    """Parse one amount cell to float major units; None for blank; ValueError for text.
+
+    Accepts numbers, and text such as "1,234.50", "¥1,234.50", "(1,234.50)" (negative).
+    """
+    if is_blank(v):
+        return None
+    if isinstance(v, bool):
+        raise ValueError(v)
+    if isinstance(v, (int, float)):
+        if v != v or v in (float("inf"), float("-inf")):
+            raise ValueError(v)
+        return float(v)
+    s = _MONEY_STRIP.sub("", str(v))
+    neg = s.startswith("(") and s.endswith(")")
+    if neg:
+        s = s[1:-1]
+    if not re.fullmatch(r"[-+]?\d+(\.\d+)?", s):
+        raise ValueError(v)
+    x = float(s)
+    return -x if neg else x
+
+
+def parse_int(v: Any) -> int | None:
+    """Parse a whole number (e.g. terms in days)."""
+    x = parse_amount(v)
+    if x is None:
+        return None
+    if x != int(x):
+        raise ValueError(v)
+    return int(x)
+
+
+def parse_number(v: Any) -> float | None:
+    """Parse a plain number; a trailing % divides by 100."""
+    if isinstance(v, str) and v.strip().endswith("%"):
+        x = parse_amount(v.strip()[:-1])
+        return None if x is None else x / 100.0
+    return parse_amount(v)
+
+
+def parse_bool(v: Any) -> bool:
+    """Parse a yes/no cell (是/否, Y/N, TRUE/FALSE, x); blank is False."""
+    if is_blank(v):
+        return False
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, (int, float)):
+        return v != 0
+    s = str(v).strip().lower()
+    if s in _TRUE:
+        return True
+    if s in _FALSE:
+        return False
+    raise ValueError(v)
+
+
+def parse_text(v: Any) -> str:
+    """Text as the user sees it: a whole number typed as 1001 stays "1001", not "1001.0"."""
+    if is_blank(v):
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, (dt.datetime, dt.date)):
+        return v.isoformat()[:10]
+    return str(v).strip()
+
+
+def convert_column(
+    values: np.ndarray, parse: Callable[[Any], Any]
+) -> tuple[list[Any], list[tuple[int, Any]]]:
+    """Apply ``parse`` to every cell, collecting failures.
+
+    Returns:
+        (converted values, [(position, raw value)] of cells that failed).
+    """
+    out: list[Any] = []
+    bad: list[tuple[int, Any]] = []
+    for i, v in enumerate(values):
+        try:
+            out.append(parse(v))
+        except (ValueError, TypeError, OverflowError):
+            out.append(None)
+            bad.append((i, v))
+    return out, bad
+
+
+def dates_column(values: np.ndarray) -> tuple[pd.Series, list[tuple[int, Any]]]:
+    """Convert a column of date cells to ``datetime64[s]``; NaT for blanks and failures."""
+    arr = np.asarray(values, dtype=object)
+    if len(arr) and all(type(v) is dt.datetime or type(v) is dt.date for v in arr[: min(len(arr), 64)]):
+        # Clean reader output: let pandas convert the whole array at once.
+        try:
+            if all(type(v) is dt.datetime or type(v) is dt.date for v in arr):
+                s = pd.to_datetime(pd.Series(arr), errors="raise").dt.normalize()
+                return s.astype("datetime64[s]"), []
+        except (ValueError, TypeError, OverflowError):
+            pass
+    parsed, bad = convert_column(arr, parse_date)
+    s = pd.Series(pd.to_datetime(pd.Series(parsed, dtype=object), errors="coerce"))
+    return s.astype("datetime64[s]"), bad
+
+
+def amounts_column(values: np.ndarray) -> tuple[np.ndarray, list[tuple[int, Any]]]:
+    """Convert a column of amount cells to float64 major units; NaN for blanks and failures."""
+    arr = np.asarray(values, dtype=object)
+    try:
+        f = arr.astype(np.float64)  # fast path: every cell already numeric
+        if not any(isinstance(v, (bool, str)) for v in arr[: min(len(arr), 64)]) and np.isfinite(
+            f[~np.isnan(f)]
+        ).all():
+            if not any(isinstance(v, (bool, str)) for v in arr):
+                return f, []
+    except (ValueError, TypeError):
+        pass
+    parsed, bad = convert_column(arr, parse_amount)
+    return np.array([np.nan if p is None else p for p in parsed], dtype=np.float64), bad
+
+
+def text_column(values: np.ndarray) -> np.ndarray:
+    """Convert a column to stripped text ("" for blank)."""
+    return np.array([parse_text(v) for v in values], dtype=object)

@@ -1,0 +1,273 @@
+"""Validating the raw ledger tables into the typed ledger the core computes on.
+
+``validate_ledger(raw, settings) -> (Ledger, issues)``: every problem is an :class:`Issue`
+naming sheet, row and column, e.g. ``Invoices!D17: due date "2025-13-01" is not a date``.
+Errors stop a run before anything is written; warnings are reported and the run goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from xl_ar.core import convert
+from xl_ar.core.issues import Issue
+from xl_ar.core.money import CURRENCY_EXPONENTS, to_minor_array
+from xl_ar.core.schema import ACTIVITIES, CUSTOMERS, INVOICES, RATES, RECEIPTS, Table
+from xl_ar.core.settings import Settings
+
+_LABELS = {
+    "invoice_no": "invoice number", "customer_id": "customer ID", "invoice_date": "invoice date",
+    "due_date": "due date", "amount": "amount", "currency": "currency", "receipt_no":
+    "receipt number", "receipt_date": "receipt date", "date": "date", "promise_date":
+    "promise date", "promise_amount": "promised amount", "terms_days": "terms (days)",
+    "credit_limit": "credit limit", "disputed": "disputed flag", "effective_from":
+    "effective date", "rate_percent": "rate", "class": "class",
+}
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """One ledger sheet as read: raw cell values under core field names.
+
+    Attributes:
+        table: the canonical table ("Invoices").
+        sheet: the sheet's name in the workbook (may be Chinese, e.g. "发票").
+        frame: one column per field found, raw cell objects, plus ``row`` (Excel row number).
+        columns: field -> column letters in the sheet, for naming places.
+    """
+
+    table: str
+    sheet: str
+    frame: pd.DataFrame
+    columns: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """The typed ledger. Money in integer minor units (``*_minor``), dates ``datetime64[s]``."""
+
+    customers: pd.DataFrame
+    invoices: pd.DataFrame
+    receipts: pd.DataFrame
+    activities: pd.DataFrame
+    rates: pd.DataFrame | None = None
+    places: Mapping[str, tuple[str, Mapping[str, str]]] = field(default_factory=dict)
+
+
+def _label(name: str) -> str:
+    return _LABELS.get(name, name.replace("_", " "))
+
+
+class _Checker:
+    """Collects issues for one table, naming cells as Sheet!ColRow."""
+
+    def __init__(self, raw: RawTable, issues: list[Issue]):
+        self.raw = raw
+        self.issues = issues
+        self.rows = raw.frame["row"].to_numpy() if "row" in raw.frame else np.arange(2, len(raw.frame) + 2)
+
+    def where(self, name: str | None = None, pos: int | None = None) -> str:
+        sheet = self.raw.sheet
+        if name is None:
+            return sheet if pos is None else f"{sheet}!{self.rows[pos]}:{self.rows[pos]}"
+        col = self.raw.columns.get(name, "?")
+        return f"{sheet}!{col}" if pos is None else f"{sheet}!{col}{self.rows[pos]}"
+
+    def add(self, name: str | None, pos: int | None, message: str, severity: str = "error") -> None:
+        self.issues.append(Issue(self.where(name, pos), message, severity))  # type: ignore[arg-type]
+
+    def column(self, name: str) -> np.ndarray:
+        f = self.raw.frame
+        return f[name].to_numpy(dtype=object) if name in f else np.full(len(f), None, dtype=object)
+
+
+def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[Issue],
+                 present: bool = True) -> pd.DataFrame:
+    """Convert every declared column of one table, reporting bad cells and blank required ones."""
+    chk = _Checker(raw, issues)
+    frame = raw.frame
+    for f in table.fields:
+        if present and f.required and f.name not in frame:
+            issues.append(Issue(raw.sheet, f'required column "{f.header}" is missing'))
+    n = len(frame)
+    out = pd.DataFrame({"row": chk.rows.astype(np.int64)})
+    for f in table.fields:
+        raw_col = chk.column(f.name)
+        present = f.name in frame
+        if f.kind == "date":
+            col, bad = convert.dates_column(raw_col)
+            for pos, v in bad:
+                chk.add(f.name, pos, f'{_label(f.name)} "{v}" is not a date')
+            out[f.name] = col.to_numpy()
+        elif f.kind in ("money", "number", "int"):
+            col, bad = convert.amounts_column(raw_col)
+            if f.kind == "number":
+                parsed, bad = convert.convert_column(raw_col, convert.parse_number)
+                col = np.array([np.nan if p is None else p for p in parsed], dtype=np.float64)
+            for pos, v in bad:
+                chk.add(f.name, pos, f'{_label(f.name)} "{v}" is not a number')
+            if f.kind == "int":
+                frac = ~np.isnan(col) & (col != np.floor(np.nan_to_num(col)))
+                for pos in np.flatnonzero(frac):
+                    chk.add(f.name, int(pos), f'{_label(f.name)} "{raw_col[pos]}" is not a whole number')
+            out[f.name] = col
+        elif f.kind == "bool":
+            parsed, bad = convert.convert_column(raw_col, convert.parse_bool)
+            for pos, v in bad:
+                chk.add(f.name, pos, f'{_label(f.name)} "{v}" is not yes/no (是/否)', "warning")
+            out[f.name] = np.array([bool(p) for p in parsed], dtype=bool)
+        elif f.kind == "currency":
+            text = convert.text_column(raw_col)
+            codes = np.array([t.upper() if t else settings.base_currency for t in text], dtype=object)
+            known = np.isin(codes, list(CURRENCY_EXPONENTS))
+            for pos in np.flatnonzero(~known):
+                chk.add(f.name, int(pos), f'currency "{text[pos]}" is not a known ISO currency code')
+            out[f.name] = codes
+        else:
+            out[f.name] = convert.text_column(raw_col)
+            if f.choices and present:
+                norm = {c.lower(): c for c in f.choices}
+                vals = out[f.name].to_numpy()
+                fixed = np.array([norm.get(v.lower(), v) for v in vals], dtype=object)
+                for pos in np.flatnonzero((fixed != "") & ~np.isin(fixed, list(f.choices))):
+                    chk.add(f.name, int(pos), f'{_label(f.name)} "{vals[pos]}" is not one of {", ".join(f.choices)}', "warning")
+                out[f.name] = fixed
+        if f.required and present:
+            blank = out[f.name].isna().to_numpy() if f.kind in ("date", "money", "number", "int") else (out[f.name] == "").to_numpy()
+            raw_blank = np.array([convert.is_blank(v) for v in raw_col], dtype=bool) if n else np.zeros(0, bool)
+            for pos in np.flatnonzero(blank & raw_blank):
+                chk.add(f.name, int(pos), f"{_label(f.name)} is blank")
+    if table.key and table.key in frame:
+        keys = out[table.key]
+        dup = keys.duplicated(keep="first") & (keys != "")
+        if dup.any():
+            first_pos = {k: i for i, k in reversed(list(enumerate(keys)))}
+            for pos in np.flatnonzero(dup.to_numpy()):
+                k = keys.iat[pos]
+                chk.add(table.key, int(pos), f'{_label(table.key)} "{k}" is a duplicate of row {chk.rows[first_pos[k]]}')
+    return out
+
+
+def _minor(frame: pd.DataFrame, col: str) -> np.ndarray:
+    exp = frame["currency"].map(CURRENCY_EXPONENTS).fillna(2).to_numpy(dtype=np.int64) if "currency" in frame else 2
+    vals = frame[col].to_numpy(dtype=np.float64)
+    return np.where(np.isnan(vals), 0, to_minor_array(np.nan_to_num(vals), exp))
+
+
+def _empty_raw(table: Table) -> RawTable:
+    return RawTable(table.sheet, table.sheet, pd.DataFrame({"row": np.zeros(0, np.int64)}), {})
+
+
+def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Ledger, list[Issue]]:
+    """Check and type the ledger's tables.
+
+    Args:
+        raw: canonical table name -> RawTable, as read from a workbook. Customers, Invoices
+            and Receipts are expected; Activities and Rates are optional.
+        settings: the run's settings (base currency fills blank currencies).
+
+    Returns:
+        (ledger, issues). The ledger is usable when no issue is an error.
+    """
+    issues: list[Issue] = []
+    for name in ("Customers", "Invoices", "Receipts"):
+        if name not in raw:
+            issues.append(Issue(name, f'sheet "{name}" is missing'))
+    get = lambda t: raw.get(t.sheet) or _empty_raw(t)  # noqa: E731
+
+    cust_raw, inv_raw, rec_raw, act_raw = get(CUSTOMERS), get(INVOICES), get(RECEIPTS), get(ACTIVITIES)
+    customers = _typed_frame(cust_raw, CUSTOMERS, settings, issues, "Customers" in raw)
+    customers["currency"] = settings.base_currency
+    customers["credit_limit_minor"] = _minor(customers, "credit_limit")
+    invoices = _typed_frame(inv_raw, INVOICES, settings, issues, "Invoices" in raw)
+    receipts = _typed_frame(rec_raw, RECEIPTS, settings, issues, "Receipts" in raw)
+    activities = _typed_frame(act_raw, ACTIVITIES, settings, issues, "Activities" in raw)
+    activities["currency"] = settings.base_currency
+    activities["promise_amount_minor"] = _minor(activities, "promise_amount")
+
+    inv_chk, rec_chk = _Checker(inv_raw, issues), _Checker(rec_raw, issues)
+    known_customers = set(customers["customer_id"]) - {""}
+
+    # Invoices: due date from the customer's terms when blank; due before invoice date is an error.
+    terms = dict(zip(customers["customer_id"], customers["terms_days"]))
+    # A credit note needs no due date: it is applied on its date.
+    blank_due = invoices["due_date"].isna() & invoices["invoice_date"].notna() & (invoices["amount"] > 0)
+    raw_due = inv_chk.column("due_date")
+    for pos in np.flatnonzero(blank_due.to_numpy()):
+        if not convert.is_blank(raw_due[pos]):
+            continue  # a bad date, already reported
+        t = terms.get(invoices["customer_id"].iat[pos])
+        days = 0 if t is None or t != t else int(t)
+        invoices.loc[invoices.index[pos], "due_date"] = invoices["invoice_date"].iat[pos] + pd.Timedelta(days=days)
+        inv_chk.add("due_date", int(pos), f"due date is blank; using invoice date + {days} days of terms", "warning")
+    before = (invoices["due_date"] < invoices["invoice_date"]).to_numpy()
+    for pos in np.flatnonzero(before):
+        inv_chk.add("due_date", int(pos), f'due date {invoices["due_date"].iat[pos]:%Y-%m-%d} is before the invoice date {invoices["invoice_date"].iat[pos]:%Y-%m-%d}')
+    for pos in np.flatnonzero((invoices["amount"] == 0).to_numpy()):
+        inv_chk.add("amount", int(pos), "amount is zero", "warning")
+    if known_customers or len(customers):
+        for pos in np.flatnonzero(~invoices["customer_id"].isin(known_customers).to_numpy() & (invoices["customer_id"] != "").to_numpy()):
+            inv_chk.add("customer_id", int(pos), f'customer "{invoices["customer_id"].iat[pos]}" is not on the Customers sheet', "warning")
+
+    # Receipts: positive, known customer, named invoice exists and belongs to that customer.
+    for pos in np.flatnonzero((receipts["amount"] <= 0).to_numpy()):
+        rec_chk.add("amount", int(pos), "receipt amount must be positive (record a refund as a negative invoice line)")
+    if known_customers or len(customers):
+        for pos in np.flatnonzero(~receipts["customer_id"].isin(known_customers).to_numpy() & (receipts["customer_id"] != "").to_numpy()):
+            rec_chk.add("customer_id", int(pos), f'customer "{receipts["customer_id"].iat[pos]}" is not on the Customers sheet', "warning")
+    owner = dict(zip(invoices["invoice_no"], invoices["customer_id"]))
+    named = receipts["invoice_no"].to_numpy()
+    for pos in np.flatnonzero(named != ""):
+        inv_no, cust = named[pos], receipts["customer_id"].iat[pos]
+        if inv_no not in owner:
+            rec_chk.add("invoice_no", int(pos), f'invoice "{inv_no}" is not on the Invoices sheet; the receipt is applied oldest first', "warning")
+        elif owner[inv_no] != cust:
+            rec_chk.add("invoice_no", int(pos), f'invoice "{inv_no}" belongs to customer "{owner[inv_no]}", not "{cust}"; the receipt is applied oldest first', "warning")
+
+    for frame in (invoices, receipts):
+        frame["exp"] = frame["currency"].map(CURRENCY_EXPONENTS).fillna(2).astype(np.int64)
+        frame["amount_minor"] = _minor(frame, "amount")
+
+    rates = None
+    if "Rates" in raw:
+        rates = _typed_frame(raw["Rates"], RATES, settings, issues)
+        rates["series"] = rates["series"].str.lower()
+
+    places = {
+        t: (r.sheet, dict(r.columns)) for t, r in raw.items()
+    }
+    ledger = Ledger(customers, invoices, receipts, activities, rates, places)
+    return ledger, sorted(issues, key=_issue_order(raw))
+
+
+def _issue_order(raw: Mapping[str, RawTable]):
+    """Sort key: sheet (workbook order of the ledger tables), then row, then column."""
+    import re
+
+    sheets = {r.sheet: k for k, r in enumerate(raw.values())}
+    ref = re.compile(r"^(.*?)(?:!([A-Z]*)(\d*)(?::\d+)?)?$")
+
+    def key(issue: Issue):
+        m = ref.match(issue.where)
+        sheet, col, row = m.group(1), m.group(2) or "", m.group(3) or "0"
+        return (sheets.get(sheet, len(sheets)), int(row), len(col), col)
+
+    return key
+
+
+def usable_rows(frame: pd.DataFrame, date_col: str, as_of: dt.date) -> pd.DataFrame:
+    """Rows whose document exists at the as-of date (dated on or before it, date present)."""
+    d = frame[date_col]
+    return frame[d.notna() & (d <= pd.Timestamp(as_of))]
+
+
+def place(ledger: Ledger, table: str, field_name: str, row: int) -> str:
+    """The Excel reference of one cell of the ledger, e.g. ``Invoices!E17``."""
+    sheet, cols = ledger.places.get(table, (table, {}))
+    return f"{sheet}!{cols.get(field_name, '?')}{row}"
+
