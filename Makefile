@@ -27,7 +27,9 @@ test: setup system-deps
 bench: setup
 	$(BIN)/python bench/bench_refresh.py
 
+# Regenerates the golden xlwings_udfs.bas from xl_ar/udfs.py, then the workbook.
 template: setup
+	$(BIN)/python -m xl_ar.template.udf_vba
 	$(BIN)/xl-ar build-template
 
 clean:

@@ -1,0 +1,211 @@
+"""``xl-ar refresh`` end to end on real workbooks written by openpyxl, read back by real readers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+
+import openpyxl
+
+from xl_ar.book.newbook import build_ledger_workbook
+from xl_ar.cli import main
+
+D = dt.date
+
+CUSTOMERS = [
+    ["C1", "上海华信贸易有限公司", "A", "王经理", "ap@huaxin.example", "13800000000", 30, 100000.0, "张伟", "zh"],
+    ["C2", "Harbor Logistics Ltd", "B", "Ms. Lee", "ap@harbor.example", "", 60, 50000.0, "Tom Chen", "en"],
+]
+INVOICES = [
+    ["I1", "C1", D(2025, 1, 1), D(2025, 1, 31), 10000.00, "CNY", "HT1", "货款", "", ""],
+    ["I2", "C1", D(2025, 2, 1), D(2025, 3, 3), 20000.00, "CNY", "HT1", "货款", "", ""],
+    ["CN3", "C1", D(2025, 3, 1), None, -3000.00, "CNY", "", "红字", "", ""],
+    ["I4", "C2", D(2024, 11, 5), D(2024, 12, 5), 5000.00, "CNY", "", "Goods", "", ""],
+    ["I5", "C2", D(2025, 1, 6), D(2025, 1, 20), 700.00, "CNY", "", "Goods", "是", "wrong price"],
+    ["I6", "C2", D(2025, 3, 20), D(2025, 4, 19), 1234.56, "USD", "", "Service", "", ""],
+    ["I7", "C1", D(2025, 5, 1), D(2025, 5, 31), 999.99, "CNY", "", "after as-of", "", ""],
+]
+RECEIPTS = [
+    ["R1", "C1", D(2025, 2, 10), 4000.00, "CNY", "I2"],
+    ["R2", "C1", D(2025, 3, 5), 15000.00, "CNY", ""],
+    ["R3", "C2", D(2025, 2, 1), 9000.00, "CNY", ""],
+]
+AS_OF = "2025-03-31"
+
+
+def write_ledger(path: Path, lang: str = "en", invoices=INVOICES, receipts=RECEIPTS) -> Path:
+    wb = build_ledger_workbook(lang, {"Customers": CUSTOMERS, "Invoices": invoices, "Receipts": receipts})
+    wb.save(path)
+    return path
+
+
+def run_json(capsys, *args) -> tuple[int, dict]:
+    code = main([*args, "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_refresh_prints_the_tie_out_as_json(tmp_path, capsys):
+    book = write_ledger(tmp_path / "ledger.xlsx")
+    code, out = run_json(capsys, "refresh", str(book), "--as-of", AS_OF)
+    assert code == 0
+    assert out["as_of"] == "2025-03-31"
+    # CNY open: I2 8,000 (28 days late) + I5 700 disputed (70 days) = 8,700.00; I4 was paid by R3
+    assert out["open_total"] == 8700.00
+    assert out["buckets"] == {"Not due": 0.0, "1-30": 8000.0, "31-60": 0.0, "61-90": 700.0, ">90": 0.0}
+    assert list(out["buckets"]) == ["Not due", "1-30", "31-60", "61-90", ">90"]
+    assert out["unapplied"] == 4000.00  # R3 paid 9,000 against 5,000 (I5 is disputed)
+    assert out["currencies"]["USD"]["open_total"] == 1234.56
+    assert out["currencies"]["USD"]["buckets"]["Not due"] == 1234.56
+    assert out["ties_out"] is True and out["written"] is True
+    assert out["issues"] == []
+
+
+def test_refresh_writes_computed_columns_and_the_aging_sheet(tmp_path, capsys):
+    book = write_ledger(tmp_path / "ledger.xlsx")
+    assert main(["refresh", str(book), "--as-of", AS_OF]) == 0
+    wb = openpyxl.load_workbook(book)
+    ws = wb["Invoices"]
+    assert [c.value for c in ws[1]][10:] == ["Paid", "Open", "DaysLate", "Bucket", "LateFee"]
+    got = [[c.value for c in row][10:] for row in ws.iter_rows(min_row=2, max_row=8)]
+    # I1 was cleared on Mar 5 by the credit note (Mar 1) and R2: 33 days late when paid.
+    assert got[0] == [10000, 0, 33, None, 159]
+    assert got[1][:4] == [12000, 8000, 28, "1-30"]
+    assert got[2] == [None] * 5  # the credit note has no computed values
+    assert got[3] == [5000, 0, 58, None, 145]  # paid by R3 on Feb 1, 58 days late
+    assert got[4][:4] == [0, 700, 70, "61-90"]  # disputed: aged and accruing, not paid by FIFO
+    assert got[5][:4] == [0, 1234.56, 0, "Not due"]
+    assert got[6] == [None] * 5  # dated after the as-of date: does not exist yet
+    assert ws["K1"].fill.fgColor.rgb.endswith("DDEBF7")  # computed header style
+    assert ws.tables["tblInvoices"].ref == "A1:O8"
+    aging = wb["Aging"]
+    rows = list(aging.iter_rows(values_only=True))
+    assert rows[0][0] == "Aging as of 2025-03-31 (by due date)"
+    assert rows[2][:9] == ("CustomerID", "Name", "Currency", "Not due", "1-30", "31-60", "61-90", ">90", "Total")
+    body = {r[0]: r for r in rows[3:6]}
+    assert body["C1"][:9] == ("C1", "上海华信贸易有限公司", "CNY", 0, 8000, 0, 0, 0, 8000)
+    assert body["C2"][:9] == ("C2", "Harbor Logistics Ltd", "CNY", 0, 0, 0, 700, 0, 700)
+    assert body["C2"][10:12] == (700, 4000)  # disputed, unapplied
+    flat = [r for r in rows if r and r[0]]
+    assert ("= open items", 8700) in [(r[0], r[1]) for r in flat]
+    assert ("Ties out", "yes") in [(r[0], r[1]) for r in flat]
+
+
+def test_late_fees_follow_the_balance_day_by_day(tmp_path):
+    book = write_ledger(tmp_path / "ledger.xlsx")
+    assert main(["refresh", str(book), "--as-of", AS_OF]) == 0
+    ws = openpyxl.load_workbook(book)["Invoices"]
+    fee = {ws.cell(r, 1).value: ws.cell(r, 15).value for r in range(2, 9)}
+    # I1: due Jan 31; 10,000 owed Feb 1..Mar 1 (29 days; the credit note of Mar 1 counts from
+    # Mar 2), 7,000 Mar 2..Mar 5 (4 days, R2 on Mar 5 pays it): 145.00 + 14.00 = 159.00
+    assert fee["I1"] == 159.00
+    # I2: due Mar 3, 16,000 open after R1; R2 pays 8,000 on Mar 5: Mar 4-5 on 16,000 (16.00),
+    # Mar 6-31 on 8,000 (26 days, 104.00) = 120.00
+    assert fee["I2"] == 120.00
+    assert fee["I4"] == 145.00  # 5,000 from Dec 6 to Feb 1 (R3's date), 58 days
+    assert fee["I5"] == 24.50  # disputed invoices accrue: 700 x 0.05% x 70 days
+
+
+def test_second_refresh_changes_nothing(tmp_path):
+    book = write_ledger(tmp_path / "ledger.xlsx")
+    assert main(["refresh", str(book), "--as-of", AS_OF]) == 0
+    first = digest(book)
+    backups = sorted((tmp_path / ".xl-ar-backups").iterdir())
+    assert len(backups) == 1
+    assert main(["refresh", str(book), "--as-of", AS_OF]) == 0
+    assert digest(book) == first
+    assert sorted((tmp_path / ".xl-ar-backups").iterdir()) == backups  # nothing written, no new backup
+
+
+def test_errors_stop_the_run_and_the_workbook_is_untouched(tmp_path, capsys):
+    bad = [row[:] for row in INVOICES]
+    bad[1][3] = "2025-13-01"
+    bad[3][4] = "five thousand"
+    book = write_ledger(tmp_path / "ledger.xlsx", invoices=bad)
+    before = digest(book)
+    code, out = run_json(capsys, "refresh", str(book), "--as-of", AS_OF)
+    assert code == 1
+    assert out["written"] is False and out["open_total"] is None
+    assert out["issues"] == [
+        {"where": "Invoices!D3", "message": 'due date "2025-13-01" is not a date', "severity": "error"},
+        {"where": "Invoices!E5", "message": 'amount "five thousand" is not a number', "severity": "error"},
+    ]
+    assert digest(book) == before
+    assert not (tmp_path / ".xl-ar-backups").exists()
+
+
+def test_refuses_a_workbook_open_in_excel(tmp_path, capsys):
+    book = write_ledger(tmp_path / "ledger.xlsx")
+    (tmp_path / "~$ledger.xlsx").write_bytes(b"owner")
+    before = digest(book)
+    assert main(["refresh", str(book), "--as-of", AS_OF]) == 2
+    assert "open" in capsys.readouterr().out.lower()
+    assert digest(book) == before
+
+
+def test_check_validates_without_writing(tmp_path, capsys):
+    book = write_ledger(tmp_path / "ledger.xlsx")
+    before = digest(book)
+    code, out = run_json(capsys, "check", str(book), "--as-of", AS_OF)
+    assert code == 0 and out["written"] is False and out["open_total"] == 8700.0
+    assert digest(book) == before
+
+
+def test_a_chinese_workbook_gets_chinese_labels(tmp_path):
+    book = write_ledger(tmp_path / "台账.xlsx", lang="zh")
+    assert main(["refresh", str(book), "--as-of", AS_OF]) == 0
+    wb = openpyxl.load_workbook(book)
+    assert wb.sheetnames[-1] == "账龄分析"
+    assert [c.value for c in wb["发票"][1]][10:] == ["已收金额", "未收金额", "逾期天数", "账龄段", "滞纳金"]
+    assert wb["发票"]["N3"].value == "1-30天"
+    assert wb["账龄分析"]["A1"].value == "账龄分析 截止 2025-03-31（按到期日）"
+
+
+def test_new_creates_an_empty_ledger_that_checks_clean(tmp_path, capsys):
+    path = tmp_path / "new.xlsx"
+    assert main(["new", str(path), "--lang", "en"]) == 0
+    assert main(["new", str(path)]) == 2  # never overwrites by accident
+    capsys.readouterr()
+    code, out = run_json(capsys, "check", str(path), "--as-of", AS_OF)
+    assert code == 0 and out["open_total"] == 0.0 and out["issues"] == []
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["Settings", "Customers", "Invoices", "Receipts", "Activities"]
+    inv = wb["Invoices"]
+    assert inv.freeze_panes == "A2" and "tblInvoices" in inv.tables
+    assert any("A,B,C" in dv.formula1 for dv in wb["Customers"].data_validations.dataValidation)
+
+
+def test_a_missing_column_names_the_sheet(tmp_path, capsys):
+    book = write_ledger(tmp_path / "ledger.xlsx")
+    wb = openpyxl.load_workbook(book)
+    wb["Invoices"]["E1"] = "Betrag"  # the Amount header renamed to something unknown
+    wb.save(book)
+    code, out = run_json(capsys, "check", str(book), "--as-of", AS_OF)
+    assert code == 1
+    assert {"where": "Invoices", "message": 'required column "Amount" is missing', "severity": "error"} in out["issues"]
+
+
+def test_not_a_workbook_is_refused_clearly(tmp_path, capsys):
+    fake = tmp_path / "ledger.xlsx"
+    fake.write_text("not a zip")
+    assert main(["check", str(fake)]) == 2
+    assert "error" in capsys.readouterr().out
+
+
+def test_zip_members_other_than_ours_are_untouched(tmp_path):
+    book = write_ledger(tmp_path / "ledger.xlsx")
+    with zipfile.ZipFile(book) as z:
+        before = {i.filename: z.read(i.filename) for i in z.infolist()}
+    assert main(["refresh", str(book), "--as-of", AS_OF]) == 0
+    with zipfile.ZipFile(book) as z:
+        after = {i.filename: z.read(i.filename) for i in z.infolist()}
+    changed = {n for n in before if before[n] != after.get(n)}
+    assert changed <= {"xl/worksheets/sheet3.xml", "xl/styles.xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels",
+                       "[Content_Types].xml", "xl/tables/table3.xml", "docProps/app.xml"}
+    assert "xl/worksheets/sheet3.xml" in changed

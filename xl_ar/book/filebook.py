@@ -1,0 +1,58 @@
+"""The file adapter: a ledger workbook on disk, read with calamine, written by zip-part splice.
+
+Same interface as the live-book adapter the ribbon uses (``read() -> BookData``,
+``write(result, settings, data, ledger) -> backup path``), so ``xl-ar refresh`` and the
+"Refresh Aging" button run the same code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from xl_ar.book.package import BookError, WorkbookPackage, backup, check_not_open
+from xl_ar.book.reader import BookData, read_book
+from xl_ar.book.writer import write_results
+from xl_ar.core.ledger import Ledger
+from xl_ar.core.run import RunResult
+from xl_ar.core.settings import Settings
+
+
+class FileBook:
+    """A workbook file. Nothing is written unless a run has no errors and changes something."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._stamp: tuple[int, int] | None = None
+
+    def _state(self) -> tuple[int, int]:
+        st = os.stat(self.path)
+        return st.st_mtime_ns, st.st_size
+
+    def read(self) -> BookData:
+        if not self.path.exists():
+            raise FileNotFoundError(f"{self.path} does not exist")
+        check_not_open(self.path)
+        WorkbookPackage.open(self.path)  # refuses zip and XML bombs before any parser sees it
+        self._stamp = self._state()
+        return read_book(self.path)
+
+    def write(self, result: RunResult, settings: Settings, data: BookData, ledger: Ledger) -> Path | None:
+        """Write the results back; returns the backup's path, or None when nothing changed."""
+        check_not_open(self.path)
+        if self._stamp is not None and self._state() != self._stamp:
+            raise BookError(f"{self.path.name} changed while xl-ar was working; run again")
+        pkg = WorkbookPackage.open(self.path)
+        write_results(pkg, data, result, settings)
+        if not _really_changed(pkg, self.path):
+            return None  # idempotent: the same as-of date over the same ledger writes nothing
+        saved = backup(self.path)
+        pkg.save(self.path)
+        return saved
+
+
+def _really_changed(pkg: WorkbookPackage, path: Path) -> bool:
+    """True when some part's new bytes differ from the file's (a replaced part may be equal)."""
+    original = WorkbookPackage.open(path)
+    return any(not original.has_part(p) or not pkg.has_part(p) or original.read(p) != pkg.read(p)
+               for p in pkg.changed_parts)

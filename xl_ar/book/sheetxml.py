@@ -1,0 +1,809 @@
+"""Worksheet XML without a DOM: splice computed columns into a user's sheet, render owned sheets.
+
+A 1,048,575-row sheet part is 100-200 MB of XML; parsing it into a tree costs seconds and
+gigabytes. Excel's sheet XML is regular (``<row r="..">`` holding ``<c r="..">`` cells in
+order), so the splice works on bytes: it finds each row with ``bytes.find``, looks at the cells
+of a row only from the first one in or right of the computed columns, and copies everything
+else through unchanged as slices of the original buffer joined once at the end.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal, Mapping, Sequence
+
+import numpy as np
+
+MAX_ROW = 1_048_576
+MAX_COL = 16_384
+MAIN_NS = b"http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+Kind = Literal["number", "text", "date"]
+_KINDS = ("number", "text", "date")
+
+
+class BookError(Exception):
+    """A workbook that cannot be read or written safely; the message is one line.
+
+    Defined here, in the lowest module of ``xl_ar.book``, so the sheet splice and the package
+    raise the same class; import it from ``xl_ar.book.package``.
+    """
+
+
+class SplicedXml(bytes):
+    """Sheet XML returned by :func:`splice_columns`: bytes, plus what was overwritten.
+
+    Attributes:
+        header_row: the header row given to the splice.
+        columns: the column indices written; every old cell there, from ``header_row`` down,
+            is gone. ``WorkbookPackage.set_sheet`` checks ``xl/calcChain.xml`` against these
+            (a formula cell that vanished must leave the calculation chain).
+    """
+
+    header_row: int = 0
+    columns: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class OutColumn:
+    """A column the tool computes and writes into a user's sheet.
+
+    Attributes:
+        index: 1-based column number (1 = A).
+        header: header text written on the header row ("" writes no header cell).
+        header_style: ``cellXfs`` index of the header cell.
+        style: ``cellXfs`` index of the value cells (a date column needs a date format here).
+        kind: ``"number"``, ``"text"`` or ``"date"``.
+        width: column width in characters, set only when no ``<col>`` covers the column yet.
+    """
+
+    index: int
+    header: str
+    header_style: int = 0
+    style: int = 0
+    kind: Kind = "number"
+    width: float | None = None
+
+
+# --------------------------------------------------------------------------- cell references
+
+
+def col_letter(i: int) -> str:
+    """Return the column letters of a 1-based column number.
+
+    Args:
+        i: column number, 1 to 16384.
+
+    Returns:
+        ``"A"`` for 1, ``"AA"`` for 27, ``"XFD"`` for 16384.
+    """
+    if not isinstance(i, (int, np.integer)) or not 1 <= i <= MAX_COL:
+        raise ValueError(f"column number out of range 1-{MAX_COL}: {i!r}")
+    s = ""
+    i = int(i)
+    while i:
+        i, r = divmod(i - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+def col_index(letters: str | bytes) -> int:
+    """Return the 1-based column number of column letters (case-insensitive).
+
+    Args:
+        letters: ``"A"`` to ``"XFD"``.
+
+    Returns:
+        1 for ``"A"``, 27 for ``"AA"``.
+    """
+    if isinstance(letters, bytes):
+        letters = letters.decode("ascii")
+    if not letters or not letters.isascii() or not letters.isalpha() or len(letters) > 3:
+        raise ValueError(f"not column letters: {letters!r}")
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ord(ch) - 64
+    if n > MAX_COL:
+        raise ValueError(f"column beyond XFD: {letters!r}")
+    return n
+
+
+def split_ref(ref: str) -> tuple[int, int]:
+    """Return ``(row, column)`` of an A1 reference such as ``"$B$7"`` or ``"B7"``."""
+    m = re.fullmatch(r"\$?([A-Za-z]{1,3})\$?(\d+)", ref.strip())
+    if not m:
+        raise ValueError(f"not a cell reference: {ref!r}")
+    return int(m.group(2)), col_index(m.group(1))
+
+
+def _letters_at_least(letters: str) -> str:
+    """Regex alternation matching column letters that sort at or after ``letters``."""
+    n = len(letters)
+    alts = [f"[A-Z]{{{n + 1},3}}"] if n < 3 else []
+    for i, ch in enumerate(letters):
+        if ch != "Z":
+            alts.append(letters[:i] + f"[{chr(ord(ch) + 1)}-Z]" + (f"[A-Z]{{{n - i - 1}}}" if n - i - 1 else ""))
+    alts.append(letters)
+    return "(?:" + "|".join(alts) + ")"
+
+
+# --------------------------------------------------------------------------- value rendering
+
+_NEEDS_ESCAPE = re.compile("[&<>\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]|_x[0-9A-Fa-f]{4}_")
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_X_ESCAPE = re.compile("_(x[0-9A-Fa-f]{4}_)")
+_EXCEL_EPOCH = np.datetime64("1899-12-30", "us")
+
+
+def escape_text(s: str) -> str:
+    """Escape text for a ``<t>`` element the way Excel does.
+
+    Characters XML 1.0 forbids (and CR, which parsers would turn into LF) become ``_xHHHH_``,
+    which Excel decodes; a literal ``_xHHHH_`` in the text gets its underscore escaped as
+    ``_x005F_`` so Excel does not decode it; ``&``, ``<``, ``>`` become entities.
+    """
+    if not _NEEDS_ESCAPE.search(s):
+        return s
+    if "_x" in s:
+        s = _X_ESCAPE.sub(r"_x005F_\1", s)
+    s = _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", s)
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape_attr(s: str) -> str:
+    """Escape text for a double-quoted XML attribute (illegal characters dropped)."""
+    s = _ILLEGAL.sub("", s)
+    return (
+        s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+        .replace("\n", "&#10;").replace("\t", "&#9;")
+    )
+
+
+def _t_element(text: str, p: str) -> str:
+    """An inline string's ``<is><t>`` with whitespace kept where Excel would trim it."""
+    esc = escape_text(text)
+    if text[:1].isspace() or text[-1:].isspace():
+        return f'<{p}is><{p}t xml:space="preserve">{esc}</{p}t></{p}is>'
+    return f"<{p}is><{p}t>{esc}</{p}t></{p}is>"
+
+
+def _number_texts(arr: np.ndarray) -> list[str]:
+    """Shortest round-trip text of each float, integers without ".0"; ``"nan"`` marks a blank."""
+    if np.isinf(arr).any():
+        raise ValueError("an infinite number cannot be written to Excel")
+    arr = arr + 0.0  # -0.0 + 0.0 is 0.0: Excel has no negative zero
+    blank = np.isnan(arr)
+    integral = (arr == np.trunc(arr)) & (np.abs(arr) < 2.0**53)
+    if (integral | blank).all():  # days, date serials, whole amounts: int text is 3x faster
+        texts = list(map(str, np.where(blank, 0, arr).astype(np.int64).tolist()))
+        for i in np.flatnonzero(blank).tolist():
+            texts[i] = "nan"
+        return texts
+    return [t[:-2] if t[-2:] == ".0" else t for t in map(repr, arr.tolist())]
+
+
+def excel_serials(values: Any) -> np.ndarray:
+    """Convert dates to Excel serial numbers (1900 date system); NaT/None become NaN.
+
+    Args:
+        values: a datetime64 array, or a sequence of ``date``/``datetime``/``Timestamp``/None.
+
+    Returns:
+        float64 days since 1899-12-30, with Excel's fictitious 1900-02-29 (serial 60) skipped
+        so that dates before 1900-03-01 get the serials Excel shows.
+    """
+    arr = np.asarray(values)
+    if arr.dtype.kind != "M":
+        arr = np.array([None if v is None or v != v else v for v in arr.tolist()], dtype="datetime64[us]")
+    days = (arr.astype("datetime64[us]") - _EXCEL_EPOCH) / np.timedelta64(1, "D")
+    days = np.where(days < 61, days - 1, days)
+    if (days < 1).any():
+        raise ValueError("dates before 1900-01-01 cannot be written to Excel")
+    return days
+
+
+def _column_cells(col: OutColumn, rstr: list[str], values: Any, p: str) -> list[str]:
+    """Render one computed column: the full ``<c>`` element per row, "" for a blank.
+
+    ``rstr`` holds the row numbers as text, shared by all columns (converted once).
+    """
+    letter = col_letter(col.index)
+    n = len(rstr)
+    s_attr = f' s="{col.style}"' if col.style else ""
+    head = f'<{p}c r="{letter}'
+    if col.kind in ("number", "date"):
+        if col.kind == "date":
+            arr = excel_serials(values)
+        else:
+            try:
+                arr = np.asarray(values, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"column {letter}: values are not numbers ({exc})") from None
+        if arr.shape != (n,):
+            raise ValueError(f"column {letter}: {arr.size} values for {n} rows")
+        mid, tail = f'"{s_attr}><{p}v>', f"</{p}v></{p}c>"
+        return ["" if t == "nan" else f"{head}{r}{mid}{t}{tail}" for r, t in zip(rstr, _number_texts(arr))]
+    vals = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    if len(vals) != n:
+        raise ValueError(f"column {letter}: {len(vals)} values for {n} rows")
+    # Text columns repeat a few labels (stages, buckets): render each distinct value once.
+    memo: dict[Any, str] = {}
+    out = []
+    for r, v in zip(rstr, vals):
+        frag = memo.get(v) if isinstance(v, str) else None
+        if frag is None:
+            if isinstance(v, str):
+                t = v
+            elif _is_missing(v):
+                out.append("")
+                continue
+            else:
+                t = str(v)
+            frag = f'"{s_attr} t="inlineStr">{_t_element(t, p)}</{p}c>' if t else ""
+            if isinstance(v, str):
+                memo[v] = frag
+        out.append(f"{head}{r}{frag}" if frag else "")
+    return out
+
+
+def _is_missing(v: Any) -> bool:
+    """None, NaN, NaT or pandas' NA (whose comparisons do not return bools)."""
+    if v is None or type(v).__name__ in ("NAType", "NaTType"):
+        return True
+    return isinstance(v, (float, np.floating)) and v != v
+
+
+# --------------------------------------------------------------------------- locating parts
+
+
+@dataclass
+class _Sheet:
+    xml: bytes
+    p: bytes  # prefix of the main namespace including ":", or b""
+    sd_open: int  # index of "<sheetData"
+    sd_start: int  # first byte inside sheetData
+    sd_end: int  # index of "</sheetData>" (== sd_start for <sheetData/>)
+    self_closing: bool
+
+
+_ROOT = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?worksheet[\s>/]")
+
+
+def _locate(xml: bytes) -> _Sheet:
+    """Find the main-namespace prefix and the sheetData bounds; refuse what we cannot splice."""
+    m = _ROOT.search(xml, 0, 1 << 20)
+    if not m:
+        raise BookError("not a worksheet: no <worksheet> element at the start of the part")
+    if b"<!DOCTYPE" in xml[: m.start()]:
+        raise BookError("the worksheet XML declares a DOCTYPE, which Excel never writes; refused")
+    prefix = m.group(1) or b""
+    root_end = xml.index(b">", m.start())
+    decl = (b"xmlns:" + prefix if prefix else b"xmlns") + b'="'
+    i = xml.find(decl, m.start(), root_end)
+    ns = xml[i + len(decl): xml.find(b'"', i + len(decl))] if i >= 0 else b""
+    if ns != MAIN_NS:
+        raise BookError(
+            "the worksheet is not in the SpreadsheetML transitional namespace "
+            "(a Strict Open XML file?); save it as an ordinary Excel workbook"
+        )
+    p = prefix + b":" if prefix else b""
+    sm = re.compile(rb"<" + re.escape(p) + rb"sheetData\b[^>]*?(/?)>").search(xml, root_end)
+    if not sm:
+        raise BookError("the worksheet has no <sheetData>")
+    if sm.group(1):
+        return _Sheet(xml, p, sm.start(), sm.end(), sm.end(), True)
+    end = xml.rfind(b"</" + p + b"sheetData>")
+    if end < sm.end():
+        raise BookError("the worksheet's <sheetData> is not closed")
+    if xml.find(b"<!", sm.end(), end) >= 0:
+        raise BookError("comments or CDATA inside <sheetData> are not supported")
+    return _Sheet(xml, p, sm.start(), sm.end(), end, False)
+
+
+def _parse_ref(ref: bytes) -> tuple[int, int, int, int] | None:
+    """``b"A1:I90"`` -> (row1, col1, row2, col2); None when unreadable."""
+    try:
+        parts = ref.decode("ascii").split(":")
+        (r1, c1), (r2, c2) = split_ref(parts[0]), split_ref(parts[-1])
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2)
+
+
+def _range_ref(r1: int, c1: int, r2: int, c2: int) -> str:
+    a, b = f"{col_letter(c1)}{r1}", f"{col_letter(c2)}{r2}"
+    return a if a == b else f"{a}:{b}"
+
+
+# --------------------------------------------------------------------------- the splice
+
+
+class _Patterns:
+    """The byte patterns of one splice: namespace prefix ``p`` and our column indices."""
+
+    def __init__(self, p: bytes, idx: list[int]):
+        ep = re.escape(p)
+        self.p, self.ours = p, set(idx)
+        self.row_open, self.row_close = b"<" + p + b"row", b"</" + p + b"row>"
+        self.open_c, self.close_c = b"<" + p + b"c", b"</" + p + b"c>"
+        self.cell = re.compile(rb"<" + ep + rb"c(?=[\s/>])([^>]*?)(/?)>")
+        self.cell_r = re.compile(rb"""\sr\s*=\s*["']([A-Za-z]{1,3})\d+["']""")
+        self.row_r = re.compile(rb"""\sr\s*=\s*["'](\d+)["']""")
+        self.row_r_first = re.compile(rb"<" + ep + rb'row r="(\d+)"')
+        self.row_self_closing = re.compile(rb"(<" + ep + rb"row\b[^>]*?)/>")
+        self.not_r_first = re.compile(rb"<" + ep + rb'c(?=[\s/>])(?! r=")')
+        self.spans = re.compile(rb' spans="([^"]*)"')  # a literal prefix scans far faster than \s
+        lo, hi = idx[0], idx[-1]
+        self.ge = re.compile(rb"<" + ep + rb'c r="' + _letters_at_least(col_letter(lo)).encode() + rb"\d")
+        alts = [_letters_at_least(col_letter(hi + 1))] if hi < MAX_COL else []
+        alts += [col_letter(i) for i in range(lo, hi) if i not in self.ours]
+        self.other = re.compile(rb"<" + ep + rb'c r="(?:' + "|".join(alts).encode() + rb")\d") if alts else None
+        mine = "|".join(col_letter(i) for i in idx).encode()
+        # One of our cells, whole: the content has no "</c>" before its own end tag. Possessive
+        # quantifiers (Python 3.11+) avoid backtracking: 2x faster over a million rows.
+        whole = (rb"<" + ep + rb'c r="(?:' + mine + rb')\d+"[^>]*+(?:(?<=/)>|(?<!/)>[^<]*+(?:<(?!/' + ep
+                 + rb"c>)[^<]*+)*+</" + ep + rb"c>)")
+        try:
+            self.mine = re.compile(whole)
+        except re.error:  # Python 3.10: the same pattern with backtracking quantifiers
+            self.mine = re.compile(whole.replace(b"*+", b"*"))
+
+
+class _RowMerger:
+    """Cell-level merge of one row's cells with the new cells, for the rows that need it."""
+
+    def __init__(self, xml: bytes, pat: _Patterns):
+        self.xml, self.pat = xml, pat
+
+    def merge(self, start: int, end: int, row: int, new: list[tuple[int, bytes]], out: list[bytes]) -> None:
+        """Append to ``out`` the cells of xml[start:end] minus ours, with ``new`` merged in order.
+
+        Kept cells without an ``r`` get one: their implied position (previous cell + 1) would
+        shift once cells before them are removed or inserted.
+        """
+        xml, pat, k, col, last = self.xml, self.pat, 0, 0, start
+        while True:
+            m = pat.cell.search(xml, last, end)
+            if not m:
+                break
+            rm = pat.cell_r.search(m.group(1))
+            c = col_index(rm.group(1)) if rm else col + 1
+            if m.group(2):
+                cell_end = m.end()
+            else:
+                cell_end = xml.find(pat.close_c, m.end(), end)
+                if cell_end < 0:
+                    raise BookError(f"row {row}: a <c> element is not closed")
+                cell_end += len(pat.close_c)
+            out.append(xml[last: m.start()])  # whitespace between cells, if any
+            if c not in pat.ours:
+                while k < len(new) and new[k][0] < c:
+                    out.append(new[k][1])
+                    k += 1
+                if rm:
+                    out.append(xml[m.start(): cell_end])
+                else:
+                    ref = f"{col_letter(c)}{row}".encode()
+                    out.append(pat.open_c + b' r="' + ref + b'"' + xml[m.start() + len(pat.open_c): cell_end])
+            col, last = c, cell_end
+        out.extend(cell for _, cell in new[k:])
+        out.append(xml[last:end])  # trailing whitespace and a row <extLst>, kept last
+
+
+class _Splice:
+    """One splice: the sheet, its patterns, the target rows and their rendered new cells.
+
+    ``targets[0]`` is the header row, ``targets[1:]`` the value rows (ascending);
+    ``closed[j]`` is the new cells of ``targets[j]`` followed by ``</row>``.
+    """
+
+    def __init__(self, sh: _Sheet, pat: _Patterns, cols: list[OutColumn], header_row: int,
+                 targets: list[int], closed: list[bytes]):
+        self.xml, self.sh, self.pat, self.cols = sh.xml, sh, pat, cols
+        self.header_row, self.targets, self.closed = header_row, targets, closed
+        self.lc = len(pat.row_close)
+
+    def cells_of(self, j: int) -> list[tuple[int, bytes]]:
+        """The new cells of target j as (column, element), for rows merged cell by cell."""
+        body = self.closed[j][: -self.lc]
+        cells = [c + self.pat.close_c for c in body.split(self.pat.close_c)[:-1]]
+        return [(col_index(self.pat.cell_r.search(c).group(1)), c) for c in cells]
+
+    def new_row(self, j: int) -> bytes:
+        return self.pat.row_open + b' r="' + str(self.targets[j]).encode() + b'">' + self.closed[j]
+
+    def widen_spans(self, region: bytes) -> bytes:
+        """Widen each row's ``spans`` hint (used columns) to cover our columns."""
+        lo, hi = self.cols[0].index, self.cols[-1].index
+        table = {}
+        for old in set(self.pat.spans.findall(region)):
+            try:
+                nums = [int(x) for part in old.split() for x in part.split(b":")]
+            except ValueError:
+                continue
+            new = f"{min(nums + [lo])}:{max(nums + [hi])}".encode()
+            if new != old:
+                table[old] = new
+        if len(table) <= 8:  # Excel repeats one value per block of 16 rows: a few C-level passes
+            for old, new in table.items():
+                region = region.replace(b' spans="' + old + b'"', b' spans="' + new + b'"')
+            return region
+        return self.pat.spans.sub(lambda m: b' spans="' + table.get(m.group(1), m.group(1)) + b'"', region)
+
+    def fast(self) -> list[bytes] | None:
+        """Splice with whole-buffer C-level operations; None when the sheet's shape needs `general`.
+
+        Needs: every cell tag starts ``<c r="``, every row tag ``<row r="``, rows ascending, no
+        row ``<extLst>``. Our old cells go in one ``re.sub``; the region is split on ``</row>``
+        and each row's new cells are interleaved as the text after it.
+        """
+        xml, sh, pat, lc = self.xml, self.sh, self.pat, self.lc
+        s, e = sh.sd_start, sh.sd_end
+        if sh.self_closing or pat.not_r_first.search(xml, s, e) or xml.find(b"<" + pat.p + b"extLst", s, e) >= 0:
+            return None
+        pos, skipped = s, 0
+        while True:  # rows above the header row are copied unchanged
+            m = pat.row_r_first.search(xml, pos, e)
+            if m is None or int(m.group(1)) >= self.header_row:
+                hdr = e if m is None else m.start()
+                break
+            gt = xml.find(b">", m.end(), e)
+            pos = gt + 1 if xml[gt - 1] == 0x2F else xml.find(pat.row_close, gt, e) + lc
+            skipped += 1
+            if pos < lc:
+                return None
+        if xml.count(pat.row_open, s, hdr) != skipped:
+            return None
+        region = xml[hdr:e]
+        n = region.count(pat.row_open)
+        nums = pat.row_r_first.findall(region)
+        if len(nums) != n:
+            return None
+        r_arr = np.array(list(map(int, nums)), dtype=np.int64)
+        del nums
+        if n and (np.diff(r_arr) <= 0).any():
+            return None
+        region = pat.mine.sub(b"", region)  # returns region itself when none of ours are there
+        if b' spans="' in region:
+            region = self.widen_spans(region)
+        pieces = region.split(pat.row_close)
+        if len(pieces) - 1 != n:  # <row .../> rows: open them up so that split aligns with rows
+            region = pat.row_self_closing.sub(rb"\1></" + pat.p + b"row>", region)
+            pieces = region.split(pat.row_close)
+            if len(pieces) - 1 != n:
+                return None
+        # Rows with a user's cell at or right of ours get merged cell by cell (rare).
+        others = [m.start() for m in pat.other.finditer(region)] if pat.other is not None else []
+        del region
+        tgt = np.asarray(self.targets, dtype=np.int64)
+        closed = np.empty(len(tgt), dtype=object)
+        closed[:] = self.closed
+        suffix = np.full(n, pat.row_close, dtype=object)
+        posn = np.searchsorted(r_arr, tgt)
+        exists = posn < n
+        exists[exists] = r_arr[posn[exists]] == tgt[exists]
+        suffix[posn[exists]] = closed[exists]
+        if others:
+            ends = np.cumsum(np.fromiter(map(len, pieces), dtype=np.int64, count=n + 1) + lc)
+            for i in sorted(set(np.searchsorted(ends, others, side="right").tolist())):
+                j = int(np.searchsorted(tgt, r_arr[i]))
+                new = self.cells_of(j) if j < len(tgt) and tgt[j] == r_arr[i] else []
+                piece = pieces[i]
+                gt = piece.find(b">", piece.find(pat.row_open)) + 1
+                out = [piece[:gt]]
+                _RowMerger(piece, pat).merge(gt, len(piece), int(r_arr[i]), new, out)
+                pieces[i], suffix[i] = b"".join(out), pat.row_close
+        lead: list[bytes] = []
+        extra: dict[int, list[bytes]] = {}
+        for k in np.flatnonzero(~exists).tolist():  # targets missing from the sheet: new rows
+            if len(self.closed[k]) > lc:
+                (lead if posn[k] == 0 else extra.setdefault(int(posn[k]) - 1, [])).append(self.new_row(k))
+        for i, rows in extra.items():
+            suffix[i] = suffix[i] + b"".join(rows)
+        out = [b""] * (2 * n + 1)
+        out[0::2] = pieces
+        out[1::2] = suffix.tolist()
+        return [xml[sh.sd_open: hdr], *lead, *out, xml[e:]]
+
+    def general(self) -> list[bytes]:
+        """Splice row by row, cell by cell where needed; handles any well-formed sheetData."""
+        xml, sh, pat, lc = self.xml, self.sh, self.pat, self.lc
+        targets, closed = self.targets, self.closed
+        merger = _RowMerger(xml, pat)
+        out: list[bytes] = []
+        prev = sh.sd_open  # xml[:prev] is accounted for
+        j, n_t, row_num, pos, end = 0, len(targets), 0, sh.sd_start, sh.sd_end
+        delim = (b" ", b">", b"/", b"\t", b"\n", b"\r")
+        while True:
+            rs = xml.find(pat.row_open, pos, end)
+            if rs < 0:
+                break
+            if xml[rs + len(pat.row_open): rs + len(pat.row_open) + 1] not in delim:
+                pos = rs + 1
+                continue
+            gt = xml.find(b">", rs, end)
+            if gt < 0:
+                raise BookError("a <row> tag is not closed")
+            self_closing = xml[gt - 1] == 0x2F
+            m = pat.row_r.search(xml, rs, gt)
+            row_num = int(m.group(1)) if m else row_num + 1
+            if self_closing:
+                body_start = body_end = pos = gt + 1
+            else:
+                body_start, body_end = gt + 1, xml.find(pat.row_close, gt + 1, end)
+                if body_end < 0:
+                    raise BookError(f"row {row_num}: <row> is not closed")
+                pos = body_end + lc
+            if row_num < self.header_row:
+                continue
+            while j < n_t and targets[j] < row_num:
+                if len(closed[j]) > lc:
+                    out += [xml[prev:rs], self.new_row(j)]
+                    prev = rs
+                j += 1
+            this = -1
+            if j < n_t and targets[j] == row_num:
+                this, j = j, j + 1
+            has_new = this >= 0 and len(closed[this]) > lc
+            if has_new:
+                sm = pat.spans.search(xml, rs, gt)
+                if sm:
+                    new = self.widen_spans(sm.group(0))
+                    out += [xml[prev: sm.start()], new]
+                    prev = sm.end()
+            if self_closing:
+                if has_new:
+                    out += [xml[prev: gt - 1], b">", closed[this]]
+                    prev = gt + 1
+                continue
+            out.append(xml[prev:body_start])
+            merger.merge(body_start, body_end, row_num, self.cells_of(this) if has_new else [], out)
+            prev = body_end
+        tail_rows = [self.new_row(k) for k in range(j, n_t) if len(closed[k]) > lc]
+        if sh.self_closing:
+            tag = xml[sh.sd_open: sh.sd_start]
+            out += [tag[:-2].rstrip() + b">", *tail_rows, b"</" + pat.p + b"sheetData>"]
+            prev = sh.sd_start
+        else:
+            out.append(xml[prev: sh.sd_end])
+            out += tail_rows
+            prev = sh.sd_end
+        out.append(xml[prev:])
+        return out
+
+
+def splice_columns(
+    sheet_xml: bytes,
+    *,
+    header_row: int,
+    columns: Sequence[OutColumn],
+    rows: Any,
+    values: Sequence[Any],
+) -> SplicedXml:
+    """Write computed columns into a worksheet's XML, leaving every other cell as it was.
+
+    Every existing cell in the given columns on rows >= ``header_row`` is removed (a row not in
+    ``rows`` ends up blank there), the headers are written on ``header_row`` as inline strings
+    (so ``sharedStrings.xml`` is untouched) and the values on ``rows``. Rows missing from the
+    XML are created in order; ``<dimension>``, ``<cols>`` and the rows' ``spans`` are updated.
+
+    Args:
+        sheet_xml: the worksheet part as stored in the package.
+        header_row: 1-based row of the headers.
+        columns: the computed columns (distinct indices, any order).
+        rows: 1-based Excel row numbers (distinct, each > ``header_row``) that get values.
+        values: one sequence per column, aligned with ``rows``: floats (NaN = blank) for
+            numbers, str (None or "" = blank) for text, datetime64/date (NaT/None = blank) for
+            dates, which are written as Excel serial numbers with the column's style.
+
+    Returns:
+        The new XML, as :class:`SplicedXml` (bytes that also name the overwritten columns).
+    """
+    return _splice(sheet_xml, header_row, columns, rows, values, allow_fast=True)
+
+
+def _splice(sheet_xml: bytes, header_row: int, columns: Sequence[OutColumn], rows: Any,
+            values: Sequence[Any], allow_fast: bool) -> SplicedXml:
+    if not 1 <= header_row < MAX_ROW:
+        raise ValueError(f"header_row out of range: {header_row}")
+    if not columns or len(values) != len(columns):
+        raise ValueError("give one value sequence per column, and at least one column")
+    order = sorted(range(len(columns)), key=lambda k: columns[k].index)
+    cols = [columns[k] for k in order]
+    vals = [values[k] for k in order]
+    idx = [c.index for c in cols]
+    if len(set(idx)) != len(idx):
+        raise ValueError("two computed columns share a column index")
+    for c in cols:
+        col_letter(c.index)
+        if c.kind not in _KINDS:
+            raise ValueError(f"unknown column kind {c.kind!r}")
+    rows_arr = np.asarray(rows, dtype=np.int64).reshape(-1)
+    if rows_arr.size:
+        if rows_arr.min() <= header_row or rows_arr.max() > MAX_ROW:
+            raise ValueError(f"rows must lie in {header_row + 1}..{MAX_ROW}")
+        if (np.diff(rows_arr) <= 0).any():
+            perm = np.argsort(rows_arr, kind="stable")
+            rows_arr = rows_arr[perm]
+            if (np.diff(rows_arr) == 0).any():
+                raise ValueError("rows contains a duplicate row number")
+            vals = [v[perm] if isinstance(v, np.ndarray) else np.asarray(list(v), dtype=object)[perm] for v in vals]
+    sh = _locate(sheet_xml)
+    pat = _Patterns(sh.p, idx)
+    ps = sh.p.decode()
+    row_list = rows_arr.tolist()
+    rstr = list(map(str, row_list))
+    col_cells = [_column_cells(c, rstr, v, ps) for c, v in zip(cols, vals)]
+    close = f"</{ps}row>"
+    heads = "".join(
+        f'<{ps}c r="{col_letter(c.index)}{header_row}"' + (f' s="{c.header_style}"' if c.header_style else "")
+        + f' t="inlineStr">{_t_element(c.header, ps)}</{ps}c>'
+        for c in cols if c.header
+    )
+    closed = [(heads + close).encode()]
+    closed += map(str.encode, map("".join, zip(*col_cells, itertools.repeat(close, len(rstr)))))
+    del col_cells
+    job = _Splice(sh, pat, cols, header_row, [header_row] + row_list, closed)
+    chunks = (job.fast() if allow_fast else None) or job.general()
+    prologue = _update_prologue(sh.xml[: sh.sd_open], sh.p, cols, header_row, row_list[-1] if row_list else header_row)
+    result = SplicedXml(b"".join([prologue, *chunks]))
+    result.header_row, result.columns = header_row, tuple(idx)
+    return result
+
+
+def _update_prologue(pro: bytes, p: bytes, cols: list[OutColumn], header_row: int, last_row: int) -> bytes:
+    """Widen ``<dimension ref>`` to our cells and add ``<col>`` widths nobody set yet."""
+    ep = re.escape(p)
+    dm = re.compile(rb"<" + ep + rb'dimension\b[^>]*?\sref="([^"]*)"').search(pro)
+    if dm:
+        old = _parse_ref(dm.group(1))
+        box = (header_row, cols[0].index, last_row, cols[-1].index)
+        if old is not None:
+            box = (min(old[0], box[0]), min(old[1], box[1]), max(old[2], box[2]), max(old[3], box[3]))
+        pro = pro[: dm.start(1)] + _range_ref(*box).encode() + pro[dm.end(1):]
+    wanted = [c for c in cols if c.width is not None]
+    if not wanted:
+        return pro
+    cm = re.compile(rb"<" + ep + rb"cols\b[^>]*?(/?)>").search(pro)
+    existing: list[tuple[int, int, bytes]] = []
+    if cm and not cm.group(1):
+        close = pro.find(b"</" + p + b"cols>", cm.end())
+        inner = pro[cm.end(): close]
+        for m in re.finditer(rb"<" + ep + rb"col\b[^>]*?(?:/>|>.*?</" + ep + rb"col>)", inner, re.S):
+            mn = re.search(rb'\smin="(\d+)"', m.group(0))
+            mx = re.search(rb'\smax="(\d+)"', m.group(0))
+            existing.append((int(mn.group(1)) if mn else 0, int(mx.group(1)) if mx else 0, m.group(0)))
+    added = [
+        (c.index, c.index, f'<{p.decode()}col min="{c.index}" max="{c.index}" width="{_num(c.width)}" customWidth="1"/>'.encode())
+        for c in wanted
+        if not any(lo <= c.index <= hi for lo, hi, _ in existing)
+    ]
+    if not added:
+        return pro
+    elems = b"".join(e for _, _, e in sorted(existing + added, key=lambda t: t[0]))
+    block = b"<" + p + b"cols>" + elems + b"</" + p + b"cols>"
+    if cm:
+        stop = cm.end() if cm.group(1) else pro.find(b"</" + p + b"cols>", cm.end()) + len(b"</" + p + b"cols>")
+        return pro[: cm.start()] + block + pro[stop:]
+    return pro + block  # the prologue ends right before <sheetData>, where <cols> belongs
+
+
+def _num(x: float) -> str:
+    s = repr(float(x))
+    return s[:-2] if s.endswith(".0") else s
+
+
+# --------------------------------------------------------------------------- owned sheets
+
+CellValue = Any  # a plain value, or (value, style index)
+
+_HEAD = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    b'<worksheet xmlns="' + MAIN_NS + b'" xmlns:r="' + REL_NS.encode() + b'">'
+)
+
+
+def _cell_xml(ref: str, value: Any, style: int | None, date_style: int) -> str:
+    """One ``<c>`` of an owned sheet; "" for a blank cell without a style."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    s = f' s="{style}"' if style else ""
+    if _is_missing(value):
+        return f'<c r="{ref}"{s}/>' if style else ""
+    if isinstance(value, bool):
+        return f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, (int, float, Decimal)):
+        if isinstance(value, Decimal):
+            text = format(value, "f")
+        else:
+            text = _number_texts(np.array([float(value)]))[0] if isinstance(value, float) else str(value)
+        return f'<c r="{ref}"{s}><v>{text}</v></c>'
+    if isinstance(value, (date, datetime, np.datetime64)):
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            raise ValueError(f"{ref}: a time zone-aware datetime cannot be written to Excel")
+        serial = excel_serials(np.array([value], dtype="datetime64[us]"))[0]
+        if serial != serial:
+            return f'<c r="{ref}"{s}/>' if style else ""
+        eff = style or date_style
+        st = f' s="{eff}"' if eff else ""
+        return f'<c r="{ref}"{st}><v>{_num(serial)}</v></c>'
+    if isinstance(value, str):
+        if value == "":
+            return f'<c r="{ref}"{s}/>' if style else ""
+        return f'<c r="{ref}"{s} t="inlineStr">{_t_element(value, "")}</c>'
+    raise TypeError(f"{ref}: cannot write a {type(value).__name__} to a cell")
+
+
+def render_sheet(
+    rows: Sequence[Sequence[CellValue]],
+    *,
+    col_styles: Mapping[int, int] | None = None,
+    col_widths: Mapping[int, float] | None = None,
+    date_style: int = 0,
+    freeze_header: bool = True,
+    merged: Sequence[str] = (),
+    autofilter: str | None = None,
+) -> bytes:
+    """Render a complete worksheet for a sheet the tool owns (a report such as "Aging").
+
+    Args:
+        rows: rows of cells from A1 down; a cell is a plain value (None, str, int, float,
+            Decimal, bool, date, datetime, numpy scalar) or ``(value, style_index)``.
+        col_styles: default style per 1-based column for cells given without a style.
+        col_widths: width per 1-based column, in characters.
+        date_style: style for date cells that have no style of their own.
+        freeze_header: freeze the first row.
+        merged: merged ranges, e.g. ``["A1:D1"]``.
+        autofilter: an autofilter range, e.g. ``"A1:F40"``.
+
+    Returns:
+        The worksheet XML (strings inline, no shared strings needed).
+    """
+    col_styles = col_styles or {}
+    letters: list[str] = []
+    parts: list[str] = []
+    max_c = 0
+    for r, row in enumerate(rows, start=1):
+        if len(row) > len(letters):
+            letters += [col_letter(i) for i in range(len(letters) + 1, len(row) + 1)]
+        cells = []
+        for c, cell in enumerate(row, start=1):
+            value, style = cell if isinstance(cell, tuple) else (cell, None)
+            if style is None:
+                style = col_styles.get(c)
+            x = _cell_xml(f"{letters[c - 1]}{r}", value, style, date_style)
+            if x:
+                cells.append(x)
+                max_c = max(max_c, c)
+        if cells:
+            parts.append(f'<row r="{r}">{"".join(cells)}</row>')
+    n_rows = len(rows)
+    dim = _range_ref(1, 1, max(n_rows, 1), max(max_c, 1))
+    view = '<sheetView workbookViewId="0">'
+    if freeze_header:
+        view += (
+            '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+            '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'
+        )
+    view += "</sheetView>"
+    out = [f'<dimension ref="{dim}"/><sheetViews>{view}</sheetViews><sheetFormatPr defaultRowHeight="15"/>']
+    if col_widths:
+        out.append("<cols>")
+        for c in sorted(col_widths):
+            col_letter(c)
+            out.append(f'<col min="{c}" max="{c}" width="{_num(col_widths[c])}" customWidth="1"/>')
+        out.append("</cols>")
+    out.append("<sheetData>" + "".join(parts) + "</sheetData>" if parts else "<sheetData/>")
+    if autofilter:
+        out.append(f'<autoFilter ref="{escape_attr(autofilter)}"/>')
+    if merged:
+        out.append(f'<mergeCells count="{len(merged)}">')
+        out += [f'<mergeCell ref="{escape_attr(m)}"/>' for m in merged]
+        out.append("</mergeCells>")
+    out.append('<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>')
+    return _HEAD + "".join(out).encode("utf-8") + b"</worksheet>"

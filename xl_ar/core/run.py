@@ -1,0 +1,211 @@
+"""One refresh run: a validated ledger and an as-of date in, every computed figure out.
+
+``refresh(ledger, settings, as_of)`` allocates receipts, ages the open items, computes late
+fees and the per-customer aging with its tie-out. It is pure: the same ledger and as-of date
+always give the same result, which is what makes a refresh idempotent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from xl_ar.core.aging import AgingEdges, aging_table, age_open_items, days_between
+from xl_ar.core.allocation import Allocation, allocate_receipts
+from xl_ar.core.fees import FeeTerms, late_fees
+from xl_ar.core.issues import Issue
+from xl_ar.core.ledger import Ledger
+from xl_ar.core.money import CURRENCY_EXPONENTS
+from xl_ar.core.rates import RateTable
+from xl_ar.core.settings import Settings
+
+
+@dataclass(frozen=True)
+class TieOut:
+    """The proof that the aging adds up, for one currency (all amounts in minor units).
+
+    invoiced - credit_applied - received_applied = open = sum(buckets);
+    unapplied cash and unapplied credit are listed beside it, never netted silently.
+    """
+
+    currency: str
+    exp: int
+    invoiced: int
+    credit_applied: int
+    received_applied: int
+    open: int
+    buckets: tuple[int, ...]
+    unapplied_cash: int
+    unapplied_credit: int
+    late_fees: int
+    disputed_open: int
+
+    @property
+    def holds(self) -> bool:
+        return self.invoiced - self.credit_applied - self.received_applied == self.open == sum(self.buckets)
+
+    @property
+    def net_balance(self) -> int:
+        return self.open - self.unapplied_cash - self.unapplied_credit
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything a refresh computed.
+
+    Attributes:
+        as_of: the as-of date of the run.
+        labels: bucket labels in the workbook's language.
+        invoices: one row per invoice row of the ledger (same order): ``row`` (Excel row),
+            ``exists`` (dated on or before as-of), ``paid_minor``, ``open_minor``,
+            ``days_late`` (-1 when not applicable), ``bucket`` (index, -1 when none),
+            ``late_fee_minor``, ``exp``, ``cleared_date``.
+        aging: one row per (customer, currency) with open items or unapplied money:
+            ``customer_id``, ``name``, ``currency``, ``b0``..``bN``, ``total``,
+            ``late_fee``, ``unapplied``, ``disputed`` (minor units).
+        tieouts: currency -> TieOut, base currency first.
+        unapplied: unapplied receipts and credits (see Allocation.unapplied) with ``ref``.
+        allocation: the full allocation, for later features (credit, statements).
+        issues: warnings raised by the run itself.
+    """
+
+    as_of: dt.date
+    labels: list[str]
+    invoices: pd.DataFrame
+    aging: pd.DataFrame
+    tieouts: dict[str, TieOut]
+    unapplied: pd.DataFrame
+    allocation: Allocation
+    issues: list[Issue] = field(default_factory=list)
+
+
+def fee_terms(settings: Settings) -> FeeTerms:
+    """The late-fee terms a run applies, from the settings."""
+    return FeeTerms(settings.late_fee_policy, settings.late_fee_rate,
+                    settings.late_fee_grace_days, settings.late_fee_cap)
+
+
+def rate_table(ledger: Ledger) -> RateTable:
+    """The packaged reference rates, overridden by the workbook's Rates sheet if any."""
+    table = RateTable.default()
+    if ledger.rates is not None and len(ledger.rates):
+        r = ledger.rates.dropna(subset=["effective_from", "rate_percent"])
+        table = table.with_overrides(r[["series", "effective_from", "rate_percent"]])
+    return table
+
+
+def refresh(ledger: Ledger, settings: Settings, as_of: dt.date) -> RunResult:
+    """Compute paid/open amounts, days late, buckets, late fees and the aging.
+
+    Args:
+        ledger: a validated ledger without errors.
+        settings: the run's settings.
+        as_of: the as-of date; documents dated after it do not exist for this run.
+
+    Returns:
+        The :class:`RunResult`.
+    """
+    inv = ledger.invoices
+    edges = AgingEdges(settings.aging_edges)
+    labels = edges.labels(settings.language)
+    alloc = allocate_receipts(inv, ledger.receipts, as_of)
+
+    inv_date = inv["invoice_date"].to_numpy(dtype="datetime64[s]")
+    due = inv["due_date"].to_numpy(dtype="datetime64[s]")
+    amt = inv["amount_minor"].to_numpy(dtype=np.int64)
+    exists = ~np.isnat(inv_date) & (inv_date <= np.datetime64(as_of, "s"))
+    is_inv = exists & (amt > 0)
+    is_open = is_inv & (alloc.open_minor > 0)
+
+    days_late_now, bucket = age_open_items(due, inv_date, as_of, edges, settings.aging_basis)
+    days_late_paid = days_between(alloc.cleared_date, due)
+    days_late = np.where(is_open, np.maximum(days_late_now, 0),
+                         np.where(is_inv, np.maximum(days_late_paid, 0), -1))
+    bucket = np.where(is_open, bucket, -1)
+
+    issues: list[Issue] = []
+    items = pd.DataFrame({
+        "principal_minor": np.where(is_inv, amt, 0), "due_date": due,
+        "currency": inv["currency"].to_numpy(dtype=object), "exp": inv["exp"].to_numpy(dtype=np.int64),
+    })
+    app = alloc.applications
+    payments = pd.DataFrame({"item": app["invoice"].to_numpy(dtype=np.int64), "date": app["date"].to_numpy(),
+                             "amount_minor": app["amount_minor"].to_numpy(dtype=np.int64)})
+    fees = late_fees(items, payments, as_of, fee_terms(settings), rate_table(ledger))
+    fee_minor = np.where(is_inv, fees.fee_minor, 0).astype(np.int64)
+    rows = inv["row"].to_numpy()
+    sheet = ledger.places.get("Invoices", ("Invoices",))[0]
+    by_note: dict[str, list[int]] = {}
+    for pos, note in fees.notes:
+        by_note.setdefault(note, []).append(int(rows[pos]))
+    for note, where in by_note.items():  # one warning per kind of note, not one per invoice
+        more = f" (and {len(where) - 1} more rows)" if len(where) > 1 else ""
+        issues.append(Issue(f"{sheet}!{where[0]}:{where[0]}", note + more, "warning"))
+
+    invoices_out = pd.DataFrame({
+        "row": rows, "exists": exists, "paid_minor": alloc.paid_minor, "open_minor": alloc.open_minor,
+        "days_late": days_late, "bucket": bucket, "late_fee_minor": fee_minor,
+        "exp": inv["exp"].to_numpy(dtype=np.int64), "cleared_date": alloc.cleared_date,
+    })
+
+    n_b = len(labels)
+    cust = inv["customer_id"].to_numpy(dtype=object)
+    ccy = inv["currency"].to_numpy(dtype=object)
+    aging = aging_table(cust, ccy, np.where(is_open, bucket, 0), alloc.open_minor, n_b)
+    extra = pd.DataFrame({"customer_id": cust, "currency": ccy, "late_fee": fee_minor,
+                          "disputed": np.where(is_open & inv["disputed"].to_numpy(dtype=bool), alloc.open_minor, 0)})
+    un = alloc.unapplied
+    extra = pd.concat([extra, pd.DataFrame({"customer_id": un["customer_id"], "currency": un["currency"],
+                                            "unapplied": un["amount_minor"]})], ignore_index=True)
+    extra = extra.fillna(0).groupby(["customer_id", "currency"], as_index=False)[["late_fee", "disputed", "unapplied"]].sum()
+    keep = (extra[["late_fee", "disputed", "unapplied"]] != 0).any(axis=1)
+    aging = aging.merge(extra[keep], on=["customer_id", "currency"], how="outer")
+    bcols = [f"b{i}" for i in range(n_b)]
+    aging[bcols + ["total", "late_fee", "disputed", "unapplied"]] = (
+        aging[bcols + ["total", "late_fee", "disputed", "unapplied"]].fillna(0).astype(np.int64))
+    names = dict(zip(ledger.customers["customer_id"], ledger.customers["name"]))
+    aging.insert(1, "name", aging["customer_id"].map(names).fillna(""))
+    aging = aging.sort_values(["currency", "customer_id"], key=lambda s: s if s.name != "currency" else s.ne(settings.base_currency), kind="stable").reset_index(drop=True)
+
+    tieouts = _tie_out(inv, alloc, is_inv, bucket, fee_minor, labels, settings)
+    unapplied = un.copy()
+    rec_no = ledger.receipts["receipt_no"].to_numpy(dtype=object)
+    inv_no = inv["invoice_no"].to_numpy(dtype=object)
+    unapplied["ref"] = [rec_no[p] if k == "receipt" else inv_no[p] for k, p in zip(un["payer_kind"], un["payer"])]
+    return RunResult(as_of, labels, invoices_out, aging, tieouts, unapplied, alloc, issues)
+
+
+def _tie_out(inv, alloc, is_inv, bucket, fee_minor, labels, settings) -> dict[str, TieOut]:
+    ccy = inv["currency"].to_numpy(dtype=object)
+    amt = inv["amount_minor"].to_numpy(dtype=np.int64)
+    app = alloc.applications
+    app_ccy = ccy[app["invoice"].to_numpy(dtype=np.int64)] if len(app) else np.zeros(0, object)
+    un = alloc.unapplied
+    currencies = sorted(set(ccy[is_inv]) | set(app_ccy) | set(un["currency"]) | {settings.base_currency},
+                        key=lambda c: (c != settings.base_currency, c))
+    disputed = inv["disputed"].to_numpy(dtype=bool)
+    out: dict[str, TieOut] = {}
+    for c in currencies:
+        m = is_inv & (ccy == c)
+        am = app_ccy == c
+        kinds = app["payer_kind"].to_numpy(dtype=object)[am] if len(app) else np.zeros(0, object)
+        amounts = app["amount_minor"].to_numpy(dtype=np.int64)[am] if len(app) else np.zeros(0, np.int64)
+        open_m = alloc.open_minor[m]
+        b = bucket[m]
+        buckets = tuple(int(open_m[(b == i) & (open_m > 0)].sum()) for i in range(len(labels)))
+        um = (un["currency"] == c).to_numpy()
+        t = TieOut(
+            currency=c, exp=CURRENCY_EXPONENTS.get(c, 2), invoiced=int(amt[m].sum()),
+            credit_applied=int(amounts[kinds == "credit"].sum()), received_applied=int(amounts[kinds == "receipt"].sum()),
+            open=int(open_m.sum()), buckets=buckets,
+            unapplied_cash=int(un["amount_minor"][um & (un["payer_kind"] == "receipt").to_numpy()].sum()),
+            unapplied_credit=int(un["amount_minor"][um & (un["payer_kind"] == "credit").to_numpy()].sum()),
+            late_fees=int(fee_minor[m].sum()), disputed_open=int(open_m[disputed[m]].sum()),
+        )
+        if not t.holds:  # an arithmetic identity of the allocation: failing it is a bug, not bad data
+            raise AssertionError(f"aging does not tie out for {c}: {t}")
+        out[c] = t
+    return out

@@ -1,0 +1,138 @@
+"""The runs behind every entry point: check and refresh a ledger workbook.
+
+A ribbon button and ``xl-ar refresh`` run the same code: read the book through an adapter,
+validate, compute in the core, and (only when there is no error) write back through the same
+adapter. Nothing is written when validation finds an error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable
+
+from xl_ar.book.reader import BookData
+from xl_ar.core.fees import LATE_FEE_POLICIES
+from xl_ar.core.issues import Issue, has_errors
+from xl_ar.core.ledger import Ledger, validate_ledger
+from xl_ar.core.money import to_major
+from xl_ar.core.run import RunResult, refresh
+from xl_ar.core.settings import Settings, parse_settings
+
+Progress = Callable[[str, float], None]
+
+
+def _quiet(stage: str, fraction: float) -> None:
+    pass
+
+
+@dataclass
+class Report:
+    """What a run found and did, for the CLI, the ribbon and ``--json``."""
+
+    book: str
+    as_of: dt.date | None = None
+    settings: Settings | None = None
+    issues: list[Issue] = field(default_factory=list)
+    result: RunResult | None = None
+    written: bool = False
+    backup: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.issues)
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``--json`` object: as_of, open_total, buckets, unapplied, issues (+ per currency)."""
+        out: dict[str, Any] = {"as_of": self.as_of.isoformat() if self.as_of else None}
+        if self.result is not None:
+            tie = self.result.tieouts
+            base = self.settings.base_currency if self.settings else next(iter(tie))
+            t = tie[base]
+            out.update(_tie_json(t, self.result.labels))
+            out["currency"] = base
+            others = {c: _tie_json(x, self.result.labels) for c, x in tie.items() if c != base}
+            if others:
+                out["currencies"] = others
+        else:
+            out.update(open_total=None, buckets={}, unapplied=None)
+        out["issues"] = [i.as_dict() for i in self.issues]
+        out["written"] = self.written
+        return out
+
+
+def _money(minor: int, exp: int) -> float:
+    return float(to_major(minor, exp))
+
+
+def _tie_json(t, labels) -> dict[str, Any]:
+    return {
+        "open_total": _money(t.open, t.exp),
+        "buckets": {label: _money(v, t.exp) for label, v in zip(labels, t.buckets)},
+        "unapplied": _money(t.unapplied_cash + t.unapplied_credit, t.exp),
+        "unapplied_cash": _money(t.unapplied_cash, t.exp),
+        "unapplied_credit": _money(t.unapplied_credit, t.exp),
+        "invoiced": _money(t.invoiced, t.exp),
+        "credit_applied": _money(t.credit_applied, t.exp),
+        "received_applied": _money(t.received_applied, t.exp),
+        "late_fees": _money(t.late_fees, t.exp),
+        "disputed_open": _money(t.disputed_open, t.exp),
+        "ties_out": t.holds,
+    }
+
+
+def load(data: BookData, as_of: dt.date | None, today: dt.date) -> tuple[Ledger | None, Settings, list[Issue]]:
+    """Settings and validated ledger from what an adapter read.
+
+    Args:
+        data: the book's raw tables and settings.
+        as_of: an as-of date given by the caller (wins over the Settings sheet).
+        today: the date used when neither the caller nor the sheet sets one.
+    """
+    settings, issues = parse_settings(data.settings, LATE_FEE_POLICIES)
+    settings = settings.with_as_of(as_of or settings.as_of or today)
+    ledger, more = validate_ledger(data.tables, settings)
+    return ledger, settings, issues + more
+
+
+def run_refresh(adapter, *, as_of: dt.date | None = None, today: dt.date | None = None,
+                write: bool = True, progress: Progress = _quiet) -> Report:
+    """Read, validate, compute and write back.
+
+    Args:
+        adapter: a book adapter (``FileBook`` or the live-book adapter): ``read() -> BookData``
+            and ``write(result, settings, data) -> backup path or None``.
+        as_of: the as-of date; None = the Settings sheet's, else ``today``.
+        today: today's date (a parameter, so runs are reproducible).
+        write: False validates and computes only (``xl-ar check``).
+        progress: called with (stage, fraction done).
+
+    Returns:
+        The :class:`Report`. Nothing is written when there are errors.
+    """
+    today = today or dt.date.today()
+    report = Report(book=str(getattr(adapter, "path", "")))
+    progress("read", 0.0)
+    data = adapter.read()
+    progress("validate", 0.3)
+    ledger, settings, issues = load(data, as_of, today)
+    report.as_of, report.settings, report.issues = settings.as_of, settings, issues
+    if has_errors(issues):
+        return report
+    progress("compute", 0.5)
+    result = refresh(ledger, settings, settings.as_of)
+    report.result = result
+    report.issues = issues + result.issues
+    if write:
+        progress("write", 0.7)
+        report.backup = adapter.write(result, settings, data, ledger)
+        report.written = True
+    progress("done", 1.0)
+    return report
+
+
+def decimal_total(minor: int, exp: int) -> Decimal:
+    """Minor units as an exact Decimal (for printing)."""
+    return to_major(minor, exp)

@@ -1,0 +1,175 @@
+"""Excel worksheet functions (xlwings UDFs): ``=AR_DAYSLATE``, ``=AR_BUCKET``, ``=AR_LATEFEE``.
+
+Each takes a single cell or a whole column range and returns the same shape, so one formula
+can fill a column (Excel spills it). Each is a few lines over the core. A bad cell gives a
+readable text in its own place ("error: due date "abc" is not a date") instead of failing the
+whole range. With no as-of date, functions use today's date, as ``TODAY()`` would.
+
+xlwings' decorators are no-ops off Windows, so this module imports and is tested anywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import xlwings as xw
+
+from xl_ar.core.aging import AgingEdges, age_open_items
+from xl_ar.core.convert import is_blank, parse_amount, parse_date, parse_int, parse_number
+from xl_ar.core.fees import LATE_FEE_POLICIES, FeeTerms, late_fees
+from xl_ar.core.money import CURRENCY_EXPONENTS, to_major_array, to_minor
+
+Grid = list[list[Any]]
+
+
+def _grid(value: Any) -> tuple[Grid, bool]:
+    """A cell or range as a 2-D list, and whether it was a single value."""
+    if isinstance(value, (list, tuple)):
+        if value and isinstance(value[0], (list, tuple)):
+            return [list(r) for r in value], False
+        return [[v] for v in value], False  # a 1-D column
+    return [[value]], True
+
+
+def _shape_like(grid: Grid, flat: list[Any], single: bool) -> Any:
+    if single:
+        return flat[0]
+    it = iter(flat)
+    return [[next(it) for _ in row] for row in grid]
+
+
+def _broadcast(main: Grid, other: Any) -> list[Any]:
+    """A second argument as one value per cell of ``main`` (a single value or the same shape)."""
+    flat_main = [v for row in main for v in row]
+    g, single = _grid(other)
+    flat = [v for row in g for v in row]
+    if single or len(flat) == 1:
+        return [flat[0]] * len(flat_main)
+    if len(flat) != len(flat_main):
+        raise ValueError(f"ranges have different sizes ({len(flat_main)} and {len(flat)} cells)")
+    return flat
+
+
+def _as_of(value: Any) -> dt.date:
+    d = parse_date(value)
+    return d if d is not None else dt.date.today()
+
+
+def _per_cell(func: Callable[..., Any], main: Any, *others: Any) -> Any:
+    """Apply a scalar-safe function cell by cell, turning each failure into readable text."""
+    grid, single = _grid(main)
+    try:
+        columns = [_broadcast(grid, o) for o in others]
+    except ValueError as exc:
+        return f"error: {exc}"
+    out = []
+    for k, v in enumerate(v for row in grid for v in row):
+        try:
+            out.append(func(v, *(c[k] for c in columns)))
+        except ValueError as exc:
+            out.append(f"error: {exc}")
+    return _shape_like(grid, out, single)
+
+
+def _due(value: Any) -> dt.date | None:
+    try:
+        return parse_date(value)
+    except ValueError:
+        raise ValueError(f'due date "{value}" is not a date') from None
+
+
+def _edges(value: Any) -> AgingEdges:
+    try:
+        return AgingEdges.parse(None if is_blank(value) else str(int(value)) if isinstance(value, float) else value)
+    except ValueError:
+        raise ValueError(f'edges "{value}" must be increasing day counts such as 30,60,90') from None
+
+
+@xw.func
+@xw.arg("due_date", ndim=2)
+def AR_DAYSLATE(due_date, as_of=None):
+    """Days past the due date at the as-of date (today if blank); 0 when not yet due."""
+
+    def one(due: Any, asof: Any) -> Any:
+        d = _due(due)
+        if d is None:
+            return ""
+        return max(0, (_as_of(asof) - d).days)
+
+    return _per_cell(one, due_date, as_of)
+
+
+@xw.func
+@xw.arg("due_date", ndim=2)
+def AR_BUCKET(due_date, as_of=None, edges=None):
+    """Aging bucket of a due date at the as-of date, e.g. "1-30" or ">90" (edges default 30,60,90)."""
+
+    def one(due: Any, asof: Any, e: Any) -> Any:
+        d = _due(due)
+        if d is None:
+            return ""
+        ae = _edges(e)
+        day = np.array([np.datetime64(d, "s")])
+        _, b = age_open_items(day, day, _as_of(asof), ae)
+        return ae.labels("en")[int(b[0])]
+
+    return _per_cell(one, due_date, as_of, edges)
+
+
+def _fee_terms(policy: Any, rate: Any, grace_days: Any, cap: Any) -> FeeTerms:
+    key = "daily" if is_blank(policy) else str(policy).strip().lower()
+    if key not in LATE_FEE_POLICIES:
+        raise ValueError(f'policy "{policy}" is unknown; use one of {", ".join(LATE_FEE_POLICIES)}')
+    try:
+        r = parse_number(rate)
+        g = parse_int(grace_days) or 0
+        c = parse_number(cap)
+    except ValueError:
+        raise ValueError("rate, grace days and cap must be numbers") from None
+    return FeeTerms(key, r, g, c)
+
+
+@xw.func
+@xw.arg("amount", ndim=2)
+def AR_LATEFEE(amount, due_date, as_of=None, policy=None, rate=None, grace_days=None, cap=None):
+    """Late fee on an overdue amount at the as-of date (policy daily 0.05%/day unless given)."""
+    grid, single = _grid(amount)
+    try:
+        terms = _fee_terms(policy, rate, grace_days, cap)
+        dues = _broadcast(grid, due_date)
+        asofs = _broadcast(grid, as_of)
+    except ValueError as exc:
+        return f"error: {exc}"
+    flat = [v for row in grid for v in row]
+    out: list[Any] = [""] * len(flat)
+    principal, due_days, where = [], [], []
+    for k, (a, d) in enumerate(zip(flat, dues)):
+        try:
+            amt = parse_amount(a)
+            due = _due(d)
+        except ValueError as exc:
+            out[k] = f"error: {exc}" if "due date" in str(exc) else f'error: amount "{a}" is not a number'
+            continue
+        if amt is None or due is None:
+            continue
+        principal.append(to_minor(amt, 2))
+        due_days.append(np.datetime64(due, "s"))
+        where.append(k)
+    # One core call per distinct as-of date (usually one): a column is computed at once.
+    by_asof: dict[dt.date, list[int]] = {}
+    for i, k in enumerate(where):
+        try:
+            by_asof.setdefault(_as_of(asofs[k]), []).append(i)
+        except ValueError:
+            out[k] = f'error: as-of date "{asofs[k]}" is not a date'
+    for day, idx in by_asof.items():
+        items = pd.DataFrame({"principal_minor": np.array([principal[i] for i in idx], dtype=np.int64),
+                              "due_date": np.array([due_days[i] for i in idx], dtype="datetime64[s]"),
+                              "currency": "CNY", "exp": CURRENCY_EXPONENTS["CNY"]})
+        fees = late_fees(items, None, day, terms)
+        for i, v in zip(idx, to_major_array(fees.fee_minor, 2)):
+            out[where[i]] = float(v)
+    return _shape_like(grid, out, single)
