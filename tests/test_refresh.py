@@ -93,8 +93,9 @@ def test_refresh_writes_computed_columns_and_the_aging_sheet(tmp_path, capsys):
     assert body["C2"][:9] == ("C2", "Harbor Logistics Ltd", "CNY", 0, 0, 0, 700, 0, 700)
     assert body["C2"][10:12] == (700, 4000)  # disputed, unapplied
     flat = [r for r in rows if r and r[0]]
-    assert ("= open items", 8700) in [(r[0], r[1]) for r in flat]
-    assert ("Ties out", "yes") in [(r[0], r[1]) for r in flat]
+    assert ("= open items", 8700) in [(r[0], r[2]) for r in flat]
+    assert ("Ties out", "yes") in [(r[0], r[2]) for r in flat]
+    assert ("Unapplied cash (not netted)", 4000) in [(r[0], r[2]) for r in flat]
 
 
 def test_late_fees_follow_the_balance_day_by_day(tmp_path):
@@ -209,3 +210,40 @@ def test_zip_members_other_than_ours_are_untouched(tmp_path):
     assert changed <= {"xl/worksheets/sheet3.xml", "xl/styles.xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels",
                        "[Content_Types].xml", "xl/tables/table3.xml", "docProps/app.xml"}
     assert "xl/worksheets/sheet3.xml" in changed
+
+
+def test_a_plain_range_with_title_rows_and_user_columns(tmp_path, capsys):
+    """No Excel Table, a title above the header, Chinese headers, a user column to the right."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "应收台账"
+    ws.append(["2025年应收账款台账"])
+    ws.append([])
+    ws.append(["发票号", "客户编号", "开票日期", "到期日", "金额", "我的备注"])
+    ws.append(["A-1", "K1", D(2025, 1, 1), D(2025, 1, 31), 1000.0, "keep me"])
+    ws.append(["A-2", "K1", D(2025, 2, 1), D(2025, 3, 3), "2,000.50", None])
+    rec = wb.create_sheet("收款")
+    rec.append(["收款单号", "客户编号", "收款日期", "金额"])
+    rec.append(["S-1", "K1", D(2025, 2, 15), 500.0])
+    wb.create_sheet("客户").append(["客户编号", "客户名称"])
+    wb["客户"].append(["K1", "北京客户"])
+    book = tmp_path / "plain.xlsx"
+    wb.save(book)
+    code, out = run_json(capsys, "refresh", str(book), "--as-of", AS_OF)
+    assert code == 0, out
+    assert out["open_total"] == 2500.50
+    assert out["buckets"] == {"未到期": 0.0, "1-30天": 2000.5, "31-60天": 500.0, "61-90天": 0.0, "90天以上": 0.0}
+    ws = openpyxl.load_workbook(book)["应收台账"]
+    assert [c.value for c in ws[3]] == ["发票号", "客户编号", "开票日期", "到期日", "金额", "我的备注",
+                                        "已收金额", "未收金额", "逾期天数", "账龄段", "滞纳金"]
+    # 1,000 from Feb 1 to Feb 15 (S-1's date) = 7.50, then 500 for 44 days = 11.00
+    assert [c.value for c in ws[4]][5:] == ["keep me", 500, 500, 59, "31-60天", 18.5]
+    assert ws["A1"].value == "2025年应收账款台账"
+    # the user adds a column to the right of ours: the next refresh leaves it where it is
+    wb = openpyxl.load_workbook(book)
+    wb["应收台账"]["L3"] = "跟进人"
+    wb["应收台账"]["L4"] = "小王"
+    wb.save(book)
+    assert main(["refresh", str(book), "--as-of", "2025-04-30"]) == 0
+    ws = openpyxl.load_workbook(book)["应收台账"]
+    assert [c.value for c in ws[4]][6:] == [500, 500, 89, "61-90天", 26, "小王"]  # 7.50 + 74 x 0.25

@@ -133,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                 _print_report(report, console)
                 if report.written:
                     console.print(f"[green]written[/] {args.book}" + (f" (backup {report.backup})" if report.backup else ""))
+                elif report.ok and args.command == "refresh":
+                    console.print(f"unchanged: {args.book} is already up to date for {report.as_of:%Y-%m-%d}")
                 elif not report.ok:
                     console.print("[red]nothing written:[/] fix the errors above and run again")
             return EXIT_OK if report.ok else EXIT_ISSUES

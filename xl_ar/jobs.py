@@ -127,8 +127,7 @@ def run_refresh(adapter, *, as_of: dt.date | None = None, today: dt.date | None 
     report.issues = issues + result.issues
     if write:
         progress("write", 0.7)
-        report.backup = adapter.write(result, settings, data, ledger)
-        report.written = True
+        report.written, report.backup = adapter.write(result, settings, data, ledger)
     progress("done", 1.0)
     return report
 

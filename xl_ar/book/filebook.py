@@ -1,7 +1,7 @@
 """The file adapter: a ledger workbook on disk, read with calamine, written by zip-part splice.
 
 Same interface as the live-book adapter the ribbon uses (``read() -> BookData``,
-``write(result, settings, data, ledger) -> backup path``), so ``xl-ar refresh`` and the
+``write(result, settings, data, ledger) -> (changed, backup path)``), so ``xl-ar refresh`` and the
 "Refresh Aging" button run the same code.
 """
 
@@ -37,18 +37,18 @@ class FileBook:
         self._stamp = self._state()
         return read_book(self.path)
 
-    def write(self, result: RunResult, settings: Settings, data: BookData, ledger: Ledger) -> Path | None:
-        """Write the results back; returns the backup's path, or None when nothing changed."""
+    def write(self, result: RunResult, settings: Settings, data: BookData, ledger: Ledger) -> tuple[bool, Path | None]:
+        """Write the results back; returns (whether anything changed, the backup's path)."""
         check_not_open(self.path)
         if self._stamp is not None and self._state() != self._stamp:
             raise BookError(f"{self.path.name} changed while xl-ar was working; run again")
         pkg = WorkbookPackage.open(self.path)
         write_results(pkg, data, result, settings)
         if not _really_changed(pkg, self.path):
-            return None  # idempotent: the same as-of date over the same ledger writes nothing
+            return False, None  # idempotent: the same as-of date over the same ledger writes nothing
         saved = backup(self.path)
         pkg.save(self.path)
-        return saved
+        return True, saved
 
 
 def _really_changed(pkg: WorkbookPackage, path: Path) -> bool:

@@ -118,12 +118,13 @@ def _aging_rows(result: RunResult, settings: Settings, st: Styles) -> list[list]
         rows.append([(t["grand"].format(ccy=ccy), st.bold), "", ccy, *[(v, st.total) for v in tot]])
     for ccy, tie in result.tieouts.items():
         m = lambda minor: (float(to_major_array(np.array([minor]), tie.exp)[0]), st.money)  # noqa: E731
+        # Labels in A overflow into the empty B; the figures stand in C, under "Currency".
         rows += [[], [(t["tie"].format(ccy=ccy), st.title)],
-                 [t["invoiced"], m(tie.invoiced)], [t["credits"], m(tie.credit_applied)],
-                 [t["receipts"], m(tie.received_applied)], [(t["open"], st.bold), m(tie.open)],
-                 [t["sum"], m(sum(tie.buckets))], [t["holds"], t["yes"] if tie.holds else t["no"]],
-                 [t["u_cash"], m(tie.unapplied_cash)], [t["u_credit"], m(tie.unapplied_credit)],
-                 [(t["net"], st.bold), m(tie.net_balance)]]
+                 [t["invoiced"], None, m(tie.invoiced)], [t["credits"], None, m(tie.credit_applied)],
+                 [t["receipts"], None, m(tie.received_applied)], [(t["open"], st.bold), None, m(tie.open)],
+                 [t["sum"], None, m(sum(tie.buckets))], [t["holds"], None, t["yes"] if tie.holds else t["no"]],
+                 [t["u_cash"], None, m(tie.unapplied_cash)], [t["u_credit"], None, m(tie.unapplied_credit)],
+                 [(t["net"], st.bold), None, m(tie.net_balance)]]
     un = result.unapplied
     if len(un):
         rows += [[], [(t["u_title"], st.title)],
@@ -158,7 +159,7 @@ def write_results(pkg: WorkbookPackage, data: BookData, result: RunResult, setti
 
     rows = _aging_rows(result, settings, st)
     n_cols = 3 + len(result.labels) + 4
-    widths = {1: 14, 2: 30, 3: 9, **{j: 14 for j in range(4, n_cols + 1)}}
+    widths = {1: 14, 2: 30, 3: 14, **{j: 14 for j in range(4, n_cols + 1)}}
     aging_xml = render_sheet(rows, col_widths=widths, date_style=st.date, freeze_header=False)
     existing = next((n for n in data.sheet_names if n in ("Aging", "账龄分析")), None)
     pkg.set_sheet(existing or sheet_label("Aging", settings.language), aging_xml)
