@@ -93,7 +93,8 @@ def _read_table(name: str, table: str, rows: list[list[Any]]) -> tuple[RawTable,
     picked = body.reindex(columns=list(fields.values()))
     picked.columns = list(fields)
     # Rows blank in every one of the ledger's columns are not records (spacing, totals below).
-    blank = picked.isna() | picked.apply(lambda c: c.astype(str).str.strip() == "")
+    # calamine gives "" for an empty cell; a cell of spaces is caught by validation.
+    blank = picked.isna() | (picked == "")
     keep = np.flatnonzero(~blank.all(axis=1).to_numpy()) if len(fields) else np.zeros(0, np.int64)
     frame = picked.iloc[keep].reset_index(drop=True)
     frame.insert(0, "row", (h + 2 + keep).astype(np.int64))

@@ -184,6 +184,16 @@ def amounts_column(values: np.ndarray) -> tuple[np.ndarray, list[tuple[int, Any]
     return np.array([np.nan if p is None else p for p in parsed], dtype=np.float64), bad
 
 
+_type_of = np.frompyfunc(type, 1, 1)
+
+
 def text_column(values: np.ndarray) -> np.ndarray:
-    """Convert a column to stripped text ("" for blank)."""
-    return np.array([parse_text(v) for v in values], dtype=object)
+    """Convert a column to stripped text ("" for blank), as :func:`parse_text` does per cell."""
+    arr = np.asarray(values, dtype=object)
+    out = np.empty(len(arr), dtype=object)
+    is_str = _type_of(arr) == str if len(arr) else np.zeros(0, bool)
+    if is_str.any():  # the common case, done at once
+        out[is_str] = pd.Series(arr[is_str], dtype=object).str.strip().to_numpy(dtype=object)
+    for i in np.flatnonzero(~is_str):
+        out[i] = parse_text(arr[i])
+    return out

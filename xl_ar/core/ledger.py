@@ -139,9 +139,9 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
                 out[f.name] = fixed
         if f.required and present:
             blank = out[f.name].isna().to_numpy() if f.kind in ("date", "money", "number", "int") else (out[f.name] == "").to_numpy()
-            raw_blank = np.array([convert.is_blank(v) for v in raw_col], dtype=bool) if n else np.zeros(0, bool)
-            for pos in np.flatnonzero(blank & raw_blank):
-                chk.add(f.name, int(pos), f"{_label(f.name)} is blank")
+            for pos in np.flatnonzero(blank):
+                if convert.is_blank(raw_col[pos]):  # otherwise a bad value, reported above
+                    chk.add(f.name, int(pos), f"{_label(f.name)} is blank")
     if table.key and table.key in frame:
         keys = out[table.key]
         dup = keys.duplicated(keep="first") & (keys != "")
@@ -222,8 +222,10 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
             rec_chk.add("customer_id", int(pos), f'customer "{receipts["customer_id"].iat[pos]}" is not on the Customers sheet', "warning")
     owner = dict(zip(invoices["invoice_no"], invoices["customer_id"]))
     named = receipts["invoice_no"].to_numpy()
-    for pos in np.flatnonzero(named != ""):
-        inv_no, cust = named[pos], receipts["customer_id"].iat[pos]
+    rec_cust = receipts["customer_id"].to_numpy()
+    named_owner = np.array([owner.get(x) for x in named], dtype=object)
+    for pos in np.flatnonzero((named != "") & (named_owner != rec_cust)):
+        inv_no, cust = named[pos], rec_cust[pos]
         if inv_no not in owner:
             rec_chk.add("invoice_no", int(pos), f'invoice "{inv_no}" is not on the Invoices sheet; the receipt is applied oldest first', "warning")
         elif owner[inv_no] != cust:

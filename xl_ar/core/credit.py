@@ -1,0 +1,659 @@
+"""Credit control (信用管理): payment behaviour, score, grade, limit, exposure, hold, review.
+
+Everything here is computed per customer at the run's as-of date, from the allocation of the
+same refresh run (DOMAIN.md section 1). Definitions:
+
+* **Paid invoice**: an invoice line with a positive amount, dated on or before the as-of
+  date, fully paid by then; its *clearing date* is the effective date of the receipt or credit
+  note that cleared it (``RunResult.invoices["cleared_date"]``). Behaviour counts invoices in
+  every currency (days do not depend on the currency); money counts the base currency only.
+* **Days late** of a paid invoice: ``max(0, clearing date - due date)``. ``avg_days_late`` is
+  their mean, ``on_time_rate`` the share cleared on or before the due date (NaN: none paid).
+* **A payment made early**: an invoice cleared strictly before its due date. ``early_streak``
+  counts the customer's paid invoices, ordered by clearing date (then due date, then sheet
+  order), that were early, going back from the latest until the first one that was not.
+* **Tenure**: days from the first invoice to the as-of date. **Volume**: net invoiced
+  (invoices less credit notes, not below 0) in the base currency over the last
+  ``sales_months`` months (invoice date after as-of minus the months, up to as-of).
+  **Average monthly sales** = volume / ``sales_months`` (a customer younger than the window
+  is divided by the full window: new customers start small, on purpose).
+* **Exposure**: open base-currency invoices, less unapplied base-currency cash and credit
+  (money of the customer's already in hand), plus open orders, never below 0. Open items in
+  other currencies are not converted (the core has no exchange rates); they are counted in
+  ``foreign_open_count`` so a report can say so. **Utilisation** = exposure / limit, where the
+  limit is the manual or sheet limit (the suggested limit depends on the score: not used).
+* **Score** (0-100): each factor mapped to 0..1, weighted, ``round(100 * sum(w*f) / sum(w))``:
+  days late ``1 - min(avg/late_days, 1)`` (0 days = 1, 60+ = 0); on time = the share;
+  disputes ``1 - min(share/dispute_share, 1)`` (share of the customer's invoices marked
+  disputed; 20%+ = 0); tenure ``min(days / (365*tenure_years), 1)``; volume
+  ``min(log(1+v)/log(1+volume), 1)`` in major units (1,000,000 a year = 1); utilisation 1 up to
+  ``utilisation_low`` (50%), 0 from ``utilisation_high`` (100%), linear between. A factor with
+  no data (nothing paid, no invoice, no limit) counts ``no_data`` (0.5).
+* **Grade**: A from 80, B from 65, C from 50, otherwise D; ``ManualGrade`` wins.
+* **Suggested limit**: months of average sales per grade (A 3, B 2, C 1, D 0), or a fixed
+  amount per grade; +15% when the early streak is at least 3 (document 002); x0.3 on negative
+  news; then rounded down to a multiple of 1,000. Raising is only *suggested*; lowering for
+  negative news also applies to the sheet's ``CreditLimit`` at once (DOMAIN.md: "negative news
+  lowers the limit at once"). **Limit in force**: ``ManualLimit`` > ``CreditLimit`` > suggested.
+* **Hold**: any open invoice (any currency) more than 15 days past due (disputed ones excluded by default)
+  holds the customer until it is paid; ``ManualHold`` "no" lifts it, "yes" forces one.
+* **Next review**: ``LastReview`` + 3 months (day clipped to the month's end); with no
+  ``LastReview`` the customer has never been reviewed, so the review is due at the as-of date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from xl_ar.core.convert import is_blank, parse_bool, parse_number
+from xl_ar.core.issues import Issue
+from xl_ar.core.ledger import Ledger
+from xl_ar.core.money import CURRENCY_EXPONENTS, to_minor_array
+from xl_ar.core.run import RunResult
+
+GRADES: tuple[str, ...] = ("A", "B", "C", "D")
+SCORE_FACTORS: tuple[str, ...] = ("days_late", "on_time", "disputes", "tenure", "volume", "utilisation")
+ANCHORS: tuple[str, ...] = ("late_days", "dispute_share", "tenure_years", "volume",
+                            "utilisation_low", "utilisation_high", "no_data")
+
+#: Every credit setting with its default, in the order a new workbook lists them.
+#: (key, default as written in the sheet, English note, Chinese note)
+CREDIT_SETTING_DEFAULTS: tuple[tuple[str, Any, str, str], ...] = (
+    ("CreditHoldDays", 15, "Hold a customer with an invoice more than this many days overdue, until it is paid",
+     "发票逾期超过此天数即冻结客户（停止新订单），直至付清"),
+    ("CreditHoldIncludesDisputed", "no", "yes = disputed invoices also trigger a hold",
+     "yes = 有争议的发票也触发冻结"),
+    ("CreditEarlyStreak", 3, "This many invoices in a row paid before the due date raise the suggested limit",
+     "连续提前付款的发票张数，达到即建议提额"),
+    ("CreditEarlyRaise", 0.15, "Raise of the suggested limit after an early-payment streak (0.15 = +15%)",
+     "连续提前付款后建议额度的上调比例（0.15 = 15%）"),
+    ("CreditNegativeNewsFactor", 0.3, "Limit multiplied by this when NegativeNews = yes (1,000,000 -> 300,000)",
+     "客户有负面信息时额度乘以此系数（1,000,000 → 300,000）"),
+    ("CreditReviewMonths", 3, "Months from LastReview to NextReview (3 = quarterly, 6 = half-yearly)",
+     "信用复核周期（月）：3 = 每季度，6 = 每半年"),
+    ("CreditSalesMonths", 12, "Months of invoicing counted for volume and average monthly sales",
+     "计算交易量和月均销售额的月数"),
+    ("CreditScoreWeights", "days_late=35,on_time=25,disputes=10,tenure=10,volume=10,utilisation=10",
+     "Weights of the score's factors (need not add up to 100)", "信用评分各因素权重（不必合计 100）"),
+    ("CreditScoreAnchors", "late_days=60,dispute_share=0.2,tenure_years=3,volume=1000000,"
+     "utilisation_low=0.5,utilisation_high=1,no_data=0.5",
+     "Where each factor scores 0 or full marks; no_data = the value of a factor without data",
+     "各因素得满分或零分的界点；no_data = 无数据时的取值"),
+    ("CreditGradeCutoffs", "A=80,B=65,C=50", "Lowest score of grades A, B, C (below C: D)",
+     "信用等级最低分：A、B、C（低于 C 为 D）"),
+    ("CreditLimitMonths", "A=3,B=2,C=1,D=0", "Suggested limit per grade, in months of average sales",
+     "各等级建议额度 = 月均销售额 × 月数"),
+    ("CreditLimitFixed", None, "Fixed suggested limit per grade, e.g. A=500000,B=200000,C=50000,D=0; blank = use months",
+     "各等级固定建议额度；空白 = 按月数计算"),
+    ("CreditLimitRounding", 1000, "Suggested limits are rounded down to a multiple of this",
+     "建议额度向下取整到此金额的倍数"),
+    ("CreditTermsByGrade", "A=90,B=60,C=30,D=0", "Suggested payment terms per grade in days (0 = cash)",
+     "各等级建议账期天数（0 = 现款）"),
+    ("CreditOrderClosedStatuses", "shipped,cancelled,canceled,closed,invoiced,已发货,已取消,已关闭,已开票",
+     "Order statuses that no longer count as open orders in the exposure", "不计入敞口的订单状态"),
+)
+
+#: Chinese keys accepted on the Settings sheet (the lead may merge these into SETTING_ALIASES).
+CREDIT_SETTING_ALIASES: dict[str, tuple[str, ...]] = {
+    "CreditHoldDays": ("冻结逾期天数", "信用冻结天数"),
+    "CreditHoldIncludesDisputed": ("争议发票计入冻结",),
+    "CreditEarlyStreak": ("连续提前付款次数",),
+    "CreditEarlyRaise": ("提前付款提额比例",),
+    "CreditNegativeNewsFactor": ("负面信息额度系数",),
+    "CreditReviewMonths": ("信用复核周期", "复核周期月数"),
+    "CreditSalesMonths": ("销售统计月数",),
+    "CreditScoreWeights": ("信用评分权重",),
+    "CreditScoreAnchors": ("信用评分界点",),
+    "CreditGradeCutoffs": ("信用等级分数线",),
+    "CreditLimitMonths": ("等级额度月数",),
+    "CreditLimitFixed": ("等级固定额度",),
+    "CreditLimitRounding": ("额度取整单位",),
+    "CreditTermsByGrade": ("等级账期天数",),
+    "CreditOrderClosedStatuses": ("订单关闭状态",),
+}
+
+
+def _defaults(key: str, cast: Callable[[str], Any] = Decimal) -> dict[str, Any]:
+    """A default "A=80,B=65" of CREDIT_SETTING_DEFAULTS as a dict, so the two never disagree."""
+    text = next(d for k, d, *_ in CREDIT_SETTING_DEFAULTS if k == key)
+    return {k: cast(v) for k, v in (p.split("=") for p in text.split(","))}
+
+
+@dataclass(frozen=True)
+class CreditSettings:
+    """Credit rules of one run; every default is the source documents' number (DOMAIN.md §1).
+
+    Attributes:
+        hold_days: an open invoice more than this many days past due holds the customer.
+        hold_includes_disputed: whether disputed invoices trigger a hold.
+        early_streak, early_raise: invoices in a row paid early, and the raise they earn.
+        negative_news_factor: the limit's multiplier when the customer has negative news.
+        review_months: months from the last review to the next.
+        sales_months: the window for volume and average monthly sales.
+        weights: factor name (``SCORE_FACTORS``) -> weight.
+        late_days, dispute_share, tenure_years, volume, utilisation_low, utilisation_high,
+            no_data: the score's anchors (see the module docstring).
+        grade_cutoffs: lowest score of grades A, B and C.
+        limit_months: grade -> months of average sales suggested as the limit.
+        limit_fixed: grade -> fixed suggested limit (major units); None = use limit_months.
+        limit_rounding: suggested limits are rounded down to a multiple of this (major units).
+        terms_days: grade -> suggested payment terms in days (0 = cash).
+        closed_order_statuses: order statuses (case-folded) that are not open orders.
+    """
+
+    hold_days: int = 15
+    hold_includes_disputed: bool = False
+    early_streak: int = 3
+    early_raise: Decimal = Decimal("0.15")
+    negative_news_factor: Decimal = Decimal("0.3")
+    review_months: int = 3
+    sales_months: int = 12
+    weights: Mapping[str, float] = field(default_factory=lambda: _defaults("CreditScoreWeights", float))
+    late_days: float = 60.0
+    dispute_share: float = 0.2
+    tenure_years: float = 3.0
+    volume: float = 1_000_000.0
+    utilisation_low: float = 0.5
+    utilisation_high: float = 1.0
+    no_data: float = 0.5
+    grade_cutoffs: Mapping[str, float] = field(default_factory=lambda: _defaults("CreditGradeCutoffs", float))
+    limit_months: Mapping[str, Decimal] = field(default_factory=lambda: _defaults("CreditLimitMonths"))
+    limit_fixed: Mapping[str, Decimal] | None = None
+    limit_rounding: Decimal = Decimal(1000)
+    terms_days: Mapping[str, int] = field(default_factory=lambda: _defaults("CreditTermsByGrade", int))
+    closed_order_statuses: tuple[str, ...] = ("shipped", "cancelled", "canceled", "closed", "invoiced",
+                                              "已发货", "已取消", "已关闭", "已开票")
+
+
+# ----------------------------------------------------------------------------- settings
+
+
+def _fold(text: Any) -> str:
+    s = unicodedata.normalize("NFKC", str(text)).strip().lower()
+    return "".join(ch for ch in s if ch not in " _-\u3000")
+
+
+_KEY_LOOKUP = {_fold(a): k for k, *_ in CREDIT_SETTING_DEFAULTS for a in (k, *CREDIT_SETTING_ALIASES.get(k, ()))}
+_FACTOR_ALIASES = {"dayslate": "days_late", "late": "days_late", "ontime": "on_time", "dispute": "disputes",
+                   "utilization": "utilisation", "utilisation": "utilisation"}
+
+
+def _dec(raw: Any) -> Decimal:
+    try:
+        x = raw if isinstance(raw, (int, float)) and not isinstance(raw, bool) else parse_number(raw)
+    except (ValueError, TypeError):
+        x = None
+    if x is None or isinstance(raw, bool) or not math.isfinite(x):
+        raise ValueError("is not a number")
+    return Decimal(repr(float(x))) if isinstance(x, float) else Decimal(int(x))
+
+
+def _whole(lo: int) -> Callable[[Any], int]:
+    def parse(raw: Any) -> int:
+        x = _dec(raw)
+        if x != x.to_integral_value() or x < lo:
+            raise ValueError(f"must be a whole number of at least {lo}")
+        return int(x)
+    return parse
+
+
+def _pairs(raw: Any, names: tuple[str, ...], aliases: Mapping[str, str] | None = None) -> dict[str, Decimal]:
+    """Parse "A=80,B=65" (also with ，；: ：) into name -> Decimal, names checked."""
+    out: dict[str, Decimal] = {}
+    folded = {_fold(n): n for n in names} | {_fold(a): n for a, n in (aliases or {}).items()}
+    for part in re.split(r"[,，;；\n]+", str(raw)):
+        if not part.strip():
+            continue
+        bits = re.split(r"[=:：]", part, maxsplit=1)
+        if len(bits) != 2 or _fold(bits[0]) not in folded:
+            raise ValueError(f'has "{part.strip()}", which is not one of {", ".join(n + "=..." for n in names)}')
+        try:
+            out[folded[_fold(bits[0])]] = _dec(bits[1].strip())
+        except ValueError:
+            raise ValueError(f'has "{part.strip()}", which is not a number') from None
+    if not out:
+        raise ValueError("is empty")
+    return out
+
+
+def _number_where(ok: Callable[[Decimal], bool], message: str) -> Callable[[Any], Decimal]:
+    def parse(raw: Any) -> Decimal:
+        x = _dec(raw)
+        if not ok(x):
+            raise ValueError(message)
+        return x
+    return parse
+
+
+#: Settings of one number: key -> (CreditSettings field, parser).
+_SCALARS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "CreditHoldDays": ("hold_days", _whole(0)),
+    "CreditEarlyStreak": ("early_streak", _whole(1)),
+    "CreditReviewMonths": ("review_months", _whole(1)),
+    "CreditSalesMonths": ("sales_months", _whole(1)),
+    "CreditEarlyRaise": ("early_raise", _number_where(lambda x: x >= 0, "must not be negative")),
+    "CreditNegativeNewsFactor": ("negative_news_factor", _number_where(lambda x: 0 <= x <= 1, "must be between 0 and 1")),
+    "CreditLimitRounding": ("limit_rounding", _number_where(lambda x: x > 0, "must be positive")),
+}
+
+
+def _parse_value(key: str, raw: Any, s: CreditSettings) -> dict[str, Any]:
+    """The CreditSettings fields one Settings-sheet value sets; ValueError says what is wrong."""
+    if key in _SCALARS:
+        name, parse = _SCALARS[key]
+        return {name: parse(raw)}
+    if key == "CreditHoldIncludesDisputed":
+        try:
+            return {"hold_includes_disputed": parse_bool(raw)}
+        except ValueError:
+            raise ValueError("must be yes or no (是/否)") from None
+    if key == "CreditScoreWeights":
+        w = {**s.weights, **{k: float(v) for k, v in _pairs(raw, SCORE_FACTORS, _FACTOR_ALIASES).items()}}
+        if any(v < 0 for v in w.values()) or sum(w.values()) <= 0:
+            raise ValueError("must be weights of at least 0, not all 0")
+        return {"weights": w}
+    if key == "CreditScoreAnchors":
+        a = {n: getattr(s, n) for n in ANCHORS} | {k: float(v) for k, v in _pairs(raw, ANCHORS).items()}
+        if min(a["late_days"], a["dispute_share"], a["tenure_years"], a["volume"]) <= 0:
+            raise ValueError("late_days, dispute_share, tenure_years and volume must be positive")
+        if not 0 <= a["utilisation_low"] < a["utilisation_high"] or not 0 <= a["no_data"] <= 1:
+            raise ValueError("needs 0 <= utilisation_low < utilisation_high and no_data between 0 and 1")
+        return a
+    if key == "CreditGradeCutoffs":
+        c = {**s.grade_cutoffs, **{k: float(v) for k, v in _pairs(raw, GRADES[:3]).items()}}
+        if not 100 >= c["A"] > c["B"] > c["C"] >= 0:
+            raise ValueError("must satisfy 100 >= A > B > C >= 0")
+        return {"grade_cutoffs": c}
+    if key in ("CreditLimitMonths", "CreditLimitFixed"):
+        base = s.limit_months if key == "CreditLimitMonths" else (s.limit_fixed or {g: Decimal(0) for g in GRADES})
+        m = {**base, **_pairs(raw, GRADES)}
+        if any(v < 0 for v in m.values()):
+            raise ValueError("must not be negative")
+        return {"limit_months" if key == "CreditLimitMonths" else "limit_fixed": m}
+    if key == "CreditTermsByGrade":
+        t = {**{g: Decimal(v) for g, v in s.terms_days.items()}, **_pairs(raw, GRADES)}
+        if any(v < 0 or v != v.to_integral_value() for v in t.values()):
+            raise ValueError("must be whole numbers of days of at least 0")
+        return {"terms_days": {g: int(v) for g, v in t.items()}}
+    if key == "CreditOrderClosedStatuses":
+        return {"closed_order_statuses": tuple(_fold(p) for p in re.split(r"[,，;；]+", str(raw)) if p.strip())}
+    raise KeyError(key)
+
+
+def parse_credit_settings(extra: Mapping[str, Any]) -> tuple[CreditSettings, list[Issue]]:
+    """Read the credit settings from the Settings sheet's extra pairs.
+
+    Keys are matched ignoring case, spaces, ``_`` and ``-``, in English or Chinese
+    (``CREDIT_SETTING_ALIASES``); other keys are ignored. A blank value keeps the default.
+
+    Args:
+        extra: key text -> ``(raw value, place)`` such as ``(20, "Settings!B12")``; a bare raw
+            value (as in ``Settings.extra``) is accepted too and is placed at "Settings".
+
+    Returns:
+        (settings, issues): each bad value is an error naming its place, and its default is kept.
+    """
+    s, issues = CreditSettings(), []
+    for key_text, value in extra.items():
+        key = _KEY_LOOKUP.get(_fold(key_text))
+        if key is None:
+            continue
+        raw, where = value if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], str) \
+            else (value, "Settings")
+        if is_blank(raw):
+            continue
+        try:
+            s = replace(s, **_parse_value(key, raw, s))
+        except (ValueError, TypeError, ArithmeticError) as e:
+            default = next(d for k, d, *_ in CREDIT_SETTING_DEFAULTS if k == key)
+            why = str(e) if isinstance(e, ValueError) and str(e) else "is not valid"
+            issues.append(Issue(where, f'{key} "{raw}" {why}; the default "{default}" is kept'))
+    return s, issues
+
+
+# ----------------------------------------------------------------------------- pure rules
+
+
+def _score_array(avg_days_late, on_time_rate, dispute_share, tenure_days, volume, utilisation,
+                 s: CreditSettings) -> np.ndarray:
+    """Vectorised score (see the module docstring); NaN inputs count ``no_data``."""
+    f64 = lambda x: np.asarray(x, dtype=np.float64)  # noqa: E731
+    late, on, disp, ten, vol, util = map(f64, (avg_days_late, on_time_rate, dispute_share, tenure_days,
+                                               volume, utilisation))
+    nd = s.no_data
+    with np.errstate(invalid="ignore", divide="ignore"):
+        parts = {
+            "days_late": np.where(np.isnan(late), nd, 1 - np.clip(late / s.late_days, 0, 1)),
+            "on_time": np.where(np.isnan(on), nd, np.clip(on, 0, 1)),
+            "disputes": np.where(np.isnan(disp), nd, 1 - np.clip(disp / s.dispute_share, 0, 1)),
+            "tenure": np.clip(np.nan_to_num(ten) / (365.0 * s.tenure_years), 0, 1),
+            "volume": np.clip(np.log1p(np.maximum(np.nan_to_num(vol), 0)) / math.log1p(s.volume), 0, 1),
+            "utilisation": np.where(np.isnan(util), nd, 1 - np.clip(
+                (util - s.utilisation_low) / (s.utilisation_high - s.utilisation_low), 0, 1)),
+        }
+    total = sum(s.weights.get(k, 0.0) for k in SCORE_FACTORS)
+    raw = sum(s.weights.get(k, 0.0) * parts[k] for k in SCORE_FACTORS) * (100.0 / total)
+    # half-up; the epsilon keeps 64.5 computed as 64.4999999 from rounding down
+    return np.clip(np.floor(raw + 0.5 + 1e-9), 0, 100).astype(np.int64)
+
+
+def credit_score(avg_days_late: float | None = None, on_time_rate: float | None = None,
+                 dispute_share: float | None = None, tenure_days: float = 0, volume: float = 0,
+                 utilisation: float | None = None, settings: CreditSettings = CreditSettings()) -> int:
+    """The credit score (0-100) of one customer's payment behaviour.
+
+    Args:
+        avg_days_late: mean days late of paid invoices; None = nothing paid yet.
+        on_time_rate: share (0..1) of paid invoices paid by the due date; None = nothing paid.
+        dispute_share: share (0..1) of invoices disputed; None = no invoices.
+        tenure_days: days since the first invoice.
+        volume: net invoiced over the sales window, in major units.
+        utilisation: exposure / limit; None = no limit set.
+        settings: weights and anchors.
+
+    Returns:
+        The score, an integer from 0 to 100.
+    """
+    nan = lambda x: np.nan if x is None else x  # noqa: E731
+    return int(_score_array([nan(avg_days_late)], [nan(on_time_rate)], [nan(dispute_share)], [tenure_days],
+                            [volume], [nan(utilisation)], settings)[0])
+
+
+def _grade_array(score: np.ndarray, s: CreditSettings) -> np.ndarray:
+    c = s.grade_cutoffs
+    score = np.asarray(score, dtype=np.float64)
+    return np.select([score >= c["A"], score >= c["B"], score >= c["C"]], ["A", "B", "C"], "D").astype(object)
+
+
+def grade_for(score: float, settings: CreditSettings = CreditSettings()) -> str:
+    """The grade ("A".."D") of a score, by the grade cut-offs."""
+    return str(_grade_array(np.array([score]), settings)[0])
+
+
+def _suggested_major(grade: str, avg_monthly: Fraction, streak: int, news: bool, s: CreditSettings) -> Fraction:
+    """Suggested limit in major units, exact: grade base, early raise, news factor, round down."""
+    base = Fraction(s.limit_fixed[grade]) if s.limit_fixed is not None else Fraction(s.limit_months[grade]) * avg_monthly
+    if streak >= s.early_streak:
+        base *= 1 + Fraction(s.early_raise)
+    if news:
+        base *= Fraction(s.negative_news_factor)
+    unit = Fraction(s.limit_rounding)
+    return (max(base, Fraction(0)) // unit) * unit
+
+
+def credit_limit(avg_monthly_sales: float | Decimal | str, score: float | str, early_streak: int = 0,
+                 negative_news: bool = False, settings: CreditSettings = CreditSettings()) -> Decimal:
+    """The suggested credit limit (for the ``AR_CREDITLIMIT`` worksheet function).
+
+    Args:
+        avg_monthly_sales: average monthly net sales in major units (ignored with fixed limits).
+        score: the credit score (0-100), or a grade letter "A".."D" to use directly.
+        early_streak: invoices in a row paid before their due date, ending with the latest.
+        negative_news: whether the customer has negative news.
+        settings: grade cut-offs, limit months or fixed limits, raise, factor, rounding.
+
+    Returns:
+        The limit in major units, rounded down to ``limit_rounding``.
+    """
+    grade = str(score).strip().upper() if isinstance(score, str) and str(score).strip().upper() in GRADES \
+        else grade_for(float(score), settings)
+    sales = Fraction(Decimal(repr(avg_monthly_sales)) if isinstance(avg_monthly_sales, float) else Decimal(avg_monthly_sales))
+    x = _suggested_major(grade, sales, int(early_streak), bool(negative_news), settings)
+    return Decimal(x.numerator) / Decimal(x.denominator)
+
+
+def available_credit(limit: float | Decimal | str, exposure: float | Decimal | str) -> Decimal:
+    """Credit still available: limit - exposure, negative when over the limit (``AR_AVAILABLE``).
+
+    Args:
+        limit: the credit limit in major units.
+        exposure: open receivables plus open orders, in major units.
+
+    Returns:
+        The difference, exact.
+    """
+    dec = lambda v: Decimal(repr(v)) if isinstance(v, float) else Decimal(v)  # noqa: E731
+    return dec(limit) - dec(exposure)
+
+
+# ----------------------------------------------------------------------------- per customer
+
+
+def add_months(dates: np.ndarray, months: int) -> np.ndarray:
+    """Dates plus whole calendar months, the day clipped to the month's end (NaT stays NaT)."""
+    d = np.asarray(dates, dtype="datetime64[D]")
+    ok = ~np.isnat(d)
+    safe = np.where(ok, d, np.datetime64("2000-01-01", "D"))
+    m = safe.astype("datetime64[M]")
+    day = (safe - m.astype("datetime64[D]")).astype(np.int64)
+    m2 = m + months
+    length = ((m2 + 1).astype("datetime64[D]") - m2.astype("datetime64[D]")).astype(np.int64)
+    out = m2.astype("datetime64[D]") + np.minimum(day, length - 1)
+    return np.where(ok, out, np.datetime64("NaT", "D"))
+
+
+def _tri_state(col: pd.Series | None, n: int) -> np.ndarray:
+    """yes -> 1, no -> 0, blank or unreadable -> -1 (a typo must not lift or force a hold)."""
+    if col is None:
+        return np.full(n, -1, np.int8)
+    if col.dtype == bool:  # a bool column cannot say "blank": only a yes is taken as meant
+        return np.where(col.to_numpy(dtype=bool), 1, -1).astype(np.int8)
+
+    def one(v: Any) -> int:
+        if is_blank(v) or v is pd.NA:
+            return -1
+        try:
+            return int(parse_bool(v))
+        except (ValueError, TypeError):
+            return -1
+    return np.array([one(v) for v in col.to_numpy(dtype=object)], dtype=np.int8)
+
+
+def _money(cust: pd.DataFrame, name: str, exp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(minor units, given) of a money column: ``name`` in major units (NaN = blank), or
+    ``name_minor``; validation stores a blank ``*_minor`` as 0, so blankness comes from ``name``."""
+    n = len(cust)
+    major = pd.to_numeric(cust[name], errors="coerce").to_numpy(np.float64) if name in cust else None
+    minor = pd.to_numeric(cust[f"{name}_minor"], errors="coerce").to_numpy(np.float64) if f"{name}_minor" in cust else None
+    if major is None and minor is None:
+        return np.zeros(n, np.int64), np.zeros(n, bool)
+    given = ~np.isnan(major) if major is not None else ~np.isnan(minor)
+    if minor is None:
+        minor = to_minor_array(np.nan_to_num(major), exp).astype(np.float64)
+    return np.where(given, np.nan_to_num(minor), 0).astype(np.int64), given
+
+
+def _days(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whole days a - b as floats, NaN where either date is missing."""
+    delta = np.asarray(a, "datetime64[D]") - np.asarray(b, "datetime64[D]")
+    return np.where(np.isnat(delta), np.nan, delta.astype(np.float64))
+
+
+def assess_credit(ledger: Ledger, result: RunResult, as_of: dt.date, settings: CreditSettings,
+                  orders: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Credit figures of every customer at the as-of date.
+
+    Args:
+        ledger: the validated ledger. ``ledger.customers`` needs ``customer_id`` and
+            ``currency`` (the base currency); it may hold ``credit_limit`` (money, NaN = blank)
+            and the optional inputs ``last_review`` (datetime64), ``manual_limit`` (money in
+            major units, NaN = blank; or ``manual_limit_minor``), ``manual_grade`` (text
+            A-D), ``manual_hold`` (yes/no/blank text or bool) and ``negative_news`` (bool or
+            yes/no text). Absent columns count as blank.
+        result: the refresh run of the same ledger and as-of date.
+        as_of: the as-of date.
+        settings: the credit rules.
+        orders: optional open orders: ``customer_id``, ``amount_minor`` (or ``amount`` in
+            major units), ``status``; optionally ``currency`` (other than the customer's:
+            not counted) and ``order_date`` (after the as-of date: not counted).
+
+    Returns:
+        One row per row of ``ledger.customers`` (same order): ``customer_id``,
+        ``avg_days_late``, ``on_time_rate``, ``paid_count``, ``open_minor``,
+        ``unapplied_minor``, ``orders_minor``, ``foreign_open_count``, ``exposure_minor``,
+        ``limit_minor``, ``limit_source`` ("manual", "sheet", "suggested"),
+        ``available_minor``, ``over_limit``, ``score``, ``grade``, ``avg_monthly_sales_minor``,
+        ``suggested_limit_minor``, ``suggested_terms_days``, ``early_streak``, ``hold``,
+        ``hold_reason``, ``hold_reason_zh``, ``next_review`` (datetime64[s]), ``review_due``.
+    """
+    s = settings
+    cust = ledger.customers.reset_index(drop=True)
+    n = len(cust)
+    ids = cust["customer_id"].astype(str).to_numpy(dtype=object)
+    ccy = cust["currency"].to_numpy(dtype=object) if "currency" in cust else np.full(n, "CNY", object)
+    exp = np.array([CURRENCY_EXPONENTS.get(c, 2) for c in ccy], dtype=np.int64)
+    home_ccy = pd.Series(ccy, index=ids)
+    home_ccy = home_ccy[~home_ccy.index.duplicated()]
+    asof = np.datetime64(as_of, "D")
+
+    inv, ri = ledger.invoices, result.invoices
+    amt = inv["amount_minor"].to_numpy(dtype=np.int64)
+    due = inv["due_date"].to_numpy(dtype="datetime64[D]")
+    cleared = ri["cleared_date"].to_numpy(dtype="datetime64[D]")
+    f = pd.DataFrame({
+        "cust": inv["customer_id"].to_numpy(dtype=object), "no": inv["invoice_no"].to_numpy(dtype=object),
+        "amt": amt, "open": ri["open_minor"].to_numpy(dtype=np.int64),
+        "idate": inv["invoice_date"].to_numpy(dtype="datetime64[D]").astype("datetime64[s]"),
+        "disputed": inv["disputed"].to_numpy(dtype=bool) if "disputed" in inv else np.zeros(len(inv), bool),
+        "late": _days(cleared, due), "overdue": _days(np.full(len(inv), asof), due), "pos": np.arange(len(inv)),
+        "cleared": cleared.astype("datetime64[s]"), "due": due.astype("datetime64[s]"),
+    })
+    exists = ri["exists"].to_numpy(dtype=bool)
+    f["home"] = inv["currency"].to_numpy(dtype=object) == f["cust"].map(home_ccy).to_numpy(dtype=object)
+    f = f[exists]
+    pos_inv = f[f["amt"] > 0]
+    by = lambda frame: frame.groupby("cust", sort=False)  # noqa: E731
+    at = lambda series, fill=np.nan: pd.Series(ids).map(series).fillna(fill).to_numpy()  # noqa: E731
+
+    # Behaviour: every currency; an invoice with no due date has no lateness.
+    paid = pos_inv[~np.isnan(pos_inv["late"])]
+    late_pos = paid["late"].clip(lower=0)
+    avg_late = at(late_pos.groupby(paid["cust"], sort=False).mean())
+    on_time = at((paid["late"] <= 0).groupby(paid["cust"], sort=False).mean())
+    paid_count = at(by(paid).size(), 0).astype(np.int64)
+    seq = paid.sort_values(["cust", "cleared", "due", "pos"], kind="stable")
+    early = seq["late"] < 0
+    breaks = (~early).astype(np.int64).groupby(seq["cust"], sort=False).cumsum()
+    last_break = breaks.groupby(seq["cust"], sort=False).transform("max")
+    streak = at((early & (breaks == last_break)).groupby(seq["cust"], sort=False).sum(), 0).astype(np.int64)
+    dispute_share = at(by(pos_inv)["disputed"].mean())
+    first = by(pos_inv)["idate"].min()
+    tenure = at(pd.Series(_days(np.full(len(first), asof), first.to_numpy("datetime64[D]")), index=first.index), 0)
+
+    # Money: base currency only.
+    start = add_months(np.array([asof]), -s.sales_months)[0]
+    window = f[f["home"] & (f["idate"] > start.astype("datetime64[s]"))]
+    sales = np.maximum(at(by(window)["amt"].sum(), 0), 0).astype(np.int64)
+    open_home = at(by(pos_inv[pos_inv["home"]])["open"].sum(), 0).astype(np.int64)
+    foreign = at(by(pos_inv[~pos_inv["home"] & (pos_inv["open"] > 0)]).size(), 0).astype(np.int64)
+    un = result.unapplied
+    un_home = un[un["currency"].to_numpy(dtype=object) == un["customer_id"].map(home_ccy).to_numpy(dtype=object)]
+    unapplied = at(un_home.groupby("customer_id", sort=False)["amount_minor"].sum(), 0).astype(np.int64)
+    order_minor = _open_orders(orders, ids, home_ccy, exp, asof, s)
+    exposure = np.maximum(open_home - unapplied + order_minor, 0).astype(np.int64)
+
+    # Limits: manual > sheet (lowered at once by negative news) > suggested.
+    news = _tri_state(cust["negative_news"] if "negative_news" in cust else None, n) == 1
+    manual_minor, manual_given = _money(cust, "manual_limit", exp)
+    sheet_minor, sheet_given = _money(cust, "credit_limit", exp)
+    factor = Fraction(s.negative_news_factor)
+    sheet_minor = np.array([math.floor(x * factor + Fraction(1, 2)) if nw else x  # half-up, x >= 0
+                            for x, nw in zip(sheet_minor.tolist(), news)], dtype=np.int64)
+    known_limit = np.where(manual_given, manual_minor, np.where(sheet_given, sheet_minor, -1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        util = np.where(known_limit < 0, np.nan, np.where(exposure == 0, 0.0, exposure / known_limit))
+    volume_major = sales / np.power(10.0, exp)
+    score = _score_array(avg_late, on_time, dispute_share, tenure, volume_major, util, s)
+    grade = _grade_array(score, s)
+    if "manual_grade" in cust:
+        mg = cust["manual_grade"].fillna("").astype(str).str.strip().str.upper().to_numpy(dtype=object)
+        grade = np.where(np.isin(mg, GRADES), mg, grade).astype(object)
+    # Exact rational arithmetic per customer (not per invoice) so the UDF gives the same figure.
+    suggested = np.array([
+        int(_suggested_major(g, Fraction(int(v), s.sales_months * 10 ** int(e)), int(k), bool(nw), s) * 10 ** int(e))
+        for g, v, k, nw, e in zip(grade, sales, streak, news, exp)], dtype=np.int64)
+    limit = np.where(manual_given, manual_minor, np.where(sheet_given, sheet_minor, suggested)).astype(np.int64)
+    source = np.where(manual_given, "manual", np.where(sheet_given, "sheet", "suggested")).astype(object)
+
+    hold, reason_en, reason_zh = _holds(pos_inv, ids, cust.get("manual_hold"), s)
+    last_review = cust["last_review"].to_numpy(dtype="datetime64[D]") if "last_review" in cust \
+        else np.full(n, np.datetime64("NaT"), "datetime64[D]")
+    # Never reviewed: the review is due now, not a quarter after some arbitrary date.
+    next_review = np.where(np.isnat(last_review), asof, add_months(last_review, s.review_months))
+
+    return pd.DataFrame({
+        "customer_id": cust["customer_id"].to_numpy(dtype=object),
+        "avg_days_late": avg_late.astype(np.float64), "on_time_rate": on_time.astype(np.float64),
+        "paid_count": paid_count, "open_minor": open_home, "unapplied_minor": unapplied,
+        "orders_minor": order_minor, "foreign_open_count": foreign, "exposure_minor": exposure,
+        "limit_minor": limit, "limit_source": source, "available_minor": limit - exposure,
+        "over_limit": exposure > limit, "score": score, "grade": grade,
+        "avg_monthly_sales_minor": (sales // s.sales_months).astype(np.int64),
+        "suggested_limit_minor": suggested,
+        "suggested_terms_days": np.array([s.terms_days[g] for g in grade], dtype=np.int64),
+        "early_streak": streak, "hold": hold, "hold_reason": reason_en, "hold_reason_zh": reason_zh,
+        "next_review": next_review.astype("datetime64[s]"), "review_due": next_review <= asof,
+    })
+
+
+def _open_orders(orders: pd.DataFrame | None, ids: np.ndarray, home_ccy: pd.Series, exp: np.ndarray,
+                 asof: np.datetime64, s: CreditSettings) -> np.ndarray:
+    """Open order amounts per customer (minor units, the customer's currency only)."""
+    if orders is None or not len(orders) or "customer_id" not in orders:
+        return np.zeros(len(ids), np.int64)
+    o = orders.reset_index(drop=True)
+    cid = o["customer_id"].astype(str)
+    if "amount_minor" in o:
+        amount = pd.to_numeric(o["amount_minor"], errors="coerce").fillna(0).to_numpy(np.float64)
+    else:
+        e = cid.map(pd.Series(exp, index=ids).groupby(level=0).first()).fillna(2).to_numpy(np.float64)
+        major = pd.to_numeric(o["amount"], errors="coerce").fillna(0).to_numpy(np.float64) if "amount" in o \
+            else np.zeros(len(o))
+        amount = to_minor_array(major, e.astype(np.int64))
+    status = o["status"].map(lambda v: "" if is_blank(v) else _fold(v)) if "status" in o else pd.Series("", index=o.index)
+    keep = ~status.isin(set(s.closed_order_statuses)).to_numpy()
+    if "currency" in o:
+        c = o["currency"].fillna("").astype(str).str.strip().str.upper()
+        keep &= ((c == "") | (c == cid.map(home_ccy).fillna(""))).to_numpy()
+    if "order_date" in o:
+        od = pd.to_datetime(o["order_date"], errors="coerce").to_numpy(dtype="datetime64[D]")
+        keep &= np.isnat(od) | (od <= asof)
+    sums = pd.Series(amount[keep], index=cid[keep].to_numpy()).groupby(level=0).sum()
+    return pd.Series(ids).map(sums).fillna(0).to_numpy().astype(np.int64)
+
+
+def _holds(pos_inv: pd.DataFrame, ids: np.ndarray, manual: pd.Series | None,
+           s: CreditSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(hold, English reason, Chinese reason) per customer; the reason names the worst invoice."""
+    n = len(ids)
+    over = pos_inv[(pos_inv["open"] > 0) & (pos_inv["overdue"] > s.hold_days)
+                   & (s.hold_includes_disputed | ~pos_inv["disputed"])]
+    over = over.sort_values(["cust", "overdue", "pos"], ascending=[True, False, True], kind="stable")
+    worst = over.drop_duplicates("cust").set_index("cust")
+    count = over.groupby("cust").size()
+    no = pd.Series(ids).map(worst["no"]).to_numpy(dtype=object)
+    no = np.where(pd.isna(no), "", no)
+    days = pd.Series(ids).map(worst["overdue"]).fillna(-1).to_numpy().astype(np.int64)
+    more = pd.Series(ids).map(count).fillna(0).to_numpy().astype(np.int64) - 1
+    auto = days >= 0
+    h = str(s.hold_days)
+    en = np.char.add(np.char.add(no.astype(str), " overdue "), days.astype(str)).astype(object) + f" days > {h}"
+    zh = np.char.add(np.char.add(no.astype(str), " 逾期 "), days.astype(str)).astype(object) + f" 天，超过 {h} 天"
+    en = np.where(more > 0, en + " (and " + more.astype(str).astype(object) + " more)", en)
+    zh = np.where(more > 0, zh + "（另有 " + more.astype(str).astype(object) + " 张逾期发票）", zh)
+    flag = _tri_state(manual, n)
+    hold = np.where(flag == 1, True, np.where(flag == 0, False, auto))
+    forced = hold & ~auto
+    en = np.where(forced, "manual hold (ManualHold = yes)", np.where(hold, en, "")).astype(object)
+    zh = np.where(forced, "人工冻结（ManualHold = 是）", np.where(hold, zh, "")).astype(object)
+    return hold.astype(bool), en, zh
