@@ -88,7 +88,8 @@ def test_refresh_keeps_every_part_it_does_not_own(tmp_path):
     assert main(["refresh", str(book), "--as-of", AS_OF]) == 0
     after = raw_members(book)
     owned = {"xl/worksheets/sheet3.xml", "xl/styles.xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels",
-             "[Content_Types].xml", "xl/tables/table3.xml", "docProps/app.xml"}
+             "[Content_Types].xml", "xl/tables/table3.xml", "docProps/app.xml",
+             "xl/worksheets/sheet2.xml", "xl/tables/table2.xml"}
     for name, data in before.items():
         if name not in owned:
             assert after.get(name) == data, f"{name} changed"

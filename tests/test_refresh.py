@@ -208,7 +208,8 @@ def test_zip_members_other_than_ours_are_untouched(tmp_path):
         after = {i.filename: z.read(i.filename) for i in z.infolist()}
     changed = {n for n in before if before[n] != after.get(n)}
     assert changed <= {"xl/worksheets/sheet3.xml", "xl/styles.xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels",
-                       "[Content_Types].xml", "xl/tables/table3.xml", "docProps/app.xml"}
+                       "[Content_Types].xml", "xl/tables/table3.xml", "docProps/app.xml",
+             "xl/worksheets/sheet2.xml", "xl/tables/table2.xml"}
     assert "xl/worksheets/sheet3.xml" in changed
 
 
@@ -247,3 +248,22 @@ def test_a_plain_range_with_title_rows_and_user_columns(tmp_path, capsys):
     assert main(["refresh", str(book), "--as-of", "2025-04-30"]) == 0
     ws = openpyxl.load_workbook(book)["应收台账"]
     assert [c.value for c in ws[4]][6:] == [500, 500, 89, "61-90天", 26, "小王"]  # 7.50 + 74 x 0.25
+
+
+def test_refresh_writes_credit_columns_on_customers(tmp_path):
+    book = write_ledger(tmp_path / "ledger.xlsx")
+    assert main(["refresh", str(book), "--as-of", AS_OF]) == 0
+    ws = openpyxl.load_workbook(book)["Customers"]
+    head = [c.value for c in ws[1]]
+    first = head.index("AvgDaysLate")
+    assert head[first:] == ["AvgDaysLate", "OnTimeRate", "Exposure", "Available", "OverLimit", "Score", "Grade",
+                            "SuggestedLimit", "SuggestedTerms", "Hold", "HoldReason", "NextReview"]
+    c1 = dict(zip(head[first:], [c.value for c in ws[2]][first:]))
+    c2 = dict(zip(head[first:], [c.value for c in ws[3]][first:]))
+    # C1 paid I1 33 days late; I2 is 28 days overdue (> 15): on hold
+    assert (c1["AvgDaysLate"], c1["OnTimeRate"], c1["Exposure"], c1["Available"]) == (33, 0, 8000, 92000)
+    assert (c1["OverLimit"], c1["Hold"], c1["HoldReason"]) == (None, "yes", "I2 overdue 28 days > 15")
+    assert c1["NextReview"] == dt.datetime(2025, 3, 31)  # never reviewed: due now
+    # C2: the 4,000 unapplied cash covers the disputed 700: no exposure; disputes do not hold
+    assert (c2["AvgDaysLate"], c2["OnTimeRate"], c2["Exposure"], c2["Available"], c2["Hold"]) == (58, 0, 0, 50000, None)
+    assert c1["Grade"] in "ABCD" and 0 <= c1["Score"] <= 100

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from xl_ar.book.reader import BookData
+from xl_ar.core.credit import CreditSettings, parse_credit_settings
 from xl_ar.core.fees import LATE_FEE_POLICIES
 from xl_ar.core.issues import Issue, has_errors
 from xl_ar.core.ledger import Ledger, validate_ledger
@@ -35,6 +36,7 @@ class Report:
     book: str
     as_of: dt.date | None = None
     settings: Settings | None = None
+    credit: CreditSettings | None = None
     issues: list[Issue] = field(default_factory=list)
     result: RunResult | None = None
     written: bool = False
@@ -83,7 +85,7 @@ def _tie_json(t, labels) -> dict[str, Any]:
     }
 
 
-def load(data: BookData, as_of: dt.date | None, today: dt.date) -> tuple[Ledger | None, Settings, list[Issue]]:
+def load(data: BookData, as_of: dt.date | None, today: dt.date) -> tuple[Ledger | None, Settings, CreditSettings, list[Issue]]:
     """Settings and validated ledger from what an adapter read.
 
     Args:
@@ -93,8 +95,9 @@ def load(data: BookData, as_of: dt.date | None, today: dt.date) -> tuple[Ledger 
     """
     settings, issues = parse_settings(data.settings, LATE_FEE_POLICIES)
     settings = settings.with_as_of(as_of or settings.as_of or today)
+    credit, credit_issues = parse_credit_settings(settings.extra)
     ledger, more = validate_ledger(data.tables, settings)
-    return ledger, settings, issues + more
+    return ledger, settings, credit, issues + credit_issues + more
 
 
 def run_refresh(adapter, *, as_of: dt.date | None = None, today: dt.date | None = None,
@@ -117,12 +120,12 @@ def run_refresh(adapter, *, as_of: dt.date | None = None, today: dt.date | None 
     progress("read", 0.0)
     data = adapter.read()
     progress("validate", 0.3)
-    ledger, settings, issues = load(data, as_of, today)
-    report.as_of, report.settings, report.issues = settings.as_of, settings, issues
+    ledger, settings, credit, issues = load(data, as_of, today)
+    report.as_of, report.settings, report.credit, report.issues = settings.as_of, settings, credit, issues
     if has_errors(issues):
         return report
     progress("compute", 0.5)
-    result = refresh(ledger, settings, settings.as_of)
+    result = refresh(ledger, settings, settings.as_of, credit)
     report.result = result
     report.issues = issues + result.issues
     if write:

@@ -27,7 +27,7 @@ with warnings.catch_warnings():  # oletools' pyparsing deprecation noise at impo
 
 from xl_ar.book.headers import INVOICE_OUTPUTS, header_label, sheet_label
 from xl_ar.core.schema import LEDGER_TABLES, TABLES
-from xl_ar.core.settings import SETTING_DEFAULTS
+from xl_ar.book.newbook import ALL_SETTING_DEFAULTS
 from xl_ar.template import build
 from xl_ar.template.build import (
     CONF_SHEET, CUSTOMUI_NS, DEFAULT_OUT, MACROS_DIR, README_SHEET, XLWINGS_CONF,
@@ -270,7 +270,7 @@ def test_openpyxl_opens_it_and_the_ledger_sheets_have_their_headers(built):
             re.match(r"A1:([A-Z]+)", tbl.ref).group(1)) == len(expected)
     settings = wb[sheet_label("Settings", "zh")]
     keys = [settings.cell(row=r, column=1).value for r in range(2, settings.max_row + 1)]
-    assert keys == [key for key, *_ in SETTING_DEFAULTS]
+    assert keys == [key for key, *_ in ALL_SETTING_DEFAULTS]
     assert wb.vba_archive is not None
 
 

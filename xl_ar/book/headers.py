@@ -18,6 +18,7 @@ SHEET_ALIASES: dict[str, tuple[str, ...]] = {
     "Invoices": ("发票", "应收账款", "应收台账", "发票台账"),
     "Receipts": ("收款", "回款", "收款记录"),
     "Activities": ("催收日志", "催收记录", "跟进记录"),
+    "Orders": ("订单", "未发货订单"),
     "Rates": ("利率", "参考利率"),
     "Aging": ("账龄分析",),
 }
@@ -40,6 +41,19 @@ HEADER_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "credit_limit": ("信用额度", "额度", "Limit"),
         "owner": ("负责人", "业务员", "客户经理", "AccountManager"),
         "language": ("语言", "Lang"),
+        "last_review": ("上次评审日期", "上次评审", "评审日期"),
+        "manual_limit": ("人工额度", "核定额度", "手工额度"),
+        "manual_grade": ("人工等级", "核定等级"),
+        "manual_hold": ("人工冻结", "手工冻结"),
+        "negative_news": ("负面信息", "负面消息"),
+    },
+    "Orders": {
+        "order_no": ("订单号", "订单编号", "Order"),
+        "customer_id": ("客户编号", "客户代码", "客户ID", "Customer", "客户号"),
+        "order_date": ("订单日期", "下单日期", "Date"),
+        "amount": ("金额", "订单金额"),
+        "currency": ("币种", "货币"),
+        "status": ("状态", "订单状态"),
     },
     "Invoices": {
         "invoice_no": ("发票号", "发票号码", "单据号", "Invoice", "InvoiceNumber"),
@@ -93,14 +107,32 @@ SETTING_ALIASES: dict[str, tuple[str, ...]] = {
     "LateFeeCap": ("滞纳金上限", "违约金上限"),
 }
 
-#: Computed columns on the Invoices sheet: field -> (English header, Chinese header).
-INVOICE_OUTPUTS: dict[str, tuple[str, str]] = {
-    "paid": ("Paid", "已收金额"),
-    "open": ("Open", "未收金额"),
-    "days_late": ("DaysLate", "逾期天数"),
-    "bucket": ("Bucket", "账龄段"),
-    "late_fee": ("LateFee", "滞纳金"),
+#: Computed columns xl-ar writes to the right of a ledger sheet's own columns:
+#: table -> field -> (English header, Chinese header).
+OUTPUTS: dict[str, dict[str, tuple[str, str]]] = {
+    "Invoices": {
+        "paid": ("Paid", "已收金额"),
+        "open": ("Open", "未收金额"),
+        "days_late": ("DaysLate", "逾期天数"),
+        "bucket": ("Bucket", "账龄段"),
+        "late_fee": ("LateFee", "滞纳金"),
+    },
+    "Customers": {
+        "avg_days_late": ("AvgDaysLate", "平均逾期天数"),
+        "on_time_rate": ("OnTimeRate", "按时付款率"),
+        "exposure": ("Exposure", "信用占用"),
+        "available": ("Available", "可用额度"),
+        "over_limit": ("OverLimit", "超额度"),
+        "score": ("Score", "信用评分"),
+        "grade": ("Grade", "信用等级"),
+        "suggested_limit": ("SuggestedLimit", "建议额度"),
+        "suggested_terms": ("SuggestedTerms", "建议账期"),
+        "hold": ("Hold", "信用冻结"),
+        "hold_reason": ("HoldReason", "冻结原因"),
+        "next_review": ("NextReview", "下次评审日期"),
+    },
 }
+INVOICE_OUTPUTS = OUTPUTS["Invoices"]
 
 
 def normalise(text: object) -> str:
@@ -130,8 +162,9 @@ SHEET_LOOKUP: dict[str, str] = {
 SETTING_LOOKUP: dict[str, str] = {
     normalise(alias): key for key, aliases in SETTING_ALIASES.items() for alias in (key, *aliases)
 }
-OUTPUT_LOOKUP: dict[str, str] = {
-    normalise(label): field for field, labels in INVOICE_OUTPUTS.items() for label in labels
+OUTPUT_LOOKUP: dict[str, dict[str, str]] = {
+    table: {normalise(label): field for field, labels in outputs.items() for label in labels}
+    for table, outputs in OUTPUTS.items()
 }
 
 

@@ -19,6 +19,7 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 
 from xl_ar.book.headers import header_label, sheet_label
 from xl_ar.core.schema import LEDGER_TABLES, TABLES
+from xl_ar.core.credit import CREDIT_SETTING_DEFAULTS
 from xl_ar.core.settings import SETTING_DEFAULTS
 
 DATE_FORMAT = "yyyy-mm-dd"
@@ -29,6 +30,8 @@ COMMON_CURRENCIES = ("CNY", "USD", "EUR", "GBP", "HKD", "JPY")
 WIDTHS = {"text": 16, "date": 12, "money": 15, "int": 10, "number": 10, "bool": 9, "currency": 9}
 _WIDE = {"name": 28, "description": 30, "note": 40, "email": 26, "dispute_reason": 24}
 SETTINGS_NOTE = {"en": "Note", "zh": "说明"}
+#: Every setting a new workbook lists: the run's, then credit control's.
+ALL_SETTING_DEFAULTS = SETTING_DEFAULTS + CREDIT_SETTING_DEFAULTS
 
 
 def _choices(table: str, name: str, lang: str) -> Sequence[str] | None:
@@ -104,7 +107,7 @@ def add_settings_sheet(wb: Workbook, lang: str, overrides: dict[str, Any] | None
     overrides = overrides or {}
     ws = wb.create_sheet(sheet_label("Settings", lang))
     ws.append([header_label("Settings", "key", lang), header_label("Settings", "value", lang), SETTINGS_NOTE[lang]])
-    for key, default, note_en, note_zh in SETTING_DEFAULTS:
+    for key, default, note_en, note_zh in ALL_SETTING_DEFAULTS:
         value = overrides.get(key, default if key != "Language" else lang)
         ws.append([key, value, note_zh if lang == "zh" else note_en])
     for j, width in enumerate((20, 18, 70), start=1):

@@ -86,8 +86,8 @@ def _read_table(name: str, table: str, rows: list[list[Any]]) -> tuple[RawTable,
         f = field_for_header(table, header[j])
         if f and f not in fields:
             fields[f] = j
-        elif table == "Invoices" and normalise(header[j]) in OUTPUT_LOOKUP:
-            outputs[OUTPUT_LOOKUP[normalise(header[j])]] = j + 1
+        elif normalise(header[j]) in OUTPUT_LOOKUP.get(table, {}):
+            outputs[OUTPUT_LOOKUP[table][normalise(header[j])]] = j + 1
     user_cols = [j for j in used if j + 1 not in outputs.values()]
     body = pd.DataFrame(rows[h + 1 :], dtype=object)
     picked = body.reindex(columns=list(fields.values()))

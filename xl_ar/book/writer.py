@@ -1,4 +1,4 @@
-"""Writing a run's results into a workbook package: computed columns on Invoices, the Aging sheet.
+"""Writing a run's results into a workbook package: computed columns, the Aging sheet.
 
 Only parts xl-ar owns change: the invoice sheet's computed columns (spliced into its XML, every
 user cell kept exactly), the Aging sheet (wholly generated), the styles it adds, and the
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from xl_ar.book.headers import INVOICE_OUTPUTS, sheet_label
+from xl_ar.book.headers import OUTPUTS, sheet_label
 from xl_ar.book.package import WorkbookPackage
 from xl_ar.book.reader import BookData
 from xl_ar.book.sheetxml import OutColumn, render_sheet, splice_columns
-from xl_ar.core.money import to_major_array
+from xl_ar.core.money import CURRENCY_EXPONENTS, to_major_array
 from xl_ar.core.run import RunResult
 from xl_ar.core.settings import Settings
 
@@ -61,14 +61,37 @@ class Styles:
         self.title = pkg.cell_style(None, bold=True)
         self.total = pkg.cell_style(MONEY_FORMAT, bold=True)
         self.bold = pkg.cell_style(None, bold=True)
+        self.percent = pkg.cell_style("0.0%")
+        self.decimal1 = pkg.cell_style("0.0")
 
 
-def _invoice_columns(data: BookData, result: RunResult, settings: Settings, st: Styles):
-    """The computed columns of the Invoices sheet, placed where they were or right of the user's."""
-    layout = data.layouts["Invoices"]
-    lang = settings.language
+def _splice_outputs(pkg: WorkbookPackage, data: BookData, table: str, rows: np.ndarray,
+                    content: dict[str, tuple], settings: Settings, st: Styles) -> None:
+    """Write a sheet's computed columns where they were, or right of the user's columns.
+
+    Args:
+        table: the canonical table ("Invoices", "Customers").
+        rows: the Excel row of each value.
+        content: field -> (values, style, kind, width), fields as in ``OUTPUTS[table]``.
+    """
+    layout = data.layouts[table]
     nxt = max([layout.last_col, *layout.outputs.values()]) + 1
     columns, values = [], []
+    for field, (en, zh) in OUTPUTS[table].items():
+        index = layout.outputs.get(field)
+        if index is None:
+            index, nxt = nxt, nxt + 1
+        vals, style, kind, width = content[field]
+        columns.append(OutColumn(index, zh if settings.language == "zh" else en, st.header, style, kind, width))
+        values.append(vals)
+    part = pkg.sheet_part(layout.name)
+    xml = splice_columns(pkg.read(part), header_row=layout.header_row, columns=columns, rows=rows, values=values)
+    pkg.set_sheet(layout.name, xml)
+    pkg.extend_table(layout.name, layout.header_row, layout.first_col, max(c.index for c in columns),
+                     {c.index: c.header for c in columns}, last_row=max(layout.last_row, layout.header_row + 1))
+
+
+def _invoice_content(result: RunResult, st: Styles) -> dict[str, tuple]:
     inv = result.invoices
     exists = inv["exists"].to_numpy(dtype=bool)
     exp = inv["exp"].to_numpy()
@@ -78,21 +101,37 @@ def _invoice_columns(data: BookData, result: RunResult, settings: Settings, st: 
         return np.where(is_item, to_major_array(minor.to_numpy(dtype=np.int64), exp), np.nan)
 
     labels = np.array(result.labels + [""], dtype=object)
-    content = {
+    return {
         "paid": (money(inv["paid_minor"]), st.money, "number", 14),
         "open": (money(inv["open_minor"]), st.money, "number", 14),
         "days_late": (np.where(is_item & (inv["days_late"] >= 0), inv["days_late"], np.nan).astype(float), st.integer, "number", 10),
         "bucket": (labels[inv["bucket"].to_numpy()], 0, "text", 11),
         "late_fee": (money(inv["late_fee_minor"]), st.money, "number", 12),
     }
-    for field, (en, zh) in INVOICE_OUTPUTS.items():
-        index = layout.outputs.get(field)
-        if index is None:
-            index, nxt = nxt, nxt + 1
-        vals, style, kind, width = content[field]
-        columns.append(OutColumn(index, zh if lang == "zh" else en, st.header, style, kind, width))
-        values.append(vals)
-    return columns, values
+
+
+def _customer_content(result: RunResult, settings: Settings, st: Styles, exp: int) -> dict[str, tuple]:
+    c = result.credit
+    zh = settings.language == "zh"
+    yes, no = ("是", "") if zh else ("yes", "")
+
+    def money(col):
+        return to_major_array(c[col].to_numpy(dtype=np.int64), exp)
+
+    return {
+        "avg_days_late": (np.round(c["avg_days_late"].to_numpy(dtype=float), 1), st.decimal1, "number", 11),
+        "on_time_rate": (c["on_time_rate"].to_numpy(dtype=float), st.percent, "number", 10),
+        "exposure": (money("exposure_minor"), st.money, "number", 14),
+        "available": (money("available_minor"), st.money, "number", 14),
+        "over_limit": (np.where(c["over_limit"].to_numpy(dtype=bool), yes, no), 0, "text", 9),
+        "score": (c["score"].to_numpy(dtype=float), st.integer, "number", 8),
+        "grade": (c["grade"].to_numpy(dtype=object), 0, "text", 8),
+        "suggested_limit": (money("suggested_limit_minor"), st.money, "number", 14),
+        "suggested_terms": (c["suggested_terms_days"].to_numpy(dtype=float), st.integer, "number", 10),
+        "hold": (np.where(c["hold"].to_numpy(dtype=bool), yes, no), 0, "text", 8),
+        "hold_reason": (c["hold_reason_zh" if zh else "hold_reason"].to_numpy(dtype=object), 0, "text", 30),
+        "next_review": (c["next_review"].to_numpy(dtype="datetime64[s]"), st.date, "date", 12),
+    }
 
 
 def _aging_rows(result: RunResult, settings: Settings, st: Styles) -> list[list]:
@@ -147,15 +186,11 @@ def write_results(pkg: WorkbookPackage, data: BookData, result: RunResult, setti
         settings: the run's settings (language, basis, policy).
     """
     st = Styles(pkg)
-    layout = data.layouts["Invoices"]
-    columns, values = _invoice_columns(data, result, settings, st)
-    part = pkg.sheet_part(layout.name)
-    xml = splice_columns(pkg.read(part), header_row=layout.header_row, columns=columns,
-                         rows=result.invoices["row"].to_numpy(), values=values)
-    pkg.set_sheet(layout.name, xml)
-    last = max(c.index for c in columns)
-    pkg.extend_table(layout.name, layout.header_row, layout.first_col, last,
-                     {c.index: c.header for c in columns}, last_row=max(layout.last_row, layout.header_row + 1))
+    _splice_outputs(pkg, data, "Invoices", result.invoices["row"].to_numpy(), _invoice_content(result, st), settings, st)
+    if result.credit is not None and "Customers" in data.layouts and data.layouts["Customers"].last_col:
+        base_exp = CURRENCY_EXPONENTS.get(settings.base_currency, 2)
+        rows = data.tables["Customers"].frame["row"].to_numpy()
+        _splice_outputs(pkg, data, "Customers", rows, _customer_content(result, settings, st, base_exp), settings, st)
 
     rows = _aging_rows(result, settings, st)
     n_cols = 3 + len(result.labels) + 4

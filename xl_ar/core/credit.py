@@ -50,7 +50,7 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -59,7 +59,9 @@ from xl_ar.core.convert import is_blank, parse_bool, parse_number
 from xl_ar.core.issues import Issue
 from xl_ar.core.ledger import Ledger
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_minor_array
-from xl_ar.core.run import RunResult
+
+if TYPE_CHECKING:  # run.py calls assess_credit: a runtime import would be circular
+    from xl_ar.core.run import RunResult
 
 GRADES: tuple[str, ...] = ("A", "B", "C", "D")
 SCORE_FACTORS: tuple[str, ...] = ("days_late", "on_time", "disputes", "tenure", "volume", "utilisation")

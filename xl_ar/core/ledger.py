@@ -17,7 +17,7 @@ import pandas as pd
 from xl_ar.core import convert
 from xl_ar.core.issues import Issue
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_minor_array
-from xl_ar.core.schema import ACTIVITIES, CUSTOMERS, INVOICES, RATES, RECEIPTS, Table
+from xl_ar.core.schema import ACTIVITIES, CUSTOMERS, INVOICES, ORDERS, RATES, RECEIPTS, Table
 from xl_ar.core.settings import Settings
 
 _LABELS = {
@@ -57,6 +57,7 @@ class Ledger:
     activities: pd.DataFrame
     rates: pd.DataFrame | None = None
     places: Mapping[str, tuple[str, Mapping[str, str]]] = field(default_factory=dict)
+    orders: pd.DataFrame | None = None
 
 
 def _label(name: str) -> str:
@@ -240,10 +241,16 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
         rates = _typed_frame(raw["Rates"], RATES, settings, issues)
         rates["series"] = rates["series"].str.lower()
 
+    orders = None
+    if "Orders" in raw:
+        orders = _typed_frame(raw["Orders"], ORDERS, settings, issues)
+        orders["exp"] = orders["currency"].map(CURRENCY_EXPONENTS).fillna(2).astype(np.int64)
+        orders["amount_minor"] = _minor(orders, "amount")
+
     places = {
         t: (r.sheet, dict(r.columns)) for t, r in raw.items()
     }
-    ledger = Ledger(customers, invoices, receipts, activities, rates, places)
+    ledger = Ledger(customers, invoices, receipts, activities, rates, places, orders)
     return ledger, sorted(issues, key=_issue_order(raw))
 
 

@@ -8,13 +8,14 @@ always give the same result, which is what makes a refresh idempotent.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from xl_ar.core.aging import AgingEdges, aging_table, age_open_items, days_between
 from xl_ar.core.allocation import Allocation, allocate_receipts
+from xl_ar.core.credit import CreditSettings, assess_credit
 from xl_ar.core.fees import FeeTerms, late_fees
 from xl_ar.core.issues import Issue
 from xl_ar.core.ledger import Ledger
@@ -68,7 +69,8 @@ class RunResult:
             ``late_fee``, ``unapplied``, ``disputed`` (minor units).
         tieouts: currency -> TieOut, base currency first.
         unapplied: unapplied receipts and credits (see Allocation.unapplied) with ``ref``.
-        allocation: the full allocation, for later features (credit, statements).
+        allocation: the full allocation, for later features (statements).
+        credit: one row per customer (see ``xl_ar.core.credit.assess_credit``).
         issues: warnings raised by the run itself.
     """
 
@@ -80,6 +82,7 @@ class RunResult:
     unapplied: pd.DataFrame
     allocation: Allocation
     issues: list[Issue] = field(default_factory=list)
+    credit: pd.DataFrame | None = None
 
 
 def fee_terms(settings: Settings) -> FeeTerms:
@@ -97,13 +100,14 @@ def rate_table(ledger: Ledger) -> RateTable:
     return table
 
 
-def refresh(ledger: Ledger, settings: Settings, as_of: dt.date) -> RunResult:
-    """Compute paid/open amounts, days late, buckets, late fees and the aging.
+def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, credit: CreditSettings | None = None) -> RunResult:
+    """Compute paid/open amounts, days late, buckets, late fees, the aging and credit.
 
     Args:
         ledger: a validated ledger without errors.
         settings: the run's settings.
         as_of: the as-of date; documents dated after it do not exist for this run.
+        credit: the credit-control settings (defaults when None).
 
     Returns:
         The :class:`RunResult`.
@@ -175,7 +179,9 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date) -> RunResult:
     rec_no = ledger.receipts["receipt_no"].to_numpy(dtype=object)
     inv_no = inv["invoice_no"].to_numpy(dtype=object)
     unapplied["ref"] = [rec_no[p] if k == "receipt" else inv_no[p] for k, p in zip(un["payer_kind"], un["payer"])]
-    return RunResult(as_of, labels, invoices_out, aging, tieouts, unapplied, alloc, issues)
+    result = RunResult(as_of, labels, invoices_out, aging, tieouts, unapplied, alloc, issues)
+    credit_frame = assess_credit(ledger, result, as_of, credit or CreditSettings(), ledger.orders)
+    return replace(result, credit=credit_frame)
 
 
 def _tie_out(inv, alloc, is_inv, bucket, fee_minor, labels, settings) -> dict[str, TieOut]:

@@ -70,6 +70,12 @@ CUSTOMERS = Table(
         Field("credit_limit", "CreditLimit", "money"),
         Field("owner", "Owner"),
         Field("language", "Language", choices=("zh", "en")),
+        # Credit review inputs (all optional): manual values win over computed ones.
+        Field("last_review", "LastReview", "date"),
+        Field("manual_limit", "ManualLimit", "money"),
+        Field("manual_grade", "ManualGrade", choices=("A", "B", "C", "D")),
+        Field("manual_hold", "ManualHold"),
+        Field("negative_news", "NegativeNews", "bool"),
     ),
     key="customer_id",
 )
@@ -119,6 +125,19 @@ ACTIVITIES = Table(
     ),
 )
 
+ORDERS = Table(
+    "Orders",
+    (
+        Field("order_no", "OrderNo", required=True),
+        Field("customer_id", "CustomerID", required=True),
+        Field("order_date", "OrderDate", "date"),
+        Field("amount", "Amount", "money", required=True),
+        Field("currency", "Currency", "currency"),
+        Field("status", "Status"),
+    ),
+    key="order_no",
+)
+
 RATES = Table(
     "Rates",
     (
@@ -131,5 +150,5 @@ RATES = Table(
 
 #: The user-kept tables, in the order a new workbook shows them.
 LEDGER_TABLES: tuple[Table, ...] = (SETTINGS, CUSTOMERS, INVOICES, RECEIPTS, ACTIVITIES)
-OPTIONAL_TABLES: tuple[Table, ...] = (RATES,)
+OPTIONAL_TABLES: tuple[Table, ...] = (ORDERS, RATES)
 TABLES: dict[str, Table] = {t.sheet: t for t in LEDGER_TABLES + OPTIONAL_TABLES}

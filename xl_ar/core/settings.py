@@ -36,7 +36,8 @@ class Settings:
         aging_basis: "due" (days past due) or "invoice" (days since the invoice date).
         aging_edges: bucket edges in days, strictly increasing.
         late_fee_policy, late_fee_rate, late_fee_grace_days, late_fee_cap: the late-fee terms.
-        extra: every other Key/Value pair, for later features and the user's own notes.
+        extra: every other Key/Value pair as (raw value, place of the value cell), for the
+            settings of credit, stages and documents, and the user's own notes.
     """
 
     as_of: dt.date | None = None
@@ -152,7 +153,7 @@ def parse_settings(
         except (ValueError, TypeError):
             bad(where, f'{key} "{raw}" is not a valid value')
 
-    extra = {k: raw for k, (raw, _) in pairs.items() if k not in known}
+    extra = {k: v for k, v in pairs.items() if k not in known}
     s = Settings(
         as_of=values.get("AsOfDate"),
         base_currency=values.get("BaseCurrency", "CNY"),
