@@ -51,14 +51,21 @@ class Allocation:
 
 
 def _group_codes(*frames_cols: tuple[pd.Series, pd.Series]) -> list[np.ndarray]:
-    """Integer codes for (customer, currency) pairs, shared across several frames."""
-    keys = [c.astype(str).to_numpy() + "\x1f" + k.astype(str).to_numpy() for c, k in frames_cols]
-    all_keys = np.concatenate(keys) if keys else np.array([], dtype=object)
-    _, codes = np.unique(all_keys, return_inverse=True)
+    """Integer codes for (customer, currency) pairs, shared across several frames.
+
+    Codes are in sorted key order (groups are processed in that order); hashing with
+    ``pd.factorize`` first keeps this fast on a million rows of text.
+    """
+    cust = pd.concat([c for c, _ in frames_cols], ignore_index=True).astype(str)
+    ccy = pd.concat([k for _, k in frames_cols], ignore_index=True).astype(str)
+    c_codes, _ = pd.factorize(cust, sort=True)
+    k_codes, k_uniq = pd.factorize(ccy, sort=True)
+    pair = c_codes.astype(np.int64) * max(len(k_uniq), 1) + k_codes
+    _, codes = np.unique(pair, return_inverse=True)
     out, start = [], 0
-    for k in keys:
-        out.append(codes[start : start + len(k)])
-        start += len(k)
+    for c, _ in frames_cols:
+        out.append(codes[start : start + len(c)])
+        start += len(c)
     return out
 
 

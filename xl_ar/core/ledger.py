@@ -125,7 +125,7 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
         elif f.kind == "currency":
             text = convert.text_column(raw_col)
             codes = np.array([t.upper() if t else settings.base_currency for t in text], dtype=object)
-            known = np.isin(codes, list(CURRENCY_EXPONENTS))
+            known = pd.Series(codes).isin(CURRENCY_EXPONENTS.keys()).to_numpy()
             for pos in np.flatnonzero(~known):
                 chk.add(f.name, int(pos), f'currency "{text[pos]}" is not a known ISO currency code')
             out[f.name] = codes
