@@ -11,6 +11,11 @@ Limits (zip and XML bombs): at most ``MAX_MEMBERS`` members and ``MAX_TOTAL_SIZE
 bytes in all; a member over ``RATIO_FLOOR`` bytes may not expand more than ``MAX_RATIO`` times
 (a 1,048,575-row sheet is ~150-600 MB of XML and deflates 5-15:1); a member never inflates past
 its declared size; XML with a DOCTYPE or entity declaration is refused.
+
+Adding a sheet leaves ``docProps/app.xml`` (TitlesOfParts, HeadingPairs) alone: it is
+informational, Excel rewrites it on its next save and openpyxl-written books carry none; what
+makes Excel repair a file is an inconsistent one (a HeadingPairs count that does not match the
+titles), which a partial edit risks and leaving it alone cannot cause.
 """
 
 from __future__ import annotations
@@ -26,10 +31,10 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import unquote
 
-from xl_ar.book.sheetxml import MAX_COL, BookError, col_letter, escape_attr, split_ref
+from xl_ar.book.sheetxml import MAX_COL, BookError, OutColumn, col_letter, escape_attr, splice_columns, split_ref
 from xl_ar.book.styles import StyleSheet, safe_parse
 
 try:  # ISA-L's deflate is ~4x faster than zlib's at level 1
@@ -53,7 +58,8 @@ REL_WORKSHEET = REL + "/worksheet"
 REL_STYLES = REL + "/styles"
 _STRICT = b"http://purl.oclc.org/ooxml/spreadsheetml/main"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_U32, _U16 = 0xFFFFFFFF, 0xFFFF
+_U32, _U16 = 0xFFFFFFFF, 0xFFFF  # fields that overflow at these values move to ZIP64 records
+_CRC_MASK = 0xFFFFFFFF
 _DOS_1980 = (0, 0x21)  # (time, date) of 1980-01-01 00:00:00, for members we add
 
 
@@ -213,7 +219,7 @@ class WorkbookPackage:
                 raise BookError(f"{self.path.name}: {part} is corrupt ({exc})") from None
             if not d.eof and len(data) <= m.info.file_size:
                 raise BookError(f"{self.path.name}: {part} is truncated")
-        if len(data) != m.info.file_size or (_z.crc32(data) & _U32) != m.info.CRC:
+        if len(data) != m.info.file_size or (_z.crc32(data) & _CRC_MASK) != m.info.CRC:
             raise BookError(f"{self.path.name}: {part} is corrupt (size or CRC does not match)")
         return data
 
@@ -321,7 +327,7 @@ class WorkbookPackage:
         wb = self._workbook_part()
         rels = {rid: (typ, target) for rid, typ, target in self._rels(wb)}
         out = []
-        for el in safe_parse(self.read(wb), wb).iter("{*}sheet"):
+        for el in safe_parse(self.read(wb), wb).iterfind("{*}sheets/{*}sheet"):
             rid = next((v for k, v in el.attrib.items() if k.endswith("}id") and "relationships" in k), "")
             typ, target = rels.get(rid, ("", None))
             out.append(_SheetEntry(el.get("name", ""), int(el.get("sheetId", "0")), rid, target, typ))
@@ -352,19 +358,28 @@ class WorkbookPackage:
             raise BookError(f"sheet {name!r} is not a worksheet (a chart or dialog sheet?)")
         return e.part
 
-    def set_sheet(self, name: str, xml: bytes, *, after: str | None = None) -> str:
+    def set_sheet(
+        self,
+        name: str,
+        xml: bytes,
+        *,
+        after: str | None = None,
+        cleared: tuple[int, Sequence[int]] | None = None,
+    ) -> str:
         """Replace the XML of a worksheet, or add a new worksheet.
 
-        A new sheet goes after the sheet ``after`` (default: last). When a replaced sheet had
-        formula cells listed in ``xl/calcChain.xml`` that the new XML no longer has (any, for
-        plain bytes; only in the overwritten columns, for a :class:`SplicedXml`), the chain is
-        removed: it is a cache that Excel rebuilds silently, while a stale one makes it repair
-        the file.
+        A new sheet goes after the sheet ``after`` (default: last); an existing sheet keeps its
+        place and its other parts (drawings, tables, comments). When a replaced sheet had
+        formula cells listed in ``xl/calcChain.xml`` that the new XML no longer has, the chain is
+        removed: it is a cache Excel rebuilds silently, while a stale one makes it "repair" the
+        file. Without ``cleared`` every listed formula of the sheet counts as gone.
 
         Args:
             name: the sheet name (up to 31 characters, none of ``[]:*?/\\``).
             xml: the complete worksheet XML.
             after: for a new sheet, the sheet to put it after.
+            cleared: ``(header_row, columns)`` when only those columns changed, from the header
+                row down (what :func:`splice_columns` overwrites).
 
         Returns:
             The worksheet's part name.
@@ -372,11 +387,33 @@ class WorkbookPackage:
         existing = [e for e in self._sheet_entries() if e.name.casefold() == name.casefold()]
         if existing:
             part = self.sheet_part(name)
-            if self._calc_chain_hit(existing[0].sheet_id, xml):
+            if self._calc_chain_hit(existing[0].sheet_id, cleared):
                 self._drop_calc_chain()
             self.set_part(part, xml)
             return part
         return self._add_sheet(name, xml, after)
+
+    def splice_sheet(
+        self,
+        name: str,
+        *,
+        header_row: int,
+        columns: Sequence[OutColumn],
+        rows: Any,
+        values: Sequence[Any],
+    ) -> str:
+        """Write computed columns into a worksheet: :func:`splice_columns` plus :meth:`set_sheet`.
+
+        Args:
+            name: the sheet name.
+            header_row, columns, rows, values: as for :func:`~xl_ar.book.sheetxml.splice_columns`.
+
+        Returns:
+            The worksheet's part name.
+        """
+        part = self.sheet_part(name)
+        xml = splice_columns(self.read(part), header_row=header_row, columns=columns, rows=rows, values=values)
+        return self.set_sheet(name, xml, cleared=(header_row, [c.index for c in columns]))
 
     def _add_sheet(self, name: str, xml: bytes, after: str | None) -> str:
         entries = self._sheet_entries()
@@ -420,19 +457,19 @@ class WorkbookPackage:
                 return rid, target
         return None
 
-    def _calc_chain_hit(self, sheet_id: int, xml: bytes) -> bool:
-        """Would replacing this sheet by ``xml`` leave calcChain pointing at a vanished formula?"""
+    def _calc_chain_hit(self, sheet_id: int, cleared: tuple[int, Sequence[int]] | None) -> bool:
+        """Does calcChain list a formula of this sheet that the replacement removes?"""
         found = self._calc_chain_part()
         if not found:
             return False
-        columns, header_row = set(getattr(xml, "columns", ())), getattr(xml, "header_row", 0)
+        header_row, columns = (cleared[0], set(cleared[1])) if cleared else (0, set())
         current = None
         for m in re.finditer(rb"<(?:\w+:)?c\b([^>]*)>", self.read(found[1])):
             i = re.search(rb'\si="(\d+)"', m.group(1))
-            current = int(i.group(1)) if i else current
+            current = int(i.group(1)) if i else current  # an omitted i repeats the previous one
             if current != sheet_id:
                 continue
-            if not columns:
+            if cleared is None:
                 return True
             r = re.search(rb'\sr="([^"]+)"', m.group(1))
             row, col = split_ref(r.group(1).decode()) if r else (0, 0)
@@ -622,7 +659,7 @@ class WorkbookPackage:
             if name in self._changes:
                 data = self._changes[name]
                 comp = _z.compress(data, 1, -15) if _z is not zlib else _deflate_zlib(data)
-                crc, usize = _z.crc32(data) & _U32, len(data)
+                crc, usize = _z.crc32(data) & _CRC_MASK, len(data)
                 if m is not None:
                     info, name_b = m.info, m.name_bytes
                     flags = info.flag_bits & 0x800
@@ -691,7 +728,7 @@ def _local_header(name: bytes, flags: int, method: int, dtime: int, ddate: int, 
     version = 20
     if csize >= _U32 or usize >= _U32:
         extra = struct.pack("<HHQQ", 1, 16, usize, csize) + extra
-        csize = usize = _U32
+        csize = usize = 0xFFFFFFFF  # "see the ZIP64 extra field"
         version = 45
     return struct.pack("<4s5H3L2H", b"PK\x03\x04", version, flags, method, dtime, ddate, crc, csize, usize,
                        len(name), len(extra)) + name + extra
@@ -704,7 +741,7 @@ def _central_header(name: bytes, made: int, flags: int, method: int, dtime: int,
     if z64:
         extra = struct.pack("<HH", 1, 8 * len(z64)) + b"".join(struct.pack("<Q", v) for v in z64) + extra
         version = 45
-        usize, csize, offset = (min(v, _U32) for v in (usize, csize, offset))
+        usize, csize, offset = (0xFFFFFFFF if v >= _U32 else v for v in (usize, csize, offset))
     made = (made & 0xFF00) | max(made & 0xFF, version)
     return struct.pack("<4s6H3L5H2L", b"PK\x01\x02", made, version, flags, method, dtime, ddate, crc, csize, usize,
                        len(name), len(extra), len(comment), 0, iattr, xattr, offset) + name + extra + comment
@@ -716,7 +753,8 @@ def _end_records(count: int, cd_size: int, cd_offset: int, comment: bytes) -> by
         z64_at = cd_offset + cd_size
         out += struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, cd_size, cd_offset)
         out += struct.pack("<4sLQL", b"PK\x06\x07", 0, z64_at, 1)
-        count, cd_size, cd_offset = min(count, _U16), min(cd_size, _U32), min(cd_offset, _U32)
+        count = 0xFFFF if count >= _U16 else count
+        cd_size, cd_offset = (0xFFFFFFFF if v >= _U32 else v for v in (cd_size, cd_offset))
     return out + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, count, count, cd_size, cd_offset, len(comment)) + comment
 
 

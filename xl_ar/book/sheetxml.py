@@ -35,20 +35,6 @@ class BookError(Exception):
     """
 
 
-class SplicedXml(bytes):
-    """Sheet XML returned by :func:`splice_columns`: bytes, plus what was overwritten.
-
-    Attributes:
-        header_row: the header row given to the splice.
-        columns: the column indices written; every old cell there, from ``header_row`` down,
-            is gone. ``WorkbookPackage.set_sheet`` checks ``xl/calcChain.xml`` against these
-            (a formula cell that vanished must leave the calculation chain).
-    """
-
-    header_row: int = 0
-    columns: tuple[int, ...] = ()
-
-
 @dataclass(frozen=True)
 class OutColumn:
     """A column the tool computes and writes into a user's sheet.
@@ -232,23 +218,15 @@ def _column_cells(col: OutColumn, rstr: list[str], values: Any, p: str) -> list[
     if len(vals) != n:
         raise ValueError(f"column {letter}: {len(vals)} values for {n} rows")
     # Text columns repeat a few labels (stages, buckets): render each distinct value once.
+    tail = f'"{s_attr} t="inlineStr">'
     memo: dict[Any, str] = {}
-    out = []
-    for r, v in zip(rstr, vals):
-        frag = memo.get(v) if isinstance(v, str) else None
-        if frag is None:
-            if isinstance(v, str):
-                t = v
-            elif _is_missing(v):
-                out.append("")
-                continue
-            else:
-                t = str(v)
-            frag = f'"{s_attr} t="inlineStr">{_t_element(t, p)}</{p}c>' if t else ""
-            if isinstance(v, str):
-                memo[v] = frag
-        out.append(f"{head}{r}{frag}" if frag else "")
-    return out
+    for v in set(v for v in vals if isinstance(v, str)):
+        memo[v] = f"{tail}{_t_element(v, p)}</{p}c>" if v else ""
+    frags = list(map(memo.get, vals))
+    for i in [i for i, f in enumerate(frags) if f is None]:  # not str: None, NaN, numbers
+        v = vals[i]
+        frags[i] = "" if _is_missing(v) or str(v) == "" else f"{tail}{_t_element(str(v), p)}</{p}c>"
+    return [f"{head}{r}{f}" if f else "" for r, f in zip(rstr, frags)]
 
 
 def _is_missing(v: Any) -> bool:
@@ -336,13 +314,18 @@ class _Patterns:
         self.row_r = re.compile(rb"""\sr\s*=\s*["'](\d+)["']""")
         self.row_r_first = re.compile(rb"<" + ep + rb'row r="(\d+)"')
         self.row_self_closing = re.compile(rb"(<" + ep + rb"row\b[^>]*?)/>")
-        self.not_r_first = re.compile(rb"<" + ep + rb'c(?=[\s/>])(?! r=")')
+        # What the fast path cannot take, found in one pass: comments/CDATA, a row <extLst>, a
+        # cell or row tag whose first attribute is not r="...".
+        self.anomaly = re.compile(
+            rb"<(?:!|" + ep + rb"extLst|" + ep + rb'c(?=[\s/>])(?! r=")|' + ep + rb'row(?=[\s/>])(?! r="))'
+        )
         self.spans = re.compile(rb' spans="([^"]*)"')  # a literal prefix scans far faster than \s
         lo, hi = idx[0], idx[-1]
-        self.ge = re.compile(rb"<" + ep + rb'c r="' + _letters_at_least(col_letter(lo)).encode() + rb"\d")
-        alts = [_letters_at_least(col_letter(hi + 1))] if hi < MAX_COL else []
-        alts += [col_letter(i) for i in range(lo, hi) if i not in self.ours]
-        self.other = re.compile(rb"<" + ep + rb'c r="(?:' + "|".join(alts).encode() + rb")\d") if alts else None
+        gaps = [col_letter(i) for i in range(lo, hi) if i not in self.ours]
+        after = _letters_at_least(col_letter(hi + 1)) if hi < MAX_COL else None
+        cell_of = lambda alts: re.compile(rb"<" + ep + rb'c r="(?:' + alts.encode() + rb")\d")  # noqa: E731
+        self.gap = cell_of("|".join(gaps)) if gaps else None  # user columns between ours
+        self.after = cell_of(after) if after else None  # user columns right of ours
         mine = "|".join(col_letter(i) for i in idx).encode()
         # One of our cells, whole: the content has no "</c>" before its own end tag. Possessive
         # quantifiers (Python 3.11+) avoid backtracking: 2x faster over a million rows.
@@ -435,51 +418,42 @@ class _Splice:
             return region
         return self.pat.spans.sub(lambda m: b' spans="' + table.get(m.group(1), m.group(1)) + b'"', region)
 
-    def fast(self) -> list[bytes] | None:
+    def fast(self, prologue: bytes) -> list[bytes] | None:
         """Splice with whole-buffer C-level operations; None when the sheet's shape needs `general`.
 
         Needs: every cell tag starts ``<c r="``, every row tag ``<row r="``, rows ascending, no
-        row ``<extLst>``. Our old cells go in one ``re.sub``; the region is split on ``</row>``
-        and each row's new cells are interleaved as the text after it.
+        row ``<extLst>``, none of our columns used above the header. Our old cells go in one
+        ``re.sub``; the sheet is split on ``</row>`` and each row's new cells are interleaved
+        as the text after it. No extra copy of the sheet is made when there is nothing to strip.
         """
         xml, sh, pat, lc = self.xml, self.sh, self.pat, self.lc
         s, e = sh.sd_start, sh.sd_end
-        if sh.self_closing or pat.not_r_first.search(xml, s, e) or xml.find(b"<" + pat.p + b"extLst", s, e) >= 0:
+        if sh.self_closing or pat.anomaly.search(xml, s, e):
             return None
-        pos, skipped = s, 0
-        while True:  # rows above the header row are copied unchanged
-            m = pat.row_r_first.search(xml, pos, e)
-            if m is None or int(m.group(1)) >= self.header_row:
-                hdr = e if m is None else m.start()
-                break
-            gt = xml.find(b">", m.end(), e)
-            pos = gt + 1 if xml[gt - 1] == 0x2F else xml.find(pat.row_close, gt, e) + lc
-            skipped += 1
-            if pos < lc:
-                return None
-        if xml.count(pat.row_open, s, hdr) != skipped:
-            return None
-        region = xml[hdr:e]
-        n = region.count(pat.row_open)
-        nums = pat.row_r_first.findall(region)
-        if len(nums) != n:
-            return None
+        nums = pat.row_r_first.findall(xml, s, e)  # every row tag starts <row r=" (no anomaly)
+        n = len(nums)
         r_arr = np.array(list(map(int, nums)), dtype=np.int64)
         del nums
         if n and (np.diff(r_arr) <= 0).any():
             return None
-        region = pat.mine.sub(b"", region)  # returns region itself when none of ours are there
-        if b' spans="' in region:
-            region = self.widen_spans(region)
-        pieces = region.split(pat.row_close)
+        first = int(np.searchsorted(r_arr, self.header_row))  # rows before it stay as they are
+        if first:
+            hdr = next(itertools.islice(pat.row_r_first.finditer(xml, s, e), first, None), None)
+            if pat.mine.search(xml, s, hdr.start() if hdr else e):
+                return None  # our columns used above the header: the whole-buffer strip would hit them
+        work = pat.mine.sub(b"", xml)  # xml itself when none of our cells are there
+        if work.find(b' spans="', s) >= 0:
+            work = self.widen_spans(work)  # rows above the header too: a wider hint is harmless
+        pieces = work.split(pat.row_close)
         if len(pieces) - 1 != n:  # <row .../> rows: open them up so that split aligns with rows
-            region = pat.row_self_closing.sub(rb"\1></" + pat.p + b"row>", region)
-            pieces = region.split(pat.row_close)
+            work = pat.row_self_closing.sub(rb"\1></" + pat.p + b"row>", work)
+            pieces = work.split(pat.row_close)
             if len(pieces) - 1 != n:
                 return None
-        # Rows with a user's cell at or right of ours get merged cell by cell (rare).
-        others = [m.start() for m in pat.other.finditer(region)] if pat.other is not None else []
-        del region
+        # User cells right of ours (a notes column, say) or between them: where, in which rows.
+        after = [m.start() for m in pat.after.finditer(work, s)] if pat.after is not None else []
+        gaps = [m.start() for m in pat.gap.finditer(work, s)] if pat.gap is not None else []
+        del work
         tgt = np.asarray(self.targets, dtype=np.int64)
         closed = np.empty(len(tgt), dtype=object)
         closed[:] = self.closed
@@ -488,34 +462,49 @@ class _Splice:
         exists = posn < n
         exists[exists] = r_arr[posn[exists]] == tgt[exists]
         suffix[posn[exists]] = closed[exists]
-        if others:
+        if after or gaps:
             ends = np.cumsum(np.fromiter(map(len, pieces), dtype=np.int64, count=n + 1) + lc)
-            for i in sorted(set(np.searchsorted(ends, others, side="right").tolist())):
-                j = int(np.searchsorted(tgt, r_arr[i]))
-                new = self.cells_of(j) if j < len(tgt) and tgt[j] == r_arr[i] else []
-                piece = pieces[i]
-                gt = piece.find(b">", piece.find(pat.row_open)) + 1
-                out = [piece[:gt]]
-                _RowMerger(piece, pat).merge(gt, len(piece), int(r_arr[i]), new, out)
-                pieces[i], suffix[i] = b"".join(out), pat.row_close
+            row_of = lambda at: np.searchsorted(ends, np.asarray(at, dtype=np.int64), side="right")  # noqa: E731
+            merge = set(row_of(gaps).tolist()) if gaps else set()
+            for i in sorted(merge):  # a user column between ours: merge cell by cell
+                if first <= i < n:
+                    j = int(np.searchsorted(tgt, r_arr[i]))
+                    new = self.cells_of(j) if j < len(tgt) and tgt[j] == r_arr[i] else []
+                    piece = pieces[i]
+                    gt = piece.find(b">", piece.find(pat.row_open)) + 1
+                    out = [piece[:gt]]
+                    _RowMerger(piece, pat).merge(gt, len(piece), int(r_arr[i]), new, out)
+                    pieces[i], suffix[i] = b"".join(out), pat.row_close
+            if after:  # our block goes before the row's first cell right of it
+                at = np.asarray(after, dtype=np.int64)
+                rows_i = row_of(at)
+                keep = np.flatnonzero(np.r_[True, rows_i[1:] != rows_i[:-1]])  # first per row
+                starts = np.r_[0, ends[:-1]]
+                for i, q in zip(rows_i[keep].tolist(), (at[keep] - starts[rows_i[keep]]).tolist()):
+                    if first <= i < n and i not in merge and len(suffix[i]) > lc:
+                        piece = pieces[i]
+                        pieces[i], suffix[i] = piece[:q], suffix[i][:-lc] + piece[q:] + pat.row_close
         lead: list[bytes] = []
         extra: dict[int, list[bytes]] = {}
         for k in np.flatnonzero(~exists).tolist():  # targets missing from the sheet: new rows
             if len(self.closed[k]) > lc:
-                (lead if posn[k] == 0 else extra.setdefault(int(posn[k]) - 1, [])).append(self.new_row(k))
+                at = int(posn[k]) - 1
+                (lead if at < 0 else extra.setdefault(at, [])).append(self.new_row(k))
         for i, rows in extra.items():
             suffix[i] = suffix[i] + b"".join(rows)
+        head = pieces[0]  # the prologue is small: swap in the edited one, and rows before all others
+        pieces[0] = prologue + head[sh.sd_open: s] + b"".join(lead) + head[s:]
         out = [b""] * (2 * n + 1)
         out[0::2] = pieces
         out[1::2] = suffix.tolist()
-        return [xml[sh.sd_open: hdr], *lead, *out, xml[e:]]
+        return out
 
-    def general(self) -> list[bytes]:
+    def general(self, prologue: bytes) -> list[bytes]:
         """Splice row by row, cell by cell where needed; handles any well-formed sheetData."""
         xml, sh, pat, lc = self.xml, self.sh, self.pat, self.lc
         targets, closed = self.targets, self.closed
         merger = _RowMerger(xml, pat)
-        out: list[bytes] = []
+        out: list[bytes] = [prologue]
         prev = sh.sd_open  # xml[:prev] is accounted for
         j, n_t, row_num, pos, end = 0, len(targets), 0, sh.sd_start, sh.sd_end
         delim = (b" ", b">", b"/", b"\t", b"\n", b"\r")
@@ -584,7 +573,7 @@ def splice_columns(
     columns: Sequence[OutColumn],
     rows: Any,
     values: Sequence[Any],
-) -> SplicedXml:
+) -> bytes:
     """Write computed columns into a worksheet's XML, leaving every other cell as it was.
 
     Every existing cell in the given columns on rows >= ``header_row`` is removed (a row not in
@@ -602,13 +591,15 @@ def splice_columns(
             dates, which are written as Excel serial numbers with the column's style.
 
     Returns:
-        The new XML, as :class:`SplicedXml` (bytes that also name the overwritten columns).
+        The new XML. Formula cells in the columns are replaced like any other: tell the package
+        (``set_sheet(..., cleared=(header_row, columns))``, or use its ``splice_sheet``) so it
+        can drop a calculation chain that lists them.
     """
     return _splice(sheet_xml, header_row, columns, rows, values, allow_fast=True)
 
 
 def _splice(sheet_xml: bytes, header_row: int, columns: Sequence[OutColumn], rows: Any,
-            values: Sequence[Any], allow_fast: bool) -> SplicedXml:
+            values: Sequence[Any], allow_fast: bool) -> bytes:
     if not 1 <= header_row < MAX_ROW:
         raise ValueError(f"header_row out of range: {header_row}")
     if not columns or len(values) != len(columns):
@@ -649,11 +640,9 @@ def _splice(sheet_xml: bytes, header_row: int, columns: Sequence[OutColumn], row
     closed += map(str.encode, map("".join, zip(*col_cells, itertools.repeat(close, len(rstr)))))
     del col_cells
     job = _Splice(sh, pat, cols, header_row, [header_row] + row_list, closed)
-    chunks = (job.fast() if allow_fast else None) or job.general()
     prologue = _update_prologue(sh.xml[: sh.sd_open], sh.p, cols, header_row, row_list[-1] if row_list else header_row)
-    result = SplicedXml(b"".join([prologue, *chunks]))
-    result.header_row, result.columns = header_row, tuple(idx)
-    return result
+    chunks = (job.fast(prologue) if allow_fast else None) or job.general(prologue)
+    return b"".join(chunks)
 
 
 def _update_prologue(pro: bytes, p: bytes, cols: list[OutColumn], header_row: int, last_row: int) -> bytes:

@@ -65,13 +65,20 @@ def safe_parse(data: bytes, what: str) -> etree._Element:
         raise BookError(f"{what}: not well-formed XML ({exc})") from None
 
 
+# Attributes that do not change how a cell looks: Excel ignores the apply* flags of cellXfs
+# (openpyxl omits them and its dates still show as dates), and these two default to false.
+_NEUTRAL = {"applyNumberFormat", "applyFont", "applyFill", "applyBorder", "applyAlignment", "applyProtection"}
+_DEFAULT_FALSE = {"pivotButton", "quotePrefix"}
+
+
 def _key(el: etree._Element) -> tuple[Any, ...]:
     """Order-insensitive description of an element: equal keys mean interchangeable entries."""
-    return (
-        etree.QName(el).localname,
-        tuple(sorted(el.attrib.items())),
-        tuple(_key(c) for c in el if isinstance(c.tag, str)),
-    )
+    attrs = tuple(sorted(
+        (k, v) for k, v in el.attrib.items()
+        if k not in _NEUTRAL and not (k in _DEFAULT_FALSE and v in ("0", "false"))
+    ))
+    children = tuple(sorted(_key(c) for c in el if isinstance(c.tag, str)))
+    return etree.QName(el).localname, attrs, children
 
 
 def _argb(color: str) -> str:
