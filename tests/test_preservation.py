@@ -93,7 +93,7 @@ def test_refresh_keeps_every_part_it_does_not_own(tmp_path):
     for name, data in before.items():
         if name not in owned:
             assert after.get(name) == data, f"{name} changed"
-    assert set(after) - set(before) == {"xl/worksheets/sheet7.xml"}  # the Aging sheet
+    assert set(after) - set(before) == {"xl/worksheets/sheet8.xml"}  # the Aging sheet
     with zipfile.ZipFile(book) as z:
         ct = z.read("[Content_Types].xml")
         wbxml = z.read("xl/workbook.xml")
@@ -134,7 +134,7 @@ def test_libreoffice_opens_the_refreshed_workbook(tmp_path):
     assert main(["refresh", str(book), "--as-of", AS_OF]) == 0
     sheets = _libreoffice_csv(book, tmp_path / "lo")
     inv = sheets["Invoices"]
-    assert inv[0][10:15] == ["Paid", "Open", "DaysLate", "Bucket", "LateFee"]
+    assert inv[0][10:16] == ["Paid", "Open", "DaysLate", "Bucket", "LateFee", "Stage"]
     # raw values, not as formatted ("save cell contents as shown" is off)
     assert inv[1][0] == "I1" and inv[1][10:15] == ["10000", "0", "33", "", "159"]
     assert inv[2][10:15] == ["12000", "8000", "28", "1-30", "120"]

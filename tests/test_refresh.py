@@ -72,8 +72,10 @@ def test_refresh_writes_computed_columns_and_the_aging_sheet(tmp_path, capsys):
     assert main(["refresh", str(book), "--as-of", AS_OF]) == 0
     wb = openpyxl.load_workbook(book)
     ws = wb["Invoices"]
-    assert [c.value for c in ws[1]][10:] == ["Paid", "Open", "DaysLate", "Bucket", "LateFee"]
-    got = [[c.value for c in row][10:] for row in ws.iter_rows(min_row=2, max_row=8)]
+    assert [c.value for c in ws[1]][10:] == ["Paid", "Open", "DaysLate", "Bucket", "LateFee",
+                                             "Stage", "NextAction", "Channel", "Owner", "NextActionDate"]
+    got = [[c.value for c in row][10:15] for row in ws.iter_rows(min_row=2, max_row=8)]
+    stages = [[c.value for c in row][15:] for row in ws.iter_rows(min_row=2, max_row=8)]
     # I1 was cleared on Mar 5 by the credit note (Mar 1) and R2: 33 days late when paid.
     assert got[0] == [10000, 0, 33, None, 159]
     assert got[1][:4] == [12000, 8000, 28, "1-30"]
@@ -83,7 +85,14 @@ def test_refresh_writes_computed_columns_and_the_aging_sheet(tmp_path, capsys):
     assert got[5][:4] == [0, 1234.56, 0, "Not due"]
     assert got[6] == [None] * 5  # dated after the as-of date: does not exist yet
     assert ws["K1"].fill.fgColor.rgb.endswith("DDEBF7")  # computed header style
-    assert ws.tables["tblInvoices"].ref == "A1:O8"
+    # I2 is 28 days late: mild, the account owner phones, every 7 days from Mar 4 -> Apr 1
+    assert stages[1] == ["Mild", "Call, WeChat or e-mail the customer; find the reason; agree a payment date",
+                         "phone", "张伟", dt.datetime(2025, 4, 1)]
+    assert stages[4][:2] == ["Disputed", "Resolve the dispute (not dunned meanwhile)"]
+    # I6 (class B) is not due yet: the friendly letter goes 3 days before the due date
+    assert stages[5] == [None, "Friendly reminder letter with the latest statement", "email", "Tom Chen", dt.datetime(2025, 4, 16)]
+    assert stages[0] == [None] * 5 and stages[6] == [None] * 5  # paid; not yet issued
+    assert ws.tables["tblInvoices"].ref == "A1:T8"
     aging = wb["Aging"]
     rows = list(aging.iter_rows(values_only=True))
     assert rows[0][0] == "Aging as of 2025-03-31 (by due date)"
@@ -163,7 +172,9 @@ def test_a_chinese_workbook_gets_chinese_labels(tmp_path):
     assert main(["refresh", str(book), "--as-of", AS_OF]) == 0
     wb = openpyxl.load_workbook(book)
     assert wb.sheetnames[-1] == "账龄分析"
-    assert [c.value for c in wb["发票"][1]][10:] == ["已收金额", "未收金额", "逾期天数", "账龄段", "滞纳金"]
+    assert [c.value for c in wb["发票"][1]][10:] == ["已收金额", "未收金额", "逾期天数", "账龄段", "滞纳金",
+                                                   "催收阶段", "下一步行动", "方式", "负责人", "下次跟进日期"]
+    assert [c.value for c in wb["发票"][3]][15:19] == ["轻度", "电话、微信或邮件联系客户，了解逾期原因，约定付款日期", "电话", "张伟"]
     assert wb["发票"]["N3"].value == "1-30天"
     assert wb["账龄分析"]["A1"].value == "账龄分析 截止 2025-03-31（按到期日）"
 
@@ -176,7 +187,7 @@ def test_new_creates_an_empty_ledger_that_checks_clean(tmp_path, capsys):
     code, out = run_json(capsys, "check", str(path), "--as-of", AS_OF)
     assert code == 0 and out["open_total"] == 0.0 and out["issues"] == []
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == ["Settings", "Customers", "Invoices", "Receipts", "Activities"]
+    assert wb.sheetnames == ["Settings", "Customers", "Invoices", "Receipts", "Activities", "Stages"]
     inv = wb["Invoices"]
     assert inv.freeze_panes == "A2" and "tblInvoices" in inv.tables
     assert any("A,B,C" in dv.formula1 for dv in wb["Customers"].data_validations.dataValidation)
@@ -235,19 +246,20 @@ def test_a_plain_range_with_title_rows_and_user_columns(tmp_path, capsys):
     assert out["open_total"] == 2500.50
     assert out["buckets"] == {"未到期": 0.0, "1-30天": 2000.5, "31-60天": 500.0, "61-90天": 0.0, "90天以上": 0.0}
     ws = openpyxl.load_workbook(book)["应收台账"]
-    assert [c.value for c in ws[3]] == ["发票号", "客户编号", "开票日期", "到期日", "金额", "我的备注",
-                                        "已收金额", "未收金额", "逾期天数", "账龄段", "滞纳金"]
+    assert [c.value for c in ws[3]][:11] == ["发票号", "客户编号", "开票日期", "到期日", "金额", "我的备注",
+                                             "已收金额", "未收金额", "逾期天数", "账龄段", "滞纳金"]
     # 1,000 from Feb 1 to Feb 15 (S-1's date) = 7.50, then 500 for 44 days = 11.00
-    assert [c.value for c in ws[4]][5:] == ["keep me", 500, 500, 59, "31-60天", 18.5]
+    assert [c.value for c in ws[4]][5:11] == ["keep me", 500, 500, 59, "31-60天", 18.5]
     assert ws["A1"].value == "2025年应收账款台账"
     # the user adds a column to the right of ours: the next refresh leaves it where it is
     wb = openpyxl.load_workbook(book)
-    wb["应收台账"]["L3"] = "跟进人"
-    wb["应收台账"]["L4"] = "小王"
+    wb["应收台账"]["Q3"] = "跟进人"
+    wb["应收台账"]["Q4"] = "小王"
     wb.save(book)
     assert main(["refresh", str(book), "--as-of", "2025-04-30"]) == 0
     ws = openpyxl.load_workbook(book)["应收台账"]
-    assert [c.value for c in ws[4]][6:] == [500, 500, 89, "61-90天", 26, "小王"]  # 7.50 + 74 x 0.25
+    row = [c.value for c in ws[4]]
+    assert row[6:11] == [500, 500, 89, "61-90天", 26] and row[11] == "中度" and row[16] == "小王"  # 7.50 + 74 x 0.25
 
 
 def test_refresh_writes_credit_columns_on_customers(tmp_path):

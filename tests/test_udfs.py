@@ -42,3 +42,33 @@ def test_errors_come_back_as_readable_text_in_place():
     assert AR_LATEFEE(100, dt.datetime(2025, 1, 31), AS_OF, "weekly").startswith('error: policy "weekly" is unknown')
     assert AR_BUCKET(dt.datetime(2025, 1, 31), AS_OF, "60,30") == "error: edges \"60,30\" must be increasing day counts such as 30,60,90"
     assert AR_LATEFEE([[1], [2]], [[dt.datetime(2025, 1, 31)]] * 3, AS_OF) == "error: ranges have different sizes (2 and 3 cells)"
+
+
+def test_stage_by_days_late_class_and_amount():
+    from xl_ar.udfs import AR_STAGE
+
+    assert AR_STAGE([[-8], [-7], [-1], [0], [1], [30], [31], [90], [91]], None, "A") == [
+        [""], ["Reminder"], ["Reminder"], ["Due today"], ["Mild"], ["Mild"], ["Moderate"], ["Moderate"], ["Severe"]]
+    assert AR_STAGE(-5, None, "B") == "" and AR_STAGE(-3, None, "B") == "Reminder"
+    assert AR_STAGE(-10, None, "C") == "Reminder"
+    assert AR_STAGE("x") == 'error: days late "x" is not a whole number'
+
+
+def test_schedule_spills_milestones_that_sum_exactly():
+    from xl_ar.udfs import AR_SCHEDULE
+
+    rows = AR_SCHEDULE(1000.01, "30%@0,60%@acceptance+30,10%@365", dt.datetime(2025, 1, 1), "acceptance=2025-03-31")
+    assert rows == [[dt.datetime(2025, 1, 1), 300.0, "30%@0"], [dt.datetime(2025, 4, 30), 600.01, "60%@acceptance+30"],
+                    [dt.datetime(2026, 1, 1), 100.0, "10%@365"]]
+    assert round(sum(r[1] for r in rows), 2) == 1000.01
+    assert AR_SCHEDULE(100, "30%@0,60%@0", dt.datetime(2025, 1, 1)).startswith("error: payment terms")
+
+
+def test_credit_limit_and_available():
+    from xl_ar.udfs import AR_AVAILABLE, AR_CREDITLIMIT
+
+    # grade A (score 85): 3 months of sales = 300,000, +15% for three early payments = 345,000
+    assert AR_CREDITLIMIT(100000, 85, 3) == 345000.0
+    assert AR_CREDITLIMIT(100000, "B") == 200000.0
+    assert AR_CREDITLIMIT(100000, "A", 0, "是") == 90000.0  # negative news: x0.3
+    assert AR_AVAILABLE([[100000], [5]], [[30000], [10]]) == [[70000.0], [-5.0]]

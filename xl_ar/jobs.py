@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from xl_ar.book.reader import BookData
-from xl_ar.core.credit import CreditSettings, parse_credit_settings
+from xl_ar.core.credit import parse_credit_settings
 from xl_ar.core.fees import LATE_FEE_POLICIES
 from xl_ar.core.issues import Issue, has_errors
 from xl_ar.core.ledger import Ledger, validate_ledger
 from xl_ar.core.money import to_major
-from xl_ar.core.run import RunResult, refresh
+from xl_ar.core.run import Policies, RunResult, refresh
+from xl_ar.core.stages import DEFAULT_STAGE_RULES, owners_from_settings, per_stage_counts, stage_rules_from_table
 from xl_ar.core.settings import Settings, parse_settings
 
 Progress = Callable[[str, float], None]
@@ -36,7 +37,7 @@ class Report:
     book: str
     as_of: dt.date | None = None
     settings: Settings | None = None
-    credit: CreditSettings | None = None
+    policies: Policies | None = None
     issues: list[Issue] = field(default_factory=list)
     result: RunResult | None = None
     written: bool = False
@@ -58,6 +59,8 @@ class Report:
             others = {c: _tie_json(x, self.result.labels) for c, x in tie.items() if c != base}
             if others:
                 out["currencies"] = others
+            if self.result.stages is not None:
+                out["stages"] = per_stage_counts(self.result.stages)
         else:
             out.update(open_total=None, buckets={}, unapplied=None)
         out["issues"] = [i.as_dict() for i in self.issues]
@@ -85,7 +88,7 @@ def _tie_json(t, labels) -> dict[str, Any]:
     }
 
 
-def load(data: BookData, as_of: dt.date | None, today: dt.date) -> tuple[Ledger | None, Settings, CreditSettings, list[Issue]]:
+def load(data: BookData, as_of: dt.date | None, today: dt.date) -> tuple[Ledger | None, Settings, Policies, list[Issue]]:
     """Settings and validated ledger from what an adapter read.
 
     Args:
@@ -96,8 +99,13 @@ def load(data: BookData, as_of: dt.date | None, today: dt.date) -> tuple[Ledger 
     settings, issues = parse_settings(data.settings, LATE_FEE_POLICIES)
     settings = settings.with_as_of(as_of or settings.as_of or today)
     credit, credit_issues = parse_credit_settings(settings.extra)
+    rules, rule_issues = DEFAULT_STAGE_RULES, []
+    if "Stages" in data.tables:
+        raw = data.tables["Stages"]
+        rules, rule_issues = stage_rules_from_table(raw.frame, raw.columns, raw.sheet)
+    policies = Policies(credit, tuple(rules), owners_from_settings(settings.extra))
     ledger, more = validate_ledger(data.tables, settings)
-    return ledger, settings, credit, issues + credit_issues + more
+    return ledger, settings, policies, issues + credit_issues + list(rule_issues) + more
 
 
 def run_refresh(adapter, *, as_of: dt.date | None = None, today: dt.date | None = None,
@@ -120,12 +128,12 @@ def run_refresh(adapter, *, as_of: dt.date | None = None, today: dt.date | None 
     progress("read", 0.0)
     data = adapter.read()
     progress("validate", 0.3)
-    ledger, settings, credit, issues = load(data, as_of, today)
-    report.as_of, report.settings, report.credit, report.issues = settings.as_of, settings, credit, issues
+    ledger, settings, policies, issues = load(data, as_of, today)
+    report.as_of, report.settings, report.policies, report.issues = settings.as_of, settings, policies, issues
     if has_errors(issues):
         return report
     progress("compute", 0.5)
-    result = refresh(ledger, settings, settings.as_of, credit)
+    result = refresh(ledger, settings, settings.as_of, policies)
     report.result = result
     report.issues = issues + result.issues
     if write:

@@ -1,4 +1,5 @@
-"""Excel worksheet functions (xlwings UDFs): ``=AR_DAYSLATE``, ``=AR_BUCKET``, ``=AR_LATEFEE``.
+"""Excel worksheet functions (xlwings UDFs): ``=AR_DAYSLATE``, ``=AR_BUCKET``, ``=AR_LATEFEE``,
+``=AR_STAGE``, ``=AR_SCHEDULE``, ``=AR_CREDITLIMIT``, ``=AR_AVAILABLE``.
 
 Each takes a single cell or a whole column range and returns the same shape, so one formula
 can fill a column (Excel spills it). Each is a few lines over the core. A bad cell gives a
@@ -18,9 +19,12 @@ import pandas as pd
 import xlwings as xw
 
 from xl_ar.core.aging import AgingEdges, age_open_items
+from xl_ar.core.credit import available_credit, credit_limit
 from xl_ar.core.convert import is_blank, parse_amount, parse_date, parse_int, parse_number
 from xl_ar.core.fees import LATE_FEE_POLICIES, FeeTerms, late_fees
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_major_array, to_minor
+from xl_ar.core.plans import events_from_text, milestone_schedule
+from xl_ar.core.stages import stage_for
 
 Grid = list[list[Any]]
 
@@ -173,3 +177,74 @@ def AR_LATEFEE(amount, due_date, as_of=None, policy=None, rate=None, grace_days=
         for i, v in zip(idx, to_major_array(fees.fee_minor, 2)):
             out[where[i]] = float(v)
     return _shape_like(grid, out, single)
+
+
+@xw.func
+@xw.arg("days_late", ndim=2)
+def AR_STAGE(days_late, amount=None, klass=None):
+    """Collection stage for days past due (negative = days before due), e.g. "mild" 轻度."""
+
+    def one(days: Any, amt: Any, k: Any) -> Any:
+        if is_blank(days):
+            return ""
+        try:
+            n = parse_int(days)
+        except ValueError:
+            raise ValueError(f'days late "{days}" is not a whole number') from None
+        try:
+            minor = None if is_blank(amt) else to_minor(parse_amount(amt), 2)
+        except ValueError:
+            raise ValueError(f'amount "{amt}" is not a number') from None
+        rule = stage_for(n, minor, None if is_blank(k) else str(k).strip().upper())
+        return "" if rule is None else rule.label
+
+    return _per_cell(one, days_late, amount, klass)
+
+
+@xw.func
+@xw.ret(expand="table")
+def AR_SCHEDULE(amount, terms, start_date, events=None):
+    """Milestone schedule of a contract, e.g. terms "30%@0,60%@acceptance+30,10%@365": date, amount, label rows."""
+    try:
+        total = parse_amount(amount)
+        start = parse_date(start_date)
+        if total is None or start is None:
+            return "error: amount and start date are required"
+        ev = events_from_text(str(events)) if not is_blank(events) else None
+        rows = milestone_schedule(to_minor(total, 2), str(terms), start, ev)
+    except ValueError as exc:
+        return f"error: {exc}"
+    amounts = to_major_array(np.array([r.amount_minor for r in rows], dtype=np.int64), 2)
+    return [[dt.datetime.combine(r.date, dt.time()), float(a), r.label] for r, a in zip(rows, amounts)]
+
+
+@xw.func
+def AR_CREDITLIMIT(avg_monthly_sales, score, early_streak=0, negative_news=False):
+    """Suggested credit limit from average monthly sales and a credit score (0-100) or grade (A-D)."""
+    try:
+        sales = parse_amount(avg_monthly_sales)
+        if sales is None:
+            return ""
+        grade_or_score = str(score).strip().upper() if isinstance(score, str) else parse_number(score)
+        streak = parse_int(early_streak) or 0
+        news = not is_blank(negative_news) and str(negative_news).strip().lower() in ("1", "true", "yes", "y", "是")
+        return float(credit_limit(sales, grade_or_score, streak, news))
+    except ValueError as exc:
+        return f"error: {exc}"
+
+
+@xw.func
+@xw.arg("limit", ndim=2)
+def AR_AVAILABLE(limit, exposure):
+    """Credit still available: limit minus exposure (negative when over the limit)."""
+
+    def one(lim: Any, exp: Any) -> Any:
+        try:
+            a, b = parse_amount(lim), parse_amount(exp)
+        except ValueError:
+            raise ValueError("limit and exposure must be amounts") from None
+        if a is None:
+            return ""
+        return float(available_credit(a, b or 0))
+
+    return _per_cell(one, limit, exposure)

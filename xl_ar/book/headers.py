@@ -19,6 +19,9 @@ SHEET_ALIASES: dict[str, tuple[str, ...]] = {
     "Receipts": ("收款", "回款", "收款记录"),
     "Activities": ("催收日志", "催收记录", "跟进记录"),
     "Orders": ("订单", "未发货订单"),
+    "Stages": ("催收阶段", "催收规则"),
+    "Collections": ("催收工作表",),
+    "Dashboard": ("仪表板",),
     "Rates": ("利率", "参考利率"),
     "Aging": ("账龄分析",),
 }
@@ -46,6 +49,17 @@ HEADER_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "manual_grade": ("人工等级", "核定等级"),
         "manual_hold": ("人工冻结", "手工冻结"),
         "negative_news": ("负面信息", "负面消息"),
+    },
+    "Stages": {
+        "stage": ("阶段", "催收阶段"),
+        "from_day": ("起始天数", "逾期天数从", "从第几天"),
+        "to_day": ("截止天数", "逾期天数至", "到第几天"),
+        "class": ("客户等级", "等级", "客户分类"),
+        "min_amount": ("最低金额", "金额下限", "起始金额"),
+        "action": ("催收动作", "动作", "措施"),
+        "channel": ("方式", "渠道", "催收方式"),
+        "owner_role": ("负责角色", "负责人", "责任人"),
+        "follow_up_days": ("跟进间隔天数", "跟进间隔", "跟进周期"),
     },
     "Orders": {
         "order_no": ("订单号", "订单编号", "Order"),
@@ -116,6 +130,11 @@ OUTPUTS: dict[str, dict[str, tuple[str, str]]] = {
         "days_late": ("DaysLate", "逾期天数"),
         "bucket": ("Bucket", "账龄段"),
         "late_fee": ("LateFee", "滞纳金"),
+        "stage": ("Stage", "催收阶段"),
+        "next_action": ("NextAction", "下一步行动"),
+        "channel": ("Channel", "方式"),
+        "owner": ("Owner", "负责人"),
+        "next_action_date": ("NextActionDate", "下次跟进日期"),
     },
     "Customers": {
         "avg_days_late": ("AvgDaysLate", "平均逾期天数"),
@@ -156,7 +175,7 @@ def _build_field_lookup() -> dict[str, dict[str, str]]:
 FIELD_LOOKUP = _build_field_lookup()
 SHEET_LOOKUP: dict[str, str] = {
     normalise(alias): sheet
-    for sheet in (*TABLES, "Aging")
+    for sheet in (*TABLES, "Aging", "Collections", "Dashboard")
     for alias in (sheet, *SHEET_ALIASES.get(sheet, ()))
 }
 SETTING_LOOKUP: dict[str, str] = {

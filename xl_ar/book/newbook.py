@@ -21,6 +21,7 @@ from xl_ar.book.headers import header_label, sheet_label
 from xl_ar.core.schema import LEDGER_TABLES, TABLES
 from xl_ar.core.credit import CREDIT_SETTING_DEFAULTS
 from xl_ar.core.settings import SETTING_DEFAULTS
+from xl_ar.core.stages import DEFAULT_STAGES_ROWS
 
 DATE_FORMAT = "yyyy-mm-dd"
 MONEY_FORMAT = "#,##0.00;[Red]-#,##0.00"
@@ -30,6 +31,8 @@ COMMON_CURRENCIES = ("CNY", "USD", "EUR", "GBP", "HKD", "JPY")
 WIDTHS = {"text": 16, "date": 12, "money": 15, "int": 10, "number": 10, "bool": 9, "currency": 9}
 _WIDE = {"name": 28, "description": 30, "note": 40, "email": 26, "dispute_reason": 24}
 SETTINGS_NOTE = {"en": "Note", "zh": "说明"}
+#: The sheets of a new workbook, in order (canonical names).
+NEW_BOOK_SHEETS = tuple(t.sheet for t in LEDGER_TABLES) + ("Stages",)
 #: Every setting a new workbook lists: the run's, then credit control's.
 ALL_SETTING_DEFAULTS = SETTING_DEFAULTS + CREDIT_SETTING_DEFAULTS
 
@@ -144,6 +147,8 @@ def build_ledger_workbook(lang: str = "zh", data: dict[str, Iterable[Sequence[An
     add_settings_sheet(wb, lang, settings)
     for t in LEDGER_TABLES[1:]:
         add_ledger_sheet(wb, t.sheet, lang, data.get(t.sheet, ()))
+    # The collection-stage rules, pre-filled with the sources' defaults for the user to adapt.
+    add_ledger_sheet(wb, "Stages", lang, data.get("Stages", DEFAULT_STAGES_ROWS[lang]))
     return wb
 
 

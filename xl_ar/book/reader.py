@@ -140,7 +140,7 @@ def read_book(path: str | Path) -> BookData:
         settings: dict[str, tuple[Any, str]] = {}
         for name in wb.sheet_names:
             canon = sheet_for_name(name)
-            if canon is None or canon in layouts or canon == "Aging":
+            if canon is None or canon in layouts or canon in ("Aging", "Collections", "Dashboard"):
                 continue
             rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
             if canon == "Settings":

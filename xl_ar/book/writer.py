@@ -1,4 +1,9 @@
-"""Writing a run's results into a workbook package: computed columns, the Aging sheet.
+"""Writing a run's results into a workbook: computed columns, the Aging sheet.
+
+"What to write" is decided once, by :func:`plan_outputs`, for both adapters: the file adapter
+(:func:`write_results`, a zip-part splice) and the live-book adapter (``xl_ar.book.livebook``,
+through xlwings). Cells carry style *names* (``"money"``, ``"header"`` ...); each adapter turns
+a name into its own formatting (a ``cellXfs`` index here, ``number_format``/colours there).
 
 Only parts xl-ar owns change: the invoice sheet's computed columns (spliced into its XML, every
 user cell kept exactly), the Aging sheet (wholly generated), the styles it adds, and the
@@ -7,20 +12,38 @@ Invoices table's extent. Labels are in the workbook's language.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
-from xl_ar.book.headers import OUTPUTS, sheet_label
+from xl_ar.book.headers import OUTPUTS, SHEET_ALIASES, sheet_label
 from xl_ar.book.package import WorkbookPackage
-from xl_ar.book.reader import BookData
-from xl_ar.book.sheetxml import OutColumn, render_sheet, splice_columns
+from xl_ar.book.reader import BookData, SheetLayout
+from xl_ar.book.sheetxml import Kind, OutColumn, render_sheet, splice_columns
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_major_array
 from xl_ar.core.run import RunResult
 from xl_ar.core.settings import Settings
+from xl_ar.core.stages import CHANNEL_LABELS
 
 MONEY_FORMAT = "#,##0.00;[Red]-#,##0.00"
 DATE_FORMAT = "yyyy-mm-dd"
 COMPUTED_FILL = "DDEBF7"  # pale blue: "the tool writes this", unlike the user's dark headers
 COMPUTED_FONT = "1F3864"
+
+#: The formats xl-ar gives its cells, by name: number format, bold, font colour, fill, alignment.
+#: Order matters for the file adapter: styles are added to ``styles.xml`` in this order.
+STYLE_SPECS: dict[str, dict[str, Any]] = {
+    "header": dict(num_fmt=None, bold=True, font_color=COMPUTED_FONT, fill=COMPUTED_FILL, halign="center"),
+    "money": dict(num_fmt=MONEY_FORMAT),
+    "integer": dict(num_fmt="0"),
+    "date": dict(num_fmt=DATE_FORMAT),
+    "title": dict(num_fmt=None, bold=True),
+    "total": dict(num_fmt=MONEY_FORMAT, bold=True),
+    "bold": dict(num_fmt=None, bold=True),
+    "percent": dict(num_fmt="0.0%"),
+    "decimal1": dict(num_fmt="0.0"),
+}
 
 _TEXT = {
     "en": {
@@ -51,47 +74,103 @@ _TEXT = {
 
 
 class Styles:
-    """The cell styles xl-ar adds to a workbook (reused when already there)."""
+    """The cell styles xl-ar adds to a workbook package (reused when already there)."""
 
     def __init__(self, pkg: WorkbookPackage):
-        self.header = pkg.cell_style(None, bold=True, font_color=COMPUTED_FONT, fill=COMPUTED_FILL, halign="center")
-        self.money = pkg.cell_style(MONEY_FORMAT)
-        self.integer = pkg.cell_style("0")
-        self.date = pkg.cell_style(DATE_FORMAT)
-        self.title = pkg.cell_style(None, bold=True)
-        self.total = pkg.cell_style(MONEY_FORMAT, bold=True)
-        self.bold = pkg.cell_style(None, bold=True)
-        self.percent = pkg.cell_style("0.0%")
-        self.decimal1 = pkg.cell_style("0.0")
+        self.index: dict[str | None, int] = {None: 0}
+        for name, spec in STYLE_SPECS.items():
+            spec = dict(spec)
+            self.index[name] = pkg.cell_style(spec.pop("num_fmt", None), **spec)
+
+    def __getitem__(self, name: str | None) -> int:
+        return self.index[name]
 
 
-def _splice_outputs(pkg: WorkbookPackage, data: BookData, table: str, rows: np.ndarray,
-                    content: dict[str, tuple], settings: Settings, st: Styles) -> None:
-    """Write a sheet's computed columns where they were, or right of the user's columns.
+@dataclass(frozen=True)
+class ColumnOut:
+    """One computed column of a ledger sheet, ready for any adapter.
 
-    Args:
-        table: the canonical table ("Invoices", "Customers").
-        rows: the Excel row of each value.
-        content: field -> (values, style, kind, width), fields as in ``OUTPUTS[table]``.
+    Attributes:
+        field: the computed field (a key of ``OUTPUTS[table]``).
+        index: 1-based column it goes to (where it was, else right of the user's columns).
+        header: its header, in the workbook's language.
+        values: one value per row of :attr:`SheetOutputs.rows` (NaN/None/NaT/"" = blank).
+        style: the style name of the values (None = General).
+        kind: "number", "text" or "date".
+        width: column width in characters, for a new column.
     """
-    layout = data.layouts[table]
+
+    field: str
+    index: int
+    header: str
+    values: np.ndarray
+    style: str | None
+    kind: Kind
+    width: float
+
+
+@dataclass(frozen=True)
+class SheetOutputs:
+    """The computed columns of one ledger sheet.
+
+    Attributes:
+        table: the canonical table ("Invoices", "Customers").
+        layout: where the sheet's table sits (from the read).
+        rows: the Excel row of each value.
+        columns: the columns, in ``OUTPUTS[table]`` order.
+    """
+
+    table: str
+    layout: SheetLayout
+    rows: np.ndarray
+    columns: list[ColumnOut]
+
+
+@dataclass(frozen=True)
+class OwnedSheet:
+    """A sheet the tool owns and rewrites whole (Aging; any report sheet).
+
+    Attributes:
+        name: the sheet's name (the existing one, else a new one in the workbook's language).
+        rows: rows from A1; a cell is a value or ``(value, style name)``.
+        widths: column widths (1-based column -> characters).
+        freeze_header: freeze the first row.
+    """
+
+    name: str
+    rows: list[list]
+    widths: dict[int, float]
+    freeze_header: bool = False
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Everything a refresh writes back, independent of how it is written.
+
+    Attributes:
+        sheets: computed columns per ledger sheet (Invoices, then Customers when present).
+        owned: the sheets the tool rewrites whole, in order (the Aging sheet first).
+    """
+
+    sheets: list[SheetOutputs]
+    owned: list[OwnedSheet]
+
+
+def _place_columns(layout: SheetLayout, table: str, content: dict[str, tuple], language: str) -> list[ColumnOut]:
+    """Put each computed column where it was, or right of the user's columns."""
     nxt = max([layout.last_col, *layout.outputs.values()]) + 1
-    columns, values = [], []
+    columns = []
     for field, (en, zh) in OUTPUTS[table].items():
         index = layout.outputs.get(field)
         if index is None:
             index, nxt = nxt, nxt + 1
         vals, style, kind, width = content[field]
-        columns.append(OutColumn(index, zh if settings.language == "zh" else en, st.header, style, kind, width))
-        values.append(vals)
-    part = pkg.sheet_part(layout.name)
-    xml = splice_columns(pkg.read(part), header_row=layout.header_row, columns=columns, rows=rows, values=values)
-    pkg.set_sheet(layout.name, xml)
-    pkg.extend_table(layout.name, layout.header_row, layout.first_col, max(c.index for c in columns),
-                     {c.index: c.header for c in columns}, last_row=max(layout.last_row, layout.header_row + 1))
+        columns.append(ColumnOut(field, index, zh if language == "zh" else en, vals, style, kind, width))
+    return columns
 
 
-def _invoice_content(result: RunResult, st: Styles) -> dict[str, tuple]:
+def _invoice_content(result: RunResult, language: str = "en") -> dict[str, tuple]:
+    """field -> (values, style name, kind, width) of the Invoices sheet's computed columns."""
     inv = result.invoices
     exists = inv["exists"].to_numpy(dtype=bool)
     exp = inv["exp"].to_numpy()
@@ -102,15 +181,44 @@ def _invoice_content(result: RunResult, st: Styles) -> dict[str, tuple]:
 
     labels = np.array(result.labels + [""], dtype=object)
     return {
-        "paid": (money(inv["paid_minor"]), st.money, "number", 14),
-        "open": (money(inv["open_minor"]), st.money, "number", 14),
-        "days_late": (np.where(is_item & (inv["days_late"] >= 0), inv["days_late"], np.nan).astype(float), st.integer, "number", 10),
-        "bucket": (labels[inv["bucket"].to_numpy()], 0, "text", 11),
-        "late_fee": (money(inv["late_fee_minor"]), st.money, "number", 12),
+        "paid": (money(inv["paid_minor"]), "money", "number", 14),
+        "open": (money(inv["open_minor"]), "money", "number", 14),
+        "days_late": (np.where(is_item & (inv["days_late"] >= 0), inv["days_late"], np.nan).astype(float), "integer", "number", 10),
+        "bucket": (labels[inv["bucket"].to_numpy()], None, "text", 11),
+        "late_fee": (money(inv["late_fee_minor"]), "money", "number", 12),
+        **_stage_content(result, language),
     }
 
 
-def _customer_content(result: RunResult, settings: Settings, st: Styles, exp: int) -> dict[str, tuple]:
+def _stage_content(result: RunResult, language: str) -> dict[str, tuple]:
+    """The collection-stage columns of the Invoices sheet (blank when stages were not run)."""
+    st = result.stages
+    n = len(result.invoices)
+    zh = language == "zh"
+    if st is None:
+        blank = np.full(n, "", dtype=object)
+        texts = {f: blank for f in ("stage", "next_action", "channel", "owner")}
+        dates = np.full(n, np.datetime64("NaT"), dtype="datetime64[s]")
+    else:
+        channel = st["channel"].to_numpy(dtype=object)
+        texts = {
+            "stage": st["stage_label_zh" if zh else "stage_label"].to_numpy(dtype=object),
+            "next_action": st["next_action_zh" if zh else "next_action"].to_numpy(dtype=object),
+            "channel": np.array([CHANNEL_LABELS.get(c, c) for c in channel], dtype=object) if zh else channel,
+            "owner": st["owner_zh" if zh else "owner"].to_numpy(dtype=object),
+        }
+        dates = st["next_action_date"].to_numpy(dtype="datetime64[s]")
+    return {
+        "stage": (texts["stage"], None, "text", 10),
+        "next_action": (texts["next_action"], None, "text", 30),
+        "channel": (texts["channel"], None, "text", 9),
+        "owner": (texts["owner"], None, "text", 12),
+        "next_action_date": (dates, "date", "date", 12),
+    }
+
+
+def _customer_content(result: RunResult, settings: Settings, exp: int) -> dict[str, tuple]:
+    """field -> (values, style name, kind, width) of the Customers sheet's credit columns."""
     c = result.credit
     zh = settings.language == "zh"
     yes, no = ("是", "") if zh else ("yes", "")
@@ -119,30 +227,31 @@ def _customer_content(result: RunResult, settings: Settings, st: Styles, exp: in
         return to_major_array(c[col].to_numpy(dtype=np.int64), exp)
 
     return {
-        "avg_days_late": (np.round(c["avg_days_late"].to_numpy(dtype=float), 1), st.decimal1, "number", 11),
-        "on_time_rate": (c["on_time_rate"].to_numpy(dtype=float), st.percent, "number", 10),
-        "exposure": (money("exposure_minor"), st.money, "number", 14),
-        "available": (money("available_minor"), st.money, "number", 14),
-        "over_limit": (np.where(c["over_limit"].to_numpy(dtype=bool), yes, no), 0, "text", 9),
-        "score": (c["score"].to_numpy(dtype=float), st.integer, "number", 8),
-        "grade": (c["grade"].to_numpy(dtype=object), 0, "text", 8),
-        "suggested_limit": (money("suggested_limit_minor"), st.money, "number", 14),
-        "suggested_terms": (c["suggested_terms_days"].to_numpy(dtype=float), st.integer, "number", 10),
-        "hold": (np.where(c["hold"].to_numpy(dtype=bool), yes, no), 0, "text", 8),
-        "hold_reason": (c["hold_reason_zh" if zh else "hold_reason"].to_numpy(dtype=object), 0, "text", 30),
-        "next_review": (c["next_review"].to_numpy(dtype="datetime64[s]"), st.date, "date", 12),
+        "avg_days_late": (np.round(c["avg_days_late"].to_numpy(dtype=float), 1), "decimal1", "number", 11),
+        "on_time_rate": (c["on_time_rate"].to_numpy(dtype=float), "percent", "number", 10),
+        "exposure": (money("exposure_minor"), "money", "number", 14),
+        "available": (money("available_minor"), "money", "number", 14),
+        "over_limit": (np.where(c["over_limit"].to_numpy(dtype=bool), yes, no), None, "text", 9),
+        "score": (c["score"].to_numpy(dtype=float), "integer", "number", 8),
+        "grade": (c["grade"].to_numpy(dtype=object), None, "text", 8),
+        "suggested_limit": (money("suggested_limit_minor"), "money", "number", 14),
+        "suggested_terms": (c["suggested_terms_days"].to_numpy(dtype=float), "integer", "number", 10),
+        "hold": (np.where(c["hold"].to_numpy(dtype=bool), yes, no), None, "text", 8),
+        "hold_reason": (c["hold_reason_zh" if zh else "hold_reason"].to_numpy(dtype=object), None, "text", 30),
+        "next_review": (c["next_review"].to_numpy(dtype="datetime64[s]"), "date", "date", 12),
     }
 
 
-def _aging_rows(result: RunResult, settings: Settings, st: Styles) -> list[list]:
+def _aging_rows(result: RunResult, settings: Settings) -> list[list]:
+    """The Aging sheet's rows from A1; a cell is a value or (value, style name)."""
     t = _TEXT[settings.language]
     basis = t["basis_due"] if settings.aging_basis == "due" else t["basis_invoice"]
     n_b = len(result.labels)
     head = [t["customer"], t["name"], t["currency"], *result.labels, t["total"], t["late_fee"], t["disputed"], t["unapplied"]]
     rows: list[list] = [
-        [(t["title"].format(as_of=f"{result.as_of:%Y-%m-%d}", basis=basis), st.title)],
+        [(t["title"].format(as_of=f"{result.as_of:%Y-%m-%d}", basis=basis), "title")],
         [t["policy"].format(policy=settings.late_fee_policy, grace=settings.late_fee_grace_days)],
-        [(h, st.header) for h in head],
+        [(h, "header") for h in head],
     ]
     ag = result.aging
     money_cols = [f"b{i}" for i in range(n_b)] + ["total", "late_fee", "disputed", "unapplied"]
@@ -152,28 +261,80 @@ def _aging_rows(result: RunResult, settings: Settings, st: Styles) -> list[list]
             continue
         vals = {c: to_major_array(sub[c].to_numpy(dtype=np.int64), tie.exp) for c in money_cols}
         for k, (cid, name) in enumerate(zip(sub["customer_id"], sub["name"])):
-            rows.append([cid, name, ccy, *[(float(vals[c][k]), st.money) for c in money_cols]])
+            rows.append([cid, name, ccy, *[(float(vals[c][k]), "money") for c in money_cols]])
         tot = [float(to_major_array(np.array([int(sub[c].sum())]), tie.exp)[0]) for c in money_cols]
-        rows.append([(t["grand"].format(ccy=ccy), st.bold), "", ccy, *[(v, st.total) for v in tot]])
+        rows.append([(t["grand"].format(ccy=ccy), "bold"), "", ccy, *[(v, "total") for v in tot]])
     for ccy, tie in result.tieouts.items():
-        m = lambda minor: (float(to_major_array(np.array([minor]), tie.exp)[0]), st.money)  # noqa: E731
+        m = lambda minor: (float(to_major_array(np.array([minor]), tie.exp)[0]), "money")  # noqa: E731
         # Labels in A overflow into the empty B; the figures stand in C, under "Currency".
-        rows += [[], [(t["tie"].format(ccy=ccy), st.title)],
+        rows += [[], [(t["tie"].format(ccy=ccy), "title")],
                  [t["invoiced"], None, m(tie.invoiced)], [t["credits"], None, m(tie.credit_applied)],
-                 [t["receipts"], None, m(tie.received_applied)], [(t["open"], st.bold), None, m(tie.open)],
+                 [t["receipts"], None, m(tie.received_applied)], [(t["open"], "bold"), None, m(tie.open)],
                  [t["sum"], None, m(sum(tie.buckets))], [t["holds"], None, t["yes"] if tie.holds else t["no"]],
                  [t["u_cash"], None, m(tie.unapplied_cash)], [t["u_credit"], None, m(tie.unapplied_credit)],
-                 [(t["net"], st.bold), None, m(tie.net_balance)]]
+                 [(t["net"], "bold"), None, m(tie.net_balance)]]
     un = result.unapplied
     if len(un):
-        rows += [[], [(t["u_title"], st.title)],
-                 [(h, st.header) for h in (t["ref"], t["customer"], t["currency"], t["date"], t["amount"], t["kind"])]]
+        rows += [[], [(t["u_title"], "title")],
+                 [(h, "header") for h in (t["ref"], t["customer"], t["currency"], t["date"], t["amount"], t["kind"])]]
         exps = {c: x.exp for c, x in result.tieouts.items()}
         for r in un.itertuples(index=False):
             amount = float(to_major_array(np.array([r.amount_minor]), exps.get(r.currency, 2))[0])
-            rows.append([r.ref, r.customer_id, r.currency, (r.date.date() if hasattr(r.date, "date") else r.date, st.date),
-                         (amount, st.money), t[r.payer_kind]])
+            rows.append([r.ref, r.customer_id, r.currency, (r.date.date() if hasattr(r.date, "date") else r.date, "date"),
+                         (amount, "money"), t[r.payer_kind]])
     return rows
+
+
+def plan_outputs(data: BookData, result: RunResult, settings: Settings) -> Outputs:
+    """Decide what a refresh writes back: the same for a file and for a live book.
+
+    Args:
+        data: what was read from the book (sheet names and layouts).
+        result: the run's results.
+        settings: the run's settings (language, basis, policy).
+
+    Returns:
+        The computed columns per sheet and the owned sheets' rows, with style names. A new
+        thing a refresh writes belongs here (not in :func:`write_results`), so that the ribbon
+        writes it too.
+    """
+    lang = settings.language
+    sheets = [SheetOutputs("Invoices", data.layouts["Invoices"], result.invoices["row"].to_numpy(),
+                           _place_columns(data.layouts["Invoices"], "Invoices", _invoice_content(result, lang), lang))]
+    if result.credit is not None and "Customers" in data.layouts and data.layouts["Customers"].last_col:
+        base_exp = CURRENCY_EXPONENTS.get(settings.base_currency, 2)
+        layout = data.layouts["Customers"]
+        sheets.append(SheetOutputs("Customers", layout, data.tables["Customers"].frame["row"].to_numpy(),
+                                   _place_columns(layout, "Customers", _customer_content(result, settings, base_exp), lang)))
+    n_cols = 3 + len(result.labels) + 4
+    widths = {1: 14, 2: 30, 3: 14, **{j: 14 for j in range(4, n_cols + 1)}}
+    aging = OwnedSheet(owned_sheet_name(data, "Aging", lang), _aging_rows(result, settings), widths)
+    return Outputs(sheets, [aging])
+
+
+def owned_sheet_name(data: BookData, sheet: str, language: str) -> str:
+    """The name of a sheet the tool owns: the book's own (English or Chinese), else a new one.
+
+    Args:
+        data: what was read from the book (its sheet names).
+        sheet: the canonical sheet ("Aging").
+        language: the workbook's language, for a new sheet's name.
+    """
+    names = (sheet, *SHEET_ALIASES.get(sheet, ()))
+    existing = next((n for n in data.sheet_names if n in names), None)
+    return existing or sheet_label(sheet, language)
+
+
+def _splice_outputs(pkg: WorkbookPackage, sheet: SheetOutputs, st: Styles) -> None:
+    """Splice a sheet's computed columns into its part and extend its Excel Table over them."""
+    layout = sheet.layout
+    columns = [OutColumn(c.index, c.header, st["header"], st[c.style], c.kind, c.width) for c in sheet.columns]
+    part = pkg.sheet_part(layout.name)
+    xml = splice_columns(pkg.read(part), header_row=layout.header_row, columns=columns, rows=sheet.rows,
+                         values=[c.values for c in sheet.columns])
+    pkg.set_sheet(layout.name, xml)
+    pkg.extend_table(layout.name, layout.header_row, layout.first_col, max(c.index for c in columns),
+                     {c.index: c.header for c in columns}, last_row=max(layout.last_row, layout.header_row + 1))
 
 
 def write_results(pkg: WorkbookPackage, data: BookData, result: RunResult, settings: Settings) -> None:
@@ -186,16 +347,10 @@ def write_results(pkg: WorkbookPackage, data: BookData, result: RunResult, setti
         settings: the run's settings (language, basis, policy).
     """
     st = Styles(pkg)
-    _splice_outputs(pkg, data, "Invoices", result.invoices["row"].to_numpy(), _invoice_content(result, st), settings, st)
-    if result.credit is not None and "Customers" in data.layouts and data.layouts["Customers"].last_col:
-        base_exp = CURRENCY_EXPONENTS.get(settings.base_currency, 2)
-        rows = data.tables["Customers"].frame["row"].to_numpy()
-        _splice_outputs(pkg, data, "Customers", rows, _customer_content(result, settings, st, base_exp), settings, st)
-
-    rows = _aging_rows(result, settings, st)
-    n_cols = 3 + len(result.labels) + 4
-    widths = {1: 14, 2: 30, 3: 14, **{j: 14 for j in range(4, n_cols + 1)}}
-    aging_xml = render_sheet(rows, col_widths=widths, date_style=st.date, freeze_header=False)
-    existing = next((n for n in data.sheet_names if n in ("Aging", "账龄分析")), None)
-    pkg.set_sheet(existing or sheet_label("Aging", settings.language), aging_xml)
-
+    out = plan_outputs(data, result, settings)
+    for sheet in out.sheets:
+        _splice_outputs(pkg, sheet, st)
+    for owned in out.owned:
+        rows = [[(c[0], st[c[1]]) if isinstance(c, tuple) else c for c in row] for row in owned.rows]
+        xml = render_sheet(rows, col_widths=owned.widths, date_style=st["date"], freeze_header=owned.freeze_header)
+        pkg.set_sheet(owned.name, xml)

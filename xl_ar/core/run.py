@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, replace
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -16,12 +17,28 @@ import pandas as pd
 from xl_ar.core.aging import AgingEdges, aging_table, age_open_items, days_between
 from xl_ar.core.allocation import Allocation, allocate_receipts
 from xl_ar.core.credit import CreditSettings, assess_credit
+from xl_ar.core.stages import DEFAULT_STAGE_RULES, StageRule, assign_stages
 from xl_ar.core.fees import FeeTerms, late_fees
 from xl_ar.core.issues import Issue
 from xl_ar.core.ledger import Ledger
 from xl_ar.core.money import CURRENCY_EXPONENTS
 from xl_ar.core.rates import RateTable
 from xl_ar.core.settings import Settings
+
+
+@dataclass(frozen=True)
+class Policies:
+    """The rules a run applies beyond the basic settings, each from the workbook or default.
+
+    Attributes:
+        credit: credit-control settings.
+        stage_rules: collection-stage rules (the Stages sheet, else the sources' defaults).
+        owners: owner role -> person, for stages whose owner is a role (e.g. finance).
+    """
+
+    credit: CreditSettings = field(default_factory=CreditSettings)
+    stage_rules: tuple[StageRule, ...] = DEFAULT_STAGE_RULES
+    owners: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,7 @@ class RunResult:
         unapplied: unapplied receipts and credits (see Allocation.unapplied) with ``ref``.
         allocation: the full allocation, for later features (statements).
         credit: one row per customer (see ``xl_ar.core.credit.assess_credit``).
+        stages: one row per invoice row (see ``xl_ar.core.stages.assign_stages``).
         issues: warnings raised by the run itself.
     """
 
@@ -83,6 +101,7 @@ class RunResult:
     allocation: Allocation
     issues: list[Issue] = field(default_factory=list)
     credit: pd.DataFrame | None = None
+    stages: pd.DataFrame | None = None
 
 
 def fee_terms(settings: Settings) -> FeeTerms:
@@ -100,14 +119,14 @@ def rate_table(ledger: Ledger) -> RateTable:
     return table
 
 
-def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, credit: CreditSettings | None = None) -> RunResult:
-    """Compute paid/open amounts, days late, buckets, late fees, the aging and credit.
+def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Policies | None = None) -> RunResult:
+    """Compute paid/open amounts, days late, buckets, late fees, the aging, credit and stages.
 
     Args:
         ledger: a validated ledger without errors.
         settings: the run's settings.
         as_of: the as-of date; documents dated after it do not exist for this run.
-        credit: the credit-control settings (defaults when None).
+        policies: credit settings, stage rules and owners (defaults when None).
 
     Returns:
         The :class:`RunResult`.
@@ -180,8 +199,10 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, credit: CreditSe
     inv_no = inv["invoice_no"].to_numpy(dtype=object)
     unapplied["ref"] = [rec_no[p] if k == "receipt" else inv_no[p] for k, p in zip(un["payer_kind"], un["payer"])]
     result = RunResult(as_of, labels, invoices_out, aging, tieouts, unapplied, alloc, issues)
-    credit_frame = assess_credit(ledger, result, as_of, credit or CreditSettings(), ledger.orders)
-    return replace(result, credit=credit_frame)
+    policies = policies or Policies()
+    credit_frame = assess_credit(ledger, result, as_of, policies.credit, ledger.orders)
+    stages = assign_stages(ledger, result, as_of, policies.stage_rules, policies.owners)
+    return replace(result, credit=credit_frame, stages=stages)
 
 
 def _tie_out(inv, alloc, is_inv, bucket, fee_minor, labels, settings) -> dict[str, TieOut]:

@@ -116,7 +116,7 @@ ACTIVITIES = Table(
         Field("date", "Date", "date", required=True),
         Field("customer_id", "CustomerID", required=True),
         Field("invoice_no", "InvoiceNo"),
-        Field("channel", "Channel", choices=("phone", "email", "sms", "wechat", "visit", "letter", "other")),
+        Field("channel", "Channel", choices=("phone", "email", "sms", "wechat", "visit", "letter", "statement", "legal", "other")),
         Field("by", "By"),
         Field("note", "Note"),
         Field("promise_date", "PromiseDate", "date"),
@@ -138,6 +138,22 @@ ORDERS = Table(
     key="order_no",
 )
 
+#: Collection-stage rules (one row per rule; see ``xl_ar.core.stages``).
+STAGES = Table(
+    "Stages",
+    (
+        Field("stage", "Stage", required=True),
+        Field("from_day", "FromDay", "int", required=True),
+        Field("to_day", "ToDay", "int"),
+        Field("class", "Class"),
+        Field("min_amount", "MinAmount", "money"),
+        Field("action", "Action"),
+        Field("channel", "Channel"),
+        Field("owner_role", "OwnerRole"),
+        Field("follow_up_days", "FollowUpDays", "int"),
+    ),
+)
+
 RATES = Table(
     "Rates",
     (
@@ -150,5 +166,5 @@ RATES = Table(
 
 #: The user-kept tables, in the order a new workbook shows them.
 LEDGER_TABLES: tuple[Table, ...] = (SETTINGS, CUSTOMERS, INVOICES, RECEIPTS, ACTIVITIES)
-OPTIONAL_TABLES: tuple[Table, ...] = (ORDERS, RATES)
+OPTIONAL_TABLES: tuple[Table, ...] = (STAGES, ORDERS, RATES)
 TABLES: dict[str, Table] = {t.sheet: t for t in LEDGER_TABLES + OPTIONAL_TABLES}

@@ -47,7 +47,7 @@ from xl_ar.core import convert
 from xl_ar.core.issues import Issue
 from xl_ar.core.money import to_minor
 from xl_ar.core.plans import check_promises
-from xl_ar.core.schema import Field, Table
+from xl_ar.core.schema import STAGES
 
 if TYPE_CHECKING:  # run.py will import this module; avoid a cycle at import time
     from xl_ar.core.ledger import Ledger
@@ -83,7 +83,7 @@ _STAGE_ALIASES = {
 #: Channel key -> Chinese label (the Activities channels plus "legal").
 CHANNEL_LABELS: dict[str, str] = {
     "phone": "电话", "email": "邮件", "sms": "短信", "wechat": "微信", "letter": "函件",
-    "visit": "上门拜访", "legal": "法律途径", "other": "其他",
+    "visit": "上门拜访", "legal": "法律途径", "statement": "对账单", "other": "其他",
 }
 _CHANNEL_ALIASES = {"e-mail": "email", "mail": "email", "电子邮件": "email", "邮箱": "email", "催款函": "letter",
                     "信函": "letter", "律师函": "legal", "诉讼": "legal", "上门": "visit", "拜访": "visit", "手机": "phone"}
@@ -171,27 +171,9 @@ DEFAULT_STAGE_RULES: tuple[StageRule, ...] = (
 )
 FALLBACK_RULE = _rule("overdue", 1, None, channel="phone", owner_role="account manager", follow_up_days=7)
 
-#: The Stages settings sheet, declared like the ledger tables (see ``schema.py``).
-STAGE_TABLE_COLUMNS = Table("Stages", (
-    Field("stage", "Stage", required=True),
-    Field("from_day", "FromDay", "int", required=True),
-    Field("to_day", "ToDay", "int"),
-    Field("class", "Class"),
-    Field("min_amount", "MinAmount", "money"),
-    Field("action", "Action"),
-    Field("channel", "Channel"),
-    Field("owner_role", "OwnerRole"),
-    Field("follow_up_days", "FollowUpDays", "int"),
-))
-#: Chinese headers (first = the header a new zh workbook gets) for ``book/headers.py``.
-STAGE_HEADER_ALIASES: dict[str, tuple[str, ...]] = {
-    "stage": ("阶段", "催收阶段"), "from_day": ("起始天数", "逾期天数从", "从第几天"),
-    "to_day": ("截止天数", "逾期天数至", "到第几天"), "class": ("客户等级", "等级", "客户分类"),
-    "min_amount": ("最低金额", "金额下限", "起始金额"), "action": ("催收动作", "动作", "措施"),
-    "channel": ("方式", "渠道", "催收方式"), "owner_role": ("负责角色", "负责人", "责任人"),
-    "follow_up_days": ("跟进间隔天数", "跟进间隔", "跟进周期"),
-}
-STAGE_SHEET_ALIASES = ("催收阶段", "催收规则")
+#: The Stages settings sheet is declared with the ledger tables (``schema.STAGES``); its
+#: Chinese headers live with the others in ``xl_ar.book.headers``.
+STAGE_TABLE_COLUMNS = STAGES
 
 
 def stage_table_rows(rules: Sequence[StageRule], lang: str = "en") -> list[list[Any]]:
