@@ -1,0 +1,354 @@
+"""Statements as PDF, with Chinese text rendered properly.
+
+Two engines, tried in this order by ``engine="auto"``:
+
+1. **fpdf2** (pure Python) with a CJK font found on the machine: Noto Sans CJK
+   (``fonts-noto-cjk``, an OpenType collection with CFF outlines, which fpdf2 subsets and embeds
+   as CID-keyed CFF), Microsoft YaHei / SimHei on Windows, PingFang or Heiti on macOS, or any
+   file named by ``XL_AR_CJK_FONT`` (``path`` or ``path#face-index``). It needs no office
+   suite, and the PDF embeds the subset of the glyphs it uses, so it prints the same
+   everywhere. It takes about a second per statement, nearly all of it parsing and subsetting
+   the CJK font (regular and bold). ReportLab was not chosen: its ``TTFont`` takes TrueType outlines
+   only, and its built-in CID fonts (``STSong-Light``) are not embedded, so the reader's
+   substitute font decides what the customer sees.
+2. **LibreOffice** headless converting the statement's .xlsx, for a machine with no CJK font
+   file fpdf2 can use (or without fpdf2). It prints the same workbook the customer gets.
+
+When neither works, :class:`PdfError` says what to install.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from xl_ar.core.aging import AgingEdges
+from xl_ar.docs.statements import TEXT, Statement, file_stem, fmt_money, write_statement_xlsx
+
+#: Where CJK fonts live on common systems: (regular, bold); bold may be missing.
+FONT_CANDIDATES: tuple[tuple[str, str], ...] = (
+    ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"),
+    ("/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc", "/usr/share/fonts/noto-cjk/NotoSansCJK-Bold.ttc"),
+    ("/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc", "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Bold.ttc"),
+    ("/usr/share/fonts/opentype/noto/NotoSansCJKsc-Regular.otf", "/usr/share/fonts/opentype/noto/NotoSansCJKsc-Bold.otf"),
+    ("C:/Windows/Fonts/msyh.ttc", "C:/Windows/Fonts/msyhbd.ttc"),
+    ("C:/Windows/Fonts/simhei.ttf", ""),
+    ("/System/Library/Fonts/PingFang.ttc", ""),
+    ("/System/Library/Fonts/STHeiti Medium.ttc", ""),
+    ("/Library/Fonts/Arial Unicode.ttf", ""),
+)
+SOFFICE_CANDIDATES = ("soffice", "libreoffice", "/usr/bin/soffice", "/opt/libreoffice/program/soffice",
+                      "C:/Program Files/LibreOffice/program/soffice.exe",
+                      "/Applications/LibreOffice.app/Contents/MacOS/soffice")
+LIBREOFFICE_TIMEOUT = 180  # seconds: a first start with a fresh profile takes 5-20 s
+
+# Layout (mm, A4 portrait): the lines table's columns and their alignment.
+_MARGIN = 12.0
+_COLS = (("date", 17, "L"), ("type", 19, "L"), ("doc", 21, "L"), ("desc", 31, "L"), ("due", 17, "L"),
+         ("debit", 24, "R"), ("credit", 24, "R"), ("balance", 24, "R"), ("mark", 9, "C"))
+_BOX = "[]"  # drawn as an empty square for the customer to tick (few CJK fonts have U+2610)
+_ROW_H = 5.2
+_SHADE = (221, 235, 247)
+
+
+class PdfError(RuntimeError):
+    """No engine can make the PDF here; the message says what to install."""
+
+
+def find_cjk_font() -> tuple[tuple[str, int], tuple[str, int] | None] | None:
+    """The CJK font files fpdf2 can use: ((regular path, face), (bold path, face) or None).
+
+    ``XL_AR_CJK_FONT`` (and ``XL_AR_CJK_FONT_BOLD``) win; then the usual places; then
+    fontconfig's choice for Simplified Chinese. In a collection the Simplified Chinese face
+    (``SC``) is taken, so 对 and 门 have the mainland forms.
+    """
+    env = os.environ.get("XL_AR_CJK_FONT")
+    if env:
+        bold = os.environ.get("XL_AR_CJK_FONT_BOLD")
+        return _face(env), (_face(bold) if bold else None)
+    for regular, bold in FONT_CANDIDATES:
+        if os.path.isfile(regular):
+            return _face(regular), (_face(bold) if bold and os.path.isfile(bold) else None)
+    fc = shutil.which("fc-match")
+    if fc:
+        try:
+            out = subprocess.run([fc, "-f", "%{file}", "sans-serif:lang=zh-cn"], capture_output=True, text=True,
+                                 timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        if out and os.path.isfile(out) and out.lower().endswith((".ttf", ".otf", ".ttc")) and _has_cjk(out):
+            return _face(out), None
+    return None
+
+
+def _face(spec: str) -> tuple[str, int]:
+    """``path#2`` -> (path, 2); a collection without an index gets its Simplified Chinese face."""
+    path, _, idx = spec.partition("#")
+    if idx.isdigit():
+        return path, int(idx)
+    if path.lower().endswith(".ttc"):
+        try:
+            from fontTools.ttLib import TTCollection
+
+            coll = TTCollection(path, lazy=True)
+            try:
+                names = [str(f["name"].getDebugName(1) or "") for f in coll.fonts]
+            finally:
+                coll.close()
+            for k, name in enumerate(names):
+                if name.endswith(" SC") or "GB" in name or "YaHei" in name and "UI" not in name:
+                    return path, k
+        except Exception:  # an unreadable collection: let fpdf2 report it when used
+            pass
+    return path, 0
+
+
+def _has_cjk(path: str) -> bool:
+    """True when the font maps 对 (U+5BF9): fontconfig may offer DejaVu when no CJK font is there."""
+    try:
+        from fontTools.ttLib import TTFont
+
+        with TTFont(path, fontNumber=0, lazy=True) as f:
+            return 0x5BF9 in (f.getBestCmap() or {})
+    except Exception:
+        return False
+
+
+def find_soffice() -> str | None:
+    """The LibreOffice executable, or None."""
+    for c in SOFFICE_CANDIDATES:
+        found = shutil.which(c) or (c if os.path.isfile(c) else None)
+        if found:
+            return found
+    return None
+
+
+def render_statement_pdf(statement: Statement, lang: str | None = None, *, engine: str = "auto") -> bytes:
+    """Render a statement to PDF.
+
+    Args:
+        statement: from ``build_statements``.
+        lang: "zh" or "en" (default: the statement's).
+        engine: "auto" (fpdf2 when a CJK font is found, else LibreOffice), "fpdf" or "libreoffice".
+
+    Returns:
+        The PDF's bytes.
+
+    Raises:
+        PdfError: the engine asked for (or, for "auto", every engine) is not available.
+    """
+    lang = "zh" if (lang or statement.lang) == "zh" else "en"
+    if engine not in ("auto", "fpdf", "libreoffice"):
+        raise ValueError(f'engine must be "auto", "fpdf" or "libreoffice", not "{engine}"')
+    why = []
+    if engine in ("auto", "fpdf"):
+        try:
+            import fpdf  # noqa: F401
+        except ImportError:
+            why.append("fpdf2 is not installed (pip install fpdf2)")
+        else:
+            fonts = find_cjk_font()
+            if fonts is not None:
+                return _render_fpdf(statement, lang, fonts)
+            why.append("no Chinese font was found (install fonts-noto-cjk, or set XL_AR_CJK_FONT to a .ttf/.otf/.ttc)")
+    if engine in ("auto", "libreoffice"):
+        soffice = find_soffice()
+        if soffice:
+            return _render_libreoffice(statement, lang, soffice)
+        why.append("LibreOffice (soffice) is not installed")
+    raise PdfError("cannot make the PDF: " + "; ".join(why))
+
+
+def write_statement_pdf(statement: Statement, path: str | Path, lang: str | None = None, *,
+                        engine: str = "auto") -> Path:
+    """Write a statement's PDF to ``path`` (see :func:`render_statement_pdf`); return the path."""
+    path = Path(path)
+    path.write_bytes(render_statement_pdf(statement, lang, engine=engine))
+    return path
+
+
+# ----------------------------------------------------------------------------- LibreOffice
+
+
+def _render_libreoffice(statement: Statement, lang: str, soffice: str) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="xl-ar-pdf-") as tmp:
+        src = write_statement_xlsx(statement, Path(tmp) / f"{file_stem(statement)}.xlsx", lang)
+        # A private profile: a user's running LibreOffice would otherwise take the job and quit.
+        profile = (Path(tmp) / "profile").as_uri()
+        cmd = [soffice, f"-env:UserInstallation={profile}", "--headless", "--norestore",
+               "--convert-to", "pdf", "--outdir", tmp, str(src)]
+        try:
+            run = subprocess.run(cmd, capture_output=True, text=True, timeout=LIBREOFFICE_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise PdfError(f"LibreOffice did not convert the statement within {LIBREOFFICE_TIMEOUT} s") from None
+        out = src.with_suffix(".pdf")
+        if run.returncode != 0 or not out.exists():
+            raise PdfError(f"LibreOffice could not convert the statement: {(run.stderr or run.stdout).strip()[:300]}")
+        return out.read_bytes()
+
+
+# ----------------------------------------------------------------------------- fpdf2
+
+
+def _render_fpdf(statement: Statement, lang: str, fonts) -> bytes:
+    from fpdf import FPDF
+    from fpdf.enums import XPos, YPos
+
+    t = TEXT[lang]
+    (reg_path, reg_idx), bold = fonts
+
+    class _Doc(FPDF):
+        def footer(self) -> None:  # statement id and page n of N on every page
+            self.set_y(-10)
+            self.set_font("cjk", "", 7)
+            self.set_text_color(110, 110, 110)
+            self.cell(0, 4, statement.statement_id, new_x=XPos.LMARGIN, new_y=YPos.TOP)
+            self.cell(0, 4, t["page"].format(n=self.page_no(), total="{nb}"), align="R")
+            self.set_text_color(0, 0, 0)
+
+    pdf = _Doc(orientation="P", unit="mm", format="A4")
+    pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
+    pdf.set_auto_page_break(True, margin=14)
+    pdf.add_font("cjk", "", reg_path, collection_font_number=reg_idx)
+    pdf.add_font("cjk", "B", bold[0] if bold else reg_path, collection_font_number=bold[1] if bold else reg_idx)
+    pdf.set_title(f"{t['title']} {statement.statement_id}")
+    pdf.set_author(statement.company(lang) or "xl-ar")
+    pdf.set_creator("xl-ar")
+    # A fixed creation date: the same statement gives the same bytes (it is evidence).
+    pdf.set_creation_date(dt.datetime.combine(statement.period_to, dt.time(0, 0), tzinfo=dt.timezone.utc))
+    pdf.add_page()
+    width = pdf.epw
+
+    def font(size: float, style: str = "") -> None:
+        pdf.set_font("cjk", style, size)
+
+    def fit(text: str, w: float) -> str:
+        """Cut text to the cell's width (an ellipsis shows it was cut)."""
+        if pdf.get_string_width(text) <= w - 1.5:
+            return text
+        while text and pdf.get_string_width(text + "…") > w - 1.5:
+            text = text[:-1]
+        return text + "…"
+
+    def line(cells, *, style: str = "", fill: bool = False, border: int | str = 0, h: float = _ROW_H) -> None:
+        font(8, style)
+        for (name, w, align), text in zip(_COLS, cells):
+            x, y = pdf.get_x(), pdf.get_y()
+            pdf.cell(w, h, "" if text == _BOX else fit(text, w), border=border, align=align, fill=fill)
+            if text == _BOX:
+                pdf.rect(x + w / 2 - 1.6, y + h / 2 - 1.6, 3.2, 3.2)
+        pdf.ln(h)
+
+    def summary(label: str, debit: str = "", credit: str = "", balance: str = "", mark: str = "",
+                style: str = "B") -> None:
+        """A row whose label spans the description column and the empty columns right of it."""
+        font(8, style)
+        pdf.cell(sum(w for _, w, _ in _COLS[:3]), _ROW_H, "")
+        span = _COLS[3:5] if debit or credit else _COLS[3:7]
+        pdf.cell(sum(w for _, w, _ in span), _ROW_H, label)
+        values = [debit, credit, balance, mark] if debit or credit else [balance, mark]
+        for (_, w, align), text in zip(_COLS[len(_COLS) - len(values):], values):
+            pdf.cell(w, _ROW_H, text, align=align)
+        pdf.ln(_ROW_H)
+
+    def heads() -> None:
+        pdf.set_fill_color(*_SHADE)
+        labels = [t["date"], t["type"], t["doc"], t["desc"], t["due"], t["debit"], t["credit"], t["balance"],
+                  "异议" if lang == "zh" else "Disp"]
+        line(labels, style="B", fill=True, border=1, h=6)
+
+    def need(h: float, repeat_heads: bool = False) -> None:
+        if pdf.will_page_break(h):
+            pdf.add_page()
+            if repeat_heads:
+                heads()
+
+    font(15, "B")
+    company = statement.company(lang)
+    if company:
+        pdf.cell(width, 8, company, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    font(13, "B")
+    pdf.cell(width, 8, t["title"], align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(2)
+    customer = f"{statement.customer_name} ({statement.customer_id})" if statement.customer_name else statement.customer_id
+    for label, value in ((t["customer"], customer),
+                         (t["period"], f"{statement.period_from:%Y-%m-%d} {t['to']} {statement.period_to:%Y-%m-%d}"),
+                         (t["statement_no"], statement.statement_id)):
+        font(9, "B")
+        pdf.cell(28, 5.5, label)
+        font(9)
+        pdf.cell(width - 28, 5.5, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(3)
+
+    kinds = {"invoice": t["invoice"], "credit": t["credit_note"], "receipt": t["receipt"]}
+    day_before = statement.period_from - dt.timedelta(days=1)
+    labels = AgingEdges(statement.aging_edges).labels(lang)
+    basis = t["basis_invoice"] if statement.aging_basis == "invoice" else t["basis_due"]
+    for sec in statement.sections:
+        m = lambda v: fmt_money(v, sec.exp)  # noqa: E731
+        need(30)
+        font(11, "B")
+        pdf.cell(width, 7, f"{t['currency']}: {sec.currency}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        heads()
+        summary(t["opening"].format(date=f"{day_before:%Y-%m-%d}"), balance=m(sec.opening_minor))
+        for x in sec.lines:
+            need(_ROW_H, repeat_heads=True)
+            desc = x.description or (t["for_invoice"].format(ref=x.reference) if x.reference else "")
+            line([f"{x.date:%Y-%m-%d}", kinds[x.kind], x.doc_no, desc, f"{x.due_date:%Y-%m-%d}" if x.due_date else "",
+                  m(x.debit_minor) if x.debit_minor else "", m(x.credit_minor) if x.credit_minor else "",
+                  m(x.balance_minor), _BOX], border="B")
+        if not sec.lines:
+            summary(t["none"], style="")
+        need(4 * _ROW_H)
+        summary(t["totals"], m(sec.debit_minor), m(sec.credit_minor))
+        summary(t["closing"].format(date=f"{statement.period_to:%Y-%m-%d}"), balance=m(sec.closing_minor))
+        summary(t["ledger"].format(date=f"{statement.period_to:%Y-%m-%d}"), balance=m(sec.ledger_minor),
+                mark="✓" if sec.ties else "≠", style="")
+        pdf.ln(2)
+        need(6 + 2 * _ROW_H + 4 * _ROW_H)
+        font(9, "B")
+        pdf.cell(width, 6, t["aging"].format(date=f"{statement.period_to:%Y-%m-%d}", basis=basis),
+                 new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        w = min(30.0, width / len(labels))
+        font(8, "B")
+        pdf.set_fill_color(*_SHADE)
+        for label in labels:
+            pdf.cell(w, _ROW_H, fit(label, w), border=1, align="C", fill=True)
+        pdf.ln(_ROW_H)
+        font(8)
+        for v in sec.aging_minor:
+            pdf.cell(w, _ROW_H, m(v), border=1, align="R")
+        pdf.ln(_ROW_H + 1)
+        rows = [(t["open_items"], sec.open_minor, ""), (t["unapplied"], -sec.unapplied_minor, ""),
+                (t["net"], sec.closing_minor, "B")]
+        if sec.disputed_minor:
+            rows.append((t["in_dispute"], sec.disputed_minor, ""))
+        for label, v, style in rows:
+            font(8, style)
+            pdf.cell(70, _ROW_H, label)
+            pdf.cell(30, _ROW_H, m(v), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.ln(4)
+
+    need(100)  # the confirmation block stays on one page: it is signed as a whole
+    font(11, "B")
+    pdf.cell(width, 7, t["confirm_title"], new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    font(8.5)
+    pdf.multi_cell(width, 4.5, t["confirm_text"], new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(3)
+    font(9, "B")
+    pdf.cell(40, 7, t["confirmed"])
+    font(9)
+    for answer in (t["yes"], t["no"]):
+        pdf.rect(pdf.get_x() + 1, pdf.get_y() + 1.9, 3.2, 3.2)
+        pdf.cell(25, 7, "      " + answer)
+    pdf.ln(7)
+    for label, h in ((t["remarks"], 14), (t["signer"], 10), (t["seal"], 26), (t["sign_date"], 10)):
+        font(9, "B")
+        pdf.cell(40, h, label)
+        pdf.cell(width - 40, h, "", border="B" if label != t["seal"] else 1, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.ln(1.5)
+    return bytes(pdf.output())

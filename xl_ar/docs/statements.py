@@ -1,0 +1,605 @@
+"""Reconciliation statements (对账单): per customer and currency, the period's documents with a
+running balance, the closing balance's aging, and a block for the customer's confirmation.
+
+``build_statements(ledger, settings, from, to)`` is pure: the ledger and the dates in, frozen
+:class:`Statement` records out. The opening balance is what the customer owed at the end of
+the day before the period (invoices − credit notes − receipts dated before ``from``); each
+invoice adds to the balance, each credit note and receipt takes from it; the closing balance
+is checked against the core's allocation at ``to`` (open items − unapplied money), so a
+statement can never disagree with the aging the same ledger gives.
+
+``write_statement_xlsx`` writes a NEW, editable workbook (openpyxl is fine here: nothing of the
+user's is round-tripped). The workbook carries a very hidden ``_xlar`` sheet (statement id,
+customer, currency sections, every line's key, and a checksum over all of it) plus defined
+names on the confirmation cells, so a returned statement is read back reliably even after the
+customer inserted rows or re-saved it in WPS or LibreOffice: see ``xl_ar.docs.confirmations``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from xl_ar.core.aging import AgingEdges
+from xl_ar.core.ledger import Ledger
+from xl_ar.core.money import CURRENCY_EXPONENTS, to_major
+from xl_ar.core.run import refresh
+from xl_ar.core.settings import Settings
+
+#: Line kinds and the codes used in line keys ("INV|I2"): one namespace per ledger sheet,
+#: since an invoice and a receipt may share a number.
+KIND_CODES = {"invoice": "INV", "credit": "CRN", "receipt": "RCT"}
+_KIND_RANK = {"invoice": 0, "credit": 1, "receipt": 2}  # same day: what was billed comes first
+
+MARKER_SHEET = "_xlar"
+MARKER_FORMAT = "xl-ar statement"
+MARKER_VERSION = "1"
+#: Defined names of the confirmation cells (kept by Excel/WPS/LibreOffice when rows move).
+NAMES = {"confirmed": "XLAR_Confirmed", "remarks": "XLAR_Remarks", "signer": "XLAR_Signer",
+         "sign_date": "XLAR_SignDate"}
+#: Columns of the lines table (1-based): the customer fills DISPUTE_COL and REASON_COL; KEY_COL is
+#: hidden and names the ledger document of the row, whatever the customer does to row order.
+DISPUTE_COL, REASON_COL, KEY_COL = 9, 10, 11
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PDF_MIME = "application/pdf"
+
+TEXT = {
+    "en": {
+        "sheet": "Statement", "title": "Statement of Account", "customer": "Customer", "period": "Period",
+        "to": "to", "statement_no": "Statement no.", "issued": "Issued", "currency": "Currency",
+        "date": "Date", "type": "Type", "doc": "Document", "desc": "Description", "due": "Due date",
+        "debit": "Invoiced", "credit": "Paid/credited", "balance": "Balance",
+        "disputed": "Disputed? 有异议", "reason": "Reason for dispute",
+        "opening": "Opening balance at {date}", "totals": "Period totals",
+        "closing": "Closing balance at {date}", "ledger": "Ledger balance at {date}", "ties": "ties: yes",
+        "invoice": "Invoice", "credit_note": "Credit note", "receipt": "Receipt", "for_invoice": "for invoice {ref}",
+        "aging": "Aging of the closing balance at {date} (by {basis})", "basis_due": "due date",
+        "basis_invoice": "invoice date", "open_items": "Open invoices", "unapplied": "Less: unapplied receipts and credits",
+        "net": "= Closing balance", "in_dispute": "of which in dispute",
+        "confirm_title": "Confirmation (please return)",
+        "confirm_text": ("Please check the balance above. If it is correct, choose Yes under \"Confirmed\". If not, choose "
+                         "Yes under \"Disputed?\" on each line you dispute and give the reason. Then sign, stamp and "
+                         "return this statement."),
+        "confirmed": "Confirmed 确认无误", "remarks": "Remarks", "signer": "Signature", "seal": "Company seal",
+        "sign_date": "Date", "yes": "Yes", "no": "No", "page": "Page {n} of {total}", "none": "No documents in the period",
+    },
+    "zh": {
+        "sheet": "对账单", "title": "对账单", "customer": "客户", "period": "对账期间", "to": "至",
+        "statement_no": "对账单号", "issued": "出具日期", "currency": "币种", "date": "日期", "type": "类型",
+        "doc": "单据号", "desc": "摘要", "due": "到期日", "debit": "应收（借方）", "credit": "已收/冲减",
+        "balance": "余额", "disputed": "有异议? Disputed", "reason": "异议原因",
+        "opening": "期初余额（{date}）", "totals": "本期合计", "closing": "期末余额（{date}）",
+        "ledger": "台账余额（{date}）", "ties": "相符", "invoice": "发票", "credit_note": "红字发票",
+        "receipt": "收款", "for_invoice": "核销发票 {ref}",
+        "aging": "期末余额账龄（截至 {date}，按{basis}）", "basis_due": "到期日", "basis_invoice": "开票日",
+        "open_items": "未收发票合计", "unapplied": "减：未核销收款及红字发票", "net": "= 期末余额",
+        "in_dispute": "其中有争议", "confirm_title": "确认栏（请签章后寄回）",
+        "confirm_text": ("请核对上述余额。如无误，请在“确认无误”处选择“是”；如有异议，请在有异议的单据行选择“是”"
+                         "并填写原因。签字、盖章后寄回本对账单。"),
+        "confirmed": "确认无误 Confirmed", "remarks": "备注", "signer": "签字", "seal": "公司盖章",
+        "sign_date": "日期", "yes": "是", "no": "否", "page": "第 {n} 页，共 {total} 页", "none": "本期无发生额",
+    },
+}
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    """One document in the period.
+
+    Attributes:
+        date: the document's date.
+        kind: "invoice", "credit" (a credit note: a negative invoice line) or "receipt".
+        doc_no: invoice, credit note or receipt number.
+        description: the ledger's description (invoices and credit notes).
+        reference: the invoice a receipt names, if any.
+        due_date: an invoice's due date.
+        debit_minor: what the document adds to the balance (invoices).
+        credit_minor: what it takes off (credit notes, receipts), positive.
+        balance_minor: the running balance after it.
+        row: its Excel row on the Invoices or Receipts sheet.
+        disputed: already marked disputed on the ledger.
+    """
+
+    date: dt.date
+    kind: str
+    doc_no: str
+    description: str
+    reference: str
+    due_date: dt.date | None
+    debit_minor: int
+    credit_minor: int
+    balance_minor: int
+    row: int
+    disputed: bool
+
+    @property
+    def key(self) -> str:
+        """The line's key on the statement, e.g. ``INV|I2``."""
+        return f"{KIND_CODES[self.kind]}|{self.doc_no}"
+
+
+@dataclass(frozen=True)
+class StatementSection:
+    """One currency of a statement (amounts in minor units).
+
+    Attributes:
+        opening_minor: balance at the end of the day before the period.
+        lines: the period's documents in date order.
+        closing_minor: opening + period movements.
+        ledger_minor: invoices − credit notes − receipts dated up to the period's end, per the ledger.
+        aging_minor: open invoices per aging bucket at the period's end.
+        open_minor: open invoices in all (the sum of ``aging_minor``).
+        unapplied_minor: receipts and credit notes not applied to any invoice.
+        disputed_minor: open invoices marked disputed.
+    """
+
+    currency: str
+    exp: int
+    opening_minor: int
+    lines: tuple[StatementLine, ...]
+    closing_minor: int
+    ledger_minor: int
+    aging_minor: tuple[int, ...]
+    open_minor: int
+    unapplied_minor: int
+    disputed_minor: int
+
+    @property
+    def debit_minor(self) -> int:  # the period's invoices
+        return sum(x.debit_minor for x in self.lines)
+
+    @property
+    def credit_minor(self) -> int:  # the period's credit notes and receipts
+        return sum(x.credit_minor for x in self.lines)
+
+    @property
+    def ties(self) -> bool:
+        """Closing = the ledger's balance = open items − unapplied money."""
+        return self.closing_minor == self.ledger_minor == self.open_minor - self.unapplied_minor
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A customer's statement for a period: one section per currency."""
+
+    statement_id: str
+    customer_id: str
+    customer_name: str
+    contact: str
+    email: str
+    company_en: str
+    company_zh: str
+    period_from: dt.date
+    period_to: dt.date
+    lang: str
+    aging_edges: tuple[int, ...]
+    aging_basis: str
+    sections: tuple[StatementSection, ...]
+
+    def company(self, lang: str) -> str:
+        """The issuing company's name in ``lang`` (the other language's when only that is set)."""
+        return (self.company_zh or self.company_en) if lang == "zh" else (self.company_en or self.company_zh)
+
+
+def statement_id(customer_id: str, period_from: dt.date, period_to: dt.date) -> str:
+    """The id of a statement: the same customer and period always give the same id."""
+    return f"ST-{customer_id}-{period_from:%Y%m%d}-{period_to:%Y%m%d}"
+
+
+def file_stem(statement: Statement) -> str:
+    """A file name (without extension) safe on Windows, macOS and Linux."""
+    return re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "_", statement.statement_id).strip(" .") or "statement"
+
+
+def fmt_money(minor: int, exp: int) -> str:
+    """``800000, 2`` -> ``"8,000.00"`` (exact: Decimal, never float)."""
+    return f"{to_major(minor, exp):,.{exp}f}"
+
+
+def _text(value: object) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return str(value).strip()
+
+
+def _company_names(settings: Settings) -> tuple[str, str]:
+    """(English, Chinese) company name: the documents settings the reminders read too."""
+    try:  # the documents package parses CompanyName/CompanyNameZh and their Chinese key aliases
+        from xl_ar.docs import parse_docs_settings
+
+        docs, _ = parse_docs_settings(settings.extra)
+        return docs.company_name, docs.company_name_zh
+    except ImportError:
+        raw = {k: settings.extra.get(k) for k in ("CompanyName", "CompanyNameZh")}
+        return tuple(_text(v[0] if isinstance(v, tuple) else v) for v in raw.values())  # type: ignore[return-value]
+
+
+def _documents(ledger: Ledger, end: np.datetime64) -> pd.DataFrame:
+    """Every invoice, credit note and receipt dated up to ``end``, as balance movements."""
+    inv, rec = ledger.invoices, ledger.receipts
+    amt = inv["amount_minor"].to_numpy(dtype=np.int64)
+    a = pd.DataFrame({
+        "customer_id": inv["customer_id"].to_numpy(dtype=object), "currency": inv["currency"].to_numpy(dtype=object),
+        "date": inv["invoice_date"].to_numpy(dtype="datetime64[s]"), "kind": np.where(amt < 0, "credit", "invoice"),
+        "doc_no": inv["invoice_no"].to_numpy(dtype=object), "description": inv["description"].to_numpy(dtype=object),
+        "reference": "", "due_date": inv["due_date"].to_numpy(dtype="datetime64[s]"), "move": amt,
+        "row": inv["row"].to_numpy(dtype=np.int64), "disputed": inv["disputed"].to_numpy(dtype=bool),
+    })
+    b = pd.DataFrame({
+        "customer_id": rec["customer_id"].to_numpy(dtype=object), "currency": rec["currency"].to_numpy(dtype=object),
+        "date": rec["receipt_date"].to_numpy(dtype="datetime64[s]"), "kind": "receipt",
+        "doc_no": rec["receipt_no"].to_numpy(dtype=object), "description": "",
+        "reference": rec["invoice_no"].to_numpy(dtype=object), "due_date": np.datetime64("NaT", "s"),
+        "move": -rec["amount_minor"].to_numpy(dtype=np.int64), "row": rec["row"].to_numpy(dtype=np.int64),
+        "disputed": False,
+    })
+    docs = pd.concat([x for x in (a, b) if len(x)], ignore_index=True) if len(a) or len(b) else a
+    docs = docs[docs["date"].notna() & (docs["date"] <= end) & (docs["customer_id"] != "")]
+    docs = docs.assign(rank=docs["kind"].map(_KIND_RANK))
+    return docs.sort_values(["customer_id", "currency", "date", "rank", "row"], kind="stable")
+
+
+def build_statements(
+    ledger: Ledger,
+    settings: Settings,
+    period_from: dt.date,
+    period_to: dt.date,
+    *,
+    customers: Iterable[str] | None = None,
+    lang: str | None = None,
+    include_quiet: bool = False,
+) -> list[Statement]:
+    """Build the statements of a period.
+
+    Args:
+        ledger: a validated ledger without errors.
+        settings: the run's settings (aging edges and basis, base currency, language, company
+            name from ``CompanyName``/``CompanyNameZh``).
+        period_from: first day of the period.
+        period_to: last day of the period (the aging is at this date).
+        customers: only these customer ids (default: every customer with something to state).
+        lang: the statements' language; default each customer's own Language, else the book's.
+        include_quiet: also give a statement (a zero one) to a selected customer with no
+            balance and no document in the period.
+
+    Returns:
+        One :class:`Statement` per customer, in the Customers sheet's order.
+
+    Raises:
+        ValueError: the period ends before it starts.
+        AssertionError: a closing balance does not tie to the allocation (a bug, not bad data).
+    """
+    if period_from > period_to:
+        raise ValueError(f"the period ends ({period_to}) before it starts ({period_from})")
+    start, end = np.datetime64(period_from, "s"), np.datetime64(period_to, "s")
+    docs = _documents(ledger, end)
+    result = refresh(ledger, settings, period_to)
+    n_b = len(settings.aging_edges) + 2
+    inv_open = pd.DataFrame({
+        "customer_id": ledger.invoices["customer_id"].to_numpy(dtype=object),
+        "currency": ledger.invoices["currency"].to_numpy(dtype=object),
+        "open": result.invoices["open_minor"].to_numpy(dtype=np.int64),
+        "bucket": result.invoices["bucket"].to_numpy(dtype=np.int64),
+        "disputed": ledger.invoices["disputed"].to_numpy(dtype=bool),
+    })
+    inv_open = {k: g for k, g in inv_open[inv_open["open"] > 0].groupby(["customer_id", "currency"])}
+    un = result.allocation.unapplied
+    unapplied = un.groupby(["customer_id", "currency"])["amount_minor"].sum().to_dict() if len(un) else {}
+
+    cust = ledger.customers
+    info = {c: (n, ct, e, lg) for c, n, ct, e, lg in zip(
+        cust["customer_id"], cust["name"], cust["contact"], cust["email"], cust["language"])}
+    order = [c for c in cust["customer_id"] if c] + sorted(set(docs["customer_id"]) - set(cust["customer_id"]))
+    if customers is not None:
+        wanted = list(dict.fromkeys(customers))
+        order = [c for c in wanted if c in set(order)]
+    by_customer = {k: g for k, g in docs.groupby("customer_id", sort=False)}
+    company_en, company_zh = _company_names(settings)
+    out: list[Statement] = []
+    for cid in order:
+        g = by_customer.get(cid)
+        currencies = sorted(set(g["currency"]) if g is not None else set(),
+                            key=lambda c: (c != settings.base_currency, c))
+        sections = []
+        for ccy in currencies:
+            d = g[g["currency"] == ccy]
+            sec = _section(d, ccy, start, inv_open.get((cid, ccy)), unapplied.get((cid, ccy), 0), n_b, cid)
+            if sec.opening_minor or sec.lines or sec.closing_minor or sec.open_minor or sec.unapplied_minor:
+                sections.append(sec)
+        if not sections:
+            if not (include_quiet and customers is not None):
+                continue
+            ccy = settings.base_currency
+            sections = [StatementSection(ccy, CURRENCY_EXPONENTS.get(ccy, 2), 0, (), 0, 0, (0,) * n_b, 0, 0, 0)]
+        name, contact, email, c_lang = info.get(cid, ("", "", "", ""))
+        out.append(Statement(
+            statement_id(cid, period_from, period_to), cid, _text(name), _text(contact), _text(email),
+            company_en, company_zh, period_from, period_to, lang or _text(c_lang) or settings.language,
+            tuple(settings.aging_edges), settings.aging_basis, tuple(sections)))
+    return out
+
+
+def _section(d: pd.DataFrame, ccy: str, start: np.datetime64, o: pd.DataFrame | None, unapplied: int,
+             n_b: int, cid: str) -> StatementSection:
+    """One currency's section from its documents (sorted, cut at the period's end) and open items ``o``."""
+    before = (d["date"] < start).to_numpy()
+    move = d["move"].to_numpy(dtype=np.int64)
+    opening = int(move[before].sum())
+    inside = d[~before]
+    running = opening + np.cumsum(move[~before])
+    lines = []
+    for (_, r), bal in zip(inside.iterrows(), running.tolist()):
+        mv = int(r["move"])
+        lines.append(StatementLine(
+            pd.Timestamp(r["date"]).date(), r["kind"], _text(r["doc_no"]), _text(r["description"]),
+            _text(r["reference"]), None if pd.isna(r["due_date"]) or r["kind"] != "invoice" else pd.Timestamp(r["due_date"]).date(),
+            max(mv, 0), max(-mv, 0), int(bal), int(r["row"]), bool(r["disputed"])))
+    closing = int(running[-1]) if len(running) else opening
+    if o is None:
+        o = pd.DataFrame({"open": np.zeros(0, np.int64), "bucket": np.zeros(0, np.int64), "disputed": np.zeros(0, bool)})
+    aging = tuple(int(o["open"][o["bucket"] == i].sum()) for i in range(n_b))
+    sec = StatementSection(ccy, CURRENCY_EXPONENTS.get(ccy, 2), opening, tuple(lines), closing, int(move.sum()),
+                           aging, int(o["open"].sum()), int(unapplied), int(o["open"][o["disputed"]].sum()))
+    if not sec.ties:  # the same documents, summed two ways: a mismatch is a bug, never bad data
+        raise AssertionError(f"statement of {cid} {ccy} does not tie to the ledger: {sec}")
+    return sec
+
+
+# ----------------------------------------------------------------------------- the marker
+
+
+def marker_checksum(pairs: Sequence[Sequence[str]], lines: Sequence[Sequence[str]]) -> str:
+    """Digest of the marker's content: detects a marker edited by hand (it is not a signature)."""
+    blob = json.dumps([[list(p) for p in pairs], [list(x) for x in lines]], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
+
+
+def marker_content(statement: Statement, lang: str, sheet: str,
+                   cells: dict[str, str]) -> tuple[list[list[str]], list[list[str]]]:
+    """The marker's key/value pairs and line table, all text (text survives any re-save unchanged).
+
+    Args:
+        statement: the statement.
+        lang: the language it was written in.
+        sheet: the statement sheet's name.
+        cells: confirmation field -> cell reference on that sheet (e.g. ``"confirmed": "C40"``).
+    """
+    pairs = [["format", MARKER_FORMAT], ["version", MARKER_VERSION], ["statement_id", statement.statement_id],
+             ["customer_id", statement.customer_id], ["customer_name", statement.customer_name],
+             ["period_from", statement.period_from.isoformat()], ["period_to", statement.period_to.isoformat()],
+             ["lang", lang], ["sheet", sheet]]
+    pairs += [[f"cell:{k}", v] for k, v in sorted(cells.items())]
+    pairs += [[f"closing:{s.currency}", str(to_major(s.closing_minor, s.exp))] for s in statement.sections]
+    lines = [[x.key, s.currency, x.kind, x.doc_no, str(to_major(x.debit_minor - x.credit_minor, s.exp)), str(x.row)]
+             for s in statement.sections for x in s.lines]
+    return pairs, lines
+
+
+# ----------------------------------------------------------------------------- xlsx
+
+
+def statement_workbook(statement: Statement, lang: str | None = None):
+    """The statement as an openpyxl Workbook (not saved): see :func:`write_statement_xlsx`."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.workbook.defined_name import DefinedName
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    lang = lang or statement.lang
+    t = TEXT["zh" if lang == "zh" else "en"]
+    wb = Workbook()
+    ws = wb.active
+    ws.title = t["sheet"]
+    bold, head_fill = Font(bold=True), PatternFill("solid", fgColor="DDEBF7")
+    input_fill = PatternFill("solid", fgColor="FFF2CC")  # pale yellow: "the customer fills this"
+    thin = Side(style="thin", color="808080")
+    box = Border(left=thin, right=thin, top=thin, bottom=thin)
+    date_fmt = "yyyy-mm-dd"
+    yes_no = DataValidation(type="list", formula1=f'"{t["yes"]},{t["no"]}"', allow_blank=True)
+    ws.add_data_validation(yes_no)
+
+    def put(r: int, c: int, v, fmt: str | None = None, font=None, fill=None):
+        cell = ws.cell(r, c, v)
+        if isinstance(v, str) and v.startswith("="):
+            cell.data_type = "s"  # text from the ledger (or "= Closing balance") is never a formula
+        for attr, value in (("number_format", fmt), ("font", font), ("fill", fill)):
+            if value:
+                setattr(cell, attr, value)
+        return cell
+
+    put(1, 1, statement.company(lang) or None, font=Font(bold=True, size=14))
+    put(2, 1, t["title"], font=Font(bold=True, size=13))
+    put(3, 1, t["customer"], font=bold)
+    put(3, 3, f"{statement.customer_name} ({statement.customer_id})" if statement.customer_name else statement.customer_id)
+    put(4, 1, t["period"], font=bold)
+    put(4, 3, f"{statement.period_from:%Y-%m-%d} {t['to']} {statement.period_to:%Y-%m-%d}")
+    put(5, 1, t["statement_no"], font=bold)
+    put(5, 3, statement.statement_id)
+    r = 7
+    kinds = {"invoice": t["invoice"], "credit": t["credit_note"], "receipt": t["receipt"]}
+    heads = [t["date"], t["type"], t["doc"], t["desc"], t["due"], t["debit"], t["credit"], t["balance"],
+             t["disputed"], t["reason"], "key"]
+    for sec in statement.sections:
+        money = "#,##0" if sec.exp == 0 else "#,##0." + "0" * sec.exp + ";-#,##0." + "0" * sec.exp
+        put(r, 1, f"{t['currency']}: {sec.currency}", font=Font(bold=True, size=12))
+        r += 1
+        for c, h in enumerate(heads, start=1):
+            cell = put(r, c, h, font=bold, fill=head_fill)
+            cell.alignment, cell.border = Alignment(horizontal="center", wrap_text=True), box
+        ws.row_dimensions[r].height = 30  # two lines: "Disputed? 有异议" wraps
+        r += 1
+        day_before = statement.period_from - dt.timedelta(days=1)
+        put(r, 4, t["opening"].format(date=f"{day_before:%Y-%m-%d}"), font=bold)
+        put(r, 8, float(to_major(sec.opening_minor, sec.exp)), money, font=bold)
+        r += 1
+        for x in sec.lines:
+            desc = x.description or (t["for_invoice"].format(ref=x.reference) if x.reference else "")
+            put(r, 1, x.date, date_fmt)
+            put(r, 2, kinds[x.kind])
+            put(r, 3, x.doc_no)
+            put(r, 4, desc)
+            put(r, 5, x.due_date, date_fmt)
+            put(r, 6, float(to_major(x.debit_minor, sec.exp)) if x.debit_minor else None, money)
+            put(r, 7, float(to_major(x.credit_minor, sec.exp)) if x.credit_minor else None, money)
+            put(r, 8, float(to_major(x.balance_minor, sec.exp)), money)
+            put(r, DISPUTE_COL, None, fill=input_fill).border = box
+            put(r, REASON_COL, None, fill=input_fill).border = box
+            put(r, KEY_COL, x.key)
+            yes_no.add(ws.cell(r, DISPUTE_COL))
+            r += 1
+        if not sec.lines:
+            put(r, 4, t["none"])
+            r += 1
+        put(r, 4, t["totals"], font=bold)
+        put(r, 6, float(to_major(sec.debit_minor, sec.exp)), money, font=bold)
+        put(r, 7, float(to_major(sec.credit_minor, sec.exp)), money, font=bold)
+        r += 1
+        put(r, 4, t["closing"].format(date=f"{statement.period_to:%Y-%m-%d}"), font=bold)
+        put(r, 8, float(to_major(sec.closing_minor, sec.exp)), money, font=Font(bold=True, size=12))
+        r += 1
+        put(r, 4, t["ledger"].format(date=f"{statement.period_to:%Y-%m-%d}"))
+        put(r, 8, float(to_major(sec.ledger_minor, sec.exp)), money)
+        put(r, 9, t["ties"] if sec.ties else "≠")
+        r += 2
+        basis = t["basis_invoice"] if statement.aging_basis == "invoice" else t["basis_due"]
+        put(r, 1, t["aging"].format(date=f"{statement.period_to:%Y-%m-%d}", basis=basis), font=bold)
+        r += 1
+        labels = AgingEdges(statement.aging_edges).labels("zh" if lang == "zh" else "en")
+        for c, (label, v) in enumerate(zip(labels, sec.aging_minor), start=3):
+            put(r, c, label, font=bold, fill=head_fill).alignment = Alignment(horizontal="center")
+            put(r + 1, c, float(to_major(v, sec.exp)), money)
+        r += 2
+        for label, v in ((t["open_items"], sec.open_minor), (t["unapplied"], -sec.unapplied_minor),
+                         (t["net"], sec.closing_minor)):
+            put(r, 4, label, font=bold if label == t["net"] else None)
+            put(r, 8, float(to_major(v, sec.exp)), money, font=bold if label == t["net"] else None)
+            r += 1
+        if sec.disputed_minor:
+            put(r, 4, t["in_dispute"])
+            put(r, 8, float(to_major(sec.disputed_minor, sec.exp)), money)
+            r += 1
+        r += 1
+    put(r, 1, t["confirm_title"], font=Font(bold=True, size=12))
+    r += 1
+    put(r, 1, t["confirm_text"]).alignment = Alignment(wrap_text=True, vertical="top")
+    ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=10)
+    ws.row_dimensions[r].height = 45
+    r += 2
+    cells = {}
+    for key, label in (("confirmed", t["confirmed"]), ("remarks", t["remarks"]), ("signer", t["signer"]),
+                       ("seal", t["seal"]), ("sign_date", t["sign_date"])):
+        put(r, 1, label, font=bold)
+        cell = put(r, 3, None, date_fmt if key == "sign_date" else None, fill=input_fill)
+        cell.border = box
+        if key == "remarks":
+            ws.merge_cells(start_row=r, start_column=3, end_row=r, end_column=8)
+        elif key == "seal":
+            ws.row_dimensions[r].height = 60  # room for a stamp
+        if key == "confirmed":
+            yes_no.add(cell)
+        if key in NAMES:
+            cells[key] = cell.coordinate
+        r += 1
+    for c, width in enumerate((12, 11, 15, 30, 12, 15, 15, 16, 14, 30), start=1):
+        ws.column_dimensions[chr(64 + c)].width = width
+    ws.column_dimensions["K"].hidden = True
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_area = f"A1:J{r}"
+    for key, ref in cells.items():
+        col, row = re.fullmatch(r"([A-Z]+)(\d+)", ref).groups()
+        wb.defined_names[NAMES[key]] = DefinedName(NAMES[key], attr_text=f"'{ws.title}'!${col}${row}")
+
+    pairs, lines = marker_content(statement, lang, ws.title, cells)
+    mk = wb.create_sheet(MARKER_SHEET)
+    for k, v in pairs:
+        mk.append([k, v])
+    mk.append(["checksum", marker_checksum(pairs, lines)])
+    mk.append([])
+    mk.append(["key", "currency", "kind", "doc_no", "amount", "row"])
+    for x in lines:
+        mk.append(x)
+    for row in mk.iter_rows():
+        for cell in row:
+            cell.data_type, cell.number_format = "s", "@"  # text, so a re-save keeps "20000.00" as typed
+    mk.sheet_state = "veryHidden"  # out of the customer's way: only the Statement sheet shows
+    wb.properties.title = f"{t['title']} {statement.statement_id}"
+    wb.properties.creator = statement.company(lang) or "xl-ar"
+    return wb
+
+
+def write_statement_xlsx(statement: Statement, path: str | Path, lang: str | None = None) -> Path:
+    """Write a statement as a new, editable .xlsx workbook.
+
+    The sheet shows the header, each currency's lines with the running balance, totals, the
+    closing balance and its aging, and the confirmation block; the customer fills the yellow
+    cells ("Disputed?" and the reason on each line, "Confirmed", remarks, signature, date).
+
+    Args:
+        statement: from :func:`build_statements`.
+        path: the file to write.
+        lang: "zh" or "en" (default: the statement's).
+
+    Returns:
+        The path written.
+    """
+    path = Path(path)
+    statement_workbook(statement, lang).save(path)
+    return path
+
+
+def statement_xlsx_bytes(statement: Statement, lang: str | None = None) -> bytes:
+    """The .xlsx file's bytes (for an e-mail attachment)."""
+    statement_workbook(statement, lang).save(buf := io.BytesIO())
+    return buf.getvalue()
+
+
+def statement_attachment(
+    ledger: Ledger,
+    settings: Settings,
+    customer_id: str,
+    period_to: dt.date,
+    *,
+    period_from: dt.date | None = None,
+    fmt: str = "pdf",
+    lang: str | None = None,
+) -> tuple[str, bytes, str]:
+    """A customer's statement as an e-mail attachment (the "last statement" a reminder carries).
+
+    Args:
+        ledger: a validated ledger without errors.
+        settings: the run's settings.
+        customer_id: the customer.
+        period_to: the last day of the period (a reminder's as-of date).
+        period_from: the first day (default: the first of ``period_to``'s month).
+        fmt: "pdf" or "xlsx".
+        lang: the language (default: the customer's, else the book's).
+
+    Returns:
+        ``(filename, content, mimetype)``.
+
+    Raises:
+        KeyError: the customer is not on the ledger.
+    """
+    if customer_id not in set(ledger.customers["customer_id"]) | set(ledger.invoices["customer_id"]):
+        raise KeyError(f'customer "{customer_id}" is not on the ledger')
+    start = period_from or period_to.replace(day=1)
+    st = build_statements(ledger, settings, start, period_to, customers=[customer_id], lang=lang,
+                          include_quiet=True)[0]
+    if fmt == "xlsx":
+        return f"{file_stem(st)}.xlsx", statement_xlsx_bytes(st), XLSX_MIME
+    if fmt == "pdf":
+        from xl_ar.docs.pdf import render_statement_pdf
+
+        return f"{file_stem(st)}.pdf", render_statement_pdf(st), PDF_MIME
+    raise ValueError(f'format must be "pdf" or "xlsx", not "{fmt}"')
