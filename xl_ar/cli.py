@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--as-of", type=_date, help="as-of date (default: the Settings sheet's AsOfDate, else today)")
         s.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
 
+    # Documents that go out: each module registers its own subcommands with a handler.
+    from xl_ar.docs import statements_cli
+
+    statements_cli.register(sub)
+
     s = sub.add_parser("build-template", help="build workbook/AR_Template.xlsm (ribbon, UDFs, ledger sheets)",
                        description="Assemble the macro workbook from the sheet definitions and the VBA and "
                        "ribbon sources in macros/: deterministic, two builds are byte-identical.")
@@ -119,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(stderr=getattr(args, "json", False))
     try:
+        if hasattr(args, "handler"):
+            return args.handler(args)
         if args.command == "new":
             from xl_ar.book.newbook import create_ledger
 
