@@ -22,6 +22,7 @@ SHEET_ALIASES: dict[str, tuple[str, ...]] = {
     "Stages": ("催收阶段", "催收规则"),
     "Collections": ("催收工作表",),
     "Dashboard": ("仪表板",),
+    "Warnings": ("预警表",),
     "Rates": ("利率", "参考利率"),
     "Aging": ("账龄分析",),
 }
@@ -175,7 +176,7 @@ def _build_field_lookup() -> dict[str, dict[str, str]]:
 FIELD_LOOKUP = _build_field_lookup()
 SHEET_LOOKUP: dict[str, str] = {
     normalise(alias): sheet
-    for sheet in (*TABLES, "Aging", "Collections", "Dashboard")
+    for sheet in (*TABLES, "Aging", "Collections", "Dashboard", "Warnings")
     for alias in (sheet, *SHEET_ALIASES.get(sheet, ()))
 }
 SETTING_LOOKUP: dict[str, str] = {

@@ -33,15 +33,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from xl_ar.book.headers import sheet_for_name
-from xl_ar.book.reader import BookData, SheetLayout, _read_settings, _read_table
+from xl_ar.book.reader import BookData, read_sheets
 from xl_ar.book.writer import STYLE_SPECS, ColumnOut, OwnedSheet, SheetOutputs, plan_outputs
-from xl_ar.core.ledger import Ledger, RawTable
+from xl_ar.core.ledger import Ledger
 from xl_ar.core.run import RunResult
 from xl_ar.core.settings import Settings
 
 
 #: Sheets the tool writes whole: never read as ledger input (as ``reader.read_book`` skips them).
-OWNED_SHEETS = ("Aging", "Collections", "Dashboard")
 
 
 class LiveBook:
@@ -63,21 +62,8 @@ class LiveBook:
         Returns:
             The book's raw ledger tables, settings and sheet layouts.
         """
-        tables: dict[str, RawTable] = {}
-        layouts: dict[str, SheetLayout] = {}
-        settings: dict[str, tuple[Any, str]] = {}
-        sheets = list(self.book.sheets)
-        for sheet in sheets:
-            canon = sheet_for_name(sheet.name)
-            if canon is None or canon in layouts or canon in OWNED_SHEETS:
-                continue
-            rows = sheet_rows(sheet)
-            if canon == "Settings":
-                settings = _read_settings(sheet.name, rows)
-                layouts[canon] = SheetLayout(sheet.name, 1, 1, 2)
-                continue
-            tables[canon], layouts[canon] = _read_table(sheet.name, canon, rows)
-        return BookData(tables, settings, layouts, [s.name for s in sheets])
+        sheets = {s.name: s for s in self.book.sheets}
+        return read_sheets(list(sheets), lambda name: sheet_rows(sheets[name]))
 
     # ------------------------------------------------------------------ write
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,8 @@ from xl_ar.core.convert import is_blank
 from xl_ar.core.ledger import RawTable
 from xl_ar.core.schema import TABLES
 
+#: Sheets the tool writes wholly: never read as ledger input.
+OWNED_SHEETS = ("Aging", "Collections", "Dashboard", "Warnings")
 # The header is looked for in the first rows only: a title row or two above it is common.
 HEADER_SEARCH_ROWS = 10
 
@@ -135,19 +137,34 @@ def read_book(path: str | Path) -> BookData:
     """
     wb = CalamineWorkbook.from_path(str(path))
     try:
-        tables: dict[str, RawTable] = {}
-        layouts: dict[str, SheetLayout] = {}
-        settings: dict[str, tuple[Any, str]] = {}
-        for name in wb.sheet_names:
-            canon = sheet_for_name(name)
-            if canon is None or canon in layouts or canon in ("Aging", "Collections", "Dashboard"):
-                continue
-            rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
-            if canon == "Settings":
-                settings = _read_settings(name, rows)
-                layouts[canon] = SheetLayout(name, 1, 1, 2)
-                continue
-            tables[canon], layouts[canon] = _read_table(name, canon, rows)
-        return BookData(tables, settings, layouts, list(wb.sheet_names))
+        return read_sheets(list(wb.sheet_names), lambda name: wb.get_sheet_by_name(name).to_python(skip_empty_area=False))
     finally:
         wb.close()
+
+
+def read_sheets(names: list[str], rows_of: Callable[[str], list[list[Any]]]) -> BookData:
+    """The ledger of a workbook, given its sheet names and a way to get a sheet's cell rows.
+
+    Both adapters read through this: the file one with calamine, the live one with xlwings.
+
+    Args:
+        names: the workbook's sheet names, in order.
+        rows_of: sheet name -> its values from A1, as a list of rows ("" or None for empty).
+
+    Returns:
+        The workbook's raw ledger tables, settings and sheet layouts.
+    """
+    tables: dict[str, RawTable] = {}
+    layouts: dict[str, SheetLayout] = {}
+    settings: dict[str, tuple[Any, str]] = {}
+    for name in names:
+        canon = sheet_for_name(name)
+        if canon is None or canon in layouts or canon in OWNED_SHEETS:
+            continue
+        rows = rows_of(name)
+        if canon == "Settings":
+            settings = _read_settings(name, rows)
+            layouts[canon] = SheetLayout(name, 1, 1, 2)
+            continue
+        tables[canon], layouts[canon] = _read_table(name, canon, rows)
+    return BookData(tables, settings, layouts, list(names))
