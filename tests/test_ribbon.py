@@ -142,8 +142,7 @@ def test_help_is_bilingual_and_names_the_readme(tmp_path):
     assert "刷新账龄 Refresh Aging" in alert.prompt and "README" in alert.prompt
 
 
-@pytest.mark.parametrize("action,function", [("reminders", "xl_ar.docs.reminders.build_reminders"),
-                                             ("statements", "xl_ar.docs.statements.build_statements")])
+@pytest.mark.parametrize("action,function", [("reminders", "xl_ar.docs.reminders.build_reminders")])
 def test_document_buttons_say_when_the_feature_is_not_installed(tmp_path, monkeypatch, action, function):
     monkeypatch.setitem(__import__("sys").modules, function.rsplit(".", 1)[0], None)  # import fails
     book = open_book(tmp_path)
@@ -173,11 +172,17 @@ def test_run_uses_the_calling_book_and_logs_to_a_file(tmp_path, monkeypatch):
     assert "Traceback" in (tmp_path / "logs" / "xl-ar.log").read_text(encoding="utf-8")
 
 
-def test_an_installed_document_feature_says_the_button_is_not_connected_yet(tmp_path):
-    pytest.importorskip("xl_ar.docs.statements")
+def test_statements_button_writes_last_months_statements_beside_the_book(tmp_path):
+    import datetime as dt
+
     book = open_book(tmp_path)
     before = snapshot(book)
-    ribbon.run("statements", book)
+    ribbon.statements(book, today=dt.date(2025, 4, 15))  # last month: March 2025
     [alert] = book.app.alerts
-    assert "not connected yet" in alert.prompt and "xl_ar.docs.statements.build_statements" in alert.prompt
-    assert snapshot(book) == before
+    out = Path(book.fullname).resolve().parent / "statements-20250331"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "ST-C1-20250301-20250331.pdf", "ST-C1-20250301-20250331.xlsx",
+        "ST-C2-20250301-20250331.pdf", "ST-C2-20250301-20250331.xlsx"]
+    assert "2025-03-01" in alert.prompt and str(out) in alert.prompt and alert.mode == "info"
+    assert snapshot(book) == before  # the book is only read
+    assert book.app.status_bar is False

@@ -9,6 +9,8 @@ message box.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import importlib
 import logging
 from pathlib import Path
@@ -201,9 +203,26 @@ def reminders(book: Any) -> None:
     _docs_feature(book, "reminders", "build_reminders", "催款提醒 Reminders")
 
 
-def statements(book: Any) -> None:
-    """Statements: ``xl_ar.docs.statements.build_statements`` (see ``_docs_feature``)."""
-    _docs_feature(book, "statements", "build_statements", "对账单 Statements")
+def statements(book: Any, today: dt.date | None = None) -> None:
+    """Statements: last calendar month's reconciliation statements, .xlsx and .pdf per customer,
+    into a ``statements-YYYYMMDD`` folder beside the book (the same run as ``xl-ar statements``).
+    The book itself is only read, so this works while Excel has it open."""
+    from xl_ar.docs.statements_cli import default_out_dir, last_month, run_statements
+
+    app = book.app
+    period_from, period_to = last_month(today or dt.date.today())
+    try:
+        report = run_statements(LiveBook(book), period_from, period_to,
+                                out_dir=default_out_dir(book.fullname, period_to),
+                                progress=status_bar_progress(app))
+    finally:
+        app.status_bar = False
+    if not report.ok:
+        app.alert(issues_message(report.issues), title=f"{TITLE}: 数据有误 / errors", buttons="ok", mode="critical")
+        return
+    app.alert(f"{len(report.statements)} 份对账单 / statements ({period_from:%Y-%m-%d} – {period_to:%Y-%m-%d}), "
+              f"{len(report.files)} 个文件 / files:\n{report.out_dir}", title=f"{TITLE}: 对账单 / statements",
+              buttons="ok", mode="info")
 
 
 def show_help(book: Any) -> None:
