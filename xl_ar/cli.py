@@ -61,8 +61,10 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
 
     # Documents that go out: each module registers its own subcommands with a handler.
+    from xl_ar import plans_cli
     from xl_ar.docs import statements_cli
 
+    plans_cli.register(sub)
     statements_cli.register(sub)
 
     s = sub.add_parser("build-template", help="build workbook/AR_Template.xlsm (ribbon, UDFs, ledger sheets)",

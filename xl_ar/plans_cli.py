@@ -1,0 +1,156 @@
+"""``xl-ar plan`` and ``xl-ar instalments``: payment plans written into the ledger.
+
+- ``plan``: a contract's milestone terms (``30%@0,60%@acceptance+30,10%@365``) become invoice
+  rows on the Invoices sheet, amounts summing exactly to the contract amount.
+- ``instalments``: a negotiated instalment plan for an overdue debt is recorded on the
+  collection log (Activities) as an agreement plus one promise per instalment, which the
+  stages then track like any promise.
+
+Without ``--write`` both print what they would add. With it the rows are appended below the
+sheet's table, the book backed up first and saved atomically, every other part untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from xl_ar.book.append import append_rows
+from xl_ar.book.writer import DATE_FORMAT, MONEY_FORMAT
+from xl_ar.book.package import WorkbookPackage, backup, check_not_open
+from xl_ar.book.reader import read_book
+from xl_ar.book.sheetxml import col_index
+from xl_ar.core.convert import parse_amount, parse_date
+from xl_ar.core.money import CURRENCY_EXPONENTS, to_minor
+from xl_ar.core.plans import events_from_text, instalment_plan, milestone_invoices, plan_activities
+from xl_ar.core.schema import TABLES
+
+
+def _date(text: str) -> dt.date:
+    try:
+        d = parse_date(text)
+    except ValueError:
+        d = None
+    if d is None:
+        raise argparse.ArgumentTypeError(f'"{text}" is not a date (use YYYY-MM-DD)')
+    return d
+
+
+def _amount(text: str) -> Decimal:
+    try:
+        x = parse_amount(text)
+    except ValueError:
+        x = None
+    if x is None or x <= 0:
+        raise argparse.ArgumentTypeError(f'"{text}" is not a positive amount')
+    return Decimal(repr(x))
+
+
+def register(sub) -> None:
+    """Add ``plan`` and ``instalments`` to the ``xl-ar`` command (each sets ``handler``)."""
+    s = sub.add_parser("plan", help="turn a contract's payment terms into invoice rows",
+                       description="Split a contract amount by milestone terms, e.g. "
+                       "\"30%@0,60%@acceptance+30,10%@365\" (share @ days after the start, or after a named "
+                       "event: acceptance/验收, delivery/交付, warranty/质保), into invoice rows whose amounts sum "
+                       "exactly to the total. Prints them; --write appends them to the Invoices sheet.")
+    s.add_argument("book", type=Path)
+    s.add_argument("--customer", required=True)
+    s.add_argument("--contract", required=True, help="contract number; invoices are numbered CONTRACT-1, -2, ...")
+    s.add_argument("--amount", type=_amount, required=True)
+    s.add_argument("--terms", required=True)
+    s.add_argument("--start", type=_date, required=True, help="contract start date")
+    s.add_argument("--events", default="", help='event dates, e.g. "acceptance=2025-03-31; 质保=2026-03-31"')
+    s.add_argument("--currency", default="CNY")
+    s.add_argument("--due-days", type=int, default=0, help="days from each milestone's invoice to its due date")
+    s.add_argument("--write", action="store_true", help="append the rows to the workbook")
+    s.set_defaults(handler=_plan_main)
+
+    s = sub.add_parser("instalments", help="record an instalment agreement for an overdue debt",
+                       description="Agree to repay an overdue amount in instalments with interest (default 1%% of "
+                       "the outstanding balance per instalment, as in the source documents' example). Prints the "
+                       "schedule; --write records the agreement and one promise per instalment on Activities, "
+                       "so each instalment is then tracked like a promise to pay.")
+    s.add_argument("book", type=Path)
+    s.add_argument("--customer", required=True)
+    s.add_argument("--invoice", default="", help="the invoice rescheduled (blank: the customer's overdue invoices)")
+    s.add_argument("--amount", type=_amount, required=True, help="the principal to repay")
+    s.add_argument("--count", type=int, default=3)
+    s.add_argument("--interval", type=int, default=30, help="days between instalments")
+    s.add_argument("--first", type=_date, required=True, help="date of the first instalment")
+    s.add_argument("--rate", default="0.01", help="interest per instalment (default 0.01)")
+    s.add_argument("--agreed-on", type=_date, default=None, help="date of the agreement (default today)")
+    s.add_argument("--by", default="", help="who agreed it")
+    s.add_argument("--currency", default="CNY")
+    s.add_argument("--write", action="store_true", help="append the rows to the workbook")
+    s.set_defaults(handler=_instalments_main)
+
+
+def _append(book: Path, table: str, rows: Sequence[dict[str, Any]], console: Console) -> int:
+    """Append rows (dicts of field -> value) under a ledger table; back up, save atomically."""
+    check_not_open(book)
+    WorkbookPackage.open(book)  # safety checks before the reader parses anything
+    data = read_book(book)
+    if table not in data.tables:
+        console.print(f"[red]error:[/] the workbook has no {table} sheet")
+        return 2
+    raw, layout = data.tables[table], data.layouts[table]
+    missing = sorted({f for r in rows for f in r if r[f] not in (None, "")} - set(raw.columns))
+    if missing:
+        console.print(f"[red]error:[/] {raw.sheet} has no column for {', '.join(missing)}")
+        return 2
+    cells = [{col_index(raw.columns[f]): v for f, v in r.items() if f in raw.columns} for r in rows]
+    pkg = WorkbookPackage.open(book)
+    # Dates and amounts get their formats whatever the row above holds.
+    formats = {"date": pkg.cell_style(DATE_FORMAT), "money": pkg.cell_style(MONEY_FORMAT)}
+    styles = {col_index(letter): formats[TABLES[table].field(f).kind] for f, letter in raw.columns.items()
+              if TABLES[table].field(f).kind in formats}
+    append_rows(pkg, raw.sheet, cells, header_row=layout.header_row, styles=styles)
+    saved = backup(book)
+    pkg.save(book)
+    console.print(f"[green]written[/] {len(rows)} row(s) to {raw.sheet} (backup {saved})")
+    return 0
+
+
+def _show(rows: Sequence[dict[str, Any]], fields: Sequence[str], title: str, console: Console) -> None:
+    table = Table(title=title, title_justify="left")
+    for f in fields:
+        table.add_column(f, justify="right" if "amount" in f else "left", no_wrap=f != "note")
+    for r in rows:
+        table.add_row(*["" if r.get(f) in (None, "") else str(r[f]) for f in fields])
+    console.print(table)
+
+
+def _plan_main(args) -> int:
+    console = Console()
+    exp = CURRENCY_EXPONENTS.get(args.currency.upper(), 2)
+    try:
+        events = events_from_text(args.events) if args.events.strip() else None
+        rows = milestone_invoices(args.contract, args.customer, to_minor(args.amount, exp), args.terms, args.start,
+                                  events, exp=exp, terms_days=args.due_days)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False)
+        return 1
+    for r in rows:
+        r["currency"] = args.currency.upper()
+    _show(rows, ["invoice_no", "invoice_date", "due_date", "amount", "description"], f"{args.contract}: {args.terms}", console)
+    return _append(args.book, "Invoices", rows, console) if args.write else 0
+
+
+def _instalments_main(args) -> int:
+    console = Console()
+    exp = CURRENCY_EXPONENTS.get(args.currency.upper(), 2)
+    try:
+        plan = instalment_plan(to_minor(args.amount, exp), args.count, args.interval, args.first, args.rate)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False)
+        return 1
+    rows = plan_activities(args.customer, args.invoice, plan, args.agreed_on or dt.date.today(), args.by, exp=exp)
+    _show(rows, ["promise_date", "promise_amount", "note"],
+          f"{args.customer}: {args.count} instalments", console)
+    return _append(args.book, "Activities", rows, console) if args.write else 0
