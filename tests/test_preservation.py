@@ -93,7 +93,10 @@ def test_refresh_keeps_every_part_it_does_not_own(tmp_path):
     for name, data in before.items():
         if name not in owned:
             assert after.get(name) == data, f"{name} changed"
-    assert set(after) - set(before) == {"xl/worksheets/sheet8.xml"}  # the Aging sheet
+    added = set(after) - set(before)  # Aging, Collections, Warnings, Dashboard and its two charts
+    assert {"xl/worksheets/sheet8.xml", "xl/worksheets/sheet11.xml"} <= added
+    assert all(n.startswith(("xl/worksheets/", "xl/charts/", "xl/drawings/")) for n in added), added
+    assert sum(n.startswith("xl/charts/chart") for n in added) == 2
     with zipfile.ZipFile(book) as z:
         ct = z.read("[Content_Types].xml")
         wbxml = z.read("xl/workbook.xml")

@@ -62,9 +62,11 @@ def _parser() -> argparse.ArgumentParser:
 
     # Documents that go out: each module registers its own subcommands with a handler.
     from xl_ar import plans_cli
+    from xl_ar.docs import cli as docs_cli
     from xl_ar.docs import statements_cli
 
     plans_cli.register(sub)
+    docs_cli.register(sub)
     statements_cli.register(sub)
 
     s = sub.add_parser("build-template", help="build workbook/AR_Template.xlsm (ribbon, UDFs, ledger sheets)",

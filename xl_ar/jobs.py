@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from xl_ar.book.reader import BookData
 from xl_ar.core.credit import parse_credit_settings
+from xl_ar.core.kpis import parse_kpi_settings
 from xl_ar.core.fees import LATE_FEE_POLICIES
 from xl_ar.core.issues import Issue, has_errors
 from xl_ar.core.ledger import Ledger, validate_ledger
@@ -61,6 +62,8 @@ class Report:
                 out["currencies"] = others
             if self.result.stages is not None:
                 out["stages"] = per_stage_counts(self.result.stages)
+            if self.result.kpis is not None:
+                out.update(self.result.kpis.as_json())
         else:
             out.update(open_total=None, buckets={}, unapplied=None)
         out["issues"] = [i.as_dict() for i in self.issues]
@@ -103,9 +106,10 @@ def load(data: BookData, as_of: dt.date | None, today: dt.date) -> tuple[Ledger 
     if "Stages" in data.tables:
         raw = data.tables["Stages"]
         rules, rule_issues = stage_rules_from_table(raw.frame, raw.columns, raw.sheet)
-    policies = Policies(credit, tuple(rules), owners_from_settings(settings.extra))
+    kpi, kpi_issues = parse_kpi_settings(settings.extra, settings)
+    policies = Policies(credit, tuple(rules), owners_from_settings(settings.extra), kpi)
     ledger, more = validate_ledger(data.tables, settings)
-    return ledger, settings, policies, issues + credit_issues + list(rule_issues) + more
+    return ledger, settings, policies, issues + credit_issues + list(rule_issues) + kpi_issues + more
 
 
 def run_refresh(adapter, *, as_of: dt.date | None = None, today: dt.date | None = None,

@@ -135,7 +135,8 @@ def _cell_xml(p: str, ref: str, value: Any, style: int | None) -> str:
         text = str(int(serial)) if serial == int(serial) else repr(serial)
         return f'<{p}c r="{ref}"{s}><{p}v>{text}</{p}v></{p}c>'
     if isinstance(value, (int, float, Decimal, np.integer, np.floating)):
-        text = format(value, "f") if isinstance(value, Decimal) else repr(value.item() if hasattr(value, "item") else value)
+        plain = value.item() if hasattr(value, "item") else value
+        text = format(value, "f") if isinstance(value, Decimal) else repr(plain)
         text = text[:-2] if text.endswith(".0") else text
         return f'<{p}c r="{ref}"{s}><{p}v>{text}</{p}v></{p}c>'
     text = str(value)
@@ -151,7 +152,9 @@ def _tables(pkg: WorkbookPackage, sheet_part: str) -> list[tuple[str, tuple[int,
         return []
     out = []
     for rel in safe_parse(pkg.read(rels), rels):
-        if not isinstance(rel.tag, str) or not rel.get("Type", "").endswith("/table") or rel.get("TargetMode") == "External":
+        if not isinstance(rel.tag, str) or not rel.get("Type", "").endswith("/table"):
+            continue
+        if rel.get("TargetMode") == "External":
             continue
         target = unquote(rel.get("Target", ""))
         part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(d, target))

@@ -34,7 +34,8 @@ import numpy as np
 
 from xl_ar.book.headers import sheet_for_name
 from xl_ar.book.reader import BookData, read_sheets
-from xl_ar.book.writer import STYLE_SPECS, ColumnOut, OwnedSheet, SheetOutputs, plan_outputs
+from xl_ar.book.owned import OwnedSheet
+from xl_ar.book.writer import STYLE_SPECS, ColumnOut, SheetOutputs, plan_outputs
 from xl_ar.core.ledger import Ledger
 from xl_ar.core.run import RunResult
 from xl_ar.core.settings import Settings

@@ -20,6 +20,8 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 from xl_ar.book.headers import header_label, sheet_label
 from xl_ar.core.schema import LEDGER_TABLES, TABLES
 from xl_ar.core.credit import CREDIT_SETTING_DEFAULTS
+from xl_ar.core.kpis import KPI_SETTING_DEFAULTS
+from xl_ar.docs import DOCS_SETTING_DEFAULTS
 from xl_ar.core.settings import SETTING_DEFAULTS
 from xl_ar.core.stages import DEFAULT_STAGES_ROWS
 
@@ -33,8 +35,8 @@ _WIDE = {"name": 28, "description": 30, "note": 40, "email": 26, "dispute_reason
 SETTINGS_NOTE = {"en": "Note", "zh": "说明"}
 #: The sheets of a new workbook, in order (canonical names).
 NEW_BOOK_SHEETS = tuple(t.sheet for t in LEDGER_TABLES) + ("Stages",)
-#: Every setting a new workbook lists: the run's, then credit control's.
-ALL_SETTING_DEFAULTS = SETTING_DEFAULTS + CREDIT_SETTING_DEFAULTS
+#: Every setting a new workbook lists: the run's, credit control's, the dashboard's, documents'.
+ALL_SETTING_DEFAULTS = SETTING_DEFAULTS + CREDIT_SETTING_DEFAULTS + KPI_SETTING_DEFAULTS + DOCS_SETTING_DEFAULTS
 
 
 def _choices(table: str, name: str, lang: str) -> Sequence[str] | None:

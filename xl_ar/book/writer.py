@@ -17,10 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from xl_ar.book.charts import add_charts
 from xl_ar.book.headers import OUTPUTS, SHEET_ALIASES, sheet_label
+from xl_ar.book.owned import OwnedSheet
+from xl_ar.book.reports import REPORT_SHEETS, REPORT_STYLE_SPECS, report_sheets
 from xl_ar.book.package import WorkbookPackage
 from xl_ar.book.reader import BookData, SheetLayout
-from xl_ar.book.sheetxml import Kind, OutColumn, render_sheet, splice_columns
+from xl_ar.book.sheetxml import Kind, OutColumn, render_sheet
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_major_array
 from xl_ar.core.run import RunResult
 from xl_ar.core.settings import Settings
@@ -43,6 +46,7 @@ STYLE_SPECS: dict[str, dict[str, Any]] = {
     "bold": dict(num_fmt=None, bold=True),
     "percent": dict(num_fmt="0.0%"),
     "decimal1": dict(num_fmt="0.0"),
+    **REPORT_STYLE_SPECS,
 }
 
 _TEXT = {
@@ -124,23 +128,6 @@ class SheetOutputs:
     layout: SheetLayout
     rows: np.ndarray
     columns: list[ColumnOut]
-
-
-@dataclass(frozen=True)
-class OwnedSheet:
-    """A sheet the tool owns and rewrites whole (Aging; any report sheet).
-
-    Attributes:
-        name: the sheet's name (the existing one, else a new one in the workbook's language).
-        rows: rows from A1; a cell is a value or ``(value, style name)``.
-        widths: column widths (1-based column -> characters).
-        freeze_header: freeze the first row.
-    """
-
-    name: str
-    rows: list[list]
-    widths: dict[int, float]
-    freeze_header: bool = False
 
 
 @dataclass(frozen=True)
@@ -308,8 +295,12 @@ def plan_outputs(data: BookData, result: RunResult, settings: Settings) -> Outpu
                                    _place_columns(layout, "Customers", _customer_content(result, settings, base_exp), lang)))
     n_cols = 3 + len(result.labels) + 4
     widths = {1: 14, 2: 30, 3: 14, **{j: 14 for j in range(4, n_cols + 1)}}
-    aging = OwnedSheet(owned_sheet_name(data, "Aging", lang), _aging_rows(result, settings), widths)
-    return Outputs(sheets, [aging])
+    owned = [OwnedSheet(owned_sheet_name(data, "Aging", lang), _aging_rows(result, settings), widths)]
+    if result.kpis is not None:
+        names = {key: owned_sheet_name(data, key, lang) for key in REPORT_SHEETS}
+        owned += report_sheets(result, result.kpis, result.worklist, result.warning, lang, names,
+                               result.kpis.worklist_days_ahead)
+    return Outputs(sheets, owned)
 
 
 def owned_sheet_name(data: BookData, sheet: str, language: str) -> str:
@@ -329,10 +320,8 @@ def _splice_outputs(pkg: WorkbookPackage, sheet: SheetOutputs, st: Styles) -> No
     """Splice a sheet's computed columns into its part and extend its Excel Table over them."""
     layout = sheet.layout
     columns = [OutColumn(c.index, c.header, st["header"], st[c.style], c.kind, c.width) for c in sheet.columns]
-    part = pkg.sheet_part(layout.name)
-    xml = splice_columns(pkg.read(part), header_row=layout.header_row, columns=columns, rows=sheet.rows,
-                         values=[c.values for c in sheet.columns])
-    pkg.set_sheet(layout.name, xml)
+    pkg.splice_sheet(layout.name, header_row=layout.header_row, columns=columns, rows=sheet.rows,
+                     values=[c.values for c in sheet.columns])
     pkg.extend_table(layout.name, layout.header_row, layout.first_col, max(c.index for c in columns),
                      {c.index: c.header for c in columns}, last_row=max(layout.last_row, layout.header_row + 1))
 
@@ -350,7 +339,16 @@ def write_results(pkg: WorkbookPackage, data: BookData, result: RunResult, setti
     out = plan_outputs(data, result, settings)
     for sheet in out.sheets:
         _splice_outputs(pkg, sheet, st)
-    for owned in out.owned:
-        rows = [[(c[0], st[c[1]]) if isinstance(c, tuple) else c for c in row] for row in owned.rows]
-        xml = render_sheet(rows, col_widths=owned.widths, date_style=st["date"], freeze_header=owned.freeze_header)
-        pkg.set_sheet(owned.name, xml)
+    write_owned(pkg, out.owned, st)
+
+
+def write_owned(pkg: WorkbookPackage, owned: list[OwnedSheet], st: Styles) -> None:
+    """Render each owned sheet into the package (a new one goes after the previous) with its charts."""
+    after = None
+    for sheet in owned:
+        rows = [[(c[0], st[c[1]]) if isinstance(c, tuple) else c for c in row] for row in sheet.rows]
+        xml = render_sheet(rows, col_widths=sheet.widths, date_style=st["date"], freeze_header=sheet.freeze_header,
+                           merged=sheet.merged, autofilter=sheet.autofilter)
+        pkg.set_sheet(sheet.name, xml, after=after)
+        add_charts(pkg, sheet.name, list(sheet.charts))  # also removes charts a sheet no longer has
+        after = sheet.name

@@ -17,6 +17,7 @@ import pandas as pd
 from xl_ar.core.aging import AgingEdges, aging_table, age_open_items, days_between
 from xl_ar.core.allocation import Allocation, allocate_receipts
 from xl_ar.core.credit import CreditSettings, assess_credit
+from xl_ar.core.kpis import Kpis, KpiSettings, collections_worklist, compute_kpis, warning_table
 from xl_ar.core.stages import DEFAULT_STAGE_RULES, StageRule, assign_stages
 from xl_ar.core.fees import FeeTerms, late_fees
 from xl_ar.core.issues import Issue
@@ -34,11 +35,13 @@ class Policies:
         credit: credit-control settings.
         stage_rules: collection-stage rules (the Stages sheet, else the sources' defaults).
         owners: owner role -> person, for stages whose owner is a role (e.g. finance).
+        kpi: the dashboard's and work list's settings (targets, periods, bands, trend).
     """
 
     credit: CreditSettings = field(default_factory=CreditSettings)
     stage_rules: tuple[StageRule, ...] = DEFAULT_STAGE_RULES
     owners: Mapping[str, str] = field(default_factory=dict)
+    kpi: KpiSettings = field(default_factory=KpiSettings)
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,8 @@ class RunResult:
         allocation: the full allocation, for later features (statements).
         credit: one row per customer (see ``xl_ar.core.credit.assess_credit``).
         stages: one row per invoice row (see ``xl_ar.core.stages.assign_stages``).
+        kpis, worklist, warning: the dashboard's figures, the collectors' work list and the
+            three-dimensional warning table (see ``xl_ar.core.kpis``).
         issues: warnings raised by the run itself.
     """
 
@@ -102,6 +107,9 @@ class RunResult:
     issues: list[Issue] = field(default_factory=list)
     credit: pd.DataFrame | None = None
     stages: pd.DataFrame | None = None
+    kpis: Kpis | None = None
+    worklist: pd.DataFrame | None = None
+    warning: pd.DataFrame | None = None
 
 
 def fee_terms(settings: Settings) -> FeeTerms:
@@ -202,7 +210,14 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
     policies = policies or Policies()
     credit_frame = assess_credit(ledger, result, as_of, policies.credit, ledger.orders)
     stages = assign_stages(ledger, result, as_of, policies.stage_rules, policies.owners)
-    return replace(result, credit=credit_frame, stages=stages)
+    result = replace(result, credit=credit_frame, stages=stages)
+    kpi = policies.kpi
+    return replace(
+        result,
+        kpis=compute_kpis(ledger, result, stages, as_of, kpi, trend=kpi.trend_months > 0),
+        worklist=collections_worklist(ledger, result, stages, as_of, kpi.worklist_days_ahead),
+        warning=warning_table(ledger, result, as_of, kpi),
+    )
 
 
 def _tie_out(inv, alloc, is_inv, bucket, fee_minor, labels, settings) -> dict[str, TieOut]:

@@ -1,0 +1,782 @@
+"""Management measures (DOMAIN.md section 5), the collector's work list and the warning table.
+
+Every money figure is in the **base currency only** (the first currency of
+``RunResult.tieouts``): the core has no exchange rates, so open items in other currencies are
+left out and reported beside the figures (``Kpis.foreign_open``). Counts of stages and of
+promises cover every currency (a count does not mix currencies).
+
+Definitions (``R(t)`` = open base-currency invoices at the end of day ``t``, the aging's
+open items, written-off and disputed ones included since they stay in the aging until a
+credit note clears them; *current* = not yet due, *overdue* = past the due date; *credit
+sales* over a period = base-currency invoice lines with a positive amount dated in it; a
+credit note is not netted from sales: like cash it settles receivables, so it counts as
+collected in the CEI, and the countback is then sure to use up the balance):
+
+* **Overdue ratio** = overdue R(as-of) / R(as-of). Target under 5% (document 002).
+* **DSO, simple** = R(as-of) / credit sales of the period × days of the period (default the
+  last 90 days). Source: the standard formula "(ending receivables / credit sales) × days in
+  period", e.g. Credit Research Foundation; Investopedia "Days Sales Outstanding".
+* **DSO, countback** (exhaustion method): take R(as-of); subtract the credit sales of the
+  as-of month so far (counting its days, 1st to as-of), then of each earlier calendar month
+  (counting its days), until a month's sales exceed what is left; add that month's days × the
+  share of its sales still needed. Source: Credit Today, "Why you should switch to the
+  countback method to calculate DSO"; worked example (Benji Pays, "The count-back method
+  explained"): 212,000 against sales of 100,000 / 80,000 / 70,000 = 30 + 30 + 32/70 × 30 days.
+* **CEI** = (R(start) + credit sales in (start, as-of] − R(as-of)) / (R(start) + credit sales
+  − current R(as-of)) × 100, over the CEI period (default the last 3 months). Source: the
+  Credit Research Foundation's index as creditguru.com states it for a one-year period: the
+  period's total sales (its multi-month variant divides the sales by the number of months).
+* **Average days delinquent** = DSO simple − best possible DSO, where best possible DSO =
+  current R(as-of) / credit sales × days (same period as the DSO). Equivalently overdue
+  R(as-of) / credit sales × days. Source: Credit Research Foundation (ADD = DSO − BPDSO).
+* **Promises kept** = kept / (kept + broken) over every promise on the collection log whose
+  date has passed (:func:`xl_ar.core.plans.check_promises`); pending ones are not counted.
+* **Bad debt** = open amount of the invoices a write-off on the collection log names
+  (``bad_debt_minor`` of :func:`xl_ar.core.stages.assign_stages`).
+* **Per owner** (the person in the Customers ``Owner`` column; blank = no owner): open,
+  overdue, overdue ratio, customers with open items, broken promises, bad debt.
+* **Aging trend**: for each of the last 12 month-ends on or before the as-of date, receipts
+  are allocated and open items aged as of that month-end (``allocate_receipts`` +
+  ``age_open_items``, the same rules as a refresh on that day; late fees are not needed),
+  giving the buckets, the open total and the overdue ratio of each month-end.
+
+Ratios are exact fractions of integer minor units turned into floats at the end; a measure
+with a zero denominator is None (shown blank), never a division error.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from xl_ar.core.aging import AgingEdges, age_open_items
+from xl_ar.core.allocation import allocate_receipts
+from xl_ar.core.convert import is_blank
+from xl_ar.core.issues import Issue
+from xl_ar.core.money import CURRENCY_EXPONENTS, to_major
+from xl_ar.core.plans import PromiseCheck, check_promises
+from xl_ar.core.stages import DEFAULT_CLASS, per_stage_counts
+
+if TYPE_CHECKING:
+    from xl_ar.core.ledger import Ledger
+    from xl_ar.core.run import RunResult
+    from xl_ar.core.settings import Settings
+
+#: Every KPI setting with its default, as a new workbook lists them.
+#: (key, default as written in the sheet, English note, Chinese note)
+KPI_SETTING_DEFAULTS: tuple[tuple[str, Any, str, str], ...] = (
+    ("OverdueRatioTarget", 0.05, "Target overdue ratio (overdue / open); 0.05 = under 5%",
+     "逾期率目标（逾期金额 / 应收余额），0.05 = 低于 5%"),
+    ("DsoPeriod", 90, "Period of the simple DSO: days (90) or months (3m)", "DSO 计算期间：天数（90）或月数（3m）"),
+    ("CeiPeriod", "3m", "Period of the collection effectiveness index: days (90) or months (3m)",
+     "回款有效性指数（CEI）计算期间：天数（90）或月数（3m）"),
+    ("TrendMonths", 12, "Month-ends shown in the aging trend", "账龄趋势显示的月末个数"),
+    ("WorklistDaysAhead", 7, "The work list shows items overdue or due within this many days",
+     "催收工作表列出逾期及在此天数内到期的发票"),
+    ("WarningAmountBands", "10000,100000", "Amount bands of the warning table (base currency)",
+     "预警表金额分段（本位币）"),
+    ("WarningDueBands", "0,3,7,10,30", "Days-to-due bands of the warning table", "预警表距到期日天数分段"),
+)
+#: Chinese keys accepted on the Settings sheet (the lead may merge them into SETTING_ALIASES).
+KPI_SETTING_ALIASES: dict[str, tuple[str, ...]] = {
+    "OverdueRatioTarget": ("逾期率目标",), "DsoPeriod": ("DSO计算期间", "DSO期间"),
+    "CeiPeriod": ("CEI计算期间", "CEI期间"), "TrendMonths": ("趋势月数",),
+    "WorklistDaysAhead": ("催收提前天数", "工作表提前天数"),
+    "WarningAmountBands": ("预警金额分段",), "WarningDueBands": ("预警到期天数分段",),
+}
+
+#: Urgency of a stage in the work list (lower = more urgent). A stage a user names on the
+#: Stages sheet ranks with the fallback "overdue" when past due, else with the reminders.
+STAGE_RANK = {"severe": 0, "moderate": 1, "overdue": 2, "mild": 3, "due": 4, "pre_due": 5,
+              "disputed": 6, "promised": 7, "": 9}
+_QUIET = ("", "promised", "disputed", "written_off")  # stages that are not a reminder now
+
+
+@dataclass(frozen=True)
+class KpiSettings:
+    """Settings of the KPIs, the work list and the warning table.
+
+    Attributes:
+        overdue_target: the overdue-ratio target (0.05 = under 5%, document 002).
+        dso_period, cei_period: ``(n, "d")`` days or ``(n, "m")`` months ending at the as-of date.
+        trend_months: month-ends in the aging trend (0: no trend, for very large ledgers).
+        worklist_days_ahead: the work list shows items due within this many days.
+        amount_bands: warning-table amount edges in major units of the base currency.
+        due_bands: warning-table days-to-due edges (0 = a "due today" band).
+        base_currency: None = the run's base currency (the first tie-out).
+        aging_edges, aging_basis: the run's aging (copied from Settings by the parser).
+    """
+
+    overdue_target: float = 0.05
+    dso_period: tuple[int, str] = (90, "d")
+    cei_period: tuple[int, str] = (3, "m")
+    trend_months: int = 12
+    worklist_days_ahead: int = 7
+    amount_bands: tuple[int, ...] = (10_000, 100_000)
+    due_bands: tuple[int, ...] = (0, 3, 7, 10, 30)
+    base_currency: str | None = None
+    aging_edges: tuple[int, ...] = (30, 60, 90)
+    aging_basis: str = "due"
+
+
+def _fold(text: Any) -> str:
+    s = unicodedata.normalize("NFKC", str(text)).strip().lower()
+    return "".join(ch for ch in s if ch not in " _-\u3000")
+
+
+_KEY_LOOKUP = {_fold(a): k for k, *_ in KPI_SETTING_DEFAULTS for a in (k, *KPI_SETTING_ALIASES.get(k, ()))}
+
+
+def _edges(raw: Any, allow_zero: bool) -> tuple[int, ...]:
+    text = str(int(raw)) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else str(raw)
+    try:
+        out = tuple(int(float(p)) for p in re.split(r"[,，;；\s]+", unicodedata.normalize("NFKC", text)) if p)
+    except ValueError:
+        raise ValueError("must be increasing whole numbers, e.g. 10000,100000") from None
+    if not out or list(out) != sorted(set(out)) or out[0] < (0 if allow_zero else 1):
+        raise ValueError("must be increasing whole numbers, e.g. 10000,100000")
+    return out
+
+
+def _period(raw: Any) -> tuple[int, str]:
+    text = unicodedata.normalize("NFKC", str(raw)).strip().lower()
+    m = re.fullmatch(r"(\d+)(?:\.0+)?\s*(d|days?|天|日|m|months?|mo|个月|月)?", text)
+    if not m or int(m.group(1)) < 1:
+        raise ValueError("must be days (90) or months (3m)")
+    unit = "m" if m.group(2) and m.group(2)[0] in "m个月" else "d"
+    return int(m.group(1)), unit
+
+
+def _whole(lo: int):
+    def parse(raw: Any) -> int:
+        x = float(str(raw).strip())
+        if x != int(x) or x < lo:
+            raise ValueError(f"must be a whole number of at least {lo}")
+        return int(x)
+    return parse
+
+
+def _ratio(raw: Any) -> float:
+    s = str(raw).strip()
+    x = float(s[:-1]) / 100 if s.endswith("%") else float(s)
+    if not 0 <= x <= 1:
+        raise ValueError("must be a share between 0 and 1 (or 0% to 100%)")
+    return x
+
+
+_PARSERS = {
+    "OverdueRatioTarget": ("overdue_target", _ratio), "DsoPeriod": ("dso_period", _period),
+    "CeiPeriod": ("cei_period", _period), "TrendMonths": ("trend_months", _whole(0)),
+    "WorklistDaysAhead": ("worklist_days_ahead", _whole(0)),
+    "WarningAmountBands": ("amount_bands", lambda r: _edges(r, False)),
+    "WarningDueBands": ("due_bands", lambda r: _edges(r, True)),
+}
+
+
+def parse_kpi_settings(extra: Mapping[str, Any], run: "Settings | None" = None) -> tuple[KpiSettings, list[Issue]]:
+    """Read the KPI settings from the Settings sheet's extra pairs.
+
+    Args:
+        extra: key text -> ``(raw value, "Settings!B12")`` (a bare raw value is placed at
+            "Settings"); keys in English or Chinese (:data:`KPI_SETTING_ALIASES`), matched
+            ignoring case, spaces, ``_`` and ``-``; other keys are ignored.
+        run: the run's settings, whose base currency and aging edges and basis are copied.
+
+    Returns:
+        (settings, issues): a bad value is an error naming its place; its default is kept.
+    """
+    s, issues = KpiSettings(), []
+    if run is not None:
+        s = replace(s, base_currency=run.base_currency, aging_edges=tuple(run.aging_edges), aging_basis=run.aging_basis)
+    for key_text, value in extra.items():
+        key = _KEY_LOOKUP.get(_fold(key_text))
+        if key is None:
+            continue
+        raw, where = value if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], str) else (value, "Settings")
+        if is_blank(raw):
+            continue
+        name, parse = _PARSERS[key]
+        try:
+            s = replace(s, **{name: parse(raw)})
+        except (ValueError, TypeError) as e:
+            default = next(d for k, d, *_ in KPI_SETTING_DEFAULTS if k == key)
+            why = str(e) if "must" in str(e) else "is not valid"
+            issues.append(Issue(where, f'{key} "{raw}" {why}; the default "{default}" is kept'))
+    return s, issues
+
+
+# ----------------------------------------------------------------------------- scalar formulas
+
+
+def _float(x: Fraction | None) -> float | None:
+    return None if x is None else float(x)
+
+
+def dso_simple(receivables: int, credit_sales: int, days: int) -> float | None:
+    """DSO = receivables / credit sales × days (None without sales).
+
+    Args:
+        receivables: open receivables at the end of the period (minor units).
+        credit_sales: credit sales of the period (minor units).
+        days: the period's length in days.
+    """
+    return _float(Fraction(receivables, credit_sales) * days) if credit_sales > 0 else None
+
+
+def dso_countback(receivables: int, months: Sequence[tuple[int, int]]) -> float | None:
+    """DSO by the countback (exhaustion) method.
+
+    Args:
+        receivables: open receivables at the as-of date (minor units).
+        months: ``(credit sales, days)`` per month, the as-of month first, going back.
+
+    Returns:
+        Days; None when the months' sales do not use up the balance (not possible for a
+        ledger's own history, whose open items are part of its sales).
+    """
+    left, days = receivables, Fraction(0)
+    if left <= 0:
+        return 0.0
+    for sales, n_days in months:
+        if sales >= left:
+            return float(days + Fraction(left, sales) * n_days)
+        days += n_days
+        left -= max(sales, 0)
+    return None
+
+
+def collection_effectiveness(opening: int, credit_sales: int, closing: int, closing_current: int) -> float | None:
+    """CEI in percent: (opening + sales − closing) / (opening + sales − closing current) × 100.
+
+    Args:
+        opening: receivables at the start of the period.
+        credit_sales: credit sales in the period.
+        closing, closing_current: receivables at the end, all and not yet due.
+    """
+    den = opening + credit_sales - closing_current
+    return _float(Fraction(opening + credit_sales - closing, den) * 100) if den > 0 else None
+
+
+def _share(part: int, whole: int) -> float | None:
+    return _float(Fraction(part, whole)) if whole else None
+
+
+# ----------------------------------------------------------------------------- dates
+
+
+def _month_end(year: int, month: int) -> dt.date:
+    return dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _is_month_end(d: dt.date) -> bool:
+    return (d + dt.timedelta(days=1)).day == 1
+
+
+def months_back(d: dt.date, k: int) -> dt.date:
+    """``d`` minus ``k`` calendar months: a month-end stays a month-end, else the day is clipped."""
+    y, m0 = divmod(d.year * 12 + d.month - 1 - k, 12)
+    end = _month_end(y, m0 + 1)
+    return end if _is_month_end(d) else end.replace(day=min(d.day, end.day))
+
+
+def period_start(period: tuple[int, str], as_of: dt.date) -> dt.date:
+    """The last day before a period ending at ``as_of``: the period is (start, as_of]."""
+    n, unit = period
+    return as_of - dt.timedelta(days=n) if unit == "d" else months_back(as_of, n)
+
+
+def trend_month_ends(as_of: dt.date, months: int = 12) -> list[dt.date]:
+    """The last ``months`` month-ends on or before ``as_of``, oldest first."""
+    last = as_of if _is_month_end(as_of) else as_of.replace(day=1) - dt.timedelta(days=1)
+    return [months_back(last, k) for k in range(months - 1, -1, -1)]
+
+
+# ----------------------------------------------------------------------------- the base view
+
+
+class _Base:
+    """The base-currency invoices and receipts of a ledger, for figures at several dates."""
+
+    INV_COLS = ["customer_id", "currency", "invoice_no", "invoice_date", "due_date", "amount_minor", "disputed"]
+    REC_COLS = ["customer_id", "currency", "receipt_date", "amount_minor", "invoice_no"]
+
+    def __init__(self, ledger: "Ledger", result: "RunResult", kpi: KpiSettings):
+        self.currency = kpi.base_currency or next(iter(result.tieouts))
+        self.exp = CURRENCY_EXPONENTS.get(self.currency, 2)
+        self.edges, self.basis = AgingEdges(tuple(kpi.aging_edges)), kpi.aging_basis
+        if len(self.edges.edges) + 2 != len(result.labels):
+            raise ValueError("the KPI settings' aging edges differ from the run's: "
+                             "build them with parse_kpi_settings(settings.extra, settings)")
+        inv, rec = ledger.invoices, ledger.receipts
+        self.mask = (inv["currency"] == self.currency).to_numpy()
+        self.inv = inv.loc[self.mask, self.INV_COLS].reset_index(drop=True)
+        self.rec = rec.loc[(rec["currency"] == self.currency).to_numpy(), self.REC_COLS].reset_index(drop=True)
+        self.inv_date = self.inv["invoice_date"].to_numpy(dtype="datetime64[D]")
+        self.due = self.inv["due_date"].to_numpy(dtype="datetime64[D]")
+        self.amt = self.inv["amount_minor"].to_numpy(dtype=np.int64)
+        self.rec_date = self.rec["receipt_date"].to_numpy(dtype="datetime64[D]")
+        self.as_of = result.as_of
+        self.open_now = result.invoices["open_minor"].to_numpy(dtype=np.int64)[self.mask]
+        self.bucket_now = np.where(self.open_now > 0, result.invoices["bucket"].to_numpy(dtype=np.int64)[self.mask], -1)
+        self.n_buckets = len(result.labels)
+        self._open: dict[dt.date, np.ndarray] = {}
+        # A customer's last document date: one with none after a day has, on that day, the
+        # very allocation it has at the as-of date (customers are allocated independently).
+        codes, uniq = pd.factorize(pd.concat([self.inv["customer_id"], self.rec["customer_id"]], ignore_index=True))
+        self.inv_g, self.rec_g = codes[: len(self.inv)], codes[len(self.inv):]
+        last = np.full(len(uniq), np.iinfo(np.int64).min, np.int64)
+        for g, d in ((self.inv_g, self.inv_date), (self.rec_g, self.rec_date)):
+            np.maximum.at(last, g, np.where(np.isnat(d), np.iinfo(np.int64).min, d.astype(np.int64)))
+        self.last_doc = last
+
+    def open_at(self, day: dt.date) -> np.ndarray:
+        """Open amount of each base invoice at the end of ``day`` (0 for one not yet issued)."""
+        if day == self.as_of:
+            return self.open_now
+        if day not in self._open:
+            d = np.datetime64(day, "D")
+            busy = self.last_doc > d.astype(np.int64)
+            # Only documents dated by then exist. A mask (not a sort) keeps the sheet order the
+            # allocation breaks ties by, so this is exactly what a refresh on that day computes.
+            mi = busy[self.inv_g] & ~np.isnat(self.inv_date) & (self.inv_date <= d)
+            mr = busy[self.rec_g] & ~np.isnat(self.rec_date) & (self.rec_date <= d)
+            out = np.where(busy[self.inv_g], 0, self.open_now)
+            if mi.any():
+                out[mi] = allocate_receipts(self.inv[mi], self.rec[mr], day).open_minor
+            self._open[day] = out
+        return self._open[day]
+
+    def buckets_at(self, day: dt.date) -> list[int]:
+        """Open amount per aging bucket at the end of ``day``."""
+        if day == self.as_of:
+            open_, bucket = self.open_now, self.bucket_now
+        else:
+            open_ = self.open_at(day)
+            _, bucket = age_open_items(self.due, self.inv_date, day, self.edges, self.basis)
+            bucket = np.where(open_ > 0, bucket, -1)
+        return [int(open_[bucket == i].sum()) for i in range(self.n_buckets)]
+
+    def sales(self, start: dt.date, end: dt.date) -> int:
+        """Credit sales in (start, end]: invoice lines with a positive amount."""
+        d = self.inv_date
+        m = (d > np.datetime64(start, "D")) & (d <= np.datetime64(end, "D")) & (self.amt > 0)
+        return int(self.amt[m].sum())
+
+    def monthly_sales(self, as_of: dt.date) -> list[tuple[int, int]]:
+        """(credit sales, days) per calendar month, the as-of month first, back to the first sale."""
+        m = ~np.isnat(self.inv_date) & (self.inv_date <= np.datetime64(as_of, "D")) & (self.amt > 0)
+        if not m.any():
+            return []
+        back = np.datetime64(as_of, "M").astype(np.int64) - self.inv_date[m].astype("datetime64[M]").astype(np.int64)
+        sales = np.zeros(int(back.max()) + 1, np.int64)
+        np.add.at(sales, back, self.amt[m])
+        # The as-of month counts its days up to as-of; earlier months all their days.
+        ends = [as_of] + [months_back(_month_end(as_of.year, as_of.month), k) for k in range(1, len(sales))]
+        return [(int(s), e.day) for s, e in zip(sales, ends)]
+
+
+def _trend(base: _Base, as_of: dt.date, months: int) -> pd.DataFrame:
+    rows = []
+    for m in trend_month_ends(as_of, months):
+        b = base.buckets_at(m)
+        total = sum(b)
+        rows.append([np.datetime64(m, "s"), *b, total, total - b[0], _share(total - b[0], total)])
+    cols = ["month_end", *[f"b{i}" for i in range(base.n_buckets)], "open_minor", "overdue_minor", "overdue_ratio"]
+    out = pd.DataFrame(rows, columns=cols)
+    out["month_end"] = out["month_end"].astype("datetime64[s]")
+    out["overdue_ratio"] = out["overdue_ratio"].astype(float)
+    return out
+
+
+def aging_trend(ledger: "Ledger", result: "RunResult", settings: KpiSettings) -> pd.DataFrame:
+    """Aging of the base currency at each of the last ``settings.trend_months`` month-ends.
+
+    Args:
+        ledger: the validated ledger.
+        result: the refresh run (its as-of date ends the trend; its aging is reused there).
+        settings: the KPI settings (trend months, aging edges and basis, base currency).
+
+    Returns:
+        One row per month-end, oldest first: ``month_end``, ``b0``..``bN``, ``open_minor``,
+        ``overdue_minor``, ``overdue_ratio`` (NaN when nothing is open).
+    """
+    return _trend(_Base(ledger, result, settings), result.as_of, settings.trend_months)
+
+
+# ----------------------------------------------------------------------------- customers
+
+
+def _customer_info(ledger: "Ledger") -> pd.DataFrame:
+    cs = ledger.customers.drop_duplicates("customer_id")
+    return pd.DataFrame({"customer_id": cs["customer_id"].to_numpy(dtype=object),
+                         "name": cs["name"].to_numpy(dtype=object), "class": cs["class"].to_numpy(dtype=object),
+                         "account_manager": cs["owner"].to_numpy(dtype=object)})
+
+
+def _per_invoice(ledger: "Ledger", column: str) -> np.ndarray:
+    info = _customer_info(ledger)
+    at = pd.Index(info["customer_id"]).get_indexer(ledger.invoices["customer_id"].to_numpy(dtype=object))
+    return np.append(info[column].to_numpy(dtype=object), "")[at]
+
+
+def _promise_currency(ledger: "Ledger", promises: pd.DataFrame, base: str) -> np.ndarray:
+    """A promise's currency: its invoice's, or the base currency for a customer-level one."""
+    inv = ledger.invoices.drop_duplicates("invoice_no")
+    ccy = pd.Series(inv["currency"].to_numpy(dtype=object), index=inv["invoice_no"].to_numpy(dtype=object))
+    return promises["invoice_no"].map(ccy).fillna(base).to_numpy(dtype=object)
+
+
+def _stages_of(result: "RunResult", stages: pd.DataFrame | None) -> pd.DataFrame:
+    stages = stages if stages is not None else getattr(result, "stages", None)
+    if stages is None:
+        raise ValueError("the run has no collection stages: pass assign_stages(...) of the same run")
+    return stages
+
+
+# ----------------------------------------------------------------------------- the work list
+
+
+def collections_worklist(ledger: "Ledger", result: "RunResult", stages: pd.DataFrame | None, as_of: dt.date,
+                         days_ahead: int = 7, promises: PromiseCheck | None = None) -> pd.DataFrame:
+    """The collector's work list: one row per customer (and currency) with something to do.
+
+    An invoice is listed when it is open, not written off, and overdue, due within
+    ``days_ahead`` days, or already in a reminder stage (a class-C SMS 10 days ahead). A
+    customer billed in two currencies gets a row per currency, since amounts in different
+    currencies cannot be added (OCA credit-control groups its communications the same way).
+
+    Order: by owner (the person who does the row's next action; no owner last), then urgency:
+    the worst stage (:data:`STAGE_RANK`: severe, moderate, overdue, mild, due, reminder,
+    disputed, promised), then the oldest item's days late (most first), then the overdue
+    amount (largest first, in its own currency), then customer ID.
+
+    Args:
+        ledger: the validated ledger.
+        result: the refresh run at ``as_of``.
+        stages: :func:`xl_ar.core.stages.assign_stages` of the same run (None: ``result.stages``).
+        as_of: the as-of date.
+        days_ahead: items due within this many days are listed.
+        promises: the run's :func:`~xl_ar.core.plans.check_promises` (computed when None).
+
+    Returns:
+        ``owner``, ``owner_zh``, ``customer_id``, ``name``, ``class``, ``currency``, ``exp``,
+        ``stage``, ``stage_label``, ``stage_label_zh`` (worst stage), ``items``,
+        ``overdue_items``, ``overdue_minor``, ``due_soon_minor``, ``oldest_invoice``,
+        ``oldest_days_late`` (negative: days until due), ``late_fee_minor``, ``promise_date``
+        and ``promise_minor`` (the earliest pending promise), ``broken_promises``,
+        ``next_action``, ``next_action_zh``, ``channel``, ``next_action_date`` (the earliest
+        among the listed items, the most urgent stage's on a tie), ``account_manager``
+        (Customers ``Owner``).
+    """
+    inv, r, stages = ledger.invoices, result.invoices, _stages_of(result, stages)
+    asof = np.datetime64(as_of, "D")
+    due = inv["due_date"].to_numpy(dtype="datetime64[D]")
+    days = np.where(np.isnat(due), 0, (asof - np.where(np.isnat(due), asof, due)).astype(np.int64))
+    open_ = r["open_minor"].to_numpy(dtype=np.int64)
+    stage = stages["stage"].to_numpy(dtype=object)
+    active = (r["exists"].to_numpy(dtype=bool) & (inv["amount_minor"].to_numpy() > 0) & (open_ > 0)
+              & ~np.isnat(due) & ~stages["written_off"].to_numpy(dtype=bool))
+    overdue = days > 0
+    reminder = ~overdue & ~pd.Series(stage).isin(_QUIET).to_numpy()
+    pos = np.flatnonzero(active & (overdue | (days >= -days_ahead) | reminder))
+    rank = pd.Series(stage[pos]).map(STAGE_RANK).to_numpy(dtype=float)
+    rank = np.where(np.isnan(rank), np.where(overdue[pos], STAGE_RANK["overdue"], STAGE_RANK["pre_due"]), rank)
+    nad = stages["next_action_date"].to_numpy(dtype="datetime64[s]")[pos]
+    items = pd.DataFrame({
+        "pos": pos, "customer_id": inv["customer_id"].to_numpy(dtype=object)[pos],
+        "currency": inv["currency"].to_numpy(dtype=object)[pos], "exp": r["exp"].to_numpy(dtype=np.int64)[pos],
+        "days": days[pos], "rank": rank.astype(np.int64), "late": overdue[pos].astype(np.int64),
+        "overdue_minor": np.where(overdue[pos], open_[pos], 0), "due_soon_minor": np.where(overdue[pos], 0, open_[pos]),
+        "late_fee_minor": r["late_fee_minor"].to_numpy(dtype=np.int64)[pos],
+        "nad": nad, "nad_key": np.where(np.isnat(nad), np.iinfo(np.int64).max, nad.astype(np.int64)),
+    })
+    for col in ("stage", "stage_label", "stage_label_zh", "next_action", "next_action_zh", "channel", "owner", "owner_zh"):
+        items[col] = stages[col].to_numpy(dtype=object)[pos]
+    items["invoice_no"] = inv["invoice_no"].to_numpy(dtype=object)[pos]
+    keys = ["customer_id", "currency"]
+    g = items.groupby(keys, sort=False)
+    out = g.agg(exp=("exp", "first"), items=("pos", "size"), overdue_items=("late", "sum"),
+                overdue_minor=("overdue_minor", "sum"), due_soon_minor=("due_soon_minor", "sum"),
+                late_fee_minor=("late_fee_minor", "sum")).reset_index()
+
+    def first(by: list[str], ascending: list[bool], cols: dict[str, str]) -> pd.DataFrame:
+        pick = items.sort_values(by + ["pos"], ascending=ascending + [True], kind="stable").drop_duplicates(keys)
+        return pick[keys + list(cols)].rename(columns=cols)
+
+    out = out.merge(first(["days"], [False], {"invoice_no": "oldest_invoice", "days": "oldest_days_late"}), on=keys)
+    out = out.merge(first(["rank", "days"], [True, False], {"stage": "stage", "stage_label": "stage_label",
+                                                            "stage_label_zh": "stage_label_zh", "rank": "rank"}), on=keys)
+    out = out.merge(first(["nad_key", "rank"], [True, True], {
+        "next_action": "next_action", "next_action_zh": "next_action_zh", "channel": "channel",
+        "nad": "next_action_date", "owner": "owner", "owner_zh": "owner_zh"}), on=keys)
+
+    base = next(iter(result.tieouts))
+    check = promises if promises is not None else check_promises(ledger, result, as_of)
+    p = check.promises.assign(currency=lambda f: _promise_currency(ledger, f, base))
+    pending = p[p["state"] == "promised"].sort_values(["promise_date", "row"], kind="stable").drop_duplicates(keys)
+    out = out.merge(pending[keys + ["promise_date", "promised_minor"]].rename(columns={"promised_minor": "promise_minor"}),
+                    on=keys, how="left")
+    broken = p[p["state"] == "broken"].groupby(keys).size().rename("broken_promises").reset_index()
+    out = out.merge(broken, on=keys, how="left").merge(_customer_info(ledger), on="customer_id", how="left")
+    out["broken_promises"] = out["broken_promises"].fillna(0).astype(np.int64)
+    out["promise_minor"] = out["promise_minor"].astype("Int64")
+    out["promise_date"] = out["promise_date"].astype("datetime64[s]")
+    out["next_action_date"] = out["next_action_date"].astype("datetime64[s]")
+    for col in ("name", "class", "account_manager"):
+        out[col] = out[col].fillna("").astype(object)
+    out["_blank"] = out["owner"] == ""
+    out["_over"] = -out["overdue_minor"]
+    out["_old"] = -out["oldest_days_late"]
+    out = out.sort_values(["_blank", "owner", "rank", "_old", "_over", "customer_id", "currency"], kind="stable")
+    cols = ["owner", "owner_zh", "customer_id", "name", "class", "currency", "exp", "stage", "stage_label",
+            "stage_label_zh", "items", "overdue_items", "overdue_minor", "due_soon_minor", "oldest_invoice",
+            "oldest_days_late", "late_fee_minor", "promise_date", "promise_minor", "broken_promises", "next_action",
+            "next_action_zh", "channel", "next_action_date", "account_manager"]
+    out = out[cols].reset_index(drop=True)
+    for col in ("exp", "items", "overdue_items", "overdue_minor", "due_soon_minor", "oldest_days_late", "late_fee_minor"):
+        out[col] = out[col].astype(np.int64)
+    return out
+
+
+# ----------------------------------------------------------------------------- the warning table
+
+
+def _band_labels(kpi: KpiSettings) -> list[tuple[str, str, bool]]:
+    """(English, Chinese, overdue) per days-to-due band: most overdue first, then by days to due."""
+    e, out = kpi.aging_edges, []
+    out.append((f"Overdue >{e[-1]} days", f"逾期{e[-1]}天以上", True))
+    for k in range(len(e) - 1, -1, -1):
+        lo = 1 if k == 0 else e[k - 1] + 1
+        out.append((f"Overdue {lo}-{e[k]} days", f"逾期{lo}-{e[k]}天", True))
+    lo = 0
+    for hi in kpi.due_bands:
+        if hi == 0:
+            out.append(("Due today", "今天到期", False))
+        elif lo == hi:
+            out.append((f"Due in {hi} days", f"{hi}天后到期", False))
+        else:
+            out.append((f"Due in {lo}-{hi} days", f"{lo}-{hi}天后到期", False))
+        lo = hi + 1
+    out.append((f"Due in >{kpi.due_bands[-1]} days", f"{kpi.due_bands[-1]}天以后到期", False))
+    return out
+
+
+def _amount_labels(edges: tuple[int, ...]) -> list[tuple[str, str]]:
+    out = [(f"< {edges[0]:,}", f"{edges[0]:,} 以下")]
+    out += [(f"{a:,} - {b:,}", f"{a:,} - {b:,}") for a, b in zip(edges, edges[1:])]
+    return out + [(f"≥ {edges[-1]:,}", f"{edges[-1]:,} 及以上")]
+
+
+def warning_table(ledger: "Ledger", result: "RunResult", as_of: dt.date, settings: KpiSettings) -> pd.DataFrame:
+    """The three-dimensional warning table (DOMAIN.md section 3): days to due × amount × class.
+
+    Every open base-currency invoice falls in exactly one cell: its days to the due date (an
+    overdue band by the aging edges, else a band of ``settings.due_bands``), its open amount
+    (``settings.amount_bands`` in major units: lower edge included) and its customer's class
+    (blank = class B, as the stage rules treat it). So the amounts add up to the open total.
+
+    Args:
+        ledger: the validated ledger.
+        result: the refresh run at ``as_of``.
+        as_of: the as-of date.
+        settings: the KPI settings.
+
+    Returns:
+        The full grid, one row per (band, amount band, class), bands most overdue first:
+        ``band``, ``band_label``, ``band_label_zh``, ``overdue``, ``amount_band``,
+        ``amount_label``, ``amount_label_zh``, ``class``, ``count``, ``amount_minor``,
+        ``currency``, ``exp``.
+    """
+    base = settings.base_currency or next(iter(result.tieouts))
+    exp = CURRENCY_EXPONENTS.get(base, 2)
+    inv, r = ledger.invoices, result.invoices
+    open_ = r["open_minor"].to_numpy(dtype=np.int64)
+    m = (inv["currency"] == base).to_numpy() & r["exists"].to_numpy(dtype=bool) & (open_ > 0)
+    due = inv["due_date"].to_numpy(dtype="datetime64[D]")[m]
+    to_due = np.where(np.isnat(due), 0, (np.where(np.isnat(due), np.datetime64(as_of, "D"), due)
+                                         - np.datetime64(as_of, "D")).astype(np.int64))
+    n_over = len(settings.aging_edges) + 1
+    over = (n_over - 1) - np.searchsorted(np.asarray(settings.aging_edges), -to_due, side="left")
+    band = np.where(to_due < 0, over, n_over + np.searchsorted(np.asarray(settings.due_bands), to_due, side="left"))
+    amount = open_[m]
+    amount_band = np.searchsorted(np.asarray(settings.amount_bands, dtype=np.int64) * 10 ** exp, amount, side="right")
+    klass = np.array([str(c).strip().upper() or DEFAULT_CLASS for c in _per_invoice(ledger, "class")[m]], dtype=object)
+    classes = sorted({"A", "B", "C"} | set(klass))
+    bands, amounts = _band_labels(settings), _amount_labels(tuple(settings.amount_bands))
+    grid = pd.MultiIndex.from_product([range(len(bands)), range(len(amounts)), classes],
+                                      names=["band", "amount_band", "class"])
+    sums = (pd.DataFrame({"band": band, "amount_band": amount_band, "class": klass, "amount_minor": amount})
+            .groupby(["band", "amount_band", "class"])["amount_minor"].agg(["size", "sum"]))
+    full = sums.reindex(grid, fill_value=0).reset_index().rename(columns={"size": "count", "sum": "amount_minor"})
+    full["band_label"] = [bands[b][0] for b in full["band"]]
+    full["band_label_zh"] = [bands[b][1] for b in full["band"]]
+    full["overdue"] = [bands[b][2] for b in full["band"]]
+    full["amount_label"] = [amounts[a][0] for a in full["amount_band"]]
+    full["amount_label_zh"] = [amounts[a][1] for a in full["amount_band"]]
+    full["currency"], full["exp"] = base, exp
+    cols = ["band", "band_label", "band_label_zh", "overdue", "amount_band", "amount_label", "amount_label_zh",
+            "class", "count", "amount_minor", "currency", "exp"]
+    out = full[cols].copy()
+    out[["count", "amount_minor"]] = out[["count", "amount_minor"]].astype(np.int64)
+    return out
+
+
+# ----------------------------------------------------------------------------- the KPIs
+
+
+@dataclass(frozen=True, eq=False)  # it holds frames: compare figures, not objects
+class Kpis:
+    """Every management figure of one run (money in minor units of ``currency``).
+
+    ``dso_start``/``cei_start`` are the days before the periods begin (periods are
+    (start, as_of]); ``owners`` and ``trend`` are frames (see :func:`compute_kpis`).
+    """
+
+    as_of: dt.date
+    currency: str
+    exp: int
+    labels: tuple[str, ...]
+    buckets: tuple[int, ...]
+    open_minor: int
+    overdue_minor: int
+    current_minor: int
+    overdue_ratio: float | None
+    overdue_target: float
+    dso_start: dt.date
+    dso_days: int
+    credit_sales_minor: int
+    dso_simple: float | None
+    dso_countback: float | None
+    best_possible_dso: float | None
+    add: float | None
+    cei_start: dt.date
+    cei_opening_minor: int
+    cei_sales_minor: int
+    cei: float | None
+    promises_kept: float | None
+    promises_kept_count: int
+    promises_broken_count: int
+    promises_pending_count: int
+    bad_debt_minor: int
+    bad_debt_invoices: int
+    stages: Mapping[str, int]
+    owners: pd.DataFrame
+    trend: pd.DataFrame
+    foreign_open: Mapping[str, int] = field(default_factory=dict)
+    worklist_days_ahead: int = 7
+
+    @property
+    def meets_target(self) -> bool | None:
+        """Whether the overdue ratio is under its target (None when nothing is open)."""
+        return None if self.overdue_ratio is None else self.overdue_ratio < self.overdue_target
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``--json`` figures: money in major units, ratios to 4 places, days to 2."""
+        money = lambda v: float(to_major(int(v), self.exp))  # noqa: E731
+        rnd = lambda v, n: None if v is None or v != v else round(float(v), n)  # noqa: E731
+        return {
+            "kpi_currency": self.currency,
+            "overdue_ratio": rnd(self.overdue_ratio, 4), "overdue_target": self.overdue_target,
+            "meets_target": self.meets_target,
+            "dso": {"simple": rnd(self.dso_simple, 2), "countback": rnd(self.dso_countback, 2),
+                    "best_possible": rnd(self.best_possible_dso, 2), "period_days": self.dso_days},
+            "cei": rnd(self.cei, 2), "add": rnd(self.add, 2),
+            "promises_kept": {"ratio": rnd(self.promises_kept, 4), "kept": self.promises_kept_count,
+                              "broken": self.promises_broken_count, "pending": self.promises_pending_count},
+            "bad_debt": {"amount": money(self.bad_debt_minor), "invoices": self.bad_debt_invoices},
+            "stages": dict(self.stages),
+            "owners": [{"owner": o.owner, "customers": int(o.customers), "open": money(o.open_minor),
+                        "overdue": money(o.overdue_minor), "overdue_ratio": rnd(o.overdue_ratio, 4),
+                        "broken_promises": int(o.broken_promises), "bad_debt": money(o.bad_debt_minor)}
+                       for o in self.owners.itertuples(index=False)],
+            "trend": [{"month_end": f"{pd.Timestamp(t.month_end):%Y-%m-%d}",
+                       "buckets": {lab: money(getattr(t, f"b{i}")) for i, lab in enumerate(self.labels)},
+                       "open": money(t.open_minor), "overdue": money(t.overdue_minor),
+                       "overdue_ratio": rnd(t.overdue_ratio, 4)} for t in self.trend.itertuples(index=False)],
+        }
+
+
+def _owners(ledger: "Ledger", base: _Base, stages: pd.DataFrame, promises: pd.DataFrame) -> pd.DataFrame:
+    """Per owner (Customers ``Owner``): customers with open items, open, overdue, broken promises, bad debt."""
+    owner = _per_invoice(ledger, "account_manager")[base.mask]
+    open_ = base.open_now
+    f = pd.DataFrame({"owner": owner, "customer_id": base.inv["customer_id"].to_numpy(dtype=object),
+                      "open_minor": open_, "overdue_minor": np.where(base.bucket_now >= 1, open_, 0),
+                      "bad_debt_minor": stages["bad_debt_minor"].to_numpy(dtype=np.int64)[base.mask]})
+    f = f[f["open_minor"] > 0]
+    g = f.groupby("owner").agg(customers=("customer_id", "nunique"), open_minor=("open_minor", "sum"),
+                               overdue_minor=("overdue_minor", "sum"), bad_debt_minor=("bad_debt_minor", "sum"))
+    info = _customer_info(ledger).set_index("customer_id")["account_manager"]
+    broken = promises.loc[promises["state"] == "broken", "customer_id"].map(info).fillna("")
+    g = g.join(broken.value_counts().rename("broken_promises"), how="outer").fillna(0).astype(np.int64)
+    g.index.name = "owner"
+    g = g.reset_index()
+    g["overdue_ratio"] = [_share(o, t) for o, t in zip(g["overdue_minor"], g["open_minor"])]
+    g["overdue_ratio"] = g["overdue_ratio"].astype(float)
+    g = g.sort_values("owner", key=lambda s: s.eq("").astype(int).astype(str) + s, kind="stable")
+    cols = ["owner", "customers", "open_minor", "overdue_minor", "overdue_ratio", "broken_promises", "bad_debt_minor"]
+    return g[cols].reset_index(drop=True)
+
+
+def compute_kpis(ledger: "Ledger", result: "RunResult", stages: pd.DataFrame | None, as_of: dt.date,
+                 settings: KpiSettings, promises: PromiseCheck | None = None, trend: bool = True) -> Kpis:
+    """Compute every management figure of the module docstring at the as-of date.
+
+    Args:
+        ledger: the validated ledger.
+        result: the refresh run at ``as_of``.
+        stages: :func:`xl_ar.core.stages.assign_stages` of the same run (None: ``result.stages``).
+        as_of: the as-of date.
+        settings: the KPI settings (see :func:`parse_kpi_settings`).
+        promises: the run's :func:`~xl_ar.core.plans.check_promises` (computed when None).
+        trend: False leaves the trend empty: it allocates once per month-end (about 1 s each
+            at a million invoices), the rest needs one allocation at most (the CEI's opening).
+
+    Returns:
+        The :class:`Kpis`. ``owners``: ``owner``, ``customers``, ``open_minor``,
+        ``overdue_minor``, ``overdue_ratio``, ``broken_promises``, ``bad_debt_minor``, no owner
+        last. ``trend``: as :func:`aging_trend`.
+    """
+    if result.as_of != as_of:
+        raise ValueError(f"the run is as of {result.as_of}, not {as_of}: use the same day's run")
+    stages = _stages_of(result, stages)
+    base = _Base(ledger, result, settings)
+    buckets = tuple(base.buckets_at(as_of))
+    total, current = sum(buckets), buckets[0]
+    overdue = total - current
+
+    dso_start = period_start(settings.dso_period, as_of)
+    days = (as_of - dso_start).days
+    sales = base.sales(dso_start, as_of)
+    simple, best = dso_simple(total, sales, days), dso_simple(current, sales, days)
+    cei_start = period_start(settings.cei_period, as_of)
+    opening, cei_sales = int(base.open_at(cei_start).sum()), base.sales(cei_start, as_of)
+
+    check = promises if promises is not None else check_promises(ledger, result, as_of)
+    state = check.promises["state"]
+    kept, broken = int((state == "kept").sum()), int((state == "broken").sum())
+    bad = stages["bad_debt_minor"].to_numpy(dtype=np.int64)[base.mask]
+    return Kpis(
+        as_of=as_of, currency=base.currency, exp=base.exp, labels=tuple(result.labels), buckets=buckets,
+        open_minor=total, overdue_minor=overdue, current_minor=current, overdue_ratio=_share(overdue, total),
+        overdue_target=settings.overdue_target, dso_start=dso_start, dso_days=days, credit_sales_minor=sales,
+        dso_simple=simple, dso_countback=dso_countback(total, base.monthly_sales(as_of)), best_possible_dso=best,
+        add=None if simple is None else _float(Fraction(overdue, sales) * days),
+        cei_start=cei_start, cei_opening_minor=opening, cei_sales_minor=cei_sales,
+        cei=collection_effectiveness(opening, cei_sales, total, current),
+        promises_kept=_share(kept, kept + broken), promises_kept_count=kept, promises_broken_count=broken,
+        promises_pending_count=int((state == "promised").sum()),
+        bad_debt_minor=int(bad.sum()), bad_debt_invoices=int((bad > 0).sum()),
+        stages=per_stage_counts(stages), owners=_owners(ledger, base, stages, check.promises),
+        trend=_trend(base, as_of, settings.trend_months if trend else 0),
+        worklist_days_ahead=settings.worklist_days_ahead,
+        foreign_open={c: t.open for c, t in result.tieouts.items() if c != base.currency and t.open},
+    )

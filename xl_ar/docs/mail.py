@@ -1,0 +1,342 @@
+"""E-mail messages built safely: checked headers, stable ids, ``.eml`` drafts, SMS text and CSV cells.
+
+Everything that reaches a header comes from a user's cells (a customer's name and address,
+the company's name), so it is checked here before any message exists: a line break or other
+control character in a name, or anything but plain addresses in an e-mail cell, refuses the
+message (a ``\\r\\nBcc:`` in a cell is a header injection). Names and subjects in Chinese are
+encoded by the ``email`` package (RFC 2047 headers, RFC 2231 attachment names); bodies are
+base64 or quoted-printable, so a message is 7-bit clean for any server and any mail client.
+
+Every message carries a stable id (:func:`message_id`): the same customer, as-of date,
+channel, letter kind and invoices give the same id on every run, which is how a send that
+stopped half-way resumes without sending anything twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.policy
+import email.utils
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from email import message_from_bytes
+from email.headerregistry import Address
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+#: CRLF line ends, encoded-words for non-ASCII headers, never raw 8-bit bodies.
+POLICY = email.policy.SMTP.clone(cte_type="7bit")
+ID_HEADER = "X-XL-AR-Id"
+#: Headers for the tool itself (who, which items): kept in the draft, stripped before sending.
+META_HEADERS = ("X-XL-AR-Customer", "X-XL-AR-Items", "X-XL-AR-By", "X-XL-AR-Stage", "X-XL-AR-Channel")
+MAX_NAME = 200
+
+_CONTROL = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
+_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_ANGLE = re.compile(r"^(.*)<([^<>]*)>\s*$")
+_CSV_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# GSM 03.38 basic alphabet: an SMS in it holds 160 characters, any other text 70 (UCS-2).
+_GSM7 = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
+            "¿abcdefghijklmnopqrstuvwxyzäöñüà")
+_GSM7_EXT = set("^{}\\[~]|€")
+
+
+class UnsafeHeader(ValueError):
+    """A value that must not go into a mail header (line break, control character, bad address)."""
+
+
+def safe_text(value: Any, what: str) -> str:
+    """A name or subject for a header: stripped; refused if it holds a control character.
+
+    Args:
+        value: the cell value.
+        what: what it is, for the message ("customer name").
+
+    Returns:
+        The text.
+
+    Raises:
+        UnsafeHeader: it contains a line break or another control character, or is too long.
+    """
+    s = "" if value is None else str(value).strip()
+    if _CONTROL.search(s):
+        raise UnsafeHeader(f"{what} contains a line break or control character (header injection?)")
+    if len(s) > MAX_NAME:
+        raise UnsafeHeader(f"{what} is longer than {MAX_NAME} characters")
+    return s
+
+
+def check_address(text: str, what: str = "e-mail address") -> str:
+    """One plain address ``local@domain``: ASCII local part, domain converted to IDNA.
+
+    Args:
+        text: the address.
+        what: what it is, for the message.
+
+    Returns:
+        The address with its domain in lower case (and punycode for a non-ASCII domain).
+
+    Raises:
+        UnsafeHeader: it is not a plain, single address.
+    """
+    s = safe_text(text, what)
+    local, at, domain = s.rpartition("@")
+    if not at or not local or not domain or len(local) > 64 or not _LOCAL.match(local):
+        raise UnsafeHeader(f'{what} "{s}" is not a valid e-mail address')
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise UnsafeHeader(f'{what} "{s}" has an invalid domain') from None
+    labels = ascii_domain.split(".")
+    if len(labels) < 2 or not all(_LABEL.match(x) for x in labels) or len(ascii_domain) > 253:
+        raise UnsafeHeader(f'{what} "{s}" has an invalid domain')
+    return f"{local}@{ascii_domain}"
+
+
+def parse_addresses(cell: Any, what: str = "e-mail address") -> list[str]:
+    """The addresses of an e-mail cell: one, or several separated by ``,`` or ``;``.
+
+    ``Name <addr>`` is accepted (the name is dropped: the letter uses the customer's own).
+
+    Args:
+        cell: the cell value.
+        what: what it is, for messages.
+
+    Returns:
+        The checked addresses (empty for a blank cell).
+
+    Raises:
+        UnsafeHeader: a control character anywhere, or a part that is not an address.
+    """
+    s = "" if cell is None else str(cell).strip()
+    if _CONTROL.search(s):
+        raise UnsafeHeader(f"{what} contains a line break or control character (header injection?)")
+    out = []
+    for part in (p.strip() for p in re.split(r"[;,，；]", s)):
+        if not part:
+            continue
+        m = _ANGLE.match(part)
+        addr = check_address(m.group(2).strip() if m else part, what)
+        if addr not in out:
+            out.append(addr)
+    return out
+
+
+def message_id(customer_id: str, as_of: dt.date, channel: str, kind: str, invoice_nos: Iterable[str]) -> str:
+    """The stable id of a message: the same inputs give the same id on every run.
+
+    Amounts are left out on purpose: a letter about the same invoices on the same day is the
+    same letter, even if a receipt arrived in between; it must not go out twice.
+
+    Args:
+        customer_id, as_of, channel, kind: what the message is.
+        invoice_nos: the invoices it lists.
+
+    Returns:
+        ``xlar-`` and 20 hex digits.
+    """
+    key = json.dumps([str(customer_id), as_of.isoformat(), channel, kind, sorted(map(str, invoice_nos))],
+                     ensure_ascii=False, separators=(",", ":"))
+    return "xlar-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file attached to a message."""
+
+    filename: str
+    content: bytes
+    mimetype: str
+
+
+def build_email(
+    *,
+    msg_id: str,
+    sender: tuple[str, str],
+    to: Sequence[tuple[str, str]],
+    subject: str,
+    text: str,
+    html: str | None,
+    date: dt.datetime,
+    attachments: Sequence[Attachment] = (),
+    meta: dict[str, str] | None = None,
+) -> EmailMessage:
+    """A draft e-mail: text and HTML alternatives, attachments, stable Message-ID.
+
+    Args:
+        msg_id: the stable id (:func:`message_id`).
+        sender: (display name, address) of the From line.
+        to: (display name, address) per recipient (addresses already checked).
+        subject: the subject; runs of whitespace (a template's line breaks) become one space.
+        text: the plain-text body.
+        html: the HTML body, or None.
+        date: the Date header (aware datetime).
+        attachments: files to attach.
+        meta: ``X-XL-AR-*`` headers for the tool (customer, items, by), stripped when sent.
+
+    Returns:
+        The message, with ``X-Unsent: 1`` so mail clients open it as a draft.
+
+    Raises:
+        UnsafeHeader: a name, subject or address that must not go into a header.
+    """
+    sname, saddr = safe_text(sender[0], "sender name"), check_address(sender[1], "sender e-mail (SenderEmail)")
+    msg = EmailMessage(policy=POLICY)
+    msg["Subject"] = safe_text(" ".join(subject.split()), "subject")
+    msg["From"] = Address(display_name=sname, addr_spec=saddr)
+    if not to:
+        raise UnsafeHeader("a message needs at least one recipient")
+    msg["To"] = [Address(display_name=safe_text(n, "recipient name"), addr_spec=check_address(a)) for n, a in to]
+    msg["Date"] = email.utils.format_datetime(date)
+    msg["Message-ID"] = f"<{msg_id}@{saddr.rpartition('@')[2]}>"
+    msg[ID_HEADER] = msg_id
+    msg["X-Unsent"] = "1"  # Outlook and others open such an .eml as an editable draft
+    for k, v in (meta or {}).items():
+        msg[k] = safe_text(v, k)
+    msg.set_content(text if text.endswith("\n") else text + "\n", charset="utf-8")
+    if html:
+        msg.add_alternative(html, subtype="html", charset="utf-8")
+    for a in attachments:
+        maintype, _, subtype = a.mimetype.partition("/")
+        msg.add_attachment(a.content, maintype=maintype, subtype=subtype or "octet-stream",
+                           filename=safe_text(a.filename, "attachment name"))
+    return msg
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a file so that it is either the old or the whole new content, never half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".~xl-ar-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def eml_bytes(msg: EmailMessage) -> bytes:
+    """The message as an ``.eml`` file's bytes (CRLF, 7-bit)."""
+    return msg.as_bytes(policy=POLICY)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A draft made ready to send.
+
+    Attributes:
+        id: the stable id.
+        sender: envelope sender (the From address).
+        recipients: envelope recipients (To, Cc and Bcc).
+        data: the bytes to send (Date set to now; draft and tool headers removed).
+        subject: the decoded subject.
+        customer_id, items, by, stage: from the tool's headers, for the collection log.
+    """
+
+    id: str
+    sender: str
+    recipients: list[str]
+    data: bytes
+    subject: str
+    customer_id: str
+    items: list[str]
+    by: str
+    stage: str
+
+
+def outgoing(raw: bytes, now: dt.datetime, where: str = "message") -> Outgoing:
+    """Read a draft ``.eml`` and make it ready to send, checking its headers again.
+
+    Args:
+        raw: the file's bytes.
+        now: the time of sending (the Date header).
+        where: the file, for messages.
+
+    Returns:
+        The :class:`Outgoing` message.
+
+    Raises:
+        UnsafeHeader: no id, no sender, no valid recipient, or an address that is not plain.
+    """
+    msg = message_from_bytes(raw, policy=POLICY)
+    mid = str(msg.get(ID_HEADER, "")).strip()
+    if not re.fullmatch(r"xlar-[0-9a-f]{20}", mid):
+        raise UnsafeHeader(f"{where} has no {ID_HEADER} header: not a draft made by xl-ar")
+    senders = [a.addr_spec for a in getattr(msg["From"], "addresses", ())] if msg["From"] else []
+    if len(senders) != 1:
+        raise UnsafeHeader(f"{where} must have exactly one From address")
+    sender = check_address(senders[0], "From address")
+    recipients: list[str] = []
+    for h in ("To", "Cc", "Bcc"):
+        for hv in msg.get_all(h, ()):
+            for a in getattr(hv, "addresses", ()):
+                addr = check_address(a.addr_spec, f"{h} address")
+                if addr not in recipients:
+                    recipients.append(addr)
+            if hasattr(hv, "defects") and hv.defects:
+                raise UnsafeHeader(f"{where}: the {h} header is malformed")
+    if not recipients:
+        raise UnsafeHeader(f"{where} has no recipient")
+    meta = {h: str(msg.get(h, "")) for h in META_HEADERS}
+    try:
+        items = [str(x) for x in json.loads(meta["X-XL-AR-Items"] or "[]")]
+    except (ValueError, TypeError):
+        items = []
+    for h in ("X-Unsent", "Bcc", *META_HEADERS):
+        del msg[h]
+    del msg["Date"]
+    msg["Date"] = email.utils.format_datetime(now)
+    return Outgoing(mid, sender, recipients, msg.as_bytes(policy=POLICY), str(msg.get("Subject", "")),
+                    meta["X-XL-AR-Customer"], items, meta["X-XL-AR-By"], meta["X-XL-AR-Stage"])
+
+
+def items_header(invoice_nos: Sequence[str]) -> str:
+    """The ``X-XL-AR-Items`` value: a JSON list, ASCII only (so it survives any header folding)."""
+    return json.dumps(list(map(str, invoice_nos)), ensure_ascii=True, separators=(",", ":"))
+
+
+def sms_segments(text: str) -> int:
+    """How many SMS parts a text takes (160/153 GSM characters, else 70/67 UCS-2 characters)."""
+    if all(ch in _GSM7 or ch in _GSM7_EXT for ch in text):
+        n = sum(2 if ch in _GSM7_EXT else 1 for ch in text)
+        return 1 if n <= 160 else -(-n // 153)
+    n = sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
+    return 1 if n <= 70 else -(-n // 67)
+
+
+def phone_number(cell: Any) -> str:
+    """A phone cell as digits only ("" when it is not a phone number).
+
+    Spaces, hyphens, dots, brackets and a leading ``+`` are dropped (``+86 138-0000-0000``
+    becomes ``8613800000000``: SMS gateways take the international number without the plus,
+    and a CSV cell starting with ``+`` is a formula trigger); anything else (letters, ``=``)
+    makes the cell no phone number, so a formula can never reach the SMS list this way.
+    """
+    if isinstance(cell, float) and cell == int(cell):
+        cell = int(cell)
+    s = "" if cell is None else str(cell).strip()
+    s = re.sub(r"[\s\-.()（）]", "", s)
+    s = s[1:] if s.startswith("+") else s
+    return s if re.fullmatch(r"\d{5,20}", s) else ""
+
+
+def csv_safe(value: Any) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula.
+
+    Text starting with ``= + - @`` (or a tab or line break) gets a leading ``'``, which Excel
+    and LibreOffice show as text (OWASP's advice for CSV injection).
+    """
+    s = "" if value is None else str(value)
+    return "'" + s if s.startswith(_CSV_TRIGGERS) else s

@@ -1,0 +1,595 @@
+"""Reminders (mail merge): one message per customer per run, worded for its collection stage.
+
+``plan_reminders`` (pure) picks the items: every open invoice in a dunning stage (pre-due,
+due, mild, moderate, severe, or a user's own stage) at the as-of date, as the stage rules
+decide by class; a customer with such an item also gets its other open items due within
+``ReminderDaysAhead`` days listed as "due soon", so one letter shows the whole picture.
+Disputed, promised and written-off items are never dunned. The customer's most severe item
+governs the letter: its stage picks the wording (a polite pre-due reminder, a friendly
+overdue note, a formal dunning letter 催款函 with amount, days, late fee and a deadline, a
+lawyer's-letter draft for the severe stage) and its rule's channel picks e-mail or SMS (the
+class C pre-due rule says SMS). The language is the customer's, else the workbook's.
+
+``build_reminders`` runs it on a workbook: ``.eml`` drafts (text + HTML, the customer's
+statement attached), ``sms.csv`` for an SMS gateway, and the Outbox sheet listing them.
+Nothing is written when the ledger or a template has an error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from xl_ar.core.issues import Issue, has_errors
+from xl_ar.core.ledger import Ledger, place
+from xl_ar.core.money import to_major
+from xl_ar.core.stages import (DEFAULT_STAGE_RULES, FALLBACK_RULE, OWNER_ROLES, StageRule, assign_stages,
+                               owners_from_settings)
+from xl_ar.docs import DocsSettings, parse_docs_settings
+from xl_ar.docs.mail import (Attachment, UnsafeHeader, build_email, eml_bytes, items_header, message_id,
+                             parse_addresses, phone_number, safe_text, sms_segments, write_atomic)
+from xl_ar.docs.outbox import (OutboxEntry, logged_ids, read_outbox, read_sheet_rows, save_book, write_outbox,
+                               write_outbox_live, write_sms_csv)
+from xl_ar.docs.templates import TemplateError, load_templates, templates_for
+
+Progress = Callable[[str, float], None]
+#: ``(customer_id, lang) -> attachment or None``: what a reminder carries (the statement).
+AttachFn = Callable[[str, str], "Attachment | tuple[str, bytes, str] | None"]
+
+#: Stage -> letter kind (the shipped templates). A stage with templates of its own uses those.
+STAGE_KIND = {"pre_due": "reminder", "due": "reminder", "mild": "overdue", "overdue": "overdue",
+              "moderate": "dunning", "severe": "lawyer"}
+_RANK = {"pre_due": 0, "due": 1, "mild": 2, "overdue": 2, "moderate": 3, "severe": 4}
+NOT_DUNNED = frozenset({"", "promised", "disputed", "written_off"})
+TEMPLATE_SHEETS = ("Templates", "模板", "邮件模板")
+_DUE_SOON = {"en": "Due soon", "zh": "即将到期"}
+# An owner that is only a role ("finance", "财务") signs no letter: the sender does.
+_ROLE_NAMES = frozenset(OWNER_ROLES) | frozenset(OWNER_ROLES.values())
+
+
+def _quiet(stage: str, fraction: float) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class ReminderItem:
+    """One invoice a reminder lists (money in minor units)."""
+
+    invoice_no: str
+    invoice_date: dt.date | None
+    due_date: dt.date
+    currency: str
+    exp: int
+    amount_minor: int
+    open_minor: int
+    late_fee_minor: int
+    days_late: int
+    days_to_due: int
+    stage: str
+    stage_label: str
+    stage_label_zh: str
+    contract_no: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """One message to one customer.
+
+    Attributes:
+        id: the stable message id.
+        customer_id, name, contact, klass, customer_row: the customer (row on Customers).
+        emails, phone: checked addresses, phone digits.
+        lang: "zh" or "en".
+        channel: "email" or "sms".
+        stage: the governing stage; ``kind`` the letter kind its templates are named by.
+        owner: who the letter is from (the stage owner).
+        items: the invoices listed, most overdue first.
+    """
+
+    id: str
+    customer_id: str
+    name: str
+    contact: str
+    klass: str
+    customer_row: int
+    emails: tuple[str, ...]
+    phone: str
+    lang: str
+    channel: str
+    stage: str
+    kind: str
+    owner: str
+    items: tuple[ReminderItem, ...]
+
+
+def _rule_channel(rules: Sequence[StageRule], stage: str, klass: str) -> str:
+    same = [r for r in rules if r.stage == stage] or ([FALLBACK_RULE] if stage == FALLBACK_RULE.stage else [])
+    pick = next((r for r in same if klass in r.classes), None) or next((r for r in same if not r.classes), None)
+    return (pick or (same[0] if same else FALLBACK_RULE)).channel
+
+
+def _kind(stage: str, days_late: int, has_own: Callable[[str], bool]) -> str:
+    if has_own(stage):
+        return stage
+    return STAGE_KIND.get(stage) or ("overdue" if days_late > 0 else "reminder")
+
+
+def plan_reminders(
+    ledger: Ledger,
+    result: Any,
+    stages: pd.DataFrame,
+    as_of: dt.date,
+    *,
+    language: str = "zh",
+    days_ahead: int = 7,
+    rules: Sequence[StageRule] = DEFAULT_STAGE_RULES,
+    has_own_templates: Callable[[str], bool] = lambda stage: False,
+) -> tuple[list[Reminder], list[Issue]]:
+    """The reminders of a run: which customers, which items, which letter, which channel.
+
+    Args:
+        ledger: the validated ledger.
+        result: the refresh run at ``as_of`` (``RunResult``).
+        stages: ``assign_stages`` for the same run.
+        as_of: the as-of date.
+        language: the workbook's language, for customers without one.
+        days_ahead: other open items due within this many days are listed as "due soon".
+        rules: the stage rules (for each stage's channel by class).
+        has_own_templates: True for a stage that has templates of its own.
+
+    Returns:
+        (reminders sorted by customer, issues: a customer whose address is missing or unsafe
+        is left out with a warning naming the cell).
+    """
+    inv = ledger.invoices
+    r = result.invoices
+    exists = r["exists"].to_numpy(dtype=bool)
+    open_ = r["open_minor"].to_numpy(dtype=np.int64)
+    amount = inv["amount_minor"].to_numpy(dtype=np.int64)
+    due = inv["due_date"].to_numpy(dtype="datetime64[D]")
+    asof = np.datetime64(as_of, "D")
+    days_to_due = np.where(np.isnat(due), 0, (np.where(np.isnat(due), asof, due) - asof).astype(np.int64))
+    stage = stages["stage"].to_numpy(dtype=object)
+    live = exists & (amount > 0) & (open_ > 0) & ~np.isnat(due)
+    dunned = live & ~pd.Series(stage).isin(NOT_DUNNED).to_numpy()
+    # Items not in any stage yet, due within the window: listed with a customer's letter only.
+    soon = live & (stage == "") & (days_to_due >= 0) & (days_to_due <= days_ahead)
+    cust = inv["customer_id"].to_numpy(dtype=object)
+    customers = ledger.customers.drop_duplicates("customer_id").set_index("customer_id", drop=False)
+    issues: list[Issue] = []
+    out: list[Reminder] = []
+    labels = stages["stage_label"].to_numpy(dtype=object)
+    labels_zh = stages["stage_label_zh"].to_numpy(dtype=object)
+    owners = stages["owner"].to_numpy(dtype=object)
+    owners_zh = stages["owner_zh"].to_numpy(dtype=object)
+    fee = r["late_fee_minor"].to_numpy(dtype=np.int64)
+    text = lambda col: inv[col].to_numpy(dtype=object) if col in inv else np.full(len(inv), "", object)  # noqa: E731
+    inv_no, contract, descr = text("invoice_no"), text("contract_no"), text("description")
+    groups: dict[Any, list[int]] = {}
+    for p in np.flatnonzero(dunned | soon).tolist():  # one pass, not one scan per customer
+        groups.setdefault(cust[p], []).append(p)
+    for cid, pos in groups.items():
+        staged = [p for p in pos if dunned[p]]
+        if not staged:
+            continue  # only due-soon items: no stage says to remind this customer yet
+        gov = max(staged, key=lambda p: (_RANK.get(stage[p], 2 if days_to_due[p] < 0 else 0), -days_to_due[p], -p))
+        c = customers.loc[cid] if cid in customers.index else None
+        lang = str(c["language"]) if c is not None and str(c.get("language", "")) in ("zh", "en") else language
+        klass = (str(c["class"]).strip().upper() if c is not None else "") or "B"
+        row = int(c["row"]) if c is not None else 0
+        items = []
+        for p in sorted(pos, key=lambda p: (days_to_due[p], str(inv_no[p]))):
+            d_inv = inv["invoice_date"].iat[p]
+            items.append(ReminderItem(
+                str(inv_no[p]), None if pd.isna(d_inv) else d_inv.date(), due[p].astype(dt.date),
+                str(inv["currency"].iat[p]), int(inv["exp"].iat[p]), int(amount[p]), int(open_[p]),
+                int(fee[p]), max(0, -int(days_to_due[p])), int(days_to_due[p]),
+                str(stage[p]) if dunned[p] else "", str(labels[p]) if dunned[p] else _DUE_SOON["en"],
+                str(labels_zh[p]) if dunned[p] else _DUE_SOON["zh"], str(contract[p] or ""), str(descr[p] or "")))
+        channel = "sms" if _rule_channel(rules, str(stage[gov]), klass) == "sms" else "email"
+        checked: dict[str, Any] = {}
+        for fld, what, check in (("name", "customer name", safe_text), ("contact", "contact", safe_text),
+                                 ("email", "e-mail address", parse_addresses)):
+            try:
+                checked[fld] = check(c[fld] if c is not None else "", what)
+            except UnsafeHeader as exc:
+                where = place(ledger, "Customers", fld, row) if row else "Customers"
+                issues.append(Issue(where, f'customer "{cid}": {exc}; no reminder was made', "warning"))
+                break
+        if len(checked) < 3:
+            continue
+        name, contact, emails = checked["name"] or str(cid), checked["contact"], tuple(checked["email"])
+        phone = phone_number(c["phone"]) if c is not None else ""
+        if channel == "sms" and not phone:
+            channel = "email"  # a polite e-mail is better than no reminder at all
+        if channel == "email" and not emails:
+            where = place(ledger, "Customers", "email", row) if row else "Customers"
+            issues.append(Issue(where, f'customer "{cid}" has no e-mail address{" or phone" if not phone else ""}; '
+                                "no reminder was made", "warning"))
+            continue
+        st = str(stage[gov])
+        kind = "sms" if channel == "sms" else _kind(st, -int(days_to_due[gov]), has_own_templates)
+        owner = str(owners_zh[gov] if lang == "zh" else owners[gov])
+        mid = message_id(str(cid), as_of, channel, st, [i.invoice_no for i in items])
+        out.append(Reminder(mid, str(cid), name, contact, klass, row, emails, phone, lang, channel, st, kind,
+                            owner, tuple(items)))
+    return sorted(out, key=lambda m: m.customer_id), issues
+
+
+# ------------------------------------------------------------------------------- context
+
+
+def fmt_money(minor: int, exp: int) -> str:
+    """``8,000.00`` (the currency's own number of decimals)."""
+    return f"{to_major(minor, exp):,.{exp}f}"
+
+
+def fmt_date(d: dt.date | None, lang: str) -> str:
+    """``2025年3月31日`` in Chinese, ``31 Mar 2025`` in English."""
+    if d is None:
+        return ""
+    return f"{d.year}年{d.month}月{d.day}日" if lang == "zh" else f"{d.day} {d:%b} {d.year}"
+
+
+def reminder_context(rem: Reminder, docs: DocsSettings, as_of: dt.date) -> dict[str, Any]:
+    """The template fields of one reminder (see ``templates.CONTEXT_FIELDS``).
+
+    Args:
+        rem: the reminder.
+        docs: the documents settings (company, deadline days).
+        as_of: the as-of date (the letter's date).
+
+    Returns:
+        A dict of plain values: text, numbers, booleans, lists of dicts.
+    """
+    lang = rem.lang
+
+    def item(i: ReminderItem) -> dict[str, Any]:
+        overdue = i.days_to_due < 0
+        return {
+            "invoice_no": i.invoice_no, "invoice_date": fmt_date(i.invoice_date, lang),
+            "due_date": fmt_date(i.due_date, lang), "currency": i.currency,
+            "amount": fmt_money(i.amount_minor, i.exp), "open": fmt_money(i.open_minor, i.exp),
+            "late_fee": fmt_money(i.late_fee_minor, i.exp),
+            "total_due": fmt_money(i.open_minor + i.late_fee_minor, i.exp),
+            "days_late": i.days_late, "days_to_due": max(i.days_to_due, 0), "overdue": overdue,
+            "due_soon": not i.stage, "has_late_fee": i.late_fee_minor > 0, "stage": i.stage,
+            "stage_label": i.stage_label_zh if lang == "zh" else i.stage_label,
+            "contract_no": i.contract_no, "description": i.description,
+        }
+
+    totals = []
+    for ccy in dict.fromkeys(i.currency for i in rem.items):
+        its = [i for i in rem.items if i.currency == ccy]
+        exp = its[0].exp
+        over = sum(i.open_minor for i in its if i.days_to_due < 0)
+        fee = sum(i.late_fee_minor for i in its)
+        totals.append({
+            "currency": ccy, "open": fmt_money(sum(i.open_minor for i in its), exp), "overdue": fmt_money(over, exp),
+            "late_fee": fmt_money(fee, exp),
+            "due_soon": fmt_money(sum(i.open_minor for i in its if i.days_to_due >= 0), exp),
+            "total_due": fmt_money(over + fee, exp), "items": len(its),
+            "has_overdue": over > 0, "has_late_fee": fee > 0,
+        })
+    items = [item(i) for i in rem.items]
+    items.sort(key=lambda x: (not x["overdue"], -x["days_late"], x["days_to_due"]))
+    deadline = as_of + dt.timedelta(days=docs.deadline_days)
+    stage_label = next((x["stage_label"] for x in items if x["stage"] == rem.stage), rem.stage)
+    return {
+        "company": {"name": docs.company(lang), "phone": docs.company_phone, "bank_account": docs.bank_account,
+                    "sender_name": docs.sender_name, "sender_email": docs.sender_email},
+        "customer": {"id": rem.customer_id, "name": rem.name, "contact": rem.contact, "email": ", ".join(rem.emails),
+                     "phone": rem.phone, "class": rem.klass, "language": lang},
+        "items": items, "overdue_items": [x for x in items if x["overdue"]],
+        "due_soon_items": [x for x in items if not x["overdue"]], "totals": totals,
+        "stage": rem.stage, "stage_label": stage_label, "kind": rem.kind, "lang": lang,
+        "as_of": fmt_date(as_of, lang), "deadline": fmt_date(deadline, lang), "deadline_days": docs.deadline_days,
+        "owner": rem.owner if rem.owner and rem.owner not in _ROLE_NAMES else (docs.sender_name or docs.company(lang)),
+        "message_id": rem.id, "channel": rem.channel,
+        "max_days_late": max((i.days_late for i in rem.items), default=0),
+    }
+
+
+# ------------------------------------------------------------------------------- attachments
+
+
+def open_items_attachment(ledger: Ledger, result: Any, customer_id: str, as_of: dt.date, lang: str) -> Attachment:
+    """A small workbook of a customer's open items (used when no statement module is installed).
+
+    Args:
+        ledger, result: the run.
+        customer_id: the customer.
+        as_of: the as-of date.
+        lang: "zh" or "en".
+
+    Returns:
+        The ``.xlsx`` attachment.
+    """
+    from openpyxl import Workbook
+
+    zh = lang == "zh"
+    inv, r = ledger.invoices, result.invoices
+    m = ((inv["customer_id"] == customer_id) & r["exists"] & (r["open_minor"] > 0)
+         & (inv["amount_minor"] > 0)).to_numpy()
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "未结清明细" if zh else "Open items"
+    head = (["发票号", "开票日期", "到期日", "币种", "金额", "未付金额", "逾期天数", "滞纳金"] if zh else
+            ["Invoice", "Invoice date", "Due date", "Currency", "Amount", "Open", "Days late", "Late fee"])
+    title = f"{customer_id} {'截至' if zh else 'open items as of'} {as_of.isoformat()}"
+    rows: list[list[Any]] = [[title], head]
+    for p in np.flatnonzero(m):
+        exp = int(inv["exp"].iat[p])
+        rows.append([inv["invoice_no"].iat[p], inv["invoice_date"].iat[p].date(), inv["due_date"].iat[p].date(),
+                     inv["currency"].iat[p], float(to_major(int(inv["amount_minor"].iat[p]), exp)),
+                     float(to_major(int(r["open_minor"].iat[p]), exp)), max(int(r["days_late"].iat[p]), 0),
+                     float(to_major(int(r["late_fee_minor"].iat[p]), exp))])
+    for row in rows:
+        ws.append([None] * len(row))
+        for j, v in enumerate(row, start=1):
+            cell = ws.cell(ws.max_row, j)
+            cell.value = v
+            if isinstance(v, str):
+                cell.data_type = "s"  # text stays text: an invoice number "=..." is no formula
+            elif isinstance(v, dt.date):
+                cell.number_format = "yyyy-mm-dd"
+    buf = io.BytesIO()
+    wb.save(buf)
+    name = f"{'未结清明细' if zh else 'open-items'}_{_safe_file(customer_id)}_{as_of.isoformat()}.xlsx"
+    return Attachment(name, buf.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def default_attach(ledger: Ledger, result: Any, settings: Any, as_of: dt.date, fmt: str = "xlsx",
+                   issues: list[Issue] | None = None) -> Callable[[str, str], Attachment | None]:
+    """The statement attachment: ``xl_ar.docs.statements.statement_attachment`` when installed,
+    else the customer's open items (:func:`open_items_attachment`).
+
+    Args:
+        ledger, result, settings, as_of: the run.
+        fmt: "xlsx" or "pdf" (for the statement module).
+        issues: where a statement that could not be made is reported (the open items are
+            attached instead).
+
+    Returns:
+        ``(customer_id, lang) -> Attachment``.
+    """
+    try:
+        from xl_ar.docs.statements import statement_attachment
+    except ImportError:
+        statement_attachment = None
+
+    def attach(customer_id: str, lang: str) -> Attachment | None:
+        if statement_attachment is not None:
+            try:
+                return Attachment(*statement_attachment(ledger, settings, customer_id, as_of, fmt=fmt, lang=lang))
+            except Exception as exc:  # another module's failure must not stop the reminders
+                if issues is not None:
+                    issues.append(Issue("Statements", f'statement of "{customer_id}" not attached ({exc}); '
+                                        "its open items are attached instead", "warning"))
+        return open_items_attachment(ledger, result, customer_id, as_of, lang)
+
+    return attach
+
+
+# ------------------------------------------------------------------------------- the run
+
+
+@dataclass
+class ReminderSummary:
+    """What a reminders run made.
+
+    Attributes:
+        book, as_of, out_dir: the run.
+        entries: the Outbox rows (one per message).
+        files: the ``.eml`` drafts written; ``sms_csv`` the SMS list, if any.
+        backup: the workbook's backup, when the Outbox sheet was written.
+        issues: errors stop the run before anything is written; warnings leave a message out.
+    """
+
+    book: str
+    as_of: dt.date | None = None
+    out_dir: Path | None = None
+    entries: list[OutboxEntry] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    sms_csv: Path | None = None
+    outbox_sheet: str | None = None
+    backup: Path | None = None
+    issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.issues)
+
+    def count(self, status: str) -> int:
+        return sum(e.status == status for e in self.entries)
+
+    def __str__(self) -> str:
+        if not self.ok:
+            return f"催款提醒未生成 / no reminders written: {len([i for i in self.issues if i.severity == 'error'])} error(s)"
+        return (f"催款提醒 / reminders: {self.count('draft')} 封邮件草稿 e-mail drafts, {self.count('sms')} 条短信 SMS, "
+                f"{self.count('sent')} 已发送 already sent -> {self.out_dir}")
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``--json`` object."""
+        return {"as_of": self.as_of.isoformat() if self.as_of else None, "out_dir": str(self.out_dir or ""),
+                "emails": self.count("draft"), "sms": self.count("sms"), "already_sent": self.count("sent"),
+                "files": [str(f) for f in self.files], "sms_csv": str(self.sms_csv) if self.sms_csv else None,
+                "outbox": [e.__dict__ for e in self.entries], "issues": [i.as_dict() for i in self.issues]}
+
+
+def _safe_file(text: str) -> str:
+    s = re.sub(r"[^\w.-]+", "_", str(text), flags=re.UNICODE).strip("._")
+    return s[:40] or "customer"
+
+
+def _template_rows(adapter: Any, path: Path) -> list[tuple[str, str, str]]:
+    """(name, text, place) per row of a Templates sheet: Name in column A, text in B (or by header)."""
+    found = None
+    if hasattr(adapter, "book") and hasattr(adapter.book, "sheets"):
+        from xl_ar.book.livebook import sheet_rows
+
+        wanted = {re.sub(r"\s", "", n).lower() for n in TEMPLATE_SHEETS}
+        sheet = next((s for s in adapter.book.sheets if re.sub(r"\s", "", s.name).lower() in wanted), None)
+        found = (sheet.name, sheet_rows(sheet)) if sheet is not None else None
+    elif path.exists():
+        found = read_sheet_rows(path, TEMPLATE_SHEETS)
+    if not found:
+        return []
+    sheet, rows = found
+    ncol, tcol, start = 0, 1, 0
+    if rows and [str(v).strip().lower() for v in rows[0][:2]] in (["name", "template"], ["名称", "模板"],
+                                                                   ["name", "text"], ["模板名称", "模板内容"]):
+        start = 1
+    out = []
+    for i, row in enumerate(rows[start:], start=start + 1):
+        if len(row) > tcol and str(row[ncol] or "").strip() and str(row[tcol] or "").strip():
+            out.append((str(row[ncol]).strip(), str(row[tcol]), f"{sheet}!B{i}"))
+    return out
+
+
+def build_reminders(
+    book: Any,
+    as_of: dt.date | None = None,
+    out_dir: str | Path | None = None,
+    *,
+    today: dt.date | None = None,
+    now: dt.datetime | None = None,
+    attach: AttachFn | None | str = "auto",
+    attach_format: str = "xlsx",
+    progress: Progress = _quiet,
+) -> ReminderSummary:
+    """Write the reminders of a workbook: .eml drafts, the SMS list and the Outbox sheet.
+
+    Args:
+        book: the workbook's path, or a book adapter (``FileBook``, ``LiveBook``).
+        as_of: the as-of date (default: the Settings sheet's, else today).
+        out_dir: where the drafts go (default ``BOOKNAME-reminders-YYYY-MM-DD`` beside the book).
+        today: today's date, for reproducible runs.
+        now: the drafts' Date header (default: now).
+        attach: ``(customer_id, lang) -> Attachment | None``; "auto" = the customer's statement
+            (or open items when the statements module is missing); None = no attachment.
+        attach_format: "xlsx" or "pdf", for the statement.
+        progress: called with (stage, fraction done).
+
+    Returns:
+        The :class:`ReminderSummary`; nothing is written when it has errors.
+    """
+    from xl_ar.book.filebook import FileBook
+    from xl_ar.docs.send import sent_ids
+    from xl_ar.jobs import load
+    from xl_ar.core.run import refresh
+
+    adapter = FileBook(book) if isinstance(book, (str, os.PathLike)) else book
+    path = Path(str(getattr(adapter, "path", "") or "workbook.xlsx"))
+    summary = ReminderSummary(str(path))
+    progress("read", 0.0)
+    data = adapter.read()
+    ledger, settings, policies, issues = load(data, as_of, today or dt.date.today())
+    docs, doc_issues = parse_docs_settings(settings.extra)
+    summary.as_of, summary.issues = settings.as_of, issues + doc_issues
+    if has_errors(issues):
+        return summary
+    as_of = settings.as_of
+    progress("compute", 0.2)
+    result = refresh(ledger, settings, as_of, policies)
+    rules = tuple(getattr(policies, "stage_rules", DEFAULT_STAGE_RULES))
+    stages = getattr(result, "stages", None)
+    if stages is None:
+        stages = assign_stages(ledger, result, as_of, rules, owners_from_settings(settings.extra))
+    tset = load_templates(path.parent, _template_rows(adapter, path))
+    problems = tset.check()
+    summary.issues += [Issue(p.origin if p.origin != "shipped" else p.template, str(p)) for p in problems]
+    if problems:
+        return summary
+    has_own = lambda st: tset.has(f"{st}.{settings.language}.text.j2") or tset.has(f"{st}.zh.text.j2")  # noqa: E731
+    reminders, plan_issues = plan_reminders(ledger, result, stages, as_of, language=settings.language,
+                                            days_ahead=docs.days_ahead, rules=rules, has_own_templates=has_own)
+    summary.issues += plan_issues
+    if any(r.channel == "email" for r in reminders) and not docs.sender_email:
+        summary.issues.append(Issue("Settings", "SenderEmail is blank: set the address reminders are sent from"))
+        return summary
+    out = Path(out_dir) if out_dir is not None else path.parent / f"{path.stem}-reminders-{as_of.isoformat()}"
+    summary.out_dir = out
+    already = {**{i: "" for i in logged_ids(data)}, **sent_ids(path)}
+    live = hasattr(adapter, "book") and hasattr(adapter.book, "sheets")
+    # a message the user put on hold stays on hold when the Outbox is written again
+    held = {e.id for e in read_outbox(path)[1] if e.status == "hold"} if not live and path.exists() else set()
+    if attach == "auto":
+        attach = default_attach(ledger, result, settings, as_of, attach_format, summary.issues)
+    now = now or dt.datetime.now().astimezone()
+    sms_rows: list[dict[str, Any]] = []
+    entries: list[OutboxEntry] = []
+    for k, rem in enumerate(reminders):
+        progress("render", 0.3 + 0.6 * k / max(len(reminders), 1))
+        ctx = reminder_context(rem, docs, as_of)
+        names = templates_for(tset, rem.kind, rem.lang, rem.channel)
+        try:
+            parts = {p: tset.render(n, ctx) for p, n in names.items()}
+        except TemplateError as exc:
+            summary.issues.append(Issue(exc.origin, f'{exc} (customer "{rem.customer_id}"; message left out)'))
+            continue
+        amount = "; ".join(f"{t['currency']} {t['open']}" for t in ctx["totals"])
+        entry = OutboxEntry(channel=rem.channel, customer_id=rem.customer_id, name=rem.name, stage=ctx["stage_label"],
+                            items=", ".join(i.invoice_no for i in rem.items), amount=amount,
+                            owner=rem.owner or ctx["owner"], id=rem.id)
+        if rem.channel == "sms":
+            text = " ".join(parts["text"].split())
+            sms_rows.append({"id": rem.id, "customer_id": rem.customer_id, "name": rem.name, "phone": rem.phone,
+                             "text": text, "segments": sms_segments(text), "stage": rem.stage,
+                             "as_of": as_of.isoformat()})
+            entries.append(OutboxEntry(**{**entry.__dict__, "status": "sms", "to": rem.phone, "subject": text,
+                                          "file": _relative(out / "sms.csv", path.parent)}))
+            continue
+        eml = out / f"{_safe_file(rem.customer_id)}_{rem.kind}_{rem.id[-6:]}.eml"
+        to = [(rem.contact or rem.name, a) for a in rem.emails]
+        subject = " ".join(parts["subject"].split())
+        base = {**entry.__dict__, "to": ", ".join(rem.emails), "subject": subject, "file": _relative(eml, path.parent)}
+        if rem.id in already:
+            entries.append(OutboxEntry(**{**base, "status": "sent", "sent_at": already[rem.id]}))
+            continue
+        files = [a for a in [attach(rem.customer_id, rem.lang)] if a] if attach else []
+        files = [a if isinstance(a, Attachment) else Attachment(*a) for a in files]
+        try:
+            msg = build_email(msg_id=rem.id, sender=(docs.sender_name or docs.company(rem.lang), docs.sender_email),
+                              to=to, subject=subject, text=parts["text"], html=parts.get("html"), date=now,
+                              attachments=files, meta={"X-XL-AR-Customer": rem.customer_id,
+                                                       "X-XL-AR-Items": items_header([i.invoice_no for i in rem.items]),
+                                                       "X-XL-AR-By": ctx["owner"], "X-XL-AR-Stage": rem.stage})
+        except UnsafeHeader as exc:
+            summary.issues.append(Issue("Settings" if "sender" in str(exc) else
+                                        place(ledger, "Customers", "name", rem.customer_row),
+                                        f'customer "{rem.customer_id}": {exc}; no reminder was made', "warning"))
+            continue
+        write_atomic(eml, eml_bytes(msg))
+        summary.files.append(eml)
+        entries.append(OutboxEntry(**{**base, "status": "hold" if rem.id in held else "draft"}))
+    if sms_rows:
+        summary.sms_csv = write_sms_csv(out / "sms.csv", sms_rows)
+    summary.entries = entries
+    progress("write", 0.9)
+    if live:
+        summary.outbox_sheet = write_outbox_live(adapter.book, entries, settings.language)
+    else:
+        from xl_ar.book.package import WorkbookPackage
+
+        pkg = WorkbookPackage.open(path)
+        summary.outbox_sheet = write_outbox(pkg, entries, settings.language)
+        summary.backup = save_book(pkg, path)
+    progress("done", 1.0)
+    return summary
+
+
+def _relative(p: Path, base: Path) -> str:
+    try:
+        return p.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return str(p.resolve())
