@@ -142,15 +142,25 @@ def test_help_is_bilingual_and_names_the_readme(tmp_path):
     assert "刷新账龄 Refresh Aging" in alert.prompt and "README" in alert.prompt
 
 
-@pytest.mark.parametrize("action,function", [("reminders", "xl_ar.docs.reminders.build_reminders")])
-def test_document_buttons_say_when_the_feature_is_not_installed(tmp_path, monkeypatch, action, function):
-    monkeypatch.setitem(__import__("sys").modules, function.rsplit(".", 1)[0], None)  # import fails
+def test_reminders_button_writes_drafts_and_the_outbox(tmp_path):
+    import datetime as dt
+
     book = open_book(tmp_path)
-    before = snapshot(book)
-    ribbon.run(action, book)
+    ribbon.reminders(book, today=dt.date(2025, 3, 31))
+    [alert] = book.app.alerts  # without a sender address nothing can be drafted: one clear box
+    assert alert.mode == "critical" and "SenderEmail" in alert.prompt
+    settings = book.sheets["Settings"]
+    keys = settings.range("A1:A80").value
+    settings.range((keys.index("SenderEmail") + 1, 2)).value = "ar@example.com"
+    book.app.alerts.clear()
+    ribbon.reminders(book, today=dt.date(2025, 3, 31))
     [alert] = book.app.alerts
-    assert "not installed" in alert.prompt and function in alert.prompt
-    assert snapshot(book) == before
+    assert alert.mode == "info"
+    drafts = list((tmp_path / "ledger-reminders-2025-03-31").glob("*.eml"))
+    assert drafts  # C1's I2 is 28 days overdue: a friendly overdue note
+    outbox = next(s for s in book.sheets if s.name in ("Outbox", "发件箱"))
+    assert outbox.range("A1").value is not None
+    assert book.app.status_bar is False
 
 
 def test_run_uses_the_calling_book_and_logs_to_a_file(tmp_path, monkeypatch):

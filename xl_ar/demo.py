@@ -16,6 +16,14 @@ from typing import Any
 from xl_ar.book.newbook import build_ledger_workbook
 
 DEMO_AS_OF = dt.date(2026, 10, 31)
+#: The demo company's details on the Settings sheet (documents are signed with them).
+DEMO_SETTINGS = {
+    "CompanyName": "Demo Trading Co., Ltd.", "CompanyNameZh": "演示贸易有限公司", "SenderName": "应收账款部 AR team",
+    "SenderEmail": "ar@demo.example", "CompanyPhone": "021-5555 0000",
+    "BankAccount": "招商银行上海分行 6214 0000 0000 0000",
+}
+#: Statements with a PDF in the demo (PDF rendering embeds CJK fonts: about a second each).
+DEMO_PDF_STATEMENTS = 20
 
 _CITIES = ["上海", "北京", "深圳", "广州", "杭州", "苏州", "南京", "成都", "武汉", "天津", "宁波", "青岛", "厦门", "西安", "重庆"]
 _WORDS = ["华信", "恒通", "鼎盛", "博远", "金桥", "众联", "瑞丰", "永安", "新元", "长江", "明德", "宏达", "天成", "佳禾", "启航", "和信"]
@@ -125,7 +133,7 @@ def _bad_rows(customers, invoices, receipts) -> None:
 def write_demo_ledger(path: str | Path, lang: str = "zh", n_customers: int = 300, as_of: dt.date = DEMO_AS_OF) -> Path:
     """Write the sample ledger to ``path`` with its as-of date set (so the demo is reproducible)."""
     data = demo_ledger(n_customers, as_of=as_of)
-    wb = build_ledger_workbook(lang, data, settings={"AsOfDate": as_of})
+    wb = build_ledger_workbook(lang, data, settings=DEMO_SETTINGS | {"AsOfDate": as_of})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
@@ -133,8 +141,16 @@ def write_demo_ledger(path: str | Path, lang: str = "zh", n_customers: int = 300
 
 
 def run_demo(out: Path, lang: str, n_customers: int, console) -> int:
-    """``xl-ar demo``: write the sample ledger, refresh it, print a summary; exit code."""
+    """``xl-ar demo``: write the sample ledger, refresh it, write its documents; exit code.
+
+    The documents: reminder e-mails (.eml drafts, worded by stage, the statement attached), the
+    SMS list for class C customers, the Outbox sheet, and the month's reconciliation statements
+    (.xlsx for every customer with a balance, .pdf for the largest ones).
+    """
+    from xl_ar.book.filebook import FileBook
     from xl_ar.cli import _print_report, _run
+    from xl_ar.docs.reminders import build_reminders
+    from xl_ar.docs.statements_cli import run_statements
 
     out = Path(out)
     book = out / ("演示台账.xlsx" if lang == "zh" else "demo_ledger.xlsx")
@@ -143,7 +159,28 @@ def run_demo(out: Path, lang: str, n_customers: int, console) -> int:
     console.print(f"sample ledger: {book}")
     report = _run(book, None, True, console)
     _print_report(report, console)
-    if report.written:
-        console.print(f"[green]refreshed[/] {book}: computed columns on the invoice sheet, aging on the "
-                      f"{'账龄分析' if lang == 'zh' else 'Aging'} sheet")
-    return 0 if report.ok else 1
+    if not report.ok:
+        return 1
+    console.print(f"[green]refreshed[/] {book}: computed columns on the invoice and customer sheets; "
+                  f"aging, collections, warning table and dashboard sheets")
+    with console.status("writing reminders"):
+        reminders = build_reminders(book, out_dir=out / "reminders", today=DEMO_AS_OF)
+    console.print(str(reminders))
+    period_from = DEMO_AS_OF.replace(day=1)
+    with console.status("writing statements"):
+        xlsx = run_statements(FileBook(book), period_from, DEMO_AS_OF, out_dir=out / "statements", formats=("xlsx",))
+        closing = {s.customer_id: max(abs(x.closing_minor) for x in s.sections) for s in xlsx.statements}
+        largest = sorted(closing, key=lambda c: -closing[c])[:DEMO_PDF_STATEMENTS]
+        pdf = run_statements(FileBook(book), period_from, DEMO_AS_OF, customers=largest, out_dir=out / "statements",
+                             formats=("pdf",))
+    files = sorted(p for p in out.rglob("*") if p.is_file() and ".xl-ar-backups" not in p.parts)
+    by_kind: dict[str, int] = {}
+    for p in files:
+        by_kind[p.suffix] = by_kind.get(p.suffix, 0) + 1
+    console.print(f"statements {period_from:%Y-%m-%d} – {DEMO_AS_OF:%Y-%m-%d}: {len(xlsx.files)} .xlsx, {len(pdf.files)} .pdf "
+                  f"(the {DEMO_PDF_STATEMENTS} largest balances) in {out / 'statements'}")
+    console.print(f"output in {out}: " + ", ".join(f"{n} {k or 'other'}" for k, n in sorted(by_kind.items())))
+    for p in [f for f in files if f.suffix in (".csv", ".xlsx") and f.parent in (out, out / "reminders")] + \
+            [f for f in files if f.suffix == ".eml"][:5]:
+        console.print(f"  {p}")
+    return 0 if reminders.ok and xlsx.ok and pdf.ok else 1

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import importlib
 import logging
 from pathlib import Path
 from typing import Any, Callable
@@ -179,28 +178,22 @@ def dashboard(book: Any) -> None:
     _refresh(book, "仪表板已更新 / dashboard updated")
 
 
-def _docs_feature(book: Any, module: str, function: str, label: str) -> None:
-    """The Reminders and Statements buttons, until the documents package is wired to the ribbon.
+def reminders(book: Any, today: dt.date | None = None) -> None:
+    """Reminders: this run's .eml drafts, SMS list and the Outbox sheet (``xl-ar reminders``);
+    drafts go to a ``BOOK-reminders-DATE`` folder beside the book, the Outbox into the open book
+    (sending is ``xl-ar send``, outside Excel: it needs the SMTP password, never in the book)."""
+    from xl_ar.docs.reminders import build_reminders
 
-    They need ``xl_ar.docs.<module>.<function>``. Without it the button says the feature is not
-    installed; with it, the button says it is not connected yet: how a button picks the period,
-    the customers and the output folder is not decided, and guessing would write files the user
-    did not ask for.
-    """
     app = book.app
     try:
-        getattr(importlib.import_module(f"xl_ar.docs.{module}"), function)
-    except (ImportError, AttributeError) as exc:
-        app.alert(f"{label}: 功能未安装 / not installed (needs xl_ar.docs.{module}.{function}: {one_line(exc)})",
-                  title=TITLE, buttons="ok", mode="info")
+        summary = build_reminders(LiveBook(book), today=today, progress=status_bar_progress(app))
+    finally:
+        app.status_bar = False
+    issues = list(getattr(summary, "issues", []))
+    if any(i.severity == "error" for i in issues):
+        app.alert(issues_message(issues), title=f"{TITLE}: 数据有误 / errors", buttons="ok", mode="critical")
         return
-    app.alert(f"{label}: 此按钮尚未接通 / this button is not connected yet "
-              f"(xl_ar.docs.{module}.{function} is installed).", title=TITLE, buttons="ok", mode="info")
-
-
-def reminders(book: Any) -> None:
-    """Reminders: ``xl_ar.docs.reminders.build_reminders`` (see ``_docs_feature``)."""
-    _docs_feature(book, "reminders", "build_reminders", "催款提醒 Reminders")
+    app.alert(str(summary), title=f"{TITLE}: 催款提醒 / reminders", buttons="ok", mode="info")
 
 
 def statements(book: Any, today: dt.date | None = None) -> None:
