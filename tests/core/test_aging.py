@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from tables import d
-from xl_ar.core.aging import AgingEdges, age_open_items, aging_table, bucket_index
+from xl_ar.core.aging import AgingEdges, age_open_items, aging_table
 
 
 def dates(*texts):

@@ -1,8 +1,8 @@
-"""Set a few cells of a user's worksheet, and append rows to a ledger table, on the XML bytes.
+"""Set a few cells of a user's worksheet, on the XML bytes (rows are appended by ``append.py``).
 
 The refresh splice (``sheetxml.splice_columns``) owns whole columns; a reply to a statement
-touches single cells (an invoice's Disputed and DisputeReason) and adds complete rows (the
-Activities log). Both are done here without a DOM and without openpyxl: only the rows touched
+touches single cells (an invoice's Disputed and DisputeReason). That is done here without a
+DOM and without openpyxl: only the rows touched
 are rewritten, every other byte of the sheet is copied through, strings are written inline (so
 ``sharedStrings.xml`` is untouched), and a replaced cell keeps its style unless told otherwise.
 """
@@ -13,7 +13,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -234,41 +234,3 @@ def set_sheet_cells(pkg: WorkbookPackage, sheet: str, writes: Mapping[str, Any],
     xml = set_cells(pkg.read(part), writes)
     cols = sorted({split_ref(ref)[1] for ref in writes})
     return pkg.set_sheet(sheet, xml, cleared=(header_row, cols))
-
-
-def append_table_rows(
-    pkg: WorkbookPackage,
-    sheet: str,
-    *,
-    header_row: int,
-    first_col: int,
-    start_row: int,
-    rows: Sequence[Mapping[int, Any]],
-) -> list[int]:
-    """Write complete rows below a ledger table and extend its Excel Table and autofilter.
-
-    Args:
-        pkg: the open workbook package.
-        sheet: the sheet's name.
-        header_row: the table's header row.
-        first_col: the table's first column (1-based).
-        start_row: the first row to write (the row after the table's last record).
-        rows: one mapping per row, 1-based column -> value or :class:`CellWrite`.
-
-    Returns:
-        The Excel rows written.
-    """
-    if start_row <= header_row:
-        raise ValueError("rows are appended below the header")
-    writes: dict[str, Any] = {}
-    numbers = []
-    for k, row in enumerate(rows):
-        r = start_row + k
-        numbers.append(r)
-        for c, v in row.items():
-            writes[f"{col_letter(c)}{r}"] = v
-    if not writes:
-        return []
-    set_sheet_cells(pkg, sheet, writes, header_row=start_row)
-    pkg.extend_table(sheet, header_row, first_col, first_col, {}, last_row=numbers[-1])
-    return numbers

@@ -26,7 +26,6 @@ from xl_ar.book.headers import (
 from xl_ar.book.sheetxml import col_letter
 from xl_ar.core.convert import is_blank
 from xl_ar.core.ledger import RawTable
-from xl_ar.core.schema import TABLES
 
 #: Sheets the tool writes wholly: never read as ledger input.
 OWNED_SHEETS = ("Aging", "Collections", "Dashboard", "Warnings")
@@ -76,7 +75,6 @@ def _find_header(rows: list[list[Any]], table: str) -> int | None:
 
 def _read_table(name: str, table: str, rows: list[list[Any]]) -> tuple[RawTable, SheetLayout]:
     h = _find_header(rows, table)
-    spec = TABLES[table]
     if h is None:
         empty = pd.DataFrame({"row": np.zeros(0, np.int64)})
         return RawTable(table, name, empty, {}), SheetLayout(name, 1, 1, 0)

@@ -61,12 +61,18 @@ def _group_codes(*frames_cols: tuple[pd.Series, pd.Series]) -> list[np.ndarray]:
     c_codes, _ = pd.factorize(cust, sort=True)
     k_codes, k_uniq = pd.factorize(ccy, sort=True)
     pair = c_codes.astype(np.int64) * max(len(k_uniq), 1) + k_codes
-    _, codes = np.unique(pair, return_inverse=True)
+    codes, _ = pd.factorize(pair, sort=True)
     out, start = [], 0
     for c, _ in frames_cols:
         out.append(codes[start : start + len(c)])
         start += len(c)
     return out
+
+
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    """``np.unique`` by sorting: numpy 2's hash-based unique is far slower on large int arrays."""
+    a = np.sort(a, kind="stable")
+    return a[np.r_[True, a[1:] != a[:-1]]] if len(a) else a
 
 
 def _overlap(inv_group, inv_amount, pay_group, pay_amount):
@@ -75,7 +81,7 @@ def _overlap(inv_group, inv_amount, pay_group, pay_amount):
     Both inputs must already be sorted by group, then by priority. Returns arrays
     (invoice position, payer position, amount) of the pairings, in the sorted order given.
     """
-    groups = np.union1d(inv_group, pay_group)
+    groups = _sorted_unique(np.concatenate([inv_group, pay_group]))
     inv_tot = np.bincount(np.searchsorted(groups, inv_group), weights=inv_amount, minlength=len(groups))
     pay_tot = np.bincount(np.searchsorted(groups, pay_group), weights=pay_amount, minlength=len(groups))
     span = np.maximum(inv_tot, pay_tot).astype(np.int64)
@@ -92,7 +98,7 @@ def _overlap(inv_group, inv_amount, pay_group, pay_amount):
 
     inv_end, pay_end = ends(inv_group, inv_amount), ends(pay_group, pay_amount)
     inv_start, pay_start = inv_end - inv_amount, pay_end - pay_amount
-    pts = np.unique(np.concatenate([inv_start, inv_end, pay_start, pay_end]))
+    pts = _sorted_unique(np.concatenate([inv_start, inv_end, pay_start, pay_end]))
     if len(pts) < 2:
         empty = np.zeros(0, np.int64)
         return empty, empty, empty

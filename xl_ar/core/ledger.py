@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -95,7 +95,6 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
     for f in table.fields:
         if present and f.required and f.name not in frame:
             issues.append(Issue(raw.sheet, f'required column "{f.header}" is missing'))
-    n = len(frame)
     out = pd.DataFrame({"row": chk.rows.astype(np.int64)})
     for f in table.fields:
         raw_col = chk.column(f.name)

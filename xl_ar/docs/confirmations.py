@@ -21,7 +21,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Iterable
 
-from xl_ar.book.cells import CellWrite, append_table_rows, set_sheet_cells
+from xl_ar.book.append import append_rows
+from xl_ar.book.cells import set_sheet_cells
 from xl_ar.book.package import BookError, WorkbookPackage, backup, check_not_open
 from xl_ar.book.reader import read_book
 from xl_ar.book.sheetxml import col_index, split_ref
@@ -419,11 +420,10 @@ def import_confirmations(book_path: str | Path, files: Iterable[str | Path], *, 
     if inv_writes:
         set_sheet_cells(pkg, inv_sheet, inv_writes, header_row=data.layouts["Invoices"].header_row)
     if act_rows:
+        styles = {}
         if "date" in act.columns:  # a date needs a date format to show as one
-            style, c = pkg.cell_style("yyyy-mm-dd"), col_index(act.columns["date"])
-            act_rows = [{**r, c: CellWrite(r[c], style)} for r in act_rows]
-        append_table_rows(pkg, act_layout.name, header_row=act_layout.header_row, first_col=act_layout.first_col,
-                          start_row=act_layout.last_row + 1, rows=act_rows)
+            styles[col_index(act.columns["date"])] = pkg.cell_style("yyyy-mm-dd")
+        append_rows(pkg, act_layout.name, act_rows, header_row=act_layout.header_row, styles=styles)
     check_not_open(book)
     summary.backup = backup(book)
     pkg.save(book)
