@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -14,20 +13,10 @@ from rich.table import Table
 
 from xl_ar import __version__
 from xl_ar.book.package import BookError
-from xl_ar.core.convert import parse_date
+from xl_ar.cli_args import date_arg
 from xl_ar.core.money import to_major
 
 EXIT_OK, EXIT_ISSUES, EXIT_USAGE = 0, 1, 2
-
-
-def _date(text: str) -> dt.date:
-    try:
-        d = parse_date(text)
-    except ValueError:
-        d = None
-    if d is None:
-        raise argparse.ArgumentTypeError(f'"{text}" is not a date (use YYYY-MM-DD)')
-    return d
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     ):
         s = sub.add_parser(name, help=help_, description=desc)
         s.add_argument("book", type=Path, help="the ledger workbook (.xlsx or .xlsm)")
-        s.add_argument("--as-of", type=_date, help="as-of date (default: the Settings sheet's AsOfDate, else today)")
+        s.add_argument("--as-of", type=date_arg, help="as-of date (default: the Settings sheet's AsOfDate, else today)")
         s.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
 
     # Documents that go out: each module registers its own subcommands with a handler.

@@ -26,20 +26,11 @@ from xl_ar.book.writer import DATE_FORMAT, MONEY_FORMAT
 from xl_ar.book.package import WorkbookPackage, backup, check_not_open
 from xl_ar.book.reader import read_book
 from xl_ar.book.sheetxml import col_index
-from xl_ar.core.convert import parse_amount, parse_date
+from xl_ar.core.convert import parse_amount
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_minor
 from xl_ar.core.plans import events_from_text, instalment_plan, milestone_invoices, plan_activities
 from xl_ar.core.schema import TABLES
-
-
-def _date(text: str) -> dt.date:
-    try:
-        d = parse_date(text)
-    except ValueError:
-        d = None
-    if d is None:
-        raise argparse.ArgumentTypeError(f'"{text}" is not a date (use YYYY-MM-DD)')
-    return d
+from xl_ar.cli_args import date_arg
 
 
 def _amount(text: str) -> Decimal:
@@ -64,7 +55,7 @@ def register(sub) -> None:
     s.add_argument("--contract", required=True, help="contract number; invoices are numbered CONTRACT-1, -2, ...")
     s.add_argument("--amount", type=_amount, required=True)
     s.add_argument("--terms", required=True)
-    s.add_argument("--start", type=_date, required=True, help="contract start date")
+    s.add_argument("--start", type=date_arg, required=True, help="contract start date")
     s.add_argument("--events", default="", help='event dates, e.g. "acceptance=2025-03-31; 质保=2026-03-31"')
     s.add_argument("--currency", default="CNY")
     s.add_argument("--due-days", type=int, default=0, help="days from each milestone's invoice to its due date")
@@ -82,9 +73,9 @@ def register(sub) -> None:
     s.add_argument("--amount", type=_amount, required=True, help="the principal to repay")
     s.add_argument("--count", type=int, default=3)
     s.add_argument("--interval", type=int, default=30, help="days between instalments")
-    s.add_argument("--first", type=_date, required=True, help="date of the first instalment")
+    s.add_argument("--first", type=date_arg, required=True, help="date of the first instalment")
     s.add_argument("--rate", default="0.01", help="interest per instalment (default 0.01)")
-    s.add_argument("--agreed-on", type=_date, default=None, help="date of the agreement (default today)")
+    s.add_argument("--agreed-on", type=date_arg, default=None, help="date of the agreement (default today)")
     s.add_argument("--by", default="", help="who agreed it")
     s.add_argument("--currency", default="CNY")
     s.add_argument("--write", action="store_true", help="append the rows to the workbook")

@@ -8,24 +8,13 @@ own output and turn expected failures into a one-line error and exit code 2.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
+from xl_ar.cli_args import date_arg
+
 EXIT_OK, EXIT_ISSUES, EXIT_USAGE = 0, 1, 2
-
-
-def _date(text: str) -> dt.date:
-    from xl_ar.core.convert import parse_date
-
-    try:
-        d = parse_date(text)
-    except ValueError:
-        d = None
-    if d is None:
-        raise argparse.ArgumentTypeError(f'"{text}" is not a date (use YYYY-MM-DD)')
-    return d
 
 
 def register(subparsers: Any) -> None:
@@ -42,7 +31,7 @@ def register(subparsers: Any) -> None:
         "gateway, and the Outbox sheet in the workbook (backed up first). Templates: a Templates sheet or a "
         "templates folder beside the workbook override the shipped ones.")
     r.add_argument("book", type=Path, help="the ledger workbook (.xlsx or .xlsm)")
-    r.add_argument("--as-of", type=_date, help="as-of date (default: the Settings sheet's AsOfDate, else today)")
+    r.add_argument("--as-of", type=date_arg, help="as-of date (default: the Settings sheet's AsOfDate, else today)")
     r.add_argument("--out", type=Path, default=None,
                    help="folder for the drafts (default BOOK-reminders-DATE beside the workbook)")
     r.add_argument("--attach", choices=("xlsx", "pdf", "none"), default="xlsx",

@@ -10,7 +10,6 @@ of ``xl_ar.docs.cli``).
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from xl_ar.book.package import BookError
-from xl_ar.core.convert import parse_date
+from xl_ar.cli_args import date_arg
 from xl_ar.core.issues import Issue, has_errors
 from xl_ar.docs.statements import Statement, build_statements, file_stem, fmt_money, write_statement_xlsx
 
@@ -159,16 +158,6 @@ def run_statements(
 # ----------------------------------------------------------------------------- the CLI
 
 
-def _date(text: str) -> dt.date:
-    try:
-        d = parse_date(text)
-    except ValueError:
-        d = None
-    if d is None:
-        raise argparse.ArgumentTypeError(f'"{text}" is not a date (use YYYY-MM-DD)')
-    return d
-
-
 def register(subparsers) -> None:
     """Add ``statements`` and ``import-confirmations`` to the ``xl-ar`` command.
 
@@ -182,8 +171,8 @@ def register(subparsers) -> None:
         "period with a running balance, the closing balance (tied to the ledger) and its aging, and a "
         "confirmation block the customer signs and returns. Reads the book, writes nothing into it.")
     s.add_argument("book", type=Path, help="the ledger workbook (.xlsx or .xlsm)")
-    s.add_argument("--from", dest="period_from", type=_date, required=True, help="first day of the period")
-    s.add_argument("--to", dest="period_to", type=_date, required=True, help="last day of the period")
+    s.add_argument("--from", dest="period_from", type=date_arg, required=True, help="first day of the period")
+    s.add_argument("--to", dest="period_to", type=date_arg, required=True, help="last day of the period")
     s.add_argument("--customer", action="append", metavar="ID", help="only this customer (repeatable)")
     s.add_argument("--out", type=Path, help="output folder (default: statements-YYYYMMDD beside the book)")
     s.add_argument("--format", choices=("both", *FORMATS), default="both", help="file formats (default both)")
@@ -198,7 +187,7 @@ def register(subparsers) -> None:
         "other part of it stays byte-identical.")
     s.add_argument("book", type=Path, help="the ledger workbook (.xlsx or .xlsm)")
     s.add_argument("files", type=Path, nargs="+", help="returned statement files (.xlsx)")
-    s.add_argument("--date", type=_date, help="date of the Activities rows (default today)")
+    s.add_argument("--date", type=date_arg, help="date of the Activities rows (default today)")
     s.add_argument("--by", default="", help="who records the replies (the Activities By column)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(handler=_import_main)
