@@ -181,6 +181,8 @@ class Sheet:
         self._fmt: dict[tuple[int, int], dict[str, Any]] = {}
         self._widths: dict[int, float] = {}
         self.tables: list[Table] = []
+        self.charts = Charts(self)
+        self.merged: list[str] = []
 
     @property
     def index(self) -> int:
@@ -191,6 +193,8 @@ class Sheet:
         for c in (cell1, cell2):
             if isinstance(c, Range) and c.sheet is not self:
                 raise ValueError("Range is not on this sheet")
+        if isinstance(cell1, str) and "," in cell1:  # a union ("A1:A5,C1:C5"): chart sources use them
+            return Union(self, cell1)
         r1, c1, r2, c2 = _box(cell1)
         if cell2 is not None:
             s1, t1, s2, t2 = _box(cell2)
@@ -225,6 +229,45 @@ class Sheet:
 
     def __repr__(self) -> str:
         return f"<Sheet [{self.book.name}]{self.name}>"
+
+
+class Union:
+    """Several ranges as one (``Range("A1:A5,C1:C5")``), only as a chart's source here."""
+
+    def __init__(self, sheet: Sheet, address: str):
+        self.sheet, self.address = sheet, address
+
+
+class Chart:
+    """A chart: its name, type, source address and where it is anchored."""
+
+    def __init__(self, charts: "Charts", name: str, chart_type: str, source: str, anchor: str, size: tuple):
+        self._charts, self.name, self.chart_type, self.source, self.anchor, self.size = (
+            charts, name, chart_type, source, anchor, size)
+
+    def delete(self) -> None:
+        self._charts._items.remove(self)
+
+
+class Charts:
+    """``sheet.charts``: iterable, with ``add`` as xlwings 0.37 has it."""
+
+    def __init__(self, sheet: Sheet):
+        self.sheet, self._items = sheet, []
+
+    def __iter__(self):
+        return iter(list(self._items))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, left=0, top=0, width=355, height=211, chart_type=None, source=None, plot_by=None, name=None,
+            anchor=None, style=227) -> Chart:
+        self.sheet.book.app.calls.append(("add_chart", self.sheet.name, name or ""))
+        chart = Chart(self, name or f"Chart {len(self._items) + 1}", chart_type, source.address if source else "",
+                      anchor.address if anchor else "", (width, height))
+        self._items.append(chart)
+        return chart
 
 
 class Table:
@@ -279,6 +322,9 @@ class Range:
         r1, c1, r2, c2 = self._box
         a = f"${get_column_letter(c1)}${r1}"
         return a if (r1, c1) == (r2, c2) else f"{a}:${get_column_letter(c2)}${r2}"
+
+    def merge(self, across: bool = False) -> None:
+        self.sheet.merged.append(self.address.replace("$", ""))
 
     def resize(self, row_size: int | None = None, column_size: int | None = None) -> Range:
         rows, cols = self.shape

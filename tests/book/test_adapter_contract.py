@@ -271,3 +271,17 @@ def test_the_live_book_reads_from_a1_when_the_used_range_starts_lower(tmp_path):
     assert run_refresh(live.adapter(), as_of=DAY).written
     assert f.rows("应收台账") == live.rows("应收台账")
     assert live.rows("应收台账")[5][6:11] == [0, 1000, 59, "31-60天", 29.5]  # 1,000 x 0.05% x 59 days
+
+
+def test_the_live_dashboard_gets_the_same_two_charts(tmp_path):
+    """The file gets DrawingML charts; the live book draws the same ones through xlwings."""
+    f, live = both(tmp_path, "zh")
+    run_refresh(live.adapter(), as_of=DAY)
+    sheet = live.book.sheets["仪表板"]
+    charts = list(sheet.charts)
+    assert [(c.name, c.chart_type) for c in charts] == [("xl-ar: 账龄分布（CNY）", "column_clustered"),
+                                                        ("xl-ar: 月末逾期率趋势", "line")]
+    assert charts[0].source.startswith("A") and "," in charts[0].source  # categories, then the amounts
+    run_refresh(live.adapter(), as_of=DAY)  # unchanged: nothing redrawn, nothing duplicated
+    assert len(list(sheet.charts)) == 2
+    assert live.book.sheets["预警表"].merged  # class headers span their amount bands

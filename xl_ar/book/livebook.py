@@ -149,8 +149,37 @@ class LiveBook:
             apply_style(sheet.range((r1, c1), (r2, c2)), style)
         for c1, c2, w in _runs(sorted(owned.widths.items())):
             sheet.range((1, c1), (1, c2)).column_width = w
+        for merged in owned.merged:
+            sheet.range(merged).merge()
+        _write_charts(sheet, owned.charts)
         # Freezing panes needs the window (ActiveWindow.FreezePanes), which xlwings does not wrap.
         return True
+
+
+#: Charts xl-ar draws are named with this prefix, so a refresh replaces its own and no other.
+CHART_PREFIX = "xl-ar: "
+
+
+def _write_charts(sheet: Any, charts: Sequence[Any]) -> None:
+    """Draw an owned sheet's native charts through xlwings (``sheet.charts.add``).
+
+    xlwings' open-source API has no chart title, so the title is the chart's name (Excel shows
+    it in the selection pane); the data, type and position are the file adapter's.
+
+    Args:
+        sheet: an xlwings ``Sheet``.
+        charts: ``xl_ar.book.charts.ChartSpec`` of the sheet.
+    """
+    for chart in list(sheet.charts):
+        if chart.name.startswith(CHART_PREFIX):
+            chart.delete()
+    for spec in charts:
+        refs = [spec.categories_ref, *(s.ref for s in spec.series)]
+        source = ",".join(r.split("!", 1)[1].replace("$", "") for r in refs)  # a union of ranges
+        c0, r0, c1, r1 = spec.anchor
+        sheet.charts.add(anchor=sheet.range((r0 + 1, c0 + 1)), width=(c1 - c0) * 48, height=(r1 - r0) * 15,
+                         chart_type="column_clustered" if spec.kind == "bar" else "line",
+                         source=sheet.range(source), name=CHART_PREFIX + spec.title)
 
 
 # ---------------------------------------------------------------------- values
