@@ -116,7 +116,8 @@ def _overlap(inv_group, inv_amount, pay_group, pay_amount):
     return i_c[ok], j_c[ok], (hi - lo)[ok]
 
 
-def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.date) -> Allocation:
+def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.date,
+                      groups: tuple[np.ndarray, np.ndarray] | None = None) -> Allocation:
     """Apply receipts and credit notes to invoices as of a date.
 
     Args:
@@ -126,6 +127,8 @@ def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.
         receipts: typed receipts (``customer_id``, ``currency``, ``receipt_date``,
             ``amount_minor``, ``invoice_no`` naming the invoice it pays or "").
         as_of: documents dated after it are ignored.
+        groups: integer (customer, currency) codes of the invoices and receipts, when the caller
+            allocates the same ledger at several dates and has computed them once.
 
     Returns:
         The :class:`Allocation`; money is conserved: for every (customer, currency),
@@ -144,7 +147,7 @@ def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.
     rec_amt = receipts["amount_minor"].to_numpy(dtype=np.int64)
     rec_ok = ~np.isnat(rec_date) & (rec_date <= asof) & (rec_amt > 0)
 
-    inv_g, rec_g = _group_codes(
+    inv_g, rec_g = groups if groups is not None else _group_codes(
         (invoices["customer_id"], invoices["currency"]), (receipts["customer_id"], receipts["currency"])
     )
     remaining_inv = np.where(is_inv, amt, 0).astype(np.int64)

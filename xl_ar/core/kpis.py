@@ -350,7 +350,9 @@ class _Base:
             mr = busy[self.rec_g] & ~np.isnat(self.rec_date) & (self.rec_date <= d)
             out = np.where(busy[self.inv_g], 0, self.open_now)
             if mi.any():
-                out[mi] = allocate_receipts(self.inv[mi], self.rec[mr], day).open_minor
+                # One currency here: the customer codes are the allocation's groups (computed once).
+                out[mi] = allocate_receipts(self.inv[mi], self.rec[mr], day,
+                                            groups=(self.inv_g[mi], self.rec_g[mr])).open_minor
             self._open[day] = out
         return self._open[day]
 
