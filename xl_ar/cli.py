@@ -77,7 +77,8 @@ def _progress(console: Console):
                     console=console, transient=True, disable=not console.is_terminal)
 
 
-def _run(book: Path, as_of, write: bool, console: Console):
+def run_file(book: Path, as_of, write: bool, console: Console):
+    """The refresh (or, with ``write`` False, the check) of a workbook file, with a progress bar."""
     from xl_ar.book.filebook import FileBook
     from xl_ar.jobs import run_refresh
 
@@ -90,10 +91,18 @@ def _run(book: Path, as_of, write: bool, console: Console):
         return run_refresh(FileBook(book), as_of=as_of, write=write, progress=progress)
 
 
-def _print_report(report, console: Console) -> None:
-    for issue in report.issues:
+#: Issues printed before "and N more" (all of them are in --json).
+MAX_PRINTED_ISSUES = 50
+
+
+def print_report(report, console: Console) -> None:
+    """Issues (errors first), the aging and tie-out per currency, and the key figures."""
+    ordered = sorted(report.issues, key=lambda i: i.severity != "error")
+    for issue in ordered[:MAX_PRINTED_ISSUES]:
         style = "red" if issue.severity == "error" else "yellow"
         console.print(f"[{style}]{issue.severity}[/] {issue.where}: {issue.message}", highlight=False)
+    if len(ordered) > MAX_PRINTED_ISSUES:
+        console.print(f"... and {len(ordered) - MAX_PRINTED_ISSUES} more (--json lists them all)")
     if report.result is None:
         return
     res = report.result
@@ -111,6 +120,14 @@ def _print_report(report, console: Console) -> None:
             f" − receipts {to_major(t.received_applied, t.exp):,} = open {to_major(t.open, t.exp):,} {sign} sum of buckets;"
             f" unapplied cash {to_major(t.unapplied_cash, t.exp):,}, unapplied credit {to_major(t.unapplied_credit, t.exp):,};"
             f" late fees {to_major(t.late_fees, t.exp):,}", highlight=False)
+    k = res.kpis
+    if k is not None:
+        pct = lambda x: "-" if x is None else f"{x:.1%}"  # noqa: E731
+        days = lambda x: "-" if x is None else f"{x:.1f}"  # noqa: E731
+        console.print(f"overdue ratio {pct(k.overdue_ratio)} (target under {k.overdue_target:.0%}); "
+                      f"DSO {days(k.dso_simple)} days (countback {days(k.dso_countback)}); "
+                      f"promises kept {pct(k.promises_kept)}; stages: "
+                      + ", ".join(f"{n} {stage}" for stage, n in k.stages.items()), highlight=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,11 +143,11 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"created {path}")
             return EXIT_OK
         if args.command in ("check", "refresh"):
-            report = _run(args.book, args.as_of, args.command == "refresh", console)
+            report = run_file(args.book, args.as_of, args.command == "refresh", console)
             if args.json:
                 print(json.dumps(report.as_json(), ensure_ascii=False))
             else:
-                _print_report(report, console)
+                print_report(report, console)
                 if report.written:
                     console.print(f"[green]written[/] {args.book}" + (f" (backup {report.backup})" if report.backup else ""))
                 elif report.ok and args.command == "refresh":

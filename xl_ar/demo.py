@@ -148,7 +148,7 @@ def run_demo(out: Path, lang: str, n_customers: int, console) -> int:
     (.xlsx for every customer with a balance, .pdf for the largest ones).
     """
     from xl_ar.book.filebook import FileBook
-    from xl_ar.cli import _print_report, _run
+    from xl_ar.cli import print_report, run_file
     from xl_ar.docs.reminders import build_reminders
     from xl_ar.docs.statements_cli import run_statements
 
@@ -157,8 +157,8 @@ def run_demo(out: Path, lang: str, n_customers: int, console) -> int:
     with console.status("building the sample ledger"):
         write_demo_ledger(book, lang, n_customers)
     console.print(f"sample ledger: {book}")
-    report = _run(book, None, True, console)
-    _print_report(report, console)
+    report = run_file(book, None, True, console)
+    print_report(report, console)
     if not report.ok:
         return 1
     console.print(f"[green]refreshed[/] {book}: computed columns on the invoice and customer sheets; "
