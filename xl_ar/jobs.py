@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
 from xl_ar.book.reader import BookData
 from xl_ar.core.credit import parse_credit_settings
-from xl_ar.core.kpis import parse_kpi_settings
 from xl_ar.core.fees import LATE_FEE_POLICIES
 from xl_ar.core.issues import Issue, has_errors
+from xl_ar.core.kpis import parse_kpi_settings
 from xl_ar.core.ledger import Ledger, validate_ledger
 from xl_ar.core.money import to_major
 from xl_ar.core.run import Policies, RunResult, refresh
-from xl_ar.core.stages import DEFAULT_STAGE_RULES, owners_from_settings, per_stage_counts, stage_rules_from_table
 from xl_ar.core.settings import Settings, parse_settings
+from xl_ar.core.stages import DEFAULT_STAGE_RULES, owners_from_settings, per_stage_counts, stage_rules_from_table
 
 Progress = Callable[[str, float], None]
 
@@ -146,7 +145,3 @@ def run_refresh(adapter, *, as_of: dt.date | None = None, today: dt.date | None 
     progress("done", 1.0)
     return report
 
-
-def decimal_total(minor: int, exp: int) -> Decimal:
-    """Minor units as an exact Decimal (for printing)."""
-    return to_major(minor, exp)
