@@ -20,10 +20,11 @@ from xl_ar.book.charts import CT_CHART, CT_DRAWING, REL_CHART, REL_DRAWING, Char
 from xl_ar.book.package import WorkbookPackage
 from xl_ar.book.reports import REPORT_SHEETS, report_sheets
 from xl_ar.book.writer import Styles, write_owned
-from xl_ar.core.kpis import KpiSettings, collections_worklist, compute_kpis, warning_table
+from xl_ar.core.kpis import KpiSettings, compute_kpis
 from xl_ar.core.run import refresh
 from xl_ar.core.settings import Settings
 from xl_ar.core.stages import assign_stages
+from xl_ar.core.worklist import collections_worklist, warning_table
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 from tables import d, ledger  # noqa: E402

@@ -15,7 +15,9 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from xl_ar.book.package import BookError, BookLockedError, WorkbookPackage, backup, check_not_open
-from xl_ar.book.sheetxml import OutColumn, render_sheet, splice_columns
+from xl_ar.book.render import render_sheet
+from xl_ar.book.sheetxml import OutColumn
+from xl_ar.book.splice import splice_columns
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 N_INVOICES = 20  # the fixtures' ledger size (checked against kit.N)

@@ -11,17 +11,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from xl_ar.book.render import render_sheet
 from xl_ar.book.sheetxml import (
     BookError,
     OutColumn,
-    _splice,
     col_index,
     col_letter,
     escape_text,
     excel_serials,
-    render_sheet,
-    splice_columns,
 )
+from xl_ar.book.splice import _splice, splice_columns
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 M = "{%s}" % MAIN

@@ -12,12 +12,13 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tables import d, ledger
 from xl_ar.core.kpis import (
-    KPI_SETTING_DEFAULTS, KpiSettings, aging_trend, collection_effectiveness, collections_worklist, compute_kpis,
-    dso_countback, dso_simple, months_back, parse_kpi_settings, period_start, trend_month_ends, warning_table,
+    KPI_SETTING_DEFAULTS, KpiSettings, aging_trend, collection_effectiveness, compute_kpis, dso_countback,
+    dso_simple, months_back, parse_kpi_settings, period_start, trend_month_ends,
 )
 from xl_ar.core.run import refresh
 from xl_ar.core.settings import Settings
 from xl_ar.core.stages import assign_stages
+from xl_ar.core.worklist import collections_worklist, warning_table
 
 AS_OF = d("2025-03-31")
 CUSTOMERS = """

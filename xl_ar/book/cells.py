@@ -1,6 +1,6 @@
 """Set a few cells of a user's worksheet, on the XML bytes (rows are appended by ``append.py``).
 
-The refresh splice (``sheetxml.splice_columns``) owns whole columns; a reply to a statement
+The refresh splice (``splice.splice_columns``) owns whole columns; a reply to a statement
 touches single cells (an invoice's Disputed and DisputeReason). That is done here without a
 DOM and without openpyxl: only the rows touched
 are rewritten, every other byte of the sheet is copied through, strings are written inline (so

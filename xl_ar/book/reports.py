@@ -109,7 +109,7 @@ def collections_rows(worklist: pd.DataFrame, lang: str, as_of: dt.date | None = 
     """The Collections sheet: a title, a header (row 2) and one row per work-list row.
 
     Args:
-        worklist: :func:`xl_ar.core.kpis.collections_worklist`.
+        worklist: :func:`xl_ar.core.worklist.collections_worklist`.
         lang: "zh" or "en".
         as_of: the as-of date, for the title.
         days_ahead: the work list's horizon, for the title.
@@ -176,7 +176,7 @@ def warning_rows(table: pd.DataFrame, lang: str, as_of: dt.date | None = None) -
     """The Warnings sheet: open amount and number of invoices per band, class and amount band.
 
     Args:
-        table: :func:`xl_ar.core.kpis.warning_table`.
+        table: :func:`xl_ar.core.worklist.warning_table`.
         lang: "zh" or "en".
         as_of: the as-of date, for the title.
 
@@ -287,8 +287,8 @@ def report_sheets(result: Any, kpis: Kpis, worklist: pd.DataFrame, warning: pd.D
     Args:
         result: the refresh run (its as-of date titles the sheets).
         kpis: :func:`xl_ar.core.kpis.compute_kpis` of the run.
-        worklist: :func:`xl_ar.core.kpis.collections_worklist` of the run.
-        warning: :func:`xl_ar.core.kpis.warning_table` of the run.
+        worklist: :func:`xl_ar.core.worklist.collections_worklist` of the run.
+        warning: :func:`xl_ar.core.worklist.warning_table` of the run.
         lang: "zh" or "en".
         names: canonical report sheet ("Collections", "Warnings", "Dashboard") -> its name.
         days_ahead: the work list's horizon (``KpiSettings.worklist_days_ahead``), for its title.

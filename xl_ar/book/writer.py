@@ -23,7 +23,8 @@ from xl_ar.book.owned import OwnedSheet
 from xl_ar.book.reports import REPORT_SHEETS, REPORT_STYLE_SPECS, report_sheets
 from xl_ar.book.package import WorkbookPackage
 from xl_ar.book.reader import BookData, SheetLayout
-from xl_ar.book.sheetxml import Kind, OutColumn, render_sheet
+from xl_ar.book.render import render_sheet
+from xl_ar.book.sheetxml import Kind, OutColumn
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_major_array
 from xl_ar.core.run import RunResult
 from xl_ar.core.settings import Settings

@@ -17,8 +17,9 @@ import pandas as pd
 from xl_ar.core.aging import AgingEdges, aging_table, age_open_items, days_between
 from xl_ar.core.allocation import Allocation, allocate_receipts
 from xl_ar.core.credit import CreditSettings, assess_credit
-from xl_ar.core.kpis import Kpis, KpiSettings, collections_worklist, compute_kpis, warning_table
+from xl_ar.core.kpis import Kpis, KpiSettings, compute_kpis
 from xl_ar.core.stages import DEFAULT_STAGE_RULES, StageRule, assign_stages
+from xl_ar.core.worklist import collections_worklist, warning_table
 from xl_ar.core.fees import FeeTerms, late_fees
 from xl_ar.core.issues import Issue
 from xl_ar.core.ledger import Ledger

@@ -28,7 +28,8 @@ from xl_ar.book.append import append_rows
 from xl_ar.book.headers import header_label, normalise, sheet_label
 from xl_ar.book.package import WorkbookPackage, backup, check_not_open
 from xl_ar.book.reader import BookData
-from xl_ar.book.sheetxml import col_index, col_letter, render_sheet
+from xl_ar.book.render import render_sheet
+from xl_ar.book.sheetxml import col_index, col_letter
 from xl_ar.docs.mail import csv_safe, write_atomic
 
 OUTBOX_SHEETS = ("Outbox", "发件箱")

@@ -1,0 +1,130 @@
+"""Whole worksheets for the sheets the tool owns (reports such as "Aging"), rendered as XML."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from xl_ar.book.sheetxml import (
+    MAIN_NS,
+    REL_NS,
+    _is_missing,
+    _num,
+    _number_texts,
+    _range_ref,
+    _t_element,
+    col_letter,
+    escape_attr,
+    excel_serials,
+)
+
+CellValue = Any  # a plain value, or (value, style index)
+
+_HEAD = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    b'<worksheet xmlns="' + MAIN_NS + b'" xmlns:r="' + REL_NS.encode() + b'">'
+)
+
+
+def _cell_xml(ref: str, value: Any, style: int | None, date_style: int) -> str:
+    """One ``<c>`` of an owned sheet; "" for a blank cell without a style."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    s = f' s="{style}"' if style else ""
+    if _is_missing(value):
+        return f'<c r="{ref}"{s}/>' if style else ""
+    if isinstance(value, bool):
+        return f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, (int, float, Decimal)):
+        if isinstance(value, Decimal):
+            text = format(value, "f")
+        else:
+            text = _number_texts(np.array([float(value)]))[0] if isinstance(value, float) else str(value)
+        return f'<c r="{ref}"{s}><v>{text}</v></c>'
+    if isinstance(value, (date, datetime, np.datetime64)):
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            raise ValueError(f"{ref}: a time zone-aware datetime cannot be written to Excel")
+        serial = excel_serials(np.array([value], dtype="datetime64[us]"))[0]
+        if serial != serial:
+            return f'<c r="{ref}"{s}/>' if style else ""
+        eff = style or date_style
+        st = f' s="{eff}"' if eff else ""
+        return f'<c r="{ref}"{st}><v>{_num(serial)}</v></c>'
+    if isinstance(value, str):
+        if value == "":
+            return f'<c r="{ref}"{s}/>' if style else ""
+        return f'<c r="{ref}"{s} t="inlineStr">{_t_element(value, "")}</c>'
+    raise TypeError(f"{ref}: cannot write a {type(value).__name__} to a cell")
+
+
+def render_sheet(
+    rows: Sequence[Sequence[CellValue]],
+    *,
+    col_styles: Mapping[int, int] | None = None,
+    col_widths: Mapping[int, float] | None = None,
+    date_style: int = 0,
+    freeze_header: bool = True,
+    merged: Sequence[str] = (),
+    autofilter: str | None = None,
+) -> bytes:
+    """Render a complete worksheet for a sheet the tool owns (a report such as "Aging").
+
+    Args:
+        rows: rows of cells from A1 down; a cell is a plain value (None, str, int, float,
+            Decimal, bool, date, datetime, numpy scalar) or ``(value, style_index)``.
+        col_styles: default style per 1-based column for cells given without a style.
+        col_widths: width per 1-based column, in characters.
+        date_style: style for date cells that have no style of their own.
+        freeze_header: freeze the first row.
+        merged: merged ranges, e.g. ``["A1:D1"]``.
+        autofilter: an autofilter range, e.g. ``"A1:F40"``.
+
+    Returns:
+        The worksheet XML (strings inline, no shared strings needed).
+    """
+    col_styles = col_styles or {}
+    letters: list[str] = []
+    parts: list[str] = []
+    max_c = 0
+    for r, row in enumerate(rows, start=1):
+        if len(row) > len(letters):
+            letters += [col_letter(i) for i in range(len(letters) + 1, len(row) + 1)]
+        cells = []
+        for c, cell in enumerate(row, start=1):
+            value, style = cell if isinstance(cell, tuple) else (cell, None)
+            if style is None:
+                style = col_styles.get(c)
+            x = _cell_xml(f"{letters[c - 1]}{r}", value, style, date_style)
+            if x:
+                cells.append(x)
+                max_c = max(max_c, c)
+        if cells:
+            parts.append(f'<row r="{r}">{"".join(cells)}</row>')
+    n_rows = len(rows)
+    dim = _range_ref(1, 1, max(n_rows, 1), max(max_c, 1))
+    view = '<sheetView workbookViewId="0">'
+    if freeze_header:
+        view += (
+            '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+            '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'
+        )
+    view += "</sheetView>"
+    out = [f'<dimension ref="{dim}"/><sheetViews>{view}</sheetViews><sheetFormatPr defaultRowHeight="15"/>']
+    if col_widths:
+        out.append("<cols>")
+        for c in sorted(col_widths):
+            col_letter(c)
+            out.append(f'<col min="{c}" max="{c}" width="{_num(col_widths[c])}" customWidth="1"/>')
+        out.append("</cols>")
+    out.append("<sheetData>" + "".join(parts) + "</sheetData>" if parts else "<sheetData/>")
+    if autofilter:
+        out.append(f'<autoFilter ref="{escape_attr(autofilter)}"/>')
+    if merged:
+        out.append(f'<mergeCells count="{len(merged)}">')
+        out += [f'<mergeCell ref="{escape_attr(m)}"/>' for m in merged]
+        out.append("</mergeCells>")
+    out.append('<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>')
+    return _HEAD + "".join(out).encode("utf-8") + b"</worksheet>"

@@ -1,0 +1,374 @@
+"""The file layer of a workbook package: the raw zip (read, inflate, copy, deflate), locks, backups.
+
+A member the tool did not change is copied raw (its compressed bytes, CRC, name, date and order
+unchanged); a changed one is deflated anew at level 1 (ISA-L when available: the level, not the
+library, dominates the time). Records that overflow 32 (or 16) bits move to ZIP64 ones.
+
+Limits (zip bombs): at most ``MAX_MEMBERS`` members and ``MAX_TOTAL_SIZE`` uncompressed bytes
+in all; a member over ``RATIO_FLOOR`` bytes may not expand more than ``MAX_RATIO`` times (a
+1,048,575-row sheet is ~150-600 MB of XML and deflates 5-15:1); a member never inflates past
+its declared size.
+
+Before a workbook is written over, :func:`check_not_open` refuses one open in Excel and
+:func:`backup` keeps a dated copy.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import struct
+import zipfile
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO, Callable, Mapping, Sequence
+
+from xl_ar.book.sheetxml import BookError
+
+try:  # ISA-L's deflate is ~4x faster than zlib's at level 1
+    from isal import isal_zlib as _z
+except ImportError:  # pragma: no cover - isal is a declared dependency
+    _z = zlib
+
+MAX_MEMBERS = 50_000
+MAX_TOTAL_SIZE = 2 << 30
+MAX_RATIO = 200
+RATIO_FLOOR = 10 << 20
+BACKUP_DIR = ".xl-ar-backups"
+KEEP_BACKUPS = 20
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_U32, _U16 = 0xFFFFFFFF, 0xFFFF  # fields that overflow at these values move to ZIP64 records
+_CRC_MASK = 0xFFFFFFFF
+_DOS_1980 = (0, 0x21)  # (time, date) of 1980-01-01 00:00:00, for members we add
+
+
+class BookLockedError(BookError):
+    """The workbook is open in Excel (or LibreOffice): writing it now would lose someone's work."""
+
+
+@dataclass
+class ZipMember:
+    """One member as stored: its directory entry, its name as raw bytes, where its data starts."""
+
+    info: zipfile.ZipInfo
+    name_bytes: bytes
+    data_offset: int
+
+
+@dataclass
+class ZipDirectory:
+    """A checked central directory.
+
+    Attributes:
+        members: the members by name.
+        lower: lower-cased name -> name (part names are case-insensitive).
+        order: the names in the order they are stored.
+        comment: the archive comment.
+        stamp: ``(size, mtime_ns)`` of the file when it was read.
+    """
+
+    members: dict[str, ZipMember]
+    lower: dict[str, str]
+    order: list[str]
+    comment: bytes
+    stamp: tuple[int, int]
+
+
+def read_directory(path: Path) -> ZipDirectory:
+    """Read a workbook's zip directory and check every member against the limits.
+
+    Args:
+        path: the .xlsx/.xlsm file.
+
+    Returns:
+        The directory; a file that is missing, not a zip, encrypted or over a limit raises
+        :class:`BookError`.
+    """
+    name = path.name
+    try:
+        st = path.stat()
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except FileNotFoundError:
+        raise BookError(f"{name}: no such file") from None
+    except PermissionError:
+        raise BookError(f"{name}: permission denied") from None
+    if head == _OLE_MAGIC:
+        raise BookError(f"{name} is password-protected or an old .xls file: save it as .xlsx/.xlsm without a password")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos, comment = zf.infolist(), zf.comment
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
+        raise BookError(f"{name} is not an Excel workbook (.xlsx/.xlsm): {exc}") from None
+    if len(infos) > MAX_MEMBERS:
+        raise BookError(f"{name} has {len(infos)} zip members, more than the {MAX_MEMBERS} allowed")
+    total = sum(i.file_size for i in infos)
+    if total > MAX_TOTAL_SIZE:
+        raise BookError(f"{name} would expand to {total >> 20} MiB, more than the {MAX_TOTAL_SIZE >> 20} MiB allowed")
+    members: dict[str, ZipMember] = {}
+    lower: dict[str, str] = {}
+    order: list[str] = []
+    with open(path, "rb") as f:
+        for info in infos:
+            _check_member(name, info, st.st_size)
+            f.seek(info.header_offset)
+            local = f.read(30)
+            if len(local) < 30 or local[:4] != b"PK\x03\x04":
+                raise BookError(f"{name}: zip member {info.filename} has no valid local header")
+            n_len, e_len = struct.unpack("<HH", local[26:30])
+            enc = "utf-8" if info.flag_bits & 0x800 else "cp437"
+            member = ZipMember(info, info.orig_filename.encode(enc), info.header_offset + 30 + n_len + e_len)
+            if member.data_offset + info.compress_size > st.st_size:
+                raise BookError(f"{name}: zip member {info.filename} runs past the end of the file")
+            if info.filename.lower() in lower:
+                raise BookError(f"{name}: the zip holds {info.filename} twice")
+            members[info.filename] = member
+            lower[info.filename.lower()] = info.filename
+            order.append(info.filename)
+    return ZipDirectory(members, lower, order, comment, (st.st_size, st.st_mtime_ns))
+
+
+def _check_member(name: str, info: zipfile.ZipInfo, size: int) -> None:
+    if info.flag_bits & 0x1:
+        raise BookError(f"{name}: zip member {info.filename} is encrypted")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise BookError(f"{name}: zip member {info.filename} uses an unsupported compression method")
+    if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+        raise BookError(
+            f"{name}: zip member {info.filename} expands more than {MAX_RATIO}:1 (a zip bomb?); refused"
+        )
+    if info.header_offset + 30 > size:
+        raise BookError(f"{name}: zip member {info.filename} lies outside the file")
+
+
+def read_member(path: Path, member: ZipMember, part: str) -> bytes:
+    """Return a member's content, inflated and checked against its size and CRC.
+
+    Args:
+        path: the zip file.
+        member: the member, from :func:`read_directory` of that file.
+        part: its part name, for messages.
+
+    Returns:
+        The uncompressed bytes.
+    """
+    with open(path, "rb") as f:
+        f.seek(member.data_offset)
+        raw = f.read(member.info.compress_size)
+    if member.info.compress_type == zipfile.ZIP_STORED:
+        data = raw
+    else:
+        d = _z.decompressobj(-15)
+        try:  # never more than declared: a lying header cannot balloon memory
+            data = d.decompress(raw, member.info.file_size + 1)
+        except Exception as exc:  # isal and zlib raise different classes
+            raise BookError(f"{path.name}: {part} is corrupt ({exc})") from None
+        if not d.eof and len(data) <= member.info.file_size:
+            raise BookError(f"{path.name}: {part} is truncated")
+    if len(data) != member.info.file_size or (_z.crc32(data) & _CRC_MASK) != member.info.CRC:
+        raise BookError(f"{path.name}: {part} is corrupt (size or CRC does not match)")
+    return data
+
+
+def write_zip(
+    out: BinaryIO,
+    src: BinaryIO,
+    src_name: str,
+    names: Sequence[str],
+    members: Mapping[str, ZipMember],
+    changes: Mapping[str, bytes],
+    comment: bytes,
+    progress: Callable[[str], None] | None,
+) -> None:
+    """Write a zip: each name's new content deflated, or its original member copied raw.
+
+    Args:
+        out: the file written.
+        src: the original zip, open for reading.
+        src_name: its file name, for messages.
+        names: the members to write, in order.
+        members: the original members (a name in ``changes`` may be new).
+        changes: new content by name.
+        comment: the archive comment.
+        progress: called with each member's name before it is written.
+    """
+    central: list[bytes] = []
+    offset = 0
+    for name in names:
+        if progress is not None:
+            progress(name)
+        m = members.get(name)
+        if name in changes:
+            data = changes[name]
+            comp = _z.compress(data, 1, -15) if _z is not zlib else _deflate_zlib(data)
+            crc, usize = _z.crc32(data) & _CRC_MASK, len(data)
+            if m is not None:
+                info, name_b = m.info, m.name_bytes
+                flags = info.flag_bits & 0x800
+                dtime, ddate = _dos_time(info.date_time)
+                made, extra_c, comment_c, iattr, xattr = _central_bits(info)
+            else:
+                name_b = name.encode("utf-8")
+                flags = 0 if name_b.isascii() else 0x800
+                dtime, ddate = _DOS_1980
+                made, extra_c, comment_c, iattr, xattr = 20, b"", b"", 0, 0
+            local = _local_header(name_b, flags, 8, dtime, ddate, crc, len(comp), usize, b"")
+            out.write(local)
+            out.write(comp)
+            central.append(_central_header(name_b, made, flags, 8, dtime, ddate, crc, len(comp), usize,
+                                           offset, extra_c, comment_c, iattr, xattr))
+            offset += len(local) + len(comp)
+            continue
+        info = m.info
+        dtime, ddate = _dos_time(info.date_time)
+        made, extra_c, comment_c, iattr, xattr = _central_bits(info)
+        if info.flag_bits & 0x8:  # sizes were in a data descriptor: write a clean local header
+            flags = info.flag_bits & ~0x8
+            head = _local_header(m.name_bytes, flags, info.compress_type, dtime, ddate, info.CRC,
+                                 info.compress_size, info.file_size, b"")
+            out.write(head)
+            _copy(src, out, m.data_offset, info.compress_size, src_name)
+            written = len(head) + info.compress_size
+        else:  # the original local header and data, byte for byte
+            flags = info.flag_bits
+            written = m.data_offset - info.header_offset + info.compress_size
+            _copy(src, out, info.header_offset, written, src_name)
+        central.append(_central_header(m.name_bytes, made, flags, info.compress_type, dtime, ddate, info.CRC,
+                                       info.compress_size, info.file_size, offset, extra_c, comment_c, iattr, xattr))
+        offset += written
+    cd = b"".join(central)
+    out.write(cd)
+    out.write(_end_records(len(central), len(cd), offset, comment))
+
+
+# ----------------------------------------------------------------------------- zip records
+
+
+def _deflate_zlib(data: bytes) -> bytes:
+    c = zlib.compressobj(1, zlib.DEFLATED, -15)
+    return c.compress(data) + c.flush()
+
+
+def _dos_time(dt: tuple[int, ...]) -> tuple[int, int]:
+    y, mo, d, h, mi, s = dt
+    return (h << 11) | (mi << 5) | (s // 2), ((y - 1980) << 9) | (mo << 5) | d
+
+
+def _central_bits(info: zipfile.ZipInfo) -> tuple[int, bytes, bytes, int, int]:
+    """Version made by, central extra without ZIP64 (re-derived), comment, attributes."""
+    extra, rest = info.extra, b""
+    while len(extra) >= 4:
+        hid, size = struct.unpack("<HH", extra[:4])
+        if hid != 1:
+            rest += extra[: 4 + size]
+        extra = extra[4 + size:]
+    return (info.create_system << 8) | info.create_version, rest, info.comment, info.internal_attr, info.external_attr
+
+
+def _local_header(name: bytes, flags: int, method: int, dtime: int, ddate: int, crc: int,
+                  csize: int, usize: int, extra: bytes) -> bytes:
+    version = 20
+    if csize >= _U32 or usize >= _U32:
+        extra = struct.pack("<HHQQ", 1, 16, usize, csize) + extra
+        csize = usize = 0xFFFFFFFF  # "see the ZIP64 extra field"
+        version = 45
+    return struct.pack("<4s5H3L2H", b"PK\x03\x04", version, flags, method, dtime, ddate, crc, csize, usize,
+                       len(name), len(extra)) + name + extra
+
+
+def _central_header(name: bytes, made: int, flags: int, method: int, dtime: int, ddate: int, crc: int,
+                    csize: int, usize: int, offset: int, extra: bytes, comment: bytes, iattr: int, xattr: int) -> bytes:
+    z64 = [v for v in (usize, csize, offset) if v >= _U32]
+    version = 20
+    if z64:
+        extra = struct.pack("<HH", 1, 8 * len(z64)) + b"".join(struct.pack("<Q", v) for v in z64) + extra
+        version = 45
+        usize, csize, offset = (0xFFFFFFFF if v >= _U32 else v for v in (usize, csize, offset))
+    made = (made & 0xFF00) | max(made & 0xFF, version)
+    return struct.pack("<4s6H3L5H2L", b"PK\x01\x02", made, version, flags, method, dtime, ddate, crc, csize, usize,
+                       len(name), len(extra), len(comment), 0, iattr, xattr, offset) + name + extra + comment
+
+
+def _end_records(count: int, cd_size: int, cd_offset: int, comment: bytes) -> bytes:
+    out = b""
+    if count >= _U16 or cd_size >= _U32 or cd_offset >= _U32:
+        z64_at = cd_offset + cd_size
+        out += struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, cd_size, cd_offset)
+        out += struct.pack("<4sLQL", b"PK\x06\x07", 0, z64_at, 1)
+        count = 0xFFFF if count >= _U16 else count
+        cd_size, cd_offset = (0xFFFFFFFF if v >= _U32 else v for v in (cd_size, cd_offset))
+    return out + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, count, count, cd_size, cd_offset, len(comment)) + comment
+
+
+def _copy(src: BinaryIO, out: BinaryIO, start: int, length: int, name: str) -> None:
+    src.seek(start)
+    while length:
+        chunk = src.read(min(length, 1 << 20))
+        if not chunk:
+            raise BookError(f"{name} was truncated while being copied; nothing was written")
+        out.write(chunk)
+        length -= len(chunk)
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def check_not_open(path: str | os.PathLike[str]) -> None:
+    """Refuse to touch a workbook that Excel (or LibreOffice) has open.
+
+    Excel keeps an owner file ``~$NAME`` beside an open book (for long names it drops the
+    first two characters of NAME); LibreOffice keeps ``.~lock.NAME#``.
+
+    Args:
+        path: the workbook.
+    """
+    p = Path(path)
+    name = p.name
+    candidates = [("~$" + name, "Excel"), (".~lock." + name + "#", "LibreOffice")]
+    if len(name) > 2:
+        candidates.insert(1, ("~$" + name[2:], "Excel"))
+    for lock, app in candidates:
+        if (p.parent / lock).exists():
+            raise BookLockedError(
+                f"{name} is open in {app} (lock file {lock}); close it and try again, "
+                f"or delete {lock} if {app} is not running"
+            )
+
+
+def backup(
+    path: str | os.PathLike[str],
+    *,
+    backup_dir: str | os.PathLike[str] | None = None,
+    keep: int = KEEP_BACKUPS,
+    now: datetime | None = None,
+) -> Path:
+    """Copy a workbook to ``NAME.YYYYmmdd-HHMMSS.ext`` in a backups folder; keep the newest ones.
+
+    Args:
+        path: the workbook.
+        backup_dir: the folder (default ``.xl-ar-backups`` beside the workbook).
+        keep: how many backups of this workbook to keep; older ones are deleted.
+        now: the timestamp to use (default: the local time now).
+
+    Returns:
+        The backup's path.
+    """
+    p = Path(path)
+    folder = Path(backup_dir) if backup_dir is not None else p.parent / BACKUP_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    dest, k = folder / f"{p.stem}.{stamp}{p.suffix}", 1
+    while dest.exists():  # two backups in one second
+        dest, k = folder / f"{p.stem}.{stamp}-{k}{p.suffix}", k + 1
+    shutil.copy2(p, dest)
+    pat = re.compile(re.escape(p.stem) + r"\.(\d{8}-\d{6})(?:-(\d+))?" + re.escape(p.suffix) + "$")
+    ours = sorted(
+        ((m.group(1), int(m.group(2) or 0)), f) for f in folder.iterdir() if (m := pat.match(f.name))
+    )
+    for _, old in ours[: max(len(ours) - keep, 0)]:
+        old.unlink()
+    return dest
