@@ -18,7 +18,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from xl_ar.book.package import WorkbookPackage
-from xl_ar.book.sheetxml import MAIN_NS, BookError, col_index, col_letter, escape_text, excel_serials, split_ref
+from xl_ar.book.sheetxml import BookError, col_index, col_letter, escape_text, excel_serials, split_ref
+from xl_ar.book.splice import _locate
 
 
 @dataclass(frozen=True)
@@ -32,33 +33,6 @@ class CellWrite:
 
     value: Any
     style: int | None = None
-
-
-_ROOT = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?worksheet[\s>/]")
-
-
-def _locate(xml: bytes) -> tuple[bytes, int, int, bool]:
-    """(prefix with ":", start of sheetData's content, its end, whether it was self-closing)."""
-    m = _ROOT.search(xml, 0, 1 << 20)
-    if not m:
-        raise BookError("not a worksheet: no <worksheet> element")
-    if b"<!DOCTYPE" in xml[: m.start()]:
-        raise BookError("the worksheet XML declares a DOCTYPE, which Excel never writes; refused")
-    prefix = m.group(1) or b""
-    root_end = xml.index(b">", m.start())
-    decl = (b"xmlns:" + prefix if prefix else b"xmlns") + b'="' + MAIN_NS + b'"'
-    if xml.find(decl, m.start(), root_end) < 0:
-        raise BookError("the worksheet is not in the SpreadsheetML transitional namespace")
-    p = prefix + b":" if prefix else b""
-    sm = re.compile(rb"<" + re.escape(p) + rb"sheetData\b[^>]*?(/?)>").search(xml, root_end)
-    if not sm:
-        raise BookError("the worksheet has no <sheetData>")
-    if sm.group(1):  # (start, end) of the <sheetData/> tag itself
-        return p, sm.start(), sm.end(), True
-    end = xml.rfind(b"</" + p + b"sheetData>")
-    if end < sm.end():
-        raise BookError("the worksheet's <sheetData> is not closed")
-    return p, sm.end(), end, False
 
 
 def _value_xml(ref: str, w: CellWrite, style: int | None, p: str) -> str:
@@ -144,7 +118,10 @@ def set_cells(sheet_xml: bytes, writes: Mapping[str, Any]) -> bytes:
         by_row.setdefault(r, {})[c] = w if isinstance(w, CellWrite) else CellWrite(w)
     if not by_row:
         return sheet_xml
-    p, start, end, self_closing = _locate(sheet_xml)
+    sheet = _locate(sheet_xml)  # the same checks as the refresh splice
+    p, self_closing = sheet.p, sheet.self_closing
+    # For <sheetData/> the bounds are the tag itself, else its content.
+    start, end = (sheet.sd_open, sheet.sd_start) if self_closing else (sheet.sd_start, sheet.sd_end)
     ep = re.escape(p)
     row_re = re.compile(rb"<" + ep + rb"row(?=[\s/>])([^>]*?)(/?)>")
     row_close = b"</" + p + b"row>"
