@@ -279,3 +279,19 @@ def test_refresh_writes_credit_columns_on_customers(tmp_path):
     # C2: the 4,000 unapplied cash covers the disputed 700: no exposure; disputes do not hold
     assert (c2["AvgDaysLate"], c2["OnTimeRate"], c2["Exposure"], c2["Available"], c2["Hold"]) == (58, 0, 0, 50000, None)
     assert c1["Grade"] in "ABCD" and 0 <= c1["Score"] <= 100
+
+
+def test_a_bare_invoice_list_is_enough(tmp_path, capsys):
+    """Only an invoice sheet, the customer named by its name: aged, with warnings, not refused."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "应收台账"
+    ws.append(["发票号", "客户", "开票日期", "到期日", "金额"])
+    ws.append(["A1", "北京客户", D(2025, 1, 1), D(2025, 1, 31), 1000.0])
+    book = tmp_path / "only.xlsx"
+    wb.save(book)
+    code, out = run_json(capsys, "refresh", str(book), "--as-of", AS_OF)
+    assert code == 0 and out["open_total"] == 1000.0 and out["buckets"]["31-60天"] == 1000.0
+    assert [(i["where"], i["severity"]) for i in out["issues"]] == [("Receipts", "warning"), ("Customers", "warning")]
+    row = [c.value for c in openpyxl.load_workbook(book)["应收台账"][2]]
+    assert row[5:10] == [0, 1000, 59, "31-60天", 29.5]  # 1,000 x 0.05% x 59 days

@@ -96,7 +96,11 @@ def test_receipts_must_be_positive_and_dated():
     ]
 
 
-def test_missing_sheet_is_an_error():
+def test_a_missing_invoice_sheet_is_an_error_the_others_are_warnings():
     _, issues = validate_ledger({"Customers": raw_table("Customers", CUSTOMERS)}, Settings())
-    assert [(i.where, i.message) for i in issues] == [
-        ("Invoices", 'sheet "Invoices" is missing'), ("Receipts", 'sheet "Receipts" is missing')]
+    assert [(i.where, i.message, i.severity) for i in issues] == [
+        ("Invoices", 'sheet "Invoices" (发票) is missing', "error"),
+        ("Receipts", 'sheet "Receipts" (收款) is missing: no receipts are applied', "warning")]
+    _, issues = validate_ledger({"Invoices": raw_table("Invoices", "| InvoiceNo | CustomerID | InvoiceDate | Amount |")},
+                                Settings())
+    assert [i.where for i in issues] == ["Receipts", "Customers"] and all(i.severity == "warning" for i in issues)

@@ -72,7 +72,9 @@ HEADER_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "Invoices": {
         "invoice_no": ("发票号", "发票号码", "单据号", "Invoice", "InvoiceNumber"),
-        "customer_id": ("客户编号", "客户代码", "客户ID", "Customer", "CustomerNo", "客户号"),
+        # Many ledgers identify the customer by its name: that name is then the customer's ID.
+        "customer_id": ("客户编号", "客户代码", "客户ID", "Customer", "CustomerNo", "客户号",
+                        "客户", "客户名称", "购货单位", "购方名称"),
         "invoice_date": ("开票日期", "发票日期", "日期", "Date"),
         "due_date": ("到期日", "到期日期", "应收日期", "Due"),
         "amount": ("金额", "发票金额", "含税金额", "应收金额"),
@@ -84,7 +86,8 @@ HEADER_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "Receipts": {
         "receipt_no": ("收款单号", "收款号", "回款单号", "Receipt", "ReceiptNumber"),
-        "customer_id": ("客户编号", "客户代码", "客户ID", "Customer", "CustomerNo", "客户号"),
+        "customer_id": ("客户编号", "客户代码", "客户ID", "Customer", "CustomerNo", "客户号",
+                        "客户", "客户名称", "付款单位", "付款方"),
         "receipt_date": ("收款日期", "回款日期", "到账日期", "日期", "Date"),
         "amount": ("金额", "收款金额", "回款金额"),
         "currency": ("币种", "货币", "Ccy"),

@@ -175,9 +175,14 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
         (ledger, issues). The ledger is usable when no issue is an error.
     """
     issues: list[Issue] = []
-    for name in ("Customers", "Invoices", "Receipts"):
-        if name not in raw:
-            issues.append(Issue(name, f'sheet "{name}" is missing'))
+    if "Invoices" not in raw:
+        issues.append(Issue("Invoices", 'sheet "Invoices" (发票) is missing'))
+    # A ledger without receipts yet, or without a customer list, can still be aged.
+    if "Receipts" not in raw:
+        issues.append(Issue("Receipts", 'sheet "Receipts" (收款) is missing: no receipts are applied', "warning"))
+    if "Customers" not in raw:
+        issues.append(Issue("Customers", 'sheet "Customers" (客户) is missing: no names, classes, terms or credit',
+                            "warning"))
     get = lambda t: raw.get(t.sheet) or _empty_raw(t)  # noqa: E731
 
     cust_raw, inv_raw, rec_raw, act_raw = get(CUSTOMERS), get(INVOICES), get(RECEIPTS), get(ACTIVITIES)

@@ -199,7 +199,7 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
     aging[bcols + ["total", "late_fee", "disputed", "unapplied"]] = (
         aging[bcols + ["total", "late_fee", "disputed", "unapplied"]].fillna(0).astype(np.int64))
     names = dict(zip(ledger.customers["customer_id"], ledger.customers["name"]))
-    aging.insert(1, "name", aging["customer_id"].map(names).fillna(""))
+    aging.insert(1, "name", aging["customer_id"].map(names).astype(object).fillna(""))
     aging = aging.sort_values(["currency", "customer_id"], key=lambda s: s if s.name != "currency" else s.ne(settings.base_currency), kind="stable").reset_index(drop=True)
 
     tieouts = _tie_out(inv, alloc, is_inv, bucket, fee_minor, labels, settings)
