@@ -295,3 +295,14 @@ def test_a_bare_invoice_list_is_enough(tmp_path, capsys):
     assert [(i["where"], i["severity"]) for i in out["issues"]] == [("Receipts", "warning"), ("Customers", "warning")]
     row = [c.value for c in openpyxl.load_workbook(book)["应收台账"][2]]
     assert row[5:10] == [0, 1000, 59, "31-60天", 29.5]  # 1,000 x 0.05% x 59 days
+
+
+def test_a_1904_date_system_workbook_is_refused_not_misdated(tmp_path, capsys):
+    book = write_ledger(tmp_path / "mac.xlsx")
+    wb = openpyxl.load_workbook(book)
+    wb.epoch = openpyxl.utils.datetime.CALENDAR_MAC_1904
+    wb.save(book)
+    before = digest(book)
+    assert main(["refresh", str(book), "--as-of", AS_OF]) == 2
+    assert "1904 date system" in capsys.readouterr().out
+    assert digest(book) == before

@@ -85,7 +85,7 @@ def register(sub) -> None:
 def _append(book: Path, table: str, rows: Sequence[dict[str, Any]], console: Console) -> int:
     """Append rows (dicts of field -> value) under a ledger table; back up, save atomically."""
     check_not_open(book)
-    WorkbookPackage.open(book)  # safety checks before the reader parses anything
+    WorkbookPackage.open(book).refuse_1904()  # safety checks before the reader parses anything
     data = read_book(book)
     if table not in data.tables:
         console.print(f"[red]error:[/] the workbook has no {table} sheet")

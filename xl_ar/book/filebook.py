@@ -33,7 +33,8 @@ class FileBook:
         if not self.path.exists():
             raise FileNotFoundError(f"{self.path} does not exist")
         check_not_open(self.path)
-        WorkbookPackage.open(self.path)  # refuses zip and XML bombs before any parser sees it
+        # Refuses zip and XML bombs before any parser sees the file, and 1904-system books.
+        WorkbookPackage.open(self.path).refuse_1904()
         self._stamp = self._state()
         return read_book(self.path)
 

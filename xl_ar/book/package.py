@@ -191,6 +191,23 @@ class WorkbookPackage:
                 return target
         raise BookError(f"{self.path.name} is not an Excel workbook: no workbook part")
 
+    @property
+    def date1904(self) -> bool:
+        """True for a workbook in the 1904 date system (old Excel for Mac): serials differ by 1462 days."""
+        m = re.search(rb"<(?:\w+:)?workbookPr\b[^>]*\bdate1904\s*=\s*[\"'](1|true)[\"']", self.read(self._workbook_part()))
+        return m is not None
+
+    def refuse_1904(self) -> "WorkbookPackage":
+        """Refuse a 1904-date-system workbook before writing dates into it; returns self.
+
+        Every date xl-ar writes is a 1900-system serial: in such a workbook it would show four
+        years off. Refusing is better than writing wrong dates.
+        """
+        if self.date1904:
+            raise BookError(f"{self.path.name} uses the 1904 date system (old Excel for Mac); untick "
+                            "File > Options > Advanced > 'Use 1904 date system', save, and run again")
+        return self
+
     def _add_rel(self, part: str, typ: str, target: str) -> str:
         """Add a relationship to ``part``'s rels (created if missing); return its new Id."""
         rp = self._rels_part(part)

@@ -332,7 +332,7 @@ def import_confirmations(book_path: str | Path, files: Iterable[str | Path], *, 
     book = Path(book_path)
     summary = ImportSummary(str(book))
     check_not_open(book)
-    pkg = WorkbookPackage.open(book)
+    pkg = WorkbookPackage.open(book).refuse_1904()
     data = read_book(book)
     ledger, settings, _, _ = load(data, None, today)
     lang = settings.language

@@ -581,7 +581,7 @@ def build_reminders(
     else:
         from xl_ar.book.package import WorkbookPackage
 
-        pkg = WorkbookPackage.open(path)
+        pkg = WorkbookPackage.open(path).refuse_1904()
         summary.outbox_sheet = write_outbox(pkg, entries, settings.language)
         summary.backup = save_book(pkg, path)
     progress("done", 1.0)

@@ -569,7 +569,7 @@ def _log_and_update(report: SendReport, path: Path, journal: Journal, entries: l
                 updates[e.id] = {"status": "failed", "note": report.failed[e.id]}
             elif ev.get("state") in ("sending", "uncertain"):
                 updates[e.id] = {"status": "uncertain", "note": str(ev.get("error") or "")}
-        pkg = WorkbookPackage.open(path)
+        pkg = WorkbookPackage.open(path).refuse_1904()
         report.logged = log_sent(pkg, data, records, lang)
         write_outbox(pkg, with_status(entries, updates), lang, sheet)
         report.backup = save_book(pkg, path)
