@@ -13,7 +13,6 @@ from xl_ar.book.sheetxml import (
     REL_NS,
     _is_missing,
     _num,
-    _number_texts,
     _range_ref,
     _t_element,
     col_letter,
@@ -22,6 +21,9 @@ from xl_ar.book.sheetxml import (
 )
 
 CellValue = Any  # a plain value, or (value, style index)
+_INF = float("inf")
+_EPOCH = date(1899, 12, 30)  # serial 0 of the 1900 date system
+_LEAP_BUG_END = date(1900, 3, 1)  # from here on, serial = days since _EPOCH (Excel's 1900-02-29 is behind)
 
 _HEAD = (
     b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -41,13 +43,22 @@ def _cell_xml(ref: str, value: Any, style: int | None, date_style: int) -> str:
     if isinstance(value, (int, float, Decimal)):
         if isinstance(value, Decimal):
             text = format(value, "f")
+        elif isinstance(value, float):
+            if value != value or value in (_INF, -_INF):
+                if value != value:
+                    return f'<c r="{ref}"{s}/>' if style else ""
+                raise ValueError("an infinite number cannot be written to Excel")
+            text = _num(value + 0.0)  # one cell: no numpy round trip (-0.0 + 0.0 is 0.0)
         else:
-            text = _number_texts(np.array([float(value)]))[0] if isinstance(value, float) else str(value)
+            text = str(value)
         return f'<c r="{ref}"{s}><v>{text}</v></c>'
     if isinstance(value, (date, datetime, np.datetime64)):
         if isinstance(value, datetime) and value.tzinfo is not None:
             raise ValueError(f"{ref}: a time zone-aware datetime cannot be written to Excel")
-        serial = excel_serials(np.array([value], dtype="datetime64[us]"))[0]
+        if type(value) is date and value >= _LEAP_BUG_END:  # the common case, without numpy
+            serial = float((value - _EPOCH).days)
+        else:
+            serial = excel_serials(np.array([value], dtype="datetime64[us]"))[0]
         if serial != serial:
             return f'<c r="{ref}"{s}/>' if style else ""
         eff = style or date_style
