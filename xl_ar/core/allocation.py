@@ -116,8 +116,17 @@ def _overlap(inv_group, inv_amount, pay_group, pay_amount):
     return i_c[ok], j_c[ok], (hi - lo)[ok]
 
 
+def named_targets(invoices: pd.DataFrame, receipts: pd.DataFrame) -> np.ndarray:
+    """Position in ``invoices`` of the invoice each receipt names (the first of that number), or -1."""
+    by_no = pd.Series(np.arange(len(invoices)), index=invoices["invoice_no"].to_numpy())
+    by_no = by_no[~by_no.index.duplicated()]
+    named = receipts["invoice_no"].to_numpy(dtype=object) if len(receipts) else np.zeros(0, object)
+    return by_no.reindex(named).fillna(-1).to_numpy(dtype=np.int64)
+
+
 def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.date,
-                      groups: tuple[np.ndarray, np.ndarray] | None = None) -> Allocation:
+                      groups: tuple[np.ndarray, np.ndarray] | None = None,
+                      targets: np.ndarray | None = None) -> Allocation:
     """Apply receipts and credit notes to invoices as of a date.
 
     Args:
@@ -129,6 +138,7 @@ def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.
         as_of: documents dated after it are ignored.
         groups: integer (customer, currency) codes of the invoices and receipts, when the caller
             allocates the same ledger at several dates and has computed them once.
+        targets: :func:`named_targets` of these frames, likewise computed once.
 
     Returns:
         The :class:`Allocation`; money is conserved: for every (customer, currency),
@@ -155,11 +165,8 @@ def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.
     apps: list[pd.DataFrame] = []
 
     # Step 1: receipts that name an invoice of their own customer and currency.
-    inv_pos_by_no = pd.Series(np.arange(n_inv), index=invoices["invoice_no"].to_numpy())
-    inv_pos_by_no = inv_pos_by_no[~inv_pos_by_no.index.duplicated()]
-    named = receipts["invoice_no"].to_numpy(dtype=object) if len(receipts) else np.zeros(0, object)
-    target = inv_pos_by_no.reindex(named).to_numpy()
-    has_target = rec_ok & ~np.isnan(target.astype(float))
+    target = named_targets(invoices, receipts) if targets is None else targets
+    has_target = rec_ok & (target >= 0)
     tpos = np.where(has_target, target, 0).astype(np.int64)
     if n_inv:
         has_target &= is_inv[tpos] & (inv_g[tpos] == rec_g)

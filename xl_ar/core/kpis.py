@@ -61,7 +61,7 @@ import numpy as np
 import pandas as pd
 
 from xl_ar.core.aging import AgingEdges, age_open_items
-from xl_ar.core.allocation import allocate_receipts
+from xl_ar.core.allocation import allocate_receipts, named_targets
 from xl_ar.core.convert import is_blank
 from xl_ar.core.issues import Issue
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_major
@@ -329,6 +329,7 @@ class _Base:
         # very allocation it has at the as-of date (customers are allocated independently).
         codes, uniq = pd.factorize(pd.concat([self.inv["customer_id"], self.rec["customer_id"]], ignore_index=True))
         self.inv_g, self.rec_g = codes[: len(self.inv)], codes[len(self.inv):]
+        self.targets = named_targets(self.inv, self.rec)
         last = np.full(len(uniq), np.iinfo(np.int64).min, np.int64)
         for g, d in ((self.inv_g, self.inv_date), (self.rec_g, self.rec_date)):
             np.maximum.at(last, g, np.where(np.isnat(d), np.iinfo(np.int64).min, d.astype(np.int64)))
@@ -348,8 +349,12 @@ class _Base:
             out = np.where(busy[self.inv_g], 0, self.open_now)
             if mi.any():
                 # One currency here: the customer codes are the allocation's groups (computed once).
-                out[mi] = allocate_receipts(self.inv[mi], self.rec[mr], day,
-                                            groups=(self.inv_g[mi], self.rec_g[mr])).open_minor
+                # Named invoices: positions in the whole base view, renumbered for the subset.
+                renumber = np.full(len(self.inv) + 1, -1, np.int64)
+                renumber[np.flatnonzero(mi)] = np.arange(int(mi.sum()))
+                targets = renumber[self.targets[mr]]  # -1 stays -1 (the extra last slot)
+                out[mi] = allocate_receipts(self.inv[mi], self.rec[mr], day, groups=(self.inv_g[mi], self.rec_g[mr]),
+                                            targets=targets).open_minor
             self._open[day] = out
         return self._open[day]
 
