@@ -140,7 +140,7 @@ def write_demo_ledger(path: str | Path, lang: str = "zh", n_customers: int = 300
     return path
 
 
-def run_demo(out: Path, lang: str, n_customers: int, console) -> int:
+def run_demo(out: Path, lang: str, n_customers: int, console, pdfs: int = DEMO_PDF_STATEMENTS) -> int:
     """``xl-ar demo``: write the sample ledger, refresh it, write its documents; exit code.
 
     The documents: reminder e-mails (.eml drafts, worded by stage, the statement attached), the
@@ -170,7 +170,7 @@ def run_demo(out: Path, lang: str, n_customers: int, console) -> int:
     with console.status("writing statements"):
         xlsx = run_statements(FileBook(book), period_from, DEMO_AS_OF, out_dir=out / "statements", formats=("xlsx",))
         closing = {s.customer_id: max(abs(x.closing_minor) for x in s.sections) for s in xlsx.statements}
-        largest = sorted(closing, key=lambda c: -closing[c])[:DEMO_PDF_STATEMENTS]
+        largest = sorted(closing, key=lambda c: -closing[c])[:pdfs]
         pdf = run_statements(FileBook(book), period_from, DEMO_AS_OF, customers=largest, out_dir=out / "statements",
                              formats=("pdf",))
     files = sorted(p for p in out.rglob("*") if p.is_file() and ".xl-ar-backups" not in p.parts)
@@ -178,7 +178,7 @@ def run_demo(out: Path, lang: str, n_customers: int, console) -> int:
     for p in files:
         by_kind[p.suffix] = by_kind.get(p.suffix, 0) + 1
     console.print(f"statements {period_from:%Y-%m-%d} – {DEMO_AS_OF:%Y-%m-%d}: {len(xlsx.files)} .xlsx, {len(pdf.files)} .pdf "
-                  f"(the {DEMO_PDF_STATEMENTS} largest balances) in {out / 'statements'}")
+                  f"(the {pdfs} largest balances) in {out / 'statements'}")
     console.print(f"output in {out}: " + ", ".join(f"{n} {k or 'other'}" for k, n in sorted(by_kind.items())))
     for p in [f for f in files if f.suffix in (".csv", ".xlsx") and f.parent in (out, out / "reminders")] + \
             [f for f in files if f.suffix == ".eml"][:5]:
