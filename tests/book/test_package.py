@@ -406,3 +406,18 @@ def test_save_refuses_when_the_file_changed_underneath(plain_book):
     os.utime(plain_book, ns=(1, 1))
     with pytest.raises(BookError, match="changed on disk"):
         pkg.save()
+
+
+def test_differs_tells_a_real_change_from_the_same_bytes_set_again(plain_book):
+    pkg = WorkbookPackage.open(plain_book)
+    part = pkg.sheet_part(pkg.sheet_names[0])
+    original = pkg.read(part)
+    pkg.set_part(part, original)
+    assert part in pkg.changed_parts and not pkg.differs(part)
+    pkg.set_part(part, original.replace(b"</sheetData>", b"</sheetData>", 1) + b"")
+    assert not pkg.differs(part)
+    pkg.set_part(part, original[:-1] + b" ")  # same size, other bytes
+    assert pkg.differs(part)
+    pkg.set_part("xl/new.xml", b"<x/>")
+    assert pkg.differs("xl/new.xml")
+    assert not pkg.differs("xl/workbook.xml")  # untouched

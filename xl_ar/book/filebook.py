@@ -45,15 +45,9 @@ class FileBook:
             raise BookError(f"{self.path.name} changed while xl-ar was working; run again")
         pkg = WorkbookPackage.open(self.path)
         write_results(pkg, data, result, settings)
-        if not _really_changed(pkg, self.path):
+        if not any(pkg.differs(p) for p in pkg.changed_parts):
             return False, None  # idempotent: the same as-of date over the same ledger writes nothing
         saved = backup(self.path)
         pkg.save(self.path)
         return True, saved
 
-
-def _really_changed(pkg: WorkbookPackage, path: Path) -> bool:
-    """True when some part's new bytes differ from the file's (a replaced part may be equal)."""
-    original = WorkbookPackage.open(path)
-    return any(not original.has_part(p) or not pkg.has_part(p) or original.read(p) != pkg.read(p)
-               for p in pkg.changed_parts)

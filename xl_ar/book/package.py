@@ -22,6 +22,7 @@ import posixpath
 import re
 import shutil
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -156,6 +157,22 @@ class WorkbookPackage:
     def changed_parts(self) -> list[str]:
         """Parts replaced, added or removed since the package was opened (sorted)."""
         return sorted(set(self._changes) | self._deleted)
+
+    def differs(self, part: str) -> bool:
+        """Whether a changed part really differs from the file's (a part set again may be equal).
+
+        Size and CRC from the zip directory settle most cases without inflating the original;
+        only an equal size and CRC are confirmed byte by byte.
+        """
+        part = self._canon(part)
+        if part in self._deleted or part not in self._members:
+            return part in self._deleted or part in self._changes
+        if part not in self._changes:
+            return False
+        new, info = self._changes[part], self._members[part].info
+        if len(new) != info.file_size or (zlib.crc32(new) & 0xFFFFFFFF) != info.CRC:
+            return True
+        return read_member(self.path, self._members[part], part) != new
 
     # ------------------------------------------------------------------------- relationships
 

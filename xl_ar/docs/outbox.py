@@ -303,9 +303,7 @@ def save_book(pkg: WorkbookPackage, path: Path) -> Path | None:
         The backup's path, or None when no part really changed (then nothing is written, so
         running the same thing twice leaves the file as it was).
     """
-    original = WorkbookPackage.open(path)
-    if not any(not original.has_part(p) or not pkg.has_part(p) or original.read(p) != pkg.read(p)
-               for p in pkg.changed_parts):
+    if not any(pkg.differs(p) for p in pkg.changed_parts):
         return None
     check_not_open(path)
     saved = backup(path)
