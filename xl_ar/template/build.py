@@ -536,6 +536,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help=f"output file (default {DEFAULT_OUT.relative_to(REPO_ROOT)})")
     args = parser.parse_args(argv)
+    if not RIBBON_XML.is_file():
+        # The VBA and ribbon sources live in the source tree, not in an installed package.
+        print(f"error: {MACROS_DIR} not found: build the template from a checkout of xl-ar's sources "
+              "(an installed package ships the engine, not the template's sources)", file=sys.stderr)
+        return 2
     path = build_template(args.out)
     print(f"wrote {path}")
     return 0
