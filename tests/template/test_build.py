@@ -333,7 +333,7 @@ def test_xlwings_conf_sheet_is_what_quickstart_standalone_writes(built):
 def test_readme_sheet_is_bilingual_and_complete(built):
     ws = openpyxl.load_workbook(built)[README_SHEET]
     text = "\n".join(str(c.value) for row in ws.iter_rows() for c in row if c.value is not None)
-    assert "pip install xl-ar" in text and "Mac" in text and "启用" in text
+    assert "pip install ." in text and "Mac" in text and "启用" in text
     for b in ribbon_buttons():
         assert b.label in text
     for name in udf_names():

@@ -301,8 +301,8 @@ _README_INTRO = (
     "\"AR 应收\" ribbon tab run the Python package xl-ar.",
 )
 _README_INSTALL = (
-    ("1", "安装 Python 3.10 或更高版本，然后运行 pip install xl-ar",
-     "Install Python 3.10 or later, then run: pip install xl-ar"),
+    ("1", "安装 Python 3.10 或更高版本，然后在 xl-ar 项目文件夹中运行 pip install .",
+     "Install Python 3.10 or later, then in the xl-ar folder run: pip install ."),
     ("2", "打开本工作簿，点击「启用内容」（启用宏）。下载的文件若被阻止：右键文件 → 属性 → 解除锁定。",
      "Open this workbook and click \"Enable Content\" (macros). If Excel blocks a downloaded "
      "file: right-click it > Properties > Unblock."),
