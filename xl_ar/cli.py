@@ -13,10 +13,9 @@ from rich.table import Table
 
 from xl_ar import __version__
 from xl_ar.book.package import BookError
-from xl_ar.cli_args import date_arg
+from xl_ar.cli_args import EXIT_ISSUES, EXIT_OK, EXIT_USAGE, date_arg, print_issues
 from xl_ar.core.money import to_major
 
-EXIT_OK, EXIT_ISSUES, EXIT_USAGE = 0, 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -98,9 +97,7 @@ MAX_PRINTED_ISSUES = 50
 def print_report(report, console: Console) -> None:
     """Issues (errors first), the aging and tie-out per currency, and the key figures."""
     ordered = sorted(report.issues, key=lambda i: i.severity != "error")
-    for issue in ordered[:MAX_PRINTED_ISSUES]:
-        style = "red" if issue.severity == "error" else "yellow"
-        console.print(f"[{style}]{issue.severity}[/] {issue.where}: {issue.message}", highlight=False)
+    print_issues(ordered[:MAX_PRINTED_ISSUES], console)
     if len(ordered) > MAX_PRINTED_ISSUES:
         console.print(f"... and {len(ordered) - MAX_PRINTED_ISSUES} more (--json lists them all)")
     if report.result is None:

@@ -1,11 +1,15 @@
-"""Argument types shared by every ``xl-ar`` subcommand."""
+"""What every ``xl-ar`` subcommand shares: exit codes, the date argument type, issue printing."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+from typing import Any, Iterable
 
 from xl_ar.core.convert import parse_date
+from xl_ar.core.issues import Issue
+
+EXIT_OK, EXIT_ISSUES, EXIT_USAGE = 0, 1, 2
 
 
 def date_arg(text: str) -> dt.date:
@@ -17,3 +21,17 @@ def date_arg(text: str) -> dt.date:
     if d is None:
         raise argparse.ArgumentTypeError(f'"{text}" is not a date (use YYYY-MM-DD)')
     return d
+
+
+def console_for(args: argparse.Namespace) -> Any:
+    """A rich console: on stderr under ``--json``, so stdout holds only the JSON object."""
+    from rich.console import Console
+
+    return Console(stderr=bool(getattr(args, "json", False)), highlight=False)
+
+
+def print_issues(issues: Iterable[Issue], console: Any) -> None:
+    """One line per issue: severity, place, message."""
+    for i in issues:
+        style = "red" if i.severity == "error" else "yellow"
+        console.print(f"[{style}]{i.severity}[/] {i.where}: {i.message}", highlight=False)

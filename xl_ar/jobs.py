@@ -26,8 +26,8 @@ from xl_ar.core.stages import DEFAULT_STAGE_RULES, owners_from_settings, per_sta
 Progress = Callable[[str, float], None]
 
 
-def _quiet(stage: str, fraction: float) -> None:
-    pass
+def quiet(stage: str, fraction: float) -> None:
+    """A progress callback that shows nothing."""
 
 
 @dataclass
@@ -112,7 +112,7 @@ def load(data: BookData, as_of: dt.date | None, today: dt.date) -> tuple[Ledger 
 
 
 def run_refresh(adapter, *, as_of: dt.date | None = None, today: dt.date | None = None,
-                write: bool = True, progress: Progress = _quiet) -> Report:
+                write: bool = True, progress: Progress = quiet) -> Report:
     """Read, validate, compute and write back.
 
     Args:

@@ -12,9 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from xl_ar.cli_args import date_arg
+from xl_ar.cli_args import EXIT_ISSUES, EXIT_OK, EXIT_USAGE, console_for, date_arg, print_issues
 
-EXIT_OK, EXIT_ISSUES, EXIT_USAGE = 0, 1, 2
 
 
 def register(subparsers: Any) -> None:
@@ -53,24 +52,12 @@ def register(subparsers: Any) -> None:
     s.set_defaults(handler=run_send)
 
 
-def _console(args: argparse.Namespace):
-    from rich.console import Console
-
-    return Console(stderr=bool(getattr(args, "json", False)), highlight=False)
-
-
-def _print_issues(console: Any, issues: list) -> None:
-    for i in issues:
-        style = "red" if i.severity == "error" else "yellow"
-        console.print(f"[{style}]{i.severity}[/] {i.where}: {i.message}")
-
-
 def run_reminders(args: argparse.Namespace) -> int:
     """Handler of ``xl-ar reminders``."""
     from xl_ar.book.package import BookError
     from xl_ar.docs.reminders import build_reminders
 
-    console = _console(args)
+    console = console_for(args)
     try:
         summary = build_reminders(args.book, args.as_of, args.out, attach=None if args.attach == "none" else "auto",
                                   attach_format=args.attach if args.attach != "none" else "xlsx")
@@ -80,7 +67,7 @@ def run_reminders(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary.as_json(), ensure_ascii=False, default=str))
     else:
-        _print_issues(console, summary.issues)
+        print_issues(summary.issues, console)
         if summary.ok:
             from rich.table import Table
 
@@ -101,7 +88,7 @@ def run_send(args: argparse.Namespace) -> int:
     from xl_ar.book.package import BookError
     from xl_ar.docs.send import SendError, send_outbox
 
-    console = _console(args)
+    console = console_for(args)
     try:
         report = send_outbox(args.book, yes=args.yes, retry_uncertain=args.retry_uncertain)
     except SendError as exc:
@@ -116,7 +103,7 @@ def run_send(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.as_json(), ensure_ascii=False, default=str))
         return EXIT_OK if report.ok else EXIT_ISSUES
-    _print_issues(console, report.issues)
+    print_issues(report.issues, console)
     for p in report.planned:
         mark = "would send" if report.dry_run else ("sent" if p.out.id in report.sent else "not sent")
         att = f" [{', '.join(p.attachments)}]" if p.attachments else ""

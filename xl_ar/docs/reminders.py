@@ -39,8 +39,8 @@ from xl_ar.docs.mail import (Attachment, UnsafeHeader, build_email, eml_bytes, i
 from xl_ar.docs.outbox import (OutboxEntry, logged_ids, read_outbox, read_sheet_rows, save_book, write_outbox,
                                write_outbox_live, write_sms_csv)
 from xl_ar.docs.templates import TemplateError, load_templates, templates_for
+from xl_ar.jobs import Progress, quiet
 
-Progress = Callable[[str, float], None]
 #: ``(customer_id, lang) -> attachment or None``: what a reminder carries (the statement).
 AttachFn = Callable[[str, str], "Attachment | tuple[str, bytes, str] | None"]
 
@@ -54,9 +54,6 @@ _DUE_SOON = {"en": "Due soon", "zh": "即将到期"}
 # An owner that is only a role ("finance", "财务") signs no letter: the sender does.
 _ROLE_NAMES = frozenset(OWNER_ROLES) | frozenset(OWNER_ROLES.values())
 
-
-def _quiet(stage: str, fraction: float) -> None:
-    pass
 
 
 @dataclass(frozen=True)
@@ -465,7 +462,7 @@ def build_reminders(
     now: dt.datetime | None = None,
     attach: AttachFn | None | str = "auto",
     attach_format: str = "xlsx",
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> ReminderSummary:
     """Write the reminders of a workbook: .eml drafts, the SMS list and the Outbox sheet.
 

@@ -50,6 +50,7 @@ from xl_ar.docs import DocsSettings, parse_docs_settings
 from xl_ar.docs.mail import Outgoing, UnsafeHeader, outgoing
 from xl_ar.docs.outbox import (OutboxEntry, SentRecord, log_sent, logged_ids, read_outbox, save_book, with_status,
                                write_outbox)
+from xl_ar.jobs import Progress, quiet
 
 JOURNAL_SUFFIX = ".xl-ar-sent.jsonl"
 PASSWORD_ENV = "XL_AR_SMTP_PASSWORD"
@@ -57,11 +58,7 @@ KEYRING_SERVICE = "xl-ar"
 MAX_CONNECT_FAILURES = 3
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
-Progress = Callable[[str, float], None]
 
-
-def _quiet(stage: str, fraction: float) -> None:
-    pass
 
 
 class SendError(Exception):
@@ -375,7 +372,7 @@ def send_outbox(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     timeout: float = 30.0,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> SendReport:
     """Send the Outbox's e-mail drafts over SMTP; log them in Activities.
 

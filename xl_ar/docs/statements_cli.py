@@ -14,22 +14,15 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from xl_ar.book.package import BookError
-from xl_ar.cli_args import date_arg
+from xl_ar.cli_args import EXIT_ISSUES, EXIT_OK, EXIT_USAGE, console_for, date_arg, print_issues
 from xl_ar.core.issues import Issue, has_errors
 from xl_ar.docs.statements import Statement, build_statements, file_stem, fmt_money, write_statement_xlsx
+from xl_ar.jobs import Progress, quiet
 
-EXIT_OK, EXIT_ISSUES, EXIT_USAGE = 0, 1, 2
 FORMATS = ("xlsx", "pdf")
-Progress = Callable[[str, float], None]
-
-
-def _quiet(stage: str, fraction: float) -> None:
-    pass
-
-
 @dataclass
 class StatementsReport:
     """What a statements run found and wrote."""
@@ -98,7 +91,7 @@ def run_statements(
     formats: Sequence[str] = FORMATS,
     lang: str | None = None,
     today: dt.date | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> StatementsReport:
     """Read the ledger, build the period's statements and write them as files.
 
@@ -193,20 +186,8 @@ def register(subparsers) -> None:
     s.set_defaults(handler=_import_main)
 
 
-def _console(args):
-    from rich.console import Console
-
-    return Console(stderr=args.json)
-
-
-def _print_issues(issues: list[Issue], console) -> None:
-    for i in issues:
-        style = "red" if i.severity == "error" else "yellow"
-        console.print(f"[{style}]{i.severity}[/] {i.where}: {i.message}", highlight=False)
-
-
 def _statements_main(args) -> int:
-    console = _console(args)
+    console = console_for(args)
     formats = FORMATS if args.format == "both" else (args.format,)
     try:
         report = run_statements(BookFile(args.book), args.period_from, args.period_to, customers=args.customer,
@@ -217,7 +198,7 @@ def _statements_main(args) -> int:
     if args.json:
         print(json.dumps(report.as_json(), ensure_ascii=False))
     else:
-        _print_issues(report.issues, console)
+        print_issues(report.issues, console)
         for st in report.statements:
             balances = ", ".join(f"{x.currency} {fmt_money(x.closing_minor, x.exp)}" for x in st.sections)
             console.print(f"{st.statement_id}  {st.customer_name}  {balances}", highlight=False)
@@ -231,7 +212,7 @@ def _statements_main(args) -> int:
 def _import_main(args) -> int:
     from xl_ar.docs.confirmations import import_confirmations
 
-    console = _console(args)
+    console = console_for(args)
     try:
         summary = import_confirmations(args.book, args.files, today=args.date, by=args.by)
     except (BookError, FileNotFoundError, PermissionError) as exc:
@@ -240,7 +221,7 @@ def _import_main(args) -> int:
     if args.json:
         print(json.dumps(summary.as_json(), ensure_ascii=False))
     else:
-        _print_issues(summary.issues, console)
+        print_issues(summary.issues, console)
         for r in summary.replies:
             what = r.outcome + (f": {', '.join(r.disputed)}" if r.disputed else "")
             console.print(f"{r.file}  {r.statement_id}  {what}", highlight=False)
