@@ -23,7 +23,7 @@ from rich.table import Table
 
 from xl_ar.book.append import append_rows
 from xl_ar.book.writer import DATE_FORMAT, MONEY_FORMAT
-from xl_ar.book.package import WorkbookPackage, backup, check_not_open
+from xl_ar.book.package import WorkbookPackage, check_not_open
 from xl_ar.book.reader import read_book
 from xl_ar.book.sheetxml import col_index
 from xl_ar.core.convert import parse_amount
@@ -102,8 +102,7 @@ def _append(book: Path, table: str, rows: Sequence[dict[str, Any]], console: Con
     styles = {col_index(letter): formats[TABLES[table].field(f).kind] for f, letter in raw.columns.items()
               if TABLES[table].field(f).kind in formats}
     append_rows(pkg, raw.sheet, cells, header_row=layout.header_row, styles=styles)
-    saved = backup(book)
-    pkg.save(book)
+    saved = pkg.save_changes()
     console.print(f"[green]written[/] {len(rows)} row(s) to {raw.sheet} (backup {saved})")
     return 0
 

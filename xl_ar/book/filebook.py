@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from xl_ar.book.package import BookError, WorkbookPackage, backup, check_not_open
+from xl_ar.book.package import BookError, WorkbookPackage, check_not_open
 from xl_ar.book.reader import BookData, read_book
 from xl_ar.book.writer import write_results
 from xl_ar.core.ledger import Ledger
@@ -45,9 +45,6 @@ class FileBook:
             raise BookError(f"{self.path.name} changed while xl-ar was working; run again")
         pkg = WorkbookPackage.open(self.path)
         write_results(pkg, data, result, settings)
-        if not any(pkg.differs(p) for p in pkg.changed_parts):
-            return False, None  # idempotent: the same as-of date over the same ledger writes nothing
-        saved = backup(self.path)
-        pkg.save(self.path)
-        return True, saved
+        saved = pkg.save_changes()  # None: the same as-of date over the same ledger writes nothing
+        return saved is not None, saved
 

@@ -518,6 +518,21 @@ class WorkbookPackage:
 
     # ------------------------------------------------------------------------- saving
 
+    def save_changes(self) -> Path | None:
+        """Save over the opened file when some part really changed: refused while the book is
+        open in Excel, backed up first, written atomically.
+
+        Returns:
+            The backup's path, or None when nothing differs (then nothing is written, so the
+            same run twice leaves the file as it was).
+        """
+        if not any(self.differs(p) for p in self.changed_parts):
+            return None
+        check_not_open(self.path)
+        saved = backup(self.path)
+        self.save()
+        return saved
+
     def save(
         self,
         path: str | os.PathLike[str] | None = None,

@@ -23,7 +23,7 @@ from typing import Any, Iterable
 
 from xl_ar.book.append import append_rows
 from xl_ar.book.cells import set_sheet_cells
-from xl_ar.book.package import BookError, WorkbookPackage, backup, check_not_open
+from xl_ar.book.package import BookError, WorkbookPackage, check_not_open
 from xl_ar.book.reader import read_book
 from xl_ar.book.sheetxml import col_index, split_ref
 from xl_ar.core import convert
@@ -424,8 +424,6 @@ def import_confirmations(book_path: str | Path, files: Iterable[str | Path], *, 
         if "date" in act.columns:  # a date needs a date format to show as one
             styles[col_index(act.columns["date"])] = pkg.cell_style("yyyy-mm-dd")
         append_rows(pkg, act_layout.name, act_rows, header_row=act_layout.header_row, styles=styles)
-    check_not_open(book)
-    summary.backup = backup(book)
-    pkg.save(book)
-    summary.written = True
+    summary.backup = pkg.save_changes()
+    summary.written = summary.backup is not None
     return summary

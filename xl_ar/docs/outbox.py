@@ -7,7 +7,7 @@ user may set a row's status to ``hold`` (``暂缓``) to keep it back, or delete 
 Activities is the user's collection log: the tool only ever appends complete rows to it
 (:func:`xl_ar.book.append.append_rows`), one row per invoice a message listed, with the
 message's id in the Note (``[xlar-…]``) so that the log itself also says what was sent.
-Every workbook write here goes through :func:`save_book`: refused while the book is open in
+Every workbook write goes through ``WorkbookPackage.save_changes``: refused while the book is open in
 Excel, backed up first, saved atomically (a temp file renamed over the book), so a crash
 leaves either the old or the new workbook, never a half-written one.
 """
@@ -26,7 +26,7 @@ from python_calamine import CalamineWorkbook
 
 from xl_ar.book.append import append_rows
 from xl_ar.book.headers import header_label, normalise, sheet_label
-from xl_ar.book.package import WorkbookPackage, backup, check_not_open
+from xl_ar.book.package import WorkbookPackage
 from xl_ar.book.reader import BookData
 from xl_ar.book.render import render_sheet
 from xl_ar.book.sheetxml import col_index, col_letter
@@ -292,25 +292,6 @@ def _new_activities_sheet(pkg: WorkbookPackage, rows: list[dict[str, Any]], lang
     pkg.set_sheet(sheet_label("Activities", lang), render_sheet(grid, date_style=date_style))
 
 
-def save_book(pkg: WorkbookPackage, path: Path) -> Path | None:
-    """Save the workbook safely: refused while open in Excel, backed up, written atomically.
-
-    Args:
-        pkg: the package with its changes.
-        path: the workbook.
-
-    Returns:
-        The backup's path, or None when no part really changed (then nothing is written, so
-        running the same thing twice leaves the file as it was).
-    """
-    if not any(pkg.differs(p) for p in pkg.changed_parts):
-        return None
-    check_not_open(path)
-    saved = backup(path)
-    pkg.save(path)
-    return saved
-
-
 def with_status(entries: Sequence[OutboxEntry], updates: dict[str, dict[str, str]]) -> list[OutboxEntry]:
     """Entries with some fields replaced, by message id (``{id: {"status": "sent", ...}}``)."""
     names = {f.name for f in fields(OutboxEntry)}
@@ -318,4 +299,4 @@ def with_status(entries: Sequence[OutboxEntry], updates: dict[str, dict[str, str
 
 
 __all__ = ["OUTBOX_COLUMNS", "OutboxEntry", "SentRecord", "log_sent", "logged_ids", "read_outbox",
-           "read_sheet_rows", "save_book", "status_key", "write_outbox", "write_outbox_live", "write_sms_csv"]
+           "read_sheet_rows", "status_key", "write_outbox", "write_outbox_live", "write_sms_csv"]

@@ -36,7 +36,7 @@ from xl_ar.core.stages import (DEFAULT_STAGE_RULES, FALLBACK_RULE, OWNER_ROLES, 
 from xl_ar.docs import DocsSettings, parse_docs_settings
 from xl_ar.docs.mail import (Attachment, UnsafeHeader, build_email, eml_bytes, items_header, message_id,
                              parse_addresses, phone_number, safe_text, sms_segments, write_atomic)
-from xl_ar.docs.outbox import (OutboxEntry, logged_ids, read_outbox, read_sheet_rows, save_book, write_outbox,
+from xl_ar.docs.outbox import (OutboxEntry, logged_ids, read_outbox, read_sheet_rows, write_outbox,
                                write_outbox_live, write_sms_csv)
 from xl_ar.docs.templates import TemplateError, load_templates, templates_for
 from xl_ar.jobs import Progress, quiet
@@ -580,7 +580,7 @@ def build_reminders(
 
         pkg = WorkbookPackage.open(path).refuse_1904()
         summary.outbox_sheet = write_outbox(pkg, entries, settings.language)
-        summary.backup = save_book(pkg, path)
+        summary.backup = pkg.save_changes()
     progress("done", 1.0)
     return summary
 

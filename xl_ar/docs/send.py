@@ -48,7 +48,7 @@ from xl_ar.core.issues import Issue
 from xl_ar.core.settings import parse_settings
 from xl_ar.docs import DocsSettings, parse_docs_settings
 from xl_ar.docs.mail import Outgoing, UnsafeHeader, outgoing
-from xl_ar.docs.outbox import (OutboxEntry, SentRecord, log_sent, logged_ids, read_outbox, save_book, with_status,
+from xl_ar.docs.outbox import (OutboxEntry, SentRecord, log_sent, logged_ids, read_outbox, with_status,
                                write_outbox)
 from xl_ar.jobs import Progress, quiet
 
@@ -569,7 +569,7 @@ def _log_and_update(report: SendReport, path: Path, journal: Journal, entries: l
         pkg = WorkbookPackage.open(path).refuse_1904()
         report.logged = log_sent(pkg, data, records, lang)
         write_outbox(pkg, with_status(entries, updates), lang, sheet)
-        report.backup = save_book(pkg, path)
+        report.backup = pkg.save_changes()
         report.pending_log = 0
     except BookError as exc:
         report.pending_log = len(records)
