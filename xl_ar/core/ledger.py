@@ -273,14 +273,7 @@ def _issue_order(raw: Mapping[str, RawTable]):
     return key
 
 
-def usable_rows(frame: pd.DataFrame, date_col: str, as_of: dt.date) -> pd.DataFrame:
-    """Rows whose document exists at the as-of date (dated on or before it, date present)."""
-    d = frame[date_col]
-    return frame[d.notna() & (d <= pd.Timestamp(as_of))]
-
-
 def place(ledger: Ledger, table: str, field_name: str, row: int) -> str:
     """The Excel reference of one cell of the ledger, e.g. ``Invoices!E17``."""
     sheet, cols = ledger.places.get(table, (table, {}))
     return f"{sheet}!{cols.get(field_name, '?')}{row}"
-
