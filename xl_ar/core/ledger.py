@@ -7,7 +7,6 @@ Errors stop a run before anything is written; warnings are reported and the run 
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Mapping
 
