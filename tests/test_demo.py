@@ -6,7 +6,8 @@ import email.policy
 import openpyxl
 from rich.console import Console
 
-from xl_ar.demo import DEMO_AS_OF, demo_ledger, run_demo
+from xl_ar.app.demo import DEMO_AS_OF, demo_ledger, run_demo
+from xl_ar.cli.ledger import print_report
 
 
 def test_the_sample_ledger_is_deterministic_and_has_its_bad_rows():
@@ -19,8 +20,12 @@ def test_the_sample_ledger_is_deterministic_and_has_its_bad_rows():
 
 
 def test_demo_refreshes_and_writes_every_kind_of_document(tmp_path):
+    result = run_demo(tmp_path, "zh", 30, pdfs=2)
+    assert result.ok
     console = Console(record=True, width=120)
-    assert run_demo(tmp_path, "zh", 30, console, pdfs=2) == 0
+    for step in result.steps:
+        if step.report is not None:
+            print_report(step.report, console)
     text = console.export_text()
     assert "tie-out" in text and "= sum of buckets" in text
     book = tmp_path / "演示台账.xlsx"
@@ -34,3 +39,11 @@ def test_demo_refreshes_and_writes_every_kind_of_document(tmp_path):
     assert [p.get_filename() for p in msg.iter_attachments()][0].startswith("ST-")
     statements = tmp_path / "statements"
     assert len(list(statements.glob("*.pdf"))) == 2 and len(list(statements.glob("*.xlsx"))) >= 10
+
+
+def test_the_demo_command_prints_its_summary(tmp_path, capsys):
+    from xl_ar.cli import main
+
+    assert main(["demo", "--out", str(tmp_path), "--customers", "12"]) == 0
+    out = capsys.readouterr().out
+    assert "sample ledger:" in out and "reminders" in out and "statements" in out

@@ -18,7 +18,8 @@ from typing import Any, Callable
 from xl_ar.book.livebook import LiveBook
 from xl_ar.core.issues import Issue
 from xl_ar.core.money import to_major
-from xl_ar.jobs import Progress, Report, run_refresh
+from xl_ar.app.refresh import Report, run_refresh
+from xl_ar.core.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +183,7 @@ def reminders(book: Any, today: dt.date | None = None) -> None:
     """Reminders: this run's .eml drafts, SMS list and the Outbox sheet (``xl-ar reminders``);
     drafts go to a ``BOOK-reminders-DATE`` folder beside the book, the Outbox into the open book
     (sending is ``xl-ar send``, outside Excel: it needs the SMTP password, never in the book)."""
-    from xl_ar.docs.reminders import build_reminders
+    from xl_ar.app.reminders import build_reminders
 
     app = book.app
     try:
@@ -200,7 +201,7 @@ def statements(book: Any, today: dt.date | None = None) -> None:
     """Statements: last calendar month's reconciliation statements, .xlsx and .pdf per customer,
     into a ``statements-YYYYMMDD`` folder beside the book (the same run as ``xl-ar statements``).
     The book itself is only read, so this works while Excel has it open."""
-    from xl_ar.docs.statements_cli import default_out_dir, last_month, run_statements
+    from xl_ar.app.statements import default_out_dir, last_month, run_statements
 
     app = book.app
     period_from, period_to = last_month(today or dt.date.today())

@@ -25,7 +25,7 @@ from xl_ar.book.filebook import FileBook
 from xl_ar.book.headers import OUTPUTS
 from xl_ar.book.livebook import LiveBook
 from xl_ar.book.sheetxml import col_letter
-from xl_ar.jobs import run_refresh
+from xl_ar.app.refresh import run_refresh
 
 DAY = dt.date.fromisoformat(AS_OF)
 

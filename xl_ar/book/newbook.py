@@ -21,7 +21,7 @@ from xl_ar.book.headers import header_label, sheet_label
 from xl_ar.core.schema import LEDGER_TABLES, TABLES
 from xl_ar.core.credit import CREDIT_SETTING_DEFAULTS
 from xl_ar.core.kpis import KPI_SETTING_DEFAULTS
-from xl_ar.docs import DOCS_SETTING_DEFAULTS
+from xl_ar.documents import DOCS_SETTING_DEFAULTS
 from xl_ar.core.settings import SETTING_DEFAULTS
 from xl_ar.core.stages import DEFAULT_STAGES_ROWS
 

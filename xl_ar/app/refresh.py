@@ -1,4 +1,4 @@
-"""The runs behind every entry point: check and refresh a ledger workbook.
+"""The refresh run behind every entry point: check and refresh a ledger workbook.
 
 A ribbon button and ``xl-ar refresh`` run the same code: read the book through an adapter,
 validate, compute in the core, and (only when there is no error) write back through the same
@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from xl_ar.book.reader import BookData
 from xl_ar.core.credit import parse_credit_settings
@@ -21,13 +21,8 @@ from xl_ar.core.ledger import Ledger, validate_ledger
 from xl_ar.core.money import to_major
 from xl_ar.core.run import Policies, RunResult, refresh
 from xl_ar.core.settings import Settings, parse_settings
+from xl_ar.core.progress import Progress, quiet
 from xl_ar.core.stages import DEFAULT_STAGE_RULES, owners_from_settings, per_stage_counts, stage_rules_from_table
-
-Progress = Callable[[str, float], None]
-
-
-def quiet(stage: str, fraction: float) -> None:
-    """A progress callback that shows nothing."""
 
 
 @dataclass

@@ -30,7 +30,7 @@ from xl_ar.book.package import WorkbookPackage
 from xl_ar.book.reader import BookData
 from xl_ar.book.render import render_sheet
 from xl_ar.book.sheetxml import col_index, col_letter
-from xl_ar.docs.mail import csv_safe, write_atomic
+from xl_ar.documents.mail import csv_safe, write_atomic
 
 OUTBOX_SHEETS = ("Outbox", "发件箱")
 ID_IN_NOTE = re.compile(r"\[(xlar-[0-9a-f]{20})\]")
@@ -215,7 +215,7 @@ def write_outbox_live(book: Any, entries: Sequence[OutboxEntry], lang: str) -> s
 def write_sms_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
     """Write the SMS list for a gateway: UTF-8 with a BOM (Excel opens it in Chinese), CRLF.
 
-    Every cell goes through :func:`xl_ar.docs.mail.csv_safe`: text starting with ``= + - @``
+    Every cell goes through :func:`xl_ar.documents.mail.csv_safe`: text starting with ``= + - @``
     cannot run as a formula when someone opens the list in a spreadsheet.
 
     Args:

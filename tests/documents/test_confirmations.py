@@ -23,11 +23,11 @@ from lxml import etree
 from test_refresh import write_ledger
 from xl_ar.book.cells import CellWrite, set_cells
 from xl_ar.book.reader import read_book
-from xl_ar.docs import confirmations
-from xl_ar.docs.confirmations import import_confirmations
-from xl_ar.docs.statements import DISPUTE_COL, KEY_COL, MARKER_SHEET, NAMES, REASON_COL, build_statements, statement_id, write_statement_xlsx
-from xl_ar.docs.statements_cli import register
-from xl_ar.jobs import load
+from xl_ar.documents import confirmations
+from xl_ar.app.confirmations import import_confirmations
+from xl_ar.documents.statements import DISPUTE_COL, KEY_COL, MARKER_SHEET, NAMES, REASON_COL, build_statements, statement_id, write_statement_xlsx
+from xl_ar.cli.statements import register
+from xl_ar.app.refresh import load
 
 D = dt.date
 TODAY = D(2025, 4, 10)

@@ -10,36 +10,28 @@ overdue note, a formal dunning letter 催款函 with amount, days, late fee and 
 lawyer's-letter draft for the severe stage) and its rule's channel picks e-mail or SMS (the
 class C pre-due rule says SMS). The language is the customer's, else the workbook's.
 
-``build_reminders`` runs it on a workbook: ``.eml`` drafts (text + HTML, the customer's
-statement attached), ``sms.csv`` for an SMS gateway, and the Outbox sheet listing them.
-Nothing is written when the ledger or a template has an error.
+``reminder_context`` is what a template sees. The run that writes ``.eml`` drafts, ``sms.csv``
+and the Outbox sheet from a workbook is ``xl_ar.app.reminders``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from xl_ar.core.issues import Issue, has_errors
+from xl_ar.core.issues import Issue
 from xl_ar.core.ledger import Ledger, place
 from xl_ar.core.money import to_major
-from xl_ar.core.stages import (DEFAULT_STAGE_RULES, FALLBACK_RULE, OWNER_ROLES, StageRule, assign_stages,
-                               owners_from_settings)
-from xl_ar.docs import DocsSettings, parse_docs_settings
-from xl_ar.docs.mail import (Attachment, UnsafeHeader, build_email, eml_bytes, items_header, message_id,
-                             parse_addresses, phone_number, safe_text, sms_segments, write_atomic)
-from xl_ar.docs.outbox import (OutboxEntry, logged_ids, read_outbox, read_sheet_rows, write_outbox,
-                               write_outbox_live, write_sms_csv)
-from xl_ar.docs.templates import TemplateError, load_templates, templates_for
-from xl_ar.jobs import Progress, quiet
+from xl_ar.core.stages import (DEFAULT_STAGE_RULES, FALLBACK_RULE, OWNER_ROLES, StageRule)
+from xl_ar.documents import DocsSettings
+from xl_ar.documents.mail import (Attachment, UnsafeHeader, message_id,
+                             parse_addresses, phone_number, safe_text)
 
 #: ``(customer_id, lang) -> attachment or None``: what a reminder carries (the statement).
 AttachFn = Callable[[str, str], "Attachment | tuple[str, bytes, str] | None"]
@@ -341,13 +333,13 @@ def open_items_attachment(ledger: Ledger, result: Any, customer_id: str, as_of: 
                 cell.number_format = "yyyy-mm-dd"
     buf = io.BytesIO()
     wb.save(buf)
-    name = f"{'未结清明细' if zh else 'open-items'}_{_safe_file(customer_id)}_{as_of.isoformat()}.xlsx"
+    name = f"{'未结清明细' if zh else 'open-items'}_{safe_file(customer_id)}_{as_of.isoformat()}.xlsx"
     return Attachment(name, buf.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 def default_attach(ledger: Ledger, result: Any, settings: Any, as_of: dt.date, fmt: str = "xlsx",
                    issues: list[Issue] | None = None) -> Callable[[str, str], Attachment | None]:
-    """The statement attachment: ``xl_ar.docs.statements.statement_attachment`` when installed,
+    """The statement attachment: ``xl_ar.documents.statements.statement_attachment`` when installed,
     else the customer's open items (:func:`open_items_attachment`).
 
     Args:
@@ -360,7 +352,7 @@ def default_attach(ledger: Ledger, result: Any, settings: Any, as_of: dt.date, f
         ``(customer_id, lang) -> Attachment``.
     """
     try:
-        from xl_ar.docs.statements import statement_attachment
+        from xl_ar.documents.statements import statement_attachment
     except ImportError:
         statement_attachment = None
 
@@ -377,216 +369,7 @@ def default_attach(ledger: Ledger, result: Any, settings: Any, as_of: dt.date, f
     return attach
 
 
-# ------------------------------------------------------------------------------- the run
-
-
-@dataclass
-class ReminderSummary:
-    """What a reminders run made.
-
-    Attributes:
-        book, as_of, out_dir: the run.
-        entries: the Outbox rows (one per message).
-        files: the ``.eml`` drafts written; ``sms_csv`` the SMS list, if any.
-        backup: the workbook's backup, when the Outbox sheet was written.
-        issues: errors stop the run before anything is written; warnings leave a message out.
-    """
-
-    book: str
-    as_of: dt.date | None = None
-    out_dir: Path | None = None
-    entries: list[OutboxEntry] = field(default_factory=list)
-    files: list[Path] = field(default_factory=list)
-    sms_csv: Path | None = None
-    outbox_sheet: str | None = None
-    backup: Path | None = None
-    issues: list[Issue] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not has_errors(self.issues)
-
-    def count(self, status: str) -> int:
-        return sum(e.status == status for e in self.entries)
-
-    def __str__(self) -> str:
-        if not self.ok:
-            return f"催款提醒未生成 / no reminders written: {len([i for i in self.issues if i.severity == 'error'])} error(s)"
-        return (f"催款提醒 / reminders: {self.count('draft')} 封邮件草稿 e-mail drafts, {self.count('sms')} 条短信 SMS, "
-                f"{self.count('sent')} 已发送 already sent -> {self.out_dir}")
-
-    def as_json(self) -> dict[str, Any]:
-        """The ``--json`` object."""
-        return {"as_of": self.as_of.isoformat() if self.as_of else None, "out_dir": str(self.out_dir or ""),
-                "emails": self.count("draft"), "sms": self.count("sms"), "already_sent": self.count("sent"),
-                "files": [str(f) for f in self.files], "sms_csv": str(self.sms_csv) if self.sms_csv else None,
-                "outbox": [e.__dict__ for e in self.entries], "issues": [i.as_dict() for i in self.issues]}
-
-
-def _safe_file(text: str) -> str:
+def safe_file(text: str) -> str:
+    """A customer id as a safe part of a file name (letters, digits, '.', '-' and '_')."""
     s = re.sub(r"[^\w.-]+", "_", str(text), flags=re.UNICODE).strip("._")
     return s[:40] or "customer"
-
-
-def _template_rows(adapter: Any, path: Path) -> list[tuple[str, str, str]]:
-    """(name, text, place) per row of a Templates sheet: Name in column A, text in B (or by header)."""
-    found = None
-    if hasattr(adapter, "book") and hasattr(adapter.book, "sheets"):
-        from xl_ar.book.livebook import sheet_rows
-
-        wanted = {re.sub(r"\s", "", n).lower() for n in TEMPLATE_SHEETS}
-        sheet = next((s for s in adapter.book.sheets if re.sub(r"\s", "", s.name).lower() in wanted), None)
-        found = (sheet.name, sheet_rows(sheet)) if sheet is not None else None
-    elif path.exists():
-        found = read_sheet_rows(path, TEMPLATE_SHEETS)
-    if not found:
-        return []
-    sheet, rows = found
-    ncol, tcol, start = 0, 1, 0
-    if rows and [str(v).strip().lower() for v in rows[0][:2]] in (["name", "template"], ["名称", "模板"],
-                                                                   ["name", "text"], ["模板名称", "模板内容"]):
-        start = 1
-    out = []
-    for i, row in enumerate(rows[start:], start=start + 1):
-        if len(row) > tcol and str(row[ncol] or "").strip() and str(row[tcol] or "").strip():
-            out.append((str(row[ncol]).strip(), str(row[tcol]), f"{sheet}!B{i}"))
-    return out
-
-
-def build_reminders(
-    book: Any,
-    as_of: dt.date | None = None,
-    out_dir: str | Path | None = None,
-    *,
-    today: dt.date | None = None,
-    now: dt.datetime | None = None,
-    attach: AttachFn | None | str = "auto",
-    attach_format: str = "xlsx",
-    progress: Progress = quiet,
-) -> ReminderSummary:
-    """Write the reminders of a workbook: .eml drafts, the SMS list and the Outbox sheet.
-
-    Args:
-        book: the workbook's path, or a book adapter (``FileBook``, ``LiveBook``).
-        as_of: the as-of date (default: the Settings sheet's, else today).
-        out_dir: where the drafts go (default ``BOOKNAME-reminders-YYYY-MM-DD`` beside the book).
-        today: today's date, for reproducible runs.
-        now: the drafts' Date header (default: now).
-        attach: ``(customer_id, lang) -> Attachment | None``; "auto" = the customer's statement
-            (or open items when the statements module is missing); None = no attachment.
-        attach_format: "xlsx" or "pdf", for the statement.
-        progress: called with (stage, fraction done).
-
-    Returns:
-        The :class:`ReminderSummary`; nothing is written when it has errors.
-    """
-    from xl_ar.book.filebook import FileBook
-    from xl_ar.docs.send import sent_ids
-    from xl_ar.jobs import load
-    from xl_ar.core.run import refresh
-
-    adapter = FileBook(book) if isinstance(book, (str, os.PathLike)) else book
-    path = Path(str(getattr(adapter, "path", "") or "workbook.xlsx"))
-    summary = ReminderSummary(str(path))
-    progress("read", 0.0)
-    data = adapter.read()
-    ledger, settings, policies, issues = load(data, as_of, today or dt.date.today())
-    docs, doc_issues = parse_docs_settings(settings.extra)
-    summary.as_of, summary.issues = settings.as_of, issues + doc_issues
-    if has_errors(issues):
-        return summary
-    as_of = settings.as_of
-    progress("compute", 0.2)
-    result = refresh(ledger, settings, as_of, policies)
-    rules = tuple(getattr(policies, "stage_rules", DEFAULT_STAGE_RULES))
-    stages = getattr(result, "stages", None)
-    if stages is None:
-        stages = assign_stages(ledger, result, as_of, rules, owners_from_settings(settings.extra))
-    tset = load_templates(path.parent, _template_rows(adapter, path))
-    problems = tset.check()
-    summary.issues += [Issue(p.origin if p.origin != "shipped" else p.template, str(p)) for p in problems]
-    if problems:
-        return summary
-    has_own = lambda st: tset.has(f"{st}.{settings.language}.text.j2") or tset.has(f"{st}.zh.text.j2")  # noqa: E731
-    reminders, plan_issues = plan_reminders(ledger, result, stages, as_of, language=settings.language,
-                                            days_ahead=docs.days_ahead, rules=rules, has_own_templates=has_own)
-    summary.issues += plan_issues
-    if any(r.channel == "email" for r in reminders) and not docs.sender_email:
-        summary.issues.append(Issue("Settings", "SenderEmail is blank: set the address reminders are sent from"))
-        return summary
-    out = Path(out_dir) if out_dir is not None else path.parent / f"{path.stem}-reminders-{as_of.isoformat()}"
-    summary.out_dir = out
-    already = {**{i: "" for i in logged_ids(data)}, **sent_ids(path)}
-    live = hasattr(adapter, "book") and hasattr(adapter.book, "sheets")
-    # a message the user put on hold stays on hold when the Outbox is written again
-    held = {e.id for e in read_outbox(path)[1] if e.status == "hold"} if not live and path.exists() else set()
-    if attach == "auto":
-        attach = default_attach(ledger, result, settings, as_of, attach_format, summary.issues)
-    now = now or dt.datetime.now().astimezone()
-    sms_rows: list[dict[str, Any]] = []
-    entries: list[OutboxEntry] = []
-    for k, rem in enumerate(reminders):
-        progress("render", 0.3 + 0.6 * k / max(len(reminders), 1))
-        ctx = reminder_context(rem, docs, as_of)
-        names = templates_for(tset, rem.kind, rem.lang, rem.channel)
-        try:
-            parts = {p: tset.render(n, ctx) for p, n in names.items()}
-        except TemplateError as exc:
-            summary.issues.append(Issue(exc.origin, f'{exc} (customer "{rem.customer_id}"; message left out)'))
-            continue
-        amount = "; ".join(f"{t['currency']} {t['open']}" for t in ctx["totals"])
-        entry = OutboxEntry(channel=rem.channel, customer_id=rem.customer_id, name=rem.name, stage=ctx["stage_label"],
-                            items=", ".join(i.invoice_no for i in rem.items), amount=amount,
-                            owner=rem.owner or ctx["owner"], id=rem.id)
-        if rem.channel == "sms":
-            text = " ".join(parts["text"].split())
-            sms_rows.append({"id": rem.id, "customer_id": rem.customer_id, "name": rem.name, "phone": rem.phone,
-                             "text": text, "segments": sms_segments(text), "stage": rem.stage,
-                             "as_of": as_of.isoformat()})
-            entries.append(OutboxEntry(**{**entry.__dict__, "status": "sms", "to": rem.phone, "subject": text,
-                                          "file": _relative(out / "sms.csv", path.parent)}))
-            continue
-        eml = out / f"{_safe_file(rem.customer_id)}_{rem.kind}_{rem.id[-6:]}.eml"
-        to = [(rem.contact or rem.name, a) for a in rem.emails]
-        subject = " ".join(parts["subject"].split())
-        base = {**entry.__dict__, "to": ", ".join(rem.emails), "subject": subject, "file": _relative(eml, path.parent)}
-        if rem.id in already:
-            entries.append(OutboxEntry(**{**base, "status": "sent", "sent_at": already[rem.id]}))
-            continue
-        files = [a for a in [attach(rem.customer_id, rem.lang)] if a] if attach else []
-        files = [a if isinstance(a, Attachment) else Attachment(*a) for a in files]
-        try:
-            msg = build_email(msg_id=rem.id, sender=(docs.sender_name or docs.company(rem.lang), docs.sender_email),
-                              to=to, subject=subject, text=parts["text"], html=parts.get("html"), date=now,
-                              attachments=files, meta={"X-XL-AR-Customer": rem.customer_id,
-                                                       "X-XL-AR-Items": items_header([i.invoice_no for i in rem.items]),
-                                                       "X-XL-AR-By": ctx["owner"], "X-XL-AR-Stage": rem.stage})
-        except UnsafeHeader as exc:
-            summary.issues.append(Issue("Settings" if "sender" in str(exc) else
-                                        place(ledger, "Customers", "name", rem.customer_row),
-                                        f'customer "{rem.customer_id}": {exc}; no reminder was made', "warning"))
-            continue
-        write_atomic(eml, eml_bytes(msg))
-        summary.files.append(eml)
-        entries.append(OutboxEntry(**{**base, "status": "hold" if rem.id in held else "draft"}))
-    if sms_rows:
-        summary.sms_csv = write_sms_csv(out / "sms.csv", sms_rows)
-    summary.entries = entries
-    progress("write", 0.9)
-    if live:
-        summary.outbox_sheet = write_outbox_live(adapter.book, entries, settings.language)
-    else:
-        from xl_ar.book.package import WorkbookPackage
-
-        pkg = WorkbookPackage.open(path).refuse_1904()
-        summary.outbox_sheet = write_outbox(pkg, entries, settings.language)
-        summary.backup = pkg.save_changes()
-    progress("done", 1.0)
-    return summary
-
-
-def _relative(p: Path, base: Path) -> str:
-    try:
-        return p.resolve().relative_to(base.resolve()).as_posix()
-    except ValueError:
-        return str(p.resolve())

@@ -23,11 +23,11 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from xl_ar.book.append import append_rows
 from xl_ar.book.package import BookError, WorkbookPackage
-from xl_ar.docs.cli import main as docs_main
-from xl_ar.docs.mail import (Attachment, UnsafeHeader, build_email, check_address, csv_safe, outgoing,
+from xl_ar.cli import main as docs_main
+from xl_ar.documents.mail import (Attachment, UnsafeHeader, build_email, check_address, csv_safe, outgoing,
                              parse_addresses, phone_number, safe_text)
-from xl_ar.docs.reminders import build_reminders
-from xl_ar.docs.send import Journal, SendError, journal_path, send_outbox, smtp_password
+from xl_ar.app.reminders import build_reminders
+from xl_ar.documents.send import Journal, SendError, journal_path, send_outbox, smtp_password
 
 from test_reminders import AS_OF, CUSTOMERS, INVOICES, NOW, SETTINGS, make_book
 
@@ -321,7 +321,7 @@ def test_a_crash_half_way_resumes_without_duplicates(tmp_path):
     with server(inbox) as port:
         book = book_for(tmp_path, port, customers=customers, invoices=invoices)
         env = {**os.environ, "PYTHONPATH": str(REPO)}
-        proc = subprocess.Popen([sys.executable, "-c", "import sys; from xl_ar.docs.send import send_outbox; "
+        proc = subprocess.Popen([sys.executable, "-c", "import sys; from xl_ar.documents.send import send_outbox; "
                                  "send_outbox(sys.argv[1], yes=True)", str(book)], env=env, cwd=tmp_path)
         try:
             assert inbox.hanging.wait(60), "the client never reached the third message"
@@ -502,7 +502,7 @@ def test_implicit_tls_with_the_password_from_the_keyring(tmp_path, cert, monkeyp
 
 def test_no_password_anywhere_stops_before_connecting(tmp_path, monkeypatch):
     monkeypatch.delenv("XL_AR_SMTP_PASSWORD", raising=False)
-    monkeypatch.setattr("xl_ar.docs.send.smtp_password", lambda user, env=None: None)
+    monkeypatch.setattr("xl_ar.documents.send.smtp_password", lambda user, env=None: None)
     inbox = Inbox()
     with server(inbox) as port:
         book = book_for(tmp_path, port, extra=[("SmtpUser", "someone")], security="starttls")

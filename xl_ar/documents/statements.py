@@ -12,7 +12,7 @@ statement can never disagree with the aging the same ledger gives.
 user's is round-tripped). The workbook carries a very hidden ``_xlar`` sheet (statement id,
 customer, currency sections, every line's key, and a checksum over all of it) plus defined
 names on the confirmation cells, so a returned statement is read back reliably even after the
-customer inserted rows or re-saved it in WPS or LibreOffice: see ``xl_ar.docs.confirmations``.
+customer inserted rows or re-saved it in WPS or LibreOffice: see ``xl_ar.documents.confirmations``.
 """
 
 from __future__ import annotations
@@ -214,7 +214,7 @@ def _text(value: object) -> str:
 def _company_names(settings: Settings) -> tuple[str, str]:
     """(English, Chinese) company name: the documents settings the reminders read too."""
     try:  # the documents package parses CompanyName/CompanyNameZh and their Chinese key aliases
-        from xl_ar.docs import parse_docs_settings
+        from xl_ar.documents import parse_docs_settings
 
         docs, _ = parse_docs_settings(settings.extra)
         return docs.company_name, docs.company_name_zh
@@ -599,7 +599,7 @@ def statement_attachment(
     if fmt == "xlsx":
         return f"{file_stem(st)}.xlsx", statement_xlsx_bytes(st), XLSX_MIME
     if fmt == "pdf":
-        from xl_ar.docs.pdf import render_statement_pdf
+        from xl_ar.documents.pdf import render_statement_pdf
 
         return f"{file_stem(st)}.pdf", render_statement_pdf(st), PDF_MIME
     raise ValueError(f'format must be "pdf" or "xlsx", not "{fmt}"')

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from xl_ar.book.newbook import build_ledger_workbook
+from xl_ar.core.progress import Progress, quiet
 
 DEMO_AS_OF = dt.date(2026, 10, 31)
 #: The demo company's details on the Settings sheet (documents are signed with them).
@@ -140,47 +142,84 @@ def write_demo_ledger(path: str | Path, lang: str = "zh", n_customers: int = 300
     return path
 
 
-def run_demo(out: Path, lang: str, n_customers: int, console, pdfs: int = DEMO_PDF_STATEMENTS) -> int:
-    """``xl-ar demo``: write the sample ledger, refresh it, write its documents; exit code.
+@dataclass
+class DemoStep:
+    """One step of the demo: the refresh report it produced (if any) and what to tell the user."""
+
+    name: str
+    lines: list[str] = field(default_factory=list)
+    report: Any = None
+
+
+@dataclass
+class DemoResult:
+    """What ``xl-ar demo`` did, step by step, and whether every step succeeded."""
+
+    book: Path
+    steps: list[DemoStep] = field(default_factory=list)
+    ok: bool = True
+
+
+def run_demo(out: str | Path, lang: str = "zh", n_customers: int = 300, *, pdfs: int = DEMO_PDF_STATEMENTS,
+             progress: Progress = quiet) -> DemoResult:
+    """``xl-ar demo``: write the sample ledger, refresh it, write its documents.
 
     The documents: reminder e-mails (.eml drafts, worded by stage, the statement attached), the
     SMS list for class C customers, the Outbox sheet, and the month's reconciliation statements
     (.xlsx for every customer with a balance, .pdf for the largest ones).
+
+    Args:
+        out: the output folder.
+        lang: the sample ledger's language ("zh" or "en").
+        n_customers: how many customers the sample has.
+        pdfs: statements also written as PDF (the largest balances).
+        progress: called with (step, fraction done).
+
+    Returns:
+        The :class:`DemoResult`.
     """
+    from xl_ar.app.refresh import run_refresh
+    from xl_ar.app.reminders import build_reminders
+    from xl_ar.app.statements import run_statements
     from xl_ar.book.filebook import FileBook
-    from xl_ar.cli import print_report, run_file
-    from xl_ar.docs.reminders import build_reminders
-    from xl_ar.docs.statements_cli import run_statements
 
     out = Path(out)
     book = out / ("演示台账.xlsx" if lang == "zh" else "demo_ledger.xlsx")
-    with console.status("building the sample ledger"):
-        write_demo_ledger(book, lang, n_customers)
-    console.print(f"sample ledger: {book}")
-    report = run_file(book, None, True, console)
-    print_report(report, console)
+    result = DemoResult(book)
+    progress("building the sample ledger", 0.0)
+    write_demo_ledger(book, lang, n_customers)
+    result.steps.append(DemoStep("ledger", [f"sample ledger: {book}"]))
+    progress("refresh", 0.1)
+    report = run_refresh(FileBook(book))
+    step = DemoStep("refresh", report=report)
+    result.steps.append(step)
     if not report.ok:
-        return 1
-    console.print(f"[green]refreshed[/] {book}: computed columns on the invoice and customer sheets; "
-                  f"aging, collections, warning table and dashboard sheets")
-    with console.status("writing reminders"):
-        reminders = build_reminders(book, out_dir=out / "reminders", today=DEMO_AS_OF)
-    console.print(str(reminders))
+        result.ok = False
+        return result
+    step.lines.append(f"refreshed {book}: computed columns on the invoice and customer sheets; "
+                      "aging, collections, warning table and dashboard sheets")
+    progress("reminders", 0.3)
+    reminders = build_reminders(book, out_dir=out / "reminders", today=DEMO_AS_OF)
+    result.steps.append(DemoStep("reminders", [str(reminders)]))
     period_from = DEMO_AS_OF.replace(day=1)
-    with console.status("writing statements"):
-        xlsx = run_statements(FileBook(book), period_from, DEMO_AS_OF, out_dir=out / "statements", formats=("xlsx",))
-        closing = {s.customer_id: max(abs(x.closing_minor) for x in s.sections) for s in xlsx.statements}
-        largest = sorted(closing, key=lambda c: -closing[c])[:pdfs]
-        pdf = run_statements(FileBook(book), period_from, DEMO_AS_OF, customers=largest, out_dir=out / "statements",
-                             formats=("pdf",))
+    progress("statements", 0.6)
+    xlsx = run_statements(FileBook(book), period_from, DEMO_AS_OF, out_dir=out / "statements", formats=("xlsx",))
+    closing = {s.customer_id: max(abs(x.closing_minor) for x in s.sections) for s in xlsx.statements}
+    largest = sorted(closing, key=lambda c: -closing[c])[:pdfs]
+    progress("statements (PDF)", 0.8)
+    pdf = run_statements(FileBook(book), period_from, DEMO_AS_OF, customers=largest, out_dir=out / "statements",
+                         formats=("pdf",)) if largest else None
     files = sorted(p for p in out.rglob("*") if p.is_file() and ".xl-ar-backups" not in p.parts)
     by_kind: dict[str, int] = {}
     for p in files:
         by_kind[p.suffix] = by_kind.get(p.suffix, 0) + 1
-    console.print(f"statements {period_from:%Y-%m-%d} – {DEMO_AS_OF:%Y-%m-%d}: {len(xlsx.files)} .xlsx, {len(pdf.files)} .pdf "
-                  f"(the {pdfs} largest balances) in {out / 'statements'}")
-    console.print(f"output in {out}: " + ", ".join(f"{n} {k or 'other'}" for k, n in sorted(by_kind.items())))
-    for p in [f for f in files if f.suffix in (".csv", ".xlsx") and f.parent in (out, out / "reminders")] + \
-            [f for f in files if f.suffix == ".eml"][:5]:
-        console.print(f"  {p}")
-    return 0 if reminders.ok and xlsx.ok and pdf.ok else 1
+    n_pdf = len(pdf.files) if pdf else 0
+    lines = [f"statements {period_from:%Y-%m-%d} – {DEMO_AS_OF:%Y-%m-%d}: {len(xlsx.files)} .xlsx, {n_pdf} .pdf "
+             f"(the {pdfs} largest balances) in {out / 'statements'}",
+             f"output in {out}: " + ", ".join(f"{n} {k or 'other'}" for k, n in sorted(by_kind.items()))]
+    lines += [f"  {p}" for p in [f for f in files if f.suffix in (".csv", ".xlsx") and f.parent in (out, out / "reminders")]
+              + [f for f in files if f.suffix == ".eml"][:5]]
+    result.steps.append(DemoStep("statements", lines))
+    progress("done", 1.0)
+    result.ok = reminders.ok and xlsx.ok and (pdf is None or pdf.ok)
+    return result

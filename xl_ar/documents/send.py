@@ -46,11 +46,11 @@ from xl_ar.book.package import BookError, WorkbookPackage
 from xl_ar.book.reader import read_book
 from xl_ar.core.issues import Issue
 from xl_ar.core.settings import parse_settings
-from xl_ar.docs import DocsSettings, parse_docs_settings
-from xl_ar.docs.mail import Outgoing, UnsafeHeader, outgoing
-from xl_ar.docs.outbox import (OutboxEntry, SentRecord, log_sent, logged_ids, read_outbox, with_status,
+from xl_ar.documents import DocsSettings, parse_docs_settings
+from xl_ar.documents.mail import Outgoing, UnsafeHeader, outgoing
+from xl_ar.documents.outbox import (OutboxEntry, SentRecord, log_sent, logged_ids, read_outbox, with_status,
                                write_outbox)
-from xl_ar.jobs import Progress, quiet
+from xl_ar.core.progress import Progress, quiet
 
 JOURNAL_SUFFIX = ".xl-ar-sent.jsonl"
 PASSWORD_ENV = "XL_AR_SMTP_PASSWORD"
@@ -462,7 +462,7 @@ def _plan(report: SendReport, path: Path, entries: list[OutboxEntry], state: dic
 def _attachment_names(data: bytes) -> list[str]:
     from email import message_from_bytes
 
-    from xl_ar.docs.mail import POLICY
+    from xl_ar.documents.mail import POLICY
 
     return [a.get_filename() or "" for a in message_from_bytes(data, policy=POLICY).iter_attachments()]
 

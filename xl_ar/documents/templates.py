@@ -11,7 +11,7 @@ Where templates come from, the first found wins:
 1. the workbook's ``Templates`` sheet (``模板``): a Name column and a Template column, one
    template per row (it travels with the workbook);
 2. a ``templates`` folder next to the workbook (``*.j2`` files);
-3. the templates shipped in ``xl_ar/docs/templates``.
+3. the templates shipped in ``xl_ar/documents/templates``.
 
 Templates are data a user typed, possibly in a workbook someone sent them, so they run in
 Jinja2's ``ImmutableSandboxedEnvironment`` (no attribute of Python internals, no mutation of

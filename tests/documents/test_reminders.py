@@ -15,9 +15,10 @@ import openpyxl
 import pytest
 
 from xl_ar.book.newbook import build_ledger_workbook
-from xl_ar.docs import DOCS_SETTING_DEFAULTS, parse_docs_settings
-from xl_ar.docs.cli import main as docs_main
-from xl_ar.docs.reminders import build_reminders, open_items_attachment
+from xl_ar.documents import DOCS_SETTING_DEFAULTS, parse_docs_settings
+from xl_ar.cli import main as docs_main
+from xl_ar.app.reminders import build_reminders
+from xl_ar.documents.reminders import open_items_attachment
 
 D = dt.date
 AS_OF = D(2025, 3, 31)
@@ -258,7 +259,7 @@ def test_activities_promise_holds_the_item(tmp_path):
 
 def test_the_open_items_attachment_keeps_text_as_text(tmp_path):
     from xl_ar.book.filebook import FileBook
-    from xl_ar.jobs import load
+    from xl_ar.app.refresh import load
     from xl_ar.core.run import refresh
 
     invoices = [["=1+1", "C1", D(2025, 1, 1), D(2025, 2, 1), 100.0, "CNY", "", "", "", ""]]

@@ -7,9 +7,10 @@ import hashlib
 
 import pytest
 
-from xl_ar.docs import DocsSettings
-from xl_ar.docs.reminders import Reminder, ReminderItem, build_reminders, reminder_context
-from xl_ar.docs.templates import (CONTEXT_FIELDS, KINDS, LANGS, PARTS, ListOf, TemplateError, load_templates,
+from xl_ar.documents import DocsSettings
+from xl_ar.app.reminders import build_reminders
+from xl_ar.documents.reminders import Reminder, ReminderItem, reminder_context
+from xl_ar.documents.templates import (CONTEXT_FIELDS, KINDS, LANGS, PARTS, ListOf, TemplateError, load_templates,
                                   template_name)
 
 from test_reminders import AS_OF, NOW, make_book

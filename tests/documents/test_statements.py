@@ -23,14 +23,14 @@ import pytest
 from test_refresh import write_ledger
 from xl_ar.book.reader import read_book
 from xl_ar.core.run import refresh
-from xl_ar.docs import pdf as pdf_mod
-from xl_ar.docs.confirmations import read_reply
-from xl_ar.docs.statements import (
+from xl_ar.documents import pdf as pdf_mod
+from xl_ar.documents.confirmations import read_reply
+from xl_ar.documents.statements import (
     DISPUTE_COL, KEY_COL, MARKER_SHEET, NAMES, REASON_COL, build_statements, statement_attachment,
     write_statement_xlsx,
 )
-from xl_ar.docs.statements_cli import register
-from xl_ar.jobs import load
+from xl_ar.cli.statements import register
+from xl_ar.app.refresh import load
 
 D = dt.date
 NAME_C1 = "上海华信贸易有限公司"

@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 from xl_ar.core.aging import AgingEdges
-from xl_ar.docs.statements import TEXT, Statement, file_stem, fmt_money, write_statement_xlsx
+from xl_ar.documents.statements import TEXT, Statement, file_stem, fmt_money, write_statement_xlsx
 
 #: Where CJK fonts live on common systems: (regular, bold); bold may be missing.
 FONT_CANDIDATES: tuple[tuple[str, str], ...] = (

@@ -21,16 +21,10 @@ from typing import Any, Sequence
 from rich.console import Console
 from rich.table import Table
 
-from xl_ar.book.append import append_rows
-from xl_ar.book.writer import DATE_FORMAT, MONEY_FORMAT
-from xl_ar.book.package import WorkbookPackage, check_not_open
-from xl_ar.book.reader import read_book
-from xl_ar.book.sheetxml import col_index
 from xl_ar.core.convert import parse_amount
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_minor
 from xl_ar.core.plans import events_from_text, instalment_plan, milestone_invoices, plan_activities
-from xl_ar.core.schema import TABLES
-from xl_ar.cli_args import date_arg
+from xl_ar.cli.common import EXIT_ISSUES, EXIT_OK, EXIT_USAGE, date_arg
 
 
 def _amount(text: str) -> Decimal:
@@ -83,28 +77,15 @@ def register(sub) -> None:
 
 
 def _append(book: Path, table: str, rows: Sequence[dict[str, Any]], console: Console) -> int:
-    """Append rows (dicts of field -> value) under a ledger table; back up, save atomically."""
-    check_not_open(book)
-    WorkbookPackage.open(book).refuse_1904()  # safety checks before the reader parses anything
-    data = read_book(book)
-    if table not in data.tables:
-        console.print(f"[red]error:[/] the workbook has no {table} sheet")
-        return 2
-    raw, layout = data.tables[table], data.layouts[table]
-    missing = sorted({f for r in rows for f in r if r[f] not in (None, "")} - set(raw.columns))
-    if missing:
-        console.print(f"[red]error:[/] {raw.sheet} has no column for {', '.join(missing)}")
-        return 2
-    cells = [{col_index(raw.columns[f]): v for f, v in r.items() if f in raw.columns} for r in rows]
-    pkg = WorkbookPackage.open(book)
-    # Dates and amounts get their formats whatever the row above holds.
-    formats = {"date": pkg.cell_style(DATE_FORMAT), "money": pkg.cell_style(MONEY_FORMAT)}
-    styles = {col_index(letter): formats[TABLES[table].field(f).kind] for f, letter in raw.columns.items()
-              if TABLES[table].field(f).kind in formats}
-    append_rows(pkg, raw.sheet, cells, header_row=layout.header_row, styles=styles)
-    saved = pkg.save_changes()
-    console.print(f"[green]written[/] {len(rows)} row(s) to {raw.sheet} (backup {saved})")
-    return 0
+    from xl_ar.app.plans import PlanError, append_ledger_rows
+
+    try:
+        sheet, backup = append_ledger_rows(book, table, rows)
+    except PlanError as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False)
+        return EXIT_USAGE
+    console.print(f"[green]written[/] {len(rows)} row(s) to {sheet} (backup {backup})", highlight=False)
+    return EXIT_OK
 
 
 def _show(rows: Sequence[dict[str, Any]], fields: Sequence[str], title: str, console: Console) -> None:
@@ -125,11 +106,11 @@ def _plan_main(args) -> int:
                                   events, exp=exp, terms_days=args.due_days)
     except ValueError as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False)
-        return 1
+        return EXIT_ISSUES
     for r in rows:
         r["currency"] = args.currency.upper()
     _show(rows, ["invoice_no", "invoice_date", "due_date", "amount", "description"], f"{args.contract}: {args.terms}", console)
-    return _append(args.book, "Invoices", rows, console) if args.write else 0
+    return _append(args.book, "Invoices", rows, console) if args.write else EXIT_OK
 
 
 def _instalments_main(args) -> int:
@@ -139,8 +120,8 @@ def _instalments_main(args) -> int:
         plan = instalment_plan(to_minor(args.amount, exp), args.count, args.interval, args.first, args.rate)
     except ValueError as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False)
-        return 1
+        return EXIT_ISSUES
     rows = plan_activities(args.customer, args.invoice, plan, args.agreed_on or dt.date.today(), args.by, exp=exp)
     _show(rows, ["promise_date", "promise_amount", "note"],
           f"{args.customer}: {args.count} instalments", console)
-    return _append(args.book, "Activities", rows, console) if args.write else 0
+    return _append(args.book, "Activities", rows, console) if args.write else EXIT_OK

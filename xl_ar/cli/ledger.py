@@ -1,38 +1,26 @@
-"""The ``xl-ar`` command: the same runs as the ribbon buttons, without Excel."""
+"""``xl-ar new``, ``check``, ``refresh`` and ``demo``: the ledger itself."""
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
+from typing import Any
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
-from xl_ar import __version__
 from xl_ar.book.package import BookError
-from xl_ar.cli_args import EXIT_ISSUES, EXIT_OK, EXIT_USAGE, date_arg, print_issues
+from xl_ar.cli.common import (EXIT_ISSUES, EXIT_OK, MAX_PRINTED_ISSUES, console_for, date_arg, fail,
+                              print_issues, progress_bar)
 from xl_ar.core.money import to_major
 
 
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="xl-ar",
-        description="Receivables collection for ledgers kept in Excel: aging, late fees, "
-        "credit and collection runs on the workbook itself (应收账款账龄、滞纳金与催收).",
-    )
-    p.add_argument("--version", action="version", version=f"xl-ar {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def register(sub: Any) -> None:
+    """Add ``new``, ``check``, ``refresh`` and ``demo`` to the ``xl-ar`` command."""
     s = sub.add_parser("new", help="create an empty ledger workbook", description=
                        "Create an empty ledger workbook: Settings, Customers, Invoices, Receipts and "
                        "Activities sheets as Excel Tables, with date and money formats and drop-downs.")
     s.add_argument("path", type=Path, help="the .xlsx file to create")
     s.add_argument("--lang", choices=("zh", "en"), default="zh", help="sheet names and headers (default zh)")
     s.add_argument("--force", action="store_true", help="overwrite an existing file")
+    s.set_defaults(handler=_new)
 
     for name, help_, desc in (
         ("check", "validate a ledger workbook (writes nothing)",
@@ -47,55 +35,31 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("book", type=Path, help="the ledger workbook (.xlsx or .xlsm)")
         s.add_argument("--as-of", type=date_arg, help="as-of date (default: the Settings sheet's AsOfDate, else today)")
         s.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-
-    # Documents that go out: each module registers its own subcommands with a handler.
-    from xl_ar import plans_cli
-    from xl_ar.docs import cli as docs_cli
-    from xl_ar.docs import statements_cli
-
-    plans_cli.register(sub)
-    docs_cli.register(sub)
-    statements_cli.register(sub)
-
-    s = sub.add_parser("build-template", help="build workbook/AR_Template.xlsm (ribbon, UDFs, ledger sheets)",
-                       description="Assemble the macro workbook from the sheet definitions and the VBA and "
-                       "ribbon sources in macros/: deterministic, two builds are byte-identical.")
-    s.add_argument("--out", type=Path, default=None, help="output path (default workbook/AR_Template.xlsm)")
+        s.set_defaults(handler=_check_or_refresh)
 
     s = sub.add_parser("demo", help="build the sample ledger, refresh it and summarise",
                        description="Build a realistic sample ledger (a few hundred customers, a few thousand "
-                       "invoices over two years), refresh it and print a summary.")
+                       "invoices over two years), refresh it, write its reminders and statements, and print a "
+                       "summary.")
     s.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder (default demo-out)")
     s.add_argument("--lang", choices=("zh", "en"), default="zh")
     s.add_argument("--customers", type=int, default=300)
-    return p
+    s.set_defaults(handler=_demo)
 
 
-def _progress(console: Console):
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
-                    console=console, transient=True, disable=not console.is_terminal)
-
-
-def run_file(book: Path, as_of, write: bool, console: Console):
+def refresh_file(book: Path, as_of, write: bool, console: Any):
     """The refresh (or, with ``write`` False, the check) of a workbook file, with a progress bar."""
+    from xl_ar.app.refresh import run_refresh
     from xl_ar.book.filebook import FileBook
-    from xl_ar.jobs import run_refresh
 
-    with _progress(console) as bar:
-        task = bar.add_task("reading", total=1.0)
-
-        def progress(stage: str, fraction: float) -> None:
-            bar.update(task, description=stage, completed=fraction)
-
+    with progress_bar(console) as progress:
         return run_refresh(FileBook(book), as_of=as_of, write=write, progress=progress)
 
 
-#: Issues printed before "and N more" (all of them are in --json).
-MAX_PRINTED_ISSUES = 50
-
-
-def print_report(report, console: Console) -> None:
+def print_report(report, console: Any) -> None:
     """Issues (errors first), the aging and tie-out per currency, and the key figures."""
+    from rich.table import Table
+
     ordered = sorted(report.issues, key=lambda i: i.severity != "error")
     print_issues(ordered[:MAX_PRINTED_ISSUES], console)
     if len(ordered) > MAX_PRINTED_ISSUES:
@@ -127,44 +91,49 @@ def print_report(report, console: Console) -> None:
                       + ", ".join(f"{n} {stage}" for stage, n in k.stages.items()), highlight=False)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    console = Console(stderr=getattr(args, "json", False))
+def _new(args) -> int:
+    from xl_ar.book.newbook import create_ledger
+
+    console = console_for(args)
+    path = create_ledger(args.path, args.lang, overwrite=args.force)
+    console.print(f"created {path}", highlight=False)
+    return EXIT_OK
+
+
+def _check_or_refresh(args) -> int:
+    from rich.markup import escape
+
+    console = console_for(args)
     try:
-        if hasattr(args, "handler"):
-            return args.handler(args)
-        if args.command == "new":
-            from xl_ar.book.newbook import create_ledger
-
-            path = create_ledger(args.path, args.lang, overwrite=args.force)
-            console.print(f"created {path}")
-            return EXIT_OK
-        if args.command in ("check", "refresh"):
-            report = run_file(args.book, args.as_of, args.command == "refresh", console)
-            if args.json:
-                print(json.dumps(report.as_json(), ensure_ascii=False))
-            else:
-                print_report(report, console)
-                if report.written:
-                    console.print(f"[green]written[/] {args.book}" + (f" (backup {report.backup})" if report.backup else ""))
-                elif report.ok and args.command == "refresh":
-                    console.print(f"unchanged: {args.book} is already up to date for {report.as_of:%Y-%m-%d}")
-                elif not report.ok:
-                    console.print("[red]nothing written:[/] fix the errors above and run again")
-            return EXIT_OK if report.ok else EXIT_ISSUES
-        if args.command == "build-template":
-            from xl_ar.template.build import main as build_main
-
-            return build_main(["--out", str(args.out)] if args.out else [])
-        if args.command == "demo":
-            from xl_ar.demo import run_demo
-
-            return run_demo(args.out, args.lang, args.customers, console)
-    except (BookError, FileExistsError, FileNotFoundError, PermissionError) as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
-        return EXIT_USAGE
-    return EXIT_USAGE
+        report = refresh_file(args.book, args.as_of, args.command == "refresh", console)
+    except BookError as exc:
+        return fail(console, exc)
+    if args.json:
+        print(json.dumps(report.as_json(), ensure_ascii=False))
+    else:
+        print_report(report, console)
+        book = escape(str(args.book))
+        if report.written:
+            console.print(f"[green]written[/] {book}" + (f" (backup {escape(str(report.backup))})" if report.backup else ""))
+        elif report.ok and args.command == "refresh":
+            console.print(f"unchanged: {book} is already up to date for {report.as_of:%Y-%m-%d}")
+        elif not report.ok:
+            console.print("[red]nothing written:[/] fix the errors above and run again")
+    return EXIT_OK if report.ok else EXIT_ISSUES
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+def _demo(args) -> int:
+    from xl_ar.app.demo import run_demo
+
+    console = console_for(args)
+    try:
+        with progress_bar(console) as progress:
+            result = run_demo(args.out, args.lang, args.customers, progress=progress)
+    except BookError as exc:
+        return fail(console, exc)
+    for step in result.steps:
+        if step.report is not None:
+            print_report(step.report, console)
+        for line in step.lines:
+            console.print(line, highlight=False, markup=False)
+    return EXIT_OK if result.ok else EXIT_ISSUES

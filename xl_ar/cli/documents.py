@@ -1,9 +1,4 @@
-"""The ``xl-ar reminders`` and ``xl-ar send`` commands.
-
-``xl_ar/cli.py`` calls :func:`register` with its subparsers; each subcommand sets
-``handler`` (``args -> exit code``), which the main command calls: the handlers print their
-own output and turn expected failures into a one-line error and exit code 2.
-"""
+"""``xl-ar reminders`` and ``xl-ar send``: the documents that go out to customers."""
 
 from __future__ import annotations
 
@@ -12,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from xl_ar.cli_args import EXIT_ISSUES, EXIT_OK, EXIT_USAGE, console_for, date_arg, print_issues
+from xl_ar.cli.common import EXIT_ISSUES, EXIT_OK, console_for, date_arg, fail, print_issues
 
 
 
@@ -55,15 +50,14 @@ def register(subparsers: Any) -> None:
 def run_reminders(args: argparse.Namespace) -> int:
     """Handler of ``xl-ar reminders``."""
     from xl_ar.book.package import BookError
-    from xl_ar.docs.reminders import build_reminders
+    from xl_ar.app.reminders import build_reminders
 
     console = console_for(args)
     try:
         summary = build_reminders(args.book, args.as_of, args.out, attach=None if args.attach == "none" else "auto",
                                   attach_format=args.attach if args.attach != "none" else "xlsx")
     except (BookError, FileNotFoundError, PermissionError) as exc:
-        console.print(f"[red]error:[/] {exc}")
-        return EXIT_USAGE
+        return fail(console, exc)
     if args.json:
         print(json.dumps(summary.as_json(), ensure_ascii=False, default=str))
     else:
@@ -86,7 +80,7 @@ def run_reminders(args: argparse.Namespace) -> int:
 def run_send(args: argparse.Namespace) -> int:
     """Handler of ``xl-ar send``."""
     from xl_ar.book.package import BookError
-    from xl_ar.docs.send import SendError, send_outbox
+    from xl_ar.app.send import SendError, send_outbox
 
     console = console_for(args)
     try:
@@ -95,11 +89,9 @@ def run_send(args: argparse.Namespace) -> int:
         done = getattr(exc, "report", None)
         if done is not None and done.sent:
             console.print(f"sent {len(done.sent)} before stopping; they are logged")
-        console.print(f"[red]error:[/] {exc}")
-        return EXIT_USAGE
+        return fail(console, exc)
     except (BookError, FileNotFoundError, PermissionError) as exc:
-        console.print(f"[red]error:[/] {exc}")
-        return EXIT_USAGE
+        return fail(console, exc)
     if args.json:
         print(json.dumps(report.as_json(), ensure_ascii=False, default=str))
         return EXIT_OK if report.ok else EXIT_ISSUES
@@ -113,11 +105,3 @@ def run_send(args: argparse.Namespace) -> int:
             console.print(f"[red]{what}[/] {k}: {why}")
     console.print(str(report))
     return EXIT_OK if report.ok else EXIT_ISSUES
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run ``reminders`` or ``send`` alone (what ``xl-ar`` does once it has registered them)."""
-    p = argparse.ArgumentParser(prog="xl-ar")
-    register(p.add_subparsers(dest="command", required=True))
-    args = p.parse_args(argv)
-    return args.handler(args)
