@@ -22,6 +22,7 @@ demo: setup
 	$(BIN)/xl-ar demo --out demo-out
 
 test: setup system-deps
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest
 
 bench: setup

@@ -3,7 +3,7 @@ Attribute VB_Name = "ArRibbon"
 '
 ' Every button has onAction="ArOnAction"; its control id names the Python
 ' handler, run as xl_ar.ribbon.run("<id>") through xlwings' RunPython.
-' Rules for this module (the project's Excel notes, EXCEL_NOTES.md):
+' Rules for this module (the project's Excel notes, docs/excel.md):
 '  - code page 1252 text only: the Chinese labels live in the ribbon XML;
 '  - no conditional compilation: LibreOffice, which checks this module
 '    headless, runs both branches of an #If;

@@ -204,7 +204,7 @@ def test_negative_news_lowers_the_limit_at_once():
     led = with_customer_columns(streak_ledger(EARLY, customers), negative_news=[True, True, "是"],
                                 manual_limit=[np.nan, 800000.0, np.nan])
     out = assess(led, d("2025-03-31"))
-    assert out.loc["N1", "limit_minor"] == 30_000_000  # 1,000,000 -> 300,000 (DOMAIN.md)
+    assert out.loc["N1", "limit_minor"] == 30_000_000  # 1,000,000 -> 300,000 (docs/domain.md)
     assert out.loc["N2", "limit_minor"] == 80_000_000  # a manual limit is the controller's decision
     # 30,000 x 1.15 x 0.3 = 10,350, rounded down
     assert out.loc["C3", "suggested_limit_minor"] == 1_000_000

@@ -1,4 +1,4 @@
-"""Collection stages: the rules of DOMAIN.md sections 3-4, promises, disputes and write-offs,
+"""Collection stages: the rules of docs/domain.md sections 3-4, promises, disputes and write-offs,
 all computed from the ledger at the as-of date with no state between runs."""
 
 import datetime as dt

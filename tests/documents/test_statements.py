@@ -26,10 +26,11 @@ from xl_ar.core.run import refresh
 from xl_ar.documents import pdf as pdf_mod
 from xl_ar.documents.confirmations import read_reply
 from xl_ar.documents.statements import (
-    DISPUTE_COL, KEY_COL, MARKER_SHEET, NAMES, REASON_COL, build_statements, statement_attachment,
+    DISPUTE_COL, KEY_COL, MARKER_SHEET, NAMES, REASON_COL, build_statements,
     write_statement_xlsx,
 )
 from xl_ar.cli.statements import register
+from xl_ar.documents.attachments import statement_attachment
 from xl_ar.app.refresh import load
 
 D = dt.date

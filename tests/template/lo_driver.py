@@ -1,7 +1,7 @@
 """Drive LibreOffice headless over UNO: open a workbook, list its VBA, run macros.
 
 Run with the system interpreter (``/usr/bin/python3``: python3-uno works only there, see
-EXCEL_NOTES.md "Checking without Excel"), never imported by the tests::
+docs/excel.md "Checking without Excel"), never imported by the tests::
 
     /usr/bin/python3 lo_driver.py BOOK.xlsm [--call MODULE.FUNCTION ...] [--timeout S]
 

@@ -5,7 +5,7 @@ with a fresh profile, a free port and a hard timeout; soffice is always killed.
 
 LibreOffice compiles every module of a library before running any macro of it, and it
 cannot compile xlwings' own ``xlwings`` and ``Dictionary`` modules (it reads both branches
-of their ``#If`` blocks, EXCEL_NOTES.md "Checking without Excel"). The driver therefore
+of their ``#If`` blocks, docs/excel.md "Checking without Excel"). The driver therefore
 lists every module first and then removes those two from the loaded library, in memory,
 before running our ``#If``-free VBA.
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 
+from xl_ar.core import registry
 from xl_ar.core.schema import TABLES
 
 #: Chinese sheet names accepted for each ledger sheet (first = the name a new zh workbook gets).
@@ -112,18 +113,8 @@ HEADER_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
-#: Settings keys in Chinese, accepted in the Settings sheet's Key column.
-SETTING_ALIASES: dict[str, tuple[str, ...]] = {
-    "AsOfDate": ("截止日期", "账龄截止日", "基准日"),
-    "BaseCurrency": ("本位币", "记账本位币"),
-    "Language": ("语言",),
-    "AgingBasis": ("账龄依据", "账龄基准"),
-    "AgingEdges": ("账龄分段", "账龄区间"),
-    "LateFeePolicy": ("滞纳金规则", "违约金规则"),
-    "LateFeeRate": ("滞纳金利率", "违约金比例"),
-    "LateFeeGraceDays": ("宽限天数", "宽限期"),
-    "LateFeeCap": ("滞纳金上限", "违约金上限"),
-}
+#: Settings keys in Chinese, accepted in the Settings sheet's Key column (the run's own keys).
+SETTING_ALIASES: dict[str, tuple[str, ...]] = registry.aliases_table("ledger", "late fees")
 
 #: Computed columns xl-ar writes to the right of a ledger sheet's own columns:
 #: table -> field -> (English header, Chinese header).

@@ -19,10 +19,7 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 
 from xl_ar.book.headers import header_label, sheet_label
 from xl_ar.core.schema import LEDGER_TABLES, TABLES
-from xl_ar.core.credit import CREDIT_SETTING_DEFAULTS
-from xl_ar.core.kpis import KPI_SETTING_DEFAULTS
-from xl_ar.documents import DOCS_SETTING_DEFAULTS
-from xl_ar.core.settings import SETTING_DEFAULTS
+from xl_ar.core import registry
 from xl_ar.core.stages import DEFAULT_STAGES_ROWS
 
 DATE_FORMAT = "yyyy-mm-dd"
@@ -36,7 +33,7 @@ SETTINGS_NOTE = {"en": "Note", "zh": "说明"}
 #: The sheets of a new workbook, in order (canonical names).
 NEW_BOOK_SHEETS = tuple(t.sheet for t in LEDGER_TABLES) + ("Stages",)
 #: Every setting a new workbook lists: the run's, credit control's, the dashboard's, documents'.
-ALL_SETTING_DEFAULTS = SETTING_DEFAULTS + CREDIT_SETTING_DEFAULTS + KPI_SETTING_DEFAULTS + DOCS_SETTING_DEFAULTS
+ALL_SETTING_DEFAULTS = registry.defaults_table(*registry.FEATURES)
 
 
 def _choices(table: str, name: str, lang: str) -> Sequence[str] | None:

@@ -1,6 +1,6 @@
 """Receipt allocation: which receipt and credit note paid which invoice, as of a date.
 
-The rule (DOMAIN.md section 3, "by reference, otherwise oldest first"):
+The rule (docs/domain.md section 3, "by reference, otherwise oldest first"):
 
 1. A receipt that names an invoice of the same customer and currency pays that invoice first,
    up to its amount (receipts naming one invoice pay it in date order).

@@ -1,11 +1,11 @@
 """Credit control (信用管理): payment behaviour, score, grade, limit, exposure, hold, review.
 
 Everything here is computed per customer at the run's as-of date, from the allocation of the
-same refresh run (DOMAIN.md section 1). Definitions:
+same refresh run (docs/domain.md section 1). Definitions:
 
 * **Paid invoice**: an invoice line with a positive amount, dated on or before the as-of
   date, fully paid by then; its *clearing date* is the effective date of the receipt or credit
-  note that cleared it (``RunResult.invoices["cleared_date"]``). Behaviour counts invoices in
+  note that cleared it (``Position.invoices["cleared_date"]``). Behaviour counts invoices in
   every currency (days do not depend on the currency); money counts the base currency only.
 * **Days late** of a paid invoice: ``max(0, clearing date - due date)``. ``avg_days_late`` is
   their mean, ``on_time_rate`` the share cleared on or before the due date (NaN: none paid).
@@ -33,7 +33,7 @@ same refresh run (DOMAIN.md section 1). Definitions:
 * **Suggested limit**: months of average sales per grade (A 3, B 2, C 1, D 0), or a fixed
   amount per grade; +15% when the early streak is at least 3 (document 002); x0.3 on negative
   news; then rounded down to a multiple of 1,000. Raising is only *suggested*; lowering for
-  negative news also applies to the sheet's ``CreditLimit`` at once (DOMAIN.md: "negative news
+  negative news also applies to the sheet's ``CreditLimit`` at once (docs/domain.md: "negative news
   lowers the limit at once"). **Limit in force**: ``ManualLimit`` > ``CreditLimit`` > suggested.
 * **Hold**: any open invoice (any currency) more than 15 days past due (disputed ones excluded by default)
   holds the customer until it is paid; ``ManualHold`` "no" lifts it, "yes" forces one.
@@ -55,75 +55,24 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from xl_ar.core import registry
 from xl_ar.core.convert import is_blank, parse_bool, parse_number
 from xl_ar.core.issues import Issue
 from xl_ar.core.ledger import Ledger
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_minor_array
 
 if TYPE_CHECKING:  # run.py calls assess_credit: a runtime import would be circular
-    from xl_ar.core.run import RunResult
+    from xl_ar.core.position import Position
 
 GRADES: tuple[str, ...] = ("A", "B", "C", "D")
 SCORE_FACTORS: tuple[str, ...] = ("days_late", "on_time", "disputes", "tenure", "volume", "utilisation")
 ANCHORS: tuple[str, ...] = ("late_days", "dispute_share", "tenure_years", "volume",
                             "utilisation_low", "utilisation_high", "no_data")
 
-#: Every credit setting with its default, in the order a new workbook lists them.
-#: (key, default as written in the sheet, English note, Chinese note)
-CREDIT_SETTING_DEFAULTS: tuple[tuple[str, Any, str, str], ...] = (
-    ("CreditHoldDays", 15, "Hold a customer with an invoice more than this many days overdue, until it is paid",
-     "发票逾期超过此天数即冻结客户（停止新订单），直至付清"),
-    ("CreditHoldIncludesDisputed", "no", "yes = disputed invoices also trigger a hold",
-     "yes = 有争议的发票也触发冻结"),
-    ("CreditEarlyStreak", 3, "This many invoices in a row paid before the due date raise the suggested limit",
-     "连续提前付款的发票张数，达到即建议提额"),
-    ("CreditEarlyRaise", 0.15, "Raise of the suggested limit after an early-payment streak (0.15 = +15%)",
-     "连续提前付款后建议额度的上调比例（0.15 = 15%）"),
-    ("CreditNegativeNewsFactor", 0.3, "Limit multiplied by this when NegativeNews = yes (1,000,000 -> 300,000)",
-     "客户有负面信息时额度乘以此系数（1,000,000 → 300,000）"),
-    ("CreditReviewMonths", 3, "Months from LastReview to NextReview (3 = quarterly, 6 = half-yearly)",
-     "信用复核周期（月）：3 = 每季度，6 = 每半年"),
-    ("CreditSalesMonths", 12, "Months of invoicing counted for volume and average monthly sales",
-     "计算交易量和月均销售额的月数"),
-    ("CreditScoreWeights", "days_late=35,on_time=25,disputes=10,tenure=10,volume=10,utilisation=10",
-     "Weights of the score's factors (need not add up to 100)", "信用评分各因素权重（不必合计 100）"),
-    ("CreditScoreAnchors", "late_days=60,dispute_share=0.2,tenure_years=3,volume=1000000,"
-     "utilisation_low=0.5,utilisation_high=1,no_data=0.5",
-     "Where each factor scores 0 or full marks; no_data = the value of a factor without data",
-     "各因素得满分或零分的界点；no_data = 无数据时的取值"),
-    ("CreditGradeCutoffs", "A=80,B=65,C=50", "Lowest score of grades A, B, C (below C: D)",
-     "信用等级最低分：A、B、C（低于 C 为 D）"),
-    ("CreditLimitMonths", "A=3,B=2,C=1,D=0", "Suggested limit per grade, in months of average sales",
-     "各等级建议额度 = 月均销售额 × 月数"),
-    ("CreditLimitFixed", None, "Fixed suggested limit per grade, e.g. A=500000,B=200000,C=50000,D=0; blank = use months",
-     "各等级固定建议额度；空白 = 按月数计算"),
-    ("CreditLimitRounding", 1000, "Suggested limits are rounded down to a multiple of this",
-     "建议额度向下取整到此金额的倍数"),
-    ("CreditTermsByGrade", "A=90,B=60,C=30,D=0", "Suggested payment terms per grade in days (0 = cash)",
-     "各等级建议账期天数（0 = 现款）"),
-    ("CreditOrderClosedStatuses", "shipped,cancelled,canceled,closed,invoiced,已发货,已取消,已关闭,已开票",
-     "Order statuses that no longer count as open orders in the exposure", "不计入敞口的订单状态"),
-)
-
-#: Chinese keys accepted on the Settings sheet (the lead may merge these into SETTING_ALIASES).
-CREDIT_SETTING_ALIASES: dict[str, tuple[str, ...]] = {
-    "CreditHoldDays": ("冻结逾期天数", "信用冻结天数"),
-    "CreditHoldIncludesDisputed": ("争议发票计入冻结",),
-    "CreditEarlyStreak": ("连续提前付款次数",),
-    "CreditEarlyRaise": ("提前付款提额比例",),
-    "CreditNegativeNewsFactor": ("负面信息额度系数",),
-    "CreditReviewMonths": ("信用复核周期", "复核周期月数"),
-    "CreditSalesMonths": ("销售统计月数",),
-    "CreditScoreWeights": ("信用评分权重",),
-    "CreditScoreAnchors": ("信用评分界点",),
-    "CreditGradeCutoffs": ("信用等级分数线",),
-    "CreditLimitMonths": ("等级额度月数",),
-    "CreditLimitFixed": ("等级固定额度",),
-    "CreditLimitRounding": ("额度取整单位",),
-    "CreditTermsByGrade": ("等级账期天数",),
-    "CreditOrderClosedStatuses": ("订单关闭状态",),
-}
-
+#: The credit settings (see ``xl_ar.core.registry``): (key, default, English note, Chinese note).
+CREDIT_SETTING_DEFAULTS: tuple[tuple[str, Any, str, str], ...] = registry.defaults_table("credit")
+#: Chinese keys accepted on the Settings sheet.
+CREDIT_SETTING_ALIASES: dict[str, tuple[str, ...]] = registry.aliases_table("credit")
 
 def _defaults(key: str, cast: Callable[[str], Any] = Decimal) -> dict[str, Any]:
     """A default "A=80,B=65" of CREDIT_SETTING_DEFAULTS as a dict, so the two never disagree."""
@@ -133,7 +82,7 @@ def _defaults(key: str, cast: Callable[[str], Any] = Decimal) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class CreditSettings:
-    """Credit rules of one run; every default is the source documents' number (DOMAIN.md §1).
+    """Credit rules of one run; every default is the source documents' number (docs/domain.md section 1).
 
     Attributes:
         hold_days: an open invoice more than this many days past due holds the customer.
@@ -481,7 +430,7 @@ def _days(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(np.isnat(delta), np.nan, delta.astype(np.float64))
 
 
-def assess_credit(ledger: Ledger, result: RunResult, as_of: dt.date, settings: CreditSettings,
+def assess_credit(ledger: Ledger, result: Position, as_of: dt.date, settings: CreditSettings,
                   orders: pd.DataFrame | None = None) -> pd.DataFrame:
     """Credit figures of every customer at the as-of date.
 

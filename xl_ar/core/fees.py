@@ -253,7 +253,7 @@ class LateFeePolicy:
 
 class DailyRate(LateFeePolicy):
     """A rate per day on the overdue balance; default 0.05% a day (万分之五), the example of
-    the source documents (DOMAIN.md section 2)."""
+    the source documents (docs/domain.md section 2)."""
 
     key = "daily"
     label = "Rate per day on the overdue balance (default 0.05%/day)"

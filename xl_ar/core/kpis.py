@@ -1,10 +1,10 @@
-"""Management measures (DOMAIN.md section 5) and the settings they share with the work list.
+"""Management measures (docs/domain.md section 5) and the settings they share with the work list.
 
 The collector's work list and the warning table, which use the same settings, are in
 :mod:`xl_ar.core.worklist`.
 
 Every money figure is in the **base currency only** (the first currency of
-``RunResult.tieouts``): the core has no exchange rates, so open items in other currencies are
+``Position.tieouts``): the core has no exchange rates, so open items in other currencies are
 left out and reported beside the figures (``Kpis.foreign_open``). Counts of stages and of
 promises cover every currency (a count does not mix currencies).
 
@@ -60,6 +60,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from xl_ar.core import registry
 from xl_ar.core.aging import AgingEdges, age_open_items
 from xl_ar.core.allocation import allocate_receipts, named_targets
 from xl_ar.core.convert import is_blank
@@ -67,35 +68,17 @@ from xl_ar.core.issues import Issue
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_major
 from xl_ar.core.plans import PromiseCheck, check_promises
 from xl_ar.core.stages import per_stage_counts
+from xl_ar.core.views import customer_info, per_invoice, stages_of
 
 if TYPE_CHECKING:
     from xl_ar.core.ledger import Ledger
-    from xl_ar.core.run import RunResult
+    from xl_ar.core.position import Position
     from xl_ar.core.settings import Settings
 
-#: Every KPI setting with its default, as a new workbook lists them.
-#: (key, default as written in the sheet, English note, Chinese note)
-KPI_SETTING_DEFAULTS: tuple[tuple[str, Any, str, str], ...] = (
-    ("OverdueRatioTarget", 0.05, "Target overdue ratio (overdue / open); 0.05 = under 5%",
-     "逾期率目标（逾期金额 / 应收余额），0.05 = 低于 5%"),
-    ("DsoPeriod", 90, "Period of the simple DSO: days (90) or months (3m)", "DSO 计算期间：天数（90）或月数（3m）"),
-    ("CeiPeriod", "3m", "Period of the collection effectiveness index: days (90) or months (3m)",
-     "回款有效性指数（CEI）计算期间：天数（90）或月数（3m）"),
-    ("TrendMonths", 12, "Month-ends shown in the aging trend", "账龄趋势显示的月末个数"),
-    ("WorklistDaysAhead", 7, "The work list shows items overdue or due within this many days",
-     "催收工作表列出逾期及在此天数内到期的发票"),
-    ("WarningAmountBands", "10000,100000", "Amount bands of the warning table (base currency)",
-     "预警表金额分段（本位币）"),
-    ("WarningDueBands", "0,3,7,10,30", "Days-to-due bands of the warning table", "预警表距到期日天数分段"),
-)
-#: Chinese keys accepted on the Settings sheet (the lead may merge them into SETTING_ALIASES).
-KPI_SETTING_ALIASES: dict[str, tuple[str, ...]] = {
-    "OverdueRatioTarget": ("逾期率目标",), "DsoPeriod": ("DSO计算期间", "DSO期间"),
-    "CeiPeriod": ("CEI计算期间", "CEI期间"), "TrendMonths": ("趋势月数",),
-    "WorklistDaysAhead": ("催收提前天数", "工作表提前天数"),
-    "WarningAmountBands": ("预警金额分段",), "WarningDueBands": ("预警到期天数分段",),
-}
-
+#: The KPI settings (see ``xl_ar.core.registry``): (key, default, English note, Chinese note).
+KPI_SETTING_DEFAULTS: tuple[tuple[str, Any, str, str], ...] = registry.defaults_table("kpis")
+#: Chinese keys accepted on the Settings sheet.
+KPI_SETTING_ALIASES: dict[str, tuple[str, ...]] = registry.aliases_table("kpis")
 
 @dataclass(frozen=True)
 class KpiSettings:
@@ -305,7 +288,7 @@ class _Base:
     INV_COLS = ["customer_id", "currency", "invoice_no", "invoice_date", "due_date", "amount_minor", "disputed"]
     REC_COLS = ["customer_id", "currency", "receipt_date", "amount_minor", "invoice_no"]
 
-    def __init__(self, ledger: "Ledger", result: "RunResult", kpi: KpiSettings):
+    def __init__(self, ledger: "Ledger", result: "Position", kpi: KpiSettings):
         self.currency = kpi.base_currency or next(iter(result.tieouts))
         self.exp = CURRENCY_EXPONENTS.get(self.currency, 2)
         self.edges, self.basis = AgingEdges(tuple(kpi.aging_edges)), kpi.aging_basis
@@ -400,7 +383,7 @@ def _trend(base: _Base, as_of: dt.date, months: int) -> pd.DataFrame:
     return out
 
 
-def aging_trend(ledger: "Ledger", result: "RunResult", settings: KpiSettings) -> pd.DataFrame:
+def aging_trend(ledger: "Ledger", result: "Position", settings: KpiSettings) -> pd.DataFrame:
     """Aging of the base currency at each of the last ``settings.trend_months`` month-ends.
 
     Args:
@@ -413,29 +396,6 @@ def aging_trend(ledger: "Ledger", result: "RunResult", settings: KpiSettings) ->
         ``overdue_minor``, ``overdue_ratio`` (NaN when nothing is open).
     """
     return _trend(_Base(ledger, result, settings), result.as_of, settings.trend_months)
-
-
-# ----------------------------------------------------------------------------- customers
-
-
-def _customer_info(ledger: "Ledger") -> pd.DataFrame:
-    cs = ledger.customers.drop_duplicates("customer_id")
-    return pd.DataFrame({"customer_id": cs["customer_id"].to_numpy(dtype=object),
-                         "name": cs["name"].to_numpy(dtype=object), "class": cs["class"].to_numpy(dtype=object),
-                         "account_manager": cs["owner"].to_numpy(dtype=object)})
-
-
-def _per_invoice(ledger: "Ledger", column: str) -> np.ndarray:
-    info = _customer_info(ledger)
-    at = pd.Index(info["customer_id"]).get_indexer(ledger.invoices["customer_id"].to_numpy(dtype=object))
-    return np.append(info[column].to_numpy(dtype=object), "")[at]
-
-
-def _stages_of(result: "RunResult", stages: pd.DataFrame | None) -> pd.DataFrame:
-    stages = stages if stages is not None else getattr(result, "stages", None)
-    if stages is None:
-        raise ValueError("the run has no collection stages: pass assign_stages(...) of the same run")
-    return stages
 
 
 # ----------------------------------------------------------------------------- the KPIs
@@ -515,7 +475,7 @@ class Kpis:
 
 def _owners(ledger: "Ledger", base: _Base, stages: pd.DataFrame, promises: pd.DataFrame) -> pd.DataFrame:
     """Per owner (Customers ``Owner``): customers with open items, open, overdue, broken promises, bad debt."""
-    owner = _per_invoice(ledger, "account_manager")[base.mask]
+    owner = per_invoice(ledger, "account_manager")[base.mask]
     open_ = base.open_now
     f = pd.DataFrame({"owner": owner, "customer_id": base.inv["customer_id"].to_numpy(dtype=object),
                       "open_minor": open_, "overdue_minor": np.where(base.bucket_now >= 1, open_, 0),
@@ -523,7 +483,7 @@ def _owners(ledger: "Ledger", base: _Base, stages: pd.DataFrame, promises: pd.Da
     f = f[f["open_minor"] > 0]
     g = f.groupby("owner").agg(customers=("customer_id", "nunique"), open_minor=("open_minor", "sum"),
                                overdue_minor=("overdue_minor", "sum"), bad_debt_minor=("bad_debt_minor", "sum"))
-    info = _customer_info(ledger).set_index("customer_id")["account_manager"]
+    info = customer_info(ledger).set_index("customer_id")["account_manager"]
     broken = promises.loc[promises["state"] == "broken", "customer_id"].map(info).fillna("")
     g = g.join(broken.value_counts().rename("broken_promises"), how="outer").fillna(0).astype(np.int64)
     g.index.name = "owner"
@@ -535,7 +495,7 @@ def _owners(ledger: "Ledger", base: _Base, stages: pd.DataFrame, promises: pd.Da
     return g[cols].reset_index(drop=True)
 
 
-def compute_kpis(ledger: "Ledger", result: "RunResult", stages: pd.DataFrame | None, as_of: dt.date,
+def compute_kpis(ledger: "Ledger", result: "Position", stages: pd.DataFrame | None, as_of: dt.date,
                  settings: KpiSettings, promises: PromiseCheck | None = None, trend: bool = True) -> Kpis:
     """Compute every management figure of the module docstring at the as-of date.
 
@@ -556,7 +516,7 @@ def compute_kpis(ledger: "Ledger", result: "RunResult", stages: pd.DataFrame | N
     """
     if result.as_of != as_of:
         raise ValueError(f"the run is as of {result.as_of}, not {as_of}: use the same day's run")
-    stages = _stages_of(result, stages)
+    stages = stages_of(result, stages)
     base = _Base(ledger, result, settings)
     buckets = tuple(base.buckets_at(as_of))
     total, current = sum(buckets), buckets[0]

@@ -1,4 +1,4 @@
-"""Payment plans: contract milestones and negotiated instalments (DOMAIN.md section 2).
+"""Payment plans: contract milestones and negotiated instalments (docs/domain.md section 2).
 
 * **Milestones.** Terms such as ``30%@0,60%@acceptance+30,10%@365`` (or in Chinese,
   ``30%@0，60%@验收+30，10%@365``) split a contract amount into receivables: each term is a
@@ -35,7 +35,7 @@ from xl_ar.core.money import CURRENCY_EXPONENTS, to_major, to_minor
 
 if TYPE_CHECKING:  # run.py may import the stages, which import this module
     from xl_ar.core.ledger import Ledger
-    from xl_ar.core.run import RunResult
+    from xl_ar.core.position import Position
 
 
 class TermsError(ValueError):
@@ -294,7 +294,7 @@ def instalment_plan(principal_minor: int, count: int, interval_days: int, first_
                     rate: Any = "0.01", method: str = "balance", annual_rate: Any = None) -> list[Instalment]:
     """A repayment plan for an overdue debt.
 
-    Example (DOMAIN.md: "three instalments at 1% each"): 30,000.00 in 3 instalments 30 days
+    Example (docs/domain.md: "three instalments at 1% each"): 30,000.00 in 3 instalments 30 days
     apart at 1% on the balance gives principal 10,000.00 each and interest 300.00, 200.00,
     100.00.
 
@@ -413,10 +413,10 @@ class PromiseCheck:
     promises: pd.DataFrame
 
 
-def check_promises(ledger: "Ledger", result: "RunResult", as_of: dt.date) -> PromiseCheck:
+def check_promises(ledger: "Ledger", result: "Position", as_of: dt.date) -> PromiseCheck:
     """Check the promises to pay (PromiseDate, PromiseAmount) on the Activities sheet.
 
-    Rules (DOMAIN.md section 4: "a promise is checked on its date; a broken promise escalates"):
+    Rules (docs/domain.md section 4: "a promise is checked on its date; a broken promise escalates"):
 
     * A promise exists from its log date (the row's Date, on or before the as-of date). A
       blank PromiseAmount means the whole open amount.
@@ -518,7 +518,7 @@ def check_promises(ledger: "Ledger", result: "RunResult", as_of: dt.date) -> Pro
 class _Money:
     """What was open and received when, for the few invoices and customers promises name."""
 
-    def __init__(self, ledger: "Ledger", result: "RunResult", customers: set):
+    def __init__(self, ledger: "Ledger", result: "Position", customers: set):
         inv = ledger.invoices
         self.amt = inv["amount_minor"].to_numpy(dtype=np.int64)
         self.due = inv["due_date"].to_numpy(dtype="datetime64[D]")

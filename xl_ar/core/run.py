@@ -8,14 +8,14 @@ always give the same result, which is what makes a refresh idempotent.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
 from xl_ar.core.aging import AgingEdges, aging_table, age_open_items, days_between
-from xl_ar.core.allocation import Allocation, allocate_receipts
+from xl_ar.core.allocation import allocate_receipts
 from xl_ar.core.credit import CreditSettings, assess_credit
 from xl_ar.core.kpis import Kpis, KpiSettings, compute_kpis
 from xl_ar.core.stages import DEFAULT_STAGE_RULES, StageRule, assign_stages
@@ -24,6 +24,7 @@ from xl_ar.core.fees import FeeTerms, late_fees
 from xl_ar.core.issues import Issue
 from xl_ar.core.ledger import Ledger
 from xl_ar.core.money import CURRENCY_EXPONENTS
+from xl_ar.core.position import Position, TieOut
 from xl_ar.core.rates import RateTable
 from xl_ar.core.settings import Settings
 
@@ -46,66 +47,16 @@ class Policies:
 
 
 @dataclass(frozen=True)
-class TieOut:
-    """The proof that the aging adds up, for one currency (all amounts in minor units).
+class RunResult(Position):
+    """Everything a refresh computed: the :class:`~xl_ar.core.position.Position` and the rules' results.
 
-    invoiced - credit_applied - received_applied = open = sum(buckets);
-    unapplied cash and unapplied credit are listed beside it, never netted silently.
-    """
-
-    currency: str
-    exp: int
-    invoiced: int
-    credit_applied: int
-    received_applied: int
-    open: int
-    buckets: tuple[int, ...]
-    unapplied_cash: int
-    unapplied_credit: int
-    late_fees: int
-    disputed_open: int
-
-    @property
-    def holds(self) -> bool:
-        return self.invoiced - self.credit_applied - self.received_applied == self.open == sum(self.buckets)
-
-    @property
-    def net_balance(self) -> int:
-        return self.open - self.unapplied_cash - self.unapplied_credit
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """Everything a refresh computed.
-
-    Attributes:
-        as_of: the as-of date of the run.
-        labels: bucket labels in the workbook's language.
-        invoices: one row per invoice row of the ledger (same order): ``row`` (Excel row),
-            ``exists`` (dated on or before as-of), ``paid_minor``, ``open_minor``,
-            ``days_late`` (-1 when not applicable), ``bucket`` (index, -1 when none),
-            ``late_fee_minor``, ``exp``, ``cleared_date``.
-        aging: one row per (customer, currency) with open items or unapplied money:
-            ``customer_id``, ``name``, ``currency``, ``b0``..``bN``, ``total``,
-            ``late_fee``, ``unapplied``, ``disputed`` (minor units).
-        tieouts: currency -> TieOut, base currency first.
-        unapplied: unapplied receipts and credits (see Allocation.unapplied) with ``ref``.
-        allocation: the full allocation, for later features (statements).
+    Attributes (beyond the position's):
         credit: one row per customer (see ``xl_ar.core.credit.assess_credit``).
         stages: one row per invoice row (see ``xl_ar.core.stages.assign_stages``).
         kpis, worklist, warning: the dashboard's figures, the collectors' work list and the
-            three-dimensional warning table (see ``xl_ar.core.kpis``).
-        issues: warnings raised by the run itself.
+            three-dimensional warning table (see ``xl_ar.core.kpis``, ``xl_ar.core.worklist``).
     """
 
-    as_of: dt.date
-    labels: list[str]
-    invoices: pd.DataFrame
-    aging: pd.DataFrame
-    tieouts: dict[str, TieOut]
-    unapplied: pd.DataFrame
-    allocation: Allocation
-    issues: list[Issue] = field(default_factory=list)
     credit: pd.DataFrame | None = None
     stages: pd.DataFrame | None = None
     kpis: Kpis | None = None
@@ -207,17 +158,17 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
     rec_no = ledger.receipts["receipt_no"].to_numpy(dtype=object)
     inv_no = inv["invoice_no"].to_numpy(dtype=object)
     unapplied["ref"] = [rec_no[p] if k == "receipt" else inv_no[p] for k, p in zip(un["payer_kind"], un["payer"])]
-    result = RunResult(as_of, labels, invoices_out, aging, tieouts, unapplied, alloc, issues)
+    position = Position(as_of, labels, invoices_out, aging, tieouts, unapplied, alloc, issues)
     policies = policies or Policies()
-    credit_frame = assess_credit(ledger, result, as_of, policies.credit, ledger.orders)
-    stages = assign_stages(ledger, result, as_of, policies.stage_rules, policies.owners)
-    result = replace(result, credit=credit_frame, stages=stages)
     kpi = policies.kpi
-    return replace(
-        result,
-        kpis=compute_kpis(ledger, result, stages, as_of, kpi, trend=kpi.trend_months > 0),
-        worklist=collections_worklist(ledger, result, stages, as_of, kpi.worklist_days_ahead),
-        warning=warning_table(ledger, result, as_of, kpi),
+    stages = assign_stages(ledger, position, as_of, policies.stage_rules, policies.owners)
+    return RunResult(
+        **{f.name: getattr(position, f.name) for f in fields(Position)},
+        credit=assess_credit(ledger, position, as_of, policies.credit, ledger.orders),
+        stages=stages,
+        kpis=compute_kpis(ledger, position, stages, as_of, kpi, trend=kpi.trend_months > 0),
+        worklist=collections_worklist(ledger, position, stages, as_of, kpi.worklist_days_ahead),
+        warning=warning_table(ledger, position, as_of, kpi),
     )
 
 

@@ -6,28 +6,17 @@ import datetime as dt
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
+from xl_ar.core import registry
 from xl_ar.core.convert import parse_date
 from xl_ar.core.issues import Issue
 from xl_ar.core.money import CURRENCY_EXPONENTS
 
-#: Every setting with its default, in the order a new workbook lists them.
-#: (key, default as written in the sheet, English note, Chinese note)
-SETTING_DEFAULTS: tuple[tuple[str, Any, str, str], ...] = (
-    ("AsOfDate", None, "Date the ledger is aged at; blank = today", "账龄截止日期；空白 = 今天"),
-    ("BaseCurrency", "CNY", "Currency of amounts with no currency", "本位币：未填币种的金额按此币种"),
-    ("Language", "zh", "zh or en: labels of reports and documents", "zh 或 en：报表和文书的语言"),
-    ("AgingBasis", "due", "due = age from due date, invoice = from invoice date", "due = 按到期日，invoice = 按开票日"),
-    ("AgingEdges", "30,60,90", "Bucket edges in days, e.g. 30,60,90 or 30,60,90,180,365", "账龄分段天数"),
-    ("LateFeePolicy", "daily", "daily, annual, fixed, percent, cn-sme, uk-late-payment, eu-late-payment, de-bgb-288, jp-subcontract", "滞纳金规则"),
-    ("LateFeeRate", 0.0005, "Rate of the policy (daily: per day; annual: per year; fixed: the fee; percent: the share)", "滞纳金利率（日利率万分之五 = 0.0005）"),
-    ("LateFeeGraceDays", 0, "Days after the due date without a fee", "宽限天数"),
-    ("LateFeeCap", None, "Cap as a share of the principal, blank = none", "滞纳金上限（占本金比例），空白 = 不设上限"),
-)
-
+#: The run's own settings (the registry's ledger and late-fee keys), in the order a new workbook lists them.
+SETTING_DEFAULTS: tuple[tuple[str, Any, str, str], ...] = registry.defaults_table("ledger", "late fees")
 
 @dataclass(frozen=True)
 class Settings:
-    """Settings of one run (every default of DOMAIN.md, changeable on the Settings sheet).
+    """Settings of one run (every default changeable on the Settings sheet).
 
     Attributes:
         as_of: the as-of date; None means the caller decides (the CLI uses today).

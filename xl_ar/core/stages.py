@@ -3,7 +3,7 @@ do next, how, by whom and when.
 
 The vocabulary follows OCA credit-control: a *policy* is a list of :class:`StageRule` (the
 levels), a *run* has an explicit as-of date, and each invoice gets one *line* of output.
-DOMAIN.md sections 3 and 4 give the default rules (:data:`DEFAULT_STAGE_RULES`).
+docs/domain.md sections 3 and 4 give the default rules (:data:`DEFAULT_STAGE_RULES`).
 
 A stage is a pure function of the ledger and the as-of date, never of an earlier run: there
 is no state to carry from one refresh to the next, so refreshing daily or once a week gives
@@ -17,7 +17,7 @@ Decisions (each one a place where the sources are silent):
   threshold, then the row higher up in the table. Days are ``as_of - due_date`` (negative
   before the due date); amounts are the invoice's open amount at face value in hundredths of
   its currency (the core has no FX rates). A customer with no class is treated as class B
-  ("ordinary" in DOMAIN.md), so the tiered pre-due reminders reach everyone.
+  ("ordinary" in docs/domain.md), so the tiered pre-due reminders reach everyone.
 * **Next action.** Within a stage the action is repeated every ``follow_up_days`` counted from
   the day the stage began (``due_date + min_days``); the next action date is the first such
   day on or after the as-of date, unless the item enters another stage sooner, in which case
@@ -51,7 +51,7 @@ from xl_ar.core.schema import STAGES
 
 if TYPE_CHECKING:  # run.py will import this module; avoid a cycle at import time
     from xl_ar.core.ledger import Ledger
-    from xl_ar.core.run import RunResult
+    from xl_ar.core.position import Position
 
 #: Stage key -> (label, label_zh, default action, default action_zh).
 STAGE_TEXTS: dict[str, tuple[str, str, str, str]] = {
@@ -155,7 +155,7 @@ def _rule(stage: str, lo: int, hi: int | None, action: tuple[str, str] | None = 
     return StageRule(stage, lo, hi, action=act, action_zh=act_zh, label=label, label_zh=label_zh, **kw)
 
 
-#: DOMAIN.md sections 3-4: tiered pre-due reminders (documents 002/004), a due-date reminder,
+#: docs/domain.md sections 3-4: tiered pre-due reminders (documents 002/004), a due-date reminder,
 #: then mild 1-30, moderate 31-90, severe over 90 days past due.
 DEFAULT_STAGE_RULES: tuple[StageRule, ...] = (
     _rule("pre_due", -7, -1, ("Personal reminder from the sales director", "销售总监亲自提醒付款"), classes=("A",),
@@ -395,7 +395,7 @@ def stage_for(days_late: int, amount_minor: int | None = None, klass: str | None
     return None if eff[0] < 0 else policy.rules[eff[0]]
 
 
-def assign_stages(ledger: "Ledger", result: "RunResult", as_of: dt.date,
+def assign_stages(ledger: "Ledger", result: "Position", as_of: dt.date,
                   rules: Sequence[StageRule] = DEFAULT_STAGE_RULES, owners: Mapping[str, str] | None = None,
                   default_class: str = DEFAULT_CLASS) -> pd.DataFrame:
     """The collection stage of every invoice at the as-of date.

@@ -12,14 +12,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from xl_ar.core.kpis import KpiSettings, _customer_info, _per_invoice, _stages_of
+from xl_ar.core.kpis import KpiSettings
+from xl_ar.core.views import customer_info, per_invoice, stages_of
 from xl_ar.core.money import CURRENCY_EXPONENTS
 from xl_ar.core.plans import PromiseCheck, check_promises
 from xl_ar.core.stages import DEFAULT_CLASS
 
 if TYPE_CHECKING:
     from xl_ar.core.ledger import Ledger
-    from xl_ar.core.run import RunResult
+    from xl_ar.core.position import Position
 
 #: Urgency of a stage in the work list (lower = more urgent). A stage a user names on the
 #: Stages sheet ranks with the fallback "overdue" when past due, else with the reminders.
@@ -38,7 +39,7 @@ def _promise_currency(ledger: "Ledger", promises: pd.DataFrame, base: str) -> np
 # ----------------------------------------------------------------------------- the work list
 
 
-def collections_worklist(ledger: "Ledger", result: "RunResult", stages: pd.DataFrame | None, as_of: dt.date,
+def collections_worklist(ledger: "Ledger", result: "Position", stages: pd.DataFrame | None, as_of: dt.date,
                          days_ahead: int = 7, promises: PromiseCheck | None = None) -> pd.DataFrame:
     """The collector's work list: one row per customer (and currency) with something to do.
 
@@ -70,7 +71,7 @@ def collections_worklist(ledger: "Ledger", result: "RunResult", stages: pd.DataF
         among the listed items, the most urgent stage's on a tie), ``account_manager``
         (Customers ``Owner``).
     """
-    inv, r, stages = ledger.invoices, result.invoices, _stages_of(result, stages)
+    inv, r, stages = ledger.invoices, result.invoices, stages_of(result, stages)
     asof = np.datetime64(as_of, "D")
     due = inv["due_date"].to_numpy(dtype="datetime64[D]")
     days = np.where(np.isnat(due), 0, (asof - np.where(np.isnat(due), asof, due)).astype(np.int64))
@@ -119,7 +120,7 @@ def collections_worklist(ledger: "Ledger", result: "RunResult", stages: pd.DataF
     out = out.merge(pending[keys + ["promise_date", "promised_minor"]].rename(columns={"promised_minor": "promise_minor"}),
                     on=keys, how="left")
     broken = p[p["state"] == "broken"].groupby(keys).size().rename("broken_promises").reset_index()
-    out = out.merge(broken, on=keys, how="left").merge(_customer_info(ledger), on="customer_id", how="left")
+    out = out.merge(broken, on=keys, how="left").merge(customer_info(ledger), on="customer_id", how="left")
     out["broken_promises"] = out["broken_promises"].fillna(0).astype(np.int64)
     out["promise_minor"] = out["promise_minor"].astype("Int64")
     out["promise_date"] = out["promise_date"].astype("datetime64[s]")
@@ -169,8 +170,8 @@ def _amount_labels(edges: tuple[int, ...]) -> list[tuple[str, str]]:
     return out + [(f"≥ {edges[-1]:,}", f"{edges[-1]:,} 及以上")]
 
 
-def warning_table(ledger: "Ledger", result: "RunResult", as_of: dt.date, settings: KpiSettings) -> pd.DataFrame:
-    """The three-dimensional warning table (DOMAIN.md section 3): days to due × amount × class.
+def warning_table(ledger: "Ledger", result: "Position", as_of: dt.date, settings: KpiSettings) -> pd.DataFrame:
+    """The three-dimensional warning table (docs/domain.md section 3): days to due × amount × class.
 
     Every open base-currency invoice falls in exactly one cell: its days to the due date (an
     overdue band by the aging edges, else a band of ``settings.due_bands``), its open amount
@@ -202,7 +203,7 @@ def warning_table(ledger: "Ledger", result: "RunResult", as_of: dt.date, setting
     band = np.where(to_due < 0, over, n_over + np.searchsorted(np.asarray(settings.due_bands), to_due, side="left"))
     amount = open_[m]
     amount_band = np.searchsorted(np.asarray(settings.amount_bands, dtype=np.int64) * 10 ** exp, amount, side="right")
-    klass = np.array([str(c).strip().upper() or DEFAULT_CLASS for c in _per_invoice(ledger, "class")[m]], dtype=object)
+    klass = np.array([str(c).strip().upper() or DEFAULT_CLASS for c in per_invoice(ledger, "class")[m]], dtype=object)
     classes = sorted({"A", "B", "C"} | set(klass))
     bands, amounts = _band_labels(settings), _amount_labels(tuple(settings.amount_bands))
     grid = pd.MultiIndex.from_product([range(len(bands)), range(len(amounts)), classes],

@@ -13,45 +13,13 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from xl_ar.core import registry
 from xl_ar.core.issues import Issue
 
-#: Every documents setting, in the order a new workbook lists them:
-#: (key, default as written in the sheet, English note, Chinese note).
-DOCS_SETTING_DEFAULTS: tuple[tuple[str, Any, str, str], ...] = (
-    ("CompanyName", None, "Your company's name as it signs letters (English)", "本公司英文名称（落款）"),
-    ("CompanyNameZh", None, "Your company's name in Chinese (zh letters); blank = CompanyName", "本公司中文名称（中文函件落款）"),
-    ("CompanyPhone", None, "Phone number printed in letters", "函件中的联系电话"),
-    ("BankAccount", None, "Bank account for payment, printed in letters", "收款银行账户（写入函件）"),
-    ("SenderName", None, "Name in the From line of e-mails", "发件人名称"),
-    ("SenderEmail", None, "E-mail address reminders are sent from", "发件邮箱地址"),
-    ("SmtpHost", None, "Outgoing mail server, e.g. smtp.example.com", "发信服务器（SMTP）"),
-    ("SmtpPort", None, "SMTP port; blank = 587 (starttls), 465 (ssl), 25 (none)", "SMTP 端口；空白 = 按加密方式取默认"),
-    ("SmtpSecurity", "starttls", "starttls, ssl or none (none only to this computer)", "加密方式：starttls、ssl 或 none"),
-    ("SmtpUser", None, "SMTP login; the password is never kept in the workbook: set XL_AR_SMTP_PASSWORD or the "
-     "system keyring (service xl-ar)", "SMTP 登录名；密码不得写入工作簿，请用环境变量 XL_AR_SMTP_PASSWORD 或系统钥匙串"),
-    ("SendRatePerMinute", 20, "At most this many e-mails per minute", "每分钟最多发送邮件数"),
-    ("ReminderDaysAhead", 7, "Open items due within this many days are listed as due soon in a reminder",
-     "提醒中一并列出若干天内到期的发票"),
-    ("PaymentDeadlineDays", 7, "Days from the as-of date to the payment deadline in a dunning letter",
-     "催款函中的付款期限（自截止日起天数）"),
-)
-
+#: The documents settings (see ``xl_ar.core.registry``): (key, default, English note, Chinese note).
+DOCS_SETTING_DEFAULTS: tuple[tuple[str, Any, str, str], ...] = registry.defaults_table("documents")
 #: Chinese (and other) names accepted for the keys on the Settings sheet.
-DOCS_SETTING_ALIASES: dict[str, tuple[str, ...]] = {
-    "CompanyName": ("公司名称", "公司英文名称", "本公司名称"),
-    "CompanyNameZh": ("公司中文名称", "中文公司名称"),
-    "CompanyPhone": ("公司电话", "联系电话"),
-    "BankAccount": ("银行账户", "收款账户", "开户行及账号"),
-    "SenderName": ("发件人", "发件人名称"),
-    "SenderEmail": ("发件邮箱", "发件人邮箱"),
-    "SmtpHost": ("SMTP服务器", "发信服务器", "邮件服务器"),
-    "SmtpPort": ("SMTP端口", "端口"),
-    "SmtpSecurity": ("SMTP加密", "加密方式"),
-    "SmtpUser": ("SMTP用户", "SMTP用户名", "邮箱账号"),
-    "SendRatePerMinute": ("每分钟发送数", "发送速率"),
-    "ReminderDaysAhead": ("提前提醒天数", "到期提醒天数"),
-    "PaymentDeadlineDays": ("付款期限天数", "催款期限天数"),
-}
+DOCS_SETTING_ALIASES: dict[str, tuple[str, ...]] = registry.aliases_table("documents")
 
 SECURITY_CHOICES = ("starttls", "ssl", "none")
 _DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}

@@ -339,7 +339,7 @@ def open_items_attachment(ledger: Ledger, result: Any, customer_id: str, as_of: 
 
 def default_attach(ledger: Ledger, result: Any, settings: Any, as_of: dt.date, fmt: str = "xlsx",
                    issues: list[Issue] | None = None) -> Callable[[str, str], Attachment | None]:
-    """The statement attachment: ``xl_ar.documents.statements.statement_attachment`` when installed,
+    """The statement attachment: ``xl_ar.documents.attachments.statement_attachment`` when installed,
     else the customer's open items (:func:`open_items_attachment`).
 
     Args:
@@ -352,7 +352,7 @@ def default_attach(ledger: Ledger, result: Any, settings: Any, as_of: dt.date, f
         ``(customer_id, lang) -> Attachment``.
     """
     try:
-        from xl_ar.documents.statements import statement_attachment
+        from xl_ar.documents.attachments import statement_attachment
     except ImportError:
         statement_attachment = None
 

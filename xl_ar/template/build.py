@@ -5,7 +5,7 @@ Steps (``xl-ar build-template``):
 1. The sheets, with openpyxl: ``README`` (bilingual), the ledger sheets of
    :func:`xl_ar.book.newbook.build_ledger_workbook` in Chinese (the computed columns of the
    Invoices Table pre-created, overdue buckets coloured) and ``xlwings.conf``.
-2. Last, since openpyxl would orphan a ``customUI14.xml`` (EXCEL_NOTES.md, "Ribbon"): the
+2. Last, since openpyxl would orphan a ``customUI14.xml`` (docs/excel.md, "Ribbon"): the
    package is rewritten with ``xl/vbaProject.bin`` from our MS-OVBA writer (modules from
    ``macros/`` plus ``xlwings.bas`` and ``Dictionary.cls`` of the pinned xlwings package),
    ``customUI/customUI14.xml``, and the macro-enabled content type and relationships.
@@ -91,7 +91,7 @@ _DOC_TIME = dt.datetime(2025, 1, 1)
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _ZIP_LEVEL = 9
 
-# "Computed" header style of the columns Refresh writes (DESIGN.md: a visibly different
+# "Computed" header style of the columns Refresh writes (docs/architecture.md: a visibly different
 # header style) and the overdue colours, keyed on DaysLate: 1-30, 31-60, 61-90, >90 days.
 COMPUTED_FILL = PatternFill("solid", fgColor="375623")
 _OVERDUE_COLOURS = (  # (first day, last day or None, fill, font colour)
@@ -141,7 +141,7 @@ def template_modules(sheet_count: int, *, test_recorder: bool = False) -> list[M
     """Every VBA module of the template, in project order.
 
     Document modules ``ThisWorkbook`` and ``Sheet1``..``SheetN`` (empty: they must exist and
-    match the workbook's codeNames, EXCEL_NOTES.md "vbaProject.bin"), xlwings' ``xlwings``
+    match the workbook's codeNames, docs/excel.md "vbaProject.bin"), xlwings' ``xlwings``
     and ``Dictionary``, then ours from ``macros/``.
 
     Args:
@@ -177,7 +177,7 @@ def _recorder_modules(modules: list[Module]) -> list[Module]:
     """Swap ``ArRun`` for a recorder and add the click shim (test build only).
 
     LibreOffice cannot build an ``IRibbonControl`` and does nothing when UNO calls a Sub
-    with a typed argument (EXCEL_NOTES.md, "Checking without Excel"), so a class
+    with a typed argument (docs/excel.md, "Checking without Excel"), so a class
     ``ArFakeControl`` stands in for the control and ``ArClickAll`` calls each button's
     ``onAction`` Sub from VBA, returning the recorded commands, one per line.
     """
@@ -453,7 +453,7 @@ def _add_relationship(rels_xml: bytes, rel_type: str, target: str) -> bytes:
 
 
 def _macro_content_types(ct_xml: bytes) -> bytes:
-    """Macro-enabled workbook type and the ``bin`` default (EXCEL_NOTES.md, "vbaProject.bin")."""
+    """Macro-enabled workbook type and the ``bin`` default (docs/excel.md, "vbaProject.bin")."""
     root = etree.fromstring(ct_xml)
     for override in root.findall(f"{{{_CT_NS}}}Override"):
         if override.get("PartName") == "/xl/workbook.xml":

@@ -3,7 +3,7 @@
 In Excel, "Import Functions" writes a module ``xlwings_udfs`` holding one VBA wrapper per
 ``@xw.func`` of the UDF modules; the template ships that module so the formulas work without
 the click. The wrappers are written here by xlwings' ``generate_vba_wrapper`` itself, run
-headless as EXCEL_NOTES.md ("xlwings") describes: in a fresh interpreter, stub the Windows-only
+headless as docs/excel.md ("xlwings") describes: in a fresh interpreter, stub the Windows-only
 imports of ``xlwings.udfs``, rebind ``xw.func/arg/ret/sub`` to the real decorators, and only then
 import the UDF module (off Windows the decorators are no-ops, so a module imported before the
 rebinding carries no ``__xlfunc__`` metadata and would yield an empty module).
