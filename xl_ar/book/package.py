@@ -31,6 +31,7 @@ from urllib.parse import unquote
 from xl_ar.book.sheetxml import MAX_COL, BookError, OutColumn, escape_attr, split_ref
 from xl_ar.book.splice import splice_columns
 from xl_ar.book.styles import StyleSheet, safe_parse
+from xl_ar.book.workbookxml import check_sheet_name, shift_sheet_indexes
 from xl_ar.book.tables import extend_table_xml, update_filter_name, widen_autofilter
 from xl_ar.book.zipio import BookLockedError, ZipMember, backup, check_not_open, read_directory, read_member, write_zip
 
@@ -355,7 +356,7 @@ class WorkbookPackage:
 
     def _add_sheet(self, name: str, xml: bytes, after: str | None) -> str:
         entries = self._sheet_entries()
-        _check_sheet_name(name)
+        check_sheet_name(name)
         wb = self._workbook_part()
         n = max([0] + [int(m.group(1)) for p in self._lower.values()
                        if (m := re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", p, re.I))]) + 1
@@ -382,7 +383,7 @@ class WorkbookPackage:
             at = tags[pos - 1].end()
         x = x[:at] + el + x[at:]
         if pos < len(entries):
-            x = _shift_sheet_indexes(x, pos)
+            x = shift_sheet_indexes(x, pos)
         self.set_part(wb, x)
         return part
 
@@ -587,23 +588,3 @@ class WorkbookPackage:
         self.path = target
         self._load()
         return target
-
-
-# ----------------------------------------------------------------------------- helpers
-
-
-def _check_sheet_name(name: str) -> None:
-    if not isinstance(name, str) or not 1 <= len(name) <= 31:
-        raise BookError(f"sheet name {name!r} must have 1 to 31 characters")
-    bad = set(name) & set("[]:*?/\\")
-    if bad or name.startswith("'") or name.endswith("'") or name.casefold() == "history":
-        raise BookError(f"sheet name {name!r} is not allowed in Excel")
-
-
-def _shift_sheet_indexes(x: bytes, at: int) -> bytes:
-    """After inserting a sheet at position ``at``, renumber sheet positions at or after it."""
-    def bump(m: re.Match[bytes]) -> bytes:
-        n = int(m.group(2))
-        return m.group(1) + str(n + 1 if n >= at else n).encode() + b'"'
-    x = re.sub(rb'(<(?:\w+:)?definedName\b[^>]*?\slocalSheetId=")(\d+)"', bump, x)
-    return re.sub(rb'(<(?:\w+:)?workbookView\b[^>]*?\s(?:activeTab|firstSheet)=")(\d+)"', bump, x)
