@@ -23,7 +23,7 @@ from xl_ar.core.credit import CREDIT_SETTING_DEFAULTS
 from xl_ar.core.kpis import KPI_SETTING_DEFAULTS
 from xl_ar.documents import DOCS_SETTING_DEFAULTS
 from xl_ar.core.settings import SETTING_DEFAULTS
-from xl_ar.core.stages import DEFAULT_STAGES_ROWS
+from xl_ar.core.stages import DEFAULT_STAGES_ROWS, OWNER_SETTING_DEFAULTS
 
 DATE_FORMAT = "yyyy-mm-dd"
 MONEY_FORMAT = "#,##0.00;[Red]-#,##0.00"
@@ -35,8 +35,10 @@ _WIDE = {"name": 28, "description": 30, "note": 40, "email": 26, "dispute_reason
 SETTINGS_NOTE = {"en": "Note", "zh": "说明"}
 #: The sheets of a new workbook, in order (canonical names).
 NEW_BOOK_SHEETS = tuple(t.sheet for t in LEDGER_TABLES) + ("Stages",)
-#: Every setting a new workbook lists: the run's, credit control's, the dashboard's, documents'.
-ALL_SETTING_DEFAULTS = SETTING_DEFAULTS + CREDIT_SETTING_DEFAULTS + KPI_SETTING_DEFAULTS + DOCS_SETTING_DEFAULTS
+#: Every setting a new workbook lists: the run's, credit control's, the dashboard's, documents',
+#: and the people behind the stages' owner roles.
+ALL_SETTING_DEFAULTS = (SETTING_DEFAULTS + CREDIT_SETTING_DEFAULTS + KPI_SETTING_DEFAULTS + DOCS_SETTING_DEFAULTS
+                        + OWNER_SETTING_DEFAULTS)
 
 
 def _choices(table: str, name: str, lang: str) -> Sequence[str] | None:
