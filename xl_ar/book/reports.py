@@ -61,7 +61,7 @@ _T = {
         "aging": "Aging by bucket", "bucket": "Bucket", "amount": "Amount", "share": "Share",
         "trend": "Aging trend at month-ends", "month": "Month", "target_col": "Target",
         "stages": "Collection stages", "stage": "Stage", "invoices": "Invoices",
-        "owners": "By owner", "o_head": ("Owner", "Customers", "Open", "Overdue", "Overdue ratio", "Broken promises", "Bad debt"),
+        "owners": "Totals by owner", "o_head": ("Owner", "Customers", "Open", "Overdue", "Overdue ratio", "Broken promises", "Bad debt"),
         "chart_aging": "Aging by bucket ({ccy})", "chart_trend": "Overdue ratio at month-ends",
     },
     "zh": {
@@ -85,7 +85,7 @@ _T = {
         "aging": "账龄分布", "bucket": "账龄段", "amount": "金额", "share": "占比",
         "trend": "月末账龄趋势", "month": "月份", "target_col": "目标",
         "stages": "催收阶段", "stage": "阶段", "invoices": "发票张数",
-        "owners": "按负责人", "o_head": ("负责人", "客户数", "应收余额", "逾期金额", "逾期率", "违约次数", "坏账"),
+        "owners": "按负责人汇总", "o_head": ("负责人", "客户数", "应收余额", "逾期金额", "逾期率", "违约次数", "坏账"),
         "chart_aging": "账龄分布（{ccy}）", "chart_trend": "月末逾期率趋势",
     },
 }
