@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import openpyxl
+import pytest
 
 from test_refresh import write_ledger
 from xl_ar.book.newbook import build_ledger_workbook
@@ -39,3 +40,34 @@ def test_owner_roles_are_listed_on_the_settings_sheet_and_name_the_person(tmp_pa
     owner = {r[0]: r[head.index("负责人")] for r in ws.iter_rows(min_row=2, values_only=True)}
     assert (owner["I2"], owner["I6"]) == ("李律师", "张三")  # severe: legal; moderate: finance
     assert owner["I5"] == "Tom Chen"  # a dispute is the customer's own account manager's
+
+
+def test_cei_is_one_value_in_one_unit_on_the_dashboard_and_in_json(tmp_path, capsys):
+    book = write_ledger(tmp_path / "ledger.xlsx")
+    assert main(["refresh", str(book), "--as-of", "2025-03-31", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    ws = openpyxl.load_workbook(book)["Dashboard"]
+    (cell,) = [row[1] for row in ws.iter_rows() if row[0].value == "Collection effectiveness (CEI)"]
+    assert 0 < out["cei"] <= 1 and cell.value == pytest.approx(out["cei"], abs=5e-5)
+    assert cell.number_format == "0.0%"  # shown as a percent, stored as the same ratio as overdue_ratio
+    for ratio in (out["overdue_ratio"], out["promises_kept"]["ratio"]):
+        assert ratio is None or 0 <= ratio <= 1
+
+
+def test_every_json_key_is_documented_in_the_readme(tmp_path, capsys):
+    book = write_ledger(tmp_path / "ledger.xlsx")
+    assert main(["refresh", str(book), "--as-of", "2025-03-31", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### The `--json` object", 1)[1].split("\n## ", 1)[0]
+
+    def keys(obj, prefix=""):
+        for k, v in obj.items():
+            yield prefix + k
+            if isinstance(v, dict) and k not in ("buckets", "stages", "currencies"):
+                yield from keys(v, prefix + k + ".")
+            if isinstance(v, list) and v and isinstance(v[0], dict) and k != "issues":
+                yield from keys(v[0], prefix + k + "[].")
+
+    missing = [k for k in keys(out) if f"`{k}`" not in section]
+    assert not missing, f"README's --json section does not document {missing}"

@@ -203,7 +203,7 @@ def _dashboard_layout(k: Kpis, lang: str) -> tuple[list[list], dict[str, int]]:
              [t["countback"], _num(k.dso_countback, "decimal1"), t["countback_note"]],
              [t["best"], _num(k.best_possible_dso, "decimal1"), t["best_note"]],
              [t["add"], _num(k.add, "decimal1"), t["add_note"]],
-             [t["cei"], _num(None if k.cei is None else k.cei / 100, "percent"),
+             [t["cei"], _num(k.cei, "percent"),
               t["cei_note"].format(start=f"{k.cei_start:%Y-%m-%d}", end=f"{k.as_of:%Y-%m-%d}")],
              [t["kept"], _num(k.promises_kept, "percent"),
               t["kept_note"].format(k=k.promises_kept_count, b=k.promises_broken_count, p=k.promises_pending_count)],
