@@ -71,3 +71,29 @@ def test_every_json_key_is_documented_in_the_readme(tmp_path, capsys):
 
     missing = [k for k in keys(out) if f"`{k}`" not in section]
     assert not missing, f"README's --json section does not document {missing}"
+
+
+def test_the_work_list_shows_days_to_due_not_negative_days_late(tmp_path, capsys):
+    # as of 2025-05-27: C1 and C2 have overdue items; C3's invoice falls due today, C4's in 4 days.
+    import datetime as dt
+
+    from test_refresh import CUSTOMERS, INVOICES
+
+    invoices = [*INVOICES, ["I8", "C3", dt.date(2025, 5, 1), dt.date(2025, 5, 27), 100.0, "CNY", "", "", "", ""],
+                ["I9", "C4", dt.date(2025, 5, 1), dt.date(2025, 5, 31), 100.0, "CNY", "", "", "", ""]]
+    new = [["C3", "新客户", "B", "", "", "", 30, 0.0, "", "zh"], ["C4", "另一客户", "B", "", "", "", 30, 0.0, "", "zh"]]
+    wb = build_ledger_workbook("zh", {"Customers": [*CUSTOMERS, *new],
+                                      "Invoices": invoices, "Receipts": []})
+    wb.save(tmp_path / "台账.xlsx")
+    assert main(["refresh", str(tmp_path / "台账.xlsx"), "--as-of", "2025-05-27"]) == 0
+    capsys.readouterr()
+    ws = openpyxl.load_workbook(tmp_path / "台账.xlsx")["催收工作表"]
+    head = [c.value for c in ws[2]]
+    assert head[8:11] == ["最早到期发票", "逾期天数", "距到期天数"]
+    rows = {r[1]: r for r in ws.iter_rows(min_row=3, values_only=True) if r[1]}
+    assert (rows["C3"][8], rows["C3"][9], rows["C3"][10]) == ("I8", None, 0)  # due today: 0 days to due
+    assert (rows["C4"][8], rows["C4"][9], rows["C4"][10]) == ("I9", None, 4)
+    late = [r for r in rows.values() if r[9] is not None]
+    assert late and all(r[9] > 0 and r[10] is None for r in late)
+    assert all(r[9] is None or r[9] > 0 for r in rows.values())  # never a negative or zero "days late"
+    assert ws.auto_filter.ref == f"A2:S{ws.max_row}"
