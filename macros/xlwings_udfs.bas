@@ -79,13 +79,13 @@ failed:
     AR_SCHEDULE = Err.Description
 End Function
 
-Function AR_STAGE(days_late, Optional amount, Optional klass)
+Function AR_STAGE(days_late, Optional amount, Optional klass, Optional stages)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        AR_STAGE = XLPy.CallUDF("xl_ar.udfs", "AR_STAGE", Array(days_late, amount, klass), ThisWorkbook, Application.Caller)
+        AR_STAGE = XLPy.CallUDF("xl_ar.udfs", "AR_STAGE", Array(days_late, amount, klass, stages, Nothing), ThisWorkbook, Application.Caller)
         Exit Function
     #Else
-        AR_STAGE = XLPy.CallUDF("xl_ar.udfs", "AR_STAGE", Array(days_late, amount, klass))
+        AR_STAGE = XLPy.CallUDF("xl_ar.udfs", "AR_STAGE", Array(days_late, amount, klass, stages, Nothing))
         Exit Function
     #End If
 failed:

@@ -72,3 +72,69 @@ def test_credit_limit_and_available():
     assert AR_CREDITLIMIT(100000, "B") == 200000.0
     assert AR_CREDITLIMIT(100000, "A", 0, "是") == 90000.0  # negative news: x0.3
     assert AR_AVAILABLE([[100000], [5]], [[30000], [10]]) == [[70000.0], [-5.0]]
+
+
+def _stages_table(lang: str, moderate_from: int = 31) -> list[list]:
+    """The Stages sheet a new book gets (header first), with the mild/moderate edge moved."""
+    from xl_ar.book.newbook import build_ledger_workbook
+    from xl_ar.book.headers import sheet_label
+
+    ws = build_ledger_workbook(lang)[sheet_label("Stages", lang)]
+    rows = [list(r) for r in ws.iter_rows(values_only=True)]
+    for r in rows[1:]:
+        if r[0] in ("mild", "轻度"):
+            r[2] = moderate_from - 1
+        if r[0] in ("moderate", "中度"):
+            r[1] = moderate_from
+    return rows
+
+
+def test_stage_follows_a_stages_range_in_its_language():
+    from xl_ar.udfs import AR_STAGE
+
+    assert AR_STAGE([[20], [45]]) == [["Mild"], ["Moderate"]]  # the built-in rules
+    assert AR_STAGE([[20], [45]], None, None, _stages_table("en", moderate_from=16)) == [["Moderate"], ["Moderate"]]
+    assert AR_STAGE([[20], [-2], [100]], None, "B", _stages_table("zh", moderate_from=16)) == [
+        ["中度"], ["到期前提醒"], ["严重"]]
+    bad = _stages_table("en")
+    bad[3][1] = "soon"
+    assert AR_STAGE(5, None, None, bad) == 'error: Stages!B4: from day "soon" is not a whole number of days'
+    assert AR_STAGE(5, None, None, [[1, 30], [31, 90]]).startswith("error: Stages: the Stages range has no header row")
+
+
+def test_stage_reads_the_calling_books_stages_sheet_and_language(tmp_path):
+    import fakexl
+    from xl_ar.book.newbook import build_ledger_workbook
+    from xl_ar.udfs import AR_STAGE
+
+    wb = build_ledger_workbook("zh")
+    ws = wb["催收阶段"]
+    for row in ws.iter_rows(min_row=2):
+        if row[0].value == "轻度":
+            row[2].value = 10
+        if row[0].value == "中度":
+            row[1].value = 11
+    wb.save(tmp_path / "台账.xlsx")
+    book = fakexl.Book.from_file(tmp_path / "台账.xlsx")
+    caller = book.sheets["发票"].range("M2")
+    book.app.calls.clear()
+    assert AR_STAGE([[5], [20], [0]], caller=caller) == [["轻度"], ["中度"], ["到期日提醒"]]
+    assert {op for op, *_ in book.app.calls} == {"read"}  # a worksheet function only reads
+    assert {sheet for _, sheet, _ in book.app.calls} == {"设置", "催收阶段"}  # not the whole ledger
+    english = build_ledger_workbook("en")
+    english.save(tmp_path / "ledger.xlsx")
+    assert AR_STAGE(20, caller=fakexl.Book.from_file(tmp_path / "ledger.xlsx").sheets["Invoices"].range("M2")) == "Mild"
+
+
+def test_credit_limit_takes_a_column_like_the_other_functions():
+    from xl_ar.udfs import AR_CREDITLIMIT
+
+    sales = [[100000], [100000], [None], ["abc"], [50000]]
+    grades = [[85], ["B"], ["A"], ["A"], ["D"]]
+    out = AR_CREDITLIMIT(sales, grades, [[3], [0], [0], [0], [0]], "")
+    assert out[:3] == [[345000.0], [200000.0], [""]] and out[3] == ['error: average monthly sales "abc" is not an amount']
+    assert out[4] == [float(AR_CREDITLIMIT(50000, "D"))]
+    assert AR_CREDITLIMIT(sales, "B") == [[200000.0], [200000.0], [""], [out[3][0]], [100000.0]]
+    assert AR_CREDITLIMIT([[1], [2]], [["A"], ["B"], ["C"]]) == "error: ranges have different sizes (2 and 3 cells)"
+    assert AR_CREDITLIMIT(100000, "Z") == 'error: score "Z" must be a number from 0 to 100 or a grade A-D'
+    assert AR_CREDITLIMIT(100000, None) == "error: the score is blank: give a number from 0 to 100 or a grade A-D"

@@ -43,8 +43,10 @@ HELP_TEXT = """xl-ar 应收账款工具 / receivables toolkit
   Recomputes the computed columns of Invoices and the Aging sheet at the as-of date.
 更新信用 Update Credit: 同一次刷新也更新客户表的信用列。 The same run updates the Customers credit columns.
 催收计划 / 仪表板 Plan Collections / Dashboard: 运行同一次刷新。 Run the same refresh.
-催款提醒 / 对账单 Reminders / Statements: 生成催款邮件和对账单（需安装文档功能）。
-  Write reminders and statements (when the documents feature is installed).
+催款提醒 Reminders: 生成催款邮件草稿、短信清单和发件箱表（发送请用 xl-ar send）。
+  Writes reminder drafts, the SMS list and the Outbox sheet (sending is `xl-ar send`).
+对账单 Statements: 上月对账单（Excel 和 PDF），存放在工作簿旁的 statements-日期 文件夹。
+  Last month's statements (Excel and PDF) in a statements-DATE folder beside the book.
 
 出错时，提示框列出每个问题所在的表、行、列；未写入任何内容。
 On errors, the message lists each problem's sheet, row and column; nothing is written.

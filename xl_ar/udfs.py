@@ -18,8 +18,10 @@ import numpy as np
 import pandas as pd
 import xlwings as xw
 
+from xl_ar.book.livebook import sheet_rows
+from xl_ar.book.stagepolicy import StagePolicy, stage_policy
 from xl_ar.core.aging import AgingEdges, age_open_items
-from xl_ar.core.credit import available_credit, credit_limit
+from xl_ar.core.credit import GRADES, available_credit, credit_limit
 from xl_ar.core.convert import is_blank, parse_amount, parse_date, parse_int, parse_number
 from xl_ar.core.fees import LATE_FEE_POLICIES, FeeTerms, late_fees
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_major_array, to_minor
@@ -179,10 +181,26 @@ def AR_LATEFEE(amount, due_date, as_of=None, policy=None, rate=None, grace_days=
     return _shape_like(grid, out, single)
 
 
+def _book_policy(stages: Any, caller: Any) -> StagePolicy:
+    """The Stages rules and language: of a range given, else of the calling book, else built in."""
+    table = None if stages is None or all(is_blank(v) for row in _grid(stages)[0] for v in row) else _grid(stages)[0]
+    sheets: dict[str, Any] = {}
+    try:  # the calling workbook (Excel passes the caller's range; elsewhere there is none)
+        sheets = {s.name: s for s in caller.sheet.book.sheets} if caller is not None else {}
+    except Exception:  # noqa: BLE001 - no book to read: the range given, or the built-in rules
+        sheets = {}
+    return stage_policy(list(sheets), lambda name: sheet_rows(sheets[name]), table)
+
+
 @xw.func
 @xw.arg("days_late", ndim=2)
-def AR_STAGE(days_late, amount=None, klass=None):
-    """Collection stage for days past due (negative = days before due), e.g. "mild" 轻度."""
+@xw.arg("stages", ndim=2)
+def AR_STAGE(days_late, amount=None, klass=None, stages=None, caller=None):
+    """Collection stage by the book's Stages rules (or a Stages range given), in the book's language."""
+    policy = _book_policy(stages, caller)
+    if policy.error is not None:
+        return f"error: {policy.error.where}: {policy.error.message}"
+    zh = policy.lang == "zh"
 
     def one(days: Any, amt: Any, k: Any) -> Any:
         if is_blank(days):
@@ -195,8 +213,10 @@ def AR_STAGE(days_late, amount=None, klass=None):
             minor = None if is_blank(amt) else to_minor(parse_amount(amt), 2)
         except ValueError:
             raise ValueError(f'amount "{amt}" is not a number') from None
-        rule = stage_for(n, minor, None if is_blank(k) else str(k).strip().upper())
-        return "" if rule is None else rule.label
+        rule = stage_for(n, minor, None if is_blank(k) else str(k).strip().upper(), policy.rules)
+        if rule is None:
+            return ""
+        return (rule.label_zh or rule.label or rule.stage) if zh else (rule.label or rule.stage)
 
     return _per_cell(one, days_late, amount, klass)
 
@@ -219,18 +239,35 @@ def AR_SCHEDULE(amount, terms, start_date, events=None):
 
 
 @xw.func
+@xw.arg("avg_monthly_sales", ndim=2)
 def AR_CREDITLIMIT(avg_monthly_sales, score, early_streak=0, negative_news=False):
     """Suggested credit limit from average monthly sales and a credit score (0-100) or grade (A-D)."""
-    try:
-        sales = parse_amount(avg_monthly_sales)
+
+    def one(sales_cell: Any, sc: Any, streak_cell: Any, news_cell: Any) -> Any:
+        try:
+            sales = parse_amount(sales_cell)
+        except ValueError:
+            raise ValueError(f'average monthly sales "{sales_cell}" is not an amount') from None
         if sales is None:
             return ""
-        grade_or_score = str(score).strip().upper() if isinstance(score, str) else parse_number(score)
-        streak = parse_int(early_streak) or 0
-        news = not is_blank(negative_news) and str(negative_news).strip().lower() in ("1", "true", "yes", "y", "是")
+        if is_blank(sc):
+            raise ValueError("the score is blank: give a number from 0 to 100 or a grade A-D")
+        try:
+            grade_or_score = str(sc).strip().upper() if isinstance(sc, str) else parse_number(sc)
+            if isinstance(grade_or_score, str) and grade_or_score not in GRADES:
+                grade_or_score = parse_number(grade_or_score)
+            if grade_or_score is None:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f'score "{sc}" must be a number from 0 to 100 or a grade A-D') from None
+        try:
+            streak = parse_int(streak_cell) or 0
+        except ValueError:
+            raise ValueError(f'early payments in a row "{streak_cell}" is not a whole number') from None
+        news = not is_blank(news_cell) and str(news_cell).strip().lower() in ("1", "true", "yes", "y", "是")
         return float(credit_limit(sales, grade_or_score, streak, news))
-    except ValueError as exc:
-        return f"error: {exc}"
+
+    return _per_cell(one, avg_monthly_sales, score, early_streak, negative_news)
 
 
 @xw.func

@@ -288,7 +288,7 @@ def test_report_sheets_go_after_aging_with_two_charts(tmp_path, lang):
     work = wb[names[0]]
     # C1's I1 is 40 days late (moderate: finance sends the letter); C2's I2 28 days (mild: 李四)
     assert [[c.value for c in work[r]][:2] for r in (3, 4)] == [["财务" if lang == "zh" else "finance", "C1"], ["李四", "C2"]]
-    assert work.auto_filter.ref == "A2:R4"
+    assert work.auto_filter.ref == "A2:S4"
     assert wb[names[1]]["A1"].value.startswith("预警表" if lang == "zh" else "Warning table")
 
 

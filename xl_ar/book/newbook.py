@@ -18,9 +18,9 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
 from xl_ar.book.headers import header_label, sheet_label
-from xl_ar.core.schema import LEDGER_TABLES, TABLES
 from xl_ar.core import registry
-from xl_ar.core.stages import DEFAULT_STAGES_ROWS
+from xl_ar.core.schema import LEDGER_TABLES, TABLES
+from xl_ar.core.stages import DEFAULT_STAGES_ROWS, OWNER_SETTING_DEFAULTS
 
 DATE_FORMAT = "yyyy-mm-dd"
 MONEY_FORMAT = "#,##0.00;[Red]-#,##0.00"
@@ -32,8 +32,9 @@ _WIDE = {"name": 28, "description": 30, "note": 40, "email": 26, "dispute_reason
 SETTINGS_NOTE = {"en": "Note", "zh": "说明"}
 #: The sheets of a new workbook, in order (canonical names).
 NEW_BOOK_SHEETS = tuple(t.sheet for t in LEDGER_TABLES) + ("Stages",)
-#: Every setting a new workbook lists: the run's, credit control's, the dashboard's, documents'.
-ALL_SETTING_DEFAULTS = registry.defaults_table(*registry.FEATURES)
+#: Every setting a new workbook lists: the registry's, then one row per owner role of the
+#: default stages (the registry's ``Owner.<role>`` pattern, expanded).
+ALL_SETTING_DEFAULTS = registry.defaults_table(*registry.FEATURES) + OWNER_SETTING_DEFAULTS
 
 
 def _choices(table: str, name: str, lang: str) -> Sequence[str] | None:

@@ -41,7 +41,7 @@ _T = {
     "en": {
         "c_title": "Collections work list as of {as_of}: customers with items overdue or due within {days} days",
         "c_head": ("Owner", "CustomerID", "Name", "Class", "Currency", "Stage", "Overdue", "Due soon", "Oldest invoice",
-                   "Days late", "Late fees", "Promise date", "Promised", "Broken promises", "Next action date",
+                   "Days late", "Days to due", "Late fees", "Promise date", "Promised", "Broken promises", "Next action date",
                    "Next action", "Channel", "Account manager"),
         "none": "Nothing to collect", "no_owner": "(no owner)",
         "w_title": "Warning table as of {as_of}: open items by days to due date × amount × customer class ({ccy})",
@@ -61,13 +61,13 @@ _T = {
         "aging": "Aging by bucket", "bucket": "Bucket", "amount": "Amount", "share": "Share",
         "trend": "Aging trend at month-ends", "month": "Month", "target_col": "Target",
         "stages": "Collection stages", "stage": "Stage", "invoices": "Invoices",
-        "owners": "By owner", "o_head": ("Owner", "Customers", "Open", "Overdue", "Overdue ratio", "Broken promises", "Bad debt"),
+        "owners": "Totals by owner", "o_head": ("Owner", "Customers", "Open", "Overdue", "Overdue ratio", "Broken promises", "Bad debt"),
         "chart_aging": "Aging by bucket ({ccy})", "chart_trend": "Overdue ratio at month-ends",
     },
     "zh": {
         "c_title": "催收工作表 截止 {as_of}：有逾期或 {days} 天内到期发票的客户",
-        "c_head": ("负责人", "客户编号", "客户名称", "客户等级", "币种", "催收阶段", "逾期金额", "即将到期金额", "最早逾期发票",
-                   "逾期天数", "滞纳金", "承诺付款日", "承诺金额", "违约次数", "下次跟进日期", "下一步行动", "方式", "客户经理"),
+        "c_head": ("负责人", "客户编号", "客户名称", "客户等级", "币种", "催收阶段", "逾期金额", "即将到期金额", "最早到期发票",
+                   "逾期天数", "距到期天数", "滞纳金", "承诺付款日", "承诺金额", "违约次数", "下次跟进日期", "下一步行动", "方式", "客户经理"),
         "none": "暂无需要催收的客户", "no_owner": "（未分配）",
         "w_title": "预警表 截止 {as_of}：未收发票按距到期天数 × 金额 × 客户等级（{ccy}）",
         "w_amount": "未收金额", "w_count": "发票张数", "w_band": "距到期日", "class": "{c} 类客户", "total": "合计",
@@ -85,7 +85,7 @@ _T = {
         "aging": "账龄分布", "bucket": "账龄段", "amount": "金额", "share": "占比",
         "trend": "月末账龄趋势", "month": "月份", "target_col": "目标",
         "stages": "催收阶段", "stage": "阶段", "invoices": "发票张数",
-        "owners": "按负责人", "o_head": ("负责人", "客户数", "应收余额", "逾期金额", "逾期率", "违约次数", "坏账"),
+        "owners": "按负责人汇总", "o_head": ("负责人", "客户数", "应收余额", "逾期金额", "逾期率", "违约次数", "坏账"),
         "chart_aging": "账龄分布（{ccy}）", "chart_trend": "月末逾期率趋势",
     },
 }
@@ -125,7 +125,10 @@ def collections_rows(worklist: pd.DataFrame, lang: str, as_of: dt.date | None = 
         rows.append([
             (w["owner_zh"] if zh else w["owner"]) or t["no_owner"], w["customer_id"], w["name"], w["class"],
             w["currency"], w["stage_label_zh"] if zh else w["stage_label"], _money(w["overdue_minor"], exp),
-            _money(w["due_soon_minor"], exp), w["oldest_invoice"], (late, "late" if late > 0 else "integer"),
+            # Days late only for an overdue item; one not yet due shows its days to the due date
+            # in its own column (0 = due today) instead of a negative "days late".
+            _money(w["due_soon_minor"], exp), w["oldest_invoice"], (late, "late") if late > 0 else None,
+            None if late > 0 else (-late, "integer"),
             _money(w["late_fee_minor"], exp), _date(w["promise_date"]), _money(w["promise_minor"], exp),
             (int(w["broken_promises"]), "integer") if w["broken_promises"] else None, _date(w["next_action_date"]),
             w["next_action_zh"] if zh else w["next_action"],
@@ -203,7 +206,7 @@ def _dashboard_layout(k: Kpis, lang: str) -> tuple[list[list], dict[str, int]]:
              [t["countback"], _num(k.dso_countback, "decimal1"), t["countback_note"]],
              [t["best"], _num(k.best_possible_dso, "decimal1"), t["best_note"]],
              [t["add"], _num(k.add, "decimal1"), t["add_note"]],
-             [t["cei"], _num(None if k.cei is None else k.cei / 100, "percent"),
+             [t["cei"], _num(k.cei, "percent"),
               t["cei_note"].format(start=f"{k.cei_start:%Y-%m-%d}", end=f"{k.as_of:%Y-%m-%d}")],
              [t["kept"], _num(k.promises_kept, "percent"),
               t["kept_note"].format(k=k.promises_kept_count, b=k.promises_broken_count, p=k.promises_pending_count)],
@@ -276,8 +279,8 @@ def dashboard_charts(kpis: Kpis, lang: str, sheet: str) -> list[ChartSpec]:
 
 
 #: Column widths of the report sheets.
-COLLECTIONS_WIDTHS = {1: 16, 2: 12, 3: 28, 4: 8, 5: 8, 6: 12, 7: 14, 8: 14, 9: 14, 10: 9, 11: 12, 12: 12, 13: 14,
-                      14: 9, 15: 13, 16: 50, 17: 10, 18: 14}
+COLLECTIONS_WIDTHS = {1: 16, 2: 12, 3: 28, 4: 8, 5: 8, 6: 12, 7: 14, 8: 14, 9: 14, 10: 9, 11: 10, 12: 12, 13: 12,
+                      14: 14, 15: 9, 16: 13, 17: 50, 18: 10, 19: 14}
 
 
 def report_sheets(result: Any, kpis: Kpis, worklist: pd.DataFrame, warning: pd.DataFrame, lang: str,
@@ -303,7 +306,7 @@ def report_sheets(result: Any, kpis: Kpis, worklist: pd.DataFrame, warning: pd.D
     d_rows, spots = _dashboard_layout(kpis, lang)
     return [
         OwnedSheet(names["Collections"], collections_rows(worklist, lang, as_of, days_ahead), COLLECTIONS_WIDTHS,
-                   autofilter=f"A2:R{n + 2}" if n else None),
+                   autofilter=f"A2:{col_letter(len(_T[lang]['c_head']))}{n + 2}" if n else None),
         OwnedSheet(names["Warnings"], w_rows, {1: 20, **{j: 14 for j in range(2, max(len(r) for r in w_rows) + 1)}},
                    merged=tuple(merged)),
         OwnedSheet(names["Dashboard"], d_rows, {1: 30, 2: 16, **{j: 14 for j in range(3, spots["width"] + 1)}},

@@ -86,7 +86,7 @@ def print_report(report, console: Any) -> None:
         pct = lambda x: "-" if x is None else f"{x:.1%}"  # noqa: E731
         days = lambda x: "-" if x is None else f"{x:.1f}"  # noqa: E731
         console.print(f"overdue ratio {pct(k.overdue_ratio)} (target under {k.overdue_target:.0%}); "
-                      f"DSO {days(k.dso_simple)} days (countback {days(k.dso_countback)}); "
+                      f"DSO {days(k.dso_simple)} days (countback {days(k.dso_countback)}); CEI {pct(k.cei)}; "
                       f"promises kept {pct(k.promises_kept)}; stages: "
                       + ", ".join(f"{n} {stage}" for stage, n in k.stages.items()), highlight=False)
 

@@ -24,7 +24,7 @@ from rich.table import Table
 from xl_ar.core.convert import parse_amount
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_minor
 from xl_ar.core.plans import events_from_text, instalment_plan, milestone_invoices, plan_activities
-from xl_ar.cli.common import EXIT_ISSUES, EXIT_OK, EXIT_USAGE, date_arg
+from xl_ar.cli.common import EXIT_ISSUES, EXIT_OK, EXIT_USAGE, date_arg, fail
 
 
 def _amount(text: str) -> Decimal:
@@ -97,9 +97,29 @@ def _show(rows: Sequence[dict[str, Any]], fields: Sequence[str], title: str, con
     console.print(table)
 
 
+def _target_language(args, console: Console) -> tuple[str | None, int]:
+    """(the book's language, EXIT_OK), or (None, exit code) after saying why not: the customer
+    or invoice is not in the book (1), or the workbook cannot be used (2)."""
+    from xl_ar.app.plans import PlanError, check_plan_target
+    from rich.markup import escape
+
+    from xl_ar.book.sheetxml import BookError
+
+    try:
+        return check_plan_target(args.book, args.customer, getattr(args, "invoice", "")), EXIT_OK
+    except PlanError as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}; nothing written", highlight=False)
+        return None, EXIT_ISSUES
+    except BookError as exc:
+        return None, fail(console, exc)
+
+
 def _plan_main(args) -> int:
     console = Console()
     exp = CURRENCY_EXPONENTS.get(args.currency.upper(), 2)
+    lang, code = _target_language(args, console)
+    if lang is None:
+        return code
     try:
         events = events_from_text(args.events) if args.events.strip() else None
         rows = milestone_invoices(args.contract, args.customer, to_minor(args.amount, exp), args.terms, args.start,
@@ -116,12 +136,16 @@ def _plan_main(args) -> int:
 def _instalments_main(args) -> int:
     console = Console()
     exp = CURRENCY_EXPONENTS.get(args.currency.upper(), 2)
+    lang, code = _target_language(args, console)
+    if lang is None:
+        return code
     try:
         plan = instalment_plan(to_minor(args.amount, exp), args.count, args.interval, args.first, args.rate)
     except ValueError as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False)
         return EXIT_ISSUES
-    rows = plan_activities(args.customer, args.invoice, plan, args.agreed_on or dt.date.today(), args.by, exp=exp)
+    rows = plan_activities(args.customer, args.invoice, plan, args.agreed_on or dt.date.today(), args.by, lang=lang,
+                           exp=exp)
     _show(rows, ["promise_date", "promise_amount", "note"],
           f"{args.customer}: {args.count} instalments", console)
     return _append(args.book, "Activities", rows, console) if args.write else EXIT_OK

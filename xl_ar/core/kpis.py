@@ -26,7 +26,8 @@ collected in the CEI, and the countback is then sure to use up the balance):
   countback method to calculate DSO"; worked example (Benji Pays, "The count-back method
   explained"): 212,000 against sales of 100,000 / 80,000 / 70,000 = 30 + 30 + 32/70 × 30 days.
 * **CEI** = (R(start) + credit sales in (start, as-of] − R(as-of)) / (R(start) + credit sales
-  − current R(as-of)) × 100, over the CEI period (default the last 3 months). Source: the
+  − current R(as-of)), a ratio like every other ratio of the run (the Dashboard shows 0.5393
+  as 53.9%, ``--json`` gives 0.5393), over the CEI period (default the last 3 months). Source: the
   Credit Research Foundation's index as creditguru.com states it for a one-year period: the
   period's total sales (its multi-month variant divides the sales by the number of months).
 * **Average days delinquent** = DSO simple − best possible DSO, where best possible DSO =
@@ -234,7 +235,8 @@ def dso_countback(receivables: int, months: Sequence[tuple[int, int]]) -> float 
 
 
 def collection_effectiveness(opening: int, credit_sales: int, closing: int, closing_current: int) -> float | None:
-    """CEI in percent: (opening + sales − closing) / (opening + sales − closing current) × 100.
+    """CEI as a ratio, like every other ratio of the run (0.5393 is shown as 53.9%):
+    (opening + sales − closing) / (opening + sales − closing current).
 
     Args:
         opening: receivables at the start of the period.
@@ -242,7 +244,7 @@ def collection_effectiveness(opening: int, credit_sales: int, closing: int, clos
         closing, closing_current: receivables at the end, all and not yet due.
     """
     den = opening + credit_sales - closing_current
-    return _float(Fraction(opening + credit_sales - closing, den) * 100) if den > 0 else None
+    return _float(Fraction(opening + credit_sales - closing, den)) if den > 0 else None
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -457,7 +459,7 @@ class Kpis:
             "meets_target": self.meets_target,
             "dso": {"simple": rnd(self.dso_simple, 2), "countback": rnd(self.dso_countback, 2),
                     "best_possible": rnd(self.best_possible_dso, 2), "period_days": self.dso_days},
-            "cei": rnd(self.cei, 2), "add": rnd(self.add, 2),
+            "cei": rnd(self.cei, 4), "add": rnd(self.add, 2),
             "promises_kept": {"ratio": rnd(self.promises_kept, 4), "kept": self.promises_kept_count,
                               "broken": self.promises_broken_count, "pending": self.promises_pending_count},
             "bad_debt": {"amount": money(self.bad_debt_minor), "invoices": self.bad_debt_invoices},

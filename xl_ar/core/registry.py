@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 #: The feature a setting belongs to, in the order the README's table groups them.
-FEATURES = ("ledger", "late fees", "credit", "kpis", "documents")
+FEATURES = ("ledger", "late fees", "credit", "kpis", "stages", "documents")
 
 
 @dataclass(frozen=True)
@@ -170,6 +170,11 @@ SETTINGS: tuple[Setting, ...] = (
             'Days-to-due bands of the warning table',
             '预警表距到期日天数分段',
             ('预警到期天数分段',)),
+    # ---- stages: one row per owner role of the Stages sheet (a pattern: a new ledger lists each role)
+    Setting('Owner.<role>', None, 'text', 'stages',
+            "The person acting for a role of the Stages sheet, e.g. Owner.finance = 张三; blank = the role's name",
+            '催收阶段表中某角色的负责人，如 负责人.财务 = 张三；空则显示角色名称',
+            ('负责人.<角色>',)),
     # ---- documents
     Setting('CompanyName', None, 'text', 'documents',
             "Your company's name as it signs letters (English)",
@@ -252,8 +257,9 @@ def of_feature(*features: str) -> tuple[Setting, ...]:
 
 
 def defaults_table(*features: str) -> tuple[tuple[str, Any, str, str], ...]:
-    """(key, default, English note, Chinese note) of these features' settings."""
-    return tuple((s.key, s.default, s.note_en, s.note_zh) for s in of_feature(*features))
+    """(key, default, English note, Chinese note) of these features' settings (patterns such as
+    ``Owner.<role>`` left out: their owner lists the keys)."""
+    return tuple((s.key, s.default, s.note_en, s.note_zh) for s in of_feature(*features) if "<" not in s.key)
 
 
 def aliases_table(*features: str) -> dict[str, tuple[str, ...]]:

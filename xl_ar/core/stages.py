@@ -564,17 +564,32 @@ def _owners(role: np.ndarray, person: np.ndarray, owners: Mapping[str, str]) -> 
     return own, own_zh
 
 
+#: Settings rows a new workbook lists (blank): the person for each role of the default stages.
+#: (key, default, English note, Chinese note), like the other ``*_SETTING_DEFAULTS``.
+OWNER_SETTING_DEFAULTS: tuple[tuple[str, None, str, str], ...] = tuple(
+    (f"Owner.{role}", None,
+     f'Person for the owner role "{role}" on the Stages sheet'
+     + (" when the customer\'s Owner cell is blank" if role in PERSONAL_ROLES else "") + "; blank = the role\'s name",
+     f"催收阶段表中「{OWNER_ROLES[role]}」角色的负责人姓名"
+     + ("（客户表负责人为空时使用）" if role in PERSONAL_ROLES else "") + "；空则显示角色名称")
+    for role in dict.fromkeys(r.owner_role for r in DEFAULT_STAGE_RULES)
+)
+
+
 def owners_from_settings(extra: Mapping[str, Any]) -> dict[str, str]:
     """Role -> person from Settings keys such as ``Owner.finance = 王会计`` or ``负责人.财务``.
 
     Args:
-        extra: ``Settings.extra`` (keys the base settings do not know).
+        extra: ``Settings.extra`` (keys the base settings do not know): key -> value, or key ->
+            (value, place of the value cell) as the Settings sheet gives them.
 
     Returns:
         role key -> person name.
     """
     out = {}
     for key, value in extra.items():
+        if isinstance(value, tuple):  # (raw value, "Settings!B30") from the sheet
+            value = value[0] if value else None
         m = re.match(r"^\s*(owner|负责人)\s*[.:：/]\s*(.+)$", unicodedata.normalize("NFKC", str(key)), re.I)
         if m and not convert.is_blank(value):
             out[role_key(m.group(2))] = str(value).strip()

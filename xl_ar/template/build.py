@@ -41,7 +41,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from xl_ar.book.headers import INVOICE_OUTPUTS, sheet_label
-from xl_ar.book.newbook import HEADER_FONT, MONEY_FORMAT, build_ledger_workbook
+from xl_ar.book.newbook import MONEY_FORMAT, build_ledger_workbook
+from xl_ar.book.writer import COMPUTED_FILL as WRITER_COMPUTED_FILL, COMPUTED_FONT as WRITER_COMPUTED_FONT
 from xl_ar.core.schema import TABLES
 from xl_ar.template.ovba import Module, build_vba_project
 
@@ -91,9 +92,11 @@ _DOC_TIME = dt.datetime(2025, 1, 1)
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _ZIP_LEVEL = 9
 
-# "Computed" header style of the columns Refresh writes (docs/architecture.md: a visibly different
-# header style) and the overdue colours, keyed on DaysLate: 1-30, 31-60, 61-90, >90 days.
-COMPUTED_FILL = PatternFill("solid", fgColor="375623")
+# "Computed" header style of the columns Refresh writes: the refresh's own header style, so
+# the template's pre-created headers look as they will after the first refresh. Then the
+# overdue colours, keyed on DaysLate: 1-30, 31-60, 61-90, >90 days.
+COMPUTED_FILL = PatternFill("solid", fgColor=WRITER_COMPUTED_FILL)
+COMPUTED_HEADER_FONT = Font(bold=True, color=WRITER_COMPUTED_FONT)
 _OVERDUE_COLOURS = (  # (first day, last day or None, fill, font colour)
     (1, 30, "FFF2CC", "7F6000"),
     (31, 60, "FCE4D6", "833C0B"),
@@ -253,7 +256,7 @@ def _add_computed_columns(ws, last_row: int) -> None:
         col = first + k
         columns[field] = get_column_letter(col)
         cell = ws.cell(row=1, column=col, value=chinese if LANG == "zh" else english)
-        cell.fill, cell.font = COMPUTED_FILL, HEADER_FONT
+        cell.fill, cell.font = COMPUTED_FILL, COMPUTED_HEADER_FONT
         cell.alignment = Alignment(horizontal="center", vertical="center")
         ws.column_dimensions[columns[field]].width = 12 if field in ("days_late", "bucket") else 15
         fmt = "0" if field == "days_late" else None if field == "bucket" else MONEY_FORMAT
@@ -349,8 +352,8 @@ def fill_readme_sheet(ws, buttons: Sequence[RibbonButton], udfs: Sequence[tuple[
         cell = ws.cell(row=ws.max_row, column=2)
         cell.data_type, cell.quotePrefix = "s", True
     section("计算列 Computed columns")
-    ws.append([None, "发票表右侧绿色表头的列由「刷新账龄」写入，请勿手工填写；逾期 1-30 / 31-60 / 61-90 / 90 天以上依次着色。",
-               "The green-headed columns at the right of the Invoices sheet (发票) are written by "
+    ws.append([None, "发票表右侧浅蓝色表头的列由「刷新账龄」写入，请勿手工填写；逾期 1-30 / 31-60 / 61-90 / 90 天以上依次着色。",
+               "The pale-blue-headed columns at the right of the Invoices sheet (发票) are written by "
                "Refresh Aging: do not type in them. Days late 1-30 / 31-60 / 61-90 / over 90 are coloured."])
     ws.append([None, "「设置」表列出所有参数及其默认值。", "The Settings sheet (设置) lists every setting with its default."])
     widths = {"A": 24, "B": 58, "C": 58}

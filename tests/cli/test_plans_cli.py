@@ -51,3 +51,35 @@ def test_an_instalment_agreement_is_tracked_like_promises(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["stages"]["severe"] == 1
     ws = openpyxl.load_workbook(book)["Invoices"]
     assert ws["P3"].value == "Severe"  # 89 days late is moderate; the broken promise escalates it
+
+
+def test_a_plan_for_a_customer_or_invoice_the_book_lacks_is_refused(tmp_path, capsys):
+    book = write_ledger(tmp_path / "ledger.xlsx")
+    before = book.read_bytes()
+    base = ["--amount", "8000", "--first", "2025-04-30", "--write"]
+    assert main(["instalments", str(book), "--customer", "C1", "--invoice", "NOPE", *base]) == 1
+    assert 'invoice "NOPE" is not on the Invoices sheet; nothing written' in capsys.readouterr().out
+    assert main(["instalments", str(book), "--customer", "ZZZ", *base]) == 1
+    assert 'customer "ZZZ" is not on the Customers sheet; nothing written' in capsys.readouterr().out
+    assert main(["instalments", str(book), "--customer", "C2", "--invoice", "I2", *base]) == 1
+    assert 'invoice "I2" is customer C1\'s, not C2\'s' in capsys.readouterr().out
+    assert main(["instalments", str(book), "--customer", "Harbor Logistics Ltd", *base]) == 1
+    assert 'is the name of C2: give its CustomerID' in capsys.readouterr().out.replace("\n", " ")
+    assert main(["plan", str(book), "--customer", "ZZZ", "--contract", "HT-9", "--amount", "100",
+                 "--terms", "100%@0", "--start", "2025-01-01", "--write"]) == 1
+    assert 'customer "ZZZ" is not on the Customers sheet' in capsys.readouterr().out
+    assert book.read_bytes() == before
+    assert main(["instalments", str(tmp_path / "missing.xlsx"), "--customer", "C1", *base]) == 2
+
+
+def test_instalment_notes_are_in_the_books_language(tmp_path, capsys):
+    book = write_ledger(tmp_path / "台账.xlsx", lang="zh")
+    assert main(["instalments", str(book), "--customer", "C1", "--invoice", "I2", "--amount", "8000",
+                 "--first", "2025-04-30", "--agreed-on", "2025-04-01", "--write"]) == 0
+    log = list(openpyxl.load_workbook(book)["催收日志"].iter_rows(min_row=2, values_only=True))
+    assert [(r[5], r[8]) for r in log] == [
+        ("分期还款协议：共3期，本金 8,000.00，利息 160.00，首期 2025-04-30", "分期协议"),
+        ("第1/3期：本金 2,666.67 + 利息 80.00", None),
+        ("第2/3期：本金 2,666.67 + 利息 53.33", None),
+        ("第3/3期：本金 2,666.66 + 利息 26.67", None),
+    ]
