@@ -276,6 +276,30 @@ class WorkbookPackage:
         """Sheet names in workbook order (worksheets, chart sheets and others)."""
         return [e.name for e in self._sheet_entries()]
 
+    def sheet_kinds(self) -> list[tuple[str, str | None, str]]:
+        """``(name, part or None, kind)`` of every sheet; kind is the relationship's last word
+        (``worksheet``, ``chartsheet``, ``dialogsheet``...)."""
+        return [(e.name, e.part, e.rel_type.rsplit("/", 1)[-1]) for e in self._sheet_entries()]
+
+    def sheet_table_parts(self, sheet_part: str) -> list[str]:
+        """The Excel Table parts of a worksheet part."""
+        return [t for _, typ, t in self._rels(sheet_part) if typ.endswith("/table") and t and self.has_part(t)]
+
+    def shared_strings_part(self) -> str | None:
+        """The shared-strings part, if the workbook has one."""
+        for _, typ, target in self._rels(self._workbook_part()):
+            if typ.endswith("/sharedStrings") and target and self.has_part(target):
+                return target
+        return None
+
+    def reader_parts(self) -> list[str]:
+        """The parts any reader parses before a sheet: content types, relationships, workbook,
+        shared strings and styles."""
+        wb = self._workbook_part()
+        out = ["[Content_Types].xml", "_rels/.rels", wb, self._rels_part(wb)]
+        out += [p for p in (self.shared_strings_part(), self._styles_part()) if p]
+        return [p for p in out if self.has_part(p)]
+
     def _entry(self, name: str) -> _SheetEntry:
         for e in self._sheet_entries():
             if e.name.casefold() == name.casefold():

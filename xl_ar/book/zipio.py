@@ -89,6 +89,8 @@ def read_directory(path: Path) -> ZipDirectory:
         :class:`BookError`.
     """
     name = path.name
+    if path.is_dir():
+        raise BookError(f"{name} is a folder, not a workbook file (.xlsx/.xlsm)")
     try:
         st = path.stat()
         with open(path, "rb") as f:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -25,6 +26,24 @@ _DATE_PATTERNS = (
 _MONEY_STRIP = re.compile(r"[,\s¥￥$€£]|RMB|CNY|USD|EUR|GBP|元", re.IGNORECASE)
 _TRUE = {"y", "yes", "true", "1", "x", "是", "有", "√", "✓", "disputed", "争议"}
 _FALSE = {"n", "no", "false", "0", "否", "无", "", "-"}
+
+
+@dataclass(frozen=True)
+class CellError:
+    """A cell that holds no usable value: an Excel error (``#N/A``, ``#REF!``) or a formula
+    saved without its value (``code`` ``"formula"``). Never blank, never parsed as a value."""
+
+    code: str
+
+    def __str__(self) -> str:
+        return self.code
+
+    def describe(self) -> str:
+        """The problem in words, for an issue message."""
+        if self.code == "formula":
+            return ("holds a formula saved without its value; open the workbook in Excel, let it "
+                    "calculate, and save")
+        return f"shows the Excel error {self.code}; fix the formula or type the value"
 
 
 def is_blank(v: Any) -> bool:
@@ -185,6 +204,14 @@ def amounts_column(values: np.ndarray) -> tuple[np.ndarray, list[tuple[int, Any]
 
 
 _type_of = np.frompyfunc(type, 1, 1)
+
+
+def cell_errors(values: np.ndarray) -> np.ndarray:
+    """Positions of the :class:`CellError` cells of a column."""
+    arr = np.asarray(values, dtype=object)
+    if not len(arr):
+        return np.zeros(0, np.int64)
+    return np.flatnonzero(_type_of(arr) == CellError)
 
 
 def text_column(values: np.ndarray) -> np.ndarray:

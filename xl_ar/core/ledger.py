@@ -98,6 +98,7 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
     for f in table.fields:
         raw_col = chk.column(f.name)
         present = f.name in frame
+        raw_col, reported = _drop_cell_errors(raw_col, f.name, chk)
         if f.kind == "date":
             col, bad = convert.dates_column(raw_col)
             for pos, v in bad:
@@ -139,7 +140,7 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
         if f.required and present:
             blank = out[f.name].isna().to_numpy() if f.kind in ("date", "money", "number", "int") else (out[f.name] == "").to_numpy()
             for pos in np.flatnonzero(blank):
-                if convert.is_blank(raw_col[pos]):  # otherwise a bad value, reported above
+                if convert.is_blank(raw_col[pos]) and int(pos) not in reported:  # else reported above
                     chk.add(f.name, int(pos), f"{_label(f.name)} is blank")
     if table.key and table.key in frame:
         keys = out[table.key]
@@ -150,6 +151,24 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
                 k = keys.iat[pos]
                 chk.add(table.key, int(pos), f'{_label(table.key)} "{k}" is a duplicate of row {chk.rows[first_pos[k]]}')
     return out
+
+
+def _drop_cell_errors(raw_col: np.ndarray, name: str, chk: "_Checker") -> tuple[np.ndarray, set[int]]:
+    """Report cells holding an Excel error or an uncalculated formula, then treat them as blank.
+
+    Each is an error (a ``#N/A`` due date must not quietly become "due after the terms").
+
+    Returns:
+        The column with those cells blanked, and their positions (not reported again as blank).
+    """
+    hit = convert.cell_errors(raw_col)
+    if not len(hit):
+        return raw_col, set()
+    raw_col = raw_col.copy()
+    for pos in hit:
+        chk.add(name, int(pos), f"{_label(name)} {raw_col[pos].describe()}")
+        raw_col[pos] = None
+    return raw_col, {int(p) for p in hit}
 
 
 def _minor(frame: pd.DataFrame, col: str) -> np.ndarray:
