@@ -13,7 +13,7 @@ from rich.table import Table
 
 from xl_ar import __version__
 from xl_ar.book.package import BookError
-from xl_ar.cli_args import EXIT_ISSUES, EXIT_OK, EXIT_USAGE, date_arg, print_issues
+from xl_ar.cli_args import EXIT_ISSUES, EXIT_OK, EXIT_USAGE, date_arg, esc, print_issues
 from xl_ar.core.money import to_major
 
 
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             from xl_ar.book.newbook import create_ledger
 
             path = create_ledger(args.path, args.lang, overwrite=args.force)
-            console.print(f"created {path}")
+            console.print(f"created {esc(path)}", highlight=False)
             return EXIT_OK
         if args.command in ("check", "refresh"):
             report = run_file(args.book, args.as_of, args.command == "refresh", console)
@@ -146,9 +146,9 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print_report(report, console)
                 if report.written:
-                    console.print(f"[green]written[/] {args.book}" + (f" (backup {report.backup})" if report.backup else ""))
+                    console.print(f"[green]written[/] {esc(args.book)}" + (f" (backup {esc(report.backup)})" if report.backup else ""), highlight=False)
                 elif report.ok and args.command == "refresh":
-                    console.print(f"unchanged: {args.book} is already up to date for {report.as_of:%Y-%m-%d}")
+                    console.print(f"unchanged: {esc(args.book)} is already up to date for {report.as_of:%Y-%m-%d}")
                 elif not report.ok:
                     console.print("[red]nothing written:[/] fix the errors above and run again")
             return EXIT_OK if report.ok else EXIT_ISSUES
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_demo(args.out, args.lang, args.customers, console)
     except (BookError, FileExistsError, FileNotFoundError, PermissionError) as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
+        console.print(f"[red]error:[/] {esc(exc)}", highlight=False)
         return EXIT_USAGE
     return EXIT_USAGE
 

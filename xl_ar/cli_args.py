@@ -30,8 +30,16 @@ def console_for(args: argparse.Namespace) -> Any:
     return Console(stderr=bool(getattr(args, "json", False)), highlight=False)
 
 
+def esc(value: Any) -> str:
+    """User text (cell values, sheet names, paths) made safe for rich markup: ``[red]`` and
+    ``[/]`` in a cell print as typed instead of styling the console or failing."""
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
 def print_issues(issues: Iterable[Issue], console: Any) -> None:
-    """One line per issue: severity, place, message."""
+    """One line per issue: severity, place, message (both escaped: they quote the user's cells)."""
     for i in issues:
         style = "red" if i.severity == "error" else "yellow"
-        console.print(f"[{style}]{i.severity}[/] {i.where}: {i.message}", highlight=False)
+        console.print(f"[{style}]{i.severity}[/] {esc(i.where)}: {esc(i.message)}", highlight=False)

@@ -30,7 +30,7 @@ from xl_ar.core.convert import parse_amount
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_minor
 from xl_ar.core.plans import events_from_text, instalment_plan, milestone_invoices, plan_activities
 from xl_ar.core.schema import TABLES
-from xl_ar.cli_args import date_arg
+from xl_ar.cli_args import date_arg, esc
 
 
 def _amount(text: str) -> Decimal:
@@ -93,7 +93,7 @@ def _append(book: Path, table: str, rows: Sequence[dict[str, Any]], console: Con
     raw, layout = data.tables[table], data.layouts[table]
     missing = sorted({f for r in rows for f in r if r[f] not in (None, "")} - set(raw.columns))
     if missing:
-        console.print(f"[red]error:[/] {raw.sheet} has no column for {', '.join(missing)}")
+        console.print(f"[red]error:[/] {esc(raw.sheet)} has no column for {', '.join(missing)}")
         return 2
     cells = [{col_index(raw.columns[f]): v for f, v in r.items() if f in raw.columns} for r in rows]
     pkg = WorkbookPackage.open(book)
@@ -103,7 +103,7 @@ def _append(book: Path, table: str, rows: Sequence[dict[str, Any]], console: Con
               if TABLES[table].field(f).kind in formats}
     append_rows(pkg, raw.sheet, cells, header_row=layout.header_row, styles=styles)
     saved = pkg.save_changes()
-    console.print(f"[green]written[/] {len(rows)} row(s) to {raw.sheet} (backup {saved})")
+    console.print(f"[green]written[/] {len(rows)} row(s) to {esc(raw.sheet)} (backup {esc(saved)})")
     return 0
 
 
@@ -124,7 +124,7 @@ def _plan_main(args) -> int:
         rows = milestone_invoices(args.contract, args.customer, to_minor(args.amount, exp), args.terms, args.start,
                                   events, exp=exp, terms_days=args.due_days)
     except ValueError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
+        console.print(f"[red]error:[/] {esc(exc)}", highlight=False)
         return 1
     for r in rows:
         r["currency"] = args.currency.upper()
@@ -138,7 +138,7 @@ def _instalments_main(args) -> int:
     try:
         plan = instalment_plan(to_minor(args.amount, exp), args.count, args.interval, args.first, args.rate)
     except ValueError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
+        console.print(f"[red]error:[/] {esc(exc)}", highlight=False)
         return 1
     rows = plan_activities(args.customer, args.invoice, plan, args.agreed_on or dt.date.today(), args.by, exp=exp)
     _show(rows, ["promise_date", "promise_amount", "note"],

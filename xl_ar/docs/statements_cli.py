@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from xl_ar.book.package import BookError
-from xl_ar.cli_args import EXIT_ISSUES, EXIT_OK, EXIT_USAGE, console_for, date_arg, print_issues
+from xl_ar.cli_args import EXIT_ISSUES, EXIT_OK, EXIT_USAGE, console_for, date_arg, esc, print_issues
 from xl_ar.core.issues import Issue, has_errors
 from xl_ar.docs.statements import Statement, build_statements, file_stem, fmt_money, write_statement_xlsx
 from xl_ar.jobs import Progress, quiet
@@ -193,7 +193,7 @@ def _statements_main(args) -> int:
         report = run_statements(BookFile(args.book), args.period_from, args.period_to, customers=args.customer,
                                 out_dir=args.out, formats=formats, lang=args.lang)
     except (BookError, FileNotFoundError, PermissionError, ValueError) as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
+        console.print(f"[red]error:[/] {esc(exc)}", highlight=False)
         return EXIT_USAGE
     if args.json:
         print(json.dumps(report.as_json(), ensure_ascii=False))
@@ -201,9 +201,9 @@ def _statements_main(args) -> int:
         print_issues(report.issues, console)
         for st in report.statements:
             balances = ", ".join(f"{x.currency} {fmt_money(x.closing_minor, x.exp)}" for x in st.sections)
-            console.print(f"{st.statement_id}  {st.customer_name}  {balances}", highlight=False)
+            console.print(esc(f"{st.statement_id}  {st.customer_name}  {balances}"), highlight=False)
         if report.out_dir is not None:
-            console.print(f"[green]written[/] {len(report.files)} file(s) to {report.out_dir}", highlight=False)
+            console.print(f"[green]written[/] {len(report.files)} file(s) to {esc(report.out_dir)}", highlight=False)
         elif not report.ok:
             console.print("[red]nothing written:[/] fix the errors above and run again")
     return EXIT_OK if report.ok else EXIT_ISSUES
@@ -216,7 +216,7 @@ def _import_main(args) -> int:
     try:
         summary = import_confirmations(args.book, args.files, today=args.date, by=args.by)
     except (BookError, FileNotFoundError, PermissionError) as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
+        console.print(f"[red]error:[/] {esc(exc)}", highlight=False)
         return EXIT_USAGE
     if args.json:
         print(json.dumps(summary.as_json(), ensure_ascii=False))
@@ -224,9 +224,9 @@ def _import_main(args) -> int:
         print_issues(summary.issues, console)
         for r in summary.replies:
             what = r.outcome + (f": {', '.join(r.disputed)}" if r.disputed else "")
-            console.print(f"{r.file}  {r.statement_id}  {what}", highlight=False)
+            console.print(esc(f"{r.file}  {r.statement_id}  {what}"), highlight=False)
         if summary.written:
-            console.print(f"[green]written[/] {summary.book} (backup {summary.backup})", highlight=False)
+            console.print(f"[green]written[/] {esc(summary.book)} (backup {esc(summary.backup)})", highlight=False)
         else:
             console.print("nothing written")
     return EXIT_OK if summary.ok else EXIT_ISSUES
