@@ -15,6 +15,7 @@ from xl_ar import __version__
 from xl_ar.book.package import BookError
 from xl_ar.cli_args import EXIT_ISSUES, EXIT_OK, EXIT_USAGE, date_arg, esc, print_issues
 from xl_ar.core.money import to_major
+from xl_ar.core.numerics import strict_numerics
 
 
 
@@ -130,6 +131,11 @@ def print_report(report, console: Console) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(stderr=getattr(args, "json", False))
+    with strict_numerics():
+        return _dispatch(args, console)
+
+
+def _dispatch(args: argparse.Namespace, console: Console) -> int:
     try:
         if hasattr(args, "handler"):
             return args.handler(args)
@@ -162,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
             return run_demo(args.out, args.lang, args.customers, console)
     except (BookError, FileExistsError, FileNotFoundError, PermissionError) as exc:
         console.print(f"[red]error:[/] {esc(exc)}", highlight=False)
+        return EXIT_USAGE
+    except (OverflowError, FloatingPointError) as exc:
+        console.print(f"[red]error:[/] a figure is too large to compute ({esc(exc)}); nothing was written", highlight=False)
         return EXIT_USAGE
     return EXIT_USAGE
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from xl_ar.core import convert
 from xl_ar.core.issues import Issue
-from xl_ar.core.money import CURRENCY_EXPONENTS, to_minor_array
+from xl_ar.core.money import CURRENCY_EXPONENTS, MAX_AMOUNT, to_minor_array
 from xl_ar.core.schema import ACTIVITIES, CUSTOMERS, INVOICES, ORDERS, RATES, RECEIPTS, Table
 from xl_ar.core.settings import Settings
 
@@ -105,12 +105,26 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
                 chk.add(f.name, pos, f'{_label(f.name)} "{v}" is not a date')
             out[f.name] = col.to_numpy()
         elif f.kind in ("money", "number", "int"):
-            col, bad = convert.amounts_column(raw_col)
+            dec = settings.decimal_separator
+            col, bad = convert.amounts_column(raw_col, dec)
             if f.kind == "number":
-                parsed, bad = convert.convert_column(raw_col, convert.parse_number)
+                parsed, bad = convert.convert_column(raw_col, lambda v: convert.parse_number(v, dec))
                 col = np.array([np.nan if p is None else p for p in parsed], dtype=np.float64)
             for pos, v in bad:
-                chk.add(f.name, pos, f'{_label(f.name)} "{v}" is not a number')
+                if convert.is_ambiguous(v, dec):
+                    chk.add(f.name, pos, f'{_label(f.name)} "{v}" has a comma that may mark decimals; type it as '
+                            'digits with a decimal point, or set DecimalSeparator on the Settings sheet to "," '
+                            '(1.234,50) or "." (1,234.50)')
+                else:
+                    chk.add(f.name, pos, f'{_label(f.name)} "{v}" is not a number')
+            if f.kind in ("money", "int"):
+                huge = np.flatnonzero(np.abs(np.nan_to_num(col)) >= MAX_AMOUNT)
+                for pos in huge:
+                    chk.add(f.name, int(pos), f'{_label(f.name)} {raw_col[pos]!r} is beyond what xl-ar handles '
+                            f'(up to {MAX_AMOUNT:,.0f}); check the cell')
+                if len(huge):
+                    col = col.copy()
+                    col[huge] = np.nan
             if f.kind == "int":
                 frac = ~np.isnan(col) & (col != np.floor(np.nan_to_num(col)))
                 for pos in np.flatnonzero(frac):
