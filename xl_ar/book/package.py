@@ -32,7 +32,8 @@ from xl_ar.book.sheetxml import MAX_COL, BookError, OutColumn, escape_attr, spli
 from xl_ar.book.splice import splice_columns
 from xl_ar.book.styles import StyleSheet, safe_parse
 from xl_ar.book.tables import extend_table_xml, update_filter_name, widen_autofilter
-from xl_ar.book.zipio import BookLockedError, ZipMember, backup, check_not_open, read_directory, read_member, write_zip
+from xl_ar.book.zipio import (BookLockedError, ZipMember, backup, check_not_open, check_writable, read_directory,
+                              read_member, run_lock, write_zip)
 
 __all__ = ["BookError", "BookLockedError", "WorkbookPackage", "backup", "check_not_open"]
 
@@ -552,6 +553,7 @@ class WorkbookPackage:
         """
         if not any(self.differs(p) for p in self.changed_parts):
             return None
+        check_writable(self.path)
         check_not_open(self.path)
         saved = backup(self.path)
         self.save()
@@ -579,14 +581,26 @@ class WorkbookPackage:
         Returns:
             The path written.
         """
-        target = Path(path) if path is not None else self.path
-        st = self.path.stat()
-        if (st.st_size, st.st_mtime_ns) != self._stamp:
-            raise BookError(f"{self.path.name} changed on disk since it was read; run again")
-        if target.exists():
-            check_not_open(target)
-            if backup_dir is not None:
-                backup(target, backup_dir=backup_dir)
+        link = Path(path) if path is not None else self.path
+        # A workbook reached through a symbolic link: the real file is replaced, the link stays.
+        target = Path(os.path.realpath(link))
+        with run_lock(target):
+            st = self.path.stat()
+            if (st.st_size, st.st_mtime_ns) != self._stamp:
+                raise BookError(f"{self.path.name} changed on disk since it was read; run again")
+            if target.exists():
+                check_writable(target)
+                check_not_open(target)
+                if backup_dir is not None:
+                    backup(target, backup_dir=backup_dir)
+            self._write(target, progress)
+        self.path = link
+        self._load()
+        return link
+
+    def _write(self, target: Path, progress: Callable[[str], None] | None) -> None:
+        """The new file beside ``target``, synced, renamed over it; on any failure ``target`` is
+        as it was and no temp file is left (a full disk is a :class:`BookError` saying so)."""
         fd, tmp = tempfile.mkstemp(prefix=".~xl-ar-", suffix=".tmp", dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as out, open(self.path, "rb") as src:
@@ -596,11 +610,14 @@ class WorkbookPackage:
                 os.fsync(out.fileno())
             shutil.copymode(target if target.exists() else self.path, tmp)
             os.replace(tmp, target)
-        except BaseException:
+        except BaseException as exc:
             try:
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
+            if isinstance(exc, OSError) and not isinstance(exc, BookError):
+                raise BookError(f"{target.name} could not be saved ({exc.strerror or exc}); "
+                                "the workbook is unchanged") from None
             raise
         if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
             dfd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
@@ -608,9 +625,6 @@ class WorkbookPackage:
                 os.fsync(dfd)
             finally:
                 os.close(dfd)
-        self.path = target
-        self._load()
-        return target
 
 
 # ----------------------------------------------------------------------------- helpers
