@@ -368,13 +368,16 @@ def run_lock(path: str | os.PathLike[str]) -> Iterator[None]:
     """Hold the xl-ar lock of a workbook while it is written: a second run refuses clearly.
 
     The lock is an advisory ``flock`` on ``.~xl-ar-lock.NAME`` beside the workbook, released by
-    the system when the process ends however it ends, so a killed run never leaves a stale lock.
+    the system when the process ends however it ends, so a killed run never blocks the next
+    one. The holder deletes the file before releasing it; a run that locked a file someone
+    deleted meanwhile sees it is no longer the one on disk and refuses as busy.
 
     Args:
         path: the real workbook file.
     """
     p = Path(path)
     lock = p.parent / f".~xl-ar-lock.{p.name}"
+    busy = BookLockedError(f"{p.name} is being updated by another xl-ar run; wait for it to finish and run again")
     try:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
@@ -382,12 +385,16 @@ def run_lock(path: str | os.PathLike[str]) -> Iterator[None]:
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise BookLockedError(f"{p.name} is being updated by another xl-ar run; wait for it to finish "
-                                  "and run again") from None
-        yield
+            if os.fstat(fd).st_ino != os.stat(lock).st_ino:
+                raise busy
+        except (BlockingIOError, FileNotFoundError):
+            raise busy from None
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
     finally:
-        os.close(fd)  # releases the lock; the empty file stays (deleting it would race a waiter)
+        os.close(fd)
 
 
 def backup(
