@@ -125,11 +125,17 @@ def _collection_log(rnd, invoices, receipts, activities, as_of) -> None:
 
 
 def _bad_rows(customers, invoices, receipts) -> None:
-    """A few of the mistakes real ledgers have, each reported as a warning."""
-    customers[7][2] = "D"  # an unknown class
-    invoices[11][3] = None  # a blank due date: terms are used
+    """A few of the mistakes real ledgers have, each reported as a warning (as many as a small
+    sample has rows for: ``--customers 5`` is a valid demo too)."""
+    if len(customers) > 7:
+        customers[7][2] = "D"  # an unknown class
+    if len(invoices) > 11:
+        invoices[11][3] = None  # a blank due date: terms are used
+    if not receipts:
+        return
     receipts.append([f"R{len(receipts) + 900000:06d}", "C9999", receipts[-1][2], 1200.0, "CNY", ""])  # unknown customer
-    receipts.append([f"R{len(receipts) + 900000:06d}", customers[3][0], receipts[-1][2], 800.0, "CNY", "INV999999"])  # unknown invoice
+    receipts.append([f"R{len(receipts) + 900000:06d}", customers[min(3, len(customers) - 1)][0], receipts[-1][2],
+                     800.0, "CNY", "INV999999"])  # unknown invoice
 
 
 def write_demo_ledger(path: str | Path, lang: str = "zh", n_customers: int = 300, as_of: dt.date = DEMO_AS_OF) -> Path:

@@ -57,21 +57,30 @@ class ReminderSummary:
     def ok(self) -> bool:
         return not has_errors(self.issues)
 
+    @property
+    def written(self) -> bool:
+        """Whether the run wrote anything (drafts, the SMS list or the Outbox sheet), even with
+        errors: a template failing for one customer leaves that message out, not the others."""
+        return bool(self.files or self.sms_csv or self.outbox_sheet)
+
     def count(self, status: str) -> int:
         return sum(e.status == status for e in self.entries)
 
     def __str__(self) -> str:
-        if not self.ok:
-            return f"催款提醒未生成 / no reminders written: {len([i for i in self.issues if i.severity == 'error'])} error(s)"
+        errors = len([i for i in self.issues if i.severity == "error"])
+        if not self.written:
+            return f"催款提醒未生成 / no reminders written: {errors} error(s)"
+        left_out = f"; {errors} 个错误 error(s): those messages were left out" if errors else ""
         return (f"催款提醒 / reminders: {self.count('draft')} 封邮件草稿 e-mail drafts, {self.count('sms')} 条短信 SMS, "
-                f"{self.count('sent')} 已发送 already sent -> {self.out_dir}")
+                f"{self.count('sent')} 已发送 already sent -> {self.out_dir}{left_out}")
 
     def as_json(self) -> dict[str, Any]:
         """The ``--json`` object."""
         return {"as_of": self.as_of.isoformat() if self.as_of else None, "out_dir": str(self.out_dir or ""),
                 "emails": self.count("draft"), "sms": self.count("sms"), "already_sent": self.count("sent"),
                 "files": [str(f) for f in self.files], "sms_csv": str(self.sms_csv) if self.sms_csv else None,
-                "outbox": [e.__dict__ for e in self.entries], "issues": [i.as_dict() for i in self.issues]}
+                "outbox": [e.__dict__ for e in self.entries], "issues": [i.as_dict() for i in self.issues],
+                "written": self.written}
 
 
 def _template_rows(adapter: Any, path: Path) -> list[tuple[str, str, str]]:

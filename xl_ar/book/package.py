@@ -33,7 +33,8 @@ from xl_ar.book.splice import splice_columns
 from xl_ar.book.styles import StyleSheet, safe_parse
 from xl_ar.book.workbookxml import check_sheet_name, shift_sheet_indexes
 from xl_ar.book.tables import extend_table_xml, update_filter_name, widen_autofilter
-from xl_ar.book.zipio import BookLockedError, ZipMember, backup, check_not_open, read_directory, read_member, write_zip
+from xl_ar.book.zipio import (BookLockedError, ZipMember, backup, check_not_open, check_writable, read_directory,
+                              read_member, run_lock, write_zip)
 
 __all__ = ["BookError", "BookLockedError", "WorkbookPackage", "backup", "check_not_open"]
 
@@ -276,6 +277,30 @@ class WorkbookPackage:
     def sheet_names(self) -> list[str]:
         """Sheet names in workbook order (worksheets, chart sheets and others)."""
         return [e.name for e in self._sheet_entries()]
+
+    def sheet_kinds(self) -> list[tuple[str, str | None, str]]:
+        """``(name, part or None, kind)`` of every sheet; kind is the relationship's last word
+        (``worksheet``, ``chartsheet``, ``dialogsheet``...)."""
+        return [(e.name, e.part, e.rel_type.rsplit("/", 1)[-1]) for e in self._sheet_entries()]
+
+    def sheet_table_parts(self, sheet_part: str) -> list[str]:
+        """The Excel Table parts of a worksheet part."""
+        return [t for _, typ, t in self._rels(sheet_part) if typ.endswith("/table") and t and self.has_part(t)]
+
+    def shared_strings_part(self) -> str | None:
+        """The shared-strings part, if the workbook has one."""
+        for _, typ, target in self._rels(self._workbook_part()):
+            if typ.endswith("/sharedStrings") and target and self.has_part(target):
+                return target
+        return None
+
+    def reader_parts(self) -> list[str]:
+        """The parts any reader parses before a sheet: content types, relationships, workbook,
+        shared strings and styles."""
+        wb = self._workbook_part()
+        out = ["[Content_Types].xml", "_rels/.rels", wb, self._rels_part(wb)]
+        out += [p for p in (self.shared_strings_part(), self._styles_part()) if p]
+        return [p for p in out if self.has_part(p)]
 
     def _entry(self, name: str) -> _SheetEntry:
         for e in self._sheet_entries():
@@ -529,6 +554,7 @@ class WorkbookPackage:
         """
         if not any(self.differs(p) for p in self.changed_parts):
             return None
+        check_writable(self.path)
         check_not_open(self.path)
         saved = backup(self.path)
         self.save()
@@ -556,14 +582,26 @@ class WorkbookPackage:
         Returns:
             The path written.
         """
-        target = Path(path) if path is not None else self.path
-        st = self.path.stat()
-        if (st.st_size, st.st_mtime_ns) != self._stamp:
-            raise BookError(f"{self.path.name} changed on disk since it was read; run again")
-        if target.exists():
-            check_not_open(target)
-            if backup_dir is not None:
-                backup(target, backup_dir=backup_dir)
+        link = Path(path) if path is not None else self.path
+        # A workbook reached through a symbolic link: the real file is replaced, the link stays.
+        target = Path(os.path.realpath(link))
+        with run_lock(target):
+            st = self.path.stat()
+            if (st.st_size, st.st_mtime_ns) != self._stamp:
+                raise BookError(f"{self.path.name} changed on disk since it was read; run again")
+            if target.exists():
+                check_writable(target)
+                check_not_open(target)
+                if backup_dir is not None:
+                    backup(target, backup_dir=backup_dir)
+            self._write(target, progress)
+        self.path = link
+        self._load()
+        return link
+
+    def _write(self, target: Path, progress: Callable[[str], None] | None) -> None:
+        """The new file beside ``target``, synced, renamed over it; on any failure ``target`` is
+        as it was and no temp file is left (a full disk is a :class:`BookError` saying so)."""
         fd, tmp = tempfile.mkstemp(prefix=".~xl-ar-", suffix=".tmp", dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as out, open(self.path, "rb") as src:
@@ -573,11 +611,14 @@ class WorkbookPackage:
                 os.fsync(out.fileno())
             shutil.copymode(target if target.exists() else self.path, tmp)
             os.replace(tmp, target)
-        except BaseException:
+        except BaseException as exc:
             try:
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
+            if isinstance(exc, OSError) and not isinstance(exc, BookError):
+                raise BookError(f"{target.name} could not be saved ({exc.strerror or exc}); "
+                                "the workbook is unchanged") from None
             raise
         if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
             dfd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)

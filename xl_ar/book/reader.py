@@ -8,6 +8,8 @@ so the next refresh writes over them in place.
 
 from __future__ import annotations
 
+import io
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -23,8 +25,10 @@ from xl_ar.book.headers import (
     normalise,
     sheet_for_name,
 )
-from xl_ar.book.sheetxml import col_letter
-from xl_ar.core.convert import is_blank
+from xl_ar.book.package import BookError, WorkbookPackage
+from xl_ar.book.screen import Screening, screen_book
+from xl_ar.book.sheetxml import col_letter, split_ref
+from xl_ar.core.convert import CellError, is_blank
 from xl_ar.core.ledger import RawTable
 
 #: Sheets the tool writes wholly: never read as ledger input.
@@ -126,18 +130,63 @@ def _read_settings(name: str, rows: list[list[Any]]) -> dict[str, tuple[Any, str
 def read_book(path: str | Path) -> BookData:
     """Read the ledger sheets of a workbook file.
 
+    The package is opened and screened first (:mod:`xl_ar.book.screen`): zip limits, every part
+    the reader parses checked, no DOCTYPE, each ledger sheet's extent bounded. Any failure of
+    the reader itself is a :class:`BookError` naming the part.
+
     Args:
-        path: an .xlsx/.xlsm file (check it with ``WorkbookPackage.open`` first: that guards
-            against zip bombs before any parser sees the file).
+        path: an .xlsx/.xlsm file.
 
     Returns:
-        The workbook's raw ledger tables, settings and sheet layouts.
+        The workbook's raw ledger tables, settings and sheet layouts; cells holding an Excel
+        error or a formula without a value come as :class:`CellError`.
     """
-    wb = CalamineWorkbook.from_path(str(path))
+    pkg = WorkbookPackage.open(path)
+    screening = screen_book(pkg)
+    book = pkg.path.name
+    wb = _calamine(book, lambda: _open_calamine(pkg, screening))
     try:
-        return read_sheets(list(wb.sheet_names), lambda name: wb.get_sheet_by_name(name).to_python(skip_empty_area=False))
+        def rows_of(name: str) -> list[list[Any]]:
+            screen = next(s for s in screening.sheets.values() if s.name == name)
+            rows = _calamine(f"{book}: the sheet {name!r} ({screen.part})",
+                             lambda: wb.get_sheet_by_name(name).to_python(skip_empty_area=False))
+            for ref, code in screen.errors.items():
+                r, c = split_ref(ref)
+                if r - 1 < len(rows) and c - 1 < len(rows[r - 1]):
+                    rows[r - 1][c - 1] = CellError(code)
+            return rows
+
+        return read_sheets(list(wb.sheet_names), rows_of)
     finally:
         wb.close()
+
+
+def _open_calamine(pkg: WorkbookPackage, screening: Screening) -> CalamineWorkbook:
+    """calamine on the file; on a copy in memory holding the cut sheets when some were cut."""
+    if not any(s.trimmed is not None for s in screening.sheets.values()):
+        return CalamineWorkbook.from_path(str(pkg.path))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        for part in pkg.reader_parts():
+            z.writestr(part, pkg.read(part))
+        for s in screening.sheets.values():
+            z.writestr(s.part, s.trimmed if s.trimmed is not None else pkg.read(s.part))
+    buf.seek(0)
+    return CalamineWorkbook.from_filelike(buf)
+
+
+def _calamine(what: str, call: Callable[[], Any]) -> Any:
+    """Run a calamine call; its errors (and Rust panics) become a :class:`BookError`."""
+    try:
+        return call()
+    except BookError:
+        raise
+    except Exception as exc:
+        raise BookError(f"{what} cannot be read: {exc}") from None
+    except BaseException as exc:  # pyo3 raises a Rust panic as a BaseException
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise BookError(f"{what} cannot be read: {exc}") from None
 
 
 def read_sheets(names: list[str], rows_of: Callable[[str], list[list[Any]]]) -> BookData:

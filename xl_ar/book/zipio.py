@@ -15,6 +15,8 @@ Before a workbook is written over, :func:`check_not_open` refuses one open in Ex
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import shutil
@@ -24,7 +26,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Callable, Mapping, Sequence
+from typing import BinaryIO, Callable, Iterator, Mapping, Sequence
 
 from xl_ar.book.sheetxml import BookError
 
@@ -89,6 +91,8 @@ def read_directory(path: Path) -> ZipDirectory:
         :class:`BookError`.
     """
     name = path.name
+    if path.is_dir():
+        raise BookError(f"{name} is a folder, not a workbook file (.xlsx/.xlsm)")
     try:
         st = path.stat()
         with open(path, "rb") as f:
@@ -339,6 +343,60 @@ def check_not_open(path: str | os.PathLike[str]) -> None:
             )
 
 
+def check_writable(path: str | os.PathLike[str]) -> None:
+    """Refuse a workbook that is read-only, or that has other hard links.
+
+    Read-only: the user (or a shared drive) said not to change it. Hard links: the save
+    replaces the file atomically, so the other names would silently keep the old content;
+    writing in place instead could leave a half-written book after a crash. Neither is worth
+    it: the user copies the file and runs on the copy.
+
+    Args:
+        path: the workbook (a symbolic link is followed).
+    """
+    p = Path(os.path.realpath(path))
+    st = p.stat()
+    if not st.st_mode & 0o222 or not os.access(p, os.W_OK):
+        raise BookError(f"{p.name} is read-only; nothing was written (clear its read-only flag to let xl-ar update it)")
+    if st.st_nlink > 1:
+        raise BookError(f"{p.name} has {st.st_nlink} hard links; xl-ar replaces a workbook as a whole, so the other "
+                        "links would keep the old content: work on a copy with one name")
+
+
+@contextlib.contextmanager
+def run_lock(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the xl-ar lock of a workbook while it is written: a second run refuses clearly.
+
+    The lock is an advisory ``flock`` on ``.~xl-ar-lock.NAME`` beside the workbook, released by
+    the system when the process ends however it ends, so a killed run never blocks the next
+    one. The holder deletes the file before releasing it; a run that locked a file someone
+    deleted meanwhile sees it is no longer the one on disk and refuses as busy.
+
+    Args:
+        path: the real workbook file.
+    """
+    p = Path(path)
+    lock = p.parent / f".~xl-ar-lock.{p.name}"
+    busy = BookLockedError(f"{p.name} is being updated by another xl-ar run; wait for it to finish and run again")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise BookError(f"{p.name}: cannot create the lock file {lock.name} ({exc.strerror})") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_ino != os.stat(lock).st_ino:
+                raise busy
+        except (BlockingIOError, FileNotFoundError):
+            raise busy from None
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
+
+
 def backup(
     path: str | os.PathLike[str],
     *,
@@ -364,7 +422,12 @@ def backup(
     dest, k = folder / f"{p.stem}.{stamp}{p.suffix}", 1
     while dest.exists():  # two backups in one second
         dest, k = folder / f"{p.stem}.{stamp}-{k}{p.suffix}", k + 1
-    shutil.copy2(p, dest)
+    try:
+        shutil.copy2(p, dest)
+    except OSError as exc:
+        dest.unlink(missing_ok=True)
+        raise BookError(f"the backup of {p.name} could not be written ({exc.strerror or exc}); "
+                        "nothing was written") from None
     pat = re.compile(re.escape(p.stem) + r"\.(\d{8}-\d{6})(?:-(\d+))?" + re.escape(p.suffix) + "$")
     ours = sorted(
         ((m.group(1), int(m.group(2) or 0)), f) for f in folder.iterdir() if (m := pat.match(f.name))

@@ -35,11 +35,16 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``xl-ar`` with ``argv`` (default: the process's arguments); return the exit code."""
+    from xl_ar.core.numerics import strict_numerics
+
     args = parser().parse_args(argv)
     try:
-        return args.handler(args)
+        with strict_numerics():  # an overflow is an error, never a silently wrong figure
+            return args.handler(args)
     except (FileExistsError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         return fail(console_for(args), exc)
+    except (OverflowError, FloatingPointError) as exc:
+        return fail(console_for(args), f"a figure is too large to compute ({exc}); nothing was written")
 
 
 if __name__ == "__main__":  # pragma: no cover

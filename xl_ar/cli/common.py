@@ -33,13 +33,19 @@ def console_for(args: argparse.Namespace) -> Any:
     return Console(stderr=bool(getattr(args, "json", False)), highlight=False)
 
 
-def print_issues(issues: Iterable[Issue], console: Any) -> None:
-    """One line per issue: severity, place, message."""
+def esc(value: Any) -> str:
+    """User text (cell values, sheet names, paths) made safe for rich markup: ``[red]`` and
+    ``[/]`` in a cell print as typed instead of styling the console or failing."""
     from rich.markup import escape
 
+    return escape(str(value))
+
+
+def print_issues(issues: Iterable[Issue], console: Any) -> None:
+    """One line per issue: severity, place, message."""
     for i in issues:  # the place and message hold the user's text: never read as console markup
         style = "red" if i.severity == "error" else "yellow"
-        console.print(f"[{style}]{i.severity}[/] {escape(i.where)}: {escape(i.message)}", highlight=False)
+        console.print(f"[{style}]{i.severity}[/] {esc(i.where)}: {esc(i.message)}", highlight=False)
 
 
 #: Issues printed before "and N more" (all of them are in --json).
@@ -63,7 +69,5 @@ def progress_bar(console: Any) -> Iterator[Progress]:
 
 def fail(console: Any, exc: BaseException) -> int:
     """Print an expected failure (a file or workbook problem) as one line; the usage exit code."""
-    from rich.markup import escape
-
-    console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+    console.print(f"[red]error:[/] {esc(exc)}", highlight=False)
     return EXIT_USAGE

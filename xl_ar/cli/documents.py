@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from xl_ar.cli.common import EXIT_ISSUES, EXIT_OK, console_for, date_arg, fail, print_issues
+from xl_ar.cli.common import EXIT_ISSUES, EXIT_OK, console_for, date_arg, esc, fail, print_issues
 
 
 
@@ -62,16 +62,16 @@ def run_reminders(args: argparse.Namespace) -> int:
         print(json.dumps(summary.as_json(), ensure_ascii=False, default=str))
     else:
         print_issues(summary.issues, console)
-        if summary.ok:
+        if summary.written:
             from rich.table import Table
 
             t = Table(title=f"Outbox {summary.as_of}", title_justify="left")
             for h in ("status", "channel", "customer", "to", "subject"):
                 t.add_column(h)
             for e in summary.entries:
-                t.add_row(e.status, e.channel, e.customer_id, e.to, e.subject)
+                t.add_row(*(esc(v) for v in (e.status, e.channel, e.customer_id, e.to, e.subject)))
             console.print(t)
-            console.print(str(summary))
+            console.print(esc(summary), highlight=False)
         else:
             console.print("[red]nothing written:[/] fix the errors above and run again")
     return EXIT_OK if summary.ok else EXIT_ISSUES
@@ -99,9 +99,9 @@ def run_send(args: argparse.Namespace) -> int:
     for p in report.planned:
         mark = "would send" if report.dry_run else ("sent" if p.out.id in report.sent else "not sent")
         att = f" [{', '.join(p.attachments)}]" if p.attachments else ""
-        console.print(f"{mark}: {', '.join(p.out.recipients)}: {p.out.subject}{att}")
+        console.print(esc(f"{mark}: {', '.join(p.out.recipients)}: {p.out.subject}{att}"), highlight=False)
     for what, d in (("failed", report.failed), ("check whether it arrived", report.uncertain)):
         for k, why in d.items():
-            console.print(f"[red]{what}[/] {k}: {why}")
-    console.print(str(report))
+            console.print(f"[red]{what}[/] {esc(k)}: {esc(why)}")
+    console.print(esc(report), highlight=False)
     return EXIT_OK if report.ok else EXIT_ISSUES

@@ -24,7 +24,7 @@ from rich.table import Table
 from xl_ar.core.convert import parse_amount
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_minor
 from xl_ar.core.plans import events_from_text, instalment_plan, milestone_invoices, plan_activities
-from xl_ar.cli.common import EXIT_ISSUES, EXIT_OK, EXIT_USAGE, date_arg, fail
+from xl_ar.cli.common import EXIT_ISSUES, EXIT_OK, date_arg, esc, fail
 
 
 def _amount(text: str) -> Decimal:
@@ -82,9 +82,8 @@ def _append(book: Path, table: str, rows: Sequence[dict[str, Any]], console: Con
     try:
         sheet, backup = append_ledger_rows(book, table, rows)
     except PlanError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
-        return EXIT_USAGE
-    console.print(f"[green]written[/] {len(rows)} row(s) to {sheet} (backup {backup})", highlight=False)
+        return fail(console, exc)
+    console.print(f"[green]written[/] {len(rows)} row(s) to {esc(sheet)} (backup {esc(backup)})", highlight=False)
     return EXIT_OK
 
 
@@ -93,7 +92,7 @@ def _show(rows: Sequence[dict[str, Any]], fields: Sequence[str], title: str, con
     for f in fields:
         table.add_column(f, justify="right" if "amount" in f else "left", no_wrap=f != "note")
     for r in rows:
-        table.add_row(*["" if r.get(f) in (None, "") else str(r[f]) for f in fields])
+        table.add_row(*["" if r.get(f) in (None, "") else esc(r[f]) for f in fields])
     console.print(table)
 
 
@@ -125,7 +124,7 @@ def _plan_main(args) -> int:
         rows = milestone_invoices(args.contract, args.customer, to_minor(args.amount, exp), args.terms, args.start,
                                   events, exp=exp, terms_days=args.due_days)
     except ValueError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
+        console.print(f"[red]error:[/] {esc(exc)}", highlight=False)
         return EXIT_ISSUES
     for r in rows:
         r["currency"] = args.currency.upper()
@@ -142,7 +141,7 @@ def _instalments_main(args) -> int:
     try:
         plan = instalment_plan(to_minor(args.amount, exp), args.count, args.interval, args.first, args.rate)
     except ValueError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
+        console.print(f"[red]error:[/] {esc(exc)}", highlight=False)
         return EXIT_ISSUES
     rows = plan_activities(args.customer, args.invoice, plan, args.agreed_on or dt.date.today(), args.by, lang=lang,
                            exp=exp)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from xl_ar.book.package import BookError
-from xl_ar.cli.common import EXIT_ISSUES, EXIT_OK, EXIT_USAGE, console_for, date_arg, print_issues
+from xl_ar.cli.common import EXIT_ISSUES, EXIT_OK, console_for, date_arg, esc, fail, print_issues
 
 
 def register(subparsers) -> None:
@@ -54,17 +54,16 @@ def _statements_main(args) -> int:
         report = run_statements(BookFile(args.book), args.period_from, args.period_to, customers=args.customer,
                                 out_dir=args.out, formats=formats, lang=args.lang)
     except (BookError, FileNotFoundError, PermissionError, ValueError) as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
-        return EXIT_USAGE
+        return fail(console, exc)
     if args.json:
         print(json.dumps(report.as_json(), ensure_ascii=False))
     else:
         print_issues(report.issues, console)
         for st in report.statements:
             balances = ", ".join(f"{x.currency} {fmt_money(x.closing_minor, x.exp)}" for x in st.sections)
-            console.print(f"{st.statement_id}  {st.customer_name}  {balances}", highlight=False)
+            console.print(esc(f"{st.statement_id}  {st.customer_name}  {balances}"), highlight=False)
         if report.out_dir is not None:
-            console.print(f"[green]written[/] {len(report.files)} file(s) to {report.out_dir}", highlight=False)
+            console.print(f"[green]written[/] {len(report.files)} file(s) to {esc(report.out_dir)}", highlight=False)
         elif not report.ok:
             console.print("[red]nothing written:[/] fix the errors above and run again")
     return EXIT_OK if report.ok else EXIT_ISSUES
@@ -77,17 +76,16 @@ def _import_main(args) -> int:
     try:
         summary = import_confirmations(args.book, args.files, today=args.date, by=args.by)
     except (BookError, FileNotFoundError, PermissionError) as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
-        return EXIT_USAGE
+        return fail(console, exc)
     if args.json:
         print(json.dumps(summary.as_json(), ensure_ascii=False))
     else:
         print_issues(summary.issues, console)
         for r in summary.replies:
             what = r.outcome + (f": {', '.join(r.disputed)}" if r.disputed else "")
-            console.print(f"{r.file}  {r.statement_id}  {what}", highlight=False)
+            console.print(esc(f"{r.file}  {r.statement_id}  {what}"), highlight=False)
         if summary.written:
-            console.print(f"[green]written[/] {summary.book} (backup {summary.backup})", highlight=False)
+            console.print(f"[green]written[/] {esc(summary.book)} (backup {esc(summary.backup)})", highlight=False)
         else:
             console.print("nothing written")
     return EXIT_OK if summary.ok else EXIT_ISSUES

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -22,9 +23,28 @@ _DATE_PATTERNS = (
     re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?$"),
     re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
 )
-_MONEY_STRIP = re.compile(r"[,\s¥￥$€£]|RMB|CNY|USD|EUR|GBP|元", re.IGNORECASE)
+_MONEY_STRIP = re.compile(r"[\s¥￥$€£]|RMB|CNY|USD|EUR|GBP|元", re.IGNORECASE)
+_CURRENCY_STRIP = re.compile(r"[¥￥$€£]|RMB|CNY|USD|EUR|GBP|元", re.IGNORECASE)
 _TRUE = {"y", "yes", "true", "1", "x", "是", "有", "√", "✓", "disputed", "争议"}
 _FALSE = {"n", "no", "false", "0", "否", "无", "", "-"}
+
+
+@dataclass(frozen=True)
+class CellError:
+    """A cell that holds no usable value: an Excel error (``#N/A``, ``#REF!``) or a formula
+    saved without its value (``code`` ``"formula"``). Never blank, never parsed as a value."""
+
+    code: str
+
+    def __str__(self) -> str:
+        return self.code
+
+    def describe(self) -> str:
+        """The problem in words, for an issue message."""
+        if self.code == "formula":
+            return ("holds a formula saved without its value; open the workbook in Excel, let it "
+                    "calculate, and save")
+        return f"shows the Excel error {self.code}; fix the formula or type the value"
 
 
 def is_blank(v: Any) -> bool:
@@ -65,10 +85,29 @@ def parse_date(v: Any) -> dt.date | None:
     raise ValueError(v)
 
 
-def parse_amount(v: Any) -> float | None:
+class AmbiguousNumber(ValueError):
+    """Text whose decimal separator cannot be told: "12,50", "1.234,50", "1 234,50"."""
+
+
+#: Grouping in threes with the other separator as the decimal mark, per DecimalSeparator.
+_GROUPED = {
+    ".": re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?"),
+    ",": re.compile(r"\d{1,3}(?:[.\s\u00a0\u202f']\d{3})+(?:,\d+)?"),
+}
+_PLAIN = {".": re.compile(r"\d+(?:\.\d+)?"), ",": re.compile(r"\d+(?:,\d+)?")}
+
+
+def parse_amount(v: Any, decimal: str | None = None) -> float | None:
     """Parse one amount cell to float major units; None for blank; ValueError for text.
 
-    Accepts numbers, and text such as "1,234.50", "¥1,234.50", "(1,234.50)" (negative).
+    Accepts numbers, and text such as "1,234.50", "¥1,234.50", "(1,234.50)" (negative). A
+    comma that could be a decimal comma ("12,50", "1.234,50", "1 234,50") is refused as
+    ambiguous (:class:`AmbiguousNumber`) unless ``decimal`` says which separator marks decimals.
+
+    Args:
+        v: the cell value.
+        decimal: "." or "," when the workbook's DecimalSeparator setting says; None = not set
+            (then only commas grouping in threes before an optional ".decimals" are accepted).
     """
     if is_blank(v):
         return None
@@ -78,14 +117,39 @@ def parse_amount(v: Any) -> float | None:
         if v != v or v in (float("inf"), float("-inf")):
             raise ValueError(v)
         return float(v)
-    s = _MONEY_STRIP.sub("", str(v))
+    s, neg, sign = _sign(_MONEY_STRIP.sub("", str(v)) if decimal != "," else _CURRENCY_STRIP.sub("", str(v)).strip())
+    mark = decimal or "."
+    if not (_PLAIN[mark].fullmatch(s) or _GROUPED[mark].fullmatch(s)):
+        if decimal is None:
+            alt = _sign(_CURRENCY_STRIP.sub("", str(v)).strip())[0]
+            if _PLAIN[","].fullmatch(alt) or _GROUPED[","].fullmatch(alt):
+                raise AmbiguousNumber(v)
+        raise ValueError(v)
+    s = re.sub(r"[.\s\u00a0\u202f']", "", s).replace(",", ".") if mark == "," else s.replace(",", "")
+    x = float(sign + s)
+    return -x if neg else x
+
+
+def _sign(s: str) -> tuple[str, bool, str]:
+    """(digits, negative in parentheses, "+"/"-"/"") of an amount's text."""
     neg = s.startswith("(") and s.endswith(")")
     if neg:
-        s = s[1:-1]
-    if not re.fullmatch(r"[-+]?\d+(\.\d+)?", s):
-        raise ValueError(v)
-    x = float(s)
-    return -x if neg else x
+        s = s[1:-1].strip()
+    sign = ""
+    if s[:1] in ("+", "-"):
+        sign, s = s[0], s[1:].strip()
+    return s, neg, sign
+
+
+def is_ambiguous(v: Any, decimal: str | None = None) -> bool:
+    """True when ``v`` is refused only because its decimal separator is ambiguous."""
+    try:
+        parse_amount(v, decimal)
+    except AmbiguousNumber:
+        return True
+    except (ValueError, TypeError):
+        return False
+    return False
 
 
 def parse_int(v: Any) -> int | None:
@@ -98,12 +162,12 @@ def parse_int(v: Any) -> int | None:
     return int(x)
 
 
-def parse_number(v: Any) -> float | None:
+def parse_number(v: Any, decimal: str | None = None) -> float | None:
     """Parse a plain number; a trailing % divides by 100."""
     if isinstance(v, str) and v.strip().endswith("%"):
-        x = parse_amount(v.strip()[:-1])
+        x = parse_amount(v.strip()[:-1], decimal)
         return None if x is None else x / 100.0
-    return parse_amount(v)
+    return parse_amount(v, decimal)
 
 
 def parse_bool(v: Any) -> bool:
@@ -168,8 +232,13 @@ def dates_column(values: np.ndarray) -> tuple[pd.Series, list[tuple[int, Any]]]:
     return s.astype("datetime64[s]"), bad
 
 
-def amounts_column(values: np.ndarray) -> tuple[np.ndarray, list[tuple[int, Any]]]:
-    """Convert a column of amount cells to float64 major units; NaN for blanks and failures."""
+def amounts_column(values: np.ndarray, decimal: str | None = None) -> tuple[np.ndarray, list[tuple[int, Any]]]:
+    """Convert a column of amount cells to float64 major units; NaN for blanks and failures.
+
+    Args:
+        values: the cells.
+        decimal: the workbook's decimal separator, when set (see :func:`parse_amount`).
+    """
     arr = np.asarray(values, dtype=object)
     try:
         f = arr.astype(np.float64)  # fast path: every cell already numeric
@@ -180,11 +249,19 @@ def amounts_column(values: np.ndarray) -> tuple[np.ndarray, list[tuple[int, Any]
                 return f, []
     except (ValueError, TypeError):
         pass
-    parsed, bad = convert_column(arr, parse_amount)
+    parsed, bad = convert_column(arr, lambda v: parse_amount(v, decimal))
     return np.array([np.nan if p is None else p for p in parsed], dtype=np.float64), bad
 
 
 _type_of = np.frompyfunc(type, 1, 1)
+
+
+def cell_errors(values: np.ndarray) -> np.ndarray:
+    """Positions of the :class:`CellError` cells of a column."""
+    arr = np.asarray(values, dtype=object)
+    if not len(arr):
+        return np.zeros(0, np.int64)
+    return np.flatnonzero(_type_of(arr) == CellError)
 
 
 def text_column(values: np.ndarray) -> np.ndarray:

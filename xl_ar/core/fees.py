@@ -225,6 +225,8 @@ class LateFeePolicy:
     label: ClassVar[str]
     label_zh: ClassVar[str]
     default_rate: ClassVar[float | None] = None
+    #: The largest rate a ledger may set: beyond it the rate is surely a typo (and fees overflow).
+    max_rate: ClassVar[float | None] = None
     statutory: ClassVar[bool] = False
     source: ClassVar[str] = ""
     needs_rates: ClassVar[bool] = False
@@ -259,6 +261,7 @@ class DailyRate(LateFeePolicy):
     label = "Rate per day on the overdue balance (default 0.05%/day)"
     label_zh = "按日利率计收逾期金额的违约金（默认每日万分之五）"
     default_rate = 0.0005
+    max_rate = 0.01  # 1% a day is 365% a year
 
     def charge(self, late, rate, rates):
         return _accrue(late, lambda item, first, last: rate * (last - first + 1)), []
@@ -273,6 +276,7 @@ class AnnualRate(LateFeePolicy):
     label = "Rate per year on the overdue balance, rate/365 a day (default 12%)"
     label_zh = "按年利率计收（日利率 = 年利率/365，默认年12%）"
     default_rate = 0.12
+    max_rate = 3.65  # as much as 1% a day
 
     def charge(self, late, rate, rates):
         return _accrue(late, lambda item, first, last: rate * (last - first + 1) / 365.0), []
@@ -288,6 +292,7 @@ class FixedFee(LateFeePolicy):
     label = "Flat fee once overdue (default 100 in the invoice currency)"
     label_zh = "逾期一次性固定费用（默认100，按发票币种）"
     default_rate = 100.0
+    max_rate = 1e9  # a flat fee in the invoice currency
 
     def charge(self, late, rate, rates):
         due = late.late & (late.opening > 0)
@@ -302,6 +307,7 @@ class PercentFee(LateFeePolicy):
     label = "One-off share of the overdue amount (default 2%)"
     label_zh = "按逾期金额一次性收取比例（默认2%）"
     default_rate = 0.02
+    max_rate = 1.0  # all of the overdue amount
 
     def charge(self, late, rate, rates):
         return np.where(late.late, rate * late.opening.astype(np.float64), 0.0), []

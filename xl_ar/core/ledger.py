@@ -15,7 +15,7 @@ import pandas as pd
 
 from xl_ar.core import convert
 from xl_ar.core.issues import Issue
-from xl_ar.core.money import CURRENCY_EXPONENTS, to_minor_array
+from xl_ar.core.money import CURRENCY_EXPONENTS, MAX_AMOUNT, to_minor_array
 from xl_ar.core.schema import ACTIVITIES, CUSTOMERS, INVOICES, ORDERS, RATES, RECEIPTS, Table
 from xl_ar.core.settings import Settings
 
@@ -98,18 +98,33 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
     for f in table.fields:
         raw_col = chk.column(f.name)
         present = f.name in frame
+        raw_col, reported = _drop_cell_errors(raw_col, f.name, chk)
         if f.kind == "date":
             col, bad = convert.dates_column(raw_col)
             for pos, v in bad:
                 chk.add(f.name, pos, f'{_label(f.name)} "{v}" is not a date')
             out[f.name] = col.to_numpy()
         elif f.kind in ("money", "number", "int"):
-            col, bad = convert.amounts_column(raw_col)
+            dec = settings.decimal_separator
+            col, bad = convert.amounts_column(raw_col, dec)
             if f.kind == "number":
-                parsed, bad = convert.convert_column(raw_col, convert.parse_number)
+                parsed, bad = convert.convert_column(raw_col, lambda v: convert.parse_number(v, dec))
                 col = np.array([np.nan if p is None else p for p in parsed], dtype=np.float64)
             for pos, v in bad:
-                chk.add(f.name, pos, f'{_label(f.name)} "{v}" is not a number')
+                if convert.is_ambiguous(v, dec):
+                    chk.add(f.name, pos, f'{_label(f.name)} "{v}" has a comma that may mark decimals; type it as '
+                            'digits with a decimal point, or set DecimalSeparator on the Settings sheet to "," '
+                            '(1.234,50) or "." (1,234.50)')
+                else:
+                    chk.add(f.name, pos, f'{_label(f.name)} "{v}" is not a number')
+            if f.kind in ("money", "int"):
+                huge = np.flatnonzero(np.abs(np.nan_to_num(col)) >= MAX_AMOUNT)
+                for pos in huge:
+                    chk.add(f.name, int(pos), f'{_label(f.name)} {raw_col[pos]!r} is beyond what xl-ar handles '
+                            f'(up to {MAX_AMOUNT:,.0f}); check the cell')
+                if len(huge):
+                    col = col.copy()
+                    col[huge] = np.nan
             if f.kind == "int":
                 frac = ~np.isnan(col) & (col != np.floor(np.nan_to_num(col)))
                 for pos in np.flatnonzero(frac):
@@ -139,7 +154,7 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
         if f.required and present:
             blank = out[f.name].isna().to_numpy() if f.kind in ("date", "money", "number", "int") else (out[f.name] == "").to_numpy()
             for pos in np.flatnonzero(blank):
-                if convert.is_blank(raw_col[pos]):  # otherwise a bad value, reported above
+                if convert.is_blank(raw_col[pos]) and int(pos) not in reported:  # else reported above
                     chk.add(f.name, int(pos), f"{_label(f.name)} is blank")
     if table.key and table.key in frame:
         keys = out[table.key]
@@ -150,6 +165,24 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
                 k = keys.iat[pos]
                 chk.add(table.key, int(pos), f'{_label(table.key)} "{k}" is a duplicate of row {chk.rows[first_pos[k]]}')
     return out
+
+
+def _drop_cell_errors(raw_col: np.ndarray, name: str, chk: "_Checker") -> tuple[np.ndarray, set[int]]:
+    """Report cells holding an Excel error or an uncalculated formula, then treat them as blank.
+
+    Each is an error (a ``#N/A`` due date must not quietly become "due after the terms").
+
+    Returns:
+        The column with those cells blanked, and their positions (not reported again as blank).
+    """
+    hit = convert.cell_errors(raw_col)
+    if not len(hit):
+        return raw_col, set()
+    raw_col = raw_col.copy()
+    for pos in hit:
+        chk.add(name, int(pos), f"{_label(name)} {raw_col[pos].describe()}")
+        raw_col[pos] = None
+    return raw_col, {int(p) for p in hit}
 
 
 def _minor(frame: pd.DataFrame, col: str) -> np.ndarray:

@@ -23,6 +23,10 @@ CURRENCY_EXPONENTS: dict[str, int] = {
     "KWD": 3, "BHD": 3, "OMR": 3, "JOD": 3, "TND": 3,
 }
 
+#: The largest amount (major units) a ledger cell may hold: ten trillion. Minor units of it in
+#: int64 leave room for sums of a million such rows, and float64 still holds it to the cent.
+MAX_AMOUNT = 1e13
+
 # Scaled values are first rounded to this many decimals to remove binary noise
 # (1.005 * 100 = 100.49999999999999) before the half-up step. Six decimals is far
 # below any real amount's precision and far above float64 noise for amounts < 1e9.
@@ -72,6 +76,7 @@ def to_minor_array(values: np.ndarray, exp: int | np.ndarray = 2) -> np.ndarray:
     """
     values = np.asarray(values, dtype=np.float64)
     scaled = np.round(np.abs(values) * np.power(10.0, exp), _NOISE_DECIMALS)
+    _check_int64(scaled)
     return (np.sign(values) * np.floor(scaled + 0.5)).astype(np.int64)
 
 
@@ -86,6 +91,7 @@ def round_half_up(values: np.ndarray) -> np.ndarray:
     """
     values = np.asarray(values, dtype=np.float64)
     scaled = np.round(np.abs(values), _NOISE_DECIMALS)
+    _check_int64(scaled)
     return (np.sign(values) * np.floor(scaled + 0.5)).astype(np.int64)
 
 
@@ -124,3 +130,9 @@ def to_major_array(minor: np.ndarray, exp: int | np.ndarray = 2) -> np.ndarray:
         mask = exp == e
         out[mask] = np.round(out[mask], int(e))
     return out
+
+
+def _check_int64(scaled: np.ndarray) -> None:
+    """Refuse what int64 minor units cannot hold (a cast would wrap silently to garbage)."""
+    if scaled.size and not (np.isfinite(scaled).all() and float(scaled.max()) < 2.0**62):
+        raise OverflowError("an amount is too large for minor units in int64")

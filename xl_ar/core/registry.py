@@ -80,6 +80,10 @@ SETTINGS: tuple[Setting, ...] = (
             'Cap as a share of the principal, blank = none',
             '滞纳金上限（占本金比例），空白 = 不设上限',
             ('滞纳金上限', '违约金上限')),
+    Setting('DecimalSeparator', None, 'choice', 'ledger',
+            'Decimal mark of amounts typed as text: "." (1,234.50) or "," (1.234,50); blank = refuse "12,50" as ambiguous',
+            '文本金额的小数点："." 或 ","；空白 = 含逗号的金额视为有歧义',
+            ('小数点', '小数分隔符')),
     # ---- credit
     Setting('CreditHoldDays', 15, 'integer', 'credit',
             'Hold a customer with an invoice more than this many days overdue, until it is paid',

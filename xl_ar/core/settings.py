@@ -38,6 +38,7 @@ class Settings:
     late_fee_rate: float | None = None
     late_fee_grace_days: int = 0
     late_fee_cap: float | None = None
+    decimal_separator: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def with_as_of(self, as_of: dt.date) -> "Settings":
@@ -83,7 +84,7 @@ def parse_settings(
         if key not in known:
             continue
         if _blank(raw):
-            if key in ("AsOfDate", "LateFeeCap", "LateFeeRate"):
+            if key in ("AsOfDate", "LateFeeCap", "LateFeeRate", "DecimalSeparator"):
                 values[key] = None  # blank rate = the policy's own default
             continue
         try:
@@ -134,6 +135,12 @@ def parse_settings(
                     bad(where, f'grace days "{raw}" must be a whole number of days')
                     continue
                 values[key] = int(n)
+            elif key == "DecimalSeparator":
+                mark = {"point": ".", "dot": ".", "comma": ",", "，": ",", "。": "."}.get(str(raw).strip().lower(), str(raw).strip())
+                if mark not in (".", ","):
+                    bad(where, f'decimal separator "{raw}" must be "." or ","')
+                    continue
+                values[key] = mark
             elif key == "LateFeeCap":
                 values[key] = _number(raw)
                 if values[key] < 0:
@@ -142,6 +149,13 @@ def parse_settings(
         except (ValueError, TypeError):
             bad(where, f'{key} "{raw}" is not a valid value')
 
+    rate = values.get("LateFeeRate")
+    policy = (policies or {}).get(values.get("LateFeePolicy", "daily"))
+    top = getattr(policy, "max_rate", None)
+    if rate is not None and top is not None and rate > top:
+        bad(pairs["LateFeeRate"][1], f'late-fee rate {pairs["LateFeeRate"][0]!r} is beyond the sane range of the '
+            f'{getattr(policy, "key", "")} policy (at most {top:g}); check the cell')
+        del values["LateFeeRate"]
     extra = {k: v for k, v in pairs.items() if k not in known}
     s = Settings(
         as_of=values.get("AsOfDate"),
@@ -153,6 +167,7 @@ def parse_settings(
         late_fee_rate=values.get("LateFeeRate"),
         late_fee_grace_days=values.get("LateFeeGraceDays", 0),
         late_fee_cap=values.get("LateFeeCap"),
+        decimal_separator=values.get("DecimalSeparator"),
         extra=extra,
     )
     return s, issues

@@ -1,0 +1,76 @@
+"""The screening of a workbook's parts before calamine parses them (real files, real reader)."""
+
+from __future__ import annotations
+
+import pytest
+
+from corpus.build import (add_cell, edit_sheet, invoice_cell, ledger, rezip, set_cell_xml, shared_strings,
+                          shared_strings_bomb, sheet_part)
+from xl_ar.book.package import BookError
+from xl_ar.book.reader import read_book
+from xl_ar.core.convert import CellError
+
+
+def test_a_value_in_the_last_cell_of_the_grid_is_read_without_the_grid(tmp_path):
+    book = edit_sheet(ledger(tmp_path / "far.xlsx"), "Invoices", lambda x: add_cell(x, "XFD1048576", b"<v>1</v>"))
+    data = read_book(book)
+    assert list(data.tables["Invoices"].frame["invoice_no"]) == ["I1", "I2", "I3", "I4"]
+
+
+def test_a_far_cell_in_the_header_rows_that_would_need_the_whole_grid_is_refused(tmp_path):
+    book = ledger(tmp_path / "far.xlsx")
+    edit_sheet(book, "Invoices", lambda x: add_cell(x, "A1048576", b"<v>1</v>").replace(
+        b"</row>", b'<c r="XFD1"><v>1</v></c></row>', 1))
+    with pytest.raises(BookError, match=r"Invoices!XFD1048576: the ledger would span 1,048,576 rows"):
+        read_book(book)
+
+
+def test_a_doctype_in_the_shared_strings_is_refused_naming_the_part(tmp_path):
+    book = shared_strings_bomb(shared_strings(ledger(tmp_path / "b.xlsx")))
+    with pytest.raises(BookError, match=r"xl/sharedStrings.xml declares a DOCTYPE"):
+        read_book(book)
+
+
+def test_a_reader_failure_names_the_sheet_and_part(tmp_path):
+    book = shared_strings(ledger(tmp_path / "s.xlsx"))
+    edit_sheet(book, "Invoices", lambda x: x.replace(b'<c r="A2" t="s"><v>', b'<c r="A2" t="s"><v>99999', 1))
+    with pytest.raises(BookError, match=r"the sheet 'Invoices' \(xl/worksheets/sheet3.xml\) cannot be read"):
+        read_book(book)
+
+
+def test_a_missing_sheet_part_and_malformed_xml_are_refused(tmp_path):
+    book = ledger(tmp_path / "m.xlsx")
+    rezip(book, {sheet_part(book, "Invoices"): None})
+    with pytest.raises(BookError, match="has no part xl/worksheets/sheet3.xml"):
+        read_book(book)
+    book = edit_sheet(ledger(tmp_path / "x.xlsx"), "Invoices", lambda x: x.replace(b"</sheetData>", b"<row></sheetData>"))
+    with pytest.raises(BookError, match=r"sheet3.xml is not well-formed XML \(line 1, column \d+: mismatched tag\)"):
+        read_book(book)
+
+
+def test_excel_errors_and_uncalculated_formulas_are_not_blank(tmp_path):
+    book = ledger(tmp_path / "e.xlsx")
+    edit_sheet(book, "Invoices", lambda x: set_cell_xml(set_cell_xml(
+        x, "D2", b'<c r="D2" t="e"><f>VLOOKUP(A2,X,2,0)</f><v>#N/A</v></c>'), "E3", b'<c r="E3"><f>SUM(1,2)</f></c>'))
+    frame = read_book(book).tables["Invoices"].frame
+    assert frame["due_date"][0] == CellError("#N/A")
+    assert frame["amount"][1] == CellError("formula")
+
+
+def test_two_sheets_for_one_ledger_and_a_chart_sheet_are_refused(tmp_path):
+    def twice(wb):
+        wb.copy_worksheet(wb["Invoices"]).title = "发票"
+    with pytest.raises(BookError, match="the sheets 'Invoices' and '发票' both hold the Invoices ledger"):
+        read_book(ledger(tmp_path / "two.xlsx", edit=twice))
+
+    def chart(wb):
+        del wb["Invoices"]
+        wb.create_chartsheet("Invoices")
+    with pytest.raises(BookError, match="the sheet 'Invoices' is a chart sheet, not a worksheet"):
+        read_book(ledger(tmp_path / "chart.xlsx", edit=chart))
+
+
+def test_a_folder_given_as_the_workbook_is_refused(tmp_path):
+    (tmp_path / "book.xlsx").mkdir()
+    with pytest.raises(BookError, match="book.xlsx is a folder, not a workbook file"):
+        read_book(tmp_path / "book.xlsx")

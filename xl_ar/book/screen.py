@@ -1,0 +1,175 @@
+"""Screening the parts a reader will parse, before it parses them.
+
+A workbook is untrusted input. calamine (the fast reader) trusts what it is given: a DOCTYPE
+in the shared strings, a member whose data is longer than its header says, corrupt deflate data
+or a missing sheet part end in a reader error or worse, and one value typed in XFD1048576 makes
+it allocate the whole grid from A1 (17 billion cells). So every part the reader will parse
+(workbook, its relationships, shared strings, styles, the ledger sheets and their tables) is
+first inflated here under the package's limits (size, ratio, declared against real size, CRC),
+parsed by expat for well-formedness with any DOCTYPE refused, and each ledger sheet's extent is
+measured. A sheet whose dense grid would be too large is cut down to the columns of its header
+rows (the only ones the ledger reads); if that is still too large it is refused, naming the
+far cell.
+
+The scan also finds what calamine hides: cells holding an Excel error (``#N/A``, ``#REF!``) and
+formulas saved without a value, both of which it reads as blank.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.parsers.expat
+from dataclasses import dataclass, field
+
+from xl_ar.book.headers import sheet_for_name
+from xl_ar.book.package import WorkbookPackage
+from xl_ar.book.sheetxml import BookError, col_index, col_letter
+
+#: The most cells (rows x columns, from A1) a ledger sheet may span once cut to its columns:
+#: 1,048,576 rows of 22 columns. calamine holds the grid densely (~32 bytes a cell).
+MAX_DENSE_CELLS = 23_000_000
+#: The header is looked for in these first rows (as the reader does).
+HEADER_ROWS = 10
+#: Excel's limit on the characters of one cell.
+EXCEL_MAX_TEXT = 32_767
+
+_ROW = re.compile(rb"<(?:\w+:)?row\b[^>]*?\br=\"(\d+)\"")
+_CELL_COL = re.compile(rb"<(?:\w+:)?c\b[^>]*?\br=\"([A-Z]{1,3})")
+_CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
+_REF = re.compile(rb"\br=\"([A-Z]{1,3})(\d{1,7})\"")
+_ERROR_CELL = re.compile(rb"<(?:\w+:)?c\b[^>]*?\bt=\"e\"[^>]*>.*?</(?:\w+:)?c>", re.S)
+_FORMULA_NO_VALUE = re.compile(rb"<(?:\w+:)?c\b([^>]*)>\s*<(?:\w+:)?f\b[^>]*(?:/>|>[^<]*</(?:\w+:)?f>)\s*</(?:\w+:)?c>")
+_VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
+_LONG_TEXT = re.compile(rb"<(?:\w+:)?t\b[^>]*>[^<]{%d,}" % (EXCEL_MAX_TEXT + 1))
+
+
+@dataclass
+class SheetScreen:
+    """What the scan of one ledger sheet found.
+
+    Attributes:
+        name: the sheet's name; part: its worksheet part.
+        errors: cell reference -> Excel error shown (``"#N/A"``), or ``"formula"`` for a
+            formula saved without a value.
+        trimmed: the sheet XML cut to its ledger columns, when the full grid is too large.
+    """
+
+    name: str
+    part: str
+    errors: dict[str, str] = field(default_factory=dict)
+    trimmed: bytes | None = None
+
+
+@dataclass
+class Screening:
+    """The checked parts of a workbook: the ledger sheets to read, by canonical name."""
+
+    sheets: dict[str, SheetScreen]
+    long_text: list[str] = field(default_factory=list)
+
+
+def check_xml(data: bytes, part: str, book: str) -> None:
+    """Refuse a part that is not well-formed XML or declares a DOCTYPE (entity bombs, XXE).
+
+    Args:
+        data: the part's bytes.
+        part: its name, for the message.
+        book: the workbook's file name, for the message.
+    """
+    p = xml.parsers.expat.ParserCreate()
+
+    def refuse(*_args: object) -> None:
+        raise BookError(f"{book}: {part} declares a DOCTYPE or entities; Excel never writes one, so it is refused")
+
+    p.StartDoctypeDeclHandler = refuse
+    p.EntityDeclHandler = refuse
+    try:
+        p.Parse(data, True)
+    except xml.parsers.expat.ExpatError as exc:
+        raise BookError(f"{book}: {part} is not well-formed XML (line {exc.lineno}, column {exc.offset + 1}: "
+                        f"{xml.parsers.expat.ErrorString(exc.code)}); open and save it in Excel, or restore a backup") from None
+
+
+def screen_book(pkg: WorkbookPackage) -> Screening:
+    """Check every part the reader will parse and measure each ledger sheet.
+
+    Args:
+        pkg: the opened package (its zip directory already checked against the limits).
+
+    Returns:
+        The ledger sheets to read; raises :class:`BookError` naming the part or the cell.
+    """
+    book = pkg.path.name
+    for part in pkg.reader_parts():
+        check_xml(pkg.read(part), part, book)
+    sheets: dict[str, SheetScreen] = {}
+    seen: dict[str, str] = {}
+    long_text: list[str] = []
+    for name, part, kind in pkg.sheet_kinds():
+        canon = sheet_for_name(name)
+        if canon is None or canon in ("Aging", "Collections", "Dashboard", "Warnings"):
+            continue
+        if canon in seen:
+            raise BookError(f"{book}: the sheets {seen[canon]!r} and {name!r} both hold the {canon} ledger; "
+                            "rename or delete one so xl-ar reads the right one")
+        seen[canon] = name
+        if kind != "worksheet" or part is None:
+            what = {"chartsheet": "chart sheet", "dialogsheet": "dialog sheet"}.get(kind, kind or "sheet of unknown kind")
+            raise BookError(f"{book}: the sheet {name!r} is a {what}, not a worksheet, so it "
+                            f"cannot hold the {canon} ledger; rename it")
+        if not pkg.has_part(part):
+            raise BookError(f"{book}: the sheet {name!r} has no part {part} (the file is damaged); restore a backup")
+        data = pkg.read(part)
+        check_xml(data, part, book)
+        for tpart in pkg.sheet_table_parts(part):
+            check_xml(pkg.read(tpart), tpart, book)
+        sheets[canon] = _screen_sheet(name, part, data)
+        if _LONG_TEXT.search(data):
+            long_text.append(name)
+    sst = pkg.shared_strings_part()
+    if sst and _LONG_TEXT.search(pkg.read(sst)):
+        long_text.append("shared strings")
+    return Screening(sheets, long_text)
+
+
+def _screen_sheet(name: str, part: str, data: bytes) -> SheetScreen:
+    screen = SheetScreen(name, part)
+    for m in _ERROR_CELL.finditer(data):
+        ref, v = _REF.search(m.group(0)), _VALUE.search(m.group(0))
+        if ref:
+            screen.errors[(ref.group(1) + ref.group(2)).decode()] = (v.group(1).decode() if v else "#VALUE!")
+    if b"<f" in data:
+        for m in _FORMULA_NO_VALUE.finditer(data):
+            ref = _REF.search(m.group(1))
+            if ref:
+                screen.errors.setdefault((ref.group(1) + ref.group(2)).decode(), "formula")
+    rows = max((int(r) for r in _ROW.findall(data)), default=data.count(b"<row"))
+    cols = max((col_index(c) for c in set(_CELL_COL.findall(data))), default=0)
+    if rows * cols <= MAX_DENSE_CELLS:
+        return screen
+    # Too large from A1: keep the columns the header rows use; the rest is not ledger data.
+    head_end = next((m.start() for m in _ROW.finditer(data) if int(m.group(1)) > HEADER_ROWS), len(data))
+    keep_cols = max((col_index(c) for c in set(_CELL_COL.findall(data[:head_end]))), default=0)
+    far: list[tuple[int, int]] = []
+    kept_rows = 0
+
+    def keep(m: re.Match[bytes]) -> bytes:
+        nonlocal kept_rows
+        ref = _REF.search(m.group(1))
+        if ref is None:
+            return m.group(0)
+        c, r = col_index(ref.group(1)), int(ref.group(2))
+        if c > keep_cols:
+            if not far or (r, c) > far[0]:
+                far[:] = [(r, c)]
+            return b""
+        kept_rows = max(kept_rows, r)
+        return m.group(0)
+
+    trimmed = _CELL.sub(keep, data)
+    if kept_rows * keep_cols > MAX_DENSE_CELLS:
+        raise BookError(f"{name}!{col_letter(keep_cols)}{kept_rows}: the ledger would span {kept_rows:,} rows by "
+                        f"{keep_cols:,} columns from A1, more than xl-ar reads ({MAX_DENSE_CELLS:,} cells); "
+                        "clear the cells far below or to the right of the ledger")
+    screen.trimmed = trimmed
+    return screen

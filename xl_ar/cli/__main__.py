@@ -1,0 +1,7 @@
+"""``python -m xl_ar.cli``: the ``xl-ar`` command without its console script."""
+
+import sys
+
+from xl_ar.cli import main
+
+sys.exit(main())
