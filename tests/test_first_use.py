@@ -97,3 +97,36 @@ def test_the_work_list_shows_days_to_due_not_negative_days_late(tmp_path, capsys
     assert late and all(r[9] > 0 and r[10] is None for r in late)
     assert all(r[9] is None or r[9] > 0 for r in rows.values())  # never a negative or zero "days late"
     assert ws.auto_filter.ref == f"A2:S{ws.max_row}"
+
+
+def _typed_right_of_the_table(tmp_path, header: str | None) -> Path:
+    book = write_ledger(tmp_path / "台账.xlsx", lang="zh")
+    wb = openpyxl.load_workbook(book)
+    ws = wb["发票"]
+    assert ws.tables["tblInvoices"].ref == "A1:J8"
+    ws["K1"], ws["K2"] = header, "客户要求开专票"
+    wb.save(book)
+    return book
+
+
+def test_a_column_typed_right_of_the_invoice_table_is_taken_into_it(tmp_path, capsys):
+    book = _typed_right_of_the_table(tmp_path, "备注2")
+    assert main(["refresh", str(book), "--as-of", "2025-06-30"]) == 0
+    capsys.readouterr()
+    ws = openpyxl.load_workbook(book)["发票"]
+    table = ws.tables["tblInvoices"]
+    names = [c.name for c in table.tableColumns]
+    assert names[9:12] == ["争议原因", "备注2", "已收金额"] and table.ref == f"A1:{ws.cell(1, len(names)).column_letter}8"
+    assert [c.value for c in ws[1]] == names and (ws["K2"].value, ws["L2"].value) == ("客户要求开专票", 10000)
+    assert main(["refresh", str(book), "--as-of", "2025-06-30"]) == 0  # and again: nothing moves
+    assert [c.name for c in openpyxl.load_workbook(book)["发票"].tables["tblInvoices"].tableColumns] == names
+
+
+def test_a_headerless_column_right_of_the_table_is_named_and_never_overwritten(tmp_path, capsys):
+    book = _typed_right_of_the_table(tmp_path, None)
+    before = book.read_bytes()
+    assert main(["refresh", str(book), "--as-of", "2025-06-30"]) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert ('发票!K1: this column lies between the Excel Table "tblInvoices" and the columns xl-ar writes, and has '
+            "no header, so the Table cannot be extended over it: type a header in K1") in out
+    assert book.read_bytes() == before  # nothing written, the note in K2 kept

@@ -8,6 +8,7 @@ import email
 import email.policy
 import hashlib
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -303,3 +304,28 @@ def test_the_ribbon_runs_it_on_the_open_book(tmp_path):
     sheet = xl.sheets["Outbox"]
     assert sheet.range("A1").value == "Status" and sheet.range("C2").value == "C1"
     assert "催款提醒" in str(s)
+
+
+def test_the_signature_names_the_company_once_when_no_one_signs(tmp_path):
+    # No SenderName and no owner: the letter is signed by the company alone, not "X X".
+    customers = [["K1", "北京恒通机电有限公司", "B", "刘会计", "fin@hengtong.example", "", 30, 1.0, "", "zh"],
+                 ["K2", "Severe Ltd", "B", "", "ap@severe.example", "", 30, 1.0, "", "en"]]
+    invoices = [["F1", "K1", D(2025, 2, 1), D(2025, 3, 3), 5000.00, "CNY", "", "", "", ""],
+                ["F2", "K2", D(2024, 9, 1), D(2024, 10, 1), 5000.00, "CNY", "", "", "", ""]]
+    settings = [("CompanyName", "Audit Test Co."), ("CompanyNameZh", "审计测试有限公司"), ("SenderEmail", "ar@t.example")]
+    book = make_book(tmp_path / "l.xlsx", customers=customers, invoices=invoices, settings=settings)
+    s = build_reminders(book, AS_OF, now=NOW)
+    for f in s.files:
+        if f.suffix != ".eml":
+            continue
+        msg = read_eml(f)
+        company = "审计测试有限公司" if f.name.startswith("K1_") else "Audit Test Co."
+        for part in ("plain", "html"):
+            body = msg.get_body((part,)).get_content()
+            text = re.sub(r"<[^>]+>", " ", body)  # the HTML's <br> between the lines
+            assert company in text and not re.search(rf"{re.escape(company)}[\s,，]*{re.escape(company)}", text), \
+                (f.name, part)
+    with_owner = [["K1", "北京恒通机电有限公司", "B", "刘会计", "fin@hengtong.example", "", 30, 1.0, "张伟", "zh"]]
+    book = make_book(tmp_path / "o.xlsx", customers=with_owner, invoices=invoices[:1], settings=settings)
+    text = read_eml(build_reminders(book, AS_OF, now=NOW).files[0]).get_body(("plain",)).get_content()
+    assert "张伟\r\n审计测试有限公司" in text  # a person signs above the company

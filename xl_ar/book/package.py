@@ -500,6 +500,7 @@ class WorkbookPackage:
         last_col: int,
         headers: Mapping[int, str],
         last_row: int | None = None,
+        user_headers: Mapping[int, str] | None = None,
     ) -> list[str]:
         """Widen the Excel Table (and a sheet autofilter) holding a ledger over new columns.
 
@@ -516,6 +517,9 @@ class WorkbookPackage:
             last_col: the last column the table must reach.
             headers: header text by 1-based column, for every column added or renamed.
             last_row: the last data row, if the table must reach it.
+            user_headers: header text by 1-based column of the user's own columns: one typed
+                just right of the table, between it and ours, is taken into the table under
+                its header, as Excel does when a column is typed next to a table.
 
         Returns:
             The parts changed (table parts, and the sheet part for its autofilter).
@@ -527,7 +531,8 @@ class WorkbookPackage:
         changed = []
         for _, typ, target in self._rels(sheet_part):
             if typ.endswith("/table") and target and self.has_part(target):
-                x = extend_table_xml(self.read(target), target, header_row, first_col, last_col, headers, last_row)
+                x = extend_table_xml(self.read(target), target, header_row, first_col, last_col, headers, last_row,
+                                     user_headers, sheet)
                 if x is not None:
                     self.set_part(target, x)
                     changed.append(target)

@@ -28,7 +28,7 @@ from xl_ar.book.headers import (
 from xl_ar.book.package import BookError, WorkbookPackage
 from xl_ar.book.screen import Screening, screen_book
 from xl_ar.book.sheetxml import col_letter, split_ref
-from xl_ar.core.convert import CellError, is_blank
+from xl_ar.core.convert import CellError, is_blank, parse_text
 from xl_ar.core.ledger import RawTable
 
 #: Sheets the tool writes wholly: never read as ledger input.
@@ -47,6 +47,8 @@ class SheetLayout:
         first_col, last_col: 1-based columns of the user's table (computed columns excluded).
         outputs: computed field -> 1-based column, for computed columns already present.
         last_row: last non-empty row.
+        headers: 1-based column -> header text of every non-blank header cell (a user's own
+            column right of an Excel Table is taken into the Table under this name).
     """
 
     name: str
@@ -55,6 +57,7 @@ class SheetLayout:
     last_col: int
     outputs: dict[str, int] = field(default_factory=dict)
     last_row: int = 0
+    headers: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -103,9 +106,15 @@ def _read_table(name: str, table: str, rows: list[list[Any]]) -> tuple[RawTable,
     frame = picked.iloc[keep].reset_index(drop=True)
     frame.insert(0, "row", (h + 2 + keep).astype(np.int64))
     columns = {f: col_letter(j + 1) for f, j in fields.items()}
+    last = (max(user_cols) + 1) if user_cols else 0
+    # Columns typed just right of the user's last one without a header are still the user's:
+    # the computed columns go after them, never over them (the refresh then asks for a header).
+    while last and last < body.shape[1] and last + 1 not in outputs.values() and \
+            not (body[last].isna() | (body[last] == "")).all():
+        last += 1
     layout = SheetLayout(
-        name, h + 1, (min(user_cols) + 1) if user_cols else 1, (max(user_cols) + 1) if user_cols else 0,
-        outputs, int(h + 2 + keep[-1]) if len(keep) else h + 1,
+        name, h + 1, (min(user_cols) + 1) if user_cols else 1, last,
+        outputs, int(h + 2 + keep[-1]) if len(keep) else h + 1, {j + 1: parse_text(header[j]) for j in used},
     )
     return RawTable(table, name, frame, columns), layout
 

@@ -18,13 +18,15 @@ Box = tuple[int, int, int, int]  # (first row, first column, last row, last colu
 
 
 def extend_table_xml(x: bytes, part: str, header_row: int, first_col: int, last_col: int,
-                     headers: Mapping[int, str], last_row: int | None) -> bytes | None:
+                     headers: Mapping[int, str], last_row: int | None, user_headers: Mapping[int, str] | None = None,
+                     sheet: str = "") -> bytes | None:
     """The table part widened as :meth:`WorkbookPackage.extend_table` describes, or None.
 
     Args:
         x: the table part.
         part: its name, for messages.
-        header_row, first_col, last_col, headers, last_row: as for ``extend_table``.
+        header_row, first_col, last_col, headers, last_row, user_headers: as for ``extend_table``.
+        sheet: the sheet's name, for messages.
 
     Returns:
         The new part, or None when it is not the ledger's table or needs no change.
@@ -51,10 +53,23 @@ def extend_table_xml(x: bytes, part: str, header_row: int, first_col: int, last_
                 want.append(name)
             else:
                 want[col - c1] = name
+        elif col > c2 and (user_headers or {}).get(col, "").strip():
+            want.append(_table_col_name(user_headers[col]))  # a user's column: taken in, as Excel does
         elif col > c2:
-            raise BookError(f"{part}: no header given for column {col_letter(col)}, which the table must cover")
-    if len({n.casefold() for n in want}) != len(want) or "" in want:
-        raise BookError(f"{part}: table column names must be unique and not empty: {want}")
+            where = f"{sheet}!{col_letter(col)}{header_row}" if sheet else f"{part}: column {col_letter(col)}"
+            raise BookError(
+                f'{where}: this column lies between the Excel Table "{root_el.get("displayName", "")}" and the '
+                f"columns xl-ar writes, and has no header, so the Table cannot be extended over it: type a header "
+                f"in {col_letter(col)}{header_row} (or move what is in the column elsewhere) and run again")
+    seen: set[str] = set()
+    for k, n in enumerate(want):
+        if n.casefold() in seen:
+            where = f"{sheet}!{col_letter(c1 + k)}{header_row}" if sheet else part
+            raise BookError(f'{where}: the header "{n}" is already a column of the Excel Table '
+                            f'"{root_el.get("displayName", "")}": give this column another header and run again')
+        seen.add(n.casefold())
+    if "" in want:
+        raise BookError(f"{part}: table column names must not be empty: {want}")
     if new_box == box and want == names:
         return None
     p = re.escape(root_el.prefix.encode() + b":") if root_el.prefix else b""

@@ -324,7 +324,8 @@ def _splice_outputs(pkg: WorkbookPackage, sheet: SheetOutputs, st: Styles) -> No
     pkg.splice_sheet(layout.name, header_row=layout.header_row, columns=columns, rows=sheet.rows,
                      values=[c.values for c in sheet.columns])
     pkg.extend_table(layout.name, layout.header_row, layout.first_col, max(c.index for c in columns),
-                     {c.index: c.header for c in columns}, last_row=max(layout.last_row, layout.header_row + 1))
+                     {c.index: c.header for c in columns}, last_row=max(layout.last_row, layout.header_row + 1),
+                     user_headers=layout.headers)
 
 
 def write_results(pkg: WorkbookPackage, data: BookData, result: RunResult, settings: Settings) -> None:

@@ -15,8 +15,9 @@ from xl_ar.core.money import to_major
 def register(sub: Any) -> None:
     """Add ``new``, ``check``, ``refresh`` and ``demo`` to the ``xl-ar`` command."""
     s = sub.add_parser("new", help="create an empty ledger workbook", description=
-                       "Create an empty ledger workbook: Settings, Customers, Invoices, Receipts and "
-                       "Activities sheets as Excel Tables, with date and money formats and drop-downs.")
+                       "Create an empty ledger workbook: Settings (every setting with its default), Customers, "
+                       "Invoices, Receipts, Activities and Stages (the collection rules) sheets as Excel Tables, "
+                       "with date and money formats and drop-downs.")
     s.add_argument("path", type=Path, help="the .xlsx file to create")
     s.add_argument("--lang", choices=("zh", "en"), default="zh", help="sheet names and headers (default zh)")
     s.add_argument("--force", action="store_true", help="overwrite an existing file")
@@ -26,10 +27,11 @@ def register(sub: Any) -> None:
         ("check", "validate a ledger workbook (writes nothing)",
          "Validate the ledger: every problem is listed with its sheet, row and column. "
          "Exit code 1 when there are errors."),
-        ("refresh", "refresh aging and late fees in the workbook",
-         "Allocate receipts, age open items, compute late fees and write the computed columns "
-         "on Invoices and the Aging sheet back into the workbook (backed up first; every other "
-         "part of the file stays byte-identical)."),
+        ("refresh", "refresh aging, late fees, credit, stages and the report sheets in the workbook",
+         "Allocate receipts, age open items, compute late fees, credit and collection stages, and write "
+         "the computed columns on Invoices and Customers and the Aging, Collections, Warnings and "
+         "Dashboard sheets back into the workbook (backed up first; every other part of the file "
+         "stays byte-identical)."),
     ):
         s = sub.add_parser(name, help=help_, description=desc)
         s.add_argument("book", type=Path, help="the ledger workbook (.xlsx or .xlsm)")

@@ -44,34 +44,34 @@ def register(sub) -> None:
                        "\"30%@0,60%@acceptance+30,10%@365\" (share @ days after the start, or after a named "
                        "event: acceptance/验收, delivery/交付, warranty/质保), into invoice rows whose amounts sum "
                        "exactly to the total. Prints them; --write appends them to the Invoices sheet.")
-    s.add_argument("book", type=Path)
-    s.add_argument("--customer", required=True)
+    s.add_argument("book", type=Path, help="the ledger workbook (.xlsx or .xlsm)")
+    s.add_argument("--customer", required=True, help="the CustomerID (must be in the workbook)")
     s.add_argument("--contract", required=True, help="contract number; invoices are numbered CONTRACT-1, -2, ...")
-    s.add_argument("--amount", type=_amount, required=True)
-    s.add_argument("--terms", required=True)
+    s.add_argument("--amount", type=_amount, required=True, help="the contract amount")
+    s.add_argument("--terms", required=True, help='payment terms, e.g. "30%%@0,60%%@acceptance+30,10%%@365"')
     s.add_argument("--start", type=date_arg, required=True, help="contract start date")
     s.add_argument("--events", default="", help='event dates, e.g. "acceptance=2025-03-31; 质保=2026-03-31"')
-    s.add_argument("--currency", default="CNY")
+    s.add_argument("--currency", default="CNY", help="currency of the amount (default CNY)")
     s.add_argument("--due-days", type=int, default=0, help="days from each milestone's invoice to its due date")
     s.add_argument("--write", action="store_true", help="append the rows to the workbook")
     s.set_defaults(handler=_plan_main)
 
     s = sub.add_parser("instalments", help="record an instalment agreement for an overdue debt",
-                       description="Agree to repay an overdue amount in instalments with interest (default 1%% of "
-                       "the outstanding balance per instalment, as in the source documents' example). Prints the "
+                       description="Agree to repay an overdue amount in instalments with interest (default 1% of "
+                       "the outstanding balance per instalment). Prints the "
                        "schedule; --write records the agreement and one promise per instalment on Activities, "
                        "so each instalment is then tracked like a promise to pay.")
-    s.add_argument("book", type=Path)
-    s.add_argument("--customer", required=True)
-    s.add_argument("--invoice", default="", help="the invoice rescheduled (blank: the customer's overdue invoices)")
+    s.add_argument("book", type=Path, help="the ledger workbook (.xlsx or .xlsm)")
+    s.add_argument("--customer", required=True, help="the CustomerID (must be in the workbook)")
+    s.add_argument("--invoice", default="", help="the invoice rescheduled, one of the customer's (blank: the customer's overdue invoices)")
     s.add_argument("--amount", type=_amount, required=True, help="the principal to repay")
-    s.add_argument("--count", type=int, default=3)
-    s.add_argument("--interval", type=int, default=30, help="days between instalments")
+    s.add_argument("--count", type=int, default=3, help="number of instalments (default 3)")
+    s.add_argument("--interval", type=int, default=30, help="days between instalments (default 30)")
     s.add_argument("--first", type=date_arg, required=True, help="date of the first instalment")
     s.add_argument("--rate", default="0.01", help="interest per instalment (default 0.01)")
     s.add_argument("--agreed-on", type=date_arg, default=None, help="date of the agreement (default today)")
     s.add_argument("--by", default="", help="who agreed it")
-    s.add_argument("--currency", default="CNY")
+    s.add_argument("--currency", default="CNY", help="currency of the amount (default CNY)")
     s.add_argument("--write", action="store_true", help="append the rows to the workbook")
     s.set_defaults(handler=_instalments_main)
 
