@@ -352,14 +352,18 @@ def default_attach(ledger: Ledger, result: Any, settings: Any, as_of: dt.date, f
         ``(customer_id, lang) -> Attachment``.
     """
     try:
-        from xl_ar.documents.statements import statement_attachment
+        from xl_ar.documents.statements import StatementSource, statement_attachment
     except ImportError:
         statement_attachment = None
+    sources: list = []  # the period's statement source, made at the first attachment and shared
 
     def attach(customer_id: str, lang: str) -> Attachment | None:
         if statement_attachment is not None:
             try:
-                return Attachment(*statement_attachment(ledger, settings, customer_id, as_of, fmt=fmt, lang=lang))
+                if not sources:
+                    sources.append(StatementSource(ledger, settings, as_of, result))
+                return Attachment(*statement_attachment(ledger, settings, customer_id, as_of, fmt=fmt, lang=lang,
+                                                        source=sources[0]))
             except Exception as exc:  # another module's failure must not stop the reminders
                 if issues is not None:
                     issues.append(Issue("Statements", f'statement of "{customer_id}" not attached ({exc}); '
