@@ -8,7 +8,6 @@ import datetime as dt
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
-from xl_ar.core.convert import parse_date
 from xl_ar.core.issues import Issue
 from xl_ar.core.progress import Progress
 
@@ -17,6 +16,8 @@ EXIT_OK, EXIT_ISSUES, EXIT_USAGE = 0, 1, 2
 
 def date_arg(text: str) -> dt.date:
     """An argparse type for dates: the forms the ledger accepts (2025-06-30, 2025/6/30, 2025年6月30日)."""
+    from xl_ar.core.convert import parse_date  # here, not at the top: `xl-ar --help` needs no pandas
+
     try:
         d = parse_date(text)
     except ValueError:

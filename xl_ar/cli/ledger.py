@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from xl_ar.book.package import BookError
+from xl_ar.book.errors import BookError
 from xl_ar.cli.common import (EXIT_ISSUES, EXIT_OK, MAX_PRINTED_ISSUES, console_for, date_arg, fail,
                               print_issues, progress_bar)
-from xl_ar.core.money import to_major
 
 
 def register(sub: Any) -> None:
@@ -59,6 +58,8 @@ def refresh_file(book: Path, as_of, write: bool, console: Any):
 def print_report(report, console: Any) -> None:
     """Issues (errors first), the aging and tie-out per currency, and the key figures."""
     from rich.table import Table
+
+    from xl_ar.core.money import to_major
 
     ordered = sorted(report.issues, key=lambda i: i.severity != "error")
     print_issues(ordered[:MAX_PRINTED_ISSUES], console)

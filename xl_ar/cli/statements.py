@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from xl_ar.book.package import BookError
+from xl_ar.book.errors import BookError
 from xl_ar.cli.common import EXIT_ISSUES, EXIT_OK, EXIT_USAGE, console_for, date_arg, print_issues
 
 
