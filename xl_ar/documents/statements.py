@@ -371,19 +371,29 @@ def _section(d: pd.DataFrame, ccy: str, start: np.datetime64, o: pd.DataFrame | 
     opening = int(move[before].sum())
     inside = d[~before]
     running = opening + np.cumsum(move[~before])
-    lines = []
-    for (_, r), bal in zip(inside.iterrows(), running.tolist()):
-        mv = int(r["move"])
-        lines.append(StatementLine(
-            pd.Timestamp(r["date"]).date(), r["kind"], _text(r["doc_no"]), _text(r["description"]),
-            _text(r["reference"]), None if pd.isna(r["due_date"]) or r["kind"] != "invoice" else pd.Timestamp(r["due_date"]).date(),
-            max(mv, 0), max(-mv, 0), int(bal), int(r["row"]), bool(r["disputed"])))
+    # Whole columns as Python lists, then one line per document (row-wise pandas access is slow).
+    days = inside["date"].to_numpy(dtype="datetime64[D]").tolist()
+    dues = inside["due_date"].to_numpy(dtype="datetime64[D]").tolist()  # NaT -> None
+    lines = [
+        StatementLine(day, kind, _text(doc), _text(desc), _text(ref), due if kind == "invoice" else None,
+                      max(mv, 0), max(-mv, 0), bal, row, disputed)
+        for day, kind, doc, desc, ref, due, mv, bal, row, disputed in zip(
+            days, inside["kind"].tolist(), inside["doc_no"].tolist(), inside["description"].tolist(),
+            inside["reference"].tolist(), dues, move[~before].tolist(), running.tolist(), inside["row"].tolist(),
+            inside["disputed"].tolist())
+    ]
     closing = int(running[-1]) if len(running) else opening
     if o is None:
-        o = pd.DataFrame({"open": np.zeros(0, np.int64), "bucket": np.zeros(0, np.int64), "disputed": np.zeros(0, bool)})
-    aging = tuple(int(o["open"][o["bucket"] == i].sum()) for i in range(n_b))
+        o_open, o_bucket, o_disputed = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool)
+    else:
+        o_open, o_bucket, o_disputed = (o["open"].to_numpy(dtype=np.int64), o["bucket"].to_numpy(dtype=np.int64),
+                                        o["disputed"].to_numpy(dtype=bool))
+    per_bucket = np.zeros(n_b, np.int64)
+    counted = (o_bucket >= 0) & (o_bucket < n_b)
+    np.add.at(per_bucket, o_bucket[counted], o_open[counted])  # integer sums: exact to the cent
+    aging = tuple(int(x) for x in per_bucket)
     sec = StatementSection(ccy, CURRENCY_EXPONENTS.get(ccy, 2), opening, tuple(lines), closing, int(move.sum()),
-                           aging, int(o["open"].sum()), int(unapplied), int(o["open"][o["disputed"]].sum()))
+                           aging, int(o_open.sum()), int(unapplied), int(o_open[o_disputed].sum()))
     if not sec.ties:  # the same documents, summed two ways: a mismatch is a bug, never bad data
         raise AssertionError(f"statement of {cid} {ccy} does not tie to the ledger: {sec}")
     return sec
