@@ -31,7 +31,13 @@ def console_for(args: argparse.Namespace) -> Any:
     """A rich console: on stderr under ``--json``, so stdout holds only the JSON object."""
     from rich.console import Console
 
-    return Console(stderr=bool(getattr(args, "json", False)), highlight=False)
+    return Console(stderr=bool(getattr(args, "json", False)), highlight=False, quiet=bool(getattr(args, "quiet", False)))
+
+
+def add_quiet(parser: argparse.ArgumentParser) -> None:
+    """Add ``--quiet`` (no progress bar, no report: failures only) to a subcommand."""
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="print nothing but failures (the exit code says whether there were issues)")
 
 
 def print_issues(issues: Iterable[Issue], console: Any) -> None:
@@ -53,7 +59,7 @@ def progress_bar(console: Any) -> Iterator[Progress]:
     from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeElapsedColumn
 
     with Bar(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
-             console=console, transient=True, disable=not console.is_terminal) as bar:
+             console=console, transient=True, disable=console.quiet or not console.is_terminal) as bar:
         task = bar.add_task("reading", total=1.0)
 
         def progress(stage: str, fraction: float) -> None:
@@ -64,7 +70,10 @@ def progress_bar(console: Any) -> Iterator[Progress]:
 
 def fail(console: Any, exc: BaseException) -> int:
     """Print an expected failure (a file or workbook problem) as one line; the usage exit code."""
+    from rich.console import Console
     from rich.markup import escape
 
+    if console.quiet:  # --quiet hides the report, never a failure
+        console = Console(stderr=True, highlight=False)
     console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
     return EXIT_USAGE
