@@ -26,7 +26,7 @@ test: setup system-deps
 	$(BIN)/pytest
 
 bench: setup
-	$(BIN)/python bench/bench_refresh.py
+	$(BIN)/python bench/bench_refresh.py $(if $(BENCH_ROWS),--sizes $(BENCH_ROWS))
 
 # Regenerates the golden xlwings_udfs.bas from xl_ar/udfs.py, then the workbook.
 template: setup

@@ -1,14 +1,23 @@
-"""Benchmark: ``xl-ar refresh`` against the plain approach (openpyxl load, write, save).
+"""Benchmark: ``xl-ar refresh`` against the plain approach (openpyxl load, write, save), and
+the documents runs of the same ledger.
 
-For each size, a ledger workbook is generated once (cached in bench/out/), then both runs are
-made on fresh copies, each in its own process so its peak memory (max RSS) is its own:
+For each size, a ledger workbook is generated once (cached in bench/out/), then every run is
+made on a fresh copy in its own process, so its peak memory (max RSS) is its own:
 
-- xl-ar: the whole refresh (read with calamine, validate, allocate, age, fees, splice back);
-- openpyxl: load the workbook, write the five computed columns' values, save.
+- refresh: the whole ``xl-ar refresh`` (read with calamine, validate, compute, splice back);
+- openpyxl: load the workbook, write the five computed columns' values, save;
+- reminders: ``xl-ar reminders`` (every .eml draft with its customer's statement attached);
+- statements: ``xl-ar statements`` for every customer of the month (.xlsx);
+- PDFs: statements of the largest balances as PDF (``--pdfs`` of them), as PDFs per second;
+- start-up: ``xl-ar --help``; AR_LATEFEE: the UDF over a column of 100,000 rows (Python time).
 
-Times and ratios are printed; nothing is asserted (timings belong here, not in tests).
+Medians of ``--repeat`` runs (one run at 1,048,575 rows) are printed with the ratios; nothing
+is asserted (timings belong here, not in tests).
 
-    python bench/bench_refresh.py [--sizes 10000,100000,1048575] [--openpyxl-max N]
+    python bench/bench_refresh.py [--sizes 10000,100000] [--full] [--repeat 3] [--no-openpyxl]
+
+``--full`` adds 1,048,575 invoices (minutes and several GiB for openpyxl), as does
+``BENCH_ROWS=1048575`` in the environment (``make bench BENCH_ROWS=1048575``).
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -23,12 +33,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
+AS_OF = "2026-10-31"
+FULL = 1_048_575
 sys.path.insert(0, str(HERE))
 
-REFRESH = """
+XL_AR = """
 import sys
 from xl_ar.cli import main
-sys.exit(main(["refresh", sys.argv[1], "--as-of", "2026-10-31", "--json"]))
+sys.exit(main(sys.argv[1:]))
 """
 
 OPENPYXL = """
@@ -41,45 +53,112 @@ for r in range(2, ws.max_row + 1):
 wb.save(sys.argv[1])
 """
 
+PDFS = """
+import sys, time, datetime as dt
+from pathlib import Path
+from xl_ar.app.statements import BookFile, run_statements
+from xl_ar.documents.statements import build_statements
+book, out, n = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+start = time.perf_counter()
+r = run_statements(BookFile(book), dt.date(2026, 10, 1), dt.date(2026, 10, 31), out_dir=out, formats=("xlsx",))
+size = {s.customer_id: max(abs(x.closing_minor) for x in s.sections) for s in r.statements}
+largest = sorted(size, key=lambda c: -size[c])[:n]
+t = time.perf_counter()
+p = run_statements(BookFile(book), dt.date(2026, 10, 1), dt.date(2026, 10, 31), customers=largest, out_dir=out,
+                   formats=("pdf",))
+print(len(p.files) / (time.perf_counter() - t))
+"""
 
-def run(script: str, book: Path) -> tuple[float, float, int]:
-    """Run a script on a book in a child process: (seconds, peak GiB, exit code)."""
+LATEFEE = """
+import time, datetime as dt
+import numpy as np
+from xl_ar.udfs import AR_LATEFEE
+n = 100_000
+rng = np.random.default_rng(1)
+amounts = [[float(a)] for a in np.round(rng.lognormal(9, 1, n), 2)]
+dues = [[dt.datetime(2026, 1, 1) + dt.timedelta(days=int(d))] for d in rng.integers(0, 300, n)]
+t = time.process_time()
+AR_LATEFEE(amounts, dues, dt.datetime(2026, 10, 31))
+print(time.process_time() - t)
+"""
+
+
+def run(args: list[str]) -> tuple[float, float, int, str]:
+    """Run a child process: (seconds, peak GiB, exit code, its stdout)."""
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", script, str(book)], stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = proc.stdout.read().decode() if proc.stdout else ""
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
-    return seconds, usage.ru_maxrss / 1024 / 1024, os.waitstatus_to_exitcode(status)
+    return seconds, usage.ru_maxrss / 1024 / 1024, os.waitstatus_to_exitcode(status), out
+
+
+def median_run(args: list[str], source: Path, work: Path, repeat: int) -> tuple[float, float]:
+    """Median seconds and the largest peak GiB of ``repeat`` runs, each on a fresh copy of the source."""
+    times, peaks = [], []
+    for _ in range(repeat):
+        shutil.copyfile(source, work)
+        shutil.rmtree(work.parent / ".xl-ar-backups", ignore_errors=True)
+        seconds, peak, code, _ = run(args)
+        if code != 0 and code != 1:  # 1 = the run reported issues (warnings on a generated ledger are fine)
+            raise SystemExit(f"{' '.join(args[2:])} failed with exit code {code}")
+        times.append(seconds)
+        peaks.append(peak)
+    return statistics.median(times), max(peaks)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sizes", default="10000,100000,1048575")
-    p.add_argument("--openpyxl-max", type=int, default=1_048_575,
-                   help="skip the openpyxl run above this many invoices (it takes ~7 min at 1M)")
+    p.add_argument("--sizes", default="10000,100000")
+    p.add_argument("--full", action="store_true", help=f"also {FULL:,} invoices")
+    p.add_argument("--repeat", type=int, default=3, help="runs per measure (the median is printed)")
+    p.add_argument("--pdfs", type=int, default=20, help="statements rendered as PDF for the PDFs/s figure")
+    p.add_argument("--no-openpyxl", action="store_true", help="skip the openpyxl round trip")
+    p.add_argument("--no-documents", action="store_true", help="skip reminders, statements and PDFs")
     args = p.parse_args()
     from ledger_gen import build_ledger
 
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if os.environ.get("BENCH_ROWS"):
+        sizes = [int(os.environ["BENCH_ROWS"])]
+    if args.full and FULL not in sizes:
+        sizes.append(FULL)
     OUT.mkdir(exist_ok=True)
-    print(f"{'invoices':>10} {'xl-ar s':>9} {'GiB':>6} {'openpyxl s':>11} {'GiB':>6} {'speed-up':>9} {'memory':>7}")
-    for n in (int(s) for s in args.sizes.split(",")):
+
+    help_s = statistics.median(run(["-c", XL_AR, "--help"])[0] for _ in range(5))
+    latefee = statistics.median(float(run(["-c", LATEFEE])[3]) for _ in range(3))
+    print(f"xl-ar --help: {help_s:.2f} s;  AR_LATEFEE over 100,000 rows: {latefee:.2f} s of Python time")
+    print(f"{'invoices':>10} {'refresh s':>9} {'GiB':>5} {'openpyxl s':>10} {'GiB':>5} {'speed-up':>8} "
+          f"{'reminders s':>11} {'x':>5} {'statements s':>12} {'x':>5} {'PDF/s':>6}")
+    for n in sizes:
         source = OUT / f"ledger_{n}.xlsx"
         if not source.exists():
             t = time.perf_counter()
             build_ledger(source, n)
             print(f"  (generated {source.name} in {time.perf_counter() - t:.1f} s)", file=sys.stderr)
         work = OUT / f"work_{n}.xlsx"
-        shutil.copyfile(source, work)
-        shutil.rmtree(OUT / ".xl-ar-backups", ignore_errors=True)
-        xs, xm, code = run(REFRESH, work)
-        if code != 0:
-            print(f"{n:>10} xl-ar refresh failed with exit code {code}")
-            continue
-        if n <= args.openpyxl_max:
-            shutil.copyfile(source, work)
-            os_, om, _ = run(OPENPYXL, work)
-            print(f"{n:>10} {xs:>9.2f} {xm:>6.2f} {os_:>11.2f} {om:>6.2f} {os_ / xs:>8.1f}x {om / xm:>6.1f}x", flush=True)
+        repeat = 1 if n >= FULL else args.repeat
+        xs, xm = median_run(["-c", XL_AR, "refresh", str(work), "--as-of", AS_OF, "--json"], source, work, repeat)
+        row = f"{n:>10} {xs:>9.2f} {xm:>5.2f}"
+        if args.no_openpyxl:
+            row += f" {'-':>10} {'-':>5} {'-':>8}"
         else:
-            print(f"{n:>10} {xs:>9.2f} {xm:>6.2f} {'skipped':>11}", flush=True)
+            os_, om = median_run(["-c", OPENPYXL, str(work)], source, work, 1 if n >= 100_000 else repeat)
+            row += f" {os_:>10.2f} {om:>5.2f} {os_ / xs:>7.1f}x"
+        if args.no_documents:
+            print(row, flush=True)
+            continue
+        docs = OUT / f"docs_{n}"
+        shutil.rmtree(docs, ignore_errors=True)
+        rs, _ = median_run(["-c", XL_AR, "reminders", str(work), "--as-of", AS_OF, "--out", str(docs / "r"),
+                            "--json"], source, work, repeat)
+        ss, _ = median_run(["-c", XL_AR, "statements", str(work), "--from", "2026-10-01", "--to", AS_OF,
+                            "--format", "xlsx", "--out", str(docs / "s"), "--json"], source, work, repeat)
+        shutil.copyfile(source, work)
+        pdf_rate = float(run(["-c", PDFS, str(work), str(docs / "p"), str(args.pdfs)])[3] or "nan")
+        row += f" {rs:>11.2f} {rs / xs:>4.1f}x {ss:>12.2f} {ss / xs:>4.1f}x {pdf_rate:>6.1f}"
+        print(row, flush=True)
+        shutil.rmtree(docs, ignore_errors=True)
         work.unlink(missing_ok=True)
     shutil.rmtree(OUT / ".xl-ar-backups", ignore_errors=True)
 

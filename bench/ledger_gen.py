@@ -30,11 +30,12 @@ def _template(path: Path, n_customers: int) -> None:
     ws.append(["Key", "Value"])
     for key, default, *_ in SETTING_DEFAULTS:
         ws.append([key, AS_OF if key == "AsOfDate" else default])
+    ws.append(["SenderEmail", "ar@bench.example"])  # so the reminders bench writes e-mails
     ws["B2"].number_format = "yyyy-mm-dd"
     cs = wb.create_sheet("Customers")
-    cs.append(["CustomerID", "Name", "Class", "TermsDays", "CreditLimit"])
+    cs.append(["CustomerID", "Name", "Class", "TermsDays", "CreditLimit", "Email"])
     for c in range(n_customers):
-        cs.append([f"C{c:05d}", f"客户{c:05d}有限公司", "ABC"[c % 3], (30, 60, 90)[c % 3], 500000.0])
+        cs.append([f"C{c:05d}", f"客户{c:05d}有限公司", "ABC"[c % 3], (30, 60, 90)[c % 3], 500000.0, f"ap{c:05d}@example.com"])
     for sheet in ("Invoices", "Receipts"):
         s = wb.create_sheet(sheet)
         s.append([header_label(sheet, f.name, "en") for f in (INVOICES if sheet == "Invoices" else RECEIPTS).fields])

@@ -11,6 +11,7 @@ The ledger, by customer (amounts in CNY unless said):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import shutil
@@ -26,7 +27,7 @@ from xl_ar.core.run import refresh
 from xl_ar.documents import pdf as pdf_mod
 from xl_ar.documents.confirmations import read_reply
 from xl_ar.documents.statements import (
-    DISPUTE_COL, KEY_COL, MARKER_SHEET, NAMES, REASON_COL, build_statements,
+    DISPUTE_COL, KEY_COL, MARKER_SHEET, NAMES, REASON_COL, StatementSource, build_statements,
     write_statement_xlsx,
 )
 from xl_ar.cli.statements import register
@@ -305,3 +306,40 @@ def test_cli_customer_filter(tmp_path, capsys):
     got = json.loads(capsys.readouterr().out)
     assert got["issues"] == [{"where": "--customer", "message": 'customer "C9" is not on the ledger', "severity": "error"}]
     assert not (tmp_path / "none").exists()
+
+
+# ----------------------------------------------------------------------------- documents in bulk
+
+
+@needs_poppler
+def test_a_batch_font_draws_the_same_text_as_the_whole_font(ledger_settings, tmp_path):
+    pytest.importorskip("fpdf")
+    if pdf_mod.find_cjk_font() is None:
+        pytest.skip("no CJK font: install fonts-noto-cjk")
+    ledger, settings = ledger_settings
+    sts = by_customer(build_statements(ledger, settings, D(2025, 2, 1), D(2025, 3, 31), lang="zh"))
+    with pdf_mod.BatchFonts([sts["C1"]], "zh") as batch:
+        assert NAME_C1[0] in batch.chars and batch.fonts(sts["C1"], "zh") is not None
+        alone = _pdf_checks(pdf_mod.render_statement_pdf(sts["C1"], engine="fpdf"), tmp_path, "alone")
+        batched = pdf_mod.render_statement_pdf(sts["C1"], engine="fpdf", batch=batch)
+        assert _pdf_checks(batched, tmp_path, "batched") == alone
+        assert NAME_C1 in alone and "8,000.00" in alone
+        # C2's name has letters outside the batch: it is drawn from the whole font, not as boxes
+        other = dataclasses.replace(sts["C2"], customer_name="鼎盛医疗器械有限公司")
+        assert batch.fonts(other, "zh") is None
+        text = _pdf_checks(pdf_mod.render_statement_pdf(other, engine="fpdf", batch=batch), tmp_path, "other")
+        assert "鼎盛医疗器械有限公司" in text
+
+
+def test_one_source_gives_the_same_statements_as_one_run_per_customer(ledger_settings):
+    ledger, settings = ledger_settings
+    result = refresh(ledger, settings, D(2025, 3, 31))
+    source = StatementSource(ledger, settings, D(2025, 3, 31), result)
+    for cid in ("C1", "C2", "C9"):
+        alone = build_statements(ledger, settings, D(2025, 2, 1), D(2025, 3, 31), customers=[cid], include_quiet=True)
+        assert source.statements(D(2025, 2, 1), customers=[cid], include_quiet=True) == alone
+    assert source.statements(D(2025, 2, 1)) == build_statements(ledger, settings, D(2025, 2, 1), D(2025, 3, 31))
+    name, data, _ = statement_attachment(ledger, settings, "C1", D(2025, 3, 31), fmt="xlsx", source=source)
+    assert name == "ST-C1-20250301-20250331.xlsx" and data[:2] == b"PK"
+    with pytest.raises(KeyError):
+        statement_attachment(ledger, settings, "C9", D(2025, 3, 31), source=source)

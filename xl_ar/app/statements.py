@@ -8,6 +8,7 @@ and one .pdf per customer into a folder.
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -128,17 +129,22 @@ def run_statements(
     out.mkdir(parents=True, exist_ok=True)
     report.out_dir = out
     n = max(len(report.statements), 1)
-    for k, st in enumerate(report.statements):
-        progress("write", 0.5 + 0.5 * k / n)
-        if "xlsx" in formats:
-            report.files.append(write_statement_xlsx(st, out / f"{file_stem(st)}.xlsx", lang))
-        if "pdf" in formats:
-            from xl_ar.documents.pdf import PdfError, write_statement_pdf
+    with ExitStack() as stack:
+        batch = None
+        if "pdf" in formats and report.statements:
+            from xl_ar.documents.pdf import BatchFonts, PdfError, write_statement_pdf
 
-            try:
-                report.files.append(write_statement_pdf(st, out / f"{file_stem(st)}.pdf", lang))
-            except PdfError as exc:
-                report.issues.append(Issue("PDF", str(exc)))
-                formats = [f for f in formats if f != "pdf"]  # the same error for every customer: say it once
+            progress("fonts", 0.5)
+            batch = stack.enter_context(BatchFonts(report.statements, lang))
+        for k, st in enumerate(report.statements):
+            progress("write", 0.5 + 0.5 * k / n)
+            if "xlsx" in formats:
+                report.files.append(write_statement_xlsx(st, out / f"{file_stem(st)}.xlsx", lang))
+            if "pdf" in formats:
+                try:
+                    report.files.append(write_statement_pdf(st, out / f"{file_stem(st)}.pdf", lang, batch=batch))
+                except PdfError as exc:
+                    report.issues.append(Issue("PDF", str(exc)))
+                    formats = [f for f in formats if f != "pdf"]  # the same error for every customer: say it once
     progress("done", 1.0)
     return report

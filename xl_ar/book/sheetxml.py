@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from xl_ar.book.errors import BookError  # noqa: F401  (re-exported: the splice and the package raise it)
+
 MAX_ROW = 1_048_576
 MAX_COL = 16_384
 MAIN_NS = b"http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -22,12 +24,6 @@ REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 Kind = Literal["number", "text", "date"]
 
 
-class BookError(Exception):
-    """A workbook that cannot be read or written safely; the message is one line.
-
-    Defined here, in the lowest module of ``xl_ar.book``, so the sheet splice and the package
-    raise the same class; import it from ``xl_ar.book.package``.
-    """
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ import datetime as dt
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
-from xl_ar.core.convert import parse_date
 from xl_ar.core.issues import Issue
 from xl_ar.core.progress import Progress
 
@@ -17,6 +16,8 @@ EXIT_OK, EXIT_ISSUES, EXIT_USAGE = 0, 1, 2
 
 def date_arg(text: str) -> dt.date:
     """An argparse type for dates: the forms the ledger accepts (2025-06-30, 2025/6/30, 2025年6月30日)."""
+    from xl_ar.core.convert import parse_date  # here, not at the top: `xl-ar --help` needs no pandas
+
     try:
         d = parse_date(text)
     except ValueError:
@@ -30,7 +31,13 @@ def console_for(args: argparse.Namespace) -> Any:
     """A rich console: on stderr under ``--json``, so stdout holds only the JSON object."""
     from rich.console import Console
 
-    return Console(stderr=bool(getattr(args, "json", False)), highlight=False)
+    return Console(stderr=bool(getattr(args, "json", False)), highlight=False, quiet=bool(getattr(args, "quiet", False)))
+
+
+def add_quiet(parser: argparse.ArgumentParser) -> None:
+    """Add ``--quiet`` (no progress bar, no report: failures only) to a subcommand."""
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="print nothing but failures (the exit code says whether there were issues)")
 
 
 def esc(value: Any) -> str:
@@ -58,7 +65,7 @@ def progress_bar(console: Any) -> Iterator[Progress]:
     from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeElapsedColumn
 
     with Bar(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
-             console=console, transient=True, disable=not console.is_terminal) as bar:
+             console=console, transient=True, disable=console.quiet or not console.is_terminal) as bar:
         task = bar.add_task("reading", total=1.0)
 
         def progress(stage: str, fraction: float) -> None:
@@ -69,5 +76,9 @@ def progress_bar(console: Any) -> Iterator[Progress]:
 
 def fail(console: Any, exc: BaseException) -> int:
     """Print an expected failure (a file or workbook problem) as one line; the usage exit code."""
+    from rich.console import Console
+
+    if console.quiet:  # --quiet hides the report, never a failure
+        console = Console(stderr=True, highlight=False)
     console.print(f"[red]error:[/] {esc(exc)}", highlight=False)
     return EXIT_USAGE

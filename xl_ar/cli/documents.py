@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from xl_ar.cli.common import EXIT_ISSUES, EXIT_OK, console_for, date_arg, esc, fail, print_issues
+from xl_ar.cli.common import EXIT_ISSUES, EXIT_OK, add_quiet, console_for, date_arg, esc, fail, print_issues, progress_bar
 
 
 
@@ -31,6 +31,7 @@ def register(subparsers: Any) -> None:
     r.add_argument("--attach", choices=("xlsx", "pdf", "none"), default="xlsx",
                    help="attach the customer's statement as xlsx (default) or pdf, or nothing")
     r.add_argument("--json", action="store_true", help="print one JSON object")
+    add_quiet(r)
     r.set_defaults(handler=run_reminders)
 
     s = subparsers.add_parser(
@@ -54,8 +55,9 @@ def run_reminders(args: argparse.Namespace) -> int:
 
     console = console_for(args)
     try:
-        summary = build_reminders(args.book, args.as_of, args.out, attach=None if args.attach == "none" else "auto",
-                                  attach_format=args.attach if args.attach != "none" else "xlsx")
+        with progress_bar(console) as progress:
+            summary = build_reminders(args.book, args.as_of, args.out, attach=None if args.attach == "none" else "auto",
+                                      attach_format=args.attach if args.attach != "none" else "xlsx", progress=progress)
     except (BookError, FileNotFoundError, PermissionError) as exc:
         return fail(console, exc)
     if args.json:

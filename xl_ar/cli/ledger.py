@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from xl_ar.book.package import BookError
-from xl_ar.cli.common import (EXIT_ISSUES, EXIT_OK, MAX_PRINTED_ISSUES, console_for, date_arg, fail,
+from xl_ar.book.errors import BookError
+from xl_ar.cli.common import (EXIT_ISSUES, EXIT_OK, MAX_PRINTED_ISSUES, add_quiet, console_for, date_arg, fail,
                               print_issues, progress_bar)
-from xl_ar.core.money import to_major
 
 
 def register(sub: Any) -> None:
@@ -37,6 +36,7 @@ def register(sub: Any) -> None:
         s.add_argument("book", type=Path, help="the ledger workbook (.xlsx or .xlsm)")
         s.add_argument("--as-of", type=date_arg, help="as-of date (default: the Settings sheet's AsOfDate, else today)")
         s.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+        add_quiet(s)
         s.set_defaults(handler=_check_or_refresh)
 
     s = sub.add_parser("demo", help="build the sample ledger, refresh it and summarise",
@@ -46,6 +46,7 @@ def register(sub: Any) -> None:
     s.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder (default demo-out)")
     s.add_argument("--lang", choices=("zh", "en"), default="zh")
     s.add_argument("--customers", type=int, default=300)
+    add_quiet(s)
     s.set_defaults(handler=_demo)
 
 
@@ -61,6 +62,8 @@ def refresh_file(book: Path, as_of, write: bool, console: Any):
 def print_report(report, console: Any) -> None:
     """Issues (errors first), the aging and tie-out per currency, and the key figures."""
     from rich.table import Table
+
+    from xl_ar.core.money import to_major
 
     ordered = sorted(report.issues, key=lambda i: i.severity != "error")
     print_issues(ordered[:MAX_PRINTED_ISSUES], console)

@@ -16,18 +16,17 @@ import argparse
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
 
-from xl_ar.core.convert import parse_amount
-from xl_ar.core.money import CURRENCY_EXPONENTS, to_minor
-from xl_ar.core.plans import events_from_text, instalment_plan, milestone_invoices, plan_activities
 from xl_ar.cli.common import EXIT_ISSUES, EXIT_OK, date_arg, esc, fail
 
 
 def _amount(text: str) -> Decimal:
+    from xl_ar.core.convert import parse_amount  # imported when used: `xl-ar --help` stays fast
+
     try:
         x = parse_amount(text)
     except ValueError:
@@ -88,6 +87,8 @@ def _append(book: Path, table: str, rows: Sequence[dict[str, Any]], console: Con
 
 
 def _show(rows: Sequence[dict[str, Any]], fields: Sequence[str], title: str, console: Console) -> None:
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left")
     for f in fields:
         table.add_column(f, justify="right" if "amount" in f else "left", no_wrap=f != "note")
@@ -114,6 +115,11 @@ def _target_language(args, console: Console) -> tuple[str | None, int]:
 
 
 def _plan_main(args) -> int:
+    from rich.console import Console
+
+    from xl_ar.core.money import CURRENCY_EXPONENTS, to_minor
+    from xl_ar.core.plans import events_from_text, milestone_invoices
+
     console = Console()
     exp = CURRENCY_EXPONENTS.get(args.currency.upper(), 2)
     lang, code = _target_language(args, console)
@@ -133,6 +139,11 @@ def _plan_main(args) -> int:
 
 
 def _instalments_main(args) -> int:
+    from rich.console import Console
+
+    from xl_ar.core.money import CURRENCY_EXPONENTS, to_minor
+    from xl_ar.core.plans import instalment_plan, plan_activities
+
     console = Console()
     exp = CURRENCY_EXPONENTS.get(args.currency.upper(), 2)
     lang, code = _target_language(args, console)

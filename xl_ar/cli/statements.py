@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from xl_ar.book.package import BookError
-from xl_ar.cli.common import EXIT_ISSUES, EXIT_OK, console_for, date_arg, esc, fail, print_issues
+from xl_ar.book.errors import BookError
+from xl_ar.cli.common import (EXIT_ISSUES, EXIT_OK, add_quiet, console_for, date_arg, esc, fail, print_issues,
+                              progress_bar)
 
 
 def register(subparsers) -> None:
@@ -29,6 +30,7 @@ def register(subparsers) -> None:
     s.add_argument("--format", choices=("both", "xlsx", "pdf"), default="both", help="file formats (default both)")
     s.add_argument("--lang", choices=("zh", "en"), help="language (default: the customer's, else the book's)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
+    add_quiet(s)
     s.set_defaults(handler=_statements_main)
 
     s = subparsers.add_parser(
@@ -51,8 +53,9 @@ def _statements_main(args) -> int:
     console = console_for(args)
     formats = FORMATS if args.format == "both" else (args.format,)
     try:
-        report = run_statements(BookFile(args.book), args.period_from, args.period_to, customers=args.customer,
-                                out_dir=args.out, formats=formats, lang=args.lang)
+        with progress_bar(console) as progress:
+            report = run_statements(BookFile(args.book), args.period_from, args.period_to, customers=args.customer,
+                                    out_dir=args.out, formats=formats, lang=args.lang, progress=progress)
     except (BookError, FileNotFoundError, PermissionError, ValueError) as exc:
         return fail(console, exc)
     if args.json:

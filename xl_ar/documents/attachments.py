@@ -7,7 +7,7 @@ import datetime as dt
 from xl_ar.core.ledger import Ledger
 from xl_ar.core.settings import Settings
 from xl_ar.documents.pdf import render_statement_pdf
-from xl_ar.documents.statements import PDF_MIME, XLSX_MIME, build_statements, file_stem, statement_xlsx_bytes
+from xl_ar.documents.statements import PDF_MIME, XLSX_MIME, StatementSource, file_stem, statement_xlsx_bytes
 
 
 def statement_attachment(
@@ -19,6 +19,7 @@ def statement_attachment(
     period_from: dt.date | None = None,
     fmt: str = "pdf",
     lang: str | None = None,
+    source: StatementSource | None = None,
 ) -> tuple[str, bytes, str]:
     """A customer's statement as an e-mail attachment (the "last statement" a reminder carries).
 
@@ -30,6 +31,8 @@ def statement_attachment(
         period_from: the first day (default: the first of ``period_to``'s month).
         fmt: "pdf" or "xlsx".
         lang: the language (default: the customer's, else the book's).
+        source: the run's :class:`StatementSource` at ``period_to`` (None makes one: pass it
+            when attaching statements for many customers).
 
     Returns:
         ``(filename, content, mimetype)``.
@@ -37,11 +40,12 @@ def statement_attachment(
     Raises:
         KeyError: the customer is not on the ledger.
     """
-    if customer_id not in set(ledger.customers["customer_id"]) | set(ledger.invoices["customer_id"]):
+    if source is None or source.period_to != period_to:
+        source = StatementSource(ledger, settings, period_to)
+    if customer_id not in source.known:
         raise KeyError(f'customer "{customer_id}" is not on the ledger')
     start = period_from or period_to.replace(day=1)
-    st = build_statements(ledger, settings, start, period_to, customers=[customer_id], lang=lang,
-                          include_quiet=True)[0]
+    st = source.statements(start, customers=[customer_id], lang=lang, include_quiet=True)[0]
     if fmt == "xlsx":
         return f"{file_stem(st)}.xlsx", statement_xlsx_bytes(st), XLSX_MIME
     if fmt == "pdf":

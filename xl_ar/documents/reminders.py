@@ -339,8 +339,8 @@ def open_items_attachment(ledger: Ledger, result: Any, customer_id: str, as_of: 
 
 def default_attach(ledger: Ledger, result: Any, settings: Any, as_of: dt.date, fmt: str = "xlsx",
                    issues: list[Issue] | None = None) -> Callable[[str, str], Attachment | None]:
-    """The statement attachment: ``xl_ar.documents.attachments.statement_attachment`` when installed,
-    else the customer's open items (:func:`open_items_attachment`).
+    """The statement attachment (``xl_ar.documents.attachments.statement_attachment``), or the
+    customer's open items (:func:`open_items_attachment`) when a statement cannot be made.
 
     Args:
         ledger, result, settings, as_of: the run.
@@ -351,19 +351,21 @@ def default_attach(ledger: Ledger, result: Any, settings: Any, as_of: dt.date, f
     Returns:
         ``(customer_id, lang) -> Attachment``.
     """
-    try:
-        from xl_ar.documents.attachments import statement_attachment
-    except ImportError:
-        statement_attachment = None
+    from xl_ar.documents.attachments import statement_attachment
+    from xl_ar.documents.statements import StatementSource
+
+    sources: list = []  # the period's statement source, made at the first attachment and shared
 
     def attach(customer_id: str, lang: str) -> Attachment | None:
-        if statement_attachment is not None:
-            try:
-                return Attachment(*statement_attachment(ledger, settings, customer_id, as_of, fmt=fmt, lang=lang))
-            except Exception as exc:  # another module's failure must not stop the reminders
-                if issues is not None:
-                    issues.append(Issue("Statements", f'statement of "{customer_id}" not attached ({exc}); '
-                                        "its open items are attached instead", "warning"))
+        try:
+            if not sources:
+                sources.append(StatementSource(ledger, settings, as_of, result))
+            return Attachment(*statement_attachment(ledger, settings, customer_id, as_of, fmt=fmt, lang=lang,
+                                                    source=sources[0]))
+        except Exception as exc:  # one customer's statement failing must not stop the reminders
+            if issues is not None:
+                issues.append(Issue("Statements", f'statement of "{customer_id}" not attached ({exc}); '
+                                    "its open items are attached instead", "warning"))
         return open_items_attachment(ledger, result, customer_id, as_of, lang)
 
     return attach

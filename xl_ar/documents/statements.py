@@ -32,7 +32,7 @@ import pandas as pd
 from xl_ar.core.aging import AgingEdges
 from xl_ar.core.ledger import Ledger
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_major
-from xl_ar.core.run import refresh
+from xl_ar.core.run import RunResult, refresh
 from xl_ar.core.settings import Settings
 
 #: Line kinds and the codes used in line keys ("INV|I2"): one namespace per ledger sheet,
@@ -248,6 +248,83 @@ def _documents(ledger: Ledger, end: np.datetime64) -> pd.DataFrame:
     return docs.sort_values(["customer_id", "currency", "date", "rank", "row"], kind="stable")
 
 
+class StatementSource:
+    """What every statement of a period shares, computed once: the documents up to the period's
+    end, the open items and unapplied money at that date (one allocation for all customers).
+
+    A run of many documents (statements for every customer, a reminder per customer with its
+    statement attached) makes one source and slices it per customer, instead of allocating the
+    whole ledger again for each one.
+
+    Args:
+        ledger: a validated ledger without errors.
+        settings: the run's settings (aging edges and basis, base currency, language, company
+            name from ``CompanyName``/``CompanyNameZh``).
+        period_to: last day of the period (the aging is at this date).
+        result: a refresh of the same ledger and settings at ``period_to`` to reuse (its
+            open items, buckets and unapplied money); None computes one.
+    """
+
+    def __init__(self, ledger: Ledger, settings: Settings, period_to: dt.date, result: RunResult | None = None):
+        if result is None or result.as_of != period_to:
+            result = refresh(ledger, settings, period_to)
+        self.ledger, self.settings, self.period_to = ledger, settings, period_to
+        docs = _documents(ledger, np.datetime64(period_to, "s"))
+        self.n_b = len(settings.aging_edges) + 2
+        inv_open = pd.DataFrame({
+            "customer_id": ledger.invoices["customer_id"].to_numpy(dtype=object),
+            "currency": ledger.invoices["currency"].to_numpy(dtype=object),
+            "open": result.invoices["open_minor"].to_numpy(dtype=np.int64),
+            "bucket": result.invoices["bucket"].to_numpy(dtype=np.int64),
+            "disputed": ledger.invoices["disputed"].to_numpy(dtype=bool),
+        })
+        self.inv_open = {k: g for k, g in inv_open[inv_open["open"] > 0].groupby(["customer_id", "currency"])}
+        un = result.allocation.unapplied
+        self.unapplied = un.groupby(["customer_id", "currency"])["amount_minor"].sum().to_dict() if len(un) else {}
+        cust = ledger.customers
+        self.info = {c: (n, ct, e, lg) for c, n, ct, e, lg in zip(
+            cust["customer_id"], cust["name"], cust["contact"], cust["email"], cust["language"])}
+        self.order = [c for c in cust["customer_id"] if c] + sorted(set(docs["customer_id"]) - set(cust["customer_id"]))
+        self.by_customer = {k: g for k, g in docs.groupby("customer_id", sort=False)}
+        self.known = set(cust["customer_id"]) | set(ledger.invoices["customer_id"])
+        self.company = _company_names(settings)
+
+    def statements(self, period_from: dt.date, *, customers: Iterable[str] | None = None, lang: str | None = None,
+                   include_quiet: bool = False) -> list[Statement]:
+        """The period's statements (see :func:`build_statements`), from ``period_from`` to the source's end."""
+        if period_from > self.period_to:
+            raise ValueError(f"the period ends ({self.period_to}) before it starts ({period_from})")
+        settings, start = self.settings, np.datetime64(period_from, "s")
+        order = self.order
+        if customers is not None:
+            present = set(order)
+            order = [c for c in dict.fromkeys(customers) if c in present]
+        company_en, company_zh = self.company
+        out: list[Statement] = []
+        for cid in order:
+            g = self.by_customer.get(cid)
+            currencies = sorted(set(g["currency"]) if g is not None else set(),
+                                key=lambda c: (c != settings.base_currency, c))
+            sections = []
+            for ccy in currencies:
+                d = g[g["currency"] == ccy]
+                sec = _section(d, ccy, start, self.inv_open.get((cid, ccy)), self.unapplied.get((cid, ccy), 0),
+                               self.n_b, cid)
+                if sec.opening_minor or sec.lines or sec.closing_minor or sec.open_minor or sec.unapplied_minor:
+                    sections.append(sec)
+            if not sections:
+                if not (include_quiet and customers is not None):
+                    continue
+                ccy = settings.base_currency
+                sections = [StatementSection(ccy, CURRENCY_EXPONENTS.get(ccy, 2), 0, (), 0, 0, (0,) * self.n_b, 0, 0, 0)]
+            name, contact, email, c_lang = self.info.get(cid, ("", "", "", ""))
+            out.append(Statement(
+                statement_id(cid, period_from, self.period_to), cid, _text(name), _text(contact), _text(email),
+                company_en, company_zh, period_from, self.period_to, lang or _text(c_lang) or settings.language,
+                tuple(settings.aging_edges), settings.aging_basis, tuple(sections)))
+        return out
+
+
 def build_statements(
     ledger: Ledger,
     settings: Settings,
@@ -257,6 +334,7 @@ def build_statements(
     customers: Iterable[str] | None = None,
     lang: str | None = None,
     include_quiet: bool = False,
+    result: RunResult | None = None,
 ) -> list[Statement]:
     """Build the statements of a period.
 
@@ -270,6 +348,7 @@ def build_statements(
         lang: the statements' language; default each customer's own Language, else the book's.
         include_quiet: also give a statement (a zero one) to a selected customer with no
             balance and no document in the period.
+        result: a refresh of the same ledger at ``period_to`` to reuse (None computes one).
 
     Returns:
         One :class:`Statement` per customer, in the Customers sheet's order.
@@ -280,52 +359,8 @@ def build_statements(
     """
     if period_from > period_to:
         raise ValueError(f"the period ends ({period_to}) before it starts ({period_from})")
-    start, end = np.datetime64(period_from, "s"), np.datetime64(period_to, "s")
-    docs = _documents(ledger, end)
-    result = refresh(ledger, settings, period_to)
-    n_b = len(settings.aging_edges) + 2
-    inv_open = pd.DataFrame({
-        "customer_id": ledger.invoices["customer_id"].to_numpy(dtype=object),
-        "currency": ledger.invoices["currency"].to_numpy(dtype=object),
-        "open": result.invoices["open_minor"].to_numpy(dtype=np.int64),
-        "bucket": result.invoices["bucket"].to_numpy(dtype=np.int64),
-        "disputed": ledger.invoices["disputed"].to_numpy(dtype=bool),
-    })
-    inv_open = {k: g for k, g in inv_open[inv_open["open"] > 0].groupby(["customer_id", "currency"])}
-    un = result.allocation.unapplied
-    unapplied = un.groupby(["customer_id", "currency"])["amount_minor"].sum().to_dict() if len(un) else {}
-
-    cust = ledger.customers
-    info = {c: (n, ct, e, lg) for c, n, ct, e, lg in zip(
-        cust["customer_id"], cust["name"], cust["contact"], cust["email"], cust["language"])}
-    order = [c for c in cust["customer_id"] if c] + sorted(set(docs["customer_id"]) - set(cust["customer_id"]))
-    if customers is not None:
-        wanted = list(dict.fromkeys(customers))
-        order = [c for c in wanted if c in set(order)]
-    by_customer = {k: g for k, g in docs.groupby("customer_id", sort=False)}
-    company_en, company_zh = _company_names(settings)
-    out: list[Statement] = []
-    for cid in order:
-        g = by_customer.get(cid)
-        currencies = sorted(set(g["currency"]) if g is not None else set(),
-                            key=lambda c: (c != settings.base_currency, c))
-        sections = []
-        for ccy in currencies:
-            d = g[g["currency"] == ccy]
-            sec = _section(d, ccy, start, inv_open.get((cid, ccy)), unapplied.get((cid, ccy), 0), n_b, cid)
-            if sec.opening_minor or sec.lines or sec.closing_minor or sec.open_minor or sec.unapplied_minor:
-                sections.append(sec)
-        if not sections:
-            if not (include_quiet and customers is not None):
-                continue
-            ccy = settings.base_currency
-            sections = [StatementSection(ccy, CURRENCY_EXPONENTS.get(ccy, 2), 0, (), 0, 0, (0,) * n_b, 0, 0, 0)]
-        name, contact, email, c_lang = info.get(cid, ("", "", "", ""))
-        out.append(Statement(
-            statement_id(cid, period_from, period_to), cid, _text(name), _text(contact), _text(email),
-            company_en, company_zh, period_from, period_to, lang or _text(c_lang) or settings.language,
-            tuple(settings.aging_edges), settings.aging_basis, tuple(sections)))
-    return out
+    return StatementSource(ledger, settings, period_to, result).statements(
+        period_from, customers=customers, lang=lang, include_quiet=include_quiet)
 
 
 def _section(d: pd.DataFrame, ccy: str, start: np.datetime64, o: pd.DataFrame | None, unapplied: int,
@@ -336,19 +371,29 @@ def _section(d: pd.DataFrame, ccy: str, start: np.datetime64, o: pd.DataFrame | 
     opening = int(move[before].sum())
     inside = d[~before]
     running = opening + np.cumsum(move[~before])
-    lines = []
-    for (_, r), bal in zip(inside.iterrows(), running.tolist()):
-        mv = int(r["move"])
-        lines.append(StatementLine(
-            pd.Timestamp(r["date"]).date(), r["kind"], _text(r["doc_no"]), _text(r["description"]),
-            _text(r["reference"]), None if pd.isna(r["due_date"]) or r["kind"] != "invoice" else pd.Timestamp(r["due_date"]).date(),
-            max(mv, 0), max(-mv, 0), int(bal), int(r["row"]), bool(r["disputed"])))
+    # Whole columns as Python lists, then one line per document (row-wise pandas access is slow).
+    days = inside["date"].to_numpy(dtype="datetime64[D]").tolist()
+    dues = inside["due_date"].to_numpy(dtype="datetime64[D]").tolist()  # NaT -> None
+    lines = [
+        StatementLine(day, kind, _text(doc), _text(desc), _text(ref), due if kind == "invoice" else None,
+                      max(mv, 0), max(-mv, 0), bal, row, disputed)
+        for day, kind, doc, desc, ref, due, mv, bal, row, disputed in zip(
+            days, inside["kind"].tolist(), inside["doc_no"].tolist(), inside["description"].tolist(),
+            inside["reference"].tolist(), dues, move[~before].tolist(), running.tolist(), inside["row"].tolist(),
+            inside["disputed"].tolist())
+    ]
     closing = int(running[-1]) if len(running) else opening
     if o is None:
-        o = pd.DataFrame({"open": np.zeros(0, np.int64), "bucket": np.zeros(0, np.int64), "disputed": np.zeros(0, bool)})
-    aging = tuple(int(o["open"][o["bucket"] == i].sum()) for i in range(n_b))
+        o_open, o_bucket, o_disputed = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool)
+    else:
+        o_open, o_bucket, o_disputed = (o["open"].to_numpy(dtype=np.int64), o["bucket"].to_numpy(dtype=np.int64),
+                                        o["disputed"].to_numpy(dtype=bool))
+    per_bucket = np.zeros(n_b, np.int64)
+    counted = (o_bucket >= 0) & (o_bucket < n_b)
+    np.add.at(per_bucket, o_bucket[counted], o_open[counted])  # integer sums: exact to the cent
+    aging = tuple(int(x) for x in per_bucket)
     sec = StatementSection(ccy, CURRENCY_EXPONENTS.get(ccy, 2), opening, tuple(lines), closing, int(move.sum()),
-                           aging, int(o["open"].sum()), int(unapplied), int(o["open"][o["disputed"]].sum()))
+                           aging, int(o_open.sum()), int(unapplied), int(o_open[o_disputed].sum()))
     if not sec.ties:  # the same documents, summed two ways: a mismatch is a bug, never bad data
         raise AssertionError(f"statement of {cid} {ccy} does not tie to the ledger: {sec}")
     return sec
