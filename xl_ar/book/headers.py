@@ -64,7 +64,7 @@ HEADER_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "Orders": {
         "order_no": ("订单号", "订单编号", "Order"),
-        "customer_id": ("客户编号", "客户代码", "客户ID", "Customer", "客户号"),
+        "customer_id": ("客户编号", "客户代码", "客户ID", "Customer", "客户号", "客户", "客户名称"),
         "order_date": ("订单日期", "下单日期", "Date"),
         "amount": ("金额", "订单金额"),
         "currency": ("币种", "货币"),
@@ -95,7 +95,7 @@ HEADER_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "Activities": {
         "date": ("日期", "跟进日期", "催收日期"),
-        "customer_id": ("客户编号", "客户代码", "客户ID", "Customer", "客户号"),
+        "customer_id": ("客户编号", "客户代码", "客户ID", "Customer", "客户号", "客户", "客户名称"),
         "invoice_no": ("发票号", "Invoice"),
         "channel": ("方式", "渠道", "催收方式"),
         "by": ("经办人", "催收人", "跟进人"),

@@ -16,6 +16,7 @@ import pandas as pd
 from xl_ar.core import convert
 from xl_ar.core.issues import Issue
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_minor_array
+from xl_ar.core.names import CustomerIndex
 from xl_ar.core.schema import ACTIVITIES, CUSTOMERS, INVOICES, ORDERS, RATES, RECEIPTS, Table
 from xl_ar.core.settings import Settings
 
@@ -158,6 +159,17 @@ def _minor(frame: pd.DataFrame, col: str) -> np.ndarray:
     return np.where(np.isnan(vals), 0, to_minor_array(np.nan_to_num(vals), exp))
 
 
+def _resolve_customers(frame: pd.DataFrame, chk: _Checker, index: CustomerIndex) -> None:
+    """Replace customer names by their IDs (see ``xl_ar.core.names``); warn on ambiguous ones."""
+    if not len(frame):
+        return
+    ids, ambiguous = index.resolve(frame["customer_id"].to_numpy(dtype=object))
+    frame["customer_id"] = ids
+    for pos, hits in ambiguous:
+        chk.add("customer_id", pos, f'customer "{ids[pos]}" matches several customers ({", ".join(hits)}); '
+                "write the customer ID", "warning")
+
+
 def _empty_raw(table: Table) -> RawTable:
     return RawTable(table.sheet, table.sheet, pd.DataFrame({"row": np.zeros(0, np.int64)}), {})
 
@@ -195,7 +207,11 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
     activities["promise_amount_minor"] = _minor(activities, "promise_amount")
 
     inv_chk, rec_chk = _Checker(inv_raw, issues), _Checker(rec_raw, issues)
-    known_customers = set(customers["customer_id"]) - {""}
+    index = CustomerIndex(customers)
+    for frame, chk in ((invoices, inv_chk), (receipts, rec_chk), (activities, _Checker(act_raw, issues))):
+        _resolve_customers(frame, chk, index)
+    # An ambiguous name is reported as such, not again as unknown.
+    known_customers = (set(customers["customer_id"]) | index.ambiguous) - {""}
 
     # Invoices: due date from the customer's terms when blank; due before invoice date is an error.
     terms = dict(zip(customers["customer_id"], customers["terms_days"]))
@@ -247,6 +263,7 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
     orders = None
     if "Orders" in raw:
         orders = _typed_frame(raw["Orders"], ORDERS, settings, issues)
+        _resolve_customers(orders, _Checker(raw["Orders"], issues), index)
         orders["exp"] = orders["currency"].map(CURRENCY_EXPONENTS).fillna(2).astype(np.int64)
         orders["amount_minor"] = _minor(orders, "amount")
 
