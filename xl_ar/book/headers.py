@@ -103,6 +103,7 @@ HEADER_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "promise_date": ("承诺日期", "承诺付款日期", "承诺付款日"),
         "promise_amount": ("承诺金额", "承诺付款金额"),
         "outcome": ("结果", "处理结果"),
+        "amount": ("核销金额", "金额"),
     },
     "Rates": {
         "series": ("利率系列", "系列"),

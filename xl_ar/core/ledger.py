@@ -16,7 +16,9 @@ import pandas as pd
 from xl_ar.core import convert
 from xl_ar.core.issues import Issue
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_minor_array
+from xl_ar.core.allocation import allocate_receipts
 from xl_ar.core.names import CustomerIndex
+from xl_ar.core.writeoffs import settle_writeoffs
 from xl_ar.core.schema import ACTIVITIES, CUSTOMERS, INVOICES, ORDERS, RATES, RECEIPTS, Table
 from xl_ar.core.settings import Settings
 
@@ -58,6 +60,8 @@ class Ledger:
     rates: pd.DataFrame | None = None
     places: Mapping[str, tuple[str, Mapping[str, str]]] = field(default_factory=dict)
     orders: pd.DataFrame | None = None
+    #: settled write-offs (see ``xl_ar.core.writeoffs``); None = none
+    writeoffs: pd.DataFrame | None = None
 
 
 def _label(name: str) -> str:
@@ -255,6 +259,11 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
         frame["exp"] = frame["currency"].map(CURRENCY_EXPONENTS).fillna(2).astype(np.int64)
         frame["amount_minor"] = _minor(frame, "amount")
 
+    act_chk = _Checker(act_raw, issues)
+    writeoffs, wo_issues = settle_writeoffs(activities, invoices, receipts,
+                                            lambda name, pos: act_chk.where(name, pos), allocate_receipts)
+    issues += wo_issues
+
     rates = None
     if "Rates" in raw:
         rates = _typed_frame(raw["Rates"], RATES, settings, issues)
@@ -270,7 +279,7 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
     places = {
         t: (r.sheet, dict(r.columns)) for t, r in raw.items()
     }
-    ledger = Ledger(customers, invoices, receipts, activities, rates, places, orders)
+    ledger = Ledger(customers, invoices, receipts, activities, rates, places, orders, writeoffs)
     return ledger, sorted(issues, key=_issue_order(raw))
 
 

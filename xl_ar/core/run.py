@@ -49,8 +49,9 @@ class Policies:
 class TieOut:
     """The proof that the aging adds up, for one currency (all amounts in minor units).
 
-    invoiced - credit_applied - received_applied = open = sum(buckets);
-    unapplied cash and unapplied credit are listed beside it, never netted silently.
+    invoiced - credit_applied - received_applied - written_off = open = sum(buckets);
+    unapplied cash, unapplied credit and recovered bad debt are listed beside it, never netted
+    silently.
     """
 
     currency: str
@@ -64,10 +65,13 @@ class TieOut:
     unapplied_credit: int
     late_fees: int
     disputed_open: int
+    written_off: int = 0
+    recovered: int = 0
 
     @property
     def holds(self) -> bool:
-        return self.invoiced - self.credit_applied - self.received_applied == self.open == sum(self.buckets)
+        return (self.invoiced - self.credit_applied - self.received_applied - self.written_off
+                == self.open == sum(self.buckets))
 
     @property
     def net_balance(self) -> int:
@@ -84,10 +88,11 @@ class RunResult:
         invoices: one row per invoice row of the ledger (same order): ``row`` (Excel row),
             ``exists`` (dated on or before as-of), ``paid_minor``, ``open_minor``,
             ``days_late`` (-1 when not applicable), ``bucket`` (index, -1 when none),
-            ``late_fee_minor``, ``exp``, ``cleared_date``.
+            ``late_fee_minor``, ``exp``, ``cleared_date``, ``written_off_minor``.
         aging: one row per (customer, currency) with open items or unapplied money:
             ``customer_id``, ``name``, ``currency``, ``b0``..``bN``, ``total``,
-            ``late_fee``, ``unapplied``, ``disputed`` (minor units).
+            ``late_fee``, ``unapplied``, ``disputed``, ``written_off`` (bad debt),
+            ``recovered`` (bad debt recovered) (minor units).
         tieouts: currency -> TieOut, base currency first.
         unapplied: unapplied receipts and credits (see Allocation.unapplied) with ``ref``.
         allocation: the full allocation, for later features (statements).
@@ -143,7 +148,8 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
     inv = ledger.invoices
     edges = AgingEdges(settings.aging_edges)
     labels = edges.labels(settings.language)
-    alloc = allocate_receipts(inv, ledger.receipts, as_of)
+    alloc = allocate_receipts(inv, ledger.receipts, as_of, writeoffs=ledger.writeoffs)
+    written_off = alloc.written_off_minor
 
     inv_date = inv["invoice_date"].to_numpy(dtype="datetime64[s]")
     due = inv["due_date"].to_numpy(dtype="datetime64[s]")
@@ -166,6 +172,12 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
     app = alloc.applications
     payments = pd.DataFrame({"item": app["invoice"].to_numpy(dtype=np.int64), "date": app["date"].to_numpy(),
                              "amount_minor": app["amount_minor"].to_numpy(dtype=np.int64)})
+    wo = ledger.writeoffs
+    if wo is not None and len(wo):  # a write-off settles its amount on its date: fees stop there
+        wo = wo[wo["date"].to_numpy(dtype="datetime64[s]") <= np.datetime64(as_of, "s")]
+        payments = pd.concat([payments, pd.DataFrame({
+            "item": wo["invoice"].to_numpy(dtype=np.int64), "date": wo["date"].to_numpy(dtype="datetime64[s]"),
+            "amount_minor": wo["amount_minor"].to_numpy(dtype=np.int64)})], ignore_index=True)
     fees = late_fees(items, payments, as_of, fee_terms(settings), rate_table(ledger))
     fee_minor = np.where(is_inv, fees.fee_minor, 0).astype(np.int64)
     rows = inv["row"].to_numpy()
@@ -181,6 +193,7 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
         "row": rows, "exists": exists, "paid_minor": alloc.paid_minor, "open_minor": alloc.open_minor,
         "days_late": days_late, "bucket": bucket, "late_fee_minor": fee_minor,
         "exp": inv["exp"].to_numpy(dtype=np.int64), "cleared_date": alloc.cleared_date,
+        "written_off_minor": written_off,
     })
 
     n_b = len(labels)
@@ -188,16 +201,20 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
     ccy = inv["currency"].to_numpy(dtype=object)
     aging = aging_table(cust, ccy, np.where(is_open, bucket, 0), alloc.open_minor, n_b)
     extra = pd.DataFrame({"customer_id": cust, "currency": ccy, "late_fee": fee_minor,
-                          "disputed": np.where(is_open & inv["disputed"].to_numpy(dtype=bool), alloc.open_minor, 0)})
-    un = alloc.unapplied
+                          "disputed": np.where(is_open & inv["disputed"].to_numpy(dtype=bool), alloc.open_minor, 0),
+                          "written_off": written_off})
+    un, rc = alloc.unapplied, alloc.recovered
+    rc_inv = rc["invoice"].to_numpy(dtype=np.int64)
     extra = pd.concat([extra, pd.DataFrame({"customer_id": un["customer_id"], "currency": un["currency"],
-                                            "unapplied": un["amount_minor"]})], ignore_index=True)
-    extra = extra.fillna(0).groupby(["customer_id", "currency"], as_index=False)[["late_fee", "disputed", "unapplied"]].sum()
-    keep = (extra[["late_fee", "disputed", "unapplied"]] != 0).any(axis=1)
+                                            "unapplied": un["amount_minor"]}),
+                       pd.DataFrame({"customer_id": cust[rc_inv], "currency": ccy[rc_inv],
+                                     "recovered": rc["amount_minor"].to_numpy(dtype=np.int64)})], ignore_index=True)
+    sums = ["late_fee", "disputed", "unapplied", "written_off", "recovered"]
+    extra = extra.fillna(0).groupby(["customer_id", "currency"], as_index=False)[sums].sum()
+    keep = (extra[sums] != 0).any(axis=1)
     aging = aging.merge(extra[keep], on=["customer_id", "currency"], how="outer")
     bcols = [f"b{i}" for i in range(n_b)]
-    aging[bcols + ["total", "late_fee", "disputed", "unapplied"]] = (
-        aging[bcols + ["total", "late_fee", "disputed", "unapplied"]].fillna(0).astype(np.int64))
+    aging[bcols + ["total"] + sums] = aging[bcols + ["total"] + sums].fillna(0).astype(np.int64)
     names = dict(zip(ledger.customers["customer_id"], ledger.customers["name"]))
     aging.insert(1, "name", aging["customer_id"].map(names).astype(object).fillna(""))
     aging = aging.sort_values(["currency", "customer_id"], key=lambda s: s if s.name != "currency" else s.ne(settings.base_currency), kind="stable").reset_index(drop=True)
@@ -230,6 +247,7 @@ def _tie_out(inv, alloc, is_inv, bucket, fee_minor, labels, settings) -> dict[st
     currencies = sorted(set(ccy[is_inv]) | set(app_ccy) | set(un["currency"]) | {settings.base_currency},
                         key=lambda c: (c != settings.base_currency, c))
     disputed = inv["disputed"].to_numpy(dtype=bool)
+    rec_ccy = ccy[alloc.recovered["invoice"].to_numpy(dtype=np.int64)]
     out: dict[str, TieOut] = {}
     for c in currencies:
         m = is_inv & (ccy == c)
@@ -247,6 +265,8 @@ def _tie_out(inv, alloc, is_inv, bucket, fee_minor, labels, settings) -> dict[st
             unapplied_cash=int(un["amount_minor"][um & (un["payer_kind"] == "receipt").to_numpy()].sum()),
             unapplied_credit=int(un["amount_minor"][um & (un["payer_kind"] == "credit").to_numpy()].sum()),
             late_fees=int(fee_minor[m].sum()), disputed_open=int(open_m[disputed[m]].sum()),
+            written_off=int(alloc.written_off_minor[m].sum()),
+            recovered=int(alloc.recovered["amount_minor"].to_numpy(dtype=np.int64)[rec_ccy == c].sum()),
         )
         if not t.holds:  # an arithmetic identity of the allocation: failing it is a bug, not bad data
             raise AssertionError(f"aging does not tie out for {c}: {t}")

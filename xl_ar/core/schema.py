@@ -122,6 +122,8 @@ ACTIVITIES = Table(
         Field("promise_date", "PromiseDate", "date"),
         Field("promise_amount", "PromiseAmount", "money"),
         Field("outcome", "Outcome"),
+        # The amount of a write-off (Outcome 核销坏账/write-off); blank = what is open that day.
+        Field("amount", "Amount", "money"),
     ),
 )
 
