@@ -50,6 +50,10 @@ HEADER_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "manual_grade": ("人工等级", "核定等级"),
         "manual_hold": ("人工冻结", "手工冻结"),
         "negative_news": ("负面信息", "负面消息"),
+        "late_fee_policy": ("滞纳金规则", "违约金规则"),
+        "late_fee_rate": ("滞纳金利率", "违约金比例"),
+        "late_fee_grace_days": ("宽限天数", "宽限期"),
+        "late_fee_cap": ("滞纳金上限", "违约金上限"),
     },
     "Stages": {
         "stage": ("阶段", "催收阶段"),

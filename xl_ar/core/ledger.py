@@ -18,6 +18,7 @@ from xl_ar.core.issues import Issue
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_minor_array
 from xl_ar.core.allocation import allocate_receipts
 from xl_ar.core.names import CustomerIndex
+from xl_ar.core.terms import check_customer_terms
 from xl_ar.core.writeoffs import settle_writeoffs
 from xl_ar.core.schema import ACTIVITIES, CUSTOMERS, INVOICES, ORDERS, RATES, RECEIPTS, Table
 from xl_ar.core.settings import Settings
@@ -204,6 +205,8 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
     customers = _typed_frame(cust_raw, CUSTOMERS, settings, issues, "Customers" in raw)
     customers["currency"] = settings.base_currency
     customers["credit_limit_minor"] = _minor(customers, "credit_limit")
+    cust_chk = _Checker(cust_raw, issues)
+    issues += check_customer_terms(customers, lambda name, pos: cust_chk.where(name, pos))
     invoices = _typed_frame(inv_raw, INVOICES, settings, issues, "Invoices" in raw)
     receipts = _typed_frame(rec_raw, RECEIPTS, settings, issues, "Receipts" in raw)
     activities = _typed_frame(act_raw, ACTIVITIES, settings, issues, "Activities" in raw)

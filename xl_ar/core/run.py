@@ -26,6 +26,7 @@ from xl_ar.core.ledger import Ledger
 from xl_ar.core.money import CURRENCY_EXPONENTS
 from xl_ar.core.rates import RateTable
 from xl_ar.core.settings import Settings
+from xl_ar.core.terms import invoice_fee_terms
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,28 @@ def rate_table(ledger: Ledger) -> RateTable:
     return table
 
 
+def _fees_by_terms(ledger: Ledger, items: pd.DataFrame, payments: pd.DataFrame, as_of: dt.date,
+                   settings: Settings) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """Late fees of every invoice under its customer's terms (see ``xl_ar.core.terms``)."""
+    terms, idx = invoice_fee_terms(ledger.customers, ledger.invoices["customer_id"].to_numpy(dtype=object),
+                                   fee_terms(settings))
+    rates = rate_table(ledger)
+    fee = np.zeros(len(items), np.int64)
+    notes: list[tuple[int, str]] = []
+    pay_item = payments["item"].to_numpy(dtype=np.int64)
+    for k, t in enumerate(terms):
+        pos = np.flatnonzero(idx == k)
+        if not len(pos):
+            continue
+        renumber = np.full(len(items), -1, np.int64)
+        renumber[pos] = np.arange(len(pos))
+        sub_pay = payments[renumber[pay_item] >= 0].assign(item=lambda f: renumber[f["item"].to_numpy(dtype=np.int64)])
+        res = late_fees(items.iloc[pos].reset_index(drop=True), sub_pay.reset_index(drop=True), as_of, t, rates)
+        fee[pos] = res.fee_minor
+        notes += [(int(pos[p]), n) for p, n in res.notes]
+    return fee, notes
+
+
 def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Policies | None = None) -> RunResult:
     """Compute paid/open amounts, days late, buckets, late fees, the aging, credit and stages.
 
@@ -178,12 +201,12 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
         payments = pd.concat([payments, pd.DataFrame({
             "item": wo["invoice"].to_numpy(dtype=np.int64), "date": wo["date"].to_numpy(dtype="datetime64[s]"),
             "amount_minor": wo["amount_minor"].to_numpy(dtype=np.int64)})], ignore_index=True)
-    fees = late_fees(items, payments, as_of, fee_terms(settings), rate_table(ledger))
-    fee_minor = np.where(is_inv, fees.fee_minor, 0).astype(np.int64)
+    fee_all, fee_notes = _fees_by_terms(ledger, items, payments, as_of, settings)
+    fee_minor = np.where(is_inv, fee_all, 0).astype(np.int64)
     rows = inv["row"].to_numpy()
     sheet = ledger.places.get("Invoices", ("Invoices",))[0]
     by_note: dict[str, list[int]] = {}
-    for pos, note in fees.notes:
+    for pos, note in fee_notes:
         by_note.setdefault(note, []).append(int(rows[pos]))
     for note, where in by_note.items():  # one warning per kind of note, not one per invoice
         more = f" (and {len(where) - 1} more rows)" if len(where) > 1 else ""
