@@ -154,6 +154,7 @@ OUTPUTS: dict[str, dict[str, tuple[str, str]]] = {
         "score": ("Score", "信用评分"),
         "grade": ("Grade", "信用等级"),
         "suggested_limit": ("SuggestedLimit", "建议额度"),
+        "limit_reason": ("LimitReason", "额度建议理由"),
         "suggested_terms": ("SuggestedTerms", "建议账期"),
         "hold": ("Hold", "信用冻结"),
         "hold_reason": ("HoldReason", "冻结原因"),

@@ -227,6 +227,7 @@ def _customer_content(result: RunResult, settings: Settings, exp: int) -> dict[s
         "score": (c["score"].to_numpy(dtype=float), "integer", "number", 8),
         "grade": (c["grade"].to_numpy(dtype=object), None, "text", 8),
         "suggested_limit": (money("suggested_limit_minor"), "money", "number", 14),
+        "limit_reason": (c["limit_reason_zh" if zh else "limit_reason"].to_numpy(dtype=object), None, "text", 30),
         "suggested_terms": (c["suggested_terms_days"].to_numpy(dtype=float), "integer", "number", 10),
         "hold": (np.where(c["hold"].to_numpy(dtype=bool), yes, no), None, "text", 8),
         "hold_reason": (c["hold_reason_zh" if zh else "hold_reason"].to_numpy(dtype=object), None, "text", 30),

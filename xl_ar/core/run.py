@@ -27,6 +27,7 @@ from xl_ar.core.money import CURRENCY_EXPONENTS
 from xl_ar.core.rates import RateTable
 from xl_ar.core.settings import Settings
 from xl_ar.core.terms import invoice_fee_terms
+from xl_ar.core.writeoffs import written_off_at
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,11 @@ def rate_table(ledger: Ledger) -> RateTable:
     return table
 
 
+def _last_write_off(ledger: Ledger, n: int, as_of: dt.date) -> np.ndarray:
+    """Per invoice, the date of its last write-off by the as-of date (NaT: none)."""
+    return written_off_at(ledger.writeoffs, n, np.datetime64(as_of, "s"))[1]
+
+
 def _fees_by_terms(ledger: Ledger, items: pd.DataFrame, payments: pd.DataFrame, as_of: dt.date,
                    settings: Settings) -> tuple[np.ndarray, list[tuple[int, str]]]:
     """Late fees of every invoice under its customer's terms (see ``xl_ar.core.terms``)."""
@@ -216,7 +222,7 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
         "row": rows, "exists": exists, "paid_minor": alloc.paid_minor, "open_minor": alloc.open_minor,
         "days_late": days_late, "bucket": bucket, "late_fee_minor": fee_minor,
         "exp": inv["exp"].to_numpy(dtype=np.int64), "cleared_date": alloc.cleared_date,
-        "written_off_minor": written_off,
+        "written_off_minor": written_off, "written_off_date": _last_write_off(ledger, len(inv), as_of),
     })
 
     n_b = len(labels)
