@@ -31,7 +31,7 @@ same refresh run (DOMAIN.md section 1). Definitions:
   no data (nothing paid, no invoice, no limit) counts ``no_data`` (0.5).
 * **Grade**: A from 80, B from 65, C from 50, otherwise D; ``ManualGrade`` wins.
 * **Behaviour counts what is unpaid too**: ``avg_days_late`` and ``on_time_rate`` take, besides
-  paid invoices, every open invoice past due (its days late so far) and every written-off one
+  paid invoices, every undisputed open invoice past due (its days late so far) and every written-off one
   (its days late at the write-off, never on time); ``overdue_open_count`` and
   ``written_off_count`` count them.
 * **Proposed limit** (``suggested_limit_minor`` with ``limit_reason``): with a granted limit
@@ -552,7 +552,9 @@ def assess_credit(ledger: Ledger, result: RunResult, as_of: dt.date, settings: C
     wo_day = _days(result.invoices["written_off_date"].to_numpy(dtype="datetime64[D]")[f["pos"].to_numpy()], f["due"])
     pos_inv = pos_inv.assign(wo_late=wo_day[(f["amt"] > 0).to_numpy()])
     written = pos_inv[~np.isnan(pos_inv["wo_late"])]
-    overdue_open = pos_inv[(pos_inv["open"] > 0) & (pos_inv["overdue"] > 0) & np.isnan(pos_inv["wo_late"])]
+    # A disputed item is not yet late payment: the dispute factor scores it (as the hold skips it).
+    overdue_open = pos_inv[(pos_inv["open"] > 0) & (pos_inv["overdue"] > 0) & np.isnan(pos_inv["wo_late"])
+                           & ~pos_inv["disputed"]]
     seen = pd.concat([
         pd.DataFrame({"cust": paid["cust"], "late": paid["late"].clip(lower=0), "on_time": paid["late"] <= 0}),
         pd.DataFrame({"cust": overdue_open["cust"], "late": overdue_open["overdue"], "on_time": False}),
