@@ -53,13 +53,13 @@ failed:
     AR_DAYSLATE = Err.Description
 End Function
 
-Function AR_LATEFEE(amount, due_date, Optional as_of, Optional policy, Optional rate, Optional grace_days, Optional cap)
+Function AR_LATEFEE(amount, due_date, Optional as_of, Optional policy, Optional rate, Optional grace_days, Optional cap, Optional currency)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        AR_LATEFEE = XLPy.CallUDF("xl_ar.udfs", "AR_LATEFEE", Array(amount, due_date, as_of, policy, rate, grace_days, cap), ThisWorkbook, Application.Caller)
+        AR_LATEFEE = XLPy.CallUDF("xl_ar.udfs", "AR_LATEFEE", Array(amount, due_date, as_of, policy, rate, grace_days, cap, currency), ThisWorkbook, Application.Caller)
         Exit Function
     #Else
-        AR_LATEFEE = XLPy.CallUDF("xl_ar.udfs", "AR_LATEFEE", Array(amount, due_date, as_of, policy, rate, grace_days, cap))
+        AR_LATEFEE = XLPy.CallUDF("xl_ar.udfs", "AR_LATEFEE", Array(amount, due_date, as_of, policy, rate, grace_days, cap, currency))
         Exit Function
     #End If
 failed:

@@ -269,11 +269,11 @@ def test_refresh_writes_credit_columns_on_customers(tmp_path):
     head = [c.value for c in ws[1]]
     first = head.index("AvgDaysLate")
     assert head[first:] == ["AvgDaysLate", "OnTimeRate", "Exposure", "Available", "OverLimit", "Score", "Grade",
-                            "SuggestedLimit", "SuggestedTerms", "Hold", "HoldReason", "NextReview"]
+                            "SuggestedLimit", "LimitReason", "SuggestedTerms", "Hold", "HoldReason", "NextReview"]
     c1 = dict(zip(head[first:], [c.value for c in ws[2]][first:]))
     c2 = dict(zip(head[first:], [c.value for c in ws[3]][first:]))
-    # C1 paid I1 33 days late; I2 is 28 days overdue (> 15): on hold
-    assert (c1["AvgDaysLate"], c1["OnTimeRate"], c1["Exposure"], c1["Available"]) == (33, 0, 8000, 92000)
+    # C1 paid I1 33 days late; I2 is 28 days overdue (> 15): on hold; both count: (33 + 28) / 2
+    assert (c1["AvgDaysLate"], c1["OnTimeRate"], c1["Exposure"], c1["Available"]) == (30.5, 0, 8000, 92000)
     assert (c1["OverLimit"], c1["Hold"], c1["HoldReason"]) == (None, "yes", "I2 overdue 28 days > 15")
     assert c1["NextReview"] == dt.datetime(2025, 3, 31)  # never reviewed: due now
     # C2: the 4,000 unapplied cash covers the disputed 700: no exposure; disputes do not hold

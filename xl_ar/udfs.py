@@ -140,11 +140,20 @@ def _fee_terms(policy: Any, rate: Any, grace_days: Any, cap: Any) -> FeeTerms:
 
 @xw.func
 @xw.arg("amount", ndim=2)
-def AR_LATEFEE(amount, due_date, as_of=None, policy=None, rate=None, grace_days=None, cap=None):
-    """Late fee on an overdue amount at the as-of date (policy daily 0.05%/day unless given)."""
+def AR_LATEFEE(amount, due_date, as_of=None, policy=None, rate=None, grace_days=None, cap=None, currency=None):
+    """Late fee on an overdue amount at the as-of date (policy daily 0.05%/day unless given).
+
+    The optional currency (ISO code, default CNY) is the amount's: it sets the minor unit and
+    decides statutory compensation (GBP 40/70/100 under uk-late-payment, EUR 40 under
+    eu-late-payment and de-bgb-288), which is added only to amounts in the statute's currency.
+    """
     grid, single = _grid(amount)
     try:
         terms = _fee_terms(policy, rate, grace_days, cap)
+        ccy = "CNY" if is_blank(currency) else str(currency).strip().upper()
+        if ccy not in CURRENCY_EXPONENTS:
+            raise ValueError(f'currency "{currency}" is not a known ISO currency code')
+        exp = CURRENCY_EXPONENTS[ccy]
         dues = _broadcast(grid, due_date)
         asofs = _broadcast(grid, as_of)
     except ValueError as exc:
@@ -161,7 +170,7 @@ def AR_LATEFEE(amount, due_date, as_of=None, policy=None, rate=None, grace_days=
             continue
         if amt is None or due is None:
             continue
-        principal.append(to_minor(amt, 2))
+        principal.append(to_minor(amt, exp))
         due_days.append(np.datetime64(due, "s"))
         where.append(k)
     # One core call per distinct as-of date (usually one): a column is computed at once.
@@ -174,9 +183,9 @@ def AR_LATEFEE(amount, due_date, as_of=None, policy=None, rate=None, grace_days=
     for day, idx in by_asof.items():
         items = pd.DataFrame({"principal_minor": np.array([principal[i] for i in idx], dtype=np.int64),
                               "due_date": np.array([due_days[i] for i in idx], dtype="datetime64[s]"),
-                              "currency": "CNY", "exp": CURRENCY_EXPONENTS["CNY"]})
+                              "currency": ccy, "exp": exp})
         fees = late_fees(items, None, day, terms)
-        for i, v in zip(idx, to_major_array(fees.fee_minor, 2)):
+        for i, v in zip(idx, to_major_array(fees.fee_minor, exp)):
             out[where[i]] = float(v)
     return _shape_like(grid, out, single)
 

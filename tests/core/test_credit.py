@@ -62,10 +62,11 @@ CUSTOMERS = """
 def test_average_days_late_and_on_time_rate_by_hand():
     out = assess(ledger(BEHAVIOUR, BEHAVIOUR_PAID, CUSTOMERS), d("2025-04-10"))
     c1 = out.loc["C1"]
-    # I1 paid on its due date (0), I2 10 days late, I3 20 days late; I4 is still open
-    assert c1["paid_count"] == 3
+    # I1 paid on its due date (0), I2 10 days late, I3 20 days late; I4 is open, 10 days late
+    # so far, and counts too: (0 + 10 + 20 + 10) / 4
+    assert c1["paid_count"] == 3 and c1["overdue_open_count"] == 1
     assert c1["avg_days_late"] == 10.0
-    assert c1["on_time_rate"] == 1 / 3  # only I1, paid on the due date, was on time
+    assert c1["on_time_rate"] == 1 / 4  # only I1, paid on the due date, was on time
     assert c1["early_streak"] == 0  # on the due date is on time, not early
     # customers without a paid invoice have no average, not zero
     assert np.isnan(out.loc["C2", "avg_days_late"]) and np.isnan(out.loc["C2", "on_time_rate"])
@@ -386,3 +387,68 @@ def test_paying_later_never_raises_the_score(offsets, which, delay):
             f"| R{i} | C3 | {p} | 1000.00 |" for i, p in enumerate(dates))
         scores.append(assess(ledger(inv, rec, "| CustomerID |\n| C3 |"), d("2025-06-30")).loc["C3", "score"])
     assert scores[1] <= scores[0]
+
+
+# ----------------------------------------------------------------------------- as the sources say
+
+STREAK3 = """
+| InvoiceNo | CustomerID | InvoiceDate | DueDate    | Amount  |
+| E1        | C1         | 2025-01-01  | 2025-01-31 | 4000.00 |
+| E2        | C1         | 2025-02-01  | 2025-03-03 | 4000.00 |
+| E3        | C1         | 2025-03-01  | 2025-03-31 | 3000.00 |
+"""
+STREAK_PAID = """
+| ReceiptNo | CustomerID | ReceiptDate | Amount  | InvoiceNo |
+| R1        | C1         | 2025-01-20  | 4000.00 | E1        |
+| R2        | C1         | 2025-02-20  | 4000.00 | E2        |
+| R3        | C1         | 2025-03-20  | 3000.00 | E3        |
+"""
+
+
+def test_three_early_payments_raise_the_granted_limit_by_15_percent():
+    customers = "| CustomerID | CreditLimit |\n| C1 | 50000 |\n| C2 | |"
+    c1 = assess(ledger(STREAK3, STREAK_PAID, customers), d("2025-04-10")).loc["C1"]
+    assert c1["early_streak"] == 3
+    # 50,000 × 1.15 = 57,500.00 exactly (not the grade's 11,000 from 11,000 of sales a year)
+    assert c1["suggested_limit_minor"] == 5_750_000
+    assert c1["limit_reason"] == "3 invoices paid early in a row: granted limit +15%"
+    assert c1["limit_reason_zh"] == "连续 3 张发票提前付款：核定额度上调 15%"
+    assert c1["limit_minor"] == 5_000_000  # the granted limit stays in force until someone raises it
+
+
+def test_the_proposal_keeps_the_granted_limit_unless_a_rule_cuts_it():
+    customers = "| CustomerID | CreditLimit |\n| C1 | 50000 |"
+    late_paid = STREAK_PAID.replace("2025-01-20", "2025-02-05")  # E1 paid late: no streak of 3
+    c1 = assess(ledger(STREAK3, late_paid, customers), d("2025-04-10")).loc["C1"]
+    # the grade's limit is far lower, but nothing says to cut: the granted limit is proposed
+    assert (c1["suggested_limit_minor"], c1["limit_reason"]) == (5_000_000, "granted limit kept")
+    led = with_customer_columns(ledger(STREAK3, late_paid, customers), negative_news=[True])
+    c1 = assess(led, d("2025-04-10")).loc["C1"]
+    assert (c1["suggested_limit_minor"], c1["limit_reason"]) == (1_500_000, "negative news: × 0.3")
+
+
+def test_a_hold_cuts_the_proposal_to_the_grade_limit_with_its_reason():
+    invoices = STREAK3 + "| E4 | C1 | 2025-03-01 | 2025-03-10 | 2000.00 |\n"
+    customers = "| CustomerID | CreditLimit |\n| C1 | 50000 |"
+    c1 = assess(ledger(invoices, STREAK_PAID, customers), d("2025-04-10")).loc["C1"]
+    assert c1["hold"]  # E4 31 days overdue
+    assert c1["suggested_limit_minor"] < 5_000_000
+    assert c1["limit_reason"].endswith(f"on hold: cut to the grade {c1['grade']} limit")
+
+
+def test_open_overdue_items_and_write_offs_lower_the_score():
+    customers = "| CustomerID |\n| C1 |"
+    paid = assess(ledger(STREAK3, STREAK_PAID, customers), d("2025-06-30")).loc["C1"]
+    # the same customer with E3 never paid: 91 days late at the as-of date
+    unpaid = assess(ledger(STREAK3, STREAK_PAID.replace("| R3        | C1         | 2025-03-20  | 3000.00 | E3        |", ""),
+                           customers), d("2025-06-30")).loc["C1"]
+    assert (unpaid["overdue_open_count"], unpaid["avg_days_late"], unpaid["on_time_rate"]) == (1, 91 / 3, 2 / 3)
+    assert unpaid["score"] < paid["score"]
+    # written off on 2025-05-30 (60 days late then): closed, no longer overdue, still counted
+    acts = "| Date | CustomerID | InvoiceNo | Outcome |\n| 2025-05-30 | C1 | E3 | 坏账 |"
+    led = ledger(STREAK3, STREAK_PAID.replace("| R3        | C1         | 2025-03-20  | 3000.00 | E3        |", ""),
+                 customers, activities=acts)
+    wo = assess(led, d("2025-06-30")).loc["C1"]
+    assert (wo["overdue_open_count"], wo["written_off_count"], wo["avg_days_late"], wo["on_time_rate"]) == (
+        0, 1, 60 / 3, 2 / 3)
+    assert wo["score"] < paid["score"] and wo["open_minor"] == 0

@@ -81,10 +81,10 @@ def days(x: Fraction) -> float:
 
 def test_overdue_ratio_is_overdue_over_open_in_the_base_currency(case):
     *_, k = case
-    # not due 8,000 + 150,000; 1-30: 29,000 + 3,000; 31-60: 15,000; >90: 4,000 (written off, still open)
-    assert k.buckets == (15_800_000, 3_200_000, 1_500_000, 0, 400_000)
-    assert (k.open_minor, k.overdue_minor, k.current_minor) == (20_900_000, 5_100_000, 15_800_000)
-    assert k.overdue_ratio == pytest.approx(51_000 / 209_000, abs=1e-12)  # 24.40%
+    # not due 8,000 + 150,000; 1-30: 29,000 + 3,000; 31-60: 15,000; >90: none (I5's 4,000 is written off)
+    assert k.buckets == (15_800_000, 3_200_000, 1_500_000, 0, 0)
+    assert (k.open_minor, k.overdue_minor, k.current_minor) == (20_500_000, 4_700_000, 15_800_000)
+    assert k.overdue_ratio == pytest.approx(47_000 / 205_000, abs=1e-12)  # 22.93%
     assert k.meets_target is False and k.overdue_target == 0.05
     assert k.currency == "CNY" and k.foreign_open == {"USD": 50_000}
 
@@ -94,22 +94,23 @@ def test_dso_simple_best_possible_and_average_days_delinquent(case):
     # Sales of (2024-12-31, 2025-03-31]: I2 20,000 + I3 30,000 + I4 8,000 + I6 150,000 + I7 3,000
     # = 211,000 (the credit note is not netted; I1 and I5 are older).
     assert (k.dso_start, k.dso_days, k.credit_sales_minor) == (d("2024-12-31"), 90, 21_100_000)
-    assert k.dso_simple == days(Fraction(209_000 * 90, 211_000))          # 89.15 days
+    assert k.dso_simple == days(Fraction(205_000 * 90, 211_000))          # 87.44 days
     assert k.best_possible_dso == days(Fraction(158_000 * 90, 211_000))   # 67.39 days
-    assert k.add == pytest.approx(days(Fraction(51_000 * 90, 211_000)), abs=1e-12)  # 21.75 days
+    assert k.add == pytest.approx(days(Fraction(47_000 * 90, 211_000)), abs=1e-12)  # 20.05 days
     assert k.add == pytest.approx(k.dso_simple - k.best_possible_dso, abs=1e-12)
 
 
 def test_dso_countback_exhausts_the_balance_month_by_month(case):
     *_, k = case
-    # 209,000 - March 158,000 (31 days) = 51,000 - February 33,000 (28 days) = 18,000,
-    # which is 18/20 of January's 20,000: 31 + 28 + 0.9 * 31 = 86.9 days
-    assert k.dso_countback == pytest.approx(86.9, abs=1e-12)
+    # 205,000 - March 158,000 (31 days) = 47,000 - February 33,000 (28 days) = 14,000,
+    # which is 14/20 of January's 20,000: 31 + 28 + 0.7 * 31 = 80.7 days
+    assert k.dso_countback == pytest.approx(80.7, abs=1e-12)
 
 
 def test_cei_over_the_last_three_months(case):
     *_, k = case
-    # opening 2024-12-31: I1 10,000 + I5 4,000; (14,000 + 211,000 - 209,000) / (14,000 + 211,000 - 158,000)
+    # opening 2024-12-31: I1 10,000 + I5 4,000; I5's 4,000 written off in the period is not collected:
+    # (14,000 + 211,000 - 205,000 - 4,000) / (14,000 + 211,000 - 158,000)
     assert (k.cei_start, k.cei_opening_minor, k.cei_sales_minor) == (d("2024-12-31"), 1_400_000, 21_100_000)
     assert k.cei == pytest.approx(16_000 / 67_000, abs=1e-12)  # 23.88%, a ratio like the others
 
@@ -143,10 +144,10 @@ def test_per_owner_figures(case):
     o = k.owners
     assert o["owner"].tolist() == ["张三", "李四", ""]  # no owner last
     assert o["customers"].tolist() == [2, 1, 1]
-    # 张三: C1 I2 15,000 overdue; C3 I5 4,000 overdue + I6 150,000
-    assert o["open_minor"].tolist() == [16_900_000, 3_700_000, 300_000]
-    assert o["overdue_minor"].tolist() == [1_900_000, 2_900_000, 300_000]
-    assert o["overdue_ratio"].tolist() == pytest.approx([19 / 169, 29 / 37, 1.0], abs=1e-12)
+    # 张三: C1 I2 15,000 overdue; C3 I6 150,000 (I5's 4,000 written off, no longer open)
+    assert o["open_minor"].tolist() == [16_500_000, 3_700_000, 300_000]
+    assert o["overdue_minor"].tolist() == [1_500_000, 2_900_000, 300_000]
+    assert o["overdue_ratio"].tolist() == pytest.approx([15 / 165, 29 / 37, 1.0], abs=1e-12)
     assert o["broken_promises"].tolist() == [0, 1, 0]
     assert o["bad_debt_minor"].tolist() == [400_000, 0, 0]
 
@@ -157,13 +158,14 @@ def test_aging_trend_at_three_month_ends(case):
     assert [str(x)[:10] for x in t["month_end"]] == ["2025-01-31", "2025-02-28", "2025-03-31"]
     # Jan 31: I1 paid by R1; I2 20,000 not due; I5 4,000 42 days late.
     # Feb 28: I2 9 days late; I3 30,000 and I7 3,000 not yet due; I5 70 days late.
+    # Mar 31: I5 was written off on 03-20.
     assert t[["b0", "b1", "b2", "b3", "b4"]].values.tolist() == [
         [2_000_000, 0, 400_000, 0, 0],
         [3_300_000, 2_000_000, 0, 400_000, 0],
-        [15_800_000, 3_200_000, 1_500_000, 0, 400_000],
+        [15_800_000, 3_200_000, 1_500_000, 0, 0],
     ]
-    assert t["open_minor"].tolist() == [2_400_000, 5_700_000, 20_900_000]
-    assert t["overdue_ratio"].tolist() == pytest.approx([1 / 6, 24 / 57, 51 / 209], abs=1e-12)
+    assert t["open_minor"].tolist() == [2_400_000, 5_700_000, 20_500_000]
+    assert t["overdue_ratio"].tolist() == pytest.approx([1 / 6, 24 / 57, 47 / 205], abs=1e-12)
     pd.testing.assert_frame_equal(aging_trend(led, result, KPI), t)
 
 
@@ -188,15 +190,15 @@ def test_empty_ledger_gives_blank_measures_not_errors():
 def test_as_json_gives_the_cli_figures(case):
     *_, k = case
     j = k.as_json()
-    assert j["overdue_ratio"] == 0.244 and j["meets_target"] is False
-    assert j["dso"] == {"simple": 89.15, "countback": 86.9, "best_possible": 67.39, "period_days": 90}
-    assert (j["cei"], j["add"]) == (0.2388, 21.75)
+    assert j["overdue_ratio"] == 0.2293 and j["meets_target"] is False
+    assert j["dso"] == {"simple": 87.44, "countback": 80.7, "best_possible": 67.39, "period_days": 90}
+    assert (j["cei"], j["add"]) == (0.2388, 20.05)
     assert j["promises_kept"] == {"ratio": 0.5, "kept": 1, "broken": 1, "pending": 1}
     assert j["bad_debt"] == {"amount": 4000.0, "invoices": 1}
     assert j["stages"]["moderate"] == 1
-    assert j["owners"][0] == {"owner": "张三", "customers": 2, "open": 169000.0, "overdue": 19000.0,
-                              "overdue_ratio": 0.1124, "broken_promises": 0, "bad_debt": 4000.0}
-    assert j["trend"][0]["buckets"]["31-60天"] == 4000.0 and j["trend"][-1]["open"] == 209000.0
+    assert j["owners"][0] == {"owner": "张三", "customers": 2, "open": 165000.0, "overdue": 15000.0,
+                              "overdue_ratio": 0.0909, "broken_promises": 0, "bad_debt": 4000.0}
+    assert j["trend"][0]["buckets"]["31-60天"] == 4000.0 and j["trend"][-1]["open"] == 205000.0
 
 
 def test_the_trend_can_be_left_out(case):
@@ -274,8 +276,7 @@ def test_warning_table_cells(case):
     assert len(t) == 10 * 3 * 3  # the full grid, classes A, B, C
     hit = t[t["count"] > 0]
     cells = list(zip(hit["band"], hit["amount_band"], hit["class"], hit["count"], hit["amount_minor"]))
-    assert cells == [
-        (0, 0, "C", 1, 400_000),       # I5, 101 days late
+    assert cells == [               # I5 is written off: not in the table
         (2, 1, "A", 1, 1_500_000),     # I2, 40 days late, 15,000
         (3, 0, "B", 1, 300_000),       # I7 (C4 has no class: B), 19 days late
         (3, 1, "B", 1, 2_900_000),     # I3, 28 days late

@@ -81,7 +81,8 @@ def answer(path: Path, out: Path, *, confirmed=None, disputes=None, signer=None,
 def activities(path: Path) -> list[tuple]:
     wb = openpyxl.load_workbook(path)
     ws = wb["Activities"] if "Activities" in wb.sheetnames else wb["催收日志"]
-    return [r for r in ws.iter_rows(min_row=2, values_only=True) if any(v is not None for v in r)]
+    # the first nine columns: the log as it was; Amount (a write-off's) stays blank here
+    return [r for r in ws.iter_rows(min_row=2, max_col=9, values_only=True) if any(v is not None for v in r)]
 
 
 def invoice_row(path: Path, no: str) -> tuple:
@@ -108,7 +109,7 @@ def test_a_confirmed_statement_is_logged(setup, tmp_path):
     # a new ledger's table already spans one empty row (A1:I2): the reply fills it, the table stays
     assert changed == {ACTIVITIES_PART} and set(after) == set(before)
     wb = openpyxl.load_workbook(book)
-    assert wb["Activities"].tables["tblActivities"].ref == "A1:I2"
+    assert wb["Activities"].tables["tblActivities"].ref == "A1:J2"
     assert wb["Activities"]["A2"].number_format == "yyyy-mm-dd"
     assert summary.backup is not None and summary.backup.read_bytes() == original
     assert summary.backup.parent == book.parent / ".xl-ar-backups"
@@ -168,7 +169,7 @@ def test_a_reason_without_the_mark_counts_and_no_means_disputed(setup, tmp_path)
     assert [i.message for i in summary.issues] == ["row 10: a reason without the Disputed mark; taken as disputed"]
     assert activities(book)[1][5] == f"disputed: balance not confirmed, no line marked (statement {ST_C2})"
     # the second row is below the table's first empty row: the table and its autofilter grow over it
-    assert openpyxl.load_workbook(book)["Activities"].tables["tblActivities"].ref == "A1:I3"
+    assert openpyxl.load_workbook(book)["Activities"].tables["tblActivities"].ref == "A1:J3"
     assert ACTIVITIES_TABLE in {n for n, b in members(book).items() if b != before[n]}
 
 

@@ -145,7 +145,7 @@ D = dt.date
 
 def activities(book: Path) -> list[tuple]:
     ws = openpyxl.load_workbook(book)["Activities"]
-    return [r for r in ws.iter_rows(min_row=2, values_only=True) if any(v is not None for v in r)]
+    return [r for r in ws.iter_rows(min_row=2, max_col=9, values_only=True) if any(v is not None for v in r)]
 
 
 def outbox_status(book: Path) -> dict[str, str]:
@@ -210,7 +210,7 @@ def test_messages_arrive_with_encoded_headers_parts_and_attachment_and_are_logge
     assert f"[{drafts['C1']}]" in rows[0][5]
     assert outbox_status(book) == {"C1": "sent", "C2": "sent", "C3": "SMS gateway", "C4": "sent"}
     ws = openpyxl.load_workbook(book)["Activities"]
-    assert ws.tables["tblActivities"].ref == "A1:I6" and ws["A2"].number_format == "yyyy-mm-dd"
+    assert ws.tables["tblActivities"].ref == "A1:J6" and ws["A2"].number_format == "yyyy-mm-dd"
 
 
 def test_a_chinese_workbook_is_logged_in_chinese(tmp_path):

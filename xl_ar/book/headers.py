@@ -51,6 +51,10 @@ HEADER_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "manual_grade": ("人工等级", "核定等级"),
         "manual_hold": ("人工冻结", "手工冻结"),
         "negative_news": ("负面信息", "负面消息"),
+        "late_fee_policy": ("滞纳金规则", "违约金规则"),
+        "late_fee_rate": ("滞纳金利率", "违约金比例"),
+        "late_fee_grace_days": ("宽限天数", "宽限期"),
+        "late_fee_cap": ("滞纳金上限", "违约金上限"),
     },
     "Stages": {
         "stage": ("阶段", "催收阶段"),
@@ -65,7 +69,7 @@ HEADER_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "Orders": {
         "order_no": ("订单号", "订单编号", "Order"),
-        "customer_id": ("客户编号", "客户代码", "客户ID", "Customer", "客户号"),
+        "customer_id": ("客户编号", "客户代码", "客户ID", "Customer", "客户号", "客户", "客户名称"),
         "order_date": ("订单日期", "下单日期", "Date"),
         "amount": ("金额", "订单金额"),
         "currency": ("币种", "货币"),
@@ -96,7 +100,7 @@ HEADER_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "Activities": {
         "date": ("日期", "跟进日期", "催收日期"),
-        "customer_id": ("客户编号", "客户代码", "客户ID", "Customer", "客户号"),
+        "customer_id": ("客户编号", "客户代码", "客户ID", "Customer", "客户号", "客户", "客户名称"),
         "invoice_no": ("发票号", "Invoice"),
         "channel": ("方式", "渠道", "催收方式"),
         "by": ("经办人", "催收人", "跟进人"),
@@ -104,6 +108,7 @@ HEADER_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "promise_date": ("承诺日期", "承诺付款日期", "承诺付款日"),
         "promise_amount": ("承诺金额", "承诺付款金额"),
         "outcome": ("结果", "处理结果"),
+        "amount": ("核销金额", "金额"),
     },
     "Rates": {
         "series": ("利率系列", "系列"),
@@ -140,6 +145,7 @@ OUTPUTS: dict[str, dict[str, tuple[str, str]]] = {
         "score": ("Score", "信用评分"),
         "grade": ("Grade", "信用等级"),
         "suggested_limit": ("SuggestedLimit", "建议额度"),
+        "limit_reason": ("LimitReason", "额度建议理由"),
         "suggested_terms": ("SuggestedTerms", "建议账期"),
         "hold": ("Hold", "信用冻结"),
         "hold_reason": ("HoldReason", "冻结原因"),

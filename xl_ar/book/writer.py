@@ -55,6 +55,8 @@ _TEXT = {
         "title": "Aging as of {as_of} (by {basis})", "basis_due": "due date", "basis_invoice": "invoice date",
         "customer": "CustomerID", "name": "Name", "currency": "Currency", "total": "Total",
         "late_fee": "Late fees", "disputed": "Disputed", "unapplied": "Unapplied",
+        "written_off": "Bad debt written off", "recovered": "Bad debt recovered",
+        "wo_line": "− written off (bad debt)", "rec_line": "Bad debt recovered (not in receivables)",
         "grand": "Total {ccy}", "tie": "Tie-out {ccy}", "invoiced": "Invoices",
         "credits": "− credit notes applied", "receipts": "− receipts applied", "open": "= open items",
         "sum": "Sum of buckets", "holds": "Ties out", "yes": "yes", "no": "NO",
@@ -67,6 +69,8 @@ _TEXT = {
         "title": "账龄分析 截止 {as_of}（按{basis}）", "basis_due": "到期日", "basis_invoice": "开票日",
         "customer": "客户编号", "name": "客户名称", "currency": "币种", "total": "合计",
         "late_fee": "滞纳金", "disputed": "争议金额", "unapplied": "未核销",
+        "written_off": "坏账核销", "recovered": "坏账收回",
+        "wo_line": "− 坏账核销", "rec_line": "坏账收回（不计入应收）",
         "grand": "合计 {ccy}", "tie": "勾稽 {ccy}", "invoiced": "发票金额",
         "credits": "− 已核销红字发票", "receipts": "− 已核销收款", "open": "= 未收余额",
         "sum": "各账龄段合计", "holds": "勾稽相符", "yes": "是", "no": "否",
@@ -223,6 +227,7 @@ def _customer_content(result: RunResult, settings: Settings, exp: int) -> dict[s
         "score": (c["score"].to_numpy(dtype=float), "integer", "number", 8),
         "grade": (c["grade"].to_numpy(dtype=object), None, "text", 8),
         "suggested_limit": (money("suggested_limit_minor"), "money", "number", 14),
+        "limit_reason": (c["limit_reason_zh" if zh else "limit_reason"].to_numpy(dtype=object), None, "text", 30),
         "suggested_terms": (c["suggested_terms_days"].to_numpy(dtype=float), "integer", "number", 10),
         "hold": (np.where(c["hold"].to_numpy(dtype=bool), yes, no), None, "text", 8),
         "hold_reason": (c["hold_reason_zh" if zh else "hold_reason"].to_numpy(dtype=object), None, "text", 30),
@@ -235,14 +240,17 @@ def _aging_rows(result: RunResult, settings: Settings) -> list[list]:
     t = _TEXT[settings.language]
     basis = t["basis_due"] if settings.aging_basis == "due" else t["basis_invoice"]
     n_b = len(result.labels)
-    head = [t["customer"], t["name"], t["currency"], *result.labels, t["total"], t["late_fee"], t["disputed"], t["unapplied"]]
+    # Bad-debt columns only when something was written off: most ledgers have none.
+    bad = [c for c in ("written_off", "recovered") if c in result.aging and result.aging[c].any()]
+    head = [t["customer"], t["name"], t["currency"], *result.labels, t["total"], t["late_fee"], t["disputed"],
+            t["unapplied"], *[t[c] for c in bad]]
     rows: list[list] = [
         [(t["title"].format(as_of=f"{result.as_of:%Y-%m-%d}", basis=basis), "title")],
         [t["policy"].format(policy=settings.late_fee_policy, grace=settings.late_fee_grace_days)],
         [(h, "header") for h in head],
     ]
     ag = result.aging
-    money_cols = [f"b{i}" for i in range(n_b)] + ["total", "late_fee", "disputed", "unapplied"]
+    money_cols = [f"b{i}" for i in range(n_b)] + ["total", "late_fee", "disputed", "unapplied"] + bad
     for ccy, tie in result.tieouts.items():
         sub = ag[ag["currency"] == ccy]
         if sub.empty and tie.open == 0:
@@ -257,9 +265,12 @@ def _aging_rows(result: RunResult, settings: Settings) -> list[list]:
         # Labels in A overflow into the empty B; the figures stand in C, under "Currency".
         rows += [[], [(t["tie"].format(ccy=ccy), "title")],
                  [t["invoiced"], None, m(tie.invoiced)], [t["credits"], None, m(tie.credit_applied)],
-                 [t["receipts"], None, m(tie.received_applied)], [(t["open"], "bold"), None, m(tie.open)],
+                 [t["receipts"], None, m(tie.received_applied)],
+                 *([[t["wo_line"], None, m(tie.written_off)]] if tie.written_off else []),
+                 [(t["open"], "bold"), None, m(tie.open)],
                  [t["sum"], None, m(sum(tie.buckets))], [t["holds"], None, t["yes"] if tie.holds else t["no"]],
                  [t["u_cash"], None, m(tie.unapplied_cash)], [t["u_credit"], None, m(tie.unapplied_credit)],
+                 *([[t["rec_line"], None, m(tie.recovered)]] if tie.recovered else []),
                  [(t["net"], "bold"), None, m(tie.net_balance)]]
     un = result.unapplied
     if len(un):

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from xl_ar.core.writeoffs import written_off_at
+
 
 @dataclass(frozen=True)
 class Allocation:
@@ -40,7 +42,11 @@ class Allocation:
             ``date`` (effective date), ``amount_minor``.
         unapplied: payers with money left: ``payer_kind``, ``payer``, ``customer_id``,
             ``currency``, ``date``, ``amount_minor`` (the part left).
-        cleared_date: per invoice row, the date it was fully paid (NaT if still open).
+        cleared_date: per invoice row, the date it was fully paid (NaT if still open or
+            written off in part or whole: written off is not paid).
+        written_off_minor: per invoice row, the amount written off as bad debt by the as-of date.
+        recovered: receipts recovering written-off debt: ``receipt``, ``invoice``, ``date``,
+            ``amount_minor`` (see ``xl_ar.core.writeoffs``).
     """
 
     paid_minor: np.ndarray
@@ -48,6 +54,8 @@ class Allocation:
     applications: pd.DataFrame
     unapplied: pd.DataFrame
     cleared_date: np.ndarray
+    written_off_minor: np.ndarray | None = None
+    recovered: pd.DataFrame | None = None
 
 
 def _group_codes(*frames_cols: tuple[pd.Series, pd.Series]) -> list[np.ndarray]:
@@ -126,7 +134,8 @@ def named_targets(invoices: pd.DataFrame, receipts: pd.DataFrame) -> np.ndarray:
 
 def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.date,
                       groups: tuple[np.ndarray, np.ndarray] | None = None,
-                      targets: np.ndarray | None = None) -> Allocation:
+                      targets: np.ndarray | None = None,
+                      writeoffs: pd.DataFrame | None = None) -> Allocation:
     """Apply receipts and credit notes to invoices as of a date.
 
     Args:
@@ -139,6 +148,10 @@ def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.
         groups: integer (customer, currency) codes of the invoices and receipts, when the caller
             allocates the same ledger at several dates and has computed them once.
         targets: :func:`named_targets` of these frames, likewise computed once.
+        writeoffs: settled write-offs (``Ledger.writeoffs``; ``invoice`` = position in
+            ``invoices``): amounts dated by the as-of date close their invoice; a receipt
+            naming a written-off invoice, dated after the write-off, pays what it left open,
+            then recovers the bad debt (up to the amount written off).
 
     Returns:
         The :class:`Allocation`; money is conserved: for every (customer, currency),
@@ -160,9 +173,13 @@ def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.
     inv_g, rec_g = groups if groups is not None else _group_codes(
         (invoices["customer_id"], invoices["currency"]), (receipts["customer_id"], receipts["currency"])
     )
-    remaining_inv = np.where(is_inv, amt, 0).astype(np.int64)
+    wo, wo_last, wo_left = written_off_at(writeoffs, n_inv, asof)
+    wo = np.where(is_inv, wo, 0)
+    remaining_inv = np.where(is_inv, amt - wo, 0).astype(np.int64)
     remaining_rec = np.where(rec_ok, rec_amt, 0).astype(np.int64)
     apps: list[pd.DataFrame] = []
+    recovered = pd.DataFrame({"receipt": np.zeros(0, np.int64), "invoice": np.zeros(0, np.int64),
+                              "date": np.zeros(0, "datetime64[s]"), "amount_minor": np.zeros(0, np.int64)})
 
     # Step 1: receipts that name an invoice of their own customer and currency.
     target = named_targets(invoices, receipts) if targets is None else targets
@@ -170,8 +187,12 @@ def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.
     tpos = np.where(has_target, target, 0).astype(np.int64)
     if n_inv:
         has_target &= is_inv[tpos] & (inv_g[tpos] == rec_g)
-    if has_target.any():
-        r = np.flatnonzero(has_target)
+    # A receipt dated after its invoice's write-off pays only what the write-off left open.
+    after_wo = has_target & ~np.isnat(wo_last[tpos]) & (rec_date > wo_last[tpos]) if n_inv else has_target
+    for part, cap_of in ((has_target & ~after_wo, amt - wo), (after_wo, wo_left)):
+        if not part.any():
+            continue
+        r = np.flatnonzero(part)
         t = tpos[r]
         order = np.lexsort((np.arange(len(r)), rec_date[r], t))
         r, t = r[order], t[order]
@@ -180,7 +201,7 @@ def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.
         start_idx = np.maximum.accumulate(np.where(first, np.arange(len(t)), 0))
         csum = np.cumsum(a)
         cum_after = csum - (csum - a)[start_idx]
-        cap = amt[t]
+        cap = np.minimum(cap_of[t], remaining_inv[t])
         applied = np.minimum(cum_after, cap) - np.minimum(cum_after - a, cap)
         keep = applied > 0
         np.subtract.at(remaining_rec, r[keep], applied[keep])
@@ -189,6 +210,24 @@ def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.
             "invoice": t[keep], "payer_kind": "receipt", "payer": r[keep],
             "date": np.maximum(rec_date[r[keep]], inv_date[t[keep]]), "amount_minor": applied[keep],
         }))
+
+    # Step 1b: what is left of a receipt naming a written-off invoice recovers the bad debt.
+    recovering = after_wo & (remaining_rec > 0) & (wo[tpos] > 0) if n_inv else after_wo
+    if recovering.any():
+        r = np.flatnonzero(recovering)
+        t = tpos[r]
+        order = np.lexsort((np.arange(len(r)), rec_date[r], t))
+        r, t = r[order], t[order]
+        a = remaining_rec[r]
+        first = np.r_[True, t[1:] != t[:-1]]
+        start_idx = np.maximum.accumulate(np.where(first, np.arange(len(t)), 0))
+        csum = np.cumsum(a)
+        cum_after = csum - (csum - a)[start_idx]
+        got = np.minimum(cum_after, wo[t]) - np.minimum(cum_after - a, wo[t])
+        keep = got > 0
+        np.subtract.at(remaining_rec, r[keep], got[keep])
+        recovered = pd.DataFrame({"receipt": r[keep], "invoice": t[keep],
+                                  "date": rec_date[r[keep]].astype("datetime64[s]"), "amount_minor": got[keep]})
 
     # Step 2: everything left, first in first out within (customer, currency).
     disputed = invoices["disputed"].to_numpy(dtype=bool) if "disputed" in invoices else np.zeros(n_inv, bool)
@@ -235,7 +274,7 @@ def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.
         "amount_minor": pay_left[left],
     })
 
-    paid = np.where(is_inv, amt - remaining_inv, 0).astype(np.int64)
+    paid = np.where(is_inv, amt - wo - remaining_inv, 0).astype(np.int64)
     open_minor = np.where(is_inv, remaining_inv, 0).astype(np.int64)
     cleared = np.full(n_inv, np.datetime64("NaT"), dtype="datetime64[s]")
     if len(applications):
@@ -244,4 +283,5 @@ def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.
         idx = last.index.to_numpy()
         sel = full[idx]
         cleared[idx[sel]] = last.to_numpy(dtype="datetime64[s]")[sel]
-    return Allocation(paid, open_minor, applications, unapplied, cleared)
+    cleared[wo > 0] = np.datetime64("NaT")
+    return Allocation(paid, open_minor, applications, unapplied, cleared, wo.astype(np.int64), recovered)

@@ -30,7 +30,15 @@ same refresh run (docs/domain.md section 1). Definitions:
   ``utilisation_low`` (50%), 0 from ``utilisation_high`` (100%), linear between. A factor with
   no data (nothing paid, no invoice, no limit) counts ``no_data`` (0.5).
 * **Grade**: A from 80, B from 65, C from 50, otherwise D; ``ManualGrade`` wins.
-* **Suggested limit**: months of average sales per grade (A 3, B 2, C 1, D 0), or a fixed
+* **Behaviour counts what is unpaid too**: ``avg_days_late`` and ``on_time_rate`` take, besides
+  paid invoices, every undisputed open invoice past due (its days late so far) and every written-off one
+  (its days late at the write-off, never on time); ``overdue_open_count`` and
+  ``written_off_count`` count them.
+* **Proposed limit** (``suggested_limit_minor`` with ``limit_reason``): with a granted limit
+  (``ManualLimit``, else ``CreditLimit``) it starts from that limit; an early streak raises it
+  by ``early_raise`` (+15%); only negative news or a hold cut it below (see :func:`_proposals`).
+  Without a granted limit it is the grade's limit:
+* **Grade's limit**: months of average sales per grade (A 3, B 2, C 1, D 0), or a fixed
   amount per grade; +15% when the early streak is at least 3 (document 002); x0.3 on negative
   news; then rounded down to a multiple of 1,000. Raising is only *suggested*; lowering for
   negative news also applies to the sheet's ``CreditLimit`` at once (docs/domain.md: "negative news
@@ -486,12 +494,26 @@ def assess_credit(ledger: Ledger, result: Position, as_of: dt.date, settings: Cr
     by = lambda frame: frame.groupby("cust", sort=False)  # noqa: E731
     at = lambda series, fill=np.nan: pd.Series(ids).map(series).fillna(fill).to_numpy()  # noqa: E731
 
-    # Behaviour: every currency; an invoice with no due date has no lateness.
+    # Behaviour: every currency; an invoice with no due date has no lateness. Paid invoices
+    # count their days late when paid; open ones past due their days late so far; written-off
+    # ones their days late when written off, and never as on time.
     paid = pos_inv[~np.isnan(pos_inv["late"])]
-    late_pos = paid["late"].clip(lower=0)
-    avg_late = at(late_pos.groupby(paid["cust"], sort=False).mean())
-    on_time = at((paid["late"] <= 0).groupby(paid["cust"], sort=False).mean())
+    wo_day = _days(result.invoices["written_off_date"].to_numpy(dtype="datetime64[D]")[f["pos"].to_numpy()], f["due"])
+    pos_inv = pos_inv.assign(wo_late=wo_day[(f["amt"] > 0).to_numpy()])
+    written = pos_inv[~np.isnan(pos_inv["wo_late"])]
+    # A disputed item is not yet late payment: the dispute factor scores it (as the hold skips it).
+    overdue_open = pos_inv[(pos_inv["open"] > 0) & (pos_inv["overdue"] > 0) & np.isnan(pos_inv["wo_late"])
+                           & ~pos_inv["disputed"]]
+    seen = pd.concat([
+        pd.DataFrame({"cust": paid["cust"], "late": paid["late"].clip(lower=0), "on_time": paid["late"] <= 0}),
+        pd.DataFrame({"cust": overdue_open["cust"], "late": overdue_open["overdue"], "on_time": False}),
+        pd.DataFrame({"cust": written["cust"], "late": written["wo_late"].clip(lower=0), "on_time": False}),
+    ], ignore_index=True)
+    avg_late = at(seen.groupby("cust", sort=False)["late"].mean())
+    on_time = at(seen.groupby("cust", sort=False)["on_time"].mean())
     paid_count = at(by(paid).size(), 0).astype(np.int64)
+    overdue_count = at(by(overdue_open).size(), 0).astype(np.int64)
+    written_count = at(by(written).size(), 0).astype(np.int64)
     seq = paid.sort_values(["cust", "cleared", "due", "pos"], kind="stable")
     early = seq["late"] < 0
     breaks = (~early).astype(np.int64).groupby(seq["cust"], sort=False).cumsum()
@@ -530,13 +552,16 @@ def assess_credit(ledger: Ledger, result: Position, as_of: dt.date, settings: Cr
         mg = cust["manual_grade"].fillna("").astype(str).str.strip().str.upper().to_numpy(dtype=object)
         grade = np.where(np.isin(mg, GRADES), mg, grade).astype(object)
     # Exact rational arithmetic per customer (not per invoice) so the UDF gives the same figure.
-    suggested = np.array([
+    by_grade = np.array([
         int(_suggested_major(g, Fraction(int(v), s.sales_months * 10 ** int(e)), int(k), bool(nw), s) * 10 ** int(e))
         for g, v, k, nw, e in zip(grade, sales, streak, news, exp)], dtype=np.int64)
-    limit = np.where(manual_given, manual_minor, np.where(sheet_given, sheet_minor, suggested)).astype(np.int64)
+    limit = np.where(manual_given, manual_minor, np.where(sheet_given, sheet_minor, by_grade)).astype(np.int64)
     source = np.where(manual_given, "manual", np.where(sheet_given, "sheet", "suggested")).astype(object)
 
     hold, reason_en, reason_zh = _holds(pos_inv, ids, cust.get("manual_hold"), s)
+    _, raw_sheet_given = _money(cust, "credit_limit", exp)
+    granted = np.where(manual_given, manual_minor, np.where(raw_sheet_given, _money(cust, "credit_limit", exp)[0], -1))
+    suggested, why_en, why_zh = _proposals(granted, by_grade, grade, streak, news, hold, s)
     last_review = cust["last_review"].to_numpy(dtype="datetime64[D]") if "last_review" in cust \
         else np.full(n, np.datetime64("NaT"), "datetime64[D]")
     # Never reviewed: the review is due now, not a quarter after some arbitrary date.
@@ -545,16 +570,56 @@ def assess_credit(ledger: Ledger, result: Position, as_of: dt.date, settings: Cr
     return pd.DataFrame({
         "customer_id": cust["customer_id"].to_numpy(dtype=object),
         "avg_days_late": avg_late.astype(np.float64), "on_time_rate": on_time.astype(np.float64),
-        "paid_count": paid_count, "open_minor": open_home, "unapplied_minor": unapplied,
+        "paid_count": paid_count, "overdue_open_count": overdue_count, "written_off_count": written_count,
+        "open_minor": open_home, "unapplied_minor": unapplied,
         "orders_minor": order_minor, "foreign_open_count": foreign, "exposure_minor": exposure,
         "limit_minor": limit, "limit_source": source, "available_minor": limit - exposure,
         "over_limit": exposure > limit, "score": score, "grade": grade,
         "avg_monthly_sales_minor": (sales // s.sales_months).astype(np.int64),
-        "suggested_limit_minor": suggested,
+        "suggested_limit_minor": suggested, "limit_reason": why_en, "limit_reason_zh": why_zh,
         "suggested_terms_days": np.array([s.terms_days[g] for g in grade], dtype=np.int64),
         "early_streak": streak, "hold": hold, "hold_reason": reason_en, "hold_reason_zh": reason_zh,
         "next_review": next_review.astype("datetime64[s]"), "review_due": next_review <= asof,
     })
+
+
+def _proposals(granted: np.ndarray, by_grade: np.ndarray, grade: np.ndarray, streak: np.ndarray, news: np.ndarray,
+               hold: np.ndarray, s: CreditSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The proposed limit per customer, with its reason (English, Chinese).
+
+    With a granted limit (ManualLimit, else CreditLimit) the proposal starts from it: an early
+    streak raises it by ``early_raise`` (the sources' rule: +15% of the granted limit), and it
+    goes below it only by a rule that says so: negative news (× the factor) or a hold (down to
+    the grade's limit, if lower). Without a granted limit the proposal is the grade's limit.
+    Granted-based proposals are exact to the minor unit (half-up), not rounded to
+    ``limit_rounding``: +15% of 50,000 is 57,500.
+    """
+    out = by_grade.copy()
+    en = np.full(len(granted), "", object)
+    zh = np.full(len(granted), "", object)
+    pct = f"{Decimal(s.early_raise) * 100:f}".rstrip("0").rstrip(".")
+    for i, g in enumerate(granted.tolist()):
+        if g < 0:
+            en[i] = f"grade {grade[i]} limit"
+            zh[i] = f"{grade[i]} 级额度"
+            continue
+        x, why, why_zh = Fraction(g), [], []
+        if streak[i] >= s.early_streak:
+            x *= 1 + Fraction(s.early_raise)
+            why.append(f"{int(streak[i])} invoices paid early in a row: granted limit +{pct}%")
+            why_zh.append(f"连续 {int(streak[i])} 张发票提前付款：核定额度上调 {pct}%")
+        if news[i]:
+            x *= Fraction(s.negative_news_factor)
+            why.append(f"negative news: × {s.negative_news_factor}")
+            why_zh.append(f"负面信息：× {s.negative_news_factor}")
+        if hold[i] and by_grade[i] < x:
+            x = Fraction(int(by_grade[i]))
+            why.append(f"on hold: cut to the grade {grade[i]} limit")
+            why_zh.append(f"信用冻结：降至 {grade[i]} 级额度")
+        out[i] = math.floor(x + Fraction(1, 2))
+        en[i] = "; ".join(why) or "granted limit kept"
+        zh[i] = "；".join(why_zh) or "维持核定额度"
+    return out.astype(np.int64), en, zh
 
 
 def _open_orders(orders: pd.DataFrame | None, ids: np.ndarray, home_ccy: pd.Series, exp: np.ndarray,

@@ -25,9 +25,10 @@ collected in the CEI, and the countback is then sure to use up the balance):
   share of its sales still needed. Source: Credit Today, "Why you should switch to the
   countback method to calculate DSO"; worked example (Benji Pays, "The count-back method
   explained"): 212,000 against sales of 100,000 / 80,000 / 70,000 = 30 + 30 + 32/70 × 30 days.
-* **CEI** = (R(start) + credit sales in (start, as-of] − R(as-of)) / (R(start) + credit sales
-  − current R(as-of)), a ratio like every other ratio of the run (the Dashboard shows 0.5393
-  as 53.9%, ``--json`` gives 0.5393), over the CEI period (default the last 3 months). Source: the
+* **CEI** = (R(start) + credit sales in (start, as-of] − R(as-of) − written off in the period)
+  / (R(start) + credit sales − current R(as-of)) (a write-off is not a collection), a ratio like
+  every other ratio of the run (the Dashboard shows 0.5393 as 53.9%, ``--json`` gives 0.5393),
+  over the CEI period (default the last 3 months). Source: the
   Credit Research Foundation's index as creditguru.com states it for a one-year period: the
   period's total sales (its multi-month variant divides the sales by the number of months).
 * **Average days delinquent** = DSO simple − best possible DSO, where best possible DSO =
@@ -35,8 +36,8 @@ collected in the CEI, and the countback is then sure to use up the balance):
   R(as-of) / credit sales × days. Source: Credit Research Foundation (ADD = DSO − BPDSO).
 * **Promises kept** = kept / (kept + broken) over every promise on the collection log whose
   date has passed (:func:`xl_ar.core.plans.check_promises`); pending ones are not counted.
-* **Bad debt** = open amount of the invoices a write-off on the collection log names
-  (``bad_debt_minor`` of :func:`xl_ar.core.stages.assign_stages`).
+* **Bad debt** = amount written off by write-offs on the collection log by the as-of date
+  (``bad_debt_minor`` of :func:`xl_ar.core.stages.assign_stages`); it is no longer open.
 * **Per owner** (the person in the Customers ``Owner`` column; blank = no owner): open,
   overdue, overdue ratio, customers with open items, broken promises, bad debt.
 * **Aging trend**: for each of the last 12 month-ends on or before the as-of date, receipts
@@ -318,6 +319,15 @@ class _Base:
         last = np.full(len(uniq), np.iinfo(np.int64).min, np.int64)
         for g, d in ((self.inv_g, self.inv_date), (self.rec_g, self.rec_date)):
             np.maximum.at(last, g, np.where(np.isnat(d), np.iinfo(np.int64).min, d.astype(np.int64)))
+        # Write-offs of base invoices, renumbered to the base view; a write-off is a document too.
+        wo = ledger.writeoffs
+        base_pos = np.cumsum(self.mask) - 1
+        if wo is not None and len(wo):
+            wo = wo[self.mask[wo["invoice"].to_numpy(dtype=np.int64)]].copy()
+            wo["invoice"] = base_pos[wo["invoice"].to_numpy(dtype=np.int64)]
+            w_date = wo["date"].to_numpy(dtype="datetime64[D]")
+            np.maximum.at(last, self.inv_g[wo["invoice"].to_numpy(dtype=np.int64)], w_date.astype(np.int64))
+        self.writeoffs = wo
         self.last_doc = last
 
     def open_at(self, day: dt.date) -> np.ndarray:
@@ -338,8 +348,12 @@ class _Base:
                 renumber = np.full(len(self.inv) + 1, -1, np.int64)
                 renumber[np.flatnonzero(mi)] = np.arange(int(mi.sum()))
                 targets = renumber[self.targets[mr]]  # -1 stays -1 (the extra last slot)
+                wo = self.writeoffs
+                if wo is not None and len(wo):
+                    wo = wo.assign(invoice=renumber[wo["invoice"].to_numpy(dtype=np.int64)])
+                    wo = wo[wo["invoice"].to_numpy() >= 0]
                 out[mi] = allocate_receipts(self.inv[mi], self.rec[mr], day, groups=(self.inv_g[mi], self.rec_g[mr]),
-                                            targets=targets).open_minor
+                                            targets=targets, writeoffs=wo).open_minor
             self._open[day] = out
         return self._open[day]
 
@@ -482,8 +496,9 @@ def _owners(ledger: "Ledger", base: _Base, stages: pd.DataFrame, promises: pd.Da
     f = pd.DataFrame({"owner": owner, "customer_id": base.inv["customer_id"].to_numpy(dtype=object),
                       "open_minor": open_, "overdue_minor": np.where(base.bucket_now >= 1, open_, 0),
                       "bad_debt_minor": stages["bad_debt_minor"].to_numpy(dtype=np.int64)[base.mask]})
-    f = f[f["open_minor"] > 0]
-    g = f.groupby("owner").agg(customers=("customer_id", "nunique"), open_minor=("open_minor", "sum"),
+    f = f[(f["open_minor"] > 0) | (f["bad_debt_minor"] > 0)]  # written off: no longer open, still bad debt
+    f = f.assign(open_customer=f["customer_id"].where(f["open_minor"] > 0))
+    g = f.groupby("owner").agg(customers=("open_customer", "nunique"), open_minor=("open_minor", "sum"),
                                overdue_minor=("overdue_minor", "sum"), bad_debt_minor=("bad_debt_minor", "sum"))
     info = customer_info(ledger).set_index("customer_id")["account_manager"]
     broken = promises.loc[promises["state"] == "broken", "customer_id"].map(info).fillna("")
@@ -535,6 +550,11 @@ def compute_kpis(ledger: "Ledger", result: "Position", stages: pd.DataFrame | No
     state = check.promises["state"]
     kept, broken = int((state == "kept").sum()), int((state == "broken").sum())
     bad = stages["bad_debt_minor"].to_numpy(dtype=np.int64)[base.mask]
+    # Debt written off in the CEI period left the receivables without being collected.
+    wo = base.writeoffs
+    wo_cei = 0 if wo is None or not len(wo) else int(wo["amount_minor"].to_numpy(dtype=np.int64)[
+        (wo["date"].to_numpy(dtype="datetime64[D]") > np.datetime64(cei_start, "D"))
+        & (wo["date"].to_numpy(dtype="datetime64[D]") <= np.datetime64(as_of, "D"))].sum())
     return Kpis(
         as_of=as_of, currency=base.currency, exp=base.exp, labels=tuple(result.labels), buckets=buckets,
         open_minor=total, overdue_minor=overdue, current_minor=current, overdue_ratio=_share(overdue, total),
@@ -542,7 +562,7 @@ def compute_kpis(ledger: "Ledger", result: "Position", stages: pd.DataFrame | No
         dso_simple=simple, dso_countback=dso_countback(total, base.monthly_sales(as_of)), best_possible_dso=best,
         add=None if simple is None else _float(Fraction(overdue, sales) * days),
         cei_start=cei_start, cei_opening_minor=opening, cei_sales_minor=cei_sales,
-        cei=collection_effectiveness(opening, cei_sales, total, current),
+        cei=collection_effectiveness(opening, cei_sales, total + wo_cei, current),
         promises_kept=_share(kept, kept + broken), promises_kept_count=kept, promises_broken_count=broken,
         promises_pending_count=int((state == "promised").sum()),
         bad_debt_minor=int(bad.sum()), bad_debt_invoices=int((bad > 0).sum()),

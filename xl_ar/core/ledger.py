@@ -15,7 +15,11 @@ import pandas as pd
 
 from xl_ar.core import convert
 from xl_ar.core.issues import Issue
+from xl_ar.core.allocation import allocate_receipts
 from xl_ar.core.money import CURRENCY_EXPONENTS, MAX_AMOUNT, to_minor_array
+from xl_ar.core.names import CustomerIndex
+from xl_ar.core.terms import check_customer_terms
+from xl_ar.core.writeoffs import settle_writeoffs
 from xl_ar.core.schema import ACTIVITIES, CUSTOMERS, INVOICES, ORDERS, RATES, RECEIPTS, Table
 from xl_ar.core.settings import Settings
 
@@ -57,6 +61,8 @@ class Ledger:
     rates: pd.DataFrame | None = None
     places: Mapping[str, tuple[str, Mapping[str, str]]] = field(default_factory=dict)
     orders: pd.DataFrame | None = None
+    #: settled write-offs (see ``xl_ar.core.writeoffs``); None = none
+    writeoffs: pd.DataFrame | None = None
 
 
 def _label(name: str) -> str:
@@ -191,6 +197,17 @@ def _minor(frame: pd.DataFrame, col: str) -> np.ndarray:
     return np.where(np.isnan(vals), 0, to_minor_array(np.nan_to_num(vals), exp))
 
 
+def _resolve_customers(frame: pd.DataFrame, chk: _Checker, index: CustomerIndex) -> None:
+    """Replace customer names by their IDs (see ``xl_ar.core.names``); warn on ambiguous ones."""
+    if not len(frame):
+        return
+    ids, ambiguous = index.resolve(frame["customer_id"].to_numpy(dtype=object))
+    frame["customer_id"] = ids
+    for pos, hits in ambiguous:
+        chk.add("customer_id", pos, f'customer "{ids[pos]}" matches several customers ({", ".join(hits)}); '
+                "write the customer ID", "warning")
+
+
 def _empty_raw(table: Table) -> RawTable:
     return RawTable(table.sheet, table.sheet, pd.DataFrame({"row": np.zeros(0, np.int64)}), {})
 
@@ -221,6 +238,8 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
     customers = _typed_frame(cust_raw, CUSTOMERS, settings, issues, "Customers" in raw)
     customers["currency"] = settings.base_currency
     customers["credit_limit_minor"] = _minor(customers, "credit_limit")
+    cust_chk = _Checker(cust_raw, issues)
+    issues += check_customer_terms(customers, lambda name, pos: cust_chk.where(name, pos))
     invoices = _typed_frame(inv_raw, INVOICES, settings, issues, "Invoices" in raw)
     receipts = _typed_frame(rec_raw, RECEIPTS, settings, issues, "Receipts" in raw)
     activities = _typed_frame(act_raw, ACTIVITIES, settings, issues, "Activities" in raw)
@@ -228,7 +247,11 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
     activities["promise_amount_minor"] = _minor(activities, "promise_amount")
 
     inv_chk, rec_chk = _Checker(inv_raw, issues), _Checker(rec_raw, issues)
-    known_customers = set(customers["customer_id"]) - {""}
+    index = CustomerIndex(customers)
+    for frame, chk in ((invoices, inv_chk), (receipts, rec_chk), (activities, _Checker(act_raw, issues))):
+        _resolve_customers(frame, chk, index)
+    # An ambiguous name is reported as such, not again as unknown.
+    known_customers = (set(customers["customer_id"]) | index.ambiguous) - {""}
 
     # Invoices: due date from the customer's terms when blank; due before invoice date is an error.
     terms = dict(zip(customers["customer_id"], customers["terms_days"]))
@@ -272,6 +295,11 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
         frame["exp"] = frame["currency"].map(CURRENCY_EXPONENTS).fillna(2).astype(np.int64)
         frame["amount_minor"] = _minor(frame, "amount")
 
+    act_chk = _Checker(act_raw, issues)
+    writeoffs, wo_issues = settle_writeoffs(activities, invoices, receipts,
+                                            lambda name, pos: act_chk.where(name, pos), allocate_receipts)
+    issues += wo_issues
+
     rates = None
     if "Rates" in raw:
         rates = _typed_frame(raw["Rates"], RATES, settings, issues)
@@ -280,13 +308,14 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
     orders = None
     if "Orders" in raw:
         orders = _typed_frame(raw["Orders"], ORDERS, settings, issues)
+        _resolve_customers(orders, _Checker(raw["Orders"], issues), index)
         orders["exp"] = orders["currency"].map(CURRENCY_EXPONENTS).fillna(2).astype(np.int64)
         orders["amount_minor"] = _minor(orders, "amount")
 
     places = {
         t: (r.sheet, dict(r.columns)) for t, r in raw.items()
     }
-    ledger = Ledger(customers, invoices, receipts, activities, rates, places, orders)
+    ledger = Ledger(customers, invoices, receipts, activities, rates, places, orders, writeoffs)
     return ledger, sorted(issues, key=_issue_order(raw))
 
 

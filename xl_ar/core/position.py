@@ -20,8 +20,9 @@ from xl_ar.core.issues import Issue
 class TieOut:
     """The proof that the aging adds up, for one currency (all amounts in minor units).
 
-    invoiced - credit_applied - received_applied = open = sum(buckets);
-    unapplied cash and unapplied credit are listed beside it, never netted silently.
+    invoiced - credit_applied - received_applied - written_off = open = sum(buckets);
+    unapplied cash, unapplied credit and recovered bad debt are listed beside it, never netted
+    silently.
     """
 
     currency: str
@@ -35,10 +36,13 @@ class TieOut:
     unapplied_credit: int
     late_fees: int
     disputed_open: int
+    written_off: int = 0
+    recovered: int = 0
 
     @property
     def holds(self) -> bool:
-        return self.invoiced - self.credit_applied - self.received_applied == self.open == sum(self.buckets)
+        return (self.invoiced - self.credit_applied - self.received_applied - self.written_off
+                == self.open == sum(self.buckets))
 
     @property
     def net_balance(self) -> int:
@@ -55,10 +59,12 @@ class Position:
         invoices: one row per invoice row of the ledger (same order): ``row`` (Excel row),
             ``exists`` (dated on or before as-of), ``paid_minor``, ``open_minor``,
             ``days_late`` (-1 when not applicable), ``bucket`` (index, -1 when none),
-            ``late_fee_minor``, ``exp``, ``cleared_date``.
+            ``late_fee_minor``, ``exp``, ``cleared_date``, ``written_off_minor``,
+            ``written_off_date``.
         aging: one row per (customer, currency) with open items or unapplied money:
             ``customer_id``, ``name``, ``currency``, ``b0``..``bN``, ``total``,
-            ``late_fee``, ``unapplied``, ``disputed`` (minor units).
+            ``late_fee``, ``unapplied``, ``disputed``, ``written_off`` (bad debt),
+            ``recovered`` (bad debt recovered) (minor units).
         tieouts: currency -> TieOut, base currency first.
         unapplied: unapplied receipts and credits (see Allocation.unapplied) with ``ref``.
         allocation: the full allocation (statements and promises read it).

@@ -27,6 +27,8 @@ from xl_ar.core.money import CURRENCY_EXPONENTS
 from xl_ar.core.position import Position, TieOut
 from xl_ar.core.rates import RateTable
 from xl_ar.core.settings import Settings
+from xl_ar.core.terms import invoice_fee_terms
+from xl_ar.core.writeoffs import written_off_at
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,33 @@ def rate_table(ledger: Ledger) -> RateTable:
     return table
 
 
+def _last_write_off(ledger: Ledger, n: int, as_of: dt.date) -> np.ndarray:
+    """Per invoice, the date of its last write-off by the as-of date (NaT: none)."""
+    return written_off_at(ledger.writeoffs, n, np.datetime64(as_of, "s"))[1]
+
+
+def _fees_by_terms(ledger: Ledger, items: pd.DataFrame, payments: pd.DataFrame, as_of: dt.date,
+                   settings: Settings) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """Late fees of every invoice under its customer's terms (see ``xl_ar.core.terms``)."""
+    terms, idx = invoice_fee_terms(ledger.customers, ledger.invoices["customer_id"].to_numpy(dtype=object),
+                                   fee_terms(settings))
+    rates = rate_table(ledger)
+    fee = np.zeros(len(items), np.int64)
+    notes: list[tuple[int, str]] = []
+    pay_item = payments["item"].to_numpy(dtype=np.int64)
+    for k, t in enumerate(terms):
+        pos = np.flatnonzero(idx == k)
+        if not len(pos):
+            continue
+        renumber = np.full(len(items), -1, np.int64)
+        renumber[pos] = np.arange(len(pos))
+        sub_pay = payments[renumber[pay_item] >= 0].assign(item=lambda f: renumber[f["item"].to_numpy(dtype=np.int64)])
+        res = late_fees(items.iloc[pos].reset_index(drop=True), sub_pay.reset_index(drop=True), as_of, t, rates)
+        fee[pos] = res.fee_minor
+        notes += [(int(pos[p]), n) for p, n in res.notes]
+    return fee, notes
+
+
 def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Policies | None = None) -> RunResult:
     """Compute paid/open amounts, days late, buckets, late fees, the aging, credit and stages.
 
@@ -94,7 +123,8 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
     inv = ledger.invoices
     edges = AgingEdges(settings.aging_edges)
     labels = edges.labels(settings.language)
-    alloc = allocate_receipts(inv, ledger.receipts, as_of)
+    alloc = allocate_receipts(inv, ledger.receipts, as_of, writeoffs=ledger.writeoffs)
+    written_off = alloc.written_off_minor
 
     inv_date = inv["invoice_date"].to_numpy(dtype="datetime64[s]")
     due = inv["due_date"].to_numpy(dtype="datetime64[s]")
@@ -117,12 +147,18 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
     app = alloc.applications
     payments = pd.DataFrame({"item": app["invoice"].to_numpy(dtype=np.int64), "date": app["date"].to_numpy(),
                              "amount_minor": app["amount_minor"].to_numpy(dtype=np.int64)})
-    fees = late_fees(items, payments, as_of, fee_terms(settings), rate_table(ledger))
-    fee_minor = np.where(is_inv, fees.fee_minor, 0).astype(np.int64)
+    wo = ledger.writeoffs
+    if wo is not None and len(wo):  # a write-off settles its amount on its date: fees stop there
+        wo = wo[wo["date"].to_numpy(dtype="datetime64[s]") <= np.datetime64(as_of, "s")]
+        payments = pd.concat([payments, pd.DataFrame({
+            "item": wo["invoice"].to_numpy(dtype=np.int64), "date": wo["date"].to_numpy(dtype="datetime64[s]"),
+            "amount_minor": wo["amount_minor"].to_numpy(dtype=np.int64)})], ignore_index=True)
+    fee_all, fee_notes = _fees_by_terms(ledger, items, payments, as_of, settings)
+    fee_minor = np.where(is_inv, fee_all, 0).astype(np.int64)
     rows = inv["row"].to_numpy()
     sheet = ledger.places.get("Invoices", ("Invoices",))[0]
     by_note: dict[str, list[int]] = {}
-    for pos, note in fees.notes:
+    for pos, note in fee_notes:
         by_note.setdefault(note, []).append(int(rows[pos]))
     for note, where in by_note.items():  # one warning per kind of note, not one per invoice
         more = f" (and {len(where) - 1} more rows)" if len(where) > 1 else ""
@@ -132,6 +168,7 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
         "row": rows, "exists": exists, "paid_minor": alloc.paid_minor, "open_minor": alloc.open_minor,
         "days_late": days_late, "bucket": bucket, "late_fee_minor": fee_minor,
         "exp": inv["exp"].to_numpy(dtype=np.int64), "cleared_date": alloc.cleared_date,
+        "written_off_minor": written_off, "written_off_date": _last_write_off(ledger, len(inv), as_of),
     })
 
     n_b = len(labels)
@@ -139,16 +176,20 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
     ccy = inv["currency"].to_numpy(dtype=object)
     aging = aging_table(cust, ccy, np.where(is_open, bucket, 0), alloc.open_minor, n_b)
     extra = pd.DataFrame({"customer_id": cust, "currency": ccy, "late_fee": fee_minor,
-                          "disputed": np.where(is_open & inv["disputed"].to_numpy(dtype=bool), alloc.open_minor, 0)})
-    un = alloc.unapplied
+                          "disputed": np.where(is_open & inv["disputed"].to_numpy(dtype=bool), alloc.open_minor, 0),
+                          "written_off": written_off})
+    un, rc = alloc.unapplied, alloc.recovered
+    rc_inv = rc["invoice"].to_numpy(dtype=np.int64)
     extra = pd.concat([extra, pd.DataFrame({"customer_id": un["customer_id"], "currency": un["currency"],
-                                            "unapplied": un["amount_minor"]})], ignore_index=True)
-    extra = extra.fillna(0).groupby(["customer_id", "currency"], as_index=False)[["late_fee", "disputed", "unapplied"]].sum()
-    keep = (extra[["late_fee", "disputed", "unapplied"]] != 0).any(axis=1)
+                                            "unapplied": un["amount_minor"]}),
+                       pd.DataFrame({"customer_id": cust[rc_inv], "currency": ccy[rc_inv],
+                                     "recovered": rc["amount_minor"].to_numpy(dtype=np.int64)})], ignore_index=True)
+    sums = ["late_fee", "disputed", "unapplied", "written_off", "recovered"]
+    extra = extra.fillna(0).groupby(["customer_id", "currency"], as_index=False)[sums].sum()
+    keep = (extra[sums] != 0).any(axis=1)
     aging = aging.merge(extra[keep], on=["customer_id", "currency"], how="outer")
     bcols = [f"b{i}" for i in range(n_b)]
-    aging[bcols + ["total", "late_fee", "disputed", "unapplied"]] = (
-        aging[bcols + ["total", "late_fee", "disputed", "unapplied"]].fillna(0).astype(np.int64))
+    aging[bcols + ["total"] + sums] = aging[bcols + ["total"] + sums].fillna(0).astype(np.int64)
     names = dict(zip(ledger.customers["customer_id"], ledger.customers["name"]))
     aging.insert(1, "name", aging["customer_id"].map(names).astype(object).fillna(""))
     aging = aging.sort_values(["currency", "customer_id"], key=lambda s: s if s.name != "currency" else s.ne(settings.base_currency), kind="stable").reset_index(drop=True)
@@ -181,6 +222,7 @@ def _tie_out(inv, alloc, is_inv, bucket, fee_minor, labels, settings) -> dict[st
     currencies = sorted(set(ccy[is_inv]) | set(app_ccy) | set(un["currency"]) | {settings.base_currency},
                         key=lambda c: (c != settings.base_currency, c))
     disputed = inv["disputed"].to_numpy(dtype=bool)
+    rec_ccy = ccy[alloc.recovered["invoice"].to_numpy(dtype=np.int64)]
     out: dict[str, TieOut] = {}
     for c in currencies:
         m = is_inv & (ccy == c)
@@ -198,6 +240,8 @@ def _tie_out(inv, alloc, is_inv, bucket, fee_minor, labels, settings) -> dict[st
             unapplied_cash=int(un["amount_minor"][um & (un["payer_kind"] == "receipt").to_numpy()].sum()),
             unapplied_credit=int(un["amount_minor"][um & (un["payer_kind"] == "credit").to_numpy()].sum()),
             late_fees=int(fee_minor[m].sum()), disputed_open=int(open_m[disputed[m]].sum()),
+            written_off=int(alloc.written_off_minor[m].sum()),
+            recovered=int(alloc.recovered["amount_minor"].to_numpy(dtype=np.int64)[rec_ccy == c].sum()),
         )
         if not t.holds:  # an arithmetic identity of the allocation: failing it is a bug, not bad data
             raise AssertionError(f"aging does not tie out for {c}: {t}")

@@ -76,6 +76,11 @@ CUSTOMERS = Table(
         Field("manual_grade", "ManualGrade", choices=("A", "B", "C", "D")),
         Field("manual_hold", "ManualHold"),
         Field("negative_news", "NegativeNews", "bool"),
+        # Late-fee terms of this customer (blank = the Settings sheet's).
+        Field("late_fee_policy", "LateFeePolicy"),
+        Field("late_fee_rate", "LateFeeRate", "number"),
+        Field("late_fee_grace_days", "LateFeeGraceDays", "int"),
+        Field("late_fee_cap", "LateFeeCap", "number"),
     ),
     key="customer_id",
 )
@@ -122,6 +127,8 @@ ACTIVITIES = Table(
         Field("promise_date", "PromiseDate", "date"),
         Field("promise_amount", "PromiseAmount", "money"),
         Field("outcome", "Outcome"),
+        # The amount of a write-off (Outcome 核销坏账/write-off); blank = what is open that day.
+        Field("amount", "Amount", "money"),
     ),
 )
 

@@ -48,6 +48,7 @@ from xl_ar.core.issues import Issue
 from xl_ar.core.money import to_minor
 from xl_ar.core.plans import check_promises
 from xl_ar.core.schema import STAGES
+from xl_ar.core.writeoffs import WRITE_OFF_OUTCOMES  # noqa: F401 (the outcomes this module's stage means)
 
 if TYPE_CHECKING:  # run.py will import this module; avoid a cycle at import time
     from xl_ar.core.ledger import Ledger
@@ -98,11 +99,6 @@ PERSONAL_ROLES = frozenset({"account manager", "sales"})
 _ROLE_ALIASES = {"销售": "sales", "业务员": "sales", "management": "management/legal", "legal": "management/legal",
                  "管理层": "management/legal", "法务": "management/legal", "财务部": "finance"}
 
-#: Outcomes on Activities that mean "written off as bad debt" (compared case-insensitively,
-#: ignoring spaces, hyphens and underscores). 核销 alone also names applying a receipt in
-#: Chinese bookkeeping, but on a collection-log row it can only mean writing the debt off.
-WRITE_OFF_OUTCOMES = frozenset({"writeoff", "writtenoff", "baddebt", "核销", "已核销", "坏账", "坏账核销",
-                                "核销坏账", "已核销坏账", "坏账冲销"})
 DEFAULT_CLASS = "B"
 DISPUTE_FOLLOW_UP_DAYS = 7
 
@@ -400,8 +396,8 @@ def assign_stages(ledger: "Ledger", result: "Position", as_of: dt.date,
                   default_class: str = DEFAULT_CLASS) -> pd.DataFrame:
     """The collection stage of every invoice at the as-of date.
 
-    Precedence: not existing, paid or a credit note -> blank; a write-off logged on Activities
-    (Outcome in :data:`WRITE_OFF_OUTCOMES`) -> ``written_off`` (its open amount is bad debt, no
+    Precedence: not existing, paid or a credit note -> blank; written off (in part or whole,
+    see ``xl_ar.core.writeoffs``) -> ``written_off`` (the amount written off is bad debt, no
     further action); disputed -> ``disputed`` (only "resolve the dispute", by the account
     manager, weekly from the due date; it stays in the aging); a promise still running ->
     ``promised`` (next action on the promise date); otherwise the rule for its days late,
@@ -449,7 +445,10 @@ def assign_stages(ledger: "Ledger", result: "Position", as_of: dt.date,
     state = promises["promise_state"].to_numpy(dtype=object)
     p_date = promises["promise_date"].to_numpy(dtype="datetime64[D]")
     broken_from = np.where(state == "broken", p_date, np.datetime64("NaT"))
-    written = _written_off(ledger, asof) & active
+    # A write-off closes (part of) the invoice: the stage says so while anything was written off.
+    wo = result.invoices["written_off_minor"].to_numpy(dtype=np.int64) if "written_off_minor" in result.invoices \
+        else np.zeros(n, np.int64)
+    written = exists & (amt > 0) & (wo > 0)
     disputed = inv["disputed"].to_numpy(dtype=bool) & active & ~written
     promised = (state == "promised") & active & ~written & ~disputed
     dun = active & ~written & ~disputed & ~promised
@@ -507,7 +506,7 @@ def assign_stages(ledger: "Ledger", result: "Position", as_of: dt.date,
         "next_action_date": nad.astype("datetime64[s]"),
         "promise_state": state, "promise_date": p_date.astype("datetime64[s]"),
         "broken_promises": promises["broken_promises"].to_numpy(dtype=np.int64),
-        "written_off": written, "bad_debt_minor": np.where(written, open_, 0).astype(np.int64),
+        "written_off": written, "bad_debt_minor": wo,
     })
 
 
@@ -593,28 +592,6 @@ def owners_from_settings(extra: Mapping[str, Any]) -> dict[str, str]:
         m = re.match(r"^\s*(owner|负责人)\s*[.:：/]\s*(.+)$", unicodedata.normalize("NFKC", str(key)), re.I)
         if m and not convert.is_blank(value):
             out[role_key(m.group(2))] = str(value).strip()
-    return out
-
-
-def _written_off(ledger: "Ledger", asof: np.datetime64) -> np.ndarray:
-    """Invoices a write-off row on Activities names (blank InvoiceNo: the customer's invoices
-    existing on that date), logged on or before the as-of date."""
-    inv, acts = ledger.invoices, ledger.activities
-    out = np.zeros(len(inv), bool)
-    if not len(acts):
-        return out
-    outcome = np.array([_norm(o) for o in acts["outcome"].to_numpy(dtype=object)], dtype=object)
-    a_date = acts["date"].to_numpy(dtype="datetime64[D]")
-    sel = _isin(outcome, WRITE_OFF_OUTCOMES) & ~np.isnat(a_date) & (a_date <= asof)
-    if not sel.any():
-        return out
-    inv_no = inv["invoice_no"].to_numpy(dtype=object)
-    out |= _isin(inv_no, [x for x in acts["invoice_no"].to_numpy(dtype=object)[sel] if x])
-    whole = sel & (acts["invoice_no"].to_numpy(dtype=object) == "")
-    if whole.any():
-        first = acts[whole].groupby("customer_id")["date"].min()
-        written_from = inv["customer_id"].map(first).to_numpy(dtype="datetime64[D]")
-        out |= ~np.isnat(written_from) & (inv["invoice_date"].to_numpy(dtype="datetime64[D]") <= written_from)
     return out
 
 
