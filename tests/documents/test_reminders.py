@@ -223,6 +223,7 @@ def test_zh_dunning_letter_催款函(tmp_path):
     text = msg.get_body(("plain",)).get_content()
     assert "催 款 函" in text and "已逾期 59 天" in text and "逾期金额 CNY 50,000.00" in text
     assert "滞纳金（截至本函日期）CNY 1,475.00" in text and "请于2025年4月7日前" in text
+    assert "合计 CNY 51,475.00（大写：人民币伍万壹仟肆佰柒拾伍元整）" in text
 
 
 def test_nothing_is_written_without_a_sender_address(tmp_path):

@@ -30,6 +30,7 @@ from xl_ar.core.ledger import Ledger, place
 from xl_ar.core.money import to_major
 from xl_ar.core.stages import (DEFAULT_STAGE_RULES, FALLBACK_RULE, OWNER_ROLES, StageRule)
 from xl_ar.documents import DocsSettings
+from xl_ar.documents.numerals import capital_amount
 from xl_ar.documents.mail import (Attachment, UnsafeHeader, message_id,
                              parse_addresses, phone_number, safe_text)
 
@@ -267,6 +268,7 @@ def reminder_context(rem: Reminder, docs: DocsSettings, as_of: dt.date) -> dict[
             "late_fee": fmt_money(fee, exp),
             "due_soon": fmt_money(sum(i.open_minor for i in its if i.days_to_due >= 0), exp),
             "total_due": fmt_money(over + fee, exp), "items": len(its),
+            "total_due_words": capital_amount(over + fee, exp, ccy) if lang == "zh" else "",
             "has_overdue": over > 0, "has_late_fee": fee > 0,
         })
     items = [item(i) for i in rem.items]
