@@ -304,3 +304,14 @@ def test_the_ribbon_runs_it_on_the_open_book(tmp_path):
     sheet = xl.sheets["Outbox"]
     assert sheet.range("A1").value == "Status" and sheet.range("C2").value == "C1"
     assert "催款提醒" in str(s)
+
+
+def test_the_payment_deadline_skips_the_national_day_week(tmp_path):
+    customers = [["K1", "北京恒通机电有限公司", "B", "刘会计", "fin@hengtong.example", "", 30, 1.0, "", "zh"]]
+    invoices = [["F1", "K1", D(2026, 6, 1), D(2026, 7, 31), 50000.00, "CNY", "", "", "", ""]]
+    book = make_book(tmp_path / "l.xlsx", customers=customers, invoices=invoices,
+                     settings=[*SETTINGS, ("Calendar", "CN")])
+    # 2026-09-28 + 7 days is 5 October, in the National Day holiday: the deadline is 8 October
+    s = build_reminders(book, D(2026, 9, 28), now=NOW)
+    text = read_eml(s.files[0]).get_body(("plain",)).get_content()
+    assert "请于2026年10月8日前" in text

@@ -147,7 +147,8 @@ def build_reminders(
     rules = tuple(getattr(policies, "stage_rules", DEFAULT_STAGE_RULES))
     stages = getattr(result, "stages", None)
     if stages is None:
-        stages = assign_stages(ledger, result, as_of, rules, owners_from_settings(settings.extra))
+        stages = assign_stages(ledger, result, as_of, rules, owners_from_settings(settings.extra),
+                               calendar=policies.calendar)
     tset = load_templates(path.parent, _template_rows(adapter, path))
     problems = tset.check()
     summary.issues += [Issue(p.origin if p.origin != "shipped" else p.template, str(p)) for p in problems]
@@ -173,7 +174,7 @@ def build_reminders(
     entries: list[OutboxEntry] = []
     for k, rem in enumerate(reminders):
         progress("render", 0.3 + 0.6 * k / max(len(reminders), 1))
-        ctx = reminder_context(rem, docs, as_of)
+        ctx = reminder_context(rem, docs, as_of, policies.calendar)
         names = templates_for(tset, rem.kind, rem.lang, rem.channel)
         try:
             parts = {p: tset.render(n, ctx) for p, n in names.items()}

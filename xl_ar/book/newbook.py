@@ -19,6 +19,7 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 
 from xl_ar.book.headers import header_label, sheet_label
 from xl_ar.core.schema import LEDGER_TABLES, TABLES
+from xl_ar.core.calendar import CALENDAR_SETTING
 from xl_ar.core.credit import CREDIT_SETTING_DEFAULTS
 from xl_ar.core.kpis import KPI_SETTING_DEFAULTS
 from xl_ar.documents import DOCS_SETTING_DEFAULTS
@@ -36,7 +37,7 @@ SETTINGS_NOTE = {"en": "Note", "zh": "说明"}
 #: The sheets of a new workbook, in order (canonical names).
 NEW_BOOK_SHEETS = tuple(t.sheet for t in LEDGER_TABLES) + ("Stages",)
 #: Every setting a new workbook lists: the run's, credit control's, the dashboard's, documents'.
-ALL_SETTING_DEFAULTS = SETTING_DEFAULTS + CREDIT_SETTING_DEFAULTS + KPI_SETTING_DEFAULTS + DOCS_SETTING_DEFAULTS
+ALL_SETTING_DEFAULTS = SETTING_DEFAULTS + (CALENDAR_SETTING,) + CREDIT_SETTING_DEFAULTS + KPI_SETTING_DEFAULTS + DOCS_SETTING_DEFAULTS
 
 
 def _choices(table: str, name: str, lang: str) -> Sequence[str] | None:
@@ -113,7 +114,10 @@ def add_settings_sheet(wb: Workbook, lang: str, overrides: dict[str, Any] | None
     ws = wb.create_sheet(sheet_label("Settings", lang))
     ws.append([header_label("Settings", "key", lang), header_label("Settings", "value", lang), SETTINGS_NOTE[lang]])
     for key, default, note_en, note_zh in ALL_SETTING_DEFAULTS:
-        value = overrides.get(key, default if key != "Language" else lang)
+        # A Chinese ledger starts on China's working-day calendar (with 调休); any other starts
+        # with every day counting until its owner names a country.
+        own = {"Language": lang, "Calendar": "CN" if lang == "zh" else None}
+        value = overrides.get(key, own.get(key, default))
         ws.append([key, value, note_zh if lang == "zh" else note_en])
     for j, width in enumerate((20, 18, 70), start=1):
         c = ws.cell(row=1, column=j)

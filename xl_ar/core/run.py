@@ -22,6 +22,7 @@ from xl_ar.core.stages import DEFAULT_STAGE_RULES, StageRule, assign_stages
 from xl_ar.core.worklist import collections_worklist, warning_table
 from xl_ar.core.fees import FeeTerms, late_fees
 from xl_ar.core.issues import Issue
+from xl_ar.core.calendar import NO_CALENDAR, BusinessCalendar
 from xl_ar.core.ledger import Ledger
 from xl_ar.core.money import CURRENCY_EXPONENTS
 from xl_ar.core.rates import RateTable
@@ -37,12 +38,14 @@ class Policies:
         stage_rules: collection-stage rules (the Stages sheet, else the sources' defaults).
         owners: owner role -> person, for stages whose owner is a role (e.g. finance).
         kpi: the dashboard's and work list's settings (targets, periods, bands, trend).
+        calendar: working days for next action dates and payment deadlines (the Calendar setting).
     """
 
     credit: CreditSettings = field(default_factory=CreditSettings)
     stage_rules: tuple[StageRule, ...] = DEFAULT_STAGE_RULES
     owners: Mapping[str, str] = field(default_factory=dict)
     kpi: KpiSettings = field(default_factory=KpiSettings)
+    calendar: BusinessCalendar = NO_CALENDAR
 
 
 @dataclass(frozen=True)
@@ -210,7 +213,8 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
     result = RunResult(as_of, labels, invoices_out, aging, tieouts, unapplied, alloc, issues)
     policies = policies or Policies()
     credit_frame = assess_credit(ledger, result, as_of, policies.credit, ledger.orders)
-    stages = assign_stages(ledger, result, as_of, policies.stage_rules, policies.owners)
+    stages = assign_stages(ledger, result, as_of, policies.stage_rules, policies.owners,
+                           calendar=policies.calendar)
     result = replace(result, credit=credit_frame, stages=stages)
     kpi = policies.kpi
     return replace(

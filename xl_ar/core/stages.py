@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from xl_ar.core import convert
+from xl_ar.core.calendar import NO_CALENDAR, BusinessCalendar
 from xl_ar.core.issues import Issue
 from xl_ar.core.money import to_minor
 from xl_ar.core.plans import check_promises
@@ -397,7 +398,7 @@ def stage_for(days_late: int, amount_minor: int | None = None, klass: str | None
 
 def assign_stages(ledger: "Ledger", result: "RunResult", as_of: dt.date,
                   rules: Sequence[StageRule] = DEFAULT_STAGE_RULES, owners: Mapping[str, str] | None = None,
-                  default_class: str = DEFAULT_CLASS) -> pd.DataFrame:
+                  default_class: str = DEFAULT_CLASS, *, calendar: BusinessCalendar = NO_CALENDAR) -> pd.DataFrame:
     """The collection stage of every invoice at the as-of date.
 
     Precedence: not existing, paid or a credit note -> blank; a write-off logged on Activities
@@ -420,6 +421,8 @@ def assign_stages(ledger: "Ledger", result: "RunResult", as_of: dt.date,
         rules: the policy (default :data:`DEFAULT_STAGE_RULES`).
         owners: role -> person (e.g. {"finance": "王会计"}); roles in English or Chinese.
         default_class: class used for customers with none.
+        calendar: next action dates that fall on a non-working day move to the next working
+            day (the due dates themselves never move).
 
     Returns:
         One row per invoice row, in ledger order: ``stage``, ``stage_label``,
@@ -499,6 +502,7 @@ def assign_stages(ledger: "Ledger", result: "RunResult", as_of: dt.date,
     # Disputes are reviewed weekly on the due date's weekday: a pure function of the date.
     dd = days[disputed]
     nad[disputed] = asof + (-dd % DISPUTE_FOLLOW_UP_DAYS).astype("timedelta64[D]")
+    nad = calendar.roll_array(nad)
 
     role = cols["owner_role"]
     owner, owner_zh = _owners(role, person, owners or {})

@@ -25,6 +25,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from xl_ar.core.calendar import NO_CALENDAR, BusinessCalendar
 from xl_ar.core.issues import Issue
 from xl_ar.core.ledger import Ledger, place
 from xl_ar.core.money import to_major
@@ -230,13 +231,15 @@ def fmt_date(d: dt.date | None, lang: str) -> str:
     return f"{d.year}年{d.month}月{d.day}日" if lang == "zh" else f"{d.day} {d:%b} {d.year}"
 
 
-def reminder_context(rem: Reminder, docs: DocsSettings, as_of: dt.date) -> dict[str, Any]:
+def reminder_context(rem: Reminder, docs: DocsSettings, as_of: dt.date,
+                     calendar: BusinessCalendar = NO_CALENDAR) -> dict[str, Any]:
     """The template fields of one reminder (see ``templates.CONTEXT_FIELDS``).
 
     Args:
         rem: the reminder.
         docs: the documents settings (company, deadline days).
         as_of: the as-of date (the letter's date).
+        calendar: the payment deadline moves forward to a working day of this calendar.
 
     Returns:
         A dict of plain values: text, numbers, booleans, lists of dicts.
@@ -273,7 +276,7 @@ def reminder_context(rem: Reminder, docs: DocsSettings, as_of: dt.date) -> dict[
         })
     items = [item(i) for i in rem.items]
     items.sort(key=lambda x: (not x["overdue"], -x["days_late"], x["days_to_due"]))
-    deadline = as_of + dt.timedelta(days=docs.deadline_days)
+    deadline = calendar.deadline(as_of, docs.deadline_days)
     stage_label = next((x["stage_label"] for x in items if x["stage"] == rem.stage), rem.stage)
     return {
         "company": {"name": docs.company(lang), "phone": docs.company_phone, "bank_account": docs.bank_account,
