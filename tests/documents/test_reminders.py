@@ -104,7 +104,7 @@ def test_one_message_per_customer_worded_for_its_worst_stage(run):
         "C1": ("email", "draft", "overdue"),   # 28 days late: a friendly overdue note
         "C2": ("email", "draft", "dunning"),   # 45 days late: the formal dunning letter 催款函
         "C3": ("sms", "sms", ""),              # class C, due in 5 days: the SMS rule
-        "C4": ("email", "draft", "lawyer"),    # 181 days late: the lawyer's-letter draft
+        "C4": ("email", "review", "lawyer"),   # 181 days late: the lawyer's-letter draft, held for approval
     }
     # C7: only a disputed invoice (not dunned); C8: only due soon (no stage yet); C9: no address.
     assert by_customer(s)["C2"].items == "I4, I6, I5"  # most overdue first, the due-soon item listed too
@@ -183,7 +183,7 @@ def test_the_outbox_sheet_lists_every_message_and_the_rest_of_the_book_is_untouc
     rows = list(wb["Outbox"].iter_rows(values_only=True))
     assert rows[0][:3] == ("Status", "Channel", "CustomerID")
     assert [(r[0], r[2]) for r in rows[1:]] == [
-        ("draft", "C1"), ("draft", "C2"), ("SMS gateway", "C3"), ("draft", "C4")]
+        ("draft", "C1"), ("draft", "C2"), ("SMS gateway", "C3"), ("awaiting approval", "C4")]
     assert s.backup is not None and s.backup.exists()
     with zipfile.ZipFile(book) as new, zipfile.ZipFile(original) as old:
         changed = {n for n in old.namelist() if old.read(n) != new.read(n)}
@@ -281,7 +281,7 @@ def test_the_cli_writes_the_drafts_and_reports_json(tmp_path, capsys):
     assert docs_main(["reminders", str(book), "--as-of", "2025-03-31", "--out", str(out), "--json",
                       "--attach", "none"]) == 0
     got = json.loads(capsys.readouterr().out)
-    assert got["emails"] == 3 and got["sms"] == 1 and got["sms_csv"].endswith("sms.csv")
+    assert got["emails"] == 2 and got["awaiting_approval"] == 1 and got["sms"] == 1 and got["sms_csv"].endswith("sms.csv")
     assert sorted(p.name.split("_")[0] for p in out.glob("*.eml")) == ["C1", "C2", "C4"]
     assert all(not list(read_eml(p).iter_attachments()) for p in out.glob("*.eml"))
 

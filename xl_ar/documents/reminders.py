@@ -84,6 +84,7 @@ class Reminder:
         stage: the governing stage; ``kind`` the letter kind its templates are named by.
         owner: who the letter is from (the stage owner).
         items: the invoices listed, most overdue first.
+        review: a person must approve it before it is sent (a lawyer's letter, a review stage).
     """
 
     id: str
@@ -100,12 +101,19 @@ class Reminder:
     kind: str
     owner: str
     items: tuple[ReminderItem, ...]
+    review: bool = False
 
 
 def _rule_channel(rules: Sequence[StageRule], stage: str, klass: str) -> str:
     same = [r for r in rules if r.stage == stage] or ([FALLBACK_RULE] if stage == FALLBACK_RULE.stage else [])
     pick = next((r for r in same if klass in r.classes), None) or next((r for r in same if not r.classes), None)
     return (pick or (same[0] if same else FALLBACK_RULE)).channel
+
+
+def _rule_review(rules: Sequence[StageRule], stage: str, klass: str) -> bool:
+    same = [r for r in rules if r.stage == stage]
+    pick = next((r for r in same if klass in r.classes), None) or next((r for r in same if not r.classes), None)
+    return bool(pick and pick.review)
 
 
 def _kind(stage: str, days_late: int, has_own: Callable[[str], bool]) -> str:
@@ -152,6 +160,15 @@ def plan_reminders(
     stage = stages["stage"].to_numpy(dtype=object)
     live = exists & (amount > 0) & (open_ > 0) & ~np.isnat(due)
     dunned = live & ~pd.Series(stage).isin(NOT_DUNNED).to_numpy()
+    # The cadence: an item calls for a message when its step's day has come and nothing went
+    # out for that step yet (stages without the cadence columns: every dunned item).
+    if "step" in stages:
+        n_step = stages["step"].to_numpy(dtype=np.int64)
+        step_day = stages["step_date"].to_numpy(dtype="datetime64[D]")
+        action = dunned & (n_step >= 0) & ~np.isnat(step_day) & (step_day <= asof) & ~stages["step_sent"].to_numpy(bool)
+    else:
+        n_step = np.zeros(len(inv), np.int64)
+        action = dunned
     # Items not in any stage yet, due within the window: listed with a customer's letter only.
     soon = live & (stage == "") & (days_to_due >= 0) & (days_to_due <= days_ahead)
     cust = inv["customer_id"].to_numpy(dtype=object)
@@ -169,10 +186,14 @@ def plan_reminders(
     for p in np.flatnonzero(dunned | soon).tolist():  # one pass, not one scan per customer
         groups.setdefault(cust[p], []).append(p)
     for cid, pos in groups.items():
-        staged = [p for p in pos if dunned[p]]
+        rank = lambda p: _RANK.get(stage[p], 2 if days_to_due[p] < 0 else 0)  # noqa: E731
+        staged = [p for p in pos if action[p]]
         if not staged:
-            continue  # only due-soon items: no stage says to remind this customer yet
-        gov = max(staged, key=lambda p: (_RANK.get(stage[p], 2 if days_to_due[p] < 0 else 0), -days_to_due[p], -p))
+            continue  # nothing whose step has come: no message for this customer today
+        gov = max(staged, key=lambda p: (rank(p), -days_to_due[p], -p))
+        # Listed: the items whose step has come, the customer's other dunned items no worse than
+        # the governing one (so the letter's tone fits every line), and the items due soon.
+        pos = [p for p in pos if action[p] or soon[p] or rank(p) <= rank(gov)]
         c = customers.loc[cid] if cid in customers.index else None
         lang = str(c["language"]) if c is not None and str(c.get("language", "")) in ("zh", "en") else language
         klass = (str(c["class"]).strip().upper() if c is not None else "") or "B"
@@ -210,9 +231,10 @@ def plan_reminders(
         st = str(stage[gov])
         kind = "sms" if channel == "sms" else _kind(st, -int(days_to_due[gov]), has_own_templates)
         owner = str(owners_zh[gov] if lang == "zh" else owners[gov])
-        mid = message_id(str(cid), as_of, channel, st, [i.invoice_no for i in items])
+        mid = message_id(str(cid), f"{st}#{int(n_step[gov])}", channel, kind, [i.invoice_no for i in items])
+        review = kind == "lawyer" or _rule_review(rules, st, klass)
         out.append(Reminder(mid, str(cid), name, contact, klass, row, emails, phone, lang, channel, st, kind,
-                            owner, tuple(items)))
+                            owner, tuple(items), review))
     return sorted(out, key=lambda m: m.customer_id), issues
 
 
