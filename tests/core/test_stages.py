@@ -389,7 +389,7 @@ def test_every_overdue_item_has_an_owner_and_a_next_date(book):
 
 def raw_stages(rows, header=None):
     header = header or [f.name for f in STAGE_TABLE_COLUMNS.fields]
-    frame = pd.DataFrame([list(r) for r in rows], columns=header, dtype=object)
+    frame = pd.DataFrame([list(r) + [None] * (len(header) - len(r)) for r in rows], columns=header, dtype=object)
     frame.insert(0, "row", np.arange(2, len(rows) + 2))
     places = {name: chr(ord("A") + j) for j, name in enumerate(header)}
     return frame, places

@@ -105,7 +105,7 @@ def test_one_message_per_customer_worded_for_its_worst_stage(run):
         "C1": ("email", "draft", "overdue"),   # 28 days late: a friendly overdue note
         "C2": ("email", "draft", "dunning"),   # 45 days late: the formal dunning letter 催款函
         "C3": ("sms", "sms", ""),              # class C, due in 5 days: the SMS rule
-        "C4": ("email", "draft", "lawyer"),    # 181 days late: the lawyer's-letter draft
+        "C4": ("email", "review", "lawyer"),   # 181 days late: the lawyer's-letter draft, held for approval
     }
     # C7: only a disputed invoice (not dunned); C8: only due soon (no stage yet); C9: no address.
     assert by_customer(s)["C2"].items == "I4, I6, I5"  # most overdue first, the due-soon item listed too
@@ -184,7 +184,7 @@ def test_the_outbox_sheet_lists_every_message_and_the_rest_of_the_book_is_untouc
     rows = list(wb["Outbox"].iter_rows(values_only=True))
     assert rows[0][:3] == ("Status", "Channel", "CustomerID")
     assert [(r[0], r[2]) for r in rows[1:]] == [
-        ("draft", "C1"), ("draft", "C2"), ("SMS gateway", "C3"), ("draft", "C4")]
+        ("draft", "C1"), ("draft", "C2"), ("SMS gateway", "C3"), ("awaiting approval", "C4")]
     assert s.backup is not None and s.backup.exists()
     with zipfile.ZipFile(book) as new, zipfile.ZipFile(original) as old:
         changed = {n for n in old.namelist() if old.read(n) != new.read(n)}
@@ -224,6 +224,7 @@ def test_zh_dunning_letter_催款函(tmp_path):
     text = msg.get_body(("plain",)).get_content()
     assert "催 款 函" in text and "已逾期 59 天" in text and "逾期金额 CNY 50,000.00" in text
     assert "滞纳金（截至本函日期）CNY 1,475.00" in text and "请于2025年4月7日前" in text
+    assert "合计 CNY 51,475.00（大写：人民币伍万壹仟肆佰柒拾伍元整）" in text
 
 
 def test_nothing_is_written_without_a_sender_address(tmp_path):
@@ -281,7 +282,7 @@ def test_the_cli_writes_the_drafts_and_reports_json(tmp_path, capsys):
     assert docs_main(["reminders", str(book), "--as-of", "2025-03-31", "--out", str(out), "--json",
                       "--attach", "none"]) == 0
     got = json.loads(capsys.readouterr().out)
-    assert got["emails"] == 3 and got["sms"] == 1 and got["sms_csv"].endswith("sms.csv")
+    assert got["emails"] == 2 and got["awaiting_approval"] == 1 and got["sms"] == 1 and got["sms_csv"].endswith("sms.csv")
     assert sorted(p.name.split("_")[0] for p in out.glob("*.eml")) == ["C1", "C2", "C4"]
     assert all(not list(read_eml(p).iter_attachments()) for p in out.glob("*.eml"))
 
@@ -329,3 +330,14 @@ def test_the_signature_names_the_company_once_when_no_one_signs(tmp_path):
     book = make_book(tmp_path / "o.xlsx", customers=with_owner, invoices=invoices[:1], settings=settings)
     text = read_eml(build_reminders(book, AS_OF, now=NOW).files[0]).get_body(("plain",)).get_content()
     assert "张伟\r\n审计测试有限公司" in text  # a person signs above the company
+
+
+def test_the_payment_deadline_skips_the_national_day_week(tmp_path):
+    customers = [["K1", "北京恒通机电有限公司", "B", "刘会计", "fin@hengtong.example", "", 30, 1.0, "", "zh"]]
+    invoices = [["F1", "K1", D(2026, 6, 1), D(2026, 7, 31), 50000.00, "CNY", "", "", "", ""]]
+    book = make_book(tmp_path / "l.xlsx", customers=customers, invoices=invoices,
+                     settings=[*SETTINGS, ("Calendar", "CN")])
+    # 2026-09-28 + 7 days is 5 October, in the National Day holiday: the deadline is 8 October
+    s = build_reminders(book, D(2026, 9, 28), now=NOW)
+    text = read_eml(s.files[0]).get_body(("plain",)).get_content()
+    assert "请于2026年10月8日前" in text

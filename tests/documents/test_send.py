@@ -118,7 +118,7 @@ def server(handler, **kw):
 
 
 def book_for(tmp_path: Path, port: int, *, customers=CUSTOMERS, invoices=INVOICES, extra=(), security="none",
-             rate=60000, lang="en", drop_activities=False) -> Path:
+             rate=60000, lang="en", drop_activities=False, approve=True) -> Path:
     settings = [(k, v) for k, v in SETTINGS if k != "SmtpSecurity"] + [
         ("SmtpPort", port), ("SmtpSecurity", security), ("SendRatePerMinute", rate), *extra]
     book = make_book(tmp_path / "ledger.xlsx", customers=customers, invoices=invoices, settings=settings, lang=lang)
@@ -128,7 +128,24 @@ def book_for(tmp_path: Path, port: int, *, customers=CUSTOMERS, invoices=INVOICE
         wb.save(book)
     s = build_reminders(book, AS_OF, now=NOW)
     assert s.ok, s.issues
+    if approve:
+        approve_all(book)
     return book
+
+
+def approve_all(book: Path, by: str = "王律师", at: str = "2025-03-31") -> None:
+    """A person approves every Outbox row awaiting review (C4's lawyer's letter)."""
+    wb = openpyxl.load_workbook(book)
+    ws = wb["Outbox"] if "Outbox" in wb.sheetnames else wb["发件箱"]
+    head = [c.value for c in ws[1]]
+    col = {h: j + 1 for j, h in enumerate(head)}
+    a, b, t = (col.get(x) or col.get(y) for x, y in (("Approved", "已批准"), ("ApprovedBy", "批准人"),
+                                                      ("ApprovedAt", "批准时间")))
+    review = col.get("Review") or col.get("需审核")
+    for r in range(2, ws.max_row + 1):
+        if ws.cell(r, review).value:
+            ws.cell(r, a).value, ws.cell(r, b).value, ws.cell(r, t).value = "yes", by, at
+    wb.save(book)
 
 
 def many(n: int):
@@ -204,13 +221,13 @@ def test_messages_arrive_with_encoded_headers_parts_and_attachment_and_are_logge
     # the collection log: one row per invoice, the id in the note; the Outbox shows what went
     rows = activities(book)
     assert [(r[1], r[2], r[3], r[8]) for r in rows] == [
-        ("C1", "I2", "email", "sent"), ("C2", "I4", "email", "sent"), ("C2", "I6", "email", "sent"),
+        ("C3", "I7", "sms", "sent"), ("C1", "I2", "email", "sent"), ("C2", "I4", "email", "sent"), ("C2", "I6", "email", "sent"),
         ("C2", "I5", "email", "sent"), ("C4", "I8", "email", "sent")]
-    assert rows[0][0] == dt.datetime(2025, 3, 31) and rows[0][4] == "张伟"
-    assert f"[{drafts['C1']}]" in rows[0][5]
-    assert outbox_status(book) == {"C1": "sent", "C2": "sent", "C3": "SMS gateway", "C4": "sent"}
+    assert rows[1][0] == dt.datetime(2025, 3, 31) and rows[1][4] == "张伟"
+    assert f"[{drafts['C1']}]" in rows[1][5]
+    assert outbox_status(book) == {"C1": "sent", "C2": "sent", "C3": "sent", "C4": "sent"}
     ws = openpyxl.load_workbook(book)["Activities"]
-    assert ws.tables["tblActivities"].ref == "A1:J6" and ws["A2"].number_format == "yyyy-mm-dd"
+    assert ws.tables["tblActivities"].ref == "A1:J7" and ws["A2"].number_format == "yyyy-mm-dd"
 
 
 def test_a_chinese_workbook_is_logged_in_chinese(tmp_path):
@@ -221,8 +238,8 @@ def test_a_chinese_workbook_is_logged_in_chinese(tmp_path):
     assert len(r.sent) == 3
     wb = openpyxl.load_workbook(book)
     log = [row for row in wb["催收日志"].iter_rows(min_row=2, values_only=True) if row[1]]
-    assert [(row[1], row[2], row[8]) for row in log][:2] == [("C1", "I2", "已发送"), ("C2", "I4", "已发送")]
-    assert log[0][5].startswith("已发送邮件：逾期账款提醒")
+    assert [(row[1], row[2], row[8]) for row in log][:3] == [("C3", "I7", "已发送"), ("C1", "I2", "已发送"), ("C2", "I4", "已发送")]
+    assert log[1][5].startswith("已发送邮件：逾期账款提醒")
     assert {row[2]: row[0] for row in wb["发件箱"].iter_rows(min_row=2, values_only=True)}["C1"] == "已发送"
 
 
@@ -232,9 +249,9 @@ def test_a_book_without_an_activities_sheet_gets_one(tmp_path):
         book = book_for(tmp_path, port, drop_activities=True)
         assert "Activities" not in openpyxl.load_workbook(book).sheetnames
         r = send_outbox(book, yes=True, now=lambda: SENT_AT)
-    assert r.logged == 5
+    assert r.logged == 6
     rows = activities(book)
-    assert rows[0][:4] == (dt.datetime(2025, 3, 31), "C1", "I2", "email")
+    assert rows[1][:4] == (dt.datetime(2025, 3, 31), "C1", "I2", "email")
     again = send_outbox(book, yes=True)  # and the new sheet is read back: nothing twice
     assert again.sent == [] and again.logged == 0 and len(inbox.messages) == 3
 
@@ -246,7 +263,7 @@ def test_the_cli_sends_with_yes_and_reports_json(tmp_path, capsys):
         assert docs_main(["send", str(book), "--yes", "--json"]) == 1  # one message failed
     got = json.loads(capsys.readouterr().out)
     assert len(got["sent"]) == 2 and len(got["failed"]) == 1 and got["dry_run"] is False
-    assert got["logged"] == 4 and len(inbox.messages) == 2
+    assert got["logged"] == 5 and len(inbox.messages) == 2
 
 
 def test_sending_again_sends_nothing_twice(tmp_path):
@@ -261,7 +278,7 @@ def test_sending_again_sends_nothing_twice(tmp_path):
     assert len(inbox.messages) == 3 and again.sent == [] and third.sent == []
     assert set(again.skipped.values()) == {"already sent", "SMS: send sms.csv through your SMS gateway"}
     assert [e.status for e in s.entries if e.channel == "email"] == ["sent"] * 3
-    assert len(activities(book)) == 5
+    assert len(activities(book)) == 6
 
 
 def test_a_message_on_hold_stays_on_hold_and_is_not_sent(tmp_path):
@@ -288,7 +305,7 @@ def test_a_rejected_recipient_fails_that_message_only(tmp_path):
     assert not r.ok
     assert [m[1] for m in inbox.messages] == [["ap@huaxin.example"], ["ar@olddebt.example"]]
     assert outbox_status(book)["C2"] == "failed"
-    assert {r[1] for r in activities(book)} == {"C1", "C4"}
+    assert {r[1] for r in activities(book)} == {"C1", "C3", "C4"}
 
 
 def test_one_refused_address_of_two_still_delivers_to_the_other(tmp_path):
@@ -378,13 +395,13 @@ def test_a_book_open_in_excel_is_logged_on_the_next_send(tmp_path):
         lock = tmp_path / "~$ledger.xlsx"
         lock.write_bytes(b"owner")
         r = send_outbox(book, yes=True)
-        assert len(r.sent) == 3 and r.pending_log == 3
+        assert len(r.sent) == 3 and r.pending_log == 4
         assert "next xl-ar send" in r.issues[-1].message
         assert activities(book) == []
         lock.unlink()
         again = send_outbox(book, yes=True)
-    assert again.sent == [] and again.logged == 5 and len(inbox.messages) == 3
-    assert len(activities(book)) == 5
+    assert again.sent == [] and again.logged == 6 and len(inbox.messages) == 3
+    assert len(activities(book)) == 6
 
 
 def test_two_sends_of_one_book_never_run_at_once(tmp_path):

@@ -184,6 +184,11 @@ def test_xlsx_is_an_editable_workbook_with_a_marker(ledger_settings, tmp_path):
     labels = {r[3].value: r[7].value for r in ws.iter_rows() if r[3].value}
     assert labels["期初余额（2025-01-31）"] == 10000
     assert labels["期末余额（2025-03-31）"] == 8000 and labels["= 期末余额"] == 8000
+    # the closing balance in capital numerals, beside the figure and in the confirmation block
+    words = [r for r in ws.iter_rows() if r[3].value == "大写"][0]
+    assert words[4].value == "人民币捌仟元整"
+    assert any(r[0].value == "截至 2025-03-31，本公司欠贵公司余额为 CNY 8,000.00（大写：人民币捌仟元整）"
+               for r in ws.iter_rows())
     assert ws[[r for r in ws.iter_rows() if r[3].value == "= 期末余额"][0][3].coordinate].data_type == "s"  # text, not a formula
     [dv] = ws.data_validations.dataValidation
     assert dv.formula1 == '"是,否"'
@@ -240,6 +245,7 @@ def test_pdf_renders_chinese_and_the_closing_balance(ledger_settings, tmp_path):
     text = _pdf_checks(pdf_mod.render_statement_pdf(sts["C1"], engine="fpdf"), tmp_path, "c1")
     assert NAME_C1 in text and "杭州示例科技有限公司" in text
     assert "8,000.00" in text and "ST-C1-20250201-20250331" in text and "期末余额" in text
+    assert "大写：人民币捌仟元整" in text and "（大写：人民币捌仟元整）" in text
     text = _pdf_checks(pdf_mod.render_statement_pdf(sts["C2"]), tmp_path, "c2")
     assert "Harbor Logistics Ltd" in text and "-3,300.00" in text and "1,234.56" in text and "61-90" in text
     name, data, mime = statement_attachment(ledger, settings, "C1", D(2025, 3, 31), period_from=D(2025, 2, 1))

@@ -22,6 +22,7 @@ from xl_ar.core.money import to_major
 from xl_ar.core.run import Policies, RunResult, refresh
 from xl_ar.core.settings import Settings, parse_settings
 from xl_ar.core.progress import Progress, quiet
+from xl_ar.core.calendar import calendar_from_settings
 from xl_ar.core.stages import DEFAULT_STAGE_RULES, owners_from_settings, per_stage_counts, stage_rules_from_table
 
 
@@ -101,7 +102,10 @@ def load(data: BookData, as_of: dt.date | None, today: dt.date) -> tuple[Ledger 
         raw = data.tables["Stages"]
         rules, rule_issues = stage_rules_from_table(raw.frame, raw.columns, raw.sheet)
     kpi, kpi_issues = parse_kpi_settings(settings.extra, settings)
-    policies = Policies(credit, tuple(rules), owners_from_settings(settings.extra), kpi)
+    calendar, problem, where = calendar_from_settings(settings.extra)
+    if problem:
+        kpi_issues = [*kpi_issues, Issue(where or "Settings", problem)]
+    policies = Policies(credit, tuple(rules), owners_from_settings(settings.extra), kpi, calendar)
     ledger, more = validate_ledger(data.tables, settings)
     return ledger, settings, policies, issues + credit_issues + list(rule_issues) + kpi_issues + more
 

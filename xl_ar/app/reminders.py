@@ -22,8 +22,8 @@ from xl_ar.core.progress import Progress, quiet
 from xl_ar.core.stages import DEFAULT_STAGE_RULES, assign_stages, owners_from_settings
 from xl_ar.documents import parse_docs_settings
 from xl_ar.documents.mail import Attachment, UnsafeHeader, build_email, eml_bytes, items_header, sms_segments, write_atomic
-from xl_ar.documents.outbox import (OutboxEntry, logged_ids, read_outbox, read_sheet_rows, write_outbox,
-                                    write_outbox_live, write_sms_csv)
+from xl_ar.documents.outbox import (OUTBOX_SHEETS, PERSON_FIELDS, OutboxEntry, logged_ids, outbox_from_rows,
+                                    read_outbox, read_sheet_rows, write_outbox, write_outbox_live, write_sms_csv)
 from xl_ar.documents.reminders import (TEMPLATE_SHEETS, AttachFn, default_attach, plan_reminders, reminder_context,
                                        safe_file)
 from xl_ar.documents.templates import TemplateError, load_templates, templates_for
@@ -72,12 +72,14 @@ class ReminderSummary:
             return f"催款提醒未生成 / no reminders written: {errors} error(s)"
         left_out = f"; {errors} 个错误 error(s): those messages were left out" if errors else ""
         return (f"催款提醒 / reminders: {self.count('draft')} 封邮件草稿 e-mail drafts, {self.count('sms')} 条短信 SMS, "
-                f"{self.count('sent')} 已发送 already sent -> {self.out_dir}{left_out}")
+                f"{self.count('review')} 待审批 awaiting approval, {self.count('sent')} 已发送 already sent "
+                f"-> {self.out_dir}{left_out}")
 
     def as_json(self) -> dict[str, Any]:
         """The ``--json`` object."""
         return {"as_of": self.as_of.isoformat() if self.as_of else None, "out_dir": str(self.out_dir or ""),
                 "emails": self.count("draft"), "sms": self.count("sms"), "already_sent": self.count("sent"),
+                "awaiting_approval": self.count("review"),
                 "files": [str(f) for f in self.files], "sms_csv": str(self.sms_csv) if self.sms_csv else None,
                 "outbox": [e.__dict__ for e in self.entries], "issues": [i.as_dict() for i in self.issues],
                 "written": self.written}
@@ -156,7 +158,8 @@ def build_reminders(
     rules = tuple(getattr(policies, "stage_rules", DEFAULT_STAGE_RULES))
     stages = getattr(result, "stages", None)
     if stages is None:
-        stages = assign_stages(ledger, result, as_of, rules, owners_from_settings(settings.extra))
+        stages = assign_stages(ledger, result, as_of, rules, owners_from_settings(settings.extra),
+                               calendar=policies.calendar)
     tset = load_templates(path.parent, _template_rows(adapter, path))
     problems = tset.check()
     summary.issues += [Issue(p.origin if p.origin != "shipped" else p.template, str(p)) for p in problems]
@@ -173,8 +176,12 @@ def build_reminders(
     summary.out_dir = out
     already = {**{i: "" for i in logged_ids(data)}, **sent_ids(path)}
     live = hasattr(adapter, "book") and hasattr(adapter.book, "sheets")
-    # a message the user put on hold stays on hold when the Outbox is written again
-    held = {e.id for e in read_outbox(path)[1] if e.status == "hold"} if not live and path.exists() else set()
+    # What a person typed on the Outbox survives the sheet being written again: a message put
+    # on hold stays on hold, an approval stays with its message (the id is stable across days).
+    before = _previous_outbox(adapter, path, live)
+    held = {e.id for e in before if e.status == "hold"}
+    approvals = {e.id: {f: getattr(e, f) for f in PERSON_FIELDS} for e in before
+                 if any(getattr(e, f) for f in PERSON_FIELDS)}
     if attach == "auto":
         attach = default_attach(ledger, result, settings, as_of, attach_format, summary.issues)
     now = now or dt.datetime.now().astimezone()
@@ -182,7 +189,7 @@ def build_reminders(
     entries: list[OutboxEntry] = []
     for k, rem in enumerate(reminders):
         progress("render", 0.3 + 0.6 * k / max(len(reminders), 1))
-        ctx = reminder_context(rem, docs, as_of)
+        ctx = reminder_context(rem, docs, as_of, policies.calendar)
         names = templates_for(tset, rem.kind, rem.lang, rem.channel)
         try:
             parts = {p: tset.render(n, ctx) for p, n in names.items()}
@@ -192,7 +199,9 @@ def build_reminders(
         amount = "; ".join(f"{t['currency']} {t['open']}" for t in ctx["totals"])
         entry = OutboxEntry(channel=rem.channel, customer_id=rem.customer_id, name=rem.name, stage=ctx["stage_label"],
                             items=", ".join(i.invoice_no for i in rem.items), amount=amount,
-                            owner=rem.owner or ctx["owner"], id=rem.id)
+                            owner=rem.owner or ctx["owner"], id=rem.id,
+                            review=("是" if settings.language == "zh" else "yes") if rem.review else "",
+                            **approvals.get(rem.id, {}))
         if rem.channel == "sms":
             text = " ".join(parts["text"].split())
             sms_rows.append({"id": rem.id, "customer_id": rem.customer_id, "name": rem.name, "phone": rem.phone,
@@ -223,7 +232,8 @@ def build_reminders(
             continue
         write_atomic(eml, eml_bytes(msg))
         summary.files.append(eml)
-        entries.append(OutboxEntry(**{**base, "status": "hold" if rem.id in held else "draft"}))
+        status = "hold" if rem.id in held else "review" if OutboxEntry(**base).approval_missing() else "draft"
+        entries.append(OutboxEntry(**{**base, "status": status}))
     if sms_rows:
         summary.sms_csv = write_sms_csv(out / "sms.csv", sms_rows)
     summary.entries = entries
@@ -238,6 +248,17 @@ def build_reminders(
         summary.backup = pkg.save_changes()
     progress("done", 1.0)
     return summary
+
+
+def _previous_outbox(adapter: Any, path: Path, live: bool) -> list[OutboxEntry]:
+    """The Outbox as it stands before this run (the open workbook's sheet in Excel)."""
+    if live:
+        from xl_ar.book.livebook import sheet_rows
+
+        wanted = {re.sub(r"\s", "", n).lower() for n in OUTBOX_SHEETS}
+        sheet = next((s for s in adapter.book.sheets if re.sub(r"\s", "", s.name).lower() in wanted), None)
+        return outbox_from_rows(sheet_rows(sheet)) if sheet is not None else []
+    return read_outbox(path)[1] if path.exists() else []
 
 
 def _relative(p: Path, base: Path) -> str:

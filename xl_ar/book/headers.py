@@ -66,6 +66,7 @@ HEADER_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "channel": ("方式", "渠道", "催收方式"),
         "owner_role": ("负责角色", "负责人", "责任人"),
         "follow_up_days": ("跟进间隔天数", "跟进间隔", "跟进周期"),
+        "review": ("发前审核", "需审核", "审核"),
     },
     "Orders": {
         "order_no": ("订单号", "订单编号", "Order"),

@@ -111,7 +111,10 @@ def add_settings_sheet(wb: Workbook, lang: str, overrides: dict[str, Any] | None
     ws = wb.create_sheet(sheet_label("Settings", lang))
     ws.append([header_label("Settings", "key", lang), header_label("Settings", "value", lang), SETTINGS_NOTE[lang]])
     for key, default, note_en, note_zh in ALL_SETTING_DEFAULTS:
-        value = overrides.get(key, default if key != "Language" else lang)
+        # A Chinese ledger starts on China's working-day calendar (with 调休); any other starts
+        # with every day counting until its owner names a country.
+        own = {"Language": lang, "Calendar": "CN" if lang == "zh" else None}
+        value = overrides.get(key, own.get(key, default))
         ws.append([key, value, note_zh if lang == "zh" else note_en])
     for j, width in enumerate((20, 18, 70), start=1):
         c = ws.cell(row=1, column=j)

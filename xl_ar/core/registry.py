@@ -174,6 +174,12 @@ SETTINGS: tuple[Setting, ...] = (
             'Days-to-due bands of the warning table',
             '预警表距到期日天数分段',
             ('预警到期天数分段',)),
+    Setting('Calendar', None, 'choice', 'stages',
+            'Working days for payment deadlines and next actions: CN (with 调休 working weekends), GB, GB-ENG, '
+            'DE, DE-BY, any country code, weekends; blank = every day counts (contract due dates are never moved). '
+            'A new Chinese ledger starts with CN',
+            '工作日历：CN（含调休）、GB、DE 等国家代码、weekends（仅周末）；空白 = 每天都算（合同到期日从不调整）；新建中文账簿默认 CN',
+            ('日历', '工作日历', '节假日历', 'BusinessCalendar')),
     # ---- stages: one row per owner role of the Stages sheet (a pattern: a new ledger lists each role)
     Setting('Owner.<role>', None, 'text', 'stages',
             "The person acting for a role of the Stages sheet, e.g. Owner.finance = 张三; blank = the role's name",

@@ -22,6 +22,7 @@ from xl_ar.core.stages import DEFAULT_STAGE_RULES, StageRule, assign_stages
 from xl_ar.core.worklist import collections_worklist, warning_table
 from xl_ar.core.fees import FeeTerms, late_fees
 from xl_ar.core.issues import Issue
+from xl_ar.core.calendar import NO_CALENDAR, BusinessCalendar
 from xl_ar.core.ledger import Ledger
 from xl_ar.core.money import CURRENCY_EXPONENTS
 from xl_ar.core.position import Position, TieOut
@@ -40,12 +41,14 @@ class Policies:
         stage_rules: collection-stage rules (the Stages sheet, else the sources' defaults).
         owners: owner role -> person, for stages whose owner is a role (e.g. finance).
         kpi: the dashboard's and work list's settings (targets, periods, bands, trend).
+        calendar: working days for next action dates and payment deadlines (the Calendar setting).
     """
 
     credit: CreditSettings = field(default_factory=CreditSettings)
     stage_rules: tuple[StageRule, ...] = DEFAULT_STAGE_RULES
     owners: Mapping[str, str] = field(default_factory=dict)
     kpi: KpiSettings = field(default_factory=KpiSettings)
+    calendar: BusinessCalendar = NO_CALENDAR
 
 
 @dataclass(frozen=True)
@@ -202,7 +205,7 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
     position = Position(as_of, labels, invoices_out, aging, tieouts, unapplied, alloc, issues)
     policies = policies or Policies()
     kpi = policies.kpi
-    stages = assign_stages(ledger, position, as_of, policies.stage_rules, policies.owners)
+    stages = assign_stages(ledger, position, as_of, policies.stage_rules, policies.owners, calendar=policies.calendar)
     return RunResult(
         **{f.name: getattr(position, f.name) for f in fields(Position)},
         credit=assess_credit(ledger, position, as_of, policies.credit, ledger.orders),

@@ -158,6 +158,7 @@ STAGES = Table(
         Field("channel", "Channel"),
         Field("owner_role", "OwnerRole"),
         Field("follow_up_days", "FollowUpDays", "int"),
+        Field("review", "Review", "bool"),
     ),
 )
 

@@ -44,6 +44,8 @@ import numpy as np
 import pandas as pd
 
 from xl_ar.core import convert
+from xl_ar.core.cadence import last_reminded
+from xl_ar.core.calendar import NO_CALENDAR, BusinessCalendar
 from xl_ar.core.issues import Issue
 from xl_ar.core.money import to_minor
 from xl_ar.core.plans import check_promises
@@ -123,6 +125,8 @@ class StageRule:
         owner_role: who acts (see :data:`OWNER_ROLES`).
         label, label_zh: the stage's name shown on the sheet.
         follow_up_days: act again every this many days while in the stage (>= 1).
+        review: its messages wait in the Outbox until a person approves them (a lawyer's
+            letter always does).
     """
 
     stage: str
@@ -137,6 +141,7 @@ class StageRule:
     label: str = ""
     label_zh: str = ""
     follow_up_days: int = 7
+    review: bool = False
 
     def __post_init__(self) -> None:
         if self.max_days is not None and self.max_days < self.min_days:
@@ -163,7 +168,7 @@ DEFAULT_STAGE_RULES: tuple[StageRule, ...] = (
     _rule("due", 0, 0, channel="email", owner_role="account manager", follow_up_days=1),
     _rule("mild", 1, 30, channel="phone", owner_role="sales", follow_up_days=7),
     _rule("moderate", 31, 90, channel="letter", owner_role="finance", follow_up_days=14),
-    _rule("severe", 91, None, channel="legal", owner_role="management/legal", follow_up_days=30),
+    _rule("severe", 91, None, channel="legal", owner_role="management/legal", follow_up_days=30, review=True),
 )
 FALLBACK_RULE = _rule("overdue", 1, None, channel="phone", owner_role="account manager", follow_up_days=7)
 
@@ -190,6 +195,7 @@ def stage_table_rows(rules: Sequence[StageRule], lang: str = "en") -> list[list[
             None if r.min_amount_minor is None else r.min_amount_minor / 100,
             r.action_zh if zh else r.action, CHANNEL_LABELS.get(r.channel, r.channel) if zh else r.channel,
             OWNER_ROLES.get(r.owner_role, r.owner_role) if zh else r.owner_role, r.follow_up_days,
+            ("是" if zh else "yes") if r.review else None,
         ])
     return rows
 
@@ -287,9 +293,15 @@ def stage_rules_from_table(frame: pd.DataFrame, places: Mapping[str, str],
         if follow is None:
             follow = base.follow_up_days if base else (hi - lo + 1 if hi is not None else 7)
         label, label_zh = STAGE_TEXTS[key][:2] if key in STAGE_TEXTS else (raw_stage, raw_stage)
+        try:
+            review = convert.parse_bool(cell("review")) if not convert.is_blank(cell("review")) else bool(
+                base and base.review)
+        except (ValueError, TypeError):
+            bad("review", f'review "{cell("review")}" is not yes/no (是/否)')
+            continue
         rules.append(StageRule(key, lo, hi, classes, min_amount, act, act_zh, channel or (base.channel if base else ""),
                                role_key(raw_role) if raw_role else (base.owner_role if base else "account manager"),
-                               label, label_zh, follow))
+                               label, label_zh, follow, review))
     if not rules and not any(x.severity == "error" for x in issues):
         issues.append(Issue(sheet, "the Stages sheet has no rules; the default stages are used", "warning"))
         return list(DEFAULT_STAGE_RULES), issues
@@ -393,7 +405,7 @@ def stage_for(days_late: int, amount_minor: int | None = None, klass: str | None
 
 def assign_stages(ledger: "Ledger", result: "Position", as_of: dt.date,
                   rules: Sequence[StageRule] = DEFAULT_STAGE_RULES, owners: Mapping[str, str] | None = None,
-                  default_class: str = DEFAULT_CLASS) -> pd.DataFrame:
+                  default_class: str = DEFAULT_CLASS, *, calendar: BusinessCalendar = NO_CALENDAR) -> pd.DataFrame:
     """The collection stage of every invoice at the as-of date.
 
     Precedence: not existing, paid or a credit note -> blank; written off (in part or whole,
@@ -416,12 +428,17 @@ def assign_stages(ledger: "Ledger", result: "Position", as_of: dt.date,
         rules: the policy (default :data:`DEFAULT_STAGE_RULES`).
         owners: role -> person (e.g. {"finance": "王会计"}); roles in English or Chinese.
         default_class: class used for customers with none.
+        calendar: next action dates that fall on a non-working day move to the next working
+            day (the due dates themselves never move).
 
     Returns:
         One row per invoice row, in ledger order: ``stage``, ``stage_label``,
         ``stage_label_zh``, ``next_action``, ``next_action_zh``, ``channel``, ``owner_role``,
         ``owner``, ``owner_zh``, ``next_action_date`` (datetime64[s]), ``promise_state``,
-        ``promise_date``, ``broken_promises``, ``written_off``, ``bad_debt_minor``.
+        ``promise_date``, ``broken_promises``, ``written_off``, ``bad_debt_minor``; the
+        cadence: ``step`` (the action in progress within the stage, 0 = its first; -1 = none),
+        ``step_date`` (the day that action falls due, moved to a working day),
+        ``step_sent`` (a message for it was logged), ``last_reminded`` (see :func:`last_reminded`).
     """
     inv = ledger.invoices
     n = len(inv)
@@ -459,6 +476,10 @@ def assign_stages(ledger: "Ledger", result: "Position", as_of: dt.date,
     act_idx = np.full(n, blank, np.int64)
     next_rel = np.full(n, np.iinfo(np.int64).max, np.int64)  # days from the due date
     pos = np.flatnonzero(dun)
+    last_sent = last_reminded(ledger, asof)
+    step = np.full(n, -1, np.int64)
+    step_rel = np.zeros(n, np.int64)
+    step_done = np.zeros(n, bool)
     if len(pos):
         d, a, k = days[pos], amount[pos], klass[pos]
         br = state[pos] == "broken"
@@ -472,6 +493,16 @@ def assign_stages(ledger: "Ledger", result: "Position", as_of: dt.date,
         f = policy.follow[np.maximum(eff, 0)]
         cadence = start + -(-(d - start) // f) * f
         cadence = np.where(has, np.maximum(cadence, start), np.iinfo(np.int64).max)
+        # The step in progress (0 = the stage's first action) and whether a message for it
+        # already went out: one logged on or after the step began. A step done today moves
+        # the next action on to the next step.
+        n_step = np.where(has & (d >= start), (d - start) // f, -1)
+        cur = start + np.maximum(n_step, 0) * f
+        sent_rel = np.where(np.isnat(last_sent[pos]), np.iinfo(np.int64).min,
+                            (np.where(np.isnat(last_sent[pos]), asof, last_sent[pos]) - due[pos]).astype(np.int64))
+        done = (n_step >= 0) & (sent_rel >= cur)
+        cadence = np.where(done & (cadence == cur), cur + f, cadence)
+        step[pos], step_rel[pos], step_done[pos] = n_step, np.where(n_step >= 0, cur, 0), done
         t_day, t_idx = _next_change(policy, d, a, k, br, eff)
         use_t = t_day <= cadence
         stage_idx[pos] = np.where(has, eff, blank)
@@ -498,6 +529,11 @@ def assign_stages(ledger: "Ledger", result: "Position", as_of: dt.date,
     # Disputes are reviewed weekly on the due date's weekday: a pure function of the date.
     dd = days[disputed]
     nad[disputed] = asof + (-dd % DISPUTE_FOLLOW_UP_DAYS).astype("timedelta64[D]")
+    nad = calendar.roll_array(nad)
+    step_date = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    has_step = step >= 0
+    step_date[has_step] = due[has_step] + step_rel[has_step].astype("timedelta64[D]")
+    step_date = calendar.roll_array(step_date)
 
     role = cols["owner_role"]
     owner, owner_zh = _owners(role, person, owners or {})
@@ -507,6 +543,8 @@ def assign_stages(ledger: "Ledger", result: "Position", as_of: dt.date,
         "promise_state": state, "promise_date": p_date.astype("datetime64[s]"),
         "broken_promises": promises["broken_promises"].to_numpy(dtype=np.int64),
         "written_off": written, "bad_debt_minor": wo,
+        "step": step, "step_date": step_date.astype("datetime64[s]"), "step_sent": step_done,
+        "last_reminded": last_sent.astype("datetime64[s]"),
     })
 
 

@@ -128,20 +128,24 @@ def parse_addresses(cell: Any, what: str = "e-mail address") -> list[str]:
     return out
 
 
-def message_id(customer_id: str, as_of: dt.date, channel: str, kind: str, invoice_nos: Iterable[str]) -> str:
+def message_id(customer_id: str, step: str | dt.date, channel: str, kind: str, invoice_nos: Iterable[str]) -> str:
     """The stable id of a message: the same inputs give the same id on every run.
 
-    Amounts are left out on purpose: a letter about the same invoices on the same day is the
-    same letter, even if a receipt arrived in between; it must not go out twice.
+    The run's date is not part of it: the reminder of one step of the cadence (``"mild#2"``,
+    the stage and the step within it) about the same invoices is the same message on every
+    day it is prepared, so it goes out once however often the routine runs. Amounts are left
+    out on purpose: a receipt arriving in between does not make it another letter.
 
     Args:
-        customer_id, as_of, channel, kind: what the message is.
+        customer_id, channel, kind: what the message is.
+        step: the cadence step (``stage#n``); a date is accepted for one-off messages.
         invoice_nos: the invoices it lists.
 
     Returns:
         ``xlar-`` and 20 hex digits.
     """
-    key = json.dumps([str(customer_id), as_of.isoformat(), channel, kind, sorted(map(str, invoice_nos))],
+    step_key = step.isoformat() if isinstance(step, dt.date) else str(step)
+    key = json.dumps([str(customer_id), step_key, channel, kind, sorted(map(str, invoice_nos))],
                      ensure_ascii=False, separators=(",", ":"))
     return "xlar-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
 

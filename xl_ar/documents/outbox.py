@@ -42,14 +42,18 @@ OUTBOX_COLUMNS: dict[str, tuple[str, str]] = {
     "stage": ("Stage", "催收阶段"), "items": ("Items", "发票"), "amount": ("Amount", "金额"),
     "owner": ("Owner", "负责人"), "file": ("File", "文件"), "sent_at": ("SentAt", "发送时间"),
     "id": ("Id", "编号"), "note": ("Note", "备注"),
+    "review": ("Review", "需审核"), "approved": ("Approved", "已批准"), "approved_by": ("ApprovedBy", "批准人"),
+    "approved_at": ("ApprovedAt", "批准时间"),
 }
 _WIDTHS = {"status": 12, "channel": 8, "customer_id": 12, "name": 28, "to": 28, "subject": 40, "stage": 12,
-           "items": 20, "amount": 22, "owner": 12, "file": 40, "sent_at": 20, "id": 26, "note": 40}
+           "items": 20, "amount": 22, "owner": 12, "file": 40, "sent_at": 20, "id": 26, "note": 40, "review": 10,
+           "approved": 10, "approved_by": 14, "approved_at": 18}
 
 #: Status key -> (English, Chinese). A user may type either (or "hold"/"暂缓") in the sheet.
 STATUSES: dict[str, tuple[str, str]] = {
     "draft": ("draft", "待发送"), "sent": ("sent", "已发送"), "failed": ("failed", "发送失败"),
     "uncertain": ("check: sent?", "待核实"), "hold": ("hold", "暂缓"), "sms": ("SMS gateway", "短信待发"),
+    "review": ("awaiting approval", "待审批"),
 }
 _STATUS_LOOKUP = {normalise(v): k for k, pair in STATUSES.items() for v in (k, *pair)}
 _STATUS_LOOKUP.update({normalise(x): "hold" for x in ("skip", "don't send", "不发", "暂停", "跳过")})
@@ -73,6 +77,33 @@ class OutboxEntry:
     sent_at: str = ""
     id: str = ""
     note: str = ""
+    review: str = ""
+    approved: str = ""
+    approved_by: str = ""
+    approved_at: str = ""
+
+    @property
+    def needs_review(self) -> bool:
+        """A message a person must approve before it goes (a lawyer's letter, a review stage)."""
+        return bool(self.review.strip())
+
+    def approval_missing(self) -> str:
+        """Why this message may not go yet ("" when it needs no review or is approved)."""
+        if not self.needs_review:
+            return ""
+        if normalise(self.approved) not in APPROVED_WORDS:
+            return "awaiting approval: set Approved to yes (是), with ApprovedBy and ApprovedAt"
+        if not self.approved_by.strip():
+            return "approved, but ApprovedBy is blank: name who approved it"
+        if not self.approved_at.strip():
+            return "approved, but ApprovedAt is blank: give the date of the approval"
+        return ""
+
+
+#: What an Approved cell must say for a reviewed message to go.
+APPROVED_WORDS = frozenset(normalise(w) for w in ("yes", "y", "approved", "是", "已批准", "批准", "同意", "已审核"))
+#: The Outbox fields a person fills in, kept when a reminders run writes the sheet again.
+PERSON_FIELDS = ("approved", "approved_by", "approved_at")
 
 
 @dataclass(frozen=True)
@@ -141,8 +172,20 @@ def read_outbox(path: str | Path) -> tuple[str | None, list[OutboxEntry]]:
     if found is None:
         return None, []
     name, rows = found
+    return name, outbox_from_rows(rows)
+
+
+def outbox_from_rows(rows: Sequence[Sequence[Any]]) -> list[OutboxEntry]:
+    """The Outbox's entries from its rows of cell values (header first), from any adapter.
+
+    Args:
+        rows: the sheet's rows.
+
+    Returns:
+        The entries with an id, in sheet order; statuses as keys.
+    """
     if not rows:
-        return name, []
+        return []
     lookup = {normalise(h): f for f, pair in OUTBOX_COLUMNS.items() for h in (f, *pair)}
     cols = {lookup[normalise(h)]: j for j, h in enumerate(rows[0]) if normalise(_text(h)) in lookup}
     out = []
@@ -152,7 +195,7 @@ def read_outbox(path: str | Path) -> tuple[str | None, list[OutboxEntry]]:
             continue
         values["status"] = status_key(values.get("status")) or values.get("status", "")
         out.append(OutboxEntry(**values))
-    return name, out
+    return out
 
 
 def write_outbox(pkg: WorkbookPackage, entries: Sequence[OutboxEntry], lang: str, sheet: str | None = None) -> str:
@@ -298,5 +341,5 @@ def with_status(entries: Sequence[OutboxEntry], updates: dict[str, dict[str, str
     return [replace(e, **{k: v for k, v in updates.get(e.id, {}).items() if k in names}) for e in entries]
 
 
-__all__ = ["OUTBOX_COLUMNS", "OutboxEntry", "SentRecord", "log_sent", "logged_ids", "read_outbox",
+__all__ = ["APPROVED_WORDS", "OUTBOX_COLUMNS", "PERSON_FIELDS", "OutboxEntry", "outbox_from_rows", "SentRecord", "log_sent", "logged_ids", "read_outbox",
            "read_sheet_rows", "status_key", "write_outbox", "write_outbox_live", "write_sms_csv"]

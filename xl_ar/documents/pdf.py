@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Sequence
 
 from xl_ar.core.aging import AgingEdges
-from xl_ar.documents.statements import TEXT, Statement, file_stem, fmt_money, write_statement_xlsx
+from xl_ar.documents.statements import (TEXT, Statement, closing_in_words, confirm_lines, file_stem, fmt_money,
+                                        write_statement_xlsx)
 
 #: Where CJK fonts live on common systems: (regular, bold); bold may be missing.
 FONT_CANDIDATES: tuple[tuple[str, str], ...] = (
@@ -405,6 +406,9 @@ def _render_fpdf(statement: Statement, lang: str, fonts, strict: bool = False) -
         need(4 * _ROW_H)
         summary(t["totals"], m(sec.debit_minor), m(sec.credit_minor))
         summary(t["closing"].format(date=f"{statement.period_to:%Y-%m-%d}"), balance=m(sec.closing_minor))
+        words = closing_in_words(sec, lang)
+        if words:
+            summary(f"{t['in_words']}：{words}", style="")
         summary(t["ledger"].format(date=f"{statement.period_to:%Y-%m-%d}"), balance=m(sec.ledger_minor),
                 mark="✓" if sec.ties else "≠", style="")
         pdf.ln(2)
@@ -437,7 +441,11 @@ def _render_fpdf(statement: Statement, lang: str, fonts, strict: bool = False) -
     pdf.cell(width, 7, t["confirm_title"], new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     font(8.5)
     pdf.multi_cell(width, 4.5, t["confirm_text"], new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.ln(3)
+    pdf.ln(2)
+    font(9, "B")
+    for text in confirm_lines(statement, lang):
+        pdf.multi_cell(width, 5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(2)
     font(9, "B")
     pdf.cell(40, 7, t["confirmed"])
     font(9)

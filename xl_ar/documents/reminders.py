@@ -25,11 +25,13 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from xl_ar.core.calendar import NO_CALENDAR, BusinessCalendar
 from xl_ar.core.issues import Issue
 from xl_ar.core.ledger import Ledger, place
 from xl_ar.core.money import to_major
 from xl_ar.core.stages import (DEFAULT_STAGE_RULES, FALLBACK_RULE, OWNER_ROLES, StageRule)
 from xl_ar.documents import DocsSettings
+from xl_ar.documents.numerals import capital_amount
 from xl_ar.documents.mail import (Attachment, UnsafeHeader, message_id,
                              parse_addresses, phone_number, safe_text)
 
@@ -82,6 +84,7 @@ class Reminder:
         stage: the governing stage; ``kind`` the letter kind its templates are named by.
         owner: who the letter is from (the stage owner).
         items: the invoices listed, most overdue first.
+        review: a person must approve it before it is sent (a lawyer's letter, a review stage).
     """
 
     id: str
@@ -98,12 +101,19 @@ class Reminder:
     kind: str
     owner: str
     items: tuple[ReminderItem, ...]
+    review: bool = False
 
 
 def _rule_channel(rules: Sequence[StageRule], stage: str, klass: str) -> str:
     same = [r for r in rules if r.stage == stage] or ([FALLBACK_RULE] if stage == FALLBACK_RULE.stage else [])
     pick = next((r for r in same if klass in r.classes), None) or next((r for r in same if not r.classes), None)
     return (pick or (same[0] if same else FALLBACK_RULE)).channel
+
+
+def _rule_review(rules: Sequence[StageRule], stage: str, klass: str) -> bool:
+    same = [r for r in rules if r.stage == stage]
+    pick = next((r for r in same if klass in r.classes), None) or next((r for r in same if not r.classes), None)
+    return bool(pick and pick.review)
 
 
 def _kind(stage: str, days_late: int, has_own: Callable[[str], bool]) -> str:
@@ -150,6 +160,15 @@ def plan_reminders(
     stage = stages["stage"].to_numpy(dtype=object)
     live = exists & (amount > 0) & (open_ > 0) & ~np.isnat(due)
     dunned = live & ~pd.Series(stage).isin(NOT_DUNNED).to_numpy()
+    # The cadence: an item calls for a message when its step's day has come and nothing went
+    # out for that step yet (stages without the cadence columns: every dunned item).
+    if "step" in stages:
+        n_step = stages["step"].to_numpy(dtype=np.int64)
+        step_day = stages["step_date"].to_numpy(dtype="datetime64[D]")
+        action = dunned & (n_step >= 0) & ~np.isnat(step_day) & (step_day <= asof) & ~stages["step_sent"].to_numpy(bool)
+    else:
+        n_step = np.zeros(len(inv), np.int64)
+        action = dunned
     # Items not in any stage yet, due within the window: listed with a customer's letter only.
     soon = live & (stage == "") & (days_to_due >= 0) & (days_to_due <= days_ahead)
     cust = inv["customer_id"].to_numpy(dtype=object)
@@ -167,10 +186,14 @@ def plan_reminders(
     for p in np.flatnonzero(dunned | soon).tolist():  # one pass, not one scan per customer
         groups.setdefault(cust[p], []).append(p)
     for cid, pos in groups.items():
-        staged = [p for p in pos if dunned[p]]
+        rank = lambda p: _RANK.get(stage[p], 2 if days_to_due[p] < 0 else 0)  # noqa: E731
+        staged = [p for p in pos if action[p]]
         if not staged:
-            continue  # only due-soon items: no stage says to remind this customer yet
-        gov = max(staged, key=lambda p: (_RANK.get(stage[p], 2 if days_to_due[p] < 0 else 0), -days_to_due[p], -p))
+            continue  # nothing whose step has come: no message for this customer today
+        gov = max(staged, key=lambda p: (rank(p), -days_to_due[p], -p))
+        # Listed: the items whose step has come, the customer's other dunned items no worse than
+        # the governing one (so the letter's tone fits every line), and the items due soon.
+        pos = [p for p in pos if action[p] or soon[p] or rank(p) <= rank(gov)]
         c = customers.loc[cid] if cid in customers.index else None
         lang = str(c["language"]) if c is not None and str(c.get("language", "")) in ("zh", "en") else language
         klass = (str(c["class"]).strip().upper() if c is not None else "") or "B"
@@ -208,9 +231,10 @@ def plan_reminders(
         st = str(stage[gov])
         kind = "sms" if channel == "sms" else _kind(st, -int(days_to_due[gov]), has_own_templates)
         owner = str(owners_zh[gov] if lang == "zh" else owners[gov])
-        mid = message_id(str(cid), as_of, channel, st, [i.invoice_no for i in items])
+        mid = message_id(str(cid), f"{st}#{int(n_step[gov])}", channel, kind, [i.invoice_no for i in items])
+        review = kind == "lawyer" or _rule_review(rules, st, klass)
         out.append(Reminder(mid, str(cid), name, contact, klass, row, emails, phone, lang, channel, st, kind,
-                            owner, tuple(items)))
+                            owner, tuple(items), review))
     return sorted(out, key=lambda m: m.customer_id), issues
 
 
@@ -229,13 +253,15 @@ def fmt_date(d: dt.date | None, lang: str) -> str:
     return f"{d.year}年{d.month}月{d.day}日" if lang == "zh" else f"{d.day} {d:%b} {d.year}"
 
 
-def reminder_context(rem: Reminder, docs: DocsSettings, as_of: dt.date) -> dict[str, Any]:
+def reminder_context(rem: Reminder, docs: DocsSettings, as_of: dt.date,
+                     calendar: BusinessCalendar = NO_CALENDAR) -> dict[str, Any]:
     """The template fields of one reminder (see ``templates.CONTEXT_FIELDS``).
 
     Args:
         rem: the reminder.
         docs: the documents settings (company, deadline days).
         as_of: the as-of date (the letter's date).
+        calendar: the payment deadline moves forward to a working day of this calendar.
 
     Returns:
         A dict of plain values: text, numbers, booleans, lists of dicts.
@@ -267,11 +293,12 @@ def reminder_context(rem: Reminder, docs: DocsSettings, as_of: dt.date) -> dict[
             "late_fee": fmt_money(fee, exp),
             "due_soon": fmt_money(sum(i.open_minor for i in its if i.days_to_due >= 0), exp),
             "total_due": fmt_money(over + fee, exp), "items": len(its),
+            "total_due_words": capital_amount(over + fee, exp, ccy) if lang == "zh" else "",
             "has_overdue": over > 0, "has_late_fee": fee > 0,
         })
     items = [item(i) for i in rem.items]
     items.sort(key=lambda x: (not x["overdue"], -x["days_late"], x["days_to_due"]))
-    deadline = as_of + dt.timedelta(days=docs.deadline_days)
+    deadline = calendar.deadline(as_of, docs.deadline_days)
     stage_label = next((x["stage_label"] for x in items if x["stage"] == rem.stage), rem.stage)
     return {
         "company": {"name": docs.company(lang), "phone": docs.company_phone, "bank_account": docs.bank_account,

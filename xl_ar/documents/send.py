@@ -322,6 +322,8 @@ class SendReport:
     uncertain: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     logged: int = 0
+    sms_released: int = 0
+    awaiting_approval: dict[str, str] = field(default_factory=dict)
     pending_log: int = 0
     backup: Path | None = None
     issues: list[Issue] = field(default_factory=list)
@@ -331,10 +333,12 @@ class SendReport:
         return not self.failed and not self.uncertain
 
     def __str__(self) -> str:
+        wait = (f"; {len(self.awaiting_approval)} 封待审批 awaiting approval (Outbox: Approved, ApprovedBy, ApprovedAt)"
+                if self.awaiting_approval else "")
         if self.dry_run:
-            return f"试运行 / dry run: {len(self.planned)} 封邮件待发送 would be sent (use --yes to send)"
+            return f"试运行 / dry run: {len(self.planned)} 封邮件待发送 would be sent (use --yes to send){wait}"
         return (f"已发送 sent {len(self.sent)}, 失败 failed {len(self.failed)}, 待核实 uncertain {len(self.uncertain)}, "
-                f"催收日志 logged {self.logged} row(s)")
+                f"短信 SMS released {self.sms_released}, 催收日志 logged {self.logged} row(s){wait}")
 
     def as_json(self) -> dict[str, Any]:
         """The ``--json`` object."""
@@ -343,6 +347,7 @@ class SendReport:
                              "subject": p.out.subject, "attachments": p.attachments} for p in self.planned],
                 "sent": self.sent, "refused_recipients": self.refused_recipients, "failed": self.failed,
                 "uncertain": self.uncertain, "skipped": self.skipped, "logged": self.logged,
+                "sms_released": self.sms_released, "awaiting_approval": self.awaiting_approval,
                 "pending_log": self.pending_log, "issues": [i.as_dict() for i in self.issues]}
 
 
@@ -416,6 +421,7 @@ def send_outbox(
     with journal.open():
         # planned under the lock: a send that ran meanwhile has its messages in the journal
         _plan(report, path, entries, journal.load(), logged_ids(data), retry_uncertain, now)
+        _record_sms(report, journal, entries, logged_ids(data), now)
         try:
             if report.planned:
                 _send_all(report, journal, docs, password, ssl_context, now, sleep, clock, timeout, progress)
@@ -431,6 +437,7 @@ def _plan(report: SendReport, path: Path, entries: list[OutboxEntry], state: dic
           logged: set[str], retry_uncertain: bool, now: Callable[[], dt.datetime]) -> None:
     """Sort the Outbox's rows into planned, skipped, uncertain and failed."""
     report.planned, report.skipped, report.uncertain, report.failed = [], {}, {}, {}
+    report.awaiting_approval = {}
     for e in entries:
         ev = state.get(e.id, {})
         if e.channel != "email":
@@ -439,6 +446,8 @@ def _plan(report: SendReport, path: Path, entries: list[OutboxEntry], state: dic
             report.skipped[e.id] = "already sent"
         elif e.status == "hold":
             report.skipped[e.id] = "on hold"
+        elif e.approval_missing():
+            report.awaiting_approval[e.id] = e.approval_missing()
         elif ev.get("state") in ("sending", "uncertain") and not retry_uncertain:
             report.uncertain[e.id] = (ev.get("error") or "an earlier send stopped while the server was taking "
                                       "this message; check whether it arrived, then use --retry-uncertain")
@@ -457,6 +466,26 @@ def _plan(report: SendReport, path: Path, entries: list[OutboxEntry], state: dic
                 continue
             report.planned.append(Planned(e, out, _attachment_names(out.data)))
     report.pending_log = sum(1 for k, v in state.items() if v.get("state") == "sent" and k not in logged)
+
+
+def _record_sms(report: SendReport, journal: Journal, entries: list[OutboxEntry], logged: set[str],
+                now: Callable[[], dt.datetime]) -> None:
+    """Record the Outbox's SMS rows as handed to the gateway.
+
+    The SMS list (``sms.csv``) goes out through the user's SMS gateway, not through this run;
+    a confirmed send is the moment the day's batch is released, so its SMS rows are journalled
+    and logged on Activities like the e-mails (a row on hold stays back). Without this the
+    cadence would see no SMS ever sent and list the same text again the next day.
+    """
+    state = journal.load()
+    for e in entries:
+        if e.channel != "sms" or e.status == "hold" or e.id in logged or state.get(e.id, {}).get("state") == "sent":
+            continue
+        journal.record(e.id, "sent", at=now().isoformat(timespec="seconds"), customer_id=e.customer_id,
+                       items=[x.strip() for x in e.items.split(",") if x.strip()], channel="sms",
+                       by=e.owner, subject=e.subject, to=e.to)
+        report.sms_released += 1
+        report.skipped[e.id] = "SMS: handed to the SMS gateway (sms.csv) and logged"
 
 
 def _attachment_names(data: bytes) -> list[str]:

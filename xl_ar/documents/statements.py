@@ -34,6 +34,7 @@ from xl_ar.core.ledger import Ledger
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_major
 from xl_ar.core.run import RunResult, refresh
 from xl_ar.core.settings import Settings
+from xl_ar.documents.numerals import capital_amount
 
 #: Line kinds and the codes used in line keys ("INV|I2"): one namespace per ledger sheet,
 #: since an invoice and a receipt may share a number.
@@ -71,6 +72,7 @@ TEXT = {
                          "return this statement."),
         "confirmed": "Confirmed 确认无误", "remarks": "Remarks", "signer": "Signature", "seal": "Company seal",
         "sign_date": "Date", "yes": "Yes", "no": "No", "page": "Page {n} of {total}", "none": "No documents in the period",
+        "in_words": "In words", "confirm_balance": "We confirm our balance due to you at {date}: {ccy} {amount}",
     },
     "zh": {
         "sheet": "对账单", "title": "对账单", "customer": "客户", "period": "对账期间", "to": "至",
@@ -87,6 +89,7 @@ TEXT = {
                          "并填写原因。签字、盖章后寄回本对账单。"),
         "confirmed": "确认无误 Confirmed", "remarks": "备注", "signer": "签字", "seal": "公司盖章",
         "sign_date": "日期", "yes": "是", "no": "否", "page": "第 {n} 页，共 {total} 页", "none": "本期无发生额",
+        "in_words": "大写", "confirm_balance": "截至 {date}，本公司欠贵公司余额为 {ccy} {amount}",
     },
 }
 
@@ -203,6 +206,23 @@ def file_stem(statement: Statement) -> str:
 def fmt_money(minor: int, exp: int) -> str:
     """``800000, 2`` -> ``"8,000.00"`` (exact: Decimal, never float)."""
     return f"{to_major(minor, exp):,.{exp}f}"
+
+
+def closing_in_words(sec: "StatementSection", lang: str) -> str:
+    """The closing balance in capital numerals (大写) for a Chinese renminbi section, else ""."""
+    return capital_amount(sec.closing_minor, sec.exp, sec.currency) if lang == "zh" else ""
+
+
+def confirm_lines(statement: "Statement", lang: str) -> list[str]:
+    """The balance the customer confirms, one line per currency (Chinese: also in capital numerals)."""
+    t = TEXT["zh" if lang == "zh" else "en"]
+    out = []
+    for sec in statement.sections:
+        line = t["confirm_balance"].format(date=f"{statement.period_to:%Y-%m-%d}", ccy=sec.currency,
+                                           amount=fmt_money(sec.closing_minor, sec.exp))
+        words = closing_in_words(sec, lang)
+        out.append(f"{line}（{t['in_words']}：{words}）" if words else line)
+    return out
 
 
 def _text(value: object) -> str:
@@ -511,6 +531,11 @@ def statement_workbook(statement: Statement, lang: str | None = None):
         put(r, 4, t["closing"].format(date=f"{statement.period_to:%Y-%m-%d}"), font=bold)
         put(r, 8, float(to_major(sec.closing_minor, sec.exp)), money, font=Font(bold=True, size=12))
         r += 1
+        words = closing_in_words(sec, lang)
+        if words:
+            put(r, 4, t["in_words"])
+            put(r, 5, words)
+            r += 1
         put(r, 4, t["ledger"].format(date=f"{statement.period_to:%Y-%m-%d}"))
         put(r, 8, float(to_major(sec.ledger_minor, sec.exp)), money)
         put(r, 9, t["ties"] if sec.ties else "≠")
@@ -538,7 +563,11 @@ def statement_workbook(statement: Statement, lang: str | None = None):
     put(r, 1, t["confirm_text"]).alignment = Alignment(wrap_text=True, vertical="top")
     ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=10)
     ws.row_dimensions[r].height = 45
-    r += 2
+    r += 1
+    for line in confirm_lines(statement, lang):
+        put(r, 1, line, font=bold)
+        r += 1
+    r += 1
     cells = {}
     for key, label in (("confirmed", t["confirmed"]), ("remarks", t["remarks"]), ("signer", t["signer"]),
                        ("seal", t["seal"]), ("sign_date", t["sign_date"])):

@@ -56,7 +56,7 @@ _ITEM = {k: _SCALAR for k in (
     "invoice_no", "invoice_date", "due_date", "currency", "amount", "open", "late_fee", "total_due", "days_late",
     "days_to_due", "overdue", "due_soon", "has_late_fee", "stage", "stage_label", "contract_no", "description")}
 _TOTAL = {k: _SCALAR for k in ("currency", "open", "overdue", "late_fee", "due_soon", "total_due", "items",
-                                "has_overdue", "has_late_fee")}
+                                "has_overdue", "has_late_fee", "total_due_words")}
 
 #: Every field a template may use. Amounts are text already formatted ("8,000.00"), dates are
 #: text in the letter's language ("2025年3月31日" / "31 Mar 2025"), days are whole numbers.
