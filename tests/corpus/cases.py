@@ -20,7 +20,7 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from build import (AS_OF, D, INVOICES, RECEIPTS, add_cell, deflate_bomb, edit_part, edit_sheet,  # noqa: E402
+from build import (AS_OF, CUSTOMERS, D, INVOICES, RECEIPTS, add_cell, deflate_bomb, edit_part, edit_sheet,  # noqa: E402
                    invoice_cell, ledger, parts, patch_declared_size, rezip, set_cell_xml, shared_strings,
                    shared_strings_bomb, sheet_part)
 
@@ -35,15 +35,17 @@ class Case:
     exit: int
     expect: str  # must appear in the output
     changes: str  # "none" | "ledger" (the ledger sheets, their tables, styles, workbook; never the rest)
+    args: tuple[str, ...] = ("--as-of", AS_OF)  # after the command and the workbook
 
 
 CASES: list[Case] = []
 
 
-def case(name: str, kind: str, what: str, command: str, exit: int, expect: str, changes: str | None = None):
+def case(name: str, kind: str, what: str, command: str, exit: int, expect: str, changes: str | None = None,
+         args: tuple[str, ...] = ("--as-of", AS_OF)):
     def deco(fn: Callable[[Path], Path]) -> Callable[[Path], Path]:
         CASES.append(Case(name, kind, what, fn, command, exit, expect,
-                          changes or ("ledger" if exit == 0 and command == "refresh" else "none")))
+                          changes or ("ledger" if exit == 0 and command == "refresh" else "none"), args))
         return fn
     return deco
 
@@ -96,6 +98,23 @@ for name, what, build in [
 case("check-clean", "messy", "check writes nothing", "check", 0, "tie-out")(lambda p: ledger(p))
 case("markup-path", "messy", "a file name with console markup", "refresh", 0, "[red]book.xlsx")(
     lambda p: ledger(p.with_name("[red]book.xlsx")))
+
+
+
+def _hostile_ids(p: Path) -> Path:
+    """C1's id holds BEL (stored ``_x0007_``, as Excel stores it), C2's id is 300 characters long."""
+    ids = {"C1": "CTRLID", "C2": "L" * 300}
+    ledger(p, customers=[[ids[c[0]]] + c[1:] for c in CUSTOMERS],
+           invoices=[[r[0], ids[r[1]]] + r[2:] for r in INVOICES],
+           receipts=[[r[0], ids[r[1]]] + r[2:] for r in RECEIPTS])
+    return rezip(p, {n: b.replace(b"CTRLID", b"_x0007_C1") for n, b in parts(p).items() if b"CTRLID" in b})
+
+
+_PERIOD = ("--from", "2025-01-01", "--to", AS_OF)
+case("statement-ids", "messy", "statements for ids with a control character and of 300 characters",
+     "statements", 0, "written 4 file(s)", args=_PERIOD)(_hostile_ids)
+case("statement-ids-names", "messy", "their file names: safe, bounded, told apart by a digest",
+     "statements", 0, "ST-C1-5478d2ef-20250101-20250331.xlsx", args=(*_PERIOD, "--json"))(_hostile_ids)
 
 # ----------------------------------------------------------------------------- broken: cells
 for name, what, build, where in [
@@ -348,7 +367,8 @@ def markdown() -> str:
              "|---|---|---|---|---|---|---|"]
     for c in CASES:
         expect = c.expect.replace("|", "\\|")
-        lines.append(f"| {c.name} | {c.kind} | {c.what.replace('|', chr(92) + '|')} | {c.command} | {c.exit} | `{expect}` | {c.changes} |")
+        command = c.command + ("" if c.args == ("--as-of", AS_OF) else " " + " ".join(c.args))
+        lines.append(f"| {c.name} | {c.kind} | {c.what.replace('|', chr(92) + '|')} | {command} | {c.exit} | `{expect}` | {c.changes} |")
     return "\n".join(lines) + "\n"
 
 

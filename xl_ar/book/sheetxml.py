@@ -120,10 +120,18 @@ def escape_text(s: str) -> str:
     """
     if not _NEEDS_ESCAPE.search(s):
         return s
+    return escape_controls(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape_controls(s: str) -> str:
+    """The ``_xHHHH_`` part of :func:`escape_text` alone, for text given to another writer.
+
+    openpyxl refuses control characters and writes a literal ``_x0041_`` unescaped (Excel
+    would show ``A``); text escaped here is stored as Excel stores it and read back unchanged.
+    """
     if "_x" in s:
         s = _X_ESCAPE.sub(r"_x005F_\1", s)
-    s = _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", s)
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", s)
 
 
 def escape_attr(s: str) -> str:
