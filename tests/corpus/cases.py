@@ -90,10 +90,19 @@ for name, what, build in [
     ("markup-name", "console markup in a customer name", lambda p: ledger(p, customers=[["C1", "[red]Evil[/] [/]", "A", "", "", "", 30, 1.0, "", "zh"], ["C2", "B", "B", "", "", "", 60, 1.0, "", "en"]])),
     ("formula-cached", "a formula with its cached value", _cell("E3", b'<c r="E3"><f>10000*2</f><v>20000</v></c>')),
     ("title-rows", "two title rows above the header", lambda p: ledger(p, edit=lambda wb: wb["Invoices"].insert_rows(1, 2))),
-    ("usd-receipt-cny-invoice", "a USD receipt naming a CNY invoice", lambda p: ledger(p, receipts=[RECEIPTS[0][:4] + ["USD", "I2"], RECEIPTS[1]])),
     ("settings-blank", "every setting blank", _settings(AsOfDate=None, LateFeeRate=None)),
 ]:
     case(name, "messy", what, "refresh", 0, "written")(build)
+
+# Written, with a warning naming both cells: the currency cell is what counts.
+for name, what, build, where in [
+    ("usd-receipt-cny-invoice", "a USD receipt naming a CNY invoice",
+     lambda p: ledger(p, receipts=[RECEIPTS[0][:4] + ["USD", "I2"], RECEIPTS[1]]), "Receipts!E2: receipt in USD names invoice \"I2\" in CNY (Invoices!F3)"),
+    ("dollar-on-cny", "$10,000.00 on an invoice in CNY", _amount("$10,000.00"), "Invoices!E2: amount \"$10,000.00\" is written with \"$\" but its currency (Invoices!F2) is CNY"),
+    ("us-dollar-on-cny", "US$10,000.00 on an invoice in CNY", _amount("US$10,000.00"), "Invoices!E2"),
+    ("euro-on-usd", "€1,234.56 on an invoice in USD", lambda p: ledger(p, invoices=INVOICES[:3] + [INVOICES[3][:4] + ["€1,234.56"] + INVOICES[3][5:]]), "Invoices!E5"),
+]:
+    case(name, "messy", what, "refresh", 0, where)(build)
 
 case("check-clean", "messy", "check writes nothing", "check", 0, "tie-out")(lambda p: ledger(p))
 case("markup-path", "messy", "a file name with console markup", "refresh", 0, "[red]book.xlsx")(

@@ -291,6 +291,10 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
         elif owner[inv_no] != cust:
             rec_chk.add("invoice_no", int(pos), f'invoice "{inv_no}" belongs to customer "{owner[inv_no]}", not "{cust}"; the receipt is applied oldest first', "warning")
 
+    for frame, chk in ((invoices, inv_chk), (receipts, rec_chk)):
+        _check_amount_signs(frame, chk)
+    _check_named_currency(receipts, rec_chk, invoices, inv_chk)
+
     for frame in (invoices, receipts):
         frame["exp"] = frame["currency"].map(CURRENCY_EXPONENTS).fillna(2).astype(np.int64)
         frame["amount_minor"] = _minor(frame, "amount")
@@ -317,6 +321,37 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
     }
     ledger = Ledger(customers, invoices, receipts, activities, rates, places, orders, writeoffs)
     return ledger, sorted(issues, key=_issue_order(raw))
+
+
+def _check_amount_signs(frame: pd.DataFrame, chk: _Checker) -> None:
+    """Warn when an amount typed with a currency sign ("$1,000") disagrees with its Currency cell."""
+    raw = chk.column("amount")
+    if not len(frame) or "currency" not in frame:
+        return
+    for pos, v in enumerate(raw):
+        mark = convert.amount_currencies(v)
+        ccy = frame["currency"].iat[pos]
+        if mark is not None and ccy not in mark[1]:
+            chk.add("amount", pos, f'amount "{v}" is written with "{mark[0]}" but its currency '
+                    f"({chk.where('currency', pos)}) is {ccy}; the amount is taken in {ccy}: check which is "
+                    "right", "warning")
+
+
+def _check_named_currency(receipts: pd.DataFrame, rec_chk: _Checker, invoices: pd.DataFrame,
+                          inv_chk: _Checker) -> None:
+    """Warn when a receipt names an invoice of its customer in another currency."""
+    if not len(receipts) or not len(invoices):
+        return
+    first = {no: pos for pos, no in reversed(list(enumerate(invoices["invoice_no"].to_numpy())))}
+    for pos, (no, cust, ccy) in enumerate(zip(receipts["invoice_no"], receipts["customer_id"],
+                                               receipts["currency"])):
+        i = first.get(no) if no else None
+        if i is None or invoices["customer_id"].iat[i] != cust or invoices["currency"].iat[i] == ccy:
+            continue
+        rec_chk.add("currency", pos, f'receipt in {ccy} names invoice "{no}" in {invoices["currency"].iat[i]} '
+                    f"({inv_chk.where('currency', i)}); it does not pay that invoice: it goes to the customer's "
+                    f"open {ccy} invoices oldest first, or stays unapplied (correct the currency, or record the "
+                    "receipt converted)", "warning")
 
 
 def _issue_order(raw: Mapping[str, RawTable]):
