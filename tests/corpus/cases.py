@@ -104,6 +104,18 @@ for name, what, build, where in [
 ]:
     case(name, "messy", what, "refresh", 0, where)(build)
 
+
+
+def long_cells(p: Path) -> Path:
+    """C1's name and I1's description of 100,000 characters (openpyxl would cut them: edited in the XML)."""
+    ledger(p, customers=[["C1", "LONGNAME"] + CUSTOMERS[0][2:], CUSTOMERS[1]], invoices=invoice_cell(d7="LONGDESC"))
+    return rezip(p, {n: b.replace(b"LONGNAME", b"N" * 100_000).replace(b"LONGDESC", b"D" * 100_000)
+                     for n, b in parts(p).items() if b"LONG" in b})
+
+
+case("cells-100k", "messy", "a name and a description of 100,000 characters (Excel holds 32,767)", "refresh", 0,
+     "Customers!B2: name of 100,000 characters is longer than the 32,767 an Excel cell holds")(long_cells)
+
 case("check-clean", "messy", "check writes nothing", "check", 0, "tie-out")(lambda p: ledger(p))
 case("markup-path", "messy", "a file name with console markup", "refresh", 0, "[red]book.xlsx")(
     lambda p: ledger(p.with_name("[red]book.xlsx")))

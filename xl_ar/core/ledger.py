@@ -150,6 +150,7 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
             out[f.name] = codes
         else:
             out[f.name] = convert.text_column(raw_col)
+            _cut_long_text(out, f.name, chk)
             if f.choices and present:
                 norm = {c.lower(): c for c in f.choices}
                 vals = out[f.name].to_numpy()
@@ -171,6 +172,16 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
                 k = keys.iat[pos]
                 chk.add(table.key, int(pos), f'{_label(table.key)} "{k}" is a duplicate of row {chk.rows[first_pos[k]]}')
     return out
+
+
+def _cut_long_text(out: pd.DataFrame, name: str, chk: "_Checker") -> None:
+    """Text longer than an Excel cell holds: warned, and cut (marked) wherever it is copied."""
+    vals = out[name].to_numpy()
+    for pos in np.flatnonzero([len(v) > convert.EXCEL_CELL_CHARS for v in vals]):
+        chk.add(name, int(pos), f"{_label(name)} of {len(vals[pos]):,} characters is longer than the "
+                f"{convert.EXCEL_CELL_CHARS:,} an Excel cell holds; it is cut (and marked) where xl-ar copies it",
+                "warning")
+        out.loc[out.index[pos], name] = convert.cut_cell_text(vals[pos])
 
 
 def _drop_cell_errors(raw_col: np.ndarray, name: str, chk: "_Checker") -> tuple[np.ndarray, set[int]]:
