@@ -22,7 +22,7 @@ def test_a_clean_ledger_has_no_issues():
     led, issues = check("""
 | InvoiceNo | CustomerID | InvoiceDate | DueDate    | Amount    | Currency |
 | I1        | C1         | 2025-01-01  | 2025-01-31 | 1,234.56  |          |
-| I2        | C2         | 2025/2/1    | 2025年3月3日 | ¥20,000 | usd      |
+| I2        | C2         | 2025/2/1    | 2025年3月3日 | US$20,000 | usd    |
 """)
     assert issues == []
     assert led.invoices["amount_minor"].tolist() == [123_456, 2_000_000]
@@ -104,3 +104,49 @@ def test_a_missing_invoice_sheet_is_an_error_the_others_are_warnings():
     _, issues = validate_ledger({"Invoices": raw_table("Invoices", "| InvoiceNo | CustomerID | InvoiceDate | Amount |")},
                                 Settings())
     assert [i.where for i in issues] == ["Receipts", "Customers"] and all(i.severity == "warning" for i in issues)
+
+
+def test_a_currency_sign_that_disagrees_with_the_currency_cell_is_a_warning_naming_both():
+    led, issues = check("""
+| InvoiceNo | CustomerID | InvoiceDate | DueDate    | Amount      | Currency |
+| I1        | C1         | 2025-01-01  | 2025-01-31 | $1,000.00   | CNY      |
+| I2        | C1         | 2025-01-01  | 2025-01-31 | US$5.00     |          |
+| I3        | C2         | 2025-01-01  | 2025-01-31 | €7.50       | USD      |
+| I4        | C2         | 2025-01-01  | 2025-01-31 | £2.00       | GBP      |
+| I5        | C2         | 2025-01-01  | 2025-01-31 | ¥300        | JPY      |
+| I6        | C2         | 2025-01-01  | 2025-01-31 | ¥8.00       | USD      |
+| I7        | C2         | 2025-01-01  | 2025-01-31 | $9.00       | HKD      |
+| I8        | C2         | 2025-01-01  | 2025-01-31 | 1,000 RMB   | CNY      |
+""")
+    assert issues == [
+        ("Invoices!E2", 'amount "$1,000.00" is written with "$" but its currency (Invoices!F2) is CNY; the amount '
+                        "is taken in CNY: check which is right", "warning"),
+        ("Invoices!E3", 'amount "US$5.00" is written with "US$" but its currency (Invoices!F3) is CNY; the amount '
+                        "is taken in CNY: check which is right", "warning"),  # blank = the base currency
+        ("Invoices!E4", 'amount "€7.50" is written with "€" but its currency (Invoices!F4) is USD; the amount '
+                        "is taken in USD: check which is right", "warning"),
+        ("Invoices!E7", 'amount "¥8.00" is written with "¥" but its currency (Invoices!F7) is USD; the amount '
+                        "is taken in USD: check which is right", "warning"),
+    ]
+    assert led.invoices["amount_minor"].tolist() == [100_000, 500, 750, 200, 300, 800, 900, 100_000]
+
+
+def test_a_receipt_naming_an_invoice_in_another_currency_is_a_warning_naming_both_cells():
+    _, issues = check("""
+| InvoiceNo | CustomerID | InvoiceDate | DueDate    | Amount | Currency |
+| I1        | C1         | 2025-01-01  | 2025-01-31 | 100    | CNY      |
+| I2        | C1         | 2025-01-01  | 2025-01-31 | 100    | USD      |
+""", """
+| ReceiptNo | CustomerID | ReceiptDate | Amount | Currency | InvoiceNo |
+| R1        | C1         | 2025-02-01  | 50     | USD      | I1        |
+| R2        | C1         | 2025-02-01  | 50     | USD      | I2        |
+| R3        | C1         | 2025-02-01  | 50     |          | I2        |
+""")
+    assert issues == [
+        ("Receipts!E2", 'receipt in USD names invoice "I1" in CNY (Invoices!F2); it does not pay that invoice: it '
+                        "goes to the customer's open USD invoices oldest first, or stays unapplied (correct the "
+                        "currency, or record the receipt converted)", "warning"),
+        ("Receipts!E4", 'receipt in CNY names invoice "I2" in USD (Invoices!F3); it does not pay that invoice: it '
+                        "goes to the customer's open CNY invoices oldest first, or stays unapplied (correct the "
+                        "currency, or record the receipt converted)", "warning"),
+    ]

@@ -20,7 +20,7 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from build import (AS_OF, D, INVOICES, RECEIPTS, add_cell, deflate_bomb, edit_part, edit_sheet,  # noqa: E402
+from build import (AS_OF, CUSTOMERS, D, INVOICES, RECEIPTS, add_cell, deflate_bomb, edit_part, edit_sheet,  # noqa: E402
                    invoice_cell, ledger, parts, patch_declared_size, rezip, set_cell_xml, shared_strings,
                    shared_strings_bomb, sheet_part)
 
@@ -35,15 +35,17 @@ class Case:
     exit: int
     expect: str  # must appear in the output
     changes: str  # "none" | "ledger" (the ledger sheets, their tables, styles, workbook; never the rest)
+    args: tuple[str, ...] = ("--as-of", AS_OF)  # after the command and the workbook
 
 
 CASES: list[Case] = []
 
 
-def case(name: str, kind: str, what: str, command: str, exit: int, expect: str, changes: str | None = None):
+def case(name: str, kind: str, what: str, command: str, exit: int, expect: str, changes: str | None = None,
+         args: tuple[str, ...] = ("--as-of", AS_OF)):
     def deco(fn: Callable[[Path], Path]) -> Callable[[Path], Path]:
         CASES.append(Case(name, kind, what, fn, command, exit, expect,
-                          changes or ("ledger" if exit == 0 and command == "refresh" else "none")))
+                          changes or ("ledger" if exit == 0 and command == "refresh" else "none"), args))
         return fn
     return deco
 
@@ -88,14 +90,52 @@ for name, what, build in [
     ("markup-name", "console markup in a customer name", lambda p: ledger(p, customers=[["C1", "[red]Evil[/] [/]", "A", "", "", "", 30, 1.0, "", "zh"], ["C2", "B", "B", "", "", "", 60, 1.0, "", "en"]])),
     ("formula-cached", "a formula with its cached value", _cell("E3", b'<c r="E3"><f>10000*2</f><v>20000</v></c>')),
     ("title-rows", "two title rows above the header", lambda p: ledger(p, edit=lambda wb: wb["Invoices"].insert_rows(1, 2))),
-    ("usd-receipt-cny-invoice", "a USD receipt naming a CNY invoice", lambda p: ledger(p, receipts=[RECEIPTS[0][:4] + ["USD", "I2"], RECEIPTS[1]])),
     ("settings-blank", "every setting blank", _settings(AsOfDate=None, LateFeeRate=None)),
 ]:
     case(name, "messy", what, "refresh", 0, "written")(build)
 
+# Written, with a warning naming both cells: the currency cell is what counts.
+for name, what, build, where in [
+    ("usd-receipt-cny-invoice", "a USD receipt naming a CNY invoice",
+     lambda p: ledger(p, receipts=[RECEIPTS[0][:4] + ["USD", "I2"], RECEIPTS[1]]), "Receipts!E2: receipt in USD names invoice \"I2\" in CNY (Invoices!F3)"),
+    ("dollar-on-cny", "$10,000.00 on an invoice in CNY", _amount("$10,000.00"), "Invoices!E2: amount \"$10,000.00\" is written with \"$\" but its currency (Invoices!F2) is CNY"),
+    ("us-dollar-on-cny", "US$10,000.00 on an invoice in CNY", _amount("US$10,000.00"), "Invoices!E2"),
+    ("euro-on-usd", "€1,234.56 on an invoice in USD", lambda p: ledger(p, invoices=INVOICES[:3] + [INVOICES[3][:4] + ["€1,234.56"] + INVOICES[3][5:]]), "Invoices!E5"),
+]:
+    case(name, "messy", what, "refresh", 0, where)(build)
+
+
+
+def long_cells(p: Path) -> Path:
+    """C1's name and I1's description of 100,000 characters (openpyxl would cut them: edited in the XML)."""
+    ledger(p, customers=[["C1", "LONGNAME"] + CUSTOMERS[0][2:], CUSTOMERS[1]], invoices=invoice_cell(d7="LONGDESC"))
+    return rezip(p, {n: b.replace(b"LONGNAME", b"N" * 100_000).replace(b"LONGDESC", b"D" * 100_000)
+                     for n, b in parts(p).items() if b"LONG" in b})
+
+
+case("cells-100k", "messy", "a name and a description of 100,000 characters (Excel holds 32,767)", "refresh", 0,
+     "Customers!B2: name of 100,000 characters is longer than the 32,767 an Excel cell holds")(long_cells)
+
 case("check-clean", "messy", "check writes nothing", "check", 0, "tie-out")(lambda p: ledger(p))
 case("markup-path", "messy", "a file name with console markup", "refresh", 0, "[red]book.xlsx")(
     lambda p: ledger(p.with_name("[red]book.xlsx")))
+
+
+
+def _hostile_ids(p: Path) -> Path:
+    """C1's id holds BEL (stored ``_x0007_``, as Excel stores it), C2's id is 300 characters long."""
+    ids = {"C1": "CTRLID", "C2": "L" * 300}
+    ledger(p, customers=[[ids[c[0]]] + c[1:] for c in CUSTOMERS],
+           invoices=[[r[0], ids[r[1]]] + r[2:] for r in INVOICES],
+           receipts=[[r[0], ids[r[1]]] + r[2:] for r in RECEIPTS])
+    return rezip(p, {n: b.replace(b"CTRLID", b"_x0007_C1") for n, b in parts(p).items() if b"CTRLID" in b})
+
+
+_PERIOD = ("--from", "2025-01-01", "--to", AS_OF)
+case("statement-ids", "messy", "statements for ids with a control character and of 300 characters",
+     "statements", 0, "written 4 file(s)", args=_PERIOD)(_hostile_ids)
+case("statement-ids-names", "messy", "their file names: safe, bounded, told apart by a digest",
+     "statements", 0, "ST-C1-5478d2ef-20250101-20250331.xlsx", args=(*_PERIOD, "--json"))(_hostile_ids)
 
 # ----------------------------------------------------------------------------- broken: cells
 for name, what, build, where in [
@@ -277,6 +317,29 @@ for name, what, build, expect in [
 ]:
     case(name, "hostile", what, "check", 2, expect)(build)
 
+
+
+def _templates(source: str) -> Callable[[Path], Path]:
+    """A Templates sheet overriding every letter's text with ``source`` (the zh dunning letter is in B6)."""
+    def edit(wb):
+        ws = wb.create_sheet("Templates")
+        ws.append(["Name", "Template"])
+        for kind in ("reminder", "overdue", "dunning", "lawyer"):
+            for lang in ("zh", "en"):
+                ws.append([f"{kind}.{lang}.text", source])
+    return lambda p: ledger(p, edit=edit, settings={"SenderEmail": "ar@example.com", "CompanyName": "X"})
+
+
+for name, what, source in [
+    ("template-nested-loops", "a template of nested range() loops (10^10 turns)",
+     "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}"),
+    ("template-join-growth", "a template doubling its text with |join",
+     "{% set ns = namespace(s='xxxxxxxxxx') %}{% for i in range(60) %}{% set ns.s = [ns.s, ns.s]|join %}{% endfor %}"),
+    ("template-width", "a template asking |center for a width of a billion", "{{ 'x'|center(1000000000) }}"),
+]:
+    # The run goes on without the refused letters: the Outbox lists what rendered (exit 1 = errors).
+    case(name, "hostile", what, "reminders", 1, "Templates!B6", "outbox")(_templates(source))
+
 # ----------------------------------------------------------------------------- faults
 
 
@@ -317,14 +380,16 @@ def markdown() -> str:
              "Generated by `tests/corpus/cases.py` and run by `tests/corpus/test_corpus.py` (the real `xl-ar` "
              "command on each). Exit 0: done; 1: errors in the ledger, nothing written; 2: the file is refused, "
              "nothing written. *Parts changed*: `none` = the file stays byte-identical; `ledger` = only the "
-             "ledger sheets, their tables, styles and the workbook part may change. A full disk during "
+             "ledger sheets, their tables, styles and the workbook part may change; `outbox` = the reminders "
+             "run writes its Outbox sheet without the refused letters. A full disk during "
              "the write and a concurrent run are in `tests/book/test_files.py`.",
              "", f"{len(CASES)} cases.", "",
              "| case | kind | input | command | exit | output names | parts changed |",
              "|---|---|---|---|---|---|---|"]
     for c in CASES:
         expect = c.expect.replace("|", "\\|")
-        lines.append(f"| {c.name} | {c.kind} | {c.what.replace('|', chr(92) + '|')} | {c.command} | {c.exit} | `{expect}` | {c.changes} |")
+        command = c.command + ("" if c.args == ("--as-of", AS_OF) else " " + " ".join(c.args))
+        lines.append(f"| {c.name} | {c.kind} | {c.what.replace('|', chr(92) + '|')} | {command} | {c.exit} | `{expect}` | {c.changes} |")
     return "\n".join(lines) + "\n"
 
 

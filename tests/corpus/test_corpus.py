@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from cases import CASES, markdown
-from build import AS_OF
 from xl_ar.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,7 +66,7 @@ def _run_measured(args: list[str], peak_file: Path) -> tuple[int, str, float, fl
 def test_case(case, tmp_path, capsys, monkeypatch):
     path = case.build(tmp_path / "book.xlsx")
     before_bytes, before = _digest(path), _members(path)
-    args = [case.command, str(path), "--as-of", AS_OF]
+    args = [case.command, str(path), *case.args]
     if case.kind == "hostile":
         code, out, cpu, rss = _run_measured(args, tmp_path / "peak.kb")
         assert "Traceback" not in out

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from xl_ar.core.convert import cut_cell_text
 from xl_ar.book.errors import BookError  # noqa: F401  (re-exported: the splice and the package raise it)
 
 MAX_ROW = 1_048_576
@@ -116,14 +117,25 @@ def escape_text(s: str) -> str:
 
     Characters XML 1.0 forbids (and CR, which parsers would turn into LF) become ``_xHHHH_``,
     which Excel decodes; a literal ``_xHHHH_`` in the text gets its underscore escaped as
-    ``_x005F_`` so Excel does not decode it; ``&``, ``<``, ``>`` become entities.
+    ``_x005F_`` so Excel does not decode it; ``&``, ``<``, ``>`` become entities. Text longer
+    than the 32,767 characters a cell holds is cut, with a visible mark (Excel would refuse the
+    whole file as corrupt).
     """
+    s = cut_cell_text(s)  # any text longer than a cell holds (a copied cell, a message quoting one)
     if not _NEEDS_ESCAPE.search(s):
         return s
+    return escape_controls(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape_controls(s: str) -> str:
+    """The ``_xHHHH_`` part of :func:`escape_text` alone, for text given to another writer.
+
+    openpyxl refuses control characters and writes a literal ``_x0041_`` unescaped (Excel
+    would show ``A``); text escaped here is stored as Excel stores it and read back unchanged.
+    """
     if "_x" in s:
         s = _X_ESCAPE.sub(r"_x005F_\1", s)
-    s = _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", s)
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", s)
 
 
 def escape_attr(s: str) -> str:

@@ -23,8 +23,18 @@ _DATE_PATTERNS = (
     re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?$"),
     re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
 )
-_MONEY_STRIP = re.compile(r"[\s¥￥$€£]|RMB|CNY|USD|EUR|GBP|元", re.IGNORECASE)
-_CURRENCY_STRIP = re.compile(r"[¥￥$€£]|RMB|CNY|USD|EUR|GBP|元", re.IGNORECASE)
+_MONEY_STRIP = re.compile(r"US\$|[\s¥￥$€£]|RMB|CNY|USD|EUR|GBP|元", re.IGNORECASE)
+_CURRENCY_STRIP = re.compile(r"US\$|[¥￥$€£]|RMB|CNY|USD|EUR|GBP|元", re.IGNORECASE)
+#: The currencies a sign or code typed with an amount can stand for (¥ is both yuan and yen;
+#: a bare $ is any dollar).
+_MARKS = (
+    (re.compile(r"US\$|USD", re.IGNORECASE), frozenset({"USD"})),
+    (re.compile(r"RMB|CNY|元", re.IGNORECASE), frozenset({"CNY"})),
+    (re.compile(r"[¥￥]"), frozenset({"CNY", "JPY"})),
+    (re.compile(r"\$"), frozenset({"USD", "HKD", "SGD", "AUD", "CAD", "NZD", "TWD", "MXN"})),
+    (re.compile(r"€|EUR", re.IGNORECASE), frozenset({"EUR"})),
+    (re.compile(r"£|GBP", re.IGNORECASE), frozenset({"GBP"})),
+)
 _TRUE = {"y", "yes", "true", "1", "x", "是", "有", "√", "✓", "disputed", "争议"}
 _FALSE = {"n", "no", "false", "0", "否", "无", "", "-"}
 
@@ -128,6 +138,49 @@ def parse_amount(v: Any, decimal: str | None = None) -> float | None:
     s = re.sub(r"[.\s\u00a0\u202f']", "", s).replace(",", ".") if mark == "," else s.replace(",", "")
     x = float(sign + s)
     return -x if neg else x
+
+
+def amount_currencies(v: Any) -> tuple[str, frozenset[str]] | None:
+    """The currency sign or code typed with a text amount, and the currencies it can stand for.
+
+    Args:
+        v: the cell value (only text carries a sign: a number cell's format is not read).
+
+    Returns:
+        ``("$", {"USD", "HKD", ...})`` for ``"$1,000"``, ``("US$", {"USD"})`` for ``"US$1,000"``;
+        None when the cell has no sign or code.
+    """
+    if not isinstance(v, str):
+        return None
+    for pattern, codes in _MARKS:
+        m = pattern.search(v)
+        if m:
+            return m.group(), codes
+    return None
+
+
+#: The most characters an Excel cell holds.
+EXCEL_CELL_CHARS = 32_767
+
+
+def cut_cell_text(s: str) -> str:
+    """Text cut to what an Excel cell holds, with a visible mark saying how much was cut.
+
+    Args:
+        s: any text.
+
+    Returns:
+        ``s`` itself when it fits; else its start and ``… [cut: 100,000 characters, a cell holds
+        32,767]``, at most 32,767 UTF-16 units (what Excel counts) in all.
+    """
+    if len(s) <= EXCEL_CELL_CHARS // 2:  # fits even if every character took two UTF-16 units
+        return s
+    units = s.encode("utf-16-le", "surrogatepass")
+    if len(units) // 2 <= EXCEL_CELL_CHARS:
+        return s
+    # Excel counts UTF-16 units (an emoji is two); never cut a character in half.
+    mark = f"… [cut: {len(s):,} characters, a cell holds {EXCEL_CELL_CHARS:,}]"
+    return units[:(EXCEL_CELL_CHARS - len(mark)) * 2].decode("utf-16-le", "ignore") + mark
 
 
 def _sign(s: str) -> tuple[str, bool, str]:

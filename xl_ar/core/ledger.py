@@ -150,6 +150,7 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
             out[f.name] = codes
         else:
             out[f.name] = convert.text_column(raw_col)
+            _cut_long_text(out, f.name, chk)
             if f.choices and present:
                 norm = {c.lower(): c for c in f.choices}
                 vals = out[f.name].to_numpy()
@@ -171,6 +172,16 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
                 k = keys.iat[pos]
                 chk.add(table.key, int(pos), f'{_label(table.key)} "{k}" is a duplicate of row {chk.rows[first_pos[k]]}')
     return out
+
+
+def _cut_long_text(out: pd.DataFrame, name: str, chk: "_Checker") -> None:
+    """Text longer than an Excel cell holds: warned, and cut (marked) wherever it is copied."""
+    vals = out[name].to_numpy()
+    for pos in np.flatnonzero([len(v) > convert.EXCEL_CELL_CHARS for v in vals]):
+        chk.add(name, int(pos), f"{_label(name)} of {len(vals[pos]):,} characters is longer than the "
+                f"{convert.EXCEL_CELL_CHARS:,} an Excel cell holds; it is cut (and marked) where xl-ar copies it",
+                "warning")
+        out.loc[out.index[pos], name] = convert.cut_cell_text(vals[pos])
 
 
 def _drop_cell_errors(raw_col: np.ndarray, name: str, chk: "_Checker") -> tuple[np.ndarray, set[int]]:
@@ -291,6 +302,10 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
         elif owner[inv_no] != cust:
             rec_chk.add("invoice_no", int(pos), f'invoice "{inv_no}" belongs to customer "{owner[inv_no]}", not "{cust}"; the receipt is applied oldest first', "warning")
 
+    for frame, chk in ((invoices, inv_chk), (receipts, rec_chk)):
+        _check_amount_signs(frame, chk)
+    _check_named_currency(receipts, rec_chk, invoices, inv_chk)
+
     for frame in (invoices, receipts):
         frame["exp"] = frame["currency"].map(CURRENCY_EXPONENTS).fillna(2).astype(np.int64)
         frame["amount_minor"] = _minor(frame, "amount")
@@ -317,6 +332,37 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
     }
     ledger = Ledger(customers, invoices, receipts, activities, rates, places, orders, writeoffs)
     return ledger, sorted(issues, key=_issue_order(raw))
+
+
+def _check_amount_signs(frame: pd.DataFrame, chk: _Checker) -> None:
+    """Warn when an amount typed with a currency sign ("$1,000") disagrees with its Currency cell."""
+    raw = chk.column("amount")
+    if not len(frame) or "currency" not in frame:
+        return
+    for pos, v in enumerate(raw):
+        mark = convert.amount_currencies(v)
+        ccy = frame["currency"].iat[pos]
+        if mark is not None and ccy not in mark[1]:
+            chk.add("amount", pos, f'amount "{v}" is written with "{mark[0]}" but its currency '
+                    f"({chk.where('currency', pos)}) is {ccy}; the amount is taken in {ccy}: check which is "
+                    "right", "warning")
+
+
+def _check_named_currency(receipts: pd.DataFrame, rec_chk: _Checker, invoices: pd.DataFrame,
+                          inv_chk: _Checker) -> None:
+    """Warn when a receipt names an invoice of its customer in another currency."""
+    if not len(receipts) or not len(invoices):
+        return
+    first = {no: pos for pos, no in reversed(list(enumerate(invoices["invoice_no"].to_numpy())))}
+    for pos, (no, cust, ccy) in enumerate(zip(receipts["invoice_no"], receipts["customer_id"],
+                                               receipts["currency"])):
+        i = first.get(no) if no else None
+        if i is None or invoices["customer_id"].iat[i] != cust or invoices["currency"].iat[i] == ccy:
+            continue
+        rec_chk.add("currency", pos, f'receipt in {ccy} names invoice "{no}" in {invoices["currency"].iat[i]} '
+                    f"({inv_chk.where('currency', i)}); it does not pay that invoice: it goes to the customer's "
+                    f"open {ccy} invoices oldest first, or stays unapplied (correct the currency, or record the "
+                    "receipt converted)", "warning")
 
 
 def _issue_order(raw: Mapping[str, RawTable]):

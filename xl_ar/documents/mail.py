@@ -102,7 +102,8 @@ def check_address(text: str, what: str = "e-mail address") -> str:
 def parse_addresses(cell: Any, what: str = "e-mail address") -> list[str]:
     """The addresses of an e-mail cell: one, or several separated by ``,`` or ``;``.
 
-    ``Name <addr>`` is accepted (the name is dropped: the letter uses the customer's own).
+    ``Name <addr>`` is accepted (the name is dropped: the letter uses the customer's own), and a
+    quoted name may hold the separators: ``"Evil, Inc" <e@x.example>`` is one address.
 
     Args:
         cell: the cell value.
@@ -118,14 +119,55 @@ def parse_addresses(cell: Any, what: str = "e-mail address") -> list[str]:
     if _CONTROL.search(s):
         raise UnsafeHeader(f"{what} contains a line break or control character (header injection?)")
     out = []
-    for part in (p.strip() for p in re.split(r"[;,，；]", s)):
-        if not part:
-            continue
-        m = _ANGLE.match(part)
-        addr = check_address(m.group(2).strip() if m else part, what)
+    for part in _split_addresses(s):
+        addr = check_address(_address_of(part, what), what)
         if addr not in out:
             out.append(addr)
     return out
+
+
+def _split_addresses(s: str) -> list[str]:
+    """Split at ``,``/``;`` (and their full-width forms) outside quotes and angle brackets."""
+    parts, cur, quoted, angled, escaped = [], [], False, False, False
+    for ch in s:
+        if escaped:
+            escaped = False
+        elif ch == "\\" and quoted:
+            escaped = True
+        elif ch == '"' and not angled:
+            quoted = not quoted
+        elif ch == "<" and not quoted:
+            angled = True
+        elif ch == ">" and not quoted:
+            angled = False
+        elif ch in ",;，；" and not quoted and not angled:
+            parts.append("".join(cur))
+            cur = []
+            continue
+        cur.append(ch)
+    parts.append("".join(cur))
+    out: list[str] = []
+    for p in (p.strip() for p in parts):
+        # ``Evil, Inc <e@x>`` typed without quotes: a piece with no address belongs to the next.
+        if out and "@" not in out[-1] and "<" not in out[-1] and "<" in p:
+            out[-1] = f"{out[-1]}, {p}"
+        elif p:
+            out.append(p)
+    return out
+
+
+def _address_of(part: str, what: str) -> str:
+    """The address of one ``Name <addr>`` (read by the standard library's parser) or bare address."""
+    if "<" not in part and ">" not in part:
+        return part
+    m = _ANGLE.match(part)
+    if m is not None and not m.group(1).strip().startswith('"'):
+        # An unquoted name with a comma in it: quote it, as the writer of the cell meant.
+        part = email.utils.formataddr((m.group(1).strip(), m.group(2).strip()))
+    pairs = email.utils.getaddresses([part])
+    if m is None or len(pairs) != 1 or pairs[0][1] != m.group(2).strip():
+        raise UnsafeHeader(f"{what} {part!r} is not one address of the form Name <local@domain>")
+    return pairs[0][1]
 
 
 def message_id(customer_id: str, step: str | dt.date, channel: str, kind: str, invoice_nos: Iterable[str]) -> str:

@@ -18,19 +18,20 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import re
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
+from xl_ar.book.sheetxml import escape_controls
 from xl_ar.core.calendar import NO_CALENDAR, BusinessCalendar
 from xl_ar.core.issues import Issue
 from xl_ar.core.ledger import Ledger, place
 from xl_ar.core.money import to_major
 from xl_ar.core.stages import (DEFAULT_STAGE_RULES, FALLBACK_RULE, OWNER_ROLES, StageRule)
 from xl_ar.documents import DocsSettings
+from xl_ar.documents.filenames import safe_stem
 from xl_ar.documents.numerals import capital_amount
 from xl_ar.documents.mail import (Attachment, UnsafeHeader, message_id,
                              parse_addresses, phone_number, safe_text)
@@ -353,7 +354,7 @@ def open_items_attachment(ledger: Ledger, result: Any, customer_id: str, as_of: 
         ws.append([None] * len(row))
         for j, v in enumerate(row, start=1):
             cell = ws.cell(ws.max_row, j)
-            cell.value = v
+            cell.value = escape_controls(v) if isinstance(v, str) else v
             if isinstance(v, str):
                 cell.data_type = "s"  # text stays text: an invoice number "=..." is no formula
             elif isinstance(v, dt.date):
@@ -399,6 +400,9 @@ def default_attach(ledger: Ledger, result: Any, settings: Any, as_of: dt.date, f
 
 
 def safe_file(text: str) -> str:
-    """A customer id as a safe part of a file name (letters, digits, '.', '-' and '_')."""
-    s = re.sub(r"[^\w.-]+", "_", str(text), flags=re.UNICODE).strip("._")
-    return s[:40] or "customer"
+    """A customer id as a safe part of a file name (letters, digits, '.', '-' and '_').
+
+    At most 60 bytes; an id that had to be changed or cut ends with a digest of the original,
+    so two customers never share a file (see :func:`safe_stem`).
+    """
+    return safe_stem(text, "customer", allowed=r"\w.-", max_bytes=60)

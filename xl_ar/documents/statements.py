@@ -29,11 +29,13 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from xl_ar.book.sheetxml import escape_controls
 from xl_ar.core.aging import AgingEdges
 from xl_ar.core.ledger import Ledger
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_major
 from xl_ar.core.run import RunResult, refresh
 from xl_ar.core.settings import Settings
+from xl_ar.documents.filenames import safe_stem
 from xl_ar.documents.numerals import capital_amount
 
 #: Line kinds and the codes used in line keys ("INV|I2"): one namespace per ledger sheet,
@@ -199,8 +201,13 @@ def statement_id(customer_id: str, period_from: dt.date, period_to: dt.date) -> 
 
 
 def file_stem(statement: Statement) -> str:
-    """A file name (without extension) safe on Windows, macOS and Linux."""
-    return re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "_", statement.statement_id).strip(" .") or "statement"
+    """A file name (without extension) safe on Windows, macOS and Linux, bounded and unique.
+
+    ``ST-<customer>-<from>-<to>``: the customer id made safe by :func:`safe_stem` (cut, and
+    told apart by a digest, when it had to be changed), the period always kept whole.
+    """
+    cid = safe_stem(statement.customer_id, "customer")
+    return f"ST-{cid}-{statement.period_from:%Y%m%d}-{statement.period_to:%Y%m%d}"
 
 
 def fmt_money(minor: int, exp: int) -> str:
@@ -473,6 +480,8 @@ def statement_workbook(statement: Statement, lang: str | None = None):
     ws.add_data_validation(yes_no)
 
     def put(r: int, c: int, v, fmt: str | None = None, font=None, fill=None):
+        if isinstance(v, str):
+            v = escape_controls(v)  # a control character from the ledger, stored as Excel stores it
         cell = ws.cell(r, c, v)
         if isinstance(v, str) and v.startswith("="):
             cell.data_type = "s"  # text from the ledger (or "= Closing balance") is never a formula
@@ -597,17 +606,17 @@ def statement_workbook(statement: Statement, lang: str | None = None):
     pairs, lines = marker_content(statement, lang, ws.title, cells)
     mk = wb.create_sheet(MARKER_SHEET)
     for k, v in pairs:
-        mk.append([k, v])
+        mk.append([k, escape_controls(v) if isinstance(v, str) else v])
     mk.append(["checksum", marker_checksum(pairs, lines)])
     mk.append([])
     mk.append(["key", "currency", "kind", "doc_no", "amount", "row"])
     for x in lines:
-        mk.append(x)
+        mk.append([escape_controls(v) if isinstance(v, str) else v for v in x])
     for row in mk.iter_rows():
         for cell in row:
             cell.data_type, cell.number_format = "s", "@"  # text, so a re-save keeps "20000.00" as typed
     mk.sheet_state = "veryHidden"  # out of the customer's way: only the Statement sheet shows
-    wb.properties.title = f"{t['title']} {statement.statement_id}"
+    wb.properties.title = escape_controls(f"{t['title']} {statement.statement_id}")
     wb.properties.creator = statement.company(lang) or "xl-ar"
     return wb
 

@@ -15,7 +15,8 @@ Where templates come from, the first found wins:
 
 Templates are data a user typed, possibly in a workbook someone sent them, so they run in
 Jinja2's ``ImmutableSandboxedEnvironment`` (no attribute of Python internals, no mutation of
-the context, no ``range`` beyond 100,000, no giant string repetition) with ``StrictUndefined``.
+the context) with ``StrictUndefined``, and with hard limits on loop turns, calls, the size of
+every value made and of the output, enforced while rendering (see :mod:`xl_ar.documents.sandbox`).
 Before anything is rendered every template is checked against :data:`CONTEXT_FIELDS`: a field
 that does not exist (``{{ customer.nmae }}``) is an error naming the template, where it came
 from and the line, found even in a branch the data of this run would never take.
@@ -29,7 +30,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError, TemplateError as JinjaError, UndefinedError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from xl_ar.documents.sandbox import MAX_VALUE_CHARS, Sandbox, rendering
 
 SHIPPED_DIR = Path(__file__).parent / "templates"
 USER_DIR_NAME = "templates"
@@ -37,7 +39,7 @@ KINDS = ("reminder", "overdue", "dunning", "lawyer")
 PARTS = ("subject", "text", "html")
 LANGS = ("zh", "en")
 MAX_TEMPLATE_BYTES = 256 * 1024
-MAX_OUTPUT_CHARS = 1_000_000
+MAX_OUTPUT_CHARS = MAX_VALUE_CHARS
 
 # --------------------------------------------------------------------------- the known fields
 
@@ -101,21 +103,6 @@ class TemplateSource:
     origin: str
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, also refusing arithmetic that would build huge values (a memory bomb)."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context, operator, left, right):  # noqa: D102 - Jinja's hook
-        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 100:
-            raise SecurityError("a power above 100 is not allowed in a template")
-        if operator == "*":
-            for seq, n in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_OUTPUT_CHARS:
-                    raise SecurityError("repeating text this many times is not allowed in a template")
-        return super().call_binop(context, operator, left, right)
-
-
 class _Loader(BaseLoader):
     def __init__(self, sources: Mapping[str, TemplateSource]):
         self.sources = sources
@@ -142,7 +129,7 @@ class TemplateSet:
     def __init__(self, sources: Mapping[str, TemplateSource]):
         """Use :func:`load_templates`."""
         self.sources = dict(sources)
-        self.env = _Sandbox(
+        self.env = Sandbox(
             loader=_Loader(self.sources), undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
             keep_trailing_newline=False, autoescape=lambda name: name is not None and ".html" in name,
         )
@@ -188,14 +175,24 @@ class TemplateSet:
         src = self.sources.get(name)
         if src is None:
             raise TemplateError(name, "-", 0, "no such template")
+        pieces: list[str] = []
+        size = 0
         try:
-            out = self.env.get_template(name).render(context)
+            with rendering():
+                # Generated piece by piece so the output limit stops a loop as it grows.
+                for piece in self.env.get_template(name).generate(context):
+                    size += len(piece)
+                    if size > MAX_OUTPUT_CHARS:
+                        raise SecurityError(f"the rendered text is longer than {MAX_OUTPUT_CHARS:,} characters")
+                    pieces.append(piece)
+        except RecursionError:
+            raise TemplateError(name, src.origin, 0, "templates or macros call themselves too deeply") from None
+        except MemoryError:
+            raise TemplateError(name, src.origin, 0, "the template needs more memory than there is") from None
         except (UndefinedError, SecurityError, JinjaError, TypeError, ValueError, ArithmeticError) as exc:
             failing, line = _where(exc, self.sources, name)
             raise TemplateError(failing.name, failing.origin, line, f"{type(exc).__name__}: {exc}") from None
-        if len(out) > MAX_OUTPUT_CHARS:
-            raise TemplateError(name, src.origin, 0, "the rendered text is larger than 1 MB")
-        return out
+        return "".join(pieces)
 
 
 def _where(exc: BaseException, sources: Mapping[str, TemplateSource], default: str) -> tuple[TemplateSource, int]:
