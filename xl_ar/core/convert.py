@@ -270,7 +270,23 @@ def text_column(values: np.ndarray) -> np.ndarray:
     out = np.empty(len(arr), dtype=object)
     is_str = _type_of(arr) == str if len(arr) else np.zeros(0, bool)
     if is_str.any():  # the common case, done at once
-        out[is_str] = pd.Series(arr[is_str], dtype=object).str.strip().to_numpy(dtype=object)
-    for i in np.flatnonzero(~is_str):
-        out[i] = parse_text(arr[i])
+        out[is_str] = _strip(arr[is_str])
+    rest = np.flatnonzero(~is_str)
+    if len(rest):
+        # The others are mostly blanks (a column the sheet does not have is all None): convert
+        # each distinct value once. Unhashable cells (none come from a reader) go one by one.
+        memo: dict[Any, str] = {}
+        for i in rest.tolist():
+            v = arr[i]
+            key = (type(v), v)
+            try:
+                t = memo.get(key)
+                if t is None:
+                    t = memo[key] = parse_text(v)
+            except TypeError:
+                t = parse_text(v)
+            out[i] = t
     return out
+
+
+_strip = np.frompyfunc(str.strip, 1, 1)
