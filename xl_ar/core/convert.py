@@ -222,7 +222,7 @@ def dates_column(values: np.ndarray) -> tuple[pd.Series, list[tuple[int, Any]]]:
     if len(arr) and all(type(v) is dt.datetime or type(v) is dt.date for v in arr[: min(len(arr), 64)]):
         # Clean reader output: let pandas convert the whole array at once.
         try:
-            if all(type(v) is dt.datetime or type(v) is dt.date for v in arr):
+            if _types(arr) <= {dt.datetime, dt.date}:
                 s = pd.to_datetime(pd.Series(arr), errors="raise").dt.normalize()
                 return s.astype("datetime64[s]"), []
         except (ValueError, TypeError, OverflowError):
@@ -245,7 +245,7 @@ def amounts_column(values: np.ndarray, decimal: str | None = None) -> tuple[np.n
         if not any(isinstance(v, (bool, str)) for v in arr[: min(len(arr), 64)]) and np.isfinite(
             f[~np.isnan(f)]
         ).all():
-            if not any(isinstance(v, (bool, str)) for v in arr):
+            if not any(issubclass(t, (bool, str)) for t in _types(arr)):
                 return f, []
     except (ValueError, TypeError):
         pass
@@ -256,10 +256,15 @@ def amounts_column(values: np.ndarray, decimal: str | None = None) -> tuple[np.n
 _type_of = np.frompyfunc(type, 1, 1)
 
 
+def _types(arr: np.ndarray) -> set[type]:
+    """The distinct types of a column's cells (one C-level pass, no per-cell Python frame)."""
+    return set(map(type, arr.tolist()))
+
+
 def cell_errors(values: np.ndarray) -> np.ndarray:
     """Positions of the :class:`CellError` cells of a column."""
     arr = np.asarray(values, dtype=object)
-    if not len(arr):
+    if not len(arr) or CellError not in _types(arr):
         return np.zeros(0, np.int64)
     return np.flatnonzero(_type_of(arr) == CellError)
 
