@@ -72,7 +72,7 @@ def test_dates_column_is_parse_date_per_cell(cells):
     ref, ref_bad = convert_column(_column(cells), parse_date)
     assert [b[0] for b in bad] == [b[0] for b in ref_bad]
     want = [None if r is None else np.datetime64(r, "D") for r in ref]
-    assert [None if v != v else np.datetime64(v, "D") for v in got.to_numpy()] == want
+    assert [None if np.isnat(v) else np.datetime64(v, "D") for v in got.to_numpy()] == want
 
 
 AMOUNTS = st.one_of(st.integers(-10**9, 10**9), st.floats(-1e9, 1e9, allow_nan=False))
@@ -84,7 +84,7 @@ def test_amounts_column_is_parse_amount_per_cell(cells):
     got, bad = amounts_column(_column(cells))
     ref, ref_bad = convert_column(_column(cells), parse_amount)
     assert [b[0] for b in bad] == [b[0] for b in ref_bad]
-    assert [None if v != v else v for v in got.tolist()] == ref
+    assert [None if np.isnan(v) else v for v in got.tolist()] == ref
 
 
 @settings(max_examples=100, deadline=None)
