@@ -147,22 +147,23 @@ def _chunks(data: bytes, overlap: int) -> Iterator[tuple[int, np.ndarray]]:
 
 
 def sheet_extent(data: bytes) -> tuple[int, int]:
-    """At least the largest row number and column the rows and cells of a sheet's XML name.
+    """The largest row number and column the rows and cells of a sheet's XML name.
 
     Found with array comparisons instead of the patterns (:func:`exact_extent`) that try every
     cell: every ``r="`` attribute after white space, one starting with a digit taken as a row's
     number (``<row r="17">``), one starting with a letter as a cell's reference
     (``<c r="D17">``). No other element of a worksheet has an ``r`` attribute, so this is the
-    exact extent unless a cell's text holds ``r="`` itself; it is never less, so a sheet small
-    by this measure is small.
+    patterns' extent unless a cell's text holds ``r="`` itself, when it may be larger (and the
+    caller then measures with the patterns before cutting anything).
 
     Args:
         data: the worksheet part (well-formed: :func:`check_xml` has passed).
 
     Returns:
-        (rows, columns), 1-based, each at least what :func:`exact_extent` gives.
+        (rows, columns), 1-based; rows counted as ``<row`` elements when none carries a number.
     """
     rows = cols = 0
+    found_row = False
     for _, a in _chunks(data, 16):
         n = _CHUNK
         at = np.flatnonzero((a[2:n + 2] == 0x3D) & (a[3:n + 3] == 0x22) & (a[1:n + 1] == 0x72))
@@ -170,6 +171,7 @@ def sheet_extent(data: bytes) -> tuple[int, int]:
         first = a[at]
         row_at = at[(first >= 0x30) & (first <= 0x39)]
         if len(row_at):
+            found_row = True
             num = np.zeros(len(row_at), np.int64)
             going = np.ones(len(row_at), bool)
             for k in range(10):  # the leading digits (no row number has more)
@@ -186,7 +188,7 @@ def sheet_extent(data: bytes) -> tuple[int, int]:
                 going &= (b >= 0x41) & (b <= 0x5A)
                 num = np.where(going, num * 26 + b - 0x40, num)
             cols = max(cols, int(num.max()))
-    return max(rows, data.count(b"<row")), cols
+    return (rows if found_row else data.count(b"<row")), cols
 
 
 def exact_extent(data: bytes) -> tuple[int, int]:
