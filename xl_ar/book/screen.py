@@ -138,12 +138,14 @@ def screen_book(pkg: WorkbookPackage) -> Screening:
     return Screening(sheets, long_text)
 
 
-def _chunks(data: bytes, overlap: int) -> Iterator[tuple[int, np.ndarray]]:
-    """The part's bytes as uint8 arrays of :data:`_CHUNK` bytes (plus ``overlap`` bytes of the
-    next chunk, zero-padded at the end), so that whole-part scans stay within bounded memory."""
+def _chunks(data: bytes, overlap: int) -> Iterator[tuple[int, int, np.ndarray]]:
+    """The part's bytes in pieces of at most :data:`_CHUNK` bytes, so that whole-part scans
+    stay within bounded memory: (offset, length, the piece as uint8 followed by ``overlap``
+    bytes of the next piece, zero-padded at the end)."""
     for start in range(0, len(data), _CHUNK):
-        piece = data[start: start + _CHUNK + overlap]
-        yield start, np.frombuffer(piece + bytes(_CHUNK + overlap - len(piece)), np.uint8)
+        n = min(_CHUNK, len(data) - start)
+        piece = data[start: start + n + overlap]
+        yield start, n, np.frombuffer(piece + bytes(n + overlap - len(piece)), np.uint8)
 
 
 def sheet_extent(data: bytes) -> tuple[int, int]:
@@ -164,8 +166,7 @@ def sheet_extent(data: bytes) -> tuple[int, int]:
     """
     rows = cols = 0
     found_row = False
-    for _, a in _chunks(data, 16):
-        n = _CHUNK
+    for _, n, a in _chunks(data, 16):
         at = np.flatnonzero((a[2:n + 2] == 0x3D) & (a[3:n + 3] == 0x22) & (a[1:n + 1] == 0x72))
         at = at[np.isin(a[at], _SPACES)] + 4  # where each value starts
         first = a[at]
@@ -206,8 +207,8 @@ def has_long_text(data: bytes) -> bool:
     tries every ``<``).
     """
     last = -1  # position of the last "<" seen, across chunks
-    for start, a in _chunks(data, 0):
-        at = np.flatnonzero(a[: min(_CHUNK, len(data) - start)] == 0x3C) + start
+    for start, n, a in _chunks(data, 0):
+        at = np.flatnonzero(a[:n] == 0x3C) + start
         if not len(at):
             continue
         gaps = np.diff(at, prepend=last)
