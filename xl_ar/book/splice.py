@@ -74,8 +74,13 @@ def _column_cells(col: OutColumn, rstr: list[str], values: Any, p: str) -> list[
     # Text columns repeat a few labels (stages, buckets): render each distinct value once.
     tail = f'"{s_attr} t="inlineStr">'
     memo: dict[Any, str] = {}
-    for v in set(v for v in vals if isinstance(v, str)):
-        memo[v] = f"{tail}{_t_element(v, p)}</{p}c>" if v else ""
+    try:
+        distinct = set(vals)  # at C speed; a column of labels holds a handful
+    except TypeError:  # an unhashable value: the loop below renders it
+        distinct = {v for v in vals if isinstance(v, str)}
+    for v in distinct:
+        if isinstance(v, str):
+            memo[v] = f"{tail}{_t_element(v, p)}</{p}c>" if v else ""
     frags = list(map(memo.get, vals))
     for i in [i for i, f in enumerate(frags) if f is None]:  # not str: None, NaN, numbers
         v = vals[i]

@@ -275,7 +275,7 @@ def dates_column(values: np.ndarray) -> tuple[pd.Series, list[tuple[int, Any]]]:
     if len(arr) and all(type(v) is dt.datetime or type(v) is dt.date for v in arr[: min(len(arr), 64)]):
         # Clean reader output: let pandas convert the whole array at once.
         try:
-            if all(type(v) is dt.datetime or type(v) is dt.date for v in arr):
+            if _types(arr) <= {dt.datetime, dt.date}:
                 s = pd.to_datetime(pd.Series(arr), errors="raise").dt.normalize()
                 return s.astype("datetime64[s]"), []
         except (ValueError, TypeError, OverflowError):
@@ -298,7 +298,7 @@ def amounts_column(values: np.ndarray, decimal: str | None = None) -> tuple[np.n
         if not any(isinstance(v, (bool, str)) for v in arr[: min(len(arr), 64)]) and np.isfinite(
             f[~np.isnan(f)]
         ).all():
-            if not any(isinstance(v, (bool, str)) for v in arr):
+            if not any(issubclass(t, (bool, str)) for t in _types(arr)):
                 return f, []
     except (ValueError, TypeError):
         pass
@@ -309,10 +309,15 @@ def amounts_column(values: np.ndarray, decimal: str | None = None) -> tuple[np.n
 _type_of = np.frompyfunc(type, 1, 1)
 
 
+def _types(arr: np.ndarray) -> set[type]:
+    """The distinct types of a column's cells (one C-level pass, no per-cell Python frame)."""
+    return set(map(type, arr.tolist()))
+
+
 def cell_errors(values: np.ndarray) -> np.ndarray:
     """Positions of the :class:`CellError` cells of a column."""
     arr = np.asarray(values, dtype=object)
-    if not len(arr):
+    if not len(arr) or CellError not in _types(arr):
         return np.zeros(0, np.int64)
     return np.flatnonzero(_type_of(arr) == CellError)
 
@@ -323,7 +328,23 @@ def text_column(values: np.ndarray) -> np.ndarray:
     out = np.empty(len(arr), dtype=object)
     is_str = _type_of(arr) == str if len(arr) else np.zeros(0, bool)
     if is_str.any():  # the common case, done at once
-        out[is_str] = pd.Series(arr[is_str], dtype=object).str.strip().to_numpy(dtype=object)
-    for i in np.flatnonzero(~is_str):
-        out[i] = parse_text(arr[i])
+        out[is_str] = _strip(arr[is_str])
+    rest = np.flatnonzero(~is_str)
+    if len(rest):
+        # The others are mostly blanks (a column the sheet does not have is all None): convert
+        # each distinct value once. Unhashable cells (none come from a reader) go one by one.
+        memo: dict[Any, str] = {}
+        for i in rest.tolist():
+            v = arr[i]
+            key = (type(v), v)
+            try:
+                t = memo.get(key)
+                if t is None:
+                    t = memo[key] = parse_text(v)
+            except TypeError:
+                t = parse_text(v)
+            out[i] = t
     return out
+
+
+_strip = np.frompyfunc(str.strip, 1, 1)

@@ -291,7 +291,9 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
     if known_customers or len(customers):
         for pos in np.flatnonzero(~receipts["customer_id"].isin(known_customers).to_numpy() & (receipts["customer_id"] != "").to_numpy()):
             rec_chk.add("customer_id", int(pos), f'customer "{receipts["customer_id"].iat[pos]}" is not on the Customers sheet', "warning")
-    owner = dict(zip(invoices["invoice_no"], invoices["customer_id"]))
+    # Through object arrays: iterating a pandas string column goes cell by cell in Python.
+    owner = dict(zip(invoices["invoice_no"].to_numpy(dtype=object).tolist(),
+                     invoices["customer_id"].to_numpy(dtype=object).tolist()))
     named = receipts["invoice_no"].to_numpy()
     rec_cust = receipts["customer_id"].to_numpy()
     named_owner = np.array([owner.get(x) for x in named], dtype=object)
