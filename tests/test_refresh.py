@@ -64,7 +64,10 @@ def test_refresh_prints_the_tie_out_as_json(tmp_path, capsys):
     assert out["currencies"]["USD"]["open_total"] == 1234.56
     assert out["currencies"]["USD"]["buckets"]["Not due"] == 1234.56
     assert out["ties_out"] is True and out["written"] is True
-    assert out["issues"] == []
+    # No FxRates sheet: the USD item is left out of base-currency figures, and the run says so.
+    assert out["issues"] == [{"where": "FxRates", "severity": "warning", "message":
+                              "no USD rate on or before 2025-03-31: base-currency figures exclude USD 1,234.56"}]
+    assert out["fx_rates"] == {} and out["fx_excluded"] == {"USD": 1234.56}
 
 
 def test_refresh_writes_computed_columns_and_the_aging_sheet(tmp_path, capsys):

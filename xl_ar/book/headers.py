@@ -25,6 +25,7 @@ SHEET_ALIASES: dict[str, tuple[str, ...]] = {
     "Dashboard": ("仪表板",),
     "Warnings": ("预警表",),
     "Rates": ("利率", "参考利率"),
+    "FxRates": ("汇率", "汇率表", "外汇汇率"),
     "Aging": ("账龄分析",),
 }
 
@@ -115,6 +116,12 @@ HEADER_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "series": ("利率系列", "系列"),
         "effective_from": ("生效日期", "起始日期"),
         "rate_percent": ("利率%", "利率", "年利率%"),
+        "source": ("来源", "出处"),
+    },
+    "FxRates": {
+        "date": ("日期", "汇率日期"),
+        "currency": ("币种", "货币"),
+        "rate": ("汇率", "折算汇率"),
         "source": ("来源", "出处"),
     },
 }

@@ -21,6 +21,7 @@ import pandas as pd
 from xl_ar.book.charts import ChartSpec, Series, cell_range
 from xl_ar.book.owned import OwnedSheet
 from xl_ar.book.sheetxml import col_letter
+from xl_ar.core.fx import missing_text, rate_lines
 from xl_ar.core.kpis import Kpis
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_major
 from xl_ar.core.stages import CHANNEL_LABELS, STAGE_TEXTS
@@ -48,7 +49,7 @@ _T = {
         "w_amount": "Open amount", "w_count": "Number of invoices", "w_band": "Days to due date",
         "class": "Class {c}", "total": "Total",
         "d_title": "Receivables dashboard as of {as_of} ({ccy})",
-        "d_foreign": "Money figures are in {ccy} only; not included: {others}",
+        "d_rates": "Converted to {ccy} at {rates}",
         "d_head": ("Measure", "Value", "Note"), "open": "Open receivables", "overdue": "Overdue",
         "ratio": "Overdue ratio", "target": "Target under {t}: {met}", "met": "met", "not_met": "NOT met",
         "dso": "DSO, simple ({n} days)", "dso_note": "open / credit sales of the period × days",
@@ -72,7 +73,7 @@ _T = {
         "w_title": "预警表 截止 {as_of}：未收发票按距到期天数 × 金额 × 客户等级（{ccy}）",
         "w_amount": "未收金额", "w_count": "发票张数", "w_band": "距到期日", "class": "{c} 类客户", "total": "合计",
         "d_title": "应收账款仪表板 截止 {as_of}（{ccy}）",
-        "d_foreign": "金额指标仅含本位币 {ccy}；未计入：{others}",
+        "d_rates": "按汇率折算为 {ccy}：{rates}",
         "d_head": ("指标", "数值", "说明"), "open": "应收账款余额", "overdue": "逾期金额",
         "ratio": "逾期率", "target": "目标低于 {t}：{met}", "met": "达标", "not_met": "未达标",
         "dso": "应收账款周转天数 DSO（{n} 天）", "dso_note": "余额 / 期间赊销额 × 天数",
@@ -195,8 +196,10 @@ def _dashboard_layout(k: Kpis, lang: str) -> tuple[list[list], dict[str, int]]:
     t, zh = _T[lang], lang == "zh"
     m = lambda v: _money(v, k.exp)  # noqa: E731
     rows: list[list] = [[(t["d_title"].format(as_of=f"{k.as_of:%Y-%m-%d}", ccy=k.currency), "title")]]
-    others = ", ".join(f"{c} {to_major(v, CURRENCY_EXPONENTS.get(c, 2)):,}" for c, v in k.foreign_open.items())
-    rows.append([t["d_foreign"].format(ccy=k.currency, others=others)] if others else [])
+    # One line: the rates the figures used, and what they left out for want of a rate.
+    fx_note = [t["d_rates"].format(ccy=k.currency, rates=", ".join(rate_lines(k.fx_rates)))] if k.fx_rates else []
+    fx_note += [missing_text(k.foreign_open, zh)] if k.foreign_open else []
+    rows.append([("；" if zh else "; ").join(fx_note)] if fx_note else [])
     met = None if k.meets_target is None else t["met"] if k.meets_target else t["not_met"]
     ratio_style = "ok" if k.meets_target else "warn"
     rows += [[], [(h, "header") for h in t["d_head"]],

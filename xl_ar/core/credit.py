@@ -6,21 +6,23 @@ same refresh run (docs/domain.md section 1). Definitions:
 * **Paid invoice**: an invoice line with a positive amount, dated on or before the as-of
   date, fully paid by then; its *clearing date* is the effective date of the receipt or credit
   note that cleared it (``Position.invoices["cleared_date"]``). Behaviour counts invoices in
-  every currency (days do not depend on the currency); money counts the base currency only.
+  every currency (days do not depend on the currency); money converts to the base currency.
 * **Days late** of a paid invoice: ``max(0, clearing date - due date)``. ``avg_days_late`` is
   their mean, ``on_time_rate`` the share cleared on or before the due date (NaN: none paid).
 * **A payment made early**: an invoice cleared strictly before its due date. ``early_streak``
   counts the customer's paid invoices, ordered by clearing date (then due date, then sheet
   order), that were early, going back from the latest until the first one that was not.
 * **Tenure**: days from the first invoice to the as-of date. **Volume**: net invoiced
-  (invoices less credit notes, not below 0) in the base currency over the last
+  (invoices less credit notes, not below 0), converted to the base currency, over the last
   ``sales_months`` months (invoice date after as-of minus the months, up to as-of).
   **Average monthly sales** = volume / ``sales_months`` (a customer younger than the window
   is divided by the full window: new customers start small, on purpose).
-* **Exposure**: open base-currency invoices, less unapplied base-currency cash and credit
-  (money of the customer's already in hand), plus open orders, never below 0. Open items in
-  other currencies are not converted (the core has no exchange rates); they are counted in
-  ``foreign_open_count`` so a report can say so. **Utilisation** = exposure / limit, where the
+* **Exposure**: open invoices, less unapplied cash and credit (money of the customer's
+  already in hand), plus open orders, never below 0, in the base currency: a line in another
+  currency converts once, half-up, at the latest ``FxRates`` rate on or before the as-of date
+  (``xl_ar.core.fx``; a USD customer with 5,500.00 open at 7.1 has exposure 39,050.00). Lines of
+  a currency with no rate are left out, counted in ``foreign_open_count`` and named in
+  ``fx_excluded``, never counted as zero silently. Volume converts the same way. **Utilisation** = exposure / limit, where the
   limit is the manual or sheet limit (the suggested limit depends on the score: not used).
 * **Score** (0-100): each factor mapped to 0..1, weighted, ``round(100 * sum(w*f) / sum(w))``:
   days late ``1 - min(avg/late_days, 1)`` (0 days = 1, 60+ = 0); on time = the share;
@@ -65,6 +67,7 @@ import pandas as pd
 
 from xl_ar.core import registry
 from xl_ar.core.convert import is_blank, parse_bool, parse_number
+from xl_ar.core.fx import FxTable, missing_text
 from xl_ar.core.issues import Issue
 from xl_ar.core.ledger import Ledger
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_minor_array
@@ -439,7 +442,7 @@ def _days(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def assess_credit(ledger: Ledger, result: Position, as_of: dt.date, settings: CreditSettings,
-                  orders: pd.DataFrame | None = None) -> pd.DataFrame:
+                  orders: pd.DataFrame | None = None, fx: FxTable | None = None) -> pd.DataFrame:
     """Credit figures of every customer at the as-of date.
 
     Args:
@@ -454,12 +457,15 @@ def assess_credit(ledger: Ledger, result: Position, as_of: dt.date, settings: Cr
         settings: the credit rules.
         orders: optional open orders: ``customer_id``, ``amount_minor`` (or ``amount`` in
             major units), ``status``; optionally ``currency`` (other than the customer's:
-            not counted) and ``order_date`` (after the as-of date: not counted).
+            converted by ``fx``) and ``order_date`` (after the as-of date: not counted).
+        fx: rates to the base currency (None: base-currency money only).
 
     Returns:
         One row per row of ``ledger.customers`` (same order): ``customer_id``,
         ``avg_days_late``, ``on_time_rate``, ``paid_count``, ``open_minor``,
-        ``unapplied_minor``, ``orders_minor``, ``foreign_open_count``, ``exposure_minor``,
+        ``unapplied_minor``, ``orders_minor``, ``foreign_open_count`` (open items left out
+        for want of a rate), ``fx_excluded`` (what they are, e.g. "excludes GBP 1,200.00: no
+        rate"), ``exposure_minor``,
         ``limit_minor``, ``limit_source`` ("manual", "sheet", "suggested"),
         ``available_minor``, ``over_limit``, ``score``, ``grade``, ``avg_monthly_sales_minor``,
         ``suggested_limit_minor``, ``suggested_terms_days``, ``early_streak``, ``hold``,
@@ -488,7 +494,15 @@ def assess_credit(ledger: Ledger, result: Position, as_of: dt.date, settings: Cr
         "cleared": cleared.astype("datetime64[s]"), "due": due.astype("datetime64[s]"),
     })
     exists = ri["exists"].to_numpy(dtype=bool)
-    f["home"] = inv["currency"].to_numpy(dtype=object) == f["cust"].map(home_ccy).to_numpy(dtype=object)
+    # Money counts every line that converts to the base currency (the customers' currency),
+    # each converted once, half-up, at the as-of rate; a line with no rate is left out and named.
+    base = str(ccy[0]) if n else (fx.base if fx is not None else "CNY")
+    fx = fx if fx is not None and fx.base == base else FxTable(base)
+    inv_ccy = inv["currency"].to_numpy(dtype=object)
+    open_conv = fx.convert_minor(f["open"].to_numpy(dtype=np.int64), inv_ccy, as_of)
+    f["home"] = open_conv.known
+    f["open_base"] = open_conv.minor
+    f["amt_base"] = fx.convert_minor(amt, inv_ccy, as_of).minor
     f = f[exists]
     pos_inv = f[f["amt"] > 0]
     by = lambda frame: frame.groupby("cust", sort=False)  # noqa: E731
@@ -526,13 +540,17 @@ def assess_credit(ledger: Ledger, result: Position, as_of: dt.date, settings: Cr
     # Money: base currency only.
     start = add_months(np.array([asof]), -s.sales_months)[0]
     window = f[f["home"] & (f["idate"] > start.astype("datetime64[s]"))]
-    sales = np.maximum(at(by(window)["amt"].sum(), 0), 0).astype(np.int64)
-    open_home = at(by(pos_inv[pos_inv["home"]])["open"].sum(), 0).astype(np.int64)
-    foreign = at(by(pos_inv[~pos_inv["home"] & (pos_inv["open"] > 0)]).size(), 0).astype(np.int64)
+    sales = np.maximum(at(by(window)["amt_base"].sum(), 0), 0).astype(np.int64)
+    open_home = at(by(pos_inv[pos_inv["home"]])["open_base"].sum(), 0).astype(np.int64)
+    left_out = pos_inv[~pos_inv["home"] & (pos_inv["open"] > 0)]
+    foreign = at(by(left_out).size(), 0).astype(np.int64)
+    left_out = left_out.assign(ccy=inv_ccy[left_out["pos"].to_numpy(dtype=np.int64)])
+    notes = {c: missing_text(grp.groupby("ccy")["open"].sum().to_dict()) for c, grp in left_out.groupby("cust", sort=False)}
     un = result.unapplied
-    un_home = un[un["currency"].to_numpy(dtype=object) == un["customer_id"].map(home_ccy).to_numpy(dtype=object)]
+    un_conv = fx.convert_minor(un["amount_minor"].to_numpy(dtype=np.int64), un["currency"].to_numpy(dtype=object), as_of)
+    un_home = un.assign(amount_minor=un_conv.minor)[un_conv.known]
     unapplied = at(un_home.groupby("customer_id", sort=False)["amount_minor"].sum(), 0).astype(np.int64)
-    order_minor = _open_orders(orders, ids, home_ccy, exp, asof, s)
+    order_minor = _open_orders(orders, ids, home_ccy, exp, asof, s, fx)
     exposure = np.maximum(open_home - unapplied + order_minor, 0).astype(np.int64)
 
     # Limits: manual > sheet (lowered at once by negative news) > suggested.
@@ -572,7 +590,8 @@ def assess_credit(ledger: Ledger, result: Position, as_of: dt.date, settings: Cr
         "avg_days_late": avg_late.astype(np.float64), "on_time_rate": on_time.astype(np.float64),
         "paid_count": paid_count, "overdue_open_count": overdue_count, "written_off_count": written_count,
         "open_minor": open_home, "unapplied_minor": unapplied,
-        "orders_minor": order_minor, "foreign_open_count": foreign, "exposure_minor": exposure,
+        "orders_minor": order_minor, "foreign_open_count": foreign,
+        "fx_excluded": np.array([notes.get(i, "") for i in ids], dtype=object), "exposure_minor": exposure,
         "limit_minor": limit, "limit_source": source, "available_minor": limit - exposure,
         "over_limit": exposure > limit, "score": score, "grade": grade,
         "avg_monthly_sales_minor": (sales // s.sales_months).astype(np.int64),
@@ -623,8 +642,9 @@ def _proposals(granted: np.ndarray, by_grade: np.ndarray, grade: np.ndarray, str
 
 
 def _open_orders(orders: pd.DataFrame | None, ids: np.ndarray, home_ccy: pd.Series, exp: np.ndarray,
-                 asof: np.datetime64, s: CreditSettings) -> np.ndarray:
-    """Open order amounts per customer (minor units, the customer's currency only)."""
+                 asof: np.datetime64, s: CreditSettings, fx: FxTable | None = None) -> np.ndarray:
+    """Open order amounts per customer (minor units of the customer's currency; an order in
+    another currency counts converted by ``fx``, and not at all without a rate)."""
     if orders is None or not len(orders) or "customer_id" not in orders:
         return np.zeros(len(ids), np.int64)
     o = orders.reset_index(drop=True)
@@ -640,7 +660,14 @@ def _open_orders(orders: pd.DataFrame | None, ids: np.ndarray, home_ccy: pd.Seri
     keep = ~status.isin(set(s.closed_order_statuses)).to_numpy()
     if "currency" in o:
         c = o["currency"].fillna("").astype(str).str.strip().str.upper()
-        keep &= ((c == "") | (c == cid.map(home_ccy).fillna(""))).to_numpy()
+        home = cid.map(home_ccy).fillna("")
+        if fx is not None:
+            conv = fx.convert_minor(amount.astype(np.int64), c.where(c != "", home).to_numpy(dtype=object),
+                                    asof.astype(dt.date))
+            keep &= conv.known
+            amount = conv.minor
+        else:
+            keep &= ((c == "") | (c == home)).to_numpy()
     if "order_date" in o:
         od = pd.to_datetime(o["order_date"], errors="coerce").to_numpy(dtype="datetime64[D]")
         keep &= np.isnat(od) | (od <= asof)

@@ -3,10 +3,13 @@
 The collector's work list and the warning table, which use the same settings, are in
 :mod:`xl_ar.core.worklist`.
 
-Every money figure is in the **base currency only** (the first currency of
-``Position.tieouts``): the core has no exchange rates, so open items in other currencies are
-left out and reported beside the figures (``Kpis.foreign_open``). Counts of stages and of
-promises cover every currency (a count does not mix currencies).
+Every money figure is in the **base currency** (the first currency of ``Position.tieouts``):
+lines in other currencies convert at the latest ``FxRates`` rate on or before the as-of date
+(``xl_ar.core.fx``), each line rounded once half-up, a total being the sum of its converted
+lines. All figures of a run, the trend's month-ends and the CEI's opening included, use the
+as-of date's rates, so a ratio measures collection and not a move of the rate. A currency
+with no rate is left out and reported beside the figures (``Kpis.foreign_open``); the rates
+used are ``Kpis.fx_rates``. Counts of stages and of promises cover every currency.
 
 Definitions (``R(t)`` = open base-currency invoices at the end of day ``t``, the aging's
 open items, written-off and disputed ones included since they stay in the aging until a
@@ -56,6 +59,7 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
@@ -66,6 +70,7 @@ from xl_ar.core import registry
 from xl_ar.core.aging import AgingEdges, age_open_items
 from xl_ar.core.allocation import allocate_receipts, named_targets
 from xl_ar.core.convert import is_blank
+from xl_ar.core.fx import FxTable
 from xl_ar.core.issues import Issue
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_major
 from xl_ar.core.plans import PromiseCheck, check_promises
@@ -291,17 +296,21 @@ class _Base:
     INV_COLS = ["customer_id", "currency", "invoice_no", "invoice_date", "due_date", "amount_minor", "disputed"]
     REC_COLS = ["customer_id", "currency", "receipt_date", "amount_minor", "invoice_no"]
 
-    def __init__(self, ledger: "Ledger", result: "Position", kpi: KpiSettings):
+    def __init__(self, ledger: "Ledger", result: "Position", kpi: KpiSettings, fx: FxTable | None = None):
         self.currency = kpi.base_currency or next(iter(result.tieouts))
         self.exp = CURRENCY_EXPONENTS.get(self.currency, 2)
+        self.fx = fx if fx is not None and fx.base == self.currency else FxTable(self.currency)
         self.edges, self.basis = AgingEdges(tuple(kpi.aging_edges)), kpi.aging_basis
         if len(self.edges.edges) + 2 != len(result.labels):
             raise ValueError("the KPI settings' aging edges differ from the run's: "
                              "build them with parse_kpi_settings(settings.extra, settings)")
         inv, rec = ledger.invoices, ledger.receipts
-        self.mask = (inv["currency"] == self.currency).to_numpy()
+        # Every currency with a rate by the as-of date; each line converts at that one rate.
+        self.mask = self.fx.known_currencies(inv["currency"].to_numpy(dtype=object), result.as_of)
         self.inv = inv.loc[self.mask, self.INV_COLS].reset_index(drop=True)
-        self.rec = rec.loc[(rec["currency"] == self.currency).to_numpy(), self.REC_COLS].reset_index(drop=True)
+        rec_known = self.fx.known_currencies(rec["currency"].to_numpy(dtype=object), result.as_of)
+        self.rec = rec.loc[rec_known, self.REC_COLS].reset_index(drop=True)
+        self.inv_ccy = self.inv["currency"].to_numpy(dtype=object)
         self.inv_date = self.inv["invoice_date"].to_numpy(dtype="datetime64[D]")
         self.due = self.inv["due_date"].to_numpy(dtype="datetime64[D]")
         self.amt = self.inv["amount_minor"].to_numpy(dtype=np.int64)
@@ -309,11 +318,19 @@ class _Base:
         self.as_of = result.as_of
         self.open_now = result.invoices["open_minor"].to_numpy(dtype=np.int64)[self.mask]
         self.bucket_now = np.where(self.open_now > 0, result.invoices["bucket"].to_numpy(dtype=np.int64)[self.mask], -1)
+        sold = self.fx.convert_minor(self.amt, self.inv_ccy, self.as_of)
+        #: currency -> (rate, rate date) of each foreign currency the figures convert
+        self.amt_base, self.used = sold.minor, dict(sold.used)
+        self.open_now_base = self.conv(self.open_now)
         self.n_buckets = len(result.labels)
         self._open: dict[dt.date, np.ndarray] = {}
         # A customer's last document date: one with none after a day has, on that day, the
         # very allocation it has at the as-of date (customers are allocated independently).
-        codes, uniq = pd.factorize(pd.concat([self.inv["customer_id"], self.rec["customer_id"]], ignore_index=True))
+        # Allocation groups: a customer in one currency (receipts settle their own currency only).
+        keys = pd.concat([self.inv["customer_id"].astype(str) + "\x00" + self.inv["currency"].astype(str),
+                          self.rec["customer_id"].astype(str) + "\x00" + self.rec["currency"].astype(str)],
+                         ignore_index=True)
+        codes, uniq = pd.factorize(keys)
         self.inv_g, self.rec_g = codes[: len(self.inv)], codes[len(self.inv):]
         self.targets = named_targets(self.inv, self.rec)
         last = np.full(len(uniq), np.iinfo(np.int64).min, np.int64)
@@ -357,12 +374,23 @@ class _Base:
             self._open[day] = out
         return self._open[day]
 
-    def buckets_at(self, day: dt.date) -> list[int]:
-        """Open amount per aging bucket at the end of ``day``."""
+    def conv(self, native: np.ndarray, currencies: np.ndarray | None = None) -> np.ndarray:
+        """Per-line amounts (minor units of each line's currency) in base minor units, at the as-of rate."""
+        ccy = self.inv_ccy if currencies is None else currencies
+        return self.fx.convert_minor(native, ccy, self.as_of).minor
+
+    def open_base_at(self, day: dt.date) -> np.ndarray:
+        """Open amount of each invoice at the end of ``day``, in base minor units."""
         if day == self.as_of:
-            open_, bucket = self.open_now, self.bucket_now
+            return self.open_now_base
+        return self.conv(self.open_at(day))
+
+    def buckets_at(self, day: dt.date) -> list[int]:
+        """Open amount per aging bucket at the end of ``day`` (base currency, sums of converted lines)."""
+        if day == self.as_of:
+            open_, bucket = self.open_now_base, self.bucket_now
         else:
-            open_ = self.open_at(day)
+            open_ = self.open_base_at(day)
             _, bucket = age_open_items(self.due, self.inv_date, day, self.edges, self.basis)
             bucket = np.where(open_ > 0, bucket, -1)
         return [int(open_[bucket == i].sum()) for i in range(self.n_buckets)]
@@ -371,7 +399,7 @@ class _Base:
         """Credit sales in (start, end]: invoice lines with a positive amount."""
         d = self.inv_date
         m = (d > np.datetime64(start, "D")) & (d <= np.datetime64(end, "D")) & (self.amt > 0)
-        return int(self.amt[m].sum())
+        return int(self.amt_base[m].sum())
 
     def monthly_sales(self, as_of: dt.date) -> list[tuple[int, int]]:
         """(credit sales, days) per calendar month, the as-of month first, back to the first sale."""
@@ -380,7 +408,7 @@ class _Base:
             return []
         back = np.datetime64(as_of, "M").astype(np.int64) - self.inv_date[m].astype("datetime64[M]").astype(np.int64)
         sales = np.zeros(int(back.max()) + 1, np.int64)
-        np.add.at(sales, back, self.amt[m])
+        np.add.at(sales, back, self.amt_base[m])
         # The as-of month counts its days up to as-of; earlier months all their days.
         ends = [as_of] + [months_back(_month_end(as_of.year, as_of.month), k) for k in range(1, len(sales))]
         return [(int(s), e.day) for s, e in zip(sales, ends)]
@@ -399,19 +427,20 @@ def _trend(base: _Base, as_of: dt.date, months: int) -> pd.DataFrame:
     return out
 
 
-def aging_trend(ledger: "Ledger", result: "Position", settings: KpiSettings) -> pd.DataFrame:
+def aging_trend(ledger: "Ledger", result: "Position", settings: KpiSettings, fx: FxTable | None = None) -> pd.DataFrame:
     """Aging of the base currency at each of the last ``settings.trend_months`` month-ends.
 
     Args:
         ledger: the validated ledger.
         result: the refresh run (its as-of date ends the trend; its aging is reused there).
         settings: the KPI settings (trend months, aging edges and basis, base currency).
+        fx: rates to the base currency (None: base-currency lines only).
 
     Returns:
         One row per month-end, oldest first: ``month_end``, ``b0``..``bN``, ``open_minor``,
         ``overdue_minor``, ``overdue_ratio`` (NaN when nothing is open).
     """
-    return _trend(_Base(ledger, result, settings), result.as_of, settings.trend_months)
+    return _trend(_Base(ledger, result, settings, fx), result.as_of, settings.trend_months)
 
 
 # ----------------------------------------------------------------------------- the KPIs
@@ -457,6 +486,8 @@ class Kpis:
     trend: pd.DataFrame
     foreign_open: Mapping[str, int] = field(default_factory=dict)
     worklist_days_ahead: int = 7
+    #: currency -> (rate, rate date) each foreign currency converted at (``xl_ar.core.fx``)
+    fx_rates: Mapping[str, tuple[Decimal, dt.date]] = field(default_factory=dict)
 
     @property
     def meets_target(self) -> bool | None:
@@ -466,9 +497,12 @@ class Kpis:
     def as_json(self) -> dict[str, Any]:
         """The ``--json`` figures: money in major units, ratios to 4 places, days to 2."""
         money = lambda v: float(to_major(int(v), self.exp))  # noqa: E731
+        money_in = lambda c, v: float(to_major(int(v), CURRENCY_EXPONENTS.get(c, 2)))  # noqa: E731
         rnd = lambda v, n: None if v is None or v != v else round(float(v), n)  # noqa: E731
         return {
             "kpi_currency": self.currency,
+            "fx_rates": {c: {"rate": float(r), "date": f"{d:%Y-%m-%d}"} for c, (r, d) in sorted(self.fx_rates.items())},
+            "fx_excluded": {c: money_in(c, v) for c, v in sorted(self.foreign_open.items())},
             "overdue_ratio": rnd(self.overdue_ratio, 4), "overdue_target": self.overdue_target,
             "meets_target": self.meets_target,
             "dso": {"simple": rnd(self.dso_simple, 2), "countback": rnd(self.dso_countback, 2),
@@ -492,10 +526,10 @@ class Kpis:
 def _owners(ledger: "Ledger", base: _Base, stages: pd.DataFrame, promises: pd.DataFrame) -> pd.DataFrame:
     """Per owner (Customers ``Owner``): customers with open items, open, overdue, broken promises, bad debt."""
     owner = per_invoice(ledger, "account_manager")[base.mask]
-    open_ = base.open_now
+    open_ = base.open_now_base
     f = pd.DataFrame({"owner": owner, "customer_id": base.inv["customer_id"].to_numpy(dtype=object),
                       "open_minor": open_, "overdue_minor": np.where(base.bucket_now >= 1, open_, 0),
-                      "bad_debt_minor": stages["bad_debt_minor"].to_numpy(dtype=np.int64)[base.mask]})
+                      "bad_debt_minor": base.conv(stages["bad_debt_minor"].to_numpy(dtype=np.int64)[base.mask])})
     f = f[(f["open_minor"] > 0) | (f["bad_debt_minor"] > 0)]  # written off: no longer open, still bad debt
     f = f.assign(open_customer=f["customer_id"].where(f["open_minor"] > 0))
     g = f.groupby("owner").agg(customers=("open_customer", "nunique"), open_minor=("open_minor", "sum"),
@@ -513,7 +547,8 @@ def _owners(ledger: "Ledger", base: _Base, stages: pd.DataFrame, promises: pd.Da
 
 
 def compute_kpis(ledger: "Ledger", result: "Position", stages: pd.DataFrame | None, as_of: dt.date,
-                 settings: KpiSettings, promises: PromiseCheck | None = None, trend: bool = True) -> Kpis:
+                 settings: KpiSettings, promises: PromiseCheck | None = None, trend: bool = True,
+                 fx: FxTable | None = None) -> Kpis:
     """Compute every management figure of the module docstring at the as-of date.
 
     Args:
@@ -525,6 +560,8 @@ def compute_kpis(ledger: "Ledger", result: "Position", stages: pd.DataFrame | No
         promises: the run's :func:`~xl_ar.core.plans.check_promises` (computed when None).
         trend: False leaves the trend empty: it allocates once per month-end (about 1 s each
             at a million invoices), the rest needs one allocation at most (the CEI's opening).
+        fx: rates to the base currency (None: base-currency lines only); lines of a currency
+            with no rate by the as-of date are left out and listed in ``foreign_open``.
 
     Returns:
         The :class:`Kpis`. ``owners``: ``owner``, ``customers``, ``open_minor``,
@@ -534,7 +571,7 @@ def compute_kpis(ledger: "Ledger", result: "Position", stages: pd.DataFrame | No
     if result.as_of != as_of:
         raise ValueError(f"the run is as of {result.as_of}, not {as_of}: use the same day's run")
     stages = stages_of(result, stages)
-    base = _Base(ledger, result, settings)
+    base = _Base(ledger, result, settings, fx)
     buckets = tuple(base.buckets_at(as_of))
     total, current = sum(buckets), buckets[0]
     overdue = total - current
@@ -544,17 +581,20 @@ def compute_kpis(ledger: "Ledger", result: "Position", stages: pd.DataFrame | No
     sales = base.sales(dso_start, as_of)
     simple, best = dso_simple(total, sales, days), dso_simple(current, sales, days)
     cei_start = period_start(settings.cei_period, as_of)
-    opening, cei_sales = int(base.open_at(cei_start).sum()), base.sales(cei_start, as_of)
+    opening, cei_sales = int(base.open_base_at(cei_start).sum()), base.sales(cei_start, as_of)
 
     check = promises if promises is not None else check_promises(ledger, result, as_of)
     state = check.promises["state"]
     kept, broken = int((state == "kept").sum()), int((state == "broken").sum())
-    bad = stages["bad_debt_minor"].to_numpy(dtype=np.int64)[base.mask]
+    bad = base.conv(stages["bad_debt_minor"].to_numpy(dtype=np.int64)[base.mask])
     # Debt written off in the CEI period left the receivables without being collected.
     wo = base.writeoffs
-    wo_cei = 0 if wo is None or not len(wo) else int(wo["amount_minor"].to_numpy(dtype=np.int64)[
-        (wo["date"].to_numpy(dtype="datetime64[D]") > np.datetime64(cei_start, "D"))
-        & (wo["date"].to_numpy(dtype="datetime64[D]") <= np.datetime64(as_of, "D"))].sum())
+    wo_cei = 0
+    if wo is not None and len(wo):
+        w_date = wo["date"].to_numpy(dtype="datetime64[D]")
+        w_in = (w_date > np.datetime64(cei_start, "D")) & (w_date <= np.datetime64(as_of, "D"))
+        w_base = base.conv(wo["amount_minor"].to_numpy(dtype=np.int64), base.inv_ccy[wo["invoice"].to_numpy(dtype=np.int64)])
+        wo_cei = int(w_base[w_in].sum())
     return Kpis(
         as_of=as_of, currency=base.currency, exp=base.exp, labels=tuple(result.labels), buckets=buckets,
         open_minor=total, overdue_minor=overdue, current_minor=current, overdue_ratio=_share(overdue, total),
@@ -569,5 +609,7 @@ def compute_kpis(ledger: "Ledger", result: "Position", stages: pd.DataFrame | No
         stages=per_stage_counts(stages), owners=_owners(ledger, base, stages, check.promises),
         trend=_trend(base, as_of, settings.trend_months if trend else 0),
         worklist_days_ahead=settings.worklist_days_ahead,
-        foreign_open={c: t.open for c, t in result.tieouts.items() if c != base.currency and t.open},
+        foreign_open={c: t.open for c, t in result.tieouts.items()
+                      if c != base.currency and t.open and base.fx.rate_on(c, as_of) is None},
+        fx_rates=base.used,
     )

@@ -20,7 +20,8 @@ from xl_ar.core.money import CURRENCY_EXPONENTS, MAX_AMOUNT, to_minor_array
 from xl_ar.core.names import CustomerIndex
 from xl_ar.core.terms import check_customer_terms
 from xl_ar.core.writeoffs import settle_writeoffs
-from xl_ar.core.schema import ACTIVITIES, CUSTOMERS, INVOICES, ORDERS, RATES, RECEIPTS, Table
+from xl_ar.core.fx import check_fx_rates
+from xl_ar.core.schema import ACTIVITIES, CUSTOMERS, FX_RATES, INVOICES, ORDERS, RATES, RECEIPTS, Table
 from xl_ar.core.settings import Settings
 
 _LABELS = {
@@ -63,6 +64,8 @@ class Ledger:
     orders: pd.DataFrame | None = None
     #: settled write-offs (see ``xl_ar.core.writeoffs``); None = none
     writeoffs: pd.DataFrame | None = None
+    #: dated exchange rates to the base currency (``date``, ``currency``, ``rate``); None = no sheet
+    fx_rates: pd.DataFrame | None = None
 
 
 def _label(name: str) -> str:
@@ -322,6 +325,13 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
         rates = _typed_frame(raw["Rates"], RATES, settings, issues)
         rates["series"] = rates["series"].str.lower()
 
+    fx_rates = None
+    if "FxRates" in raw:
+        fx_rates = _typed_frame(raw["FxRates"], FX_RATES, settings, issues)
+        fx_chk = _Checker(raw["FxRates"], issues)
+        blank = np.array([convert.is_blank(v) for v in fx_chk.column("currency")], dtype=bool)
+        issues += check_fx_rates(fx_rates, settings.base_currency, fx_chk.where, blank)
+
     orders = None
     if "Orders" in raw:
         orders = _typed_frame(raw["Orders"], ORDERS, settings, issues)
@@ -332,7 +342,7 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
     places = {
         t: (r.sheet, dict(r.columns)) for t, r in raw.items()
     }
-    ledger = Ledger(customers, invoices, receipts, activities, rates, places, orders, writeoffs)
+    ledger = Ledger(customers, invoices, receipts, activities, rates, places, orders, writeoffs, fx_rates)
     return ledger, sorted(issues, key=_issue_order(raw))
 
 

@@ -132,6 +132,42 @@ def to_major_array(minor: np.ndarray, exp: int | np.ndarray = 2) -> np.ndarray:
     return out
 
 
+def convert_half_up(minor: np.ndarray, exp_from: int | np.ndarray, rate: np.ndarray | Decimal, exp_to: int) -> np.ndarray:
+    """Convert minor units of one currency to minor units of another at a rate, half-up, per line.
+
+    Each line is converted exactly (rational arithmetic on the decimal rate as typed) and
+    rounded once, half-up away from zero, so a converted total is the sum of converted lines.
+
+    Args:
+        minor: int64 amounts in minor units of their own currency.
+        exp_from: their minor-unit exponent(s).
+        rate: units of the target currency per one unit of the source, one or per line
+            (``Decimal``; anything else is taken by its shortest decimal repr).
+        exp_to: the target currency's exponent.
+
+    Returns:
+        int64 amounts in minor units of the target currency.
+    """
+    minor = np.asarray(minor, dtype=np.int64)
+    n = minor.shape[0] if minor.ndim else 1
+    rates = [rate] * n if not isinstance(rate, (np.ndarray, list, tuple)) else list(rate)
+    exps = [int(exp_from)] * n if np.ndim(exp_from) == 0 else [int(e) for e in np.asarray(exp_from)]
+    out = np.zeros(n, np.int64)
+    cache: dict[tuple[Decimal, int], tuple[int, int]] = {}
+    for i, (a, r, e) in enumerate(zip(np.atleast_1d(minor).tolist(), rates, exps)):
+        key = (r if isinstance(r, Decimal) else Decimal(repr(float(r))), e)
+        if key not in cache:  # rate as an exact fraction num/den, with the exponents folded in
+            sign, digits, power = key[0].as_tuple()
+            num = int("".join(map(str, digits)) or "0") * (-1 if sign else 1)
+            power += exp_to - e
+            cache[key] = (num * 10 ** power, 1) if power >= 0 else (num, 10 ** -power)
+        num, den = cache[key]
+        q = abs(a) * abs(num)
+        v = (2 * q + den) // (2 * den)  # half-up on the magnitude
+        out[i] = v if (a < 0) == (num < 0) else -v
+    return out
+
+
 def _check_int64(scaled: np.ndarray) -> None:
     """Refuse what int64 minor units cannot hold (a cast would wrap silently to garbage)."""
     if scaled.size and not (np.isfinite(scaled).all() and float(scaled.max()) < 2.0**62):

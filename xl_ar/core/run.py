@@ -21,6 +21,7 @@ from xl_ar.core.kpis import Kpis, KpiSettings, compute_kpis
 from xl_ar.core.stages import DEFAULT_STAGE_RULES, StageRule, assign_stages
 from xl_ar.core.worklist import collections_worklist, warning_table
 from xl_ar.core.fees import FeeTerms, late_fees
+from xl_ar.core.fx import FxTable, missing_rate_issues
 from xl_ar.core.issues import Issue
 from xl_ar.core.calendar import NO_CALENDAR, BusinessCalendar
 from xl_ar.core.ledger import Ledger
@@ -198,6 +199,10 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
     aging = aging.sort_values(["currency", "customer_id"], key=lambda s: s if s.name != "currency" else s.ne(settings.base_currency), kind="stable").reset_index(drop=True)
 
     tieouts = _tie_out(inv, alloc, is_inv, bucket, fee_minor, labels, settings)
+    fx = FxTable.from_frame(settings.base_currency, ledger.fx_rates)
+    issues += missing_rate_issues({c: t.open for c, t in tieouts.items()
+                                   if t.open and fx.rate_on(c, as_of) is None}, as_of,
+                                  ledger.places.get("FxRates", ("FxRates",))[0])
     unapplied = un.copy()
     rec_no = ledger.receipts["receipt_no"].to_numpy(dtype=object)
     inv_no = inv["invoice_no"].to_numpy(dtype=object)
@@ -208,11 +213,11 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
     stages = assign_stages(ledger, position, as_of, policies.stage_rules, policies.owners, calendar=policies.calendar)
     return RunResult(
         **{f.name: getattr(position, f.name) for f in fields(Position)},
-        credit=assess_credit(ledger, position, as_of, policies.credit, ledger.orders),
+        credit=assess_credit(ledger, position, as_of, policies.credit, ledger.orders, fx=fx),
         stages=stages,
-        kpis=compute_kpis(ledger, position, stages, as_of, kpi, trend=kpi.trend_months > 0),
-        worklist=collections_worklist(ledger, position, stages, as_of, kpi.worklist_days_ahead),
-        warning=warning_table(ledger, position, as_of, kpi),
+        kpis=compute_kpis(ledger, position, stages, as_of, kpi, trend=kpi.trend_months > 0, fx=fx),
+        worklist=collections_worklist(ledger, position, stages, as_of, kpi.worklist_days_ahead, fx=fx),
+        warning=warning_table(ledger, position, as_of, kpi, fx=fx),
     )
 
 

@@ -172,7 +172,19 @@ RATES = Table(
     ),
 )
 
+#: Exchange rates to the base currency: units of the base currency per one unit of Currency
+#: (see ``xl_ar.core.fx``).
+FX_RATES = Table(
+    "FxRates",
+    (
+        Field("date", "Date", "date", required=True),
+        Field("currency", "Currency", "currency", required=True),
+        Field("rate", "Rate", "number", required=True),
+        Field("source", "Source"),
+    ),
+)
+
 #: The user-kept tables, in the order a new workbook shows them.
 LEDGER_TABLES: tuple[Table, ...] = (SETTINGS, CUSTOMERS, INVOICES, RECEIPTS, ACTIVITIES)
-OPTIONAL_TABLES: tuple[Table, ...] = (STAGES, ORDERS, RATES)
+OPTIONAL_TABLES: tuple[Table, ...] = (STAGES, ORDERS, RATES, FX_RATES)
 TABLES: dict[str, Table] = {t.sheet: t for t in LEDGER_TABLES + OPTIONAL_TABLES}

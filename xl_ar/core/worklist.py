@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from xl_ar.core.fx import FxTable
 from xl_ar.core.kpis import KpiSettings
 from xl_ar.core.views import customer_info, per_invoice, stages_of
 from xl_ar.core.money import CURRENCY_EXPONENTS
@@ -40,7 +41,8 @@ def _promise_currency(ledger: "Ledger", promises: pd.DataFrame, base: str) -> np
 
 
 def collections_worklist(ledger: "Ledger", result: "Position", stages: pd.DataFrame | None, as_of: dt.date,
-                         days_ahead: int = 7, promises: PromiseCheck | None = None) -> pd.DataFrame:
+                         days_ahead: int = 7, promises: PromiseCheck | None = None,
+                         fx: FxTable | None = None) -> pd.DataFrame:
     """The collector's work list: one row per customer (and currency) with something to do.
 
     An invoice is listed when it is open, not written off, and overdue, due within
@@ -60,6 +62,7 @@ def collections_worklist(ledger: "Ledger", result: "Position", stages: pd.DataFr
         as_of: the as-of date.
         days_ahead: items due within this many days are listed.
         promises: the run's :func:`~xl_ar.core.plans.check_promises` (computed when None).
+        fx: rates to the base currency, for the base-currency columns (None: base lines only).
 
     Returns:
         ``owner``, ``owner_zh``, ``customer_id``, ``name``, ``class``, ``currency``, ``exp``,
@@ -69,7 +72,9 @@ def collections_worklist(ledger: "Ledger", result: "Position", stages: pd.DataFr
         and ``promise_minor`` (the earliest pending promise), ``broken_promises``,
         ``next_action``, ``next_action_zh``, ``channel``, ``next_action_date`` (the earliest
         among the listed items, the most urgent stage's on a tie), ``account_manager``
-        (Customers ``Owner``).
+        (Customers ``Owner``), ``overdue_base_minor`` and ``due_soon_base_minor`` (the row's
+        amounts in the base currency, each invoice converted once half-up at the as-of rate;
+        NA when its currency has no rate), ``base_currency``.
     """
     inv, r, stages = ledger.invoices, result.invoices, stages_of(result, stages)
     asof = np.datetime64(as_of, "D")
@@ -82,6 +87,9 @@ def collections_worklist(ledger: "Ledger", result: "Position", stages: pd.DataFr
     overdue = days > 0
     reminder = ~overdue & ~pd.Series(stage).isin(_QUIET).to_numpy()
     pos = np.flatnonzero(active & (overdue | (days >= -days_ahead) | reminder))
+    base = next(iter(result.tieouts))
+    fx = fx if fx is not None and fx.base == base else FxTable(base)
+    conv = fx.convert_minor(open_, inv["currency"].to_numpy(dtype=object), as_of)
     rank = pd.Series(stage[pos]).map(STAGE_RANK).to_numpy(dtype=float)
     rank = np.where(np.isnan(rank), np.where(overdue[pos], STAGE_RANK["overdue"], STAGE_RANK["pre_due"]), rank)
     nad = stages["next_action_date"].to_numpy(dtype="datetime64[s]")[pos]
@@ -91,6 +99,8 @@ def collections_worklist(ledger: "Ledger", result: "Position", stages: pd.DataFr
         "days": days[pos], "rank": rank.astype(np.int64), "late": overdue[pos].astype(np.int64),
         "overdue_minor": np.where(overdue[pos], open_[pos], 0), "due_soon_minor": np.where(overdue[pos], 0, open_[pos]),
         "late_fee_minor": r["late_fee_minor"].to_numpy(dtype=np.int64)[pos],
+        "known": conv.known[pos].astype(np.int64), "overdue_base_minor": np.where(overdue[pos], conv.minor[pos], 0),
+        "due_soon_base_minor": np.where(overdue[pos], 0, conv.minor[pos]),
         "nad": nad, "nad_key": np.where(np.isnat(nad), np.iinfo(np.int64).max, nad.astype(np.int64)),
     })
     for col in ("stage", "stage_label", "stage_label_zh", "next_action", "next_action_zh", "channel", "owner", "owner_zh"):
@@ -100,7 +110,9 @@ def collections_worklist(ledger: "Ledger", result: "Position", stages: pd.DataFr
     g = items.groupby(keys, sort=False)
     out = g.agg(exp=("exp", "first"), items=("pos", "size"), overdue_items=("late", "sum"),
                 overdue_minor=("overdue_minor", "sum"), due_soon_minor=("due_soon_minor", "sum"),
-                late_fee_minor=("late_fee_minor", "sum")).reset_index()
+                late_fee_minor=("late_fee_minor", "sum"), known=("known", "min"),
+                overdue_base_minor=("overdue_base_minor", "sum"), due_soon_base_minor=("due_soon_base_minor", "sum"),
+                ).reset_index()
 
     def first(by: list[str], ascending: list[bool], cols: dict[str, str]) -> pd.DataFrame:
         pick = items.sort_values(by + ["pos"], ascending=ascending + [True], kind="stable").drop_duplicates(keys)
@@ -113,7 +125,6 @@ def collections_worklist(ledger: "Ledger", result: "Position", stages: pd.DataFr
         "next_action": "next_action", "next_action_zh": "next_action_zh", "channel": "channel",
         "nad": "next_action_date", "owner": "owner", "owner_zh": "owner_zh"}), on=keys)
 
-    base = next(iter(result.tieouts))
     check = promises if promises is not None else check_promises(ledger, result, as_of)
     p = check.promises.assign(currency=lambda f: _promise_currency(ledger, f, base))
     pending = p[p["state"] == "promised"].sort_values(["promise_date", "row"], kind="stable").drop_duplicates(keys)
@@ -134,8 +145,12 @@ def collections_worklist(ledger: "Ledger", result: "Position", stages: pd.DataFr
     cols = ["owner", "owner_zh", "customer_id", "name", "class", "currency", "exp", "stage", "stage_label",
             "stage_label_zh", "items", "overdue_items", "overdue_minor", "due_soon_minor", "oldest_invoice",
             "oldest_days_late", "late_fee_minor", "promise_date", "promise_minor", "broken_promises", "next_action",
-            "next_action_zh", "channel", "next_action_date", "account_manager"]
+            "next_action_zh", "channel", "next_action_date", "account_manager", "overdue_base_minor",
+            "due_soon_base_minor"]
+    for col in ("overdue_base_minor", "due_soon_base_minor"):  # no rate: unknown, never zero
+        out[col] = out[col].astype("Int64").where(out["known"] == 1)
     out = out[cols].reset_index(drop=True)
+    out["base_currency"] = base
     for col in ("exp", "items", "overdue_items", "overdue_minor", "due_soon_minor", "oldest_days_late", "late_fee_minor"):
         out[col] = out[col].astype(np.int64)
     return out
@@ -170,10 +185,13 @@ def _amount_labels(edges: tuple[int, ...]) -> list[tuple[str, str]]:
     return out + [(f"≥ {edges[-1]:,}", f"{edges[-1]:,} 及以上")]
 
 
-def warning_table(ledger: "Ledger", result: "Position", as_of: dt.date, settings: KpiSettings) -> pd.DataFrame:
+def warning_table(ledger: "Ledger", result: "Position", as_of: dt.date, settings: KpiSettings,
+                  fx: FxTable | None = None) -> pd.DataFrame:
     """The three-dimensional warning table (docs/domain.md section 3): days to due × amount × class.
 
-    Every open base-currency invoice falls in exactly one cell: its days to the due date (an
+    Every open invoice whose currency converts (the base currency, or one with an ``FxRates``
+    rate on or before the as-of date; its open amount converted once, half-up) falls in exactly
+    one cell: its days to the due date (an
     overdue band by the aging edges, else a band of ``settings.due_bands``), its open amount
     (``settings.amount_bands`` in major units: lower edge included) and its customer's class
     (blank = class B, as the stage rules treat it). So the amounts add up to the open total.
@@ -183,6 +201,8 @@ def warning_table(ledger: "Ledger", result: "Position", as_of: dt.date, settings
         result: the refresh run at ``as_of``.
         as_of: the as-of date.
         settings: the KPI settings.
+        fx: rates to the base currency (None: base-currency invoices only). A currency with
+            no rate is left out (the KPIs' ``foreign_open`` names it).
 
     Returns:
         The full grid, one row per (band, amount band, class), bands most overdue first:
@@ -194,14 +214,16 @@ def warning_table(ledger: "Ledger", result: "Position", as_of: dt.date, settings
     exp = CURRENCY_EXPONENTS.get(base, 2)
     inv, r = ledger.invoices, result.invoices
     open_ = r["open_minor"].to_numpy(dtype=np.int64)
-    m = (inv["currency"] == base).to_numpy() & r["exists"].to_numpy(dtype=bool) & (open_ > 0)
+    fx = fx if fx is not None and fx.base == base else FxTable(base)
+    conv = fx.convert_minor(open_, inv["currency"].to_numpy(dtype=object), as_of)
+    m = conv.known & r["exists"].to_numpy(dtype=bool) & (open_ > 0)
     due = inv["due_date"].to_numpy(dtype="datetime64[D]")[m]
     to_due = np.where(np.isnat(due), 0, (np.where(np.isnat(due), np.datetime64(as_of, "D"), due)
                                          - np.datetime64(as_of, "D")).astype(np.int64))
     n_over = len(settings.aging_edges) + 1
     over = (n_over - 1) - np.searchsorted(np.asarray(settings.aging_edges), -to_due, side="left")
     band = np.where(to_due < 0, over, n_over + np.searchsorted(np.asarray(settings.due_bands), to_due, side="left"))
-    amount = open_[m]
+    amount = conv.minor[m]
     amount_band = np.searchsorted(np.asarray(settings.amount_bands, dtype=np.int64) * 10 ** exp, amount, side="right")
     klass = np.array([str(c).strip().upper() or DEFAULT_CLASS for c in per_invoice(ledger, "class")[m]], dtype=object)
     classes = sorted({"A", "B", "C"} | set(klass))
