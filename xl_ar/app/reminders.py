@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xl_ar.core.evidence import checklist_lines
 from xl_ar.core.issues import Issue, has_errors
 from xl_ar.core.ledger import place
 from xl_ar.core.progress import Progress, quiet
@@ -189,7 +190,9 @@ def build_reminders(
     entries: list[OutboxEntry] = []
     for k, rem in enumerate(reminders):
         progress("render", 0.3 + 0.6 * k / max(len(reminders), 1))
-        ctx = reminder_context(rem, docs, as_of, policies.calendar, _basis(ledger, settings, rem, as_of))
+        evidence = checklist_lines(result.legal, rem.customer_id, rem.lang) \
+            if rem.kind == "lawyer" and getattr(result, "legal", None) is not None else ()
+        ctx = reminder_context(rem, docs, as_of, policies.calendar, _basis(ledger, settings, rem, as_of), evidence)
         names = templates_for(tset, rem.kind, rem.lang, rem.channel)
         try:
             parts = {p: tset.render(n, ctx) for p, n in names.items()}
@@ -221,7 +224,7 @@ def build_reminders(
         files = [a if isinstance(a, Attachment) else Attachment(*a) for a in files]
         if rem.kind == "dunning":
             letter = _letter_pdf(rem, parts["text"], docs.company(rem.lang), as_of, summary.issues)
-            files = ([letter] if letter else []) + files
+            files = files + ([letter] if letter else [])
         try:
             msg = build_email(msg_id=rem.id, sender=(docs.sender_name or docs.company(rem.lang), docs.sender_email),
                               to=to, subject=subject, text=parts["text"], html=parts.get("html"), date=now,

@@ -20,11 +20,13 @@ from xl_ar.core.credit import CreditSettings, assess_credit
 from xl_ar.core.kpis import Kpis, KpiSettings, compute_kpis
 from xl_ar.core.stages import DEFAULT_STAGE_RULES, StageRule, assign_stages
 from xl_ar.core.worklist import collections_worklist, warning_table
+from xl_ar.core.evidence import LEGAL_STAGES, evidence_checklist
 from xl_ar.core.fees import FeeTerms, late_fees
 from xl_ar.core.issues import Issue
 from xl_ar.core.calendar import NO_CALENDAR, BusinessCalendar
 from xl_ar.core.ledger import Ledger
 from xl_ar.core.money import CURRENCY_EXPONENTS
+from xl_ar.core.plans import check_promises
 from xl_ar.core.position import Position, TieOut
 from xl_ar.core.rates import RateTable
 from xl_ar.core.settings import Settings
@@ -67,6 +69,7 @@ class RunResult(Position):
     kpis: Kpis | None = None
     worklist: pd.DataFrame | None = None
     warning: pd.DataFrame | None = None
+    legal: pd.DataFrame | None = None
 
 
 def fee_terms(settings: Settings) -> FeeTerms:
@@ -218,7 +221,15 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
         kpis=compute_kpis(ledger, position, stages, as_of, kpi, trend=kpi.trend_months > 0),
         worklist=collections_worklist(ledger, position, stages, as_of, kpi.worklist_days_ahead),
         warning=warning_table(ledger, position, as_of, kpi),
+        legal=_legal(ledger, position, stages, as_of),
     )
+
+
+def _legal(ledger: Ledger, position: Position, stages: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """The evidence checklist of the severe cases (promises are checked only when there is one)."""
+    if not stages["stage"].isin(list(LEGAL_STAGES)).any():
+        return evidence_checklist(ledger, position, stages, as_of)
+    return evidence_checklist(ledger, position, stages, as_of, check_promises(ledger, position, as_of).promises)
 
 
 def _tie_out(inv, alloc, is_inv, bucket, fee_minor, labels, settings) -> dict[str, TieOut]:

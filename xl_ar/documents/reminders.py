@@ -260,7 +260,8 @@ def fmt_date(d: dt.date | None, lang: str) -> str:
 
 
 def reminder_context(rem: Reminder, docs: DocsSettings, as_of: dt.date,
-                     calendar: BusinessCalendar = NO_CALENDAR, basis: FeeBasis | None = None) -> dict[str, Any]:
+                     calendar: BusinessCalendar = NO_CALENDAR, basis: FeeBasis | None = None,
+                     evidence: Sequence[tuple[str, str, str, str, bool]] = ()) -> dict[str, Any]:
     """The template fields of one reminder (see ``templates.CONTEXT_FIELDS``).
 
     Args:
@@ -270,6 +271,8 @@ def reminder_context(rem: Reminder, docs: DocsSettings, as_of: dt.date,
         calendar: the payment deadline moves forward to a working day of this calendar.
         basis: the customer's late-fee basis (its own terms, see ``xl_ar.core.terms``); None =
             the default daily terms.
+        evidence: the customer's legal checklist, (item, status, found, missing, gap) per
+            item (``xl_ar.core.evidence.checklist_lines``), for the lawyer's-letter annex.
 
     Returns:
         A dict of plain values: text, numbers, booleans, lists of dicts.
@@ -326,6 +329,7 @@ def reminder_context(rem: Reminder, docs: DocsSettings, as_of: dt.date,
         "owner": rem.owner if rem.owner and rem.owner not in _ROLE_NAMES else (docs.sender_name or docs.company(lang)),
         "message_id": rem.id, "channel": rem.channel,
         "max_days_late": max((i.days_late for i in rem.items), default=0),
+        "evidence": [dict(zip(("item", "status", "found", "missing", "gap"), e)) for e in evidence],
         "fee": fee_context(basis, [i for i in rem.items if i.days_to_due < 0], as_of, lang, fmt_date),
     }
 

@@ -69,6 +69,7 @@ CONTEXT_FIELDS: dict[str, Any] = {
     "overdue_items": ListOf(_ITEM),
     "due_soon_items": ListOf(_ITEM),
     "totals": ListOf(_TOTAL),
+    "evidence": ListOf({k: _SCALAR for k in ("item", "status", "found", "missing", "gap")}),
     "fee": {k: _SCALAR for k in ("policy", "label", "statutory", "method", "rate", "source", "period",
                                  "compensation", "cap", "text")},
     **{k: _SCALAR for k in ("stage", "stage_label", "kind", "lang", "as_of", "deadline", "deadline_days",
