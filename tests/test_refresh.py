@@ -174,7 +174,7 @@ def test_a_chinese_workbook_gets_chinese_labels(tmp_path):
     book = write_ledger(tmp_path / "台账.xlsx", lang="zh")
     assert main(["refresh", str(book), "--as-of", AS_OF]) == 0
     wb = openpyxl.load_workbook(book)
-    assert wb.sheetnames[-4:] == ["账龄分析", "催收工作表", "预警表", "仪表板"]
+    assert wb.sheetnames[-5:] == ["账龄分析", "催收工作表", "预警表", "仪表板", "法律准备"]
     assert [c.value for c in wb["发票"][1]][10:] == ["已收金额", "未收金额", "逾期天数", "账龄段", "滞纳金",
                                                    "催收阶段", "下一步行动", "方式", "负责人", "下次跟进日期"]
     assert [c.value for c in wb["发票"][3]][15:19] == ["轻度", "电话、微信或邮件联系客户，了解逾期原因，约定付款日期", "电话", "张伟"]

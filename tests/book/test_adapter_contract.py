@@ -165,7 +165,7 @@ def test_written_values_are_the_runs(side):
     assert inv[3][10:15] == []  # the credit note has no computed values
     assert side.table_ref("Invoices") == f"A1:{col_letter(len(inv[0]))}8"  # the table covers our columns
     assert side.header_fill("Invoices", "K1") == "DDEBF7"
-    assert side.sheet_names()[-4:] == ["Aging", "Collections", "Warnings", "Dashboard"]
+    assert side.sheet_names()[-5:] == ["Aging", "Collections", "Warnings", "Dashboard", "Legal"]
     aging = side.rows("Aging")
     assert aging[0] == ["Aging as of 2025-03-31 (by due date)"]
     assert ["= open items", None, 8700] in aging

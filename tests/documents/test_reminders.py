@@ -149,7 +149,7 @@ def test_the_dunning_letter_states_amount_days_fee_and_deadline(run):
     assert "FORMAL DEMAND FOR PAYMENT" in text
     assert "Invoice I4 of 1 Dec 2024, due 14 Feb 2025: CNY 5,000.00, 45 days overdue, late fee CNY 112.50" in text
     assert "Overdue amount CNY 5,000.00, late-payment charges to date CNY 112.50" in text
-    assert "no later than 7 Apr 2025 (7 days from the date of this letter)" in text
+    assert "no later than 7 Apr 2025." in text
     assert "due in 2 days" in text and "due in 6 days" in text  # the pre-due and due-soon items
     assert "Total USD: 1,234.56 open" in text
 
@@ -223,7 +223,7 @@ def test_zh_dunning_letter_催款函(tmp_path):
     assert msg["Subject"] == "催款函 – 北京恒通机电有限公司"
     text = msg.get_body(("plain",)).get_content()
     assert "催 款 函" in text and "已逾期 59 天" in text and "逾期金额 CNY 50,000.00" in text
-    assert "滞纳金（截至本函日期）CNY 1,475.00" in text and "请于2025年4月7日前" in text
+    assert "截至本函日期的滞纳金 CNY 1,475.00" in text and "请于2025年4月7日（含当日）前" in text
     assert "合计 CNY 51,475.00（大写：人民币伍万壹仟肆佰柒拾伍元整）" in text
 
 
@@ -284,7 +284,10 @@ def test_the_cli_writes_the_drafts_and_reports_json(tmp_path, capsys):
     got = json.loads(capsys.readouterr().out)
     assert got["emails"] == 2 and got["awaiting_approval"] == 1 and got["sms"] == 1 and got["sms_csv"].endswith("sms.csv")
     assert sorted(p.name.split("_")[0] for p in out.glob("*.eml")) == ["C1", "C2", "C4"]
-    assert all(not list(read_eml(p).iter_attachments()) for p in out.glob("*.eml"))
+    # no statement attached: only the dunning letter's own PDF (C2 is at the dunning stage)
+    attached = {p.name.split("_")[0]: [a.get_filename() for a in read_eml(p).iter_attachments()]
+                for p in out.glob("*.eml")}
+    assert attached == {"C1": [], "C2": ["demand-for-payment_C2_2025-03-31.pdf"], "C4": []}
 
 
 def test_a_workbook_open_in_excel_is_not_written(tmp_path, capsys):
@@ -340,4 +343,4 @@ def test_the_payment_deadline_skips_the_national_day_week(tmp_path):
     # 2026-09-28 + 7 days is 5 October, in the National Day holiday: the deadline is 8 October
     s = build_reminders(book, D(2026, 9, 28), now=NOW)
     text = read_eml(s.files[0]).get_body(("plain",)).get_content()
-    assert "请于2026年10月8日前" in text
+    assert "请于2026年10月8日（含当日）前" in text and "天内" not in text

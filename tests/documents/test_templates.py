@@ -62,7 +62,7 @@ def test_every_shipped_template_renders(kind, lang):
 
 
 def test_the_context_has_exactly_the_known_fields():
-    ctx = context()
+    ctx = reminder_context(reminder(), DOCS, AS_OF, evidence=[("Contract number", "MISSING", "", "I1", True)])
     assert set(ctx) == set(CONTEXT_FIELDS)
     for key, spec in CONTEXT_FIELDS.items():
         if isinstance(spec, dict):
@@ -73,7 +73,8 @@ def test_the_context_has_exactly_the_known_fields():
     assert ctx["deadline"] == "10 Apr 2025" and ctx["totals"][0]["late_fee"] == "112.50"
     assert ctx["totals"][1] == {"currency": "JPY", "open": "123,456", "overdue": "0", "late_fee": "0",
                                 "due_soon": "123,456", "total_due": "0", "items": 1, "has_overdue": False,
-                                "has_late_fee": False, "total_due_words": ""}
+                                "has_late_fee": False, "total_due_words": "", "interest": "0",
+                                "compensation": "0", "has_compensation": False}
 
 
 def test_an_unknown_field_is_an_error_naming_template_and_line(tmp_path):

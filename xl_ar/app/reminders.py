@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xl_ar.core.evidence import checklist_lines
 from xl_ar.core.issues import Issue, has_errors
 from xl_ar.core.ledger import place
 from xl_ar.core.progress import Progress, quiet
@@ -189,7 +190,9 @@ def build_reminders(
     entries: list[OutboxEntry] = []
     for k, rem in enumerate(reminders):
         progress("render", 0.3 + 0.6 * k / max(len(reminders), 1))
-        ctx = reminder_context(rem, docs, as_of, policies.calendar)
+        evidence = checklist_lines(result.legal, rem.customer_id, rem.lang) \
+            if rem.kind == "lawyer" and getattr(result, "legal", None) is not None else ()
+        ctx = reminder_context(rem, docs, as_of, policies.calendar, _basis(ledger, settings, rem, as_of), evidence)
         names = templates_for(tset, rem.kind, rem.lang, rem.channel)
         try:
             parts = {p: tset.render(n, ctx) for p, n in names.items()}
@@ -219,6 +222,9 @@ def build_reminders(
             continue
         files = [a for a in [attach(rem.customer_id, rem.lang)] if a] if attach else []
         files = [a if isinstance(a, Attachment) else Attachment(*a) for a in files]
+        if rem.kind == "dunning":
+            letter = _letter_pdf(rem, parts["text"], docs.company(rem.lang), as_of, summary.issues)
+            files = files + ([letter] if letter else [])
         try:
             msg = build_email(msg_id=rem.id, sender=(docs.sender_name or docs.company(rem.lang), docs.sender_email),
                               to=to, subject=subject, text=parts["text"], html=parts.get("html"), date=now,
@@ -248,6 +254,34 @@ def build_reminders(
         summary.backup = pkg.save_changes()
     progress("done", 1.0)
     return summary
+
+
+def _basis(ledger: Any, settings: Any, rem: Any, as_of: dt.date) -> Any:
+    """The customer's late-fee basis: its own terms (Customers row) over the workbook's."""
+    from xl_ar.core.feebasis import fee_basis, interest_from
+    from xl_ar.core.run import fee_terms, rate_table
+    from xl_ar.core.terms import customer_fee_terms
+
+    terms = customer_fee_terms(ledger.customers, rem.customer_id, fee_terms(settings))
+    late = [interest_from(i.due_date, terms.grace_days) for i in rem.items if i.days_to_due < 0]
+    return fee_basis(terms, as_of, rate_table(ledger), min(late) if late else None)
+
+
+def _letter_pdf(rem: Any, text: str, company: str, as_of: dt.date, issues: list[Issue]) -> Attachment | None:
+    """The dunning letter 催款函 as a PDF to attach (a warning, and the e-mail alone, without a CJK font)."""
+    from xl_ar.documents.pdf import PdfError
+    from xl_ar.documents.letterpdf import render_letter_pdf
+
+    zh = rem.lang == "zh"
+    title = "催款函" if zh else "Formal demand for payment"
+    try:
+        data = render_letter_pdf(text, title=f"{title} {rem.name}", author=company, date=as_of, footer=rem.id)
+    except PdfError as exc:
+        issues.append(Issue("Settings", f'customer "{rem.customer_id}": {exc}; the letter goes as e-mail text only',
+                            "warning"))
+        return None
+    name = f"{'催款函' if zh else 'demand-for-payment'}_{safe_file(rem.customer_id)}_{as_of.isoformat()}.pdf"
+    return Attachment(name, data, "application/pdf")
 
 
 def _previous_outbox(adapter: Any, path: Path, live: bool) -> list[OutboxEntry]:

@@ -24,6 +24,7 @@ SHEET_ALIASES: dict[str, tuple[str, ...]] = {
     "Collections": ("催收工作表",),
     "Dashboard": ("仪表板",),
     "Warnings": ("预警表",),
+    "Legal": ("法律准备",),
     "Rates": ("利率", "参考利率"),
     "FxRates": ("汇率", "汇率表", "外汇汇率"),
     "Aging": ("账龄分析",),
@@ -90,6 +91,7 @@ HEADER_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "description": ("摘要", "说明", "描述", "备注"),
         "disputed": ("争议", "有争议", "是否争议", "Dispute"),
         "dispute_reason": ("争议原因", "争议说明"),
+        "delivery_note": ("送货单", "送货单号", "签收单", "签收单号", "交货单", "出库单号", "Delivery"),
     },
     "Receipts": {
         "receipt_no": ("收款单号", "收款号", "回款单号", "Receipt", "ReceiptNumber"),
@@ -184,7 +186,7 @@ def _build_field_lookup() -> dict[str, dict[str, str]]:
 FIELD_LOOKUP = _build_field_lookup()
 SHEET_LOOKUP: dict[str, str] = {
     normalise(alias): sheet
-    for sheet in (*TABLES, "Aging", "Collections", "Dashboard", "Warnings")
+    for sheet in (*TABLES, "Aging", "Collections", "Dashboard", "Warnings", "Legal")
     for alias in (sheet, *SHEET_ALIASES.get(sheet, ()))
 }
 SETTING_LOOKUP: dict[str, str] = {

@@ -23,7 +23,7 @@ from xl_ar.book.owned import OwnedSheet
 from xl_ar.book.sheetxml import col_letter
 from xl_ar.core.fx import missing_text, rate_lines
 from xl_ar.core.kpis import Kpis
-from xl_ar.core.money import CURRENCY_EXPONENTS, to_major
+from xl_ar.core.money import to_major
 from xl_ar.core.stages import CHANNEL_LABELS, STAGE_TEXTS
 
 #: Report sheets: canonical name -> (English name, Chinese name).

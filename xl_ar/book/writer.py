@@ -20,6 +20,7 @@ import numpy as np
 from xl_ar.book.charts import add_charts
 from xl_ar.book.headers import OUTPUTS, SHEET_ALIASES, sheet_label
 from xl_ar.book.owned import OwnedSheet
+from xl_ar.book.legal import legal_sheet
 from xl_ar.book.reports import REPORT_SHEETS, REPORT_STYLE_SPECS, report_sheets
 from xl_ar.book.package import WorkbookPackage
 from xl_ar.book.reader import BookData, SheetLayout
@@ -312,6 +313,8 @@ def plan_outputs(data: BookData, result: RunResult, settings: Settings) -> Outpu
         names = {key: owned_sheet_name(data, key, lang) for key in REPORT_SHEETS}
         owned += report_sheets(result, result.kpis, result.worklist, result.warning, lang, names,
                                result.kpis.worklist_days_ahead)
+    if getattr(result, "legal", None) is not None:
+        owned.append(legal_sheet(result.legal, lang, result.as_of, owned_sheet_name(data, "Legal", lang)))
     return Outputs(sheets, owned)
 
 

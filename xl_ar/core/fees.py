@@ -78,10 +78,13 @@ class FeeResult:
     Attributes:
         fee_minor: int64, one per item, in the item's currency minor units.
         notes: (item position, short English note), sorted by position.
+        compensation_minor: the statutory compensation included in ``fee_minor`` (a letter
+            states it apart from the interest); None when not computed.
     """
 
     fee_minor: np.ndarray
     notes: Notes = field(default_factory=list)
+    compensation_minor: np.ndarray | None = None
 
 
 class Lateness:
@@ -563,7 +566,7 @@ def late_fees(items: pd.DataFrame, payments: pd.DataFrame | None, as_of: dt.date
         fee = np.minimum(fee, round_half_up(float(terms.cap) * late.principal.astype(np.float64)))
     fee = np.where(late.late, fee, 0)
     compensation, more = policy.compensation(late)
-    return FeeResult((fee + compensation).astype(np.int64), _merge_notes(notes + more))
+    return FeeResult((fee + compensation).astype(np.int64), _merge_notes(notes + more), compensation.astype(np.int64))
 
 
 def late_fee(amount: float, due_date: dt.date | None, as_of: dt.date, terms: FeeTerms,

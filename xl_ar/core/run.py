@@ -20,12 +20,14 @@ from xl_ar.core.credit import CreditSettings, assess_credit
 from xl_ar.core.kpis import Kpis, KpiSettings, compute_kpis
 from xl_ar.core.stages import DEFAULT_STAGE_RULES, StageRule, assign_stages
 from xl_ar.core.worklist import collections_worklist, warning_table
+from xl_ar.core.evidence import LEGAL_STAGES, evidence_checklist
 from xl_ar.core.fees import FeeTerms, late_fees
 from xl_ar.core.fx import FxTable, missing_rate_issues
 from xl_ar.core.issues import Issue
 from xl_ar.core.calendar import NO_CALENDAR, BusinessCalendar
 from xl_ar.core.ledger import Ledger
 from xl_ar.core.money import CURRENCY_EXPONENTS
+from xl_ar.core.plans import check_promises
 from xl_ar.core.position import Position, TieOut
 from xl_ar.core.rates import RateTable
 from xl_ar.core.settings import Settings
@@ -68,6 +70,7 @@ class RunResult(Position):
     kpis: Kpis | None = None
     worklist: pd.DataFrame | None = None
     warning: pd.DataFrame | None = None
+    legal: pd.DataFrame | None = None
 
 
 def fee_terms(settings: Settings) -> FeeTerms:
@@ -91,12 +94,14 @@ def _last_write_off(ledger: Ledger, n: int, as_of: dt.date) -> np.ndarray:
 
 
 def _fees_by_terms(ledger: Ledger, items: pd.DataFrame, payments: pd.DataFrame, as_of: dt.date,
-                   settings: Settings) -> tuple[np.ndarray, list[tuple[int, str]]]:
-    """Late fees of every invoice under its customer's terms (see ``xl_ar.core.terms``)."""
+                   settings: Settings) -> tuple[np.ndarray, list[tuple[int, str]], np.ndarray]:
+    """Late fees of every invoice under its customer's terms (see ``xl_ar.core.terms``), with
+    the statutory compensation they include."""
     terms, idx = invoice_fee_terms(ledger.customers, ledger.invoices["customer_id"].to_numpy(dtype=object),
                                    fee_terms(settings))
     rates = rate_table(ledger)
     fee = np.zeros(len(items), np.int64)
+    comp = np.zeros(len(items), np.int64)
     notes: list[tuple[int, str]] = []
     pay_item = payments["item"].to_numpy(dtype=np.int64)
     for k, t in enumerate(terms):
@@ -108,8 +113,10 @@ def _fees_by_terms(ledger: Ledger, items: pd.DataFrame, payments: pd.DataFrame, 
         sub_pay = payments[renumber[pay_item] >= 0].assign(item=lambda f: renumber[f["item"].to_numpy(dtype=np.int64)])
         res = late_fees(items.iloc[pos].reset_index(drop=True), sub_pay.reset_index(drop=True), as_of, t, rates)
         fee[pos] = res.fee_minor
+        if res.compensation_minor is not None:
+            comp[pos] = res.compensation_minor
         notes += [(int(pos[p]), n) for p, n in res.notes]
-    return fee, notes
+    return fee, notes, comp
 
 
 def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Policies | None = None) -> RunResult:
@@ -157,7 +164,7 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
         payments = pd.concat([payments, pd.DataFrame({
             "item": wo["invoice"].to_numpy(dtype=np.int64), "date": wo["date"].to_numpy(dtype="datetime64[s]"),
             "amount_minor": wo["amount_minor"].to_numpy(dtype=np.int64)})], ignore_index=True)
-    fee_all, fee_notes = _fees_by_terms(ledger, items, payments, as_of, settings)
+    fee_all, fee_notes, comp_all = _fees_by_terms(ledger, items, payments, as_of, settings)
     fee_minor = np.where(is_inv, fee_all, 0).astype(np.int64)
     rows = inv["row"].to_numpy()
     sheet = ledger.places.get("Invoices", ("Invoices",))[0]
@@ -171,6 +178,7 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
     invoices_out = pd.DataFrame({
         "row": rows, "exists": exists, "paid_minor": alloc.paid_minor, "open_minor": alloc.open_minor,
         "days_late": days_late, "bucket": bucket, "late_fee_minor": fee_minor,
+        "compensation_minor": np.where(is_inv, comp_all, 0).astype(np.int64),
         "exp": inv["exp"].to_numpy(dtype=np.int64), "cleared_date": alloc.cleared_date,
         "written_off_minor": written_off, "written_off_date": _last_write_off(ledger, len(inv), as_of),
     })
@@ -218,7 +226,15 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
         kpis=compute_kpis(ledger, position, stages, as_of, kpi, trend=kpi.trend_months > 0, fx=fx),
         worklist=collections_worklist(ledger, position, stages, as_of, kpi.worklist_days_ahead, fx=fx),
         warning=warning_table(ledger, position, as_of, kpi, fx=fx),
+        legal=_legal(ledger, position, stages, as_of),
     )
+
+
+def _legal(ledger: Ledger, position: Position, stages: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """The evidence checklist of the severe cases (promises are checked only when there is one)."""
+    if not stages["stage"].isin(list(LEGAL_STAGES)).any():
+        return evidence_checklist(ledger, position, stages, as_of)
+    return evidence_checklist(ledger, position, stages, as_of, check_promises(ledger, position, as_of).promises)
 
 
 def _tie_out(inv, alloc, is_inv, bucket, fee_minor, labels, settings) -> dict[str, TieOut]:

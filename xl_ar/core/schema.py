@@ -23,6 +23,8 @@ class Field:
         kind: how raw cell values are converted.
         required: a missing column is an error; a blank cell in a required column is one too.
         choices: allowed values (validated case-insensitively), if any.
+        in_new_book: a new workbook gets the column; False for a column read only when the
+            user keeps one (e.g. delivery notes).
     """
 
     name: str
@@ -30,6 +32,7 @@ class Field:
     kind: Kind = "text"
     required: bool = False
     choices: tuple[str, ...] = ()
+    in_new_book: bool = True
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,8 @@ INVOICES = Table(
         Field("description", "Description"),
         Field("disputed", "Disputed", "bool"),
         Field("dispute_reason", "DisputeReason"),
+        # Delivery evidence (送货单/签收单 number) if the user keeps one: the legal checklist reads it.
+        Field("delivery_note", "DeliveryNote", in_new_book=False),
     ),
     key="invoice_no",
 )

@@ -81,3 +81,18 @@ def invoice_fee_terms(customers: pd.DataFrame, invoice_customers: np.ndarray, de
         per_customer[cid] = terms.index(t)
     idx = pd.Series(invoice_customers, dtype=object).map(per_customer).fillna(0).to_numpy(dtype=np.int64)
     return terms, idx
+
+
+def customer_fee_terms(customers: pd.DataFrame, customer_id: str, default: FeeTerms) -> FeeTerms:
+    """The late-fee terms of one customer: its own row's, else the workbook's.
+
+    Args:
+        customers: typed customers (late-fee columns optional).
+        customer_id: the customer.
+        default: the Settings sheet's terms.
+
+    Returns:
+        The :class:`FeeTerms` its invoices are charged under.
+    """
+    terms, idx = invoice_fee_terms(customers, np.array([customer_id], dtype=object), default)
+    return terms[int(idx[0])]

@@ -26,12 +26,15 @@ import pandas as pd
 
 from xl_ar.book.sheetxml import escape_controls
 from xl_ar.core.calendar import NO_CALENDAR, BusinessCalendar
+from xl_ar.core.feebasis import FeeBasis, fee_basis, interest_from
+from xl_ar.core.fees import FeeTerms
 from xl_ar.core.issues import Issue
 from xl_ar.core.ledger import Ledger, place
 from xl_ar.core.money import to_major
 from xl_ar.core.stages import (DEFAULT_STAGE_RULES, FALLBACK_RULE, OWNER_ROLES, StageRule)
 from xl_ar.documents import DocsSettings
 from xl_ar.documents.filenames import safe_stem
+from xl_ar.documents.feetext import fee_context
 from xl_ar.documents.numerals import capital_amount
 from xl_ar.documents.mail import (Attachment, UnsafeHeader, message_id,
                              parse_addresses, phone_number, safe_text)
@@ -70,6 +73,7 @@ class ReminderItem:
     stage_label_zh: str
     contract_no: str = ""
     description: str = ""
+    compensation_minor: int = 0  # the statutory compensation included in late_fee_minor
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,7 @@ def plan_reminders(
     owners = stages["owner"].to_numpy(dtype=object)
     owners_zh = stages["owner_zh"].to_numpy(dtype=object)
     fee = r["late_fee_minor"].to_numpy(dtype=np.int64)
+    comp = r["compensation_minor"].to_numpy(dtype=np.int64) if "compensation_minor" in r else np.zeros(len(inv), np.int64)
     text = lambda col: inv[col].to_numpy(dtype=object) if col in inv else np.full(len(inv), "", object)  # noqa: E731
     inv_no, contract, descr = text("invoice_no"), text("contract_no"), text("description")
     groups: dict[Any, list[int]] = {}
@@ -207,7 +212,8 @@ def plan_reminders(
                 str(inv["currency"].iat[p]), int(inv["exp"].iat[p]), int(amount[p]), int(open_[p]),
                 int(fee[p]), max(0, -int(days_to_due[p])), int(days_to_due[p]),
                 str(stage[p]) if dunned[p] else "", str(labels[p]) if dunned[p] else _DUE_SOON["en"],
-                str(labels_zh[p]) if dunned[p] else _DUE_SOON["zh"], str(contract[p] or ""), str(descr[p] or "")))
+                str(labels_zh[p]) if dunned[p] else _DUE_SOON["zh"], str(contract[p] or ""), str(descr[p] or ""),
+                int(comp[p])))
         channel = "sms" if _rule_channel(rules, str(stage[gov]), klass) == "sms" else "email"
         checked: dict[str, Any] = {}
         for fld, what, check in (("name", "customer name", safe_text), ("contact", "contact", safe_text),
@@ -255,7 +261,8 @@ def fmt_date(d: dt.date | None, lang: str) -> str:
 
 
 def reminder_context(rem: Reminder, docs: DocsSettings, as_of: dt.date,
-                     calendar: BusinessCalendar = NO_CALENDAR) -> dict[str, Any]:
+                     calendar: BusinessCalendar = NO_CALENDAR, basis: FeeBasis | None = None,
+                     evidence: Sequence[tuple[str, str, str, str, bool]] = ()) -> dict[str, Any]:
     """The template fields of one reminder (see ``templates.CONTEXT_FIELDS``).
 
     Args:
@@ -263,11 +270,17 @@ def reminder_context(rem: Reminder, docs: DocsSettings, as_of: dt.date,
         docs: the documents settings (company, deadline days).
         as_of: the as-of date (the letter's date).
         calendar: the payment deadline moves forward to a working day of this calendar.
+        basis: the customer's late-fee basis (its own terms, see ``xl_ar.core.terms``); None =
+            the default daily terms.
+        evidence: the customer's legal checklist, (item, status, found, missing, gap) per
+            item (``xl_ar.core.evidence.checklist_lines``), for the lawyer's-letter annex.
 
     Returns:
         A dict of plain values: text, numbers, booleans, lists of dicts.
     """
     lang = rem.lang
+    if basis is None:
+        basis = fee_basis(FeeTerms(), as_of)
 
     def item(i: ReminderItem) -> dict[str, Any]:
         overdue = i.days_to_due < 0
@@ -281,6 +294,8 @@ def reminder_context(rem: Reminder, docs: DocsSettings, as_of: dt.date,
             "due_soon": not i.stage, "has_late_fee": i.late_fee_minor > 0, "stage": i.stage,
             "stage_label": i.stage_label_zh if lang == "zh" else i.stage_label,
             "contract_no": i.contract_no, "description": i.description,
+            "interest_from": fmt_date(interest_from(i.due_date, basis.grace_days), lang) if overdue else "",
+            "compensation": fmt_money(i.compensation_minor, i.exp),
         }
 
     totals = []
@@ -289,6 +304,7 @@ def reminder_context(rem: Reminder, docs: DocsSettings, as_of: dt.date,
         exp = its[0].exp
         over = sum(i.open_minor for i in its if i.days_to_due < 0)
         fee = sum(i.late_fee_minor for i in its)
+        comp = sum(i.compensation_minor for i in its)
         totals.append({
             "currency": ccy, "open": fmt_money(sum(i.open_minor for i in its), exp), "overdue": fmt_money(over, exp),
             "late_fee": fmt_money(fee, exp),
@@ -296,6 +312,7 @@ def reminder_context(rem: Reminder, docs: DocsSettings, as_of: dt.date,
             "total_due": fmt_money(over + fee, exp), "items": len(its),
             "total_due_words": capital_amount(over + fee, exp, ccy) if lang == "zh" else "",
             "has_overdue": over > 0, "has_late_fee": fee > 0,
+            "interest": fmt_money(fee - comp, exp), "compensation": fmt_money(comp, exp), "has_compensation": comp > 0,
         })
     items = [item(i) for i in rem.items]
     items.sort(key=lambda x: (not x["overdue"], -x["days_late"], x["days_to_due"]))
@@ -313,6 +330,8 @@ def reminder_context(rem: Reminder, docs: DocsSettings, as_of: dt.date,
         "owner": rem.owner if rem.owner and rem.owner not in _ROLE_NAMES else (docs.sender_name or docs.company(lang)),
         "message_id": rem.id, "channel": rem.channel,
         "max_days_late": max((i.days_late for i in rem.items), default=0),
+        "evidence": [dict(zip(("item", "status", "found", "missing", "gap"), e)) for e in evidence],
+        "fee": fee_context(basis, [i for i in rem.items if i.days_to_due < 0], as_of, lang, fmt_date),
     }
 
 

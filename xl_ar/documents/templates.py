@@ -56,9 +56,11 @@ class ListOf:
 
 _ITEM = {k: _SCALAR for k in (
     "invoice_no", "invoice_date", "due_date", "currency", "amount", "open", "late_fee", "total_due", "days_late",
-    "days_to_due", "overdue", "due_soon", "has_late_fee", "stage", "stage_label", "contract_no", "description")}
+    "days_to_due", "overdue", "due_soon", "has_late_fee", "stage", "stage_label", "contract_no", "description",
+    "interest_from", "compensation")}
 _TOTAL = {k: _SCALAR for k in ("currency", "open", "overdue", "late_fee", "due_soon", "total_due", "items",
-                                "has_overdue", "has_late_fee", "total_due_words")}
+                                "has_overdue", "has_late_fee", "total_due_words",
+                                "interest", "compensation", "has_compensation")}
 
 #: Every field a template may use. Amounts are text already formatted ("8,000.00"), dates are
 #: text in the letter's language ("2025年3月31日" / "31 Mar 2025"), days are whole numbers.
@@ -69,6 +71,9 @@ CONTEXT_FIELDS: dict[str, Any] = {
     "overdue_items": ListOf(_ITEM),
     "due_soon_items": ListOf(_ITEM),
     "totals": ListOf(_TOTAL),
+    "evidence": ListOf({k: _SCALAR for k in ("item", "status", "found", "missing", "gap")}),
+    "fee": {k: _SCALAR for k in ("policy", "label", "statutory", "method", "rate", "source", "period",
+                                 "compensation", "cap", "text")},
     **{k: _SCALAR for k in ("stage", "stage_label", "kind", "lang", "as_of", "deadline", "deadline_days",
                             "owner", "max_days_late", "message_id", "channel")},
 }
