@@ -382,7 +382,9 @@ def markdown() -> str:
              "nothing written. *Parts changed*: `none` = the file stays byte-identical; `ledger` = only the "
              "ledger sheets, their tables, styles and the workbook part may change; `outbox` = the reminders "
              "run writes its Outbox sheet without the refused letters. A full disk during "
-             "the write and a concurrent run are in `tests/book/test_files.py`.",
+             "the write and a concurrent run are in `tests/book/test_files.py`; a refresh and a send "
+             "killed at every step in `tests/test_faults.py`; each template attack, measured in its "
+             "own process, in `tests/documents/test_sandbox.py`.",
              "", f"{len(CASES)} cases.", "",
              "| case | kind | input | command | exit | output names | parts changed |",
              "|---|---|---|---|---|---|---|"]

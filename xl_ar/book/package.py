@@ -17,6 +17,7 @@ titles), which a partial edit risks and leaving it alone cannot cause.
 
 from __future__ import annotations
 
+import glob
 import os
 import posixpath
 import re
@@ -33,8 +34,9 @@ from xl_ar.book.splice import splice_columns
 from xl_ar.book.styles import StyleSheet, safe_parse
 from xl_ar.book.workbookxml import check_sheet_name, shift_sheet_indexes
 from xl_ar.book.tables import extend_table_xml, update_filter_name, widen_autofilter
+from xl_ar.book.faults import fault_point
 from xl_ar.book.zipio import (BookLockedError, ZipMember, backup, check_not_open, check_writable, read_directory,
-                              read_member, run_lock, write_zip)
+                              read_member, run_lock, temp_prefix, write_zip)
 
 __all__ = ["BookError", "BookLockedError", "WorkbookPackage", "backup", "check_not_open"]
 
@@ -607,7 +609,11 @@ class WorkbookPackage:
     def _write(self, target: Path, progress: Callable[[str], None] | None) -> None:
         """The new file beside ``target``, synced, renamed over it; on any failure ``target`` is
         as it was and no temp file is left (a full disk is a :class:`BookError` saying so)."""
-        fd, tmp = tempfile.mkstemp(prefix=".~xl-ar-", suffix=".tmp", dir=target.parent)
+        prefix = temp_prefix(target)
+        for stale in target.parent.glob(f"{glob.escape(prefix)}*.tmp"):
+            # Left by a run of this workbook that was killed while writing (we hold its lock).
+            stale.unlink(missing_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as out, open(self.path, "rb") as src:
                 names = [n for n in self._order if n not in self._deleted] + self._added
@@ -615,7 +621,9 @@ class WorkbookPackage:
                 out.flush()
                 os.fsync(out.fileno())
             shutil.copymode(target if target.exists() else self.path, tmp)
+            fault_point("save:synced")
             os.replace(tmp, target)
+            fault_point("save:replaced")
         except BaseException as exc:
             try:
                 os.unlink(tmp)

@@ -16,6 +16,8 @@ Before a workbook is written over, :func:`check_not_open` refuses one open in Ex
 from __future__ import annotations
 
 import contextlib
+import glob
+import hashlib
 import fcntl
 import os
 import re
@@ -28,6 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Mapping, Sequence
 
+from xl_ar.book.faults import fault_point
 from xl_ar.book.sheetxml import BookError
 
 try:  # ISA-L's deflate is ~4x faster than zlib's at level 1
@@ -203,6 +206,7 @@ def write_zip(
     central: list[bytes] = []
     offset = 0
     for name in names:
+        fault_point("save:member")
         if progress is not None:
             progress(name)
         m = members.get(name)
@@ -363,6 +367,13 @@ def check_writable(path: str | os.PathLike[str]) -> None:
                         "links would keep the old content: work on a copy with one name")
 
 
+def temp_prefix(target: str | os.PathLike[str]) -> str:
+    """The prefix of the temp file a save of ``target`` writes beside it (one per workbook, so a
+    run holding the workbook's lock may delete what a killed run of the same workbook left)."""
+    name = Path(target).name
+    return f".~xl-ar-{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:10]}-"
+
+
 @contextlib.contextmanager
 def run_lock(path: str | os.PathLike[str]) -> Iterator[None]:
     """Hold the xl-ar lock of a workbook while it is written: a second run refuses clearly.
@@ -422,9 +433,18 @@ def backup(
     dest, k = folder / f"{p.stem}.{stamp}{p.suffix}", 1
     while dest.exists():  # two backups in one second
         dest, k = folder / f"{p.stem}.{stamp}-{k}{p.suffix}", k + 1
+    # Copied under a temporary name, then renamed: a run killed while copying leaves no
+    # truncated file that looks like a backup (and would push a good one out of the rotation).
+    partial = folder / f".~{dest.name}.partial"
+    for stale in folder.glob(f".~{glob.escape(p.stem)}.*.partial"):
+        stale.unlink(missing_ok=True)
     try:
-        shutil.copy2(p, dest)
+        shutil.copy2(p, partial)
+        fault_point("save:backup")
+        os.replace(partial, dest)
+        fault_point("save:backed-up")
     except OSError as exc:
+        partial.unlink(missing_ok=True)
         dest.unlink(missing_ok=True)
         raise BookError(f"the backup of {p.name} could not be written ({exc.strerror or exc}); "
                         "nothing was written") from None

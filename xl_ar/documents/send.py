@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from xl_ar.book.faults import fault_point
 from xl_ar.book.package import BookError, WorkbookPackage
 from xl_ar.book.reader import read_book
 from xl_ar.core.issues import Issue
@@ -266,7 +267,9 @@ def _deliver(smtp: smtplib.SMTP, out: Outgoing, journal: Journal, data: bytes) -
         with contextlib.suppress(Exception):
             smtp.rset()
         raise _Refused(f"DATA refused: {code} {resp.decode(errors='replace')}")
+    fault_point("send:data")
     journal.record(out.id, "sending", at=_now_iso())
+    fault_point("send:journalled")
     body = re.sub(rb"(?m)^\.", b"..", data)  # dot-stuffing (RFC 5321 4.5.2)
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
@@ -277,6 +280,7 @@ def _deliver(smtp: smtplib.SMTP, out: Outgoing, journal: Journal, data: bytes) -
         raise _Uncertain(f"connection lost while sending the message body ({exc})") from None
     if code != 250:
         raise _Refused(f"message refused: {code} {resp.decode(errors='replace')}")
+    fault_point("send:delivered")
     return refused
 
 
@@ -549,6 +553,7 @@ def _send_all(report: SendReport, journal: Journal, docs: DocsSettings, password
                     journal.record(p.out.id, "sent", at=at, customer_id=p.out.customer_id, items=p.out.items,
                                    channel="email", by=p.out.by or docs.sender_name or cfg.user,
                                    subject=p.out.subject, to=p.out.recipients, refused=refused)
+                    fault_point("send:sent")
                     report.sent.append(p.out.id)
                     if refused:
                         report.refused_recipients[p.out.id] = refused
@@ -571,6 +576,7 @@ def _close(smtp: smtplib.SMTP | None, polite: bool = False) -> None:
 def _log_and_update(report: SendReport, path: Path, journal: Journal, entries: list[OutboxEntry], sheet: str,
                     lang: str, now: Callable[[], dt.datetime]) -> None:
     """Bring the workbook up to the journal: Activities rows, then Outbox statuses; one save."""
+    fault_point("send:log")
     state = journal.load()
     records: list[SentRecord] = []
     try:
