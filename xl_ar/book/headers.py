@@ -90,6 +90,7 @@ HEADER_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "description": ("摘要", "说明", "描述", "备注"),
         "disputed": ("争议", "有争议", "是否争议", "Dispute"),
         "dispute_reason": ("争议原因", "争议说明"),
+        "applies_to": ("对应发票", "原发票号", "原发票", "CorrectsInvoice", "OriginalInvoice"),
     },
     "Receipts": {
         "receipt_no": ("收款单号", "收款号", "回款单号", "Receipt", "ReceiptNumber"),

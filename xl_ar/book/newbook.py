@@ -63,14 +63,15 @@ def add_ledger_sheet(wb: Workbook, table_name: str, lang: str, rows: Iterable[Se
         The new worksheet.
     """
     spec = TABLES[table_name]
+    fields = [f for f in spec.fields if f.in_new_book]
     ws = wb.create_sheet(sheet_label(table_name, lang))
-    ws.append([header_label(table_name, f.name, lang) for f in spec.fields])
+    ws.append([header_label(table_name, f.name, lang) for f in fields])
     n = 0
     for n, row in enumerate(rows, start=1):
         ws.append(list(row))
     last_row = max(n, min_rows) + 1
-    last_col = get_column_letter(len(spec.fields))
-    for j, f in enumerate(spec.fields, start=1):
+    last_col = get_column_letter(len(fields))
+    for j, f in enumerate(fields, start=1):
         letter = get_column_letter(j)
         cell = ws.cell(row=1, column=j)
         cell.fill, cell.font = HEADER_FILL, HEADER_FONT

@@ -23,6 +23,8 @@ class Field:
         kind: how raw cell values are converted.
         required: a missing column is an error; a blank cell in a required column is one too.
         choices: allowed values (validated case-insensitively), if any.
+        in_new_book: whether a new workbook gets the column (an occasional one is typed when
+            needed, e.g. a credit note's ``AppliesTo``).
     """
 
     name: str
@@ -30,6 +32,7 @@ class Field:
     kind: Kind = "text"
     required: bool = False
     choices: tuple[str, ...] = ()
+    in_new_book: bool = True
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,8 @@ INVOICES = Table(
         Field("description", "Description"),
         Field("disputed", "Disputed", "bool"),
         Field("dispute_reason", "DisputeReason"),
+        # A credit note (negative amount) may name the invoice it corrects: it applies there first.
+        Field("applies_to", "AppliesTo", in_new_book=False),
     ),
     key="invoice_no",
 )
