@@ -92,6 +92,7 @@ HEADER_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "disputed": ("争议", "有争议", "是否争议", "Dispute"),
         "dispute_reason": ("争议原因", "争议说明"),
         "delivery_note": ("送货单", "送货单号", "签收单", "签收单号", "交货单", "出库单号", "Delivery"),
+        "applies_to": ("对应发票", "原发票号", "原发票", "CorrectsInvoice", "OriginalInvoice"),
     },
     "Receipts": {
         "receipt_no": ("收款单号", "收款号", "回款单号", "Receipt", "ReceiptNumber"),

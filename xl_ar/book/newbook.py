@@ -62,7 +62,8 @@ def add_ledger_sheet(wb: Workbook, table_name: str, lang: str, rows: Iterable[Se
     Returns:
         The new worksheet.
     """
-    fields = [f for f in TABLES[table_name].fields if f.in_new_book]
+    spec = TABLES[table_name]
+    fields = [f for f in spec.fields if f.in_new_book]
     ws = wb.create_sheet(sheet_label(table_name, lang))
     ws.append([header_label(table_name, f.name, lang) for f in fields])
     n = 0

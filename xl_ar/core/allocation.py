@@ -2,13 +2,18 @@
 
 The rule (docs/domain.md section 3, "by reference, otherwise oldest first"):
 
-1. A receipt that names an invoice of the same customer and currency pays that invoice first,
-   up to its amount (receipts naming one invoice pay it in date order).
-2. What is left of every receipt, and every credit note (a negative invoice line), goes to the
-   customer's open invoices in the same currency, oldest due date first (then invoice date,
-   then sheet order). Payers are taken in date order. Disputed invoices are skipped here:
-   a customer who disputes an invoice is not taken to be paying it unless the receipt says so.
-3. Money that fits no invoice is unapplied cash (or unapplied credit), kept and reported.
+1. A credit note (a negative invoice line) that names the invoice it corrects (``AppliesTo``),
+   of the same customer and currency, reduces that invoice first, up to what is open on it
+   (it corrects the amount billed, so it comes before any receipt).
+2. A receipt that names an invoice of the same customer and currency pays that invoice next,
+   up to what is open (receipts naming one invoice pay it in date order).
+3. With ``auto_apply="oldest"`` (the default): what is left of every receipt and credit note
+   goes to the customer's open invoices in the same currency, oldest due date first (then
+   invoice date, then sheet order). Payers are taken in date order. Disputed invoices are
+   skipped here: a customer who disputes an invoice is not taken to be paying it unless the
+   receipt says so. With ``auto_apply="none"`` (open-item accounting) nothing is applied
+   that names no invoice.
+4. Money that fits no invoice is unapplied cash (or unapplied credit), kept and reported.
 
 Documents dated after the as-of date do not exist for the run. An application's date, used
 for interest, is the later of the payer's date and the invoice date (cash received before an
@@ -132,10 +137,39 @@ def named_targets(invoices: pd.DataFrame, receipts: pd.DataFrame) -> np.ndarray:
     return by_no.reindex(named).fillna(-1).to_numpy(dtype=np.int64)
 
 
+def credit_targets(invoices: pd.DataFrame) -> np.ndarray:
+    """Position in ``invoices`` of the invoice each row's ``applies_to`` names (first of that number), or -1."""
+    if "applies_to" not in invoices or not len(invoices):
+        return np.full(len(invoices), -1, np.int64)
+    by_no = pd.Series(np.arange(len(invoices)), index=invoices["invoice_no"].to_numpy())
+    by_no = by_no[~by_no.index.duplicated()]
+    named = invoices["applies_to"].fillna("").to_numpy(dtype=object)
+    return by_no.reindex(named).fillna(-1).to_numpy(dtype=np.int64)
+
+
+def _apply_named(payer: np.ndarray, target: np.ndarray, date: np.ndarray, amount: np.ndarray,
+                 cap: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Apply payers to the invoices they name, per invoice in date order, up to ``cap[target]``.
+
+    Returns:
+        (payer, invoice, amount applied) of the applications with an amount.
+    """
+    order = np.lexsort((np.arange(len(payer)), date, target))
+    r, t, a = payer[order], target[order], amount[order]
+    first = np.r_[True, t[1:] != t[:-1]]
+    start_idx = np.maximum.accumulate(np.where(first, np.arange(len(t)), 0))
+    csum = np.cumsum(a)
+    cum_after = csum - (csum - a)[start_idx]
+    c = cap[t]
+    applied = np.minimum(cum_after, c) - np.minimum(cum_after - a, c)
+    keep = applied > 0
+    return r[keep], t[keep], applied[keep]
+
+
 def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.date,
                       groups: tuple[np.ndarray, np.ndarray] | None = None,
                       targets: np.ndarray | None = None,
-                      writeoffs: pd.DataFrame | None = None) -> Allocation:
+                      writeoffs: pd.DataFrame | None = None, auto_apply: str = "oldest") -> Allocation:
     """Apply receipts and credit notes to invoices as of a date.
 
     Args:
@@ -152,6 +186,8 @@ def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.
             ``invoices``): amounts dated by the as-of date close their invoice; a receipt
             naming a written-off invoice, dated after the write-off, pays what it left open,
             then recovers the bad debt (up to the amount written off).
+        auto_apply: "oldest" applies money that names no invoice to the oldest open ones;
+            "none" leaves it unapplied (open-item accounting).
 
     Returns:
         The :class:`Allocation`; money is conserved: for every (customer, currency),
@@ -181,6 +217,20 @@ def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.
     recovered = pd.DataFrame({"receipt": np.zeros(0, np.int64), "invoice": np.zeros(0, np.int64),
                               "date": np.zeros(0, "datetime64[s]"), "amount_minor": np.zeros(0, np.int64)})
 
+    # Step 0: credit notes that name the invoice they correct (same customer and currency).
+    remaining_cred = np.where(is_credit, -amt, 0).astype(np.int64)
+    c_target = credit_targets(invoices)
+    c_named = is_credit & (c_target >= 0)
+    if c_named.any():
+        c_named &= is_inv[np.where(c_named, c_target, 0)] & (inv_g[np.where(c_named, c_target, 0)] == inv_g)
+    if c_named.any():
+        cr = np.flatnonzero(c_named)
+        r, t, applied = _apply_named(cr, c_target[cr], inv_date[cr], remaining_cred[cr], remaining_inv)
+        np.subtract.at(remaining_cred, r, applied)
+        np.subtract.at(remaining_inv, t, applied)
+        apps.append(pd.DataFrame({"invoice": t, "payer_kind": "credit", "payer": r,
+                                  "date": np.maximum(inv_date[r], inv_date[t]), "amount_minor": applied}))
+
     # Step 1: receipts that name an invoice of their own customer and currency.
     target = named_targets(invoices, receipts) if targets is None else targets
     has_target = rec_ok & (target >= 0)
@@ -192,23 +242,13 @@ def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.
     for part, cap_of in ((has_target & ~after_wo, amt - wo), (after_wo, wo_left)):
         if not part.any():
             continue
-        r = np.flatnonzero(part)
-        t = tpos[r]
-        order = np.lexsort((np.arange(len(r)), rec_date[r], t))
-        r, t = r[order], t[order]
-        a = rec_amt[r]
-        first = np.r_[True, t[1:] != t[:-1]]
-        start_idx = np.maximum.accumulate(np.where(first, np.arange(len(t)), 0))
-        csum = np.cumsum(a)
-        cum_after = csum - (csum - a)[start_idx]
-        cap = np.minimum(cap_of[t], remaining_inv[t])
-        applied = np.minimum(cum_after, cap) - np.minimum(cum_after - a, cap)
-        keep = applied > 0
-        np.subtract.at(remaining_rec, r[keep], applied[keep])
-        np.subtract.at(remaining_inv, t[keep], applied[keep])
+        r0 = np.flatnonzero(part)
+        r, t, applied = _apply_named(r0, tpos[r0], rec_date[r0], rec_amt[r0], np.minimum(cap_of, remaining_inv))
+        np.subtract.at(remaining_rec, r, applied)
+        np.subtract.at(remaining_inv, t, applied)
         apps.append(pd.DataFrame({
-            "invoice": t[keep], "payer_kind": "receipt", "payer": r[keep],
-            "date": np.maximum(rec_date[r[keep]], inv_date[t[keep]]), "amount_minor": applied[keep],
+            "invoice": t, "payer_kind": "receipt", "payer": r,
+            "date": np.maximum(rec_date[r], inv_date[t]), "amount_minor": applied,
         }))
 
     # Step 1b: what is left of a receipt naming a written-off invoice recovers the bad debt.
@@ -234,15 +274,17 @@ def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.
     open_pos = np.flatnonzero((remaining_inv > 0) & ~disputed)
     open_pos = open_pos[np.lexsort((open_pos, inv_date[open_pos], due[open_pos], inv_g[open_pos]))]
     rec_pos = np.flatnonzero(remaining_rec > 0)
-    cred_pos = np.flatnonzero(is_credit)
+    cred_pos = np.flatnonzero(remaining_cred > 0)
     pay_kind = np.r_[np.zeros(len(rec_pos), np.int8), np.ones(len(cred_pos), np.int8)]
     pay_src = np.r_[rec_pos, cred_pos].astype(np.int64)
     pay_group = np.r_[rec_g[rec_pos], inv_g[cred_pos]]
     pay_date = np.r_[rec_date[rec_pos], inv_date[cred_pos]]
-    pay_amt = np.r_[remaining_rec[rec_pos], -amt[cred_pos]].astype(np.int64)
+    pay_amt = np.r_[remaining_rec[rec_pos], remaining_cred[cred_pos]].astype(np.int64)
     order = np.lexsort((pay_src, pay_kind, pay_date, pay_group))
     pay_kind, pay_src, pay_group, pay_date, pay_amt = (x[order] for x in (pay_kind, pay_src, pay_group, pay_date, pay_amt))
 
+    if auto_apply == "none":  # open-item accounting: nothing names an invoice here, so nothing applies
+        open_pos = open_pos[:0]
     ii, jj, aa = _overlap(inv_g[open_pos], remaining_inv[open_pos], pay_group, pay_amt)
     inv_hit = open_pos[ii]
     np.subtract.at(remaining_inv, inv_hit, aa)

@@ -100,6 +100,7 @@ class KpiSettings:
         due_bands: warning-table days-to-due edges (0 = a "due today" band).
         base_currency: None = the run's base currency (the first tie-out).
         aging_edges, aging_basis: the run's aging (copied from Settings by the parser).
+        auto_apply: the run's AutoApply (copied likewise), for the trend's allocations.
     """
 
     overdue_target: float = 0.05
@@ -112,6 +113,7 @@ class KpiSettings:
     base_currency: str | None = None
     aging_edges: tuple[int, ...] = (30, 60, 90)
     aging_basis: str = "due"
+    auto_apply: str = "oldest"
 
 
 def _fold(text: Any) -> str:
@@ -182,7 +184,8 @@ def parse_kpi_settings(extra: Mapping[str, Any], run: "Settings | None" = None) 
     """
     s, issues = KpiSettings(), []
     if run is not None:
-        s = replace(s, base_currency=run.base_currency, aging_edges=tuple(run.aging_edges), aging_basis=run.aging_basis)
+        s = replace(s, base_currency=run.base_currency, aging_edges=tuple(run.aging_edges), aging_basis=run.aging_basis,
+                    auto_apply=getattr(run, "auto_apply", "oldest"))
     for key_text, value in extra.items():
         key = _KEY_LOOKUP.get(_fold(key_text))
         if key is None:
@@ -293,7 +296,8 @@ def trend_month_ends(as_of: dt.date, months: int = 12) -> list[dt.date]:
 class _Base:
     """The base-currency invoices and receipts of a ledger, for figures at several dates."""
 
-    INV_COLS = ["customer_id", "currency", "invoice_no", "invoice_date", "due_date", "amount_minor", "disputed"]
+    INV_COLS = ["customer_id", "currency", "invoice_no", "invoice_date", "due_date", "amount_minor", "disputed",
+                "applies_to"]
     REC_COLS = ["customer_id", "currency", "receipt_date", "amount_minor", "invoice_no"]
 
     def __init__(self, ledger: "Ledger", result: "Position", kpi: KpiSettings, fx: FxTable | None = None):
@@ -301,13 +305,14 @@ class _Base:
         self.exp = CURRENCY_EXPONENTS.get(self.currency, 2)
         self.fx = fx if fx is not None and fx.base == self.currency else FxTable(self.currency)
         self.edges, self.basis = AgingEdges(tuple(kpi.aging_edges)), kpi.aging_basis
+        self.auto_apply = kpi.auto_apply
         if len(self.edges.edges) + 2 != len(result.labels):
             raise ValueError("the KPI settings' aging edges differ from the run's: "
                              "build them with parse_kpi_settings(settings.extra, settings)")
         inv, rec = ledger.invoices, ledger.receipts
         # Every currency with a rate by the as-of date; each line converts at that one rate.
         self.mask = self.fx.known_currencies(inv["currency"].to_numpy(dtype=object), result.as_of)
-        self.inv = inv.loc[self.mask, self.INV_COLS].reset_index(drop=True)
+        self.inv = inv.loc[self.mask, [c for c in self.INV_COLS if c in inv]].reset_index(drop=True)
         rec_known = self.fx.known_currencies(rec["currency"].to_numpy(dtype=object), result.as_of)
         self.rec = rec.loc[rec_known, self.REC_COLS].reset_index(drop=True)
         self.inv_ccy = self.inv["currency"].to_numpy(dtype=object)
@@ -370,7 +375,7 @@ class _Base:
                     wo = wo.assign(invoice=renumber[wo["invoice"].to_numpy(dtype=np.int64)])
                     wo = wo[wo["invoice"].to_numpy() >= 0]
                 out[mi] = allocate_receipts(self.inv[mi], self.rec[mr], day, groups=(self.inv_g[mi], self.rec_g[mr]),
-                                            targets=targets, writeoffs=wo).open_minor
+                                            targets=targets, writeoffs=wo, auto_apply=self.auto_apply).open_minor
             self._open[day] = out
         return self._open[day]
 

@@ -7,6 +7,7 @@ Errors stop a run before anything is written; warnings are reported and the run 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -222,6 +223,28 @@ def _resolve_customers(frame: pd.DataFrame, chk: _Checker, index: CustomerIndex)
                 "write the customer ID", "warning")
 
 
+def _check_applies_to(invoices: pd.DataFrame, chk: "_Checker", auto_apply: str) -> None:
+    """A credit note's AppliesTo must name an invoice of the same customer and currency."""
+    refs = invoices["applies_to"].to_numpy(dtype=object)
+    if not (refs != "").any():
+        return
+    fallback = "it is applied oldest first" if auto_apply == "oldest" else "it stays unapplied"
+    first = ~invoices["invoice_no"].duplicated().to_numpy()
+    key = {no: (c, k) for no, c, k in zip(invoices["invoice_no"][first], invoices["customer_id"][first],
+                                          invoices["currency"][first])}
+    amount = invoices["amount"].to_numpy(dtype=np.float64)
+    for pos in np.flatnonzero(refs != ""):
+        ref, own = refs[pos], (invoices["customer_id"].iat[pos], invoices["currency"].iat[pos])
+        if not amount[pos] < 0:
+            chk.add("applies_to", int(pos), f'only a credit note (a negative amount) applies to another invoice; '
+                    f'"{ref}" is ignored', "warning")
+        elif ref not in key:
+            chk.add("applies_to", int(pos), f'invoice "{ref}" is not on the Invoices sheet; {fallback}', "warning")
+        elif key[ref] != own:
+            chk.add("applies_to", int(pos), f'invoice "{ref}" is of customer "{key[ref][0]}" in {key[ref][1]}, '
+                    f'not "{own[0]}" in {own[1]}; {fallback}', "warning")
+
+
 def _empty_raw(table: Table) -> RawTable:
     return RawTable(table.sheet, table.sheet, pd.DataFrame({"row": np.zeros(0, np.int64)}), {})
 
@@ -310,6 +333,7 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
     for frame, chk in ((invoices, inv_chk), (receipts, rec_chk)):
         _check_amount_signs(frame, chk)
     _check_named_currency(receipts, rec_chk, invoices, inv_chk)
+    _check_applies_to(invoices, inv_chk, settings.auto_apply)
 
     for frame in (invoices, receipts):
         frame["exp"] = frame["currency"].map(CURRENCY_EXPONENTS).fillna(2).astype(np.int64)
@@ -317,7 +341,8 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
 
     act_chk = _Checker(act_raw, issues)
     writeoffs, wo_issues = settle_writeoffs(activities, invoices, receipts,
-                                            lambda name, pos: act_chk.where(name, pos), allocate_receipts)
+                                            lambda name, pos: act_chk.where(name, pos),
+                                            functools.partial(allocate_receipts, auto_apply=settings.auto_apply))
     issues += wo_issues
 
     rates = None

@@ -22,7 +22,9 @@ class TieOut:
 
     invoiced - credit_applied - received_applied - written_off = open = sum(buckets);
     unapplied cash, unapplied credit and recovered bad debt are listed beside it, never netted
-    silently.
+    silently. In open-item mode (``AutoApply`` none, ``aged_unapplied``) the unapplied receipts
+    and credit notes are aged as negative items by their own date, so the buckets add up to
+    invoiced - all credit notes - all receipts - written off = open - unapplied (``net_balance``).
     """
 
     currency: str
@@ -38,11 +40,14 @@ class TieOut:
     disputed_open: int
     written_off: int = 0
     recovered: int = 0
+    aged_unapplied: bool = False
 
     @property
     def holds(self) -> bool:
-        return (self.invoiced - self.credit_applied - self.received_applied - self.written_off
-                == self.open == sum(self.buckets))
+        lines = self.invoiced - self.credit_applied - self.received_applied - self.written_off
+        if self.aged_unapplied:
+            return lines == self.open and lines - self.unapplied_cash - self.unapplied_credit == sum(self.buckets)
+        return lines == self.open == sum(self.buckets)
 
     @property
     def net_balance(self) -> int:

@@ -84,6 +84,11 @@ SETTINGS: tuple[Setting, ...] = (
             'Decimal mark of amounts typed as text: "." (1,234.50) or "," (1.234,50); blank = refuse "12,50" as ambiguous',
             '文本金额的小数点："." 或 ","；空白 = 含逗号的金额视为有歧义',
             ('小数点', '小数分隔符')),
+    Setting('AutoApply', 'oldest', 'choice', 'ledger',
+            'oldest = receipts and credit notes naming no invoice pay the oldest open invoices; '
+            'none = they stay unapplied and are aged as negative items by their own date (open-item accounting)',
+            'oldest = 未指明发票的收款和红字发票自动冲抵最早的未收发票；none = 保留为未核销，按自身日期作为负数计入账龄（逐笔核销）',
+            ('自动核销', '核销方式')),
     # ---- credit
     Setting('CreditHoldDays', 15, 'integer', 'credit',
             'Hold a customer with an invoice more than this many days overdue, until it is paid',

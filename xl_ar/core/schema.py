@@ -103,6 +103,8 @@ INVOICES = Table(
         Field("dispute_reason", "DisputeReason"),
         # Delivery evidence (送货单/签收单 number) if the user keeps one: the legal checklist reads it.
         Field("delivery_note", "DeliveryNote", in_new_book=False),
+        # A credit note (negative amount) may name the invoice it corrects: it applies there first.
+        Field("applies_to", "AppliesTo", in_new_book=False),
     ),
     key="invoice_no",
 )

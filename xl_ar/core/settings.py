@@ -24,6 +24,8 @@ class Settings:
         language: "zh" or "en", the language of labels written back and of documents.
         aging_basis: "due" (days past due) or "invoice" (days since the invoice date).
         aging_edges: bucket edges in days, strictly increasing.
+        auto_apply: "oldest" (money naming no invoice pays the oldest open ones) or "none"
+            (it stays unapplied, aged as a negative item: open-item accounting).
         late_fee_policy, late_fee_rate, late_fee_grace_days, late_fee_cap: the late-fee terms.
         extra: every other Key/Value pair as (raw value, place of the value cell), for the
             settings of credit, stages and documents, and the user's own notes.
@@ -34,6 +36,7 @@ class Settings:
     language: str = "zh"
     aging_basis: str = "due"
     aging_edges: tuple[int, ...] = (30, 60, 90)
+    auto_apply: str = "oldest"
     late_fee_policy: str = "daily"
     late_fee_rate: float | None = None
     late_fee_grace_days: int = 0
@@ -111,6 +114,13 @@ def parse_settings(
                     bad(where, f'aging basis "{raw}" must be due or invoice')
                     continue
                 values[key] = basis
+            elif key == "AutoApply":
+                mode = str(raw).strip().lower()
+                mode = {"最早": "oldest", "先进先出": "oldest", "否": "none", "不自动": "none", "no": "none"}.get(mode, mode)
+                if mode not in ("oldest", "none"):
+                    bad(where, f'AutoApply "{raw}" must be oldest or none')
+                    continue
+                values[key] = mode
             elif key == "AgingEdges":
                 text = str(int(raw)) if isinstance(raw, (int, float)) else str(raw)
                 edges = tuple(int(p) for p in text.replace("，", ",").replace(";", ",").split(",") if p.strip())
@@ -163,6 +173,7 @@ def parse_settings(
         language=values.get("Language", "zh"),
         aging_basis=values.get("AgingBasis", "due"),
         aging_edges=values.get("AgingEdges", (30, 60, 90)),
+        auto_apply=values.get("AutoApply", "oldest"),
         late_fee_policy=values.get("LateFeePolicy", "daily"),
         late_fee_rate=values.get("LateFeeRate"),
         late_fee_grace_days=values.get("LateFeeGraceDays", 0),
