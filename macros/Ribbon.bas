@@ -31,7 +31,7 @@ End Sub
 ' The Python command of a ribbon control id; "" for an unknown id.
 Public Function ArCommandFor(ByVal controlId As String) As String
     Select Case controlId
-        Case "refresh_aging", "update_credit", "plan_collections", "reminders", "statements", "dashboard", "help"
+        Case "refresh_aging", "update_credit", "plan_collections", "reminders", "send", "import_confirmations", "statements", "dashboard", "help"
             ArCommandFor = "import xl_ar.ribbon; xl_ar.ribbon.run('" & controlId & "')"
         Case Else
             ArCommandFor = ""

@@ -111,6 +111,10 @@ class Book:
         book.sheets._active = 0
         return book
 
+    def save(self) -> None:
+        """Save (recorded; the stand-in's cells are not written back to the file)."""
+        self.app.calls.append(("save", self.name, ""))
+
     def __repr__(self) -> str:
         return f"<Book [{self.name}]>"
 
@@ -322,6 +326,12 @@ class Range:
         r1, c1, r2, c2 = self._box
         a = f"${get_column_letter(c1)}${r1}"
         return a if (r1, c1) == (r2, c2) else f"{a}:${get_column_letter(c2)}${r2}"
+
+    def select(self) -> None:
+        """Select the range (activates its sheet; recorded, and kept as ``App.selection``)."""
+        self.sheet.activate()
+        self.sheet.book.app.selection = self.address
+        self._log("select")
 
     def merge(self, across: bool = False) -> None:
         self.sheet.merged.append(self.address.replace("$", ""))

@@ -73,6 +73,118 @@ def test_the_other_run_buttons_run_the_same_refresh(tmp_path, action):
     assert len(book.app.alerts) == 1 and book.app.alerts[0].mode == "info"
 
 
+def test_update_credit_selects_the_credit_columns_and_lists_holds_and_over_limit(tmp_path):
+    book = open_book(tmp_path)
+    ribbon.run("update_credit", book)
+    customers = book.sheets["Customers"]
+    assert book.sheets.active.name == "Customers"
+    head = customers.range("A1:AZ1").value
+    first, last = head.index("AvgDaysLate") + 1, max(j for j, h in enumerate(head) if h) + 1
+    from openpyxl.utils import get_column_letter as L
+    assert book.app.selection == f"${L(first)}$1:${L(last)}$3"
+    [alert] = book.app.alerts
+    assert alert.title == "xl-ar: 信用已更新 / credit updated"
+    # the test ledger's limits (100,000 and 50,000) are far above what is open: no one over
+    assert "信用冻结 On hold:" in alert.prompt and "超额度 Over limit: 0" in alert.prompt
+
+
+def test_plan_collections_opens_the_work_list_and_counts_todays_actions(tmp_path):
+    book = open_book(tmp_path)
+    ribbon.run("plan_collections", book)
+    assert book.sheets.active.name == "Collections"
+    [alert] = book.app.alerts
+    assert "今日需跟进 Action today: " in alert.prompt and "Customers on the work list: " in alert.prompt
+    rows = [r for r in book.sheets["Collections"].range("A3:S20").value if any(v is not None for v in r)]
+    assert f"Customers on the work list: {len(rows)}" in alert.prompt
+
+
+def test_dashboard_opens_the_dashboard_and_reports_its_key_figures(tmp_path):
+    book = open_book(tmp_path)
+    ribbon.run("dashboard", book)
+    assert book.sheets.active.name == "Dashboard"
+    [alert] = book.app.alerts
+    assert "应收余额 Open CNY 8,700.00" in alert.prompt and "逾期 Overdue CNY" in alert.prompt
+    assert "DSO" in alert.prompt and "CEI" in alert.prompt
+
+
+class FakeSender:
+    """Stands for ``send_outbox``: records its calls, answers with a plan of one message."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, path, yes=False):
+        from xl_ar.documents.outbox import OutboxEntry
+        from xl_ar.documents.send import Planned, SendReport
+
+        self.calls.append((Path(path).name, yes))
+        entry = OutboxEntry(channel="email", customer_id="C1", name="Huaxin", to="ap@huaxin.example",
+                            subject="Overdue I2", id="xlar-0123456789abcdef0123")
+        report = SendReport(str(path), dry_run=not yes)
+        report.planned = [Planned(entry, None)]
+        report.awaiting_approval = {"xlar-ffffffffffffffffffff": "lawyer"}
+        if yes:
+            report.sent = [entry.id]
+        return report
+
+
+def test_send_lists_what_will_go_asks_then_sends_as_the_cli(tmp_path, monkeypatch):
+    book = open_book(tmp_path)
+    sender = FakeSender()
+    answers = iter(["ok"])
+    real = book.app.alert
+    monkeypatch.setattr(book.app, "alert", lambda prompt, **k: (real(prompt, **k), next(answers, "ok"))[1])
+    ribbon.send(book, sender=sender)
+    assert sender.calls == [("ledger.xlsx", False), ("ledger.xlsx", True)]
+    assert ("save", "ledger.xlsx", "") in book.app.calls  # approvals typed in Excel reach the file
+    confirm, done = book.app.alerts
+    assert confirm.buttons == "ok_cancel" and "1 e-mail(s) will be sent" in confirm.prompt
+    assert "C1 Huaxin: Overdue I2 -> ap@huaxin.example" in confirm.prompt
+    assert "1 封待审批 awaiting approval" in confirm.prompt
+    assert done.title == "xl-ar: 已发送 / sent" and "已发送 sent 1" in done.prompt
+
+
+def test_send_cancelled_sends_nothing(tmp_path, monkeypatch):
+    book = open_book(tmp_path)
+    sender = FakeSender()
+    real = book.app.alert
+    monkeypatch.setattr(book.app, "alert", lambda prompt, **k: (real(prompt, **k), "cancel")[1])
+    ribbon.send(book, sender=sender)
+    assert sender.calls == [("ledger.xlsx", False)] and len(book.app.alerts) == 1
+
+
+def test_import_confirmations_takes_the_picked_files_into_the_open_book(tmp_path, monkeypatch):
+    from xl_ar.app.statements import run_statements
+
+    book = open_book(tmp_path)
+    from xl_ar.book.filebook import FileBook
+
+    run_statements(FileBook(book.fullname), dt.date(2025, 3, 1), dt.date(2025, 3, 31), out_dir=tmp_path / "st")
+    reply = tmp_path / "st" / "ST-C1-20250301-20250331.xlsx"
+    import openpyxl
+
+    wb = openpyxl.load_workbook(reply)
+    from xl_ar.documents.statements import NAMES
+
+    ws = wb.worksheets[0]
+    ws[wb.defined_names[NAMES["confirmed"]].attr_text.split("!")[1].replace("$", "")].value = "是"
+    wb.save(reply)
+    monkeypatch.setattr(ribbon, "PICK_FILES", lambda app: [str(reply)])
+    ribbon.run("import_confirmations", book)
+    [alert] = book.app.alerts
+    acts = book.sheets["Activities"]
+    logged = [r for r in acts.range("A2:I20").value if any(v is not None for v in r)]
+    assert alert.mode == "info", alert.prompt
+    assert logged and logged[-1][1] == "C1" and logged[-1][3] == "statement" and "ST-C1-20250301-20250331" in logged[-1][5]
+
+
+def test_import_confirmations_cancelled_does_nothing(tmp_path, monkeypatch):
+    book = open_book(tmp_path)
+    monkeypatch.setattr(ribbon, "PICK_FILES", lambda app: [])
+    ribbon.run("import_confirmations", book)
+    assert book.app.alerts == []
+
+
 def test_a_second_press_says_up_to_date_and_writes_nothing(tmp_path):
     book = open_book(tmp_path)
     ribbon.run("refresh_aging", book)

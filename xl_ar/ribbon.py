@@ -15,7 +15,8 @@ import logging
 from pathlib import Path
 from typing import Any, Callable
 
-from xl_ar.book.livebook import LiveBook
+from xl_ar.book.headers import OUTPUTS, SHEET_ALIASES, normalise
+from xl_ar.book.livebook import LiveBook, sheet_rows
 from xl_ar.core.issues import Issue
 from xl_ar.core.money import to_major
 from xl_ar.app.refresh import Report, run_refresh
@@ -41,10 +42,16 @@ HELP_TEXT = """xl-ar 应收账款工具 / receivables toolkit
 
 刷新账龄 Refresh Aging: 按截止日（设置表 AsOfDate，空则今天）重算发票表右侧的计算列和账龄分析表。
   Recomputes the computed columns of Invoices and the Aging sheet at the as-of date.
-更新信用 Update Credit: 同一次刷新也更新客户表的信用列。 The same run updates the Customers credit columns.
-催收计划 / 仪表板 Plan Collections / Dashboard: 运行同一次刷新。 Run the same refresh.
-催款提醒 Reminders: 生成催款邮件草稿、短信清单和发件箱表（发送请用 xl-ar send）。
-  Writes reminder drafts, the SMS list and the Outbox sheet (sending is `xl-ar send`).
+更新信用 Update Credit: 刷新后选中客户表的信用列，列出信用冻结和超额度的客户。
+  Refreshes, selects the Customers credit columns, lists customers on hold or over their limit.
+催收计划 Plan Collections: 刷新后打开催收工作表，报告今日需跟进的客户数。
+  Refreshes, opens the Collections sheet, says how many customers need an action today.
+仪表板 Dashboard: 刷新后打开仪表板，报告余额、逾期率、DSO、CEI。 Refreshes, opens the Dashboard, reports its key figures.
+催款提醒 Reminders: 生成催款邮件草稿、短信清单和发件箱表。 Writes reminder drafts, the SMS list and the Outbox sheet.
+发送 Send: 先保存工作簿，列出将发送的邮件请您确认，再发送（同 xl-ar send --yes；密码取自环境变量或钥匙串）。
+  Saves the book, lists what will go for you to confirm, then sends (as `xl-ar send --yes`; password from env/keyring).
+导入回函 Import Confirmations: 选择客户寄回的对账单文件，记入催收日志和发票争议列。
+  Pick the returned statements; they are logged in Activities and disputes flagged on Invoices.
 对账单 Statements: 上月对账单（Excel 和 PDF），存放在工作簿旁的 statements-日期 文件夹。
   Last month's statements (Excel and PDF) in a statements-DATE folder beside the book.
 
@@ -166,19 +173,168 @@ def refresh_aging(book: Any) -> None:
     _refresh(book, "账龄已刷新 / aging refreshed")
 
 
+def _refreshed(book: Any) -> Report | None:
+    """The refresh run with its errors shown; None when it stopped on errors."""
+    app = book.app
+    try:
+        report = run_refresh(LiveBook(book), progress=status_bar_progress(app))
+    finally:
+        app.status_bar = False
+    if not report.ok or report.result is None:
+        app.alert(issues_message(report.issues), title=f"{TITLE}: 数据有误，未写入 / errors, nothing written",
+                  buttons="ok", mode="critical")
+        return None
+    return report
+
+
+def _sheet(book: Any, *names: str) -> Any | None:
+    return next((s for s in book.sheets if s.name in names), None)
+
+
+def _saved(report: Report) -> str:
+    return "已写入，请保存工作簿 / written: save the book to keep it" if report.written else "无变化 / already up to date"
+
+
 def update_credit(book: Any) -> None:
-    """Update Credit: the credit columns are part of the refresh run, so it runs the refresh."""
-    _refresh(book, "信用已更新 / credit updated")
+    """Update Credit: the refresh (which computes credit), then the Customers sheet's credit columns
+    selected and the customers on hold or over their limit listed."""
+    report = _refreshed(book)
+    if report is None:
+        return
+    credit = report.result.credit
+    sheet = _sheet(book, "Customers", *SHEET_ALIASES["Customers"])
+    if sheet is not None:
+        sheet.activate()
+        head = [normalise(v) for v in (sheet_rows(sheet)[:1] or [[]])[0]]
+        wanted = {normalise(n) for pair in OUTPUTS["Customers"].values() for n in pair}
+        cols = [j + 1 for j, h in enumerate(head) if h in wanted]
+        if cols:
+            sheet.range((1, min(cols)), (max(1, len(sheet_rows(sheet))), max(cols))).select()
+    lines = [f"截止日 As of {report.as_of:%Y-%m-%d}"]
+    if credit is not None:
+        hold = credit[credit["hold"].astype(bool)]
+        over = credit[credit["over_limit"].astype(bool)]
+        lines.append(f"信用冻结 On hold: {len(hold)}" + (f" ({', '.join(map(str, hold['customer_id']))})" if len(hold) else ""))
+        lines.append(f"超额度 Over limit: {len(over)}" + (f" ({', '.join(map(str, over['customer_id']))})" if len(over) else ""))
+    lines.append(_saved(report))
+    book.app.alert("\n".join(lines), title=f"{TITLE}: 信用已更新 / credit updated", buttons="ok", mode="info")
 
 
 def plan_collections(book: Any) -> None:
-    """Plan Collections: runs the refresh, which writes whatever the run computes."""
-    _refresh(book, "催收计划已更新 / collections planned")
+    """Plan Collections: the refresh, then the Collections sheet activated and how many customers
+    need an action today (next action date on or before the as-of date)."""
+    report = _refreshed(book)
+    if report is None:
+        return
+    work = report.result.worklist
+    sheet = _sheet(book, "Collections", *SHEET_ALIASES["Collections"])
+    if sheet is not None:
+        sheet.activate()
+    due = 0 if work is None else int((work["next_action_date"].dt.date <= report.as_of).sum())
+    total = 0 if work is None else len(work)
+    book.app.alert(f"截止日 As of {report.as_of:%Y-%m-%d}\n今日需跟进 Action today: {due}\n"
+                   f"催收工作表客户 Customers on the work list: {total}\n{_saved(report)}",
+                   title=f"{TITLE}: 催收计划 / collections planned", buttons="ok", mode="info")
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None or v != v else f"{v:.1%}"
+
+
+def _days(v: float | None) -> str:
+    return "–" if v is None or v != v else f"{v:.1f}"
 
 
 def dashboard(book: Any) -> None:
-    """Dashboard: runs the refresh, which writes whatever the run computes."""
-    _refresh(book, "仪表板已更新 / dashboard updated")
+    """Dashboard: the refresh, then the Dashboard sheet activated and its key figures reported."""
+    report = _refreshed(book)
+    if report is None:
+        return
+    k = report.result.kpis
+    sheet = _sheet(book, "Dashboard", *SHEET_ALIASES["Dashboard"])
+    if sheet is not None:
+        sheet.activate()
+    lines = [f"截止日 As of {report.as_of:%Y-%m-%d}"]
+    if k is not None:
+        lines += [f"应收余额 Open {k.currency} {to_major(k.open_minor, k.exp):,}",
+                  f"逾期 Overdue {k.currency} {to_major(k.overdue_minor, k.exp):,} ({_pct(k.overdue_ratio)})",
+                  f"DSO {_days(k.dso_simple)} 天 days; CEI {_pct(k.cei)}; 承诺兑现 promises kept {_pct(k.promises_kept)}"]
+    lines.append(_saved(report))
+    book.app.alert("\n".join(lines), title=f"{TITLE}: 仪表板 / dashboard", buttons="ok", mode="info")
+
+
+def pick_reply_files(app: Any) -> list[str]:
+    """Ask for the returned statements in a file dialog: Excel's own on Windows
+    (``Application.GetOpenFilename``), the system's on a Mac (AppleScript). None chosen: []."""
+    import sys
+
+    if sys.platform == "darwin":
+        import subprocess
+
+        script = ('set fs to choose file with prompt "回函 Returned statements" with multiple selections allowed\n'
+                  'set out to ""\nrepeat with f in fs\nset out to out & POSIX path of f & linefeed\nend repeat\n'
+                  'return out')
+        run = subprocess.run(["osascript", "-e", script], capture_output=True, text=True)
+        return [line for line in run.stdout.splitlines() if line.strip()] if run.returncode == 0 else []
+    got = app.api.GetOpenFilename("Statements (*.xlsx;*.pdf),*.xlsx;*.pdf", 1, "回函 Returned statements", None, True)
+    return [str(f) for f in got] if isinstance(got, (list, tuple)) else []
+
+
+#: How the Import Confirmations button gets its files (tests put their own in).
+PICK_FILES: Callable[[Any], list[str]] = pick_reply_files
+
+
+def import_replies(book: Any, today: dt.date | None = None, files: list[str] | None = None) -> None:
+    """Import Confirmations: pick the returned statements; the same import as
+    ``xl-ar import-confirmations``, written into the open book (save it to keep it)."""
+    from xl_ar.app.confirmations import import_confirmations
+
+    paths = files if files is not None else PICK_FILES(book.app)
+    if not paths:
+        return  # the dialog was cancelled
+    summary = import_confirmations(LiveBook(book), paths, today=today)
+    errors = [i for i in summary.issues if i.severity == "error"]
+    text = str(summary) + ("\n\n" + issues_message(summary.issues, limit=10) if summary.issues else "")
+    book.app.alert(text, title=f"{TITLE}: 导入回函 / confirmations", buttons="ok",
+                   mode="critical" if errors and not summary.replies else "info")
+
+
+def send(book: Any, sender: Callable[..., Any] | None = None) -> None:
+    """Send: the book is saved (so approvals typed on the Outbox count), the messages that will go are
+    listed in a confirmation box, and on OK they go through the same run as ``xl-ar send --yes``.
+    The SMTP password comes from the environment or the keyring, never from the book."""
+    from xl_ar.documents.send import SendError, send_outbox
+
+    sender = sender or send_outbox
+    app = book.app
+    path = Path(str(getattr(book, "fullname", "") or ""))
+    if not path.is_file():
+        app.alert("请先保存工作簿 / save the book first: sending reads the saved file.", title=f"{TITLE}: 发送 / send",
+                  buttons="ok", mode="critical")
+        return
+    book.save()
+    try:
+        plan = sender(path, yes=False)
+    except SendError as exc:
+        app.alert(one_line(exc), title=f"{TITLE}: 发送 / send", buttons="ok", mode="critical")
+        return
+    waiting = len(plan.awaiting_approval)
+    wait = f"\n{waiting} 封待审批 awaiting approval (Outbox: Approved)" if waiting else ""
+    if not plan.planned:
+        app.alert(f"没有待发送的邮件 / nothing to send{wait}", title=f"{TITLE}: 发送 / send", buttons="ok", mode="info")
+        return
+    lines = [f"{p.entry.customer_id} {p.entry.name}: {p.entry.subject} -> {p.entry.to}" for p in plan.planned[:MAX_LISTED]]
+    if len(plan.planned) > MAX_LISTED:
+        lines.append(f"… 另有 {len(plan.planned) - MAX_LISTED} 封 / and {len(plan.planned) - MAX_LISTED} more")
+    answer = app.alert(f"将发送 {len(plan.planned)} 封邮件 / {len(plan.planned)} e-mail(s) will be sent:\n"
+                       + "\n".join(lines) + wait, title=f"{TITLE}: 确认发送 / confirm sending",
+                       buttons="ok_cancel", mode="info")
+    if str(answer).lower() != "ok":
+        return
+    report = sender(path, yes=True)
+    text = str(report) + ("\n\n" + issues_message(report.issues, limit=10) if report.issues else "")
+    app.alert(text + "\n发送记录已写入文件 / the log is in the saved file: close this book without saving and reopen it.",
+              title=f"{TITLE}: 已发送 / sent", buttons="ok", mode="info" if report.ok else "critical")
 
 
 def reminders(book: Any, today: dt.date | None = None) -> None:
@@ -234,6 +390,8 @@ HANDLERS: dict[str, Callable[[Any], None]] = {
     "reminders": reminders,
     "statements": statements,
     "dashboard": dashboard,
+    "send": send,
+    "import_confirmations": import_replies,
     "help": show_help,
 }
 

@@ -56,12 +56,13 @@ def _note(reply: ReplyFile, outcome: str, lang: str) -> str:
     return f"有异议：{body}（{tail}）" if zh else f"disputed: {body} ({tail})"
 
 
-def import_confirmations(book_path: str | Path, files: Iterable[str | Path], *, today: dt.date | None = None,
+def import_confirmations(book_path: Any, files: Iterable[str | Path], *, today: dt.date | None = None,
                          by: str = "") -> ImportSummary:
     """Import returned statements into the ledger workbook.
 
     Args:
-        book_path: the ledger workbook (.xlsx/.xlsm).
+        book_path: the ledger workbook (.xlsx/.xlsm), or a live-book adapter (``LiveBook``: the
+            ribbon's button writes into the book open in Excel, which the user then saves).
         files: the returned statement files.
         today: the date of the Activities rows (default: today).
         by: the Activities "By" (who recorded the reply).
@@ -71,11 +72,15 @@ def import_confirmations(book_path: str | Path, files: Iterable[str | Path], *, 
         the others are still imported. Nothing is written when no reply is usable.
     """
     today = today or dt.date.today()
-    book = Path(book_path)
+    live = hasattr(book_path, "book") and hasattr(book_path.book, "sheets")
+    book = Path(str(book_path.path if live else book_path))
     summary = ImportSummary(str(book))
-    check_not_open(book)
-    pkg = WorkbookPackage.open(book).refuse_1904()
-    data = read_book(book)
+    if live:
+        pkg, data = None, book_path.read()
+    else:
+        check_not_open(book)
+        pkg = WorkbookPackage.open(book).refuse_1904()
+        data = read_book(book)
     ledger, settings, _, _ = load(data, None, today)
     lang = settings.language
     inv = ledger.invoices
@@ -159,6 +164,10 @@ def import_confirmations(book_path: str | Path, files: Iterable[str | Path], *, 
 
     if not inv_writes and not act_rows:
         return summary
+    if live:
+        _write_live(book_path.book, inv_sheet, inv_writes, act_layout, act_rows)
+        summary.written = True
+        return summary
     if inv_writes:
         set_sheet_cells(pkg, inv_sheet, inv_writes, header_row=data.layouts["Invoices"].header_row)
     if act_rows:
@@ -169,3 +178,23 @@ def import_confirmations(book_path: str | Path, files: Iterable[str | Path], *, 
     summary.backup = pkg.save_changes()
     summary.written = summary.backup is not None
     return summary
+
+
+def _write_live(xbook: Any, inv_sheet: str, inv_writes: dict[str, Any], act_layout: Any,
+                act_rows: list[dict[int, Any]]) -> None:
+    """Write the import into a book open in Excel: the dispute cells, then the log rows below the
+    Activities sheet's last row (the user saves the book, as after a refresh)."""
+    if inv_writes:
+        sheet = xbook.sheets[inv_sheet]
+        for address, value in inv_writes.items():
+            sheet.range(address).value = value
+    if act_rows:
+        sheet = xbook.sheets[act_layout.name]
+        width = max(max(r) for r in act_rows)
+        grid = [[r.get(c) for c in range(1, width + 1)] for r in act_rows]
+        first = act_layout.last_row + 1
+        sheet.range((first, 1)).value = grid
+        for r, row in enumerate(act_rows):
+            for c, v in row.items():
+                if isinstance(v, dt.date):
+                    sheet.range((first + r, c)).number_format = "yyyy-mm-dd"
