@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from corpus.build import (add_cell, edit_sheet, invoice_cell, ledger, rezip, set_cell_xml, shared_strings,
+from corpus.build import (add_cell, edit_sheet, ledger, rezip, set_cell_xml, shared_strings,
                           shared_strings_bomb, sheet_part)
 from xl_ar.book.package import BookError
 from xl_ar.book.reader import read_book

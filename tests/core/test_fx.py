@@ -3,7 +3,6 @@
 from decimal import Decimal
 
 import numpy as np
-import pandas as pd
 from hypothesis import given, strategies as st
 
 from tables import d, raw_table

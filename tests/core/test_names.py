@@ -1,6 +1,5 @@
 """A customer named by its name on Invoices, Receipts and Activities is the same customer."""
 
-import numpy as np
 import pandas as pd
 
 from tables import d, ledger, raw_table

@@ -1,6 +1,5 @@
 """Write-offs on Activities close the debt: tie-out, fees, hold, bad debt, recovery."""
 
-import pytest
 
 from tables import d, ledger, raw_table
 from xl_ar.core.kpis import KpiSettings, compute_kpis

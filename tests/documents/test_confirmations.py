@@ -25,7 +25,8 @@ from xl_ar.book.cells import CellWrite, set_cells
 from xl_ar.book.reader import read_book
 from xl_ar.documents import confirmations
 from xl_ar.app.confirmations import import_confirmations
-from xl_ar.documents.statements import DISPUTE_COL, KEY_COL, MARKER_SHEET, NAMES, REASON_COL, build_statements, statement_id, write_statement_xlsx
+from xl_ar.documents.statements import DISPUTE_COL, KEY_COL, MARKER_SHEET, NAMES, REASON_COL, build_statements, statement_id
+from xl_ar.documents.statement_xlsx import write_statement_xlsx
 from xl_ar.cli.statements import register
 from xl_ar.app.refresh import load
 

@@ -28,10 +28,10 @@ from xl_ar.documents import pdf as pdf_mod
 from xl_ar.documents.confirmations import read_reply
 from xl_ar.documents.statements import (
     DISPUTE_COL, KEY_COL, MARKER_SHEET, NAMES, REASON_COL, StatementSource, build_statements,
-    write_statement_xlsx,
 )
 from xl_ar.cli.statements import register
 from xl_ar.documents.attachments import statement_attachment
+from xl_ar.documents.statement_xlsx import write_statement_xlsx
 from xl_ar.app.refresh import load
 
 D = dt.date

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from xl_ar.core.issues import Issue, has_errors
-from xl_ar.documents.statements import Statement, build_statements, file_stem, fmt_money, write_statement_xlsx
+from xl_ar.documents.statement_xlsx import write_statement_xlsx
+from xl_ar.documents.statements import Statement, build_statements, file_stem, fmt_money
 from xl_ar.core.progress import Progress, quiet
 
 FORMATS = ("xlsx", "pdf")

@@ -17,26 +17,23 @@ titles), which a partial edit risks and leaving it alone cannot cause.
 
 from __future__ import annotations
 
-import glob
 import os
 import posixpath
 import re
-import shutil
-import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import unquote
 
-from xl_ar.book.sheetxml import MAX_COL, BookError, OutColumn, escape_attr, split_ref
+from xl_ar.book.sheetxml import MAX_COL, BookError, OutColumn, escape_attr
 from xl_ar.book.splice import splice_columns
 from xl_ar.book.styles import StyleSheet, safe_parse
-from xl_ar.book.workbookxml import check_sheet_name, shift_sheet_indexes
+from xl_ar.book.workbookxml import calc_chain_lists, check_sheet_name, shift_sheet_indexes
 from xl_ar.book.tables import extend_table_xml, update_filter_name, widen_autofilter
-from xl_ar.book.faults import fault_point
+from xl_ar.book.atomic import replace_atomically
 from xl_ar.book.zipio import (BookLockedError, ZipMember, backup, check_not_open, check_writable, read_directory,
-                              read_member, run_lock, temp_prefix, write_zip)
+                              read_member, run_lock, write_zip)
 
 __all__ = ["BookError", "BookLockedError", "WorkbookPackage", "backup", "check_not_open"]
 
@@ -428,20 +425,7 @@ class WorkbookPackage:
         found = self._calc_chain_part()
         if not found:
             return False
-        header_row, columns = (cleared[0], set(cleared[1])) if cleared else (0, set())
-        current = None
-        for m in re.finditer(rb"<(?:\w+:)?c\b([^>]*)>", self.read(found[1])):
-            i = re.search(rb'\si="(\d+)"', m.group(1))
-            current = int(i.group(1)) if i else current  # an omitted i repeats the previous one
-            if current != sheet_id:
-                continue
-            if cleared is None:
-                return True
-            r = re.search(rb'\sr="([^"]+)"', m.group(1))
-            row, col = split_ref(r.group(1).decode()) if r else (0, 0)
-            if row >= header_row and col in columns:
-                return True
-        return False
+        return calc_chain_lists(self.read(found[1]), sheet_id, cleared)
 
     def _drop_calc_chain(self) -> None:
         rid, part = self._calc_chain_part()
@@ -607,38 +591,13 @@ class WorkbookPackage:
         return link
 
     def _write(self, target: Path, progress: Callable[[str], None] | None) -> None:
-        """The new file beside ``target``, synced, renamed over it; on any failure ``target`` is
-        as it was and no temp file is left (a full disk is a :class:`BookError` saying so)."""
-        prefix = temp_prefix(target)
-        for stale in target.parent.glob(f"{glob.escape(prefix)}*.tmp"):
-            # Left by a run of this workbook that was killed while writing (we hold its lock).
-            stale.unlink(missing_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as out, open(self.path, "rb") as src:
+        """The new file beside ``target``, synced, renamed over it (see :func:`replace_atomically`)."""
+        def body(out) -> None:
+            with open(self.path, "rb") as src:
                 names = [n for n in self._order if n not in self._deleted] + self._added
                 write_zip(out, src, self.path.name, names, self._members, self._changes, self._comment, progress)
-                out.flush()
-                os.fsync(out.fileno())
-            shutil.copymode(target if target.exists() else self.path, tmp)
-            fault_point("save:synced")
-            os.replace(tmp, target)
-            fault_point("save:replaced")
-        except BaseException as exc:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            if isinstance(exc, OSError) and not isinstance(exc, BookError):
-                raise BookError(f"{target.name} could not be saved ({exc.strerror or exc}); "
-                                "the workbook is unchanged") from None
-            raise
-        if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
-            dfd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+
+        replace_atomically(target, body, mode_from=target if target.exists() else self.path)
         self.path = target
         self._load()
         return target

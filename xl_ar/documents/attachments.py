@@ -7,7 +7,8 @@ import datetime as dt
 from xl_ar.core.ledger import Ledger
 from xl_ar.core.settings import Settings
 from xl_ar.documents.pdf import render_statement_pdf
-from xl_ar.documents.statements import PDF_MIME, XLSX_MIME, StatementSource, file_stem, statement_xlsx_bytes
+from xl_ar.documents.statement_xlsx import statement_xlsx_bytes
+from xl_ar.documents.statements import PDF_MIME, XLSX_MIME, StatementSource, file_stem
 
 
 def statement_attachment(

@@ -5,7 +5,7 @@ The conversion is ``cn2an``'s RMB mode, behind one function so the rest of the p
 sees the library. It is fed an exact decimal string built from integer minor units, never a
 float, so 0.01 is 壹分 and not a rounding artefact.
 
-Decisions: the forms follow the issued examples and the 支付结算办法 usage common in
+Decisions: the forms follow the usual examples and the 支付结算办法 usage common in
 practice — 整 after a whole number of 元 (壹佰元整), nothing after 角 or 分 (壹万零伍元伍角);
 a negative amount (a credit balance) is 负… (负壹佰元整). Only renminbi is written in capital
 numerals: other currencies have no such convention, so :func:`capital_amount` gives "" for them.

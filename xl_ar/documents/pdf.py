@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Sequence
 
 from xl_ar.core.aging import AgingEdges
-from xl_ar.documents.statements import (TEXT, Statement, closing_in_words, confirm_lines, file_stem, fmt_money,
-                                        write_statement_xlsx)
+from xl_ar.documents.statement_xlsx import write_statement_xlsx
+from xl_ar.documents.statements import TEXT, Statement, closing_in_words, confirm_lines, file_stem, fmt_money
 
 #: Where CJK fonts live on common systems: (regular, bold); bold may be missing.
 FONT_CANDIDATES: tuple[tuple[str, str], ...] = (

@@ -1,0 +1,60 @@
+"""Replacing a file atomically: a temp file beside it, synced, renamed over it.
+
+On any failure the target is as it was and no temp file is left; a full disk or another
+operating-system error is a :class:`BookError` saying the workbook is unchanged. A temp file a
+killed run of the same workbook left behind is removed first (the caller holds the run lock).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+from xl_ar.book.errors import BookError
+from xl_ar.book.faults import fault_point
+from xl_ar.book.zipio import temp_prefix
+
+
+def replace_atomically(target: Path, body: Callable[[BinaryIO], None], mode_from: Path) -> None:
+    """Write ``target`` anew through ``body(stream)``, then rename it into place.
+
+    Args:
+        target: the file to replace (or create).
+        body: writes the new content to the open temp file.
+        mode_from: the file whose permission bits the new one gets.
+
+    Raises:
+        BookError: the file could not be written (the target is unchanged).
+    """
+    prefix = temp_prefix(target)
+    for stale in target.parent.glob(f"{glob.escape(prefix)}*.tmp"):
+        stale.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            body(out)
+            out.flush()
+            os.fsync(out.fileno())
+        shutil.copymode(mode_from, tmp)
+        fault_point("save:synced")
+        os.replace(tmp, target)
+        fault_point("save:replaced")
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        if isinstance(exc, OSError) and not isinstance(exc, BookError):
+            raise BookError(f"{target.name} could not be saved ({exc.strerror or exc}); "
+                            "the workbook is unchanged") from None
+        raise
+    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
+        dfd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
