@@ -37,8 +37,8 @@ from xl_ar.template.ovba import normalise_source
 from xl_ar.template.udf_vba import GOLDEN_PATH, generate_udf_module, udf_names
 
 #: The actions of xl_ar/ribbon.py: run(action_id) for each.
-RIBBON_IDS = ["refresh_aging", "update_credit", "plan_collections", "reminders", "statements",
-              "dashboard", "help"]  # fmt: skip
+RIBBON_IDS = ["refresh_aging", "update_credit", "plan_collections", "reminders", "send", "import_confirmations",
+              "statements", "dashboard", "help"]  # fmt: skip
 REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"

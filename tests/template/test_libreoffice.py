@@ -26,8 +26,8 @@ from xl_ar.template.ovba import normalise_source
 SYSTEM_PYTHON = "/usr/bin/python3"
 DRIVER = Path(__file__).with_name("lo_driver.py")
 XLWINGS_GLUE = ("xlwings", "Dictionary")  # LibreOffice cannot compile these (see above)
-RIBBON_IDS = ["refresh_aging", "update_credit", "plan_collections", "reminders", "statements",
-              "dashboard", "help"]  # fmt: skip
+RIBBON_IDS = ["refresh_aging", "update_credit", "plan_collections", "reminders", "send", "import_confirmations",
+              "statements", "dashboard", "help"]  # fmt: skip
 TIMEOUT_S = 120
 
 
