@@ -250,7 +250,7 @@ def _add_computed_columns(ws, last_row: int) -> None:
     outside Excel are coloured too; ``ISNUMBER`` keeps a text cell uncoloured (Excel
     compares text as greater than any number).
     """
-    first = len(TABLES["Invoices"].fields) + 1
+    first = sum(f.in_new_book for f in TABLES["Invoices"].fields) + 1
     columns = {}
     for k, (field, (english, chinese)) in enumerate(INVOICE_OUTPUTS.items()):
         col = first + k
