@@ -41,10 +41,9 @@ def safe_stem(text: object, fallback: str, *, allowed: str | None = None, max_by
     s = s.strip(" ._")
     if s.split(".")[0].upper() in _WINDOWS_DEVICES:
         s = "_" + s
-    changed = s != original
-    if len(s.encode("utf-8")) > max_bytes:
+    changed = s != original or len(s.encode("utf-8")) > max_bytes
+    if changed:  # room for the "-" and 8 hex digits of the digest, within max_bytes
         s = _cut(s, max_bytes - 9).rstrip(" ._")
-        changed = True
     if not s:
         return fallback + ("-" + _digest(original) if original.strip() else "")
     return f"{s}-{_digest(original)}" if changed else s
