@@ -205,11 +205,12 @@ def update_credit(book: Any) -> None:
     sheet = _sheet(book, "Customers", *SHEET_ALIASES["Customers"])
     if sheet is not None:
         sheet.activate()
-        head = [normalise(v) for v in (sheet_rows(sheet)[:1] or [[]])[0]]
+        rows = sheet_rows(sheet)  # one read of the sheet through Excel
+        head = [normalise(v) for v in (rows[:1] or [[]])[0]]
         wanted = {normalise(n) for pair in OUTPUTS["Customers"].values() for n in pair}
         cols = [j + 1 for j, h in enumerate(head) if h in wanted]
         if cols:
-            sheet.range((1, min(cols)), (max(1, len(sheet_rows(sheet))), max(cols))).select()
+            sheet.range((1, min(cols)), (max(1, len(rows)), max(cols))).select()
     lines = [f"截止日 As of {report.as_of:%Y-%m-%d}"]
     if credit is not None:
         hold = credit[credit["hold"].astype(bool)]

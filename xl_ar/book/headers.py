@@ -7,7 +7,6 @@ are matched after normalising case, spaces, underscores, hyphens and full-width 
 
 from __future__ import annotations
 
-import unicodedata
 
 from xl_ar.core import registry
 from xl_ar.core.schema import TABLES
@@ -167,9 +166,9 @@ INVOICE_OUTPUTS = OUTPUTS["Invoices"]
 
 
 def normalise(text: object) -> str:
-    """Fold a header for matching: NFKC (full-width to ASCII), lower case, no spaces/_/-."""
-    s = unicodedata.normalize("NFKC", str(text)).strip().lower()
-    return "".join(ch for ch in s if ch not in " _-\u3000")
+    """Fold a header for matching: NFKC (full-width to ASCII), lower case, no spaces/_/-
+    (the same folding as Settings keys, ``xl_ar.core.registry.fold``)."""
+    return registry.fold(text)
 
 
 def _build_field_lookup() -> dict[str, dict[str, str]]:

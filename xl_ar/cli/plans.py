@@ -101,14 +101,12 @@ def _target_language(args, console: Console) -> tuple[str | None, int]:
     """(the book's language, EXIT_OK), or (None, exit code) after saying why not: the customer
     or invoice is not in the book (1), or the workbook cannot be used (2)."""
     from xl_ar.app.plans import PlanError, check_plan_target
-    from rich.markup import escape
-
-    from xl_ar.book.sheetxml import BookError
+    from xl_ar.book.errors import BookError
 
     try:
         return check_plan_target(args.book, args.customer, getattr(args, "invoice", "")), EXIT_OK
     except PlanError as exc:
-        console.print(f"[red]error:[/] {escape(str(exc))}; nothing written", highlight=False)
+        console.print(f"[red]error:[/] {esc(exc)}; nothing written", highlight=False)
         return None, EXIT_ISSUES
     except BookError as exc:
         return None, fail(console, exc)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Callable, Mapping
@@ -85,12 +84,7 @@ class CreditSettings:
 # ----------------------------------------------------------------------------- settings
 
 
-def _fold(text: Any) -> str:
-    s = unicodedata.normalize("NFKC", str(text)).strip().lower()
-    return "".join(ch for ch in s if ch not in " _-\u3000")
-
-
-_KEY_LOOKUP = {_fold(a): k for k, *_ in CREDIT_SETTING_DEFAULTS for a in (k, *CREDIT_SETTING_ALIASES.get(k, ()))}
+_KEY_LOOKUP = {registry.fold(a): k for k, *_ in CREDIT_SETTING_DEFAULTS for a in (k, *CREDIT_SETTING_ALIASES.get(k, ()))}
 _FACTOR_ALIASES = {"dayslate": "days_late", "late": "days_late", "ontime": "on_time", "dispute": "disputes",
                    "utilization": "utilisation", "utilisation": "utilisation"}
 
@@ -117,15 +111,15 @@ def _whole(lo: int) -> Callable[[Any], int]:
 def _pairs(raw: Any, names: tuple[str, ...], aliases: Mapping[str, str] | None = None) -> dict[str, Decimal]:
     """Parse "A=80,B=65" (also with ，；: ：) into name -> Decimal, names checked."""
     out: dict[str, Decimal] = {}
-    folded = {_fold(n): n for n in names} | {_fold(a): n for a, n in (aliases or {}).items()}
+    folded = {registry.fold(n): n for n in names} | {registry.fold(a): n for a, n in (aliases or {}).items()}
     for part in re.split(r"[,，;；\n]+", str(raw)):
         if not part.strip():
             continue
         bits = re.split(r"[=:：]", part, maxsplit=1)
-        if len(bits) != 2 or _fold(bits[0]) not in folded:
+        if len(bits) != 2 or registry.fold(bits[0]) not in folded:
             raise ValueError(f'has "{part.strip()}", which is not one of {", ".join(n + "=..." for n in names)}')
         try:
-            out[folded[_fold(bits[0])]] = _dec(bits[1].strip())
+            out[folded[registry.fold(bits[0])]] = _dec(bits[1].strip())
         except ValueError:
             raise ValueError(f'has "{part.strip()}", which is not a number') from None
     if not out:
@@ -193,7 +187,7 @@ def _parse_value(key: str, raw: Any, s: CreditSettings) -> dict[str, Any]:
             raise ValueError("must be whole numbers of days of at least 0")
         return {"terms_days": {g: int(v) for g, v in t.items()}}
     if key == "CreditOrderClosedStatuses":
-        return {"closed_order_statuses": tuple(_fold(p) for p in re.split(r"[,，;；]+", str(raw)) if p.strip())}
+        return {"closed_order_statuses": tuple(registry.fold(p) for p in re.split(r"[,，;；]+", str(raw)) if p.strip())}
     raise KeyError(key)
 
 
@@ -212,7 +206,7 @@ def parse_credit_settings(extra: Mapping[str, Any]) -> tuple[CreditSettings, lis
     """
     s, issues = CreditSettings(), []
     for key_text, value in extra.items():
-        key = _KEY_LOOKUP.get(_fold(key_text))
+        key = _KEY_LOOKUP.get(registry.fold(key_text))
         if key is None:
             continue
         raw, where = value if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], str) \

@@ -53,12 +53,7 @@ class KpiSettings:
     auto_apply: str = "oldest"
 
 
-def _fold(text: Any) -> str:
-    s = unicodedata.normalize("NFKC", str(text)).strip().lower()
-    return "".join(ch for ch in s if ch not in " _-\u3000")
-
-
-_KEY_LOOKUP = {_fold(a): k for k, *_ in KPI_SETTING_DEFAULTS for a in (k, *KPI_SETTING_ALIASES.get(k, ()))}
+_KEY_LOOKUP = {registry.fold(a): k for k, *_ in KPI_SETTING_DEFAULTS for a in (k, *KPI_SETTING_ALIASES.get(k, ()))}
 
 
 def _edges(raw: Any, allow_zero: bool) -> tuple[int, ...]:
@@ -124,7 +119,7 @@ def parse_kpi_settings(extra: Mapping[str, Any], run: "Settings | None" = None) 
         s = replace(s, base_currency=run.base_currency, aging_edges=tuple(run.aging_edges), aging_basis=run.aging_basis,
                     auto_apply=getattr(run, "auto_apply", "oldest"))
     for key_text, value in extra.items():
-        key = _KEY_LOOKUP.get(_fold(key_text))
+        key = _KEY_LOOKUP.get(registry.fold(key_text))
         if key is None:
             continue
         raw, where = value if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], str) else (value, "Settings")

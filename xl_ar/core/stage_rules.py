@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from xl_ar.core import convert
+from xl_ar.core import convert, registry
 from xl_ar.core.issues import Issue
 from xl_ar.core.money import to_minor
 from xl_ar.core.schema import STAGES
@@ -70,11 +70,6 @@ _ROLE_ALIASES = {"销售": "sales", "业务员": "sales", "management": "managem
 
 DEFAULT_CLASS = "B"
 DISPUTE_FOLLOW_UP_DAYS = 7
-
-
-def _norm(text: Any) -> str:
-    s = unicodedata.normalize("NFKC", str(text)).strip().lower()
-    return "".join(ch for ch in s if ch not in " _-\u3000")
 
 
 @dataclass(frozen=True)
@@ -172,17 +167,17 @@ DEFAULT_STAGES_ROWS: dict[str, list[list[Any]]] = {
     lang: stage_table_rows(DEFAULT_STAGE_RULES, lang) for lang in ("en", "zh")
 }
 
-_STAGE_LOOKUP = {_norm(a): k for k, al in _STAGE_ALIASES.items() for a in (k, *al)}
-_STAGE_LOOKUP.update({_norm(STAGE_TEXTS[k][0]): k for k in STAGE_TEXTS})
-_CHANNEL_LOOKUP = {_norm(a): k for k, zh in CHANNEL_LABELS.items() for a in (k, zh)}
-_CHANNEL_LOOKUP.update({_norm(a): k for a, k in _CHANNEL_ALIASES.items()})
-_ROLE_LOOKUP = {_norm(a): k for k, zh in OWNER_ROLES.items() for a in (k, zh)}
-_ROLE_LOOKUP.update({_norm(a): k for a, k in _ROLE_ALIASES.items()})
+_STAGE_LOOKUP = {registry.fold(a): k for k, al in _STAGE_ALIASES.items() for a in (k, *al)}
+_STAGE_LOOKUP.update({registry.fold(STAGE_TEXTS[k][0]): k for k in STAGE_TEXTS})
+_CHANNEL_LOOKUP = {registry.fold(a): k for k, zh in CHANNEL_LABELS.items() for a in (k, zh)}
+_CHANNEL_LOOKUP.update({registry.fold(a): k for a, k in _CHANNEL_ALIASES.items()})
+_ROLE_LOOKUP = {registry.fold(a): k for k, zh in OWNER_ROLES.items() for a in (k, zh)}
+_ROLE_LOOKUP.update({registry.fold(a): k for a, k in _ROLE_ALIASES.items()})
 
 
 def role_key(text: str) -> str:
     """The canonical owner role for a role typed in English or Chinese (unknown: as typed)."""
-    return _ROLE_LOOKUP.get(_norm(text), str(text).strip())
+    return _ROLE_LOOKUP.get(registry.fold(text), str(text).strip())
 
 
 def stage_rules_from_table(frame: pd.DataFrame, places: Mapping[str, str],
@@ -217,10 +212,10 @@ def stage_rules_from_table(frame: pd.DataFrame, places: Mapping[str, str],
             continue
         errors_before = sum(x.severity == "error" for x in issues)
         raw_stage = convert.parse_text(cell("stage"))
-        key = _STAGE_LOOKUP.get(_norm(raw_stage), raw_stage)
+        key = _STAGE_LOOKUP.get(registry.fold(raw_stage), raw_stage)
         if not raw_stage:
             bad("stage", "stage is blank")
-        elif _norm(raw_stage) in RESERVED_STAGES or key in RESERVED_STAGES:
+        elif registry.fold(raw_stage) in RESERVED_STAGES or key in RESERVED_STAGES:
             bad("stage", f'stage "{raw_stage}" is set by the run itself (promises, disputes, write-offs)')
         days: dict[str, int | None] = {}
         for name, what in (("from_day", "from day"), ("to_day", "to day"), ("follow_up_days", "follow-up days")):
@@ -245,7 +240,7 @@ def stage_rules_from_table(frame: pd.DataFrame, places: Mapping[str, str],
         except (ValueError, TypeError):
             bad("min_amount", f'minimum amount "{cell("min_amount")}" is not a number')
         raw_channel = convert.parse_text(cell("channel"))
-        channel = _CHANNEL_LOOKUP.get(_norm(raw_channel), raw_channel)
+        channel = _CHANNEL_LOOKUP.get(registry.fold(raw_channel), raw_channel)
         if raw_channel and channel not in CHANNEL_LABELS:
             bad("channel", f'channel "{raw_channel}" is not one of {", ".join(CHANNEL_LABELS)}', "warning")
         if sum(x.severity == "error" for x in issues) > errors_before:

@@ -9,7 +9,6 @@ the SMTP password comes from the environment or the system keyring only.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -27,12 +26,7 @@ _DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 _PASSWORD_KEY = re.compile(r"password|passwd|pwd|密码|口令|授权码", re.I)
 
 
-def _norm(text: Any) -> str:
-    s = unicodedata.normalize("NFKC", str(text)).strip().lower()
-    return "".join(ch for ch in s if ch not in " _-\u3000")
-
-
-_LOOKUP = {_norm(a): k for k, *_ in DOCS_SETTING_DEFAULTS for a in (k, *DOCS_SETTING_ALIASES.get(k, ()))}
+_LOOKUP = {registry.fold(a): k for k, *_ in DOCS_SETTING_DEFAULTS for a in (k, *DOCS_SETTING_ALIASES.get(k, ()))}
 
 
 @dataclass(frozen=True)
@@ -101,7 +95,7 @@ def parse_docs_settings(extra: Mapping[str, tuple[Any, str]]) -> tuple[DocsSetti
                                 "from the sheet; set XL_AR_SMTP_PASSWORD or store it in the system keyring "
                                 "(keyring set xl-ar USER)", "warning"))
             continue
-        canon = _LOOKUP.get(_norm(key))
+        canon = _LOOKUP.get(registry.fold(key))
         if canon is None or _blank(raw):
             continue
         try:
