@@ -14,7 +14,7 @@ import datetime as dt
 import pandas as pd
 
 from xl_ar.book.owned import OwnedSheet
-from xl_ar.core.evidence import checklist_lines
+from xl_ar.core.evidence import all_checklist_lines
 
 _T = {"en": {"title": "Legal readiness as of {as_of}: evidence per case at the severe stage",
              "head": ("CustomerID", "Name", "Evidence", "Status", "Found", "Missing for"),
@@ -39,9 +39,10 @@ def legal_rows(legal: pd.DataFrame, lang: str, as_of: dt.date | None) -> list[li
     t = _T[lang if lang in _T else "en"]
     rows: list[list] = [[(t["title"].format(as_of=f"{as_of:%Y-%m-%d}" if as_of else ""), "title")],
                         [(h, "header") for h in t["head"]]]
-    for cid in dict.fromkeys(legal["customer_id"]):
-        name = str(legal.loc[legal["customer_id"] == cid, "name"].iat[0])
-        for k, (item, status, found, missing, lacking) in enumerate(checklist_lines(legal, cid, lang)):
+    names = dict(zip(legal["customer_id"][::-1], legal["name"][::-1]))  # each case's first name
+    for cid, lines in all_checklist_lines(legal, lang).items():
+        name = str(names[cid])
+        for k, (item, status, found, missing, lacking) in enumerate(lines):
             rows.append([cid if k == 0 else None, name if k == 0 else None, item,
                          (status, "late") if lacking else status, found or None, missing or None])
     if legal.empty:

@@ -61,6 +61,15 @@ def _dates(values: Any) -> list[str]:
     return sorted({pd.Timestamp(v).date().isoformat() for v in values if not pd.isna(v)})
 
 
+def _positions(keys: np.ndarray, wanted: set) -> dict[Any, np.ndarray]:
+    """Positions of each wanted key in ``keys``, in order."""
+    out: dict[Any, list[int]] = {}
+    for p, k in enumerate(keys):
+        if k in wanted:
+            out.setdefault(k, []).append(p)
+    return {k: np.asarray(v, np.int64) for k, v in out.items()}
+
+
 def evidence_checklist(ledger: Any, result: Any, stages: pd.DataFrame, as_of: dt.date,
                        promises: pd.DataFrame | None = None) -> pd.DataFrame:
     """The evidence checklist of every case at the severe stage.
@@ -101,19 +110,26 @@ def evidence_checklist(ledger: Any, result: Any, stages: pd.DataFrame, as_of: dt
     a_out = acts["outcome"].fillna("").astype(str).str.strip().str.lower().to_numpy(dtype=object) if len(acts) else a_cust
     a_note = acts["note"].fillna("").astype(str).to_numpy(dtype=object) if len(acts) else a_cust
     a_date = acts["date"].to_numpy() if len(acts) else a_cust
+    # Each case's rows, found once (not one scan of the whole ledger per case).
+    case_set = set(cases)
+    inv_of = _positions(cust, case_set)
+    act_of = _positions(a_cust, case_set)
+    tool_sent = np.array([bool(SENT_NOTE.search(n)) for n in a_note], dtype=bool)
+    none = np.zeros(0, np.int64)
     rows: list[tuple] = []
     for cid in cases:
-        pos = np.flatnonzero((cust == cid) & overdue)
+        mine_inv = inv_of.get(cid, none)
+        pos = mine_inv[overdue[mine_inv]]
         nos = tuple(str(inv_no[p]) for p in pos)
-        mine = a_cust == cid
-        stmt = mine & (a_chan == "statement")
-        sent = mine & np.array([bool(SENT_NOTE.search(n)) for n in a_note], dtype=bool)
+        mine = act_of.get(cid, none)
+        stmt = mine[a_chan[mine] == "statement"]
+        sent = mine[tool_sent[mine]]
         broken = ()
         if promises is not None and len(promises):
             b = promises[(promises["customer_id"] == cid) & (promises["state"] == "broken")]
             broken = tuple(_dates(b["promise_date"]))
         disp = tuple(f"{inv_no[p]}: {reason[p]}" if reason[p] else str(inv_no[p])
-                     for p in np.flatnonzero((cust == cid) & open_ & disputed))
+                     for p in mine_inv[(open_ & disputed)[mine_inv]])
         found = {
             "contract": (tuple(dict.fromkeys(contract[p] for p in pos if contract[p])),
                          tuple(str(inv_no[p]) for p in pos if not contract[p])),
@@ -121,7 +137,7 @@ def evidence_checklist(ledger: Any, result: Any, stages: pd.DataFrame, as_of: dt
             "delivery": (tuple(delivery[p] for p in pos if delivery[p]),
                          tuple(str(inv_no[p]) for p in pos if not delivery[p]) if has_delivery else nos),
             "statement_sent": (tuple(_dates(a_date[stmt])), ()),
-            "statement_confirmed": (tuple(_dates(a_date[stmt & np.isin(a_out, list(CONFIRMED))])), ()),
+            "statement_confirmed": (tuple(_dates(a_date[stmt[np.isin(a_out[stmt], list(CONFIRMED))]])), ()),
             "reminders_sent": (tuple(_dates(a_date[sent])), ()),
             "promises_broken": (broken, ()),
             "disputes": (disp, ()),
@@ -147,9 +163,24 @@ def checklist_lines(legal: pd.DataFrame, customer_id: str, lang: str) -> list[tu
     Returns:
         The lines (empty when the customer is no case).
     """
+    return all_checklist_lines(legal[legal["customer_id"] == customer_id], lang).get(customer_id, [])
+
+
+def all_checklist_lines(legal: pd.DataFrame, lang: str) -> dict[str, list[tuple[str, str, str, str, bool]]]:
+    """Every case's checklist as text, in one pass: customer id -> :func:`checklist_lines`.
+
+    Args:
+        legal: :func:`evidence_checklist` (its cases in order).
+        lang: "zh" or "en".
+
+    Returns:
+        The cases in the order of ``legal``, each with its lines.
+    """
     k = 1 if lang == "zh" else 0
     sep = "、" if lang == "zh" else ", "
-    return [(ITEM_LABELS[r.item][k], STATUS_LABELS[r.status][k], sep.join(r.refs), sep.join(r.missing),
-             r.status == "missing")
-            for r in legal[legal["customer_id"] == customer_id].itertuples(index=False)]
-
+    out: dict[str, list[tuple[str, str, str, str, bool]]] = {}
+    for cid, item, status, refs, missing in zip(legal["customer_id"], legal["item"], legal["status"],
+                                                 legal["refs"], legal["missing"]):
+        out.setdefault(cid, []).append((ITEM_LABELS[item][k], STATUS_LABELS[status][k], sep.join(refs),
+                                        sep.join(missing), status == "missing"))
+    return out

@@ -376,9 +376,11 @@ def _check_amount_signs(frame: pd.DataFrame, chk: _Checker) -> None:
     raw = chk.column("amount")
     if not len(frame) or "currency" not in frame:
         return
-    for pos, v in enumerate(raw):
+    currency = frame["currency"].to_numpy(dtype=object)
+    # Only a text cell carries a sign; a ledger of number cells has nothing to look at.
+    for pos in np.flatnonzero([isinstance(v, str) for v in raw]):
+        v, ccy = raw[pos], currency[pos]
         mark = convert.amount_currencies(v)
-        ccy = frame["currency"].iat[pos]
         if mark is not None and ccy not in mark[1]:
             chk.add("amount", pos, f'amount "{v}" is written with "{mark[0]}" but its currency '
                     f"({chk.where('currency', pos)}) is {ccy}; the amount is taken in {ccy}: check which is "
@@ -390,13 +392,18 @@ def _check_named_currency(receipts: pd.DataFrame, rec_chk: _Checker, invoices: p
     """Warn when a receipt names an invoice of its customer in another currency."""
     if not len(receipts) or not len(invoices):
         return
-    first = {no: pos for pos, no in reversed(list(enumerate(invoices["invoice_no"].to_numpy())))}
-    for pos, (no, cust, ccy) in enumerate(zip(receipts["invoice_no"], receipts["customer_id"],
-                                               receipts["currency"])):
+    numbers = invoices["invoice_no"].to_numpy(dtype=object)
+    inv_cust = invoices["customer_id"].to_numpy(dtype=object)
+    inv_ccy = invoices["currency"].to_numpy(dtype=object)
+    first = {no: pos for pos, no in reversed(list(enumerate(numbers)))}
+    named = receipts["invoice_no"].to_numpy(dtype=object)
+    rec_cust = receipts["customer_id"].to_numpy(dtype=object)
+    rec_ccy = receipts["currency"].to_numpy(dtype=object)
+    for pos, (no, cust, ccy) in enumerate(zip(named, rec_cust, rec_ccy)):
         i = first.get(no) if no else None
-        if i is None or invoices["customer_id"].iat[i] != cust or invoices["currency"].iat[i] == ccy:
+        if i is None or inv_cust[i] != cust or inv_ccy[i] == ccy:
             continue
-        rec_chk.add("currency", pos, f'receipt in {ccy} names invoice "{no}" in {invoices["currency"].iat[i]} '
+        rec_chk.add("currency", pos, f'receipt in {ccy} names invoice "{no}" in {inv_ccy[i]} '
                     f"({inv_chk.where('currency', i)}); it does not pay that invoice: it goes to the customer's "
                     f"open {ccy} invoices oldest first, or stays unapplied (correct the currency, or record the "
                     "receipt converted)", "warning")
