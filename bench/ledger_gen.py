@@ -72,8 +72,9 @@ def _sheet_xml(header: list[str], columns: list[tuple[str, np.ndarray]], date_st
     return xml.encode("utf-8")
 
 
-def build_ledger(path: Path, n_invoices: int, seed: int = 7) -> Path:
+def build_ledger(path: Path | str, n_invoices: int, seed: int = 7) -> Path:
     """Write a ledger with ``n_invoices`` invoices and about 0.7 receipts per invoice."""
+    path = Path(path)
     rng = np.random.default_rng(seed)
     n_customers = max(10, n_invoices // 40)
     tmp = path.with_suffix(".template.xlsx")

@@ -2,6 +2,11 @@
 
 import datetime as dt
 
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from xl_ar.udfs import AR_BUCKET, AR_DAYSLATE, AR_LATEFEE
 
 AS_OF = dt.datetime(2025, 3, 2)
@@ -138,3 +143,44 @@ def test_credit_limit_takes_a_column_like_the_other_functions():
     assert AR_CREDITLIMIT([[1], [2]], [["A"], ["B"], ["C"]]) == "error: ranges have different sizes (2 and 3 cells)"
     assert AR_CREDITLIMIT(100000, "Z") == 'error: score "Z" must be a number from 0 to 100 or a grade A-D'
     assert AR_CREDITLIMIT(100000, None) == "error: the score is blank: give a number from 0 to 100 or a grade A-D"
+
+
+def _latefee_cell_by_cell(amount, due, as_of):
+    """The reference: AR_LATEFEE's rule for one cell, through the scalar parsers."""
+    from xl_ar.core.convert import parse_amount, parse_date
+    from xl_ar.core.fees import FeeTerms, late_fees
+    from xl_ar.core.money import to_major, to_minor
+
+    try:
+        amt = parse_amount(amount)
+    except ValueError:
+        return f'error: amount "{amount}" is not a number'
+    try:
+        d = parse_date(due)
+    except ValueError:
+        return f'error: due date "{due}" is not a date'
+    if amt is None or d is None:
+        return ""
+    items = pd.DataFrame({"principal_minor": np.array([to_minor(amt, 2)], np.int64),
+                          "due_date": np.array([np.datetime64(d, "s")]), "currency": "CNY", "exp": 2})
+    terms = FeeTerms("daily", None, 0, None)
+    return float(to_major(int(late_fees(items, None, as_of, terms).fee_minor[0]), 2))
+
+
+cells = st.one_of(st.none(), st.just(""), st.floats(-1e7, 1e7, allow_nan=False).map(lambda x: round(x, 2)),
+                  st.integers(-10**6, 10**6), st.sampled_from(["1,234.50", "abc", "¥88", " 12 ", "--"]))
+due_cells = st.one_of(st.none(), st.dates(dt.date(2024, 1, 1), dt.date(2027, 1, 1)),
+                      st.dates(dt.date(2024, 1, 1), dt.date(2027, 1, 1)).map(
+                          lambda d: dt.datetime(d.year, d.month, d.day, 13, 5)),
+                      st.sampled_from(["2026-03-01", "not a date", ""]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(cells, due_cells), min_size=1, max_size=30))
+def test_latefee_over_a_column_equals_it_cell_by_cell(rows):
+    """A whole column at once (converted and computed as arrays) gives, cell for cell, what the
+    scalar rule gives: the fee to the cent, or the same error text."""
+    as_of = dt.date(2026, 10, 31)
+    got = AR_LATEFEE([[a] for a, _ in rows], [[d] for _, d in rows], dt.datetime(2026, 10, 31))
+    want = [[_latefee_cell_by_cell(a, d, as_of)] for a, d in rows]
+    assert got == want

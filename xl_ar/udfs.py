@@ -22,9 +22,10 @@ from xl_ar.book.livebook import sheet_rows
 from xl_ar.book.stagepolicy import StagePolicy, stage_policy
 from xl_ar.core.aging import AgingEdges, age_open_items
 from xl_ar.core.credit import GRADES, available_credit, credit_limit
-from xl_ar.core.convert import is_blank, parse_amount, parse_date, parse_int, parse_number
+from xl_ar.core.convert import (amounts_column, dates_column, is_blank, parse_amount, parse_date, parse_int,
+                                parse_number)
 from xl_ar.core.fees import LATE_FEE_POLICIES, FeeTerms, late_fees
-from xl_ar.core.money import CURRENCY_EXPONENTS, to_major_array, to_minor
+from xl_ar.core.money import CURRENCY_EXPONENTS, to_major_array, to_minor, to_minor_array
 from xl_ar.core.plans import events_from_text, milestone_schedule
 from xl_ar.core.stages import stage_for
 
@@ -57,6 +58,21 @@ def _broadcast(main: Grid, other: Any) -> list[Any]:
     if len(flat) != len(flat_main):
         raise ValueError(f"ranges have different sizes ({len(flat_main)} and {len(flat)} cells)")
     return flat
+
+
+def _objects(values: list[Any]) -> np.ndarray:
+    """A list of cell values as a 1-D object array (cells that are sequences stay whole)."""
+    arr = np.empty(len(values), dtype=object)
+    arr[:] = values
+    return arr
+
+
+def _hashable(v: Any) -> bool:
+    try:
+        hash(v)
+    except TypeError:
+        return False
+    return True
 
 
 def _as_of(value: Any) -> dt.date:
@@ -160,33 +176,38 @@ def AR_LATEFEE(amount, due_date, as_of=None, policy=None, rate=None, grace_days=
         return f"error: {exc}"
     flat = [v for row in grid for v in row]
     out: list[Any] = [""] * len(flat)
-    principal, due_days, where = [], [], []
-    for k, (a, d) in enumerate(zip(flat, dues)):
-        try:
-            amt = parse_amount(a)
-            due = _due(d)
-        except ValueError as exc:
-            out[k] = f"error: {exc}" if "due date" in str(exc) else f'error: amount "{a}" is not a number'
-            continue
-        if amt is None or due is None:
-            continue
-        principal.append(to_minor(amt, exp))
-        due_days.append(np.datetime64(due, "s"))
-        where.append(k)
+    # Whole columns at once (one call per column is how Excel calls a UDF over a range).
+    amounts, bad_amounts = amounts_column(_objects(flat))
+    due, bad_dues = dates_column(_objects(dues))
+    ok = ~np.isnan(amounts) & ~np.isnat(due.to_numpy())
+    for k, a in bad_amounts:
+        out[k], ok[k] = f'error: amount "{a}" is not a number', False
+    for k, d in bad_dues:
+        if not out[k]:  # a bad amount is reported first
+            out[k] = f'error: due date "{d}" is not a date'
+        ok[k] = False
+    where = np.flatnonzero(ok)
+    principal = to_minor_array(amounts[where], exp)
+    due_days = due.to_numpy()[where]
     # One core call per distinct as-of date (usually one): a column is computed at once.
     by_asof: dict[dt.date, list[int]] = {}
-    for i, k in enumerate(where):
+    parsed: dict[Any, dt.date | None] = {}
+    for i, k in enumerate(where.tolist()):
+        v = asofs[k]
         try:
-            by_asof.setdefault(_as_of(asofs[k]), []).append(i)
+            day = parsed[v] if _hashable(v) and v in parsed else _as_of(v)
         except ValueError:
-            out[k] = f'error: as-of date "{asofs[k]}" is not a date'
+            out[k] = f'error: as-of date "{v}" is not a date'
+            continue
+        if _hashable(v):
+            parsed[v] = day
+        by_asof.setdefault(day, []).append(i)
     for day, idx in by_asof.items():
-        items = pd.DataFrame({"principal_minor": np.array([principal[i] for i in idx], dtype=np.int64),
-                              "due_date": np.array([due_days[i] for i in idx], dtype="datetime64[s]"),
+        items = pd.DataFrame({"principal_minor": principal[idx], "due_date": due_days[idx].astype("datetime64[s]"),
                               "currency": ccy, "exp": exp})
         fees = late_fees(items, None, day, terms)
-        for i, v in zip(idx, to_major_array(fees.fee_minor, exp)):
-            out[where[i]] = float(v)
+        for k, v in zip(where[idx].tolist(), to_major_array(fees.fee_minor, exp)):
+            out[k] = float(v)
     return _shape_like(grid, out, single)
 
 

@@ -321,7 +321,7 @@ def random_sheets(draw):
 def test_splice_keeps_every_other_cell_and_writes_every_new_one(case):
     xml, original, header, targets, nums, texts, cols = case
     out = splice_columns(xml, header_row=header, columns=cols, rows=targets, values=[nums, texts])
-    slow = _splice(xml, header, cols, targets, [nums, texts], allow_fast=False)
+    slow = b"".join(_splice(xml, header, cols, targets, [nums, texts], allow_fast=False))
     got = cells(out)
     assert cells(slow) == got
     ours = {c.index for c in cols}
@@ -371,9 +371,32 @@ def test_pretty_printed_xml_is_spliced_like_compact_xml():
             '\n  <row r="4" spans="1:5"/>\n')
     cols = [DAYS, STAGE]
     out = splice_columns(sheet(data), header_row=1, columns=cols, rows=[2, 3, 4], values=[[1.0, 2.0, 3.0], ["x", "y", "z"]])
-    assert cells(out) == cells(_splice(sheet(data), 1, cols, [2, 3, 4], [[1.0, 2.0, 3.0], ["x", "y", "z"]], allow_fast=False))
+    assert cells(out) == cells(b"".join(_splice(sheet(data), 1, cols, [2, 3, 4], [[1.0, 2.0, 3.0], ["x", "y", "z"]], allow_fast=False)))
     assert cells(out) == {
         (1, 1): num("1"), (1, 3): text("Days late", 7), (1, 4): text("Stage", 7), (1, 5): text("Note"),
         (2, 1): num("2"), (2, 3): num("1", 2), (2, 4): text("x"), (3, 3): num("2", 2), (3, 4): text("y"),
         (4, 3): num("3", 2), (4, 4): text("z"),
     }
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_sheets(), st.integers(1, 4))
+def test_pieces_in_small_blocks_join_to_the_same_sheet(case, block_rows):
+    """The spliced sheet handed over in blocks of rows (here tiny ones, so that every border of a
+    block is crossed) is the same XML as the joined splice."""
+    from xl_ar.book import rowcells
+    from xl_ar.book import splice as splice_module
+
+    xml, _, header, targets, nums, texts, cols = case
+    whole = splice_columns(xml, header_row=header, columns=cols, rows=targets, values=[nums, texts])
+    slow = b"".join(_splice(xml, header, cols, targets, [nums, texts], allow_fast=False))
+    saved = splice_module._BLOCK_ROWS, rowcells.BLOCK_ROWS
+    splice_module._BLOCK_ROWS = rowcells.BLOCK_ROWS = block_rows
+    try:
+        pieces = list(splice_module.splice_pieces(xml, header_row=header, columns=cols, rows=targets,
+                                                  values=[nums, texts]))
+        slow_small = b"".join(_splice(xml, header, cols, targets, [nums, texts], allow_fast=False))
+    finally:
+        splice_module._BLOCK_ROWS, rowcells.BLOCK_ROWS = saved
+    assert b"".join(pieces) == whole
+    assert slow_small == slow

@@ -131,6 +131,7 @@ def run_refresh(adapter, *, as_of: dt.date | None = None, today: dt.date | None 
     data = adapter.read()
     progress("validate", 0.3)
     ledger, settings, policies, issues = load(data, as_of, today)
+    data.release_cells()  # the ledger holds what the run needs; the raw cells are most of its memory
     report.as_of, report.settings, report.policies, report.issues = settings.as_of, settings, policies, issues
     if has_errors(issues):
         return report

@@ -27,7 +27,8 @@ from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import unquote
 
 from xl_ar.book.sheetxml import MAX_COL, BookError, OutColumn, escape_attr
-from xl_ar.book.splice import splice_columns
+from xl_ar.book.deflate import DeflatedPart, deflate_pieces
+from xl_ar.book.splice import splice_pieces
 from xl_ar.book.styles import StyleSheet, safe_parse
 from xl_ar.book.workbookxml import calc_chain_lists, check_sheet_name, shift_sheet_indexes
 from xl_ar.book.tables import extend_table_xml, update_filter_name, widen_autofilter
@@ -126,17 +127,18 @@ class WorkbookPackage:
         if part in self._deleted or (part not in self._changes and part not in self._members):
             raise BookError(f"{self.path.name}: no part {part}")
         if part in self._changes:
-            return self._changes[part]
+            data = self._changes[part]
+            return data.inflate() if isinstance(data, DeflatedPart) else data
         return read_member(self.path, self._members[part], part)
 
-    def set_part(self, part: str, data: bytes) -> None:
+    def set_part(self, part: str, data: bytes | DeflatedPart) -> None:
         """Replace a part, or add it (the caller adds its content type when ``.xml`` is not enough).
 
         Args:
             part: the part name.
-            data: its new content.
+            data: its new content (bytes, or already deflated).
         """
-        if not isinstance(data, (bytes, bytearray)):
+        if not isinstance(data, (bytes, bytearray, DeflatedPart)):
             raise TypeError("part data must be bytes")
         part = self._canon(part)
         self._deleted.discard(part)
@@ -171,6 +173,10 @@ class WorkbookPackage:
         if part not in self._changes:
             return False
         new, info = self._changes[part], self._members[part].info
+        if isinstance(new, DeflatedPart):
+            if new.same is not None or new.size != info.file_size or new.crc != info.CRC:
+                return not new.same
+            new = new.inflate()
         if len(new) != info.file_size or (zlib.crc32(new) & 0xFFFFFFFF) != info.CRC:
             return True
         return read_member(self.path, self._members[part], part) != new
@@ -324,7 +330,7 @@ class WorkbookPackage:
     def set_sheet(
         self,
         name: str,
-        xml: bytes,
+        xml: bytes | DeflatedPart,
         *,
         after: str | None = None,
         cleared: tuple[int, Sequence[int]] | None = None,
@@ -375,8 +381,12 @@ class WorkbookPackage:
             The worksheet's part name.
         """
         part = self.sheet_part(name)
-        xml = splice_columns(self.read(part), header_row=header_row, columns=columns, rows=rows, values=values)
-        return self.set_sheet(name, xml, cleared=(header_row, [c.index for c in columns]))
+        xml = self.read(part)
+        pieces = splice_pieces(xml, header_row=header_row, columns=columns, rows=rows, values=values)
+        # Deflated as it is spliced (a full sheet's XML is never joined); compared on the way with
+        # the original, so an unchanged sheet is still known as such.
+        new = deflate_pieces(pieces, original=None if part in self._changes else xml)
+        return self.set_sheet(name, new, cleared=(header_row, [c.index for c in columns]))
 
     def _add_sheet(self, name: str, xml: bytes, after: str | None) -> str:
         entries = self._sheet_entries()
@@ -598,6 +608,3 @@ class WorkbookPackage:
                 write_zip(out, src, self.path.name, names, self._members, self._changes, self._comment, progress)
 
         replace_atomically(target, body, mode_from=target if target.exists() else self.path)
-        self.path = target
-        self._load()
-        return target

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -68,6 +68,20 @@ class BookData:
     settings: dict[str, tuple[Any, str]]
     layouts: dict[str, SheetLayout]
     sheet_names: list[str]
+
+    def release_cells(self, tables: tuple[str, ...] = ("Invoices", "Receipts", "Activities", "Customers")) -> None:
+        """Drop the raw cell values of the record tables, keeping each record's Excel ``row``.
+
+        Once the ledger is validated, writing back needs only where each record sits; at a
+        million rows the cell objects calamine made are most of the memory a run holds.
+
+        Args:
+            tables: the canonical tables to slim (the small ones, Stages say, stay whole).
+        """
+        for name in tables:
+            raw = self.tables.get(name)
+            if raw is not None and "row" in raw.frame:
+                self.tables[name] = replace(raw, frame=raw.frame[["row"]])
 
 
 def _find_header(rows: list[list[Any]], table: str) -> int | None:

@@ -12,24 +12,22 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from xl_ar.book.rowcells import RenderedRows, prepare_column
 from xl_ar.book.sheetxml import (
     MAIN_NS,
     MAX_COL,
     MAX_ROW,
     BookError,
     OutColumn,
-    _is_missing,
     _num,
-    _number_texts,
     _range_ref,
     _t_element,
     col_index,
     col_letter,
-    excel_serials,
     split_ref,
 )
 
@@ -45,47 +43,6 @@ def _letters_at_least(letters: str) -> str:
             alts.append(letters[:i] + f"[{chr(ord(ch) + 1)}-Z]" + (f"[A-Z]{{{n - i - 1}}}" if n - i - 1 else ""))
     alts.append(letters)
     return "(?:" + "|".join(alts) + ")"
-
-
-def _column_cells(col: OutColumn, rstr: list[str], values: Any, p: str) -> list[str]:
-    """Render one computed column: the full ``<c>`` element per row, "" for a blank.
-
-    ``rstr`` holds the row numbers as text, shared by all columns (converted once).
-    """
-    letter = col_letter(col.index)
-    n = len(rstr)
-    s_attr = f' s="{col.style}"' if col.style else ""
-    head = f'<{p}c r="{letter}'
-    if col.kind in ("number", "date"):
-        if col.kind == "date":
-            arr = excel_serials(values)
-        else:
-            try:
-                arr = np.asarray(values, dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"column {letter}: values are not numbers ({exc})") from None
-        if arr.shape != (n,):
-            raise ValueError(f"column {letter}: {arr.size} values for {n} rows")
-        mid, tail = f'"{s_attr}><{p}v>', f"</{p}v></{p}c>"
-        return ["" if t == "nan" else f"{head}{r}{mid}{t}{tail}" for r, t in zip(rstr, _number_texts(arr))]
-    vals = values.tolist() if isinstance(values, np.ndarray) else list(values)
-    if len(vals) != n:
-        raise ValueError(f"column {letter}: {len(vals)} values for {n} rows")
-    # Text columns repeat a few labels (stages, buckets): render each distinct value once.
-    tail = f'"{s_attr} t="inlineStr">'
-    memo: dict[Any, str] = {}
-    try:
-        distinct = set(vals)  # at C speed; a column of labels holds a handful
-    except TypeError:  # an unhashable value: the loop below renders it
-        distinct = {v for v in vals if isinstance(v, str)}
-    for v in distinct:
-        if isinstance(v, str):
-            memo[v] = f"{tail}{_t_element(v, p)}</{p}c>" if v else ""
-    frags = list(map(memo.get, vals))
-    for i in [i for i, f in enumerate(frags) if f is None]:  # not str: None, NaN, numbers
-        v = vals[i]
-        frags[i] = "" if _is_missing(v) or str(v) == "" else f"{tail}{_t_element(str(v), p)}</{p}c>"
-    return [f"{head}{r}{f}" if f else "" for r, f in zip(rstr, frags)]
 
 
 # --------------------------------------------------------------------------- locating parts
@@ -233,7 +190,7 @@ class _Splice:
     """
 
     def __init__(self, sh: _Sheet, pat: _Patterns, cols: list[OutColumn], header_row: int,
-                 targets: list[int], closed: list[bytes]):
+                 targets: list[int], closed: RenderedRows):
         self.xml, self.sh, self.pat, self.cols = sh.xml, sh, pat, cols
         self.header_row, self.targets, self.closed = header_row, targets, closed
         self.lc = len(pat.row_close)
@@ -265,13 +222,14 @@ class _Splice:
             return region
         return self.pat.spans.sub(lambda m: b' spans="' + table.get(m.group(1), m.group(1)) + b'"', region)
 
-    def fast(self, prologue: bytes) -> list[bytes] | None:
+    def fast(self, prologue: bytes) -> Iterator[bytes] | None:
         """Splice with whole-buffer C-level operations; None when the sheet's shape needs `general`.
 
         Needs: every cell tag starts ``<c r="``, every row tag ``<row r="``, rows ascending, no
         row ``<extLst>``, none of our columns used above the header. Our old cells go in one
-        ``re.sub``; the sheet is split on ``</row>`` and each row's new cells are interleaved
-        as the text after it. No extra copy of the sheet is made when there is nothing to strip.
+        ``re.sub``; the sheet is cut at each ``</row>`` and each row's new cells are interleaved
+        as the text after it, yielded by blocks of rows. No extra copy of the sheet is made when
+        there is nothing to strip (the rows are views of it).
         """
         xml, sh, pat, lc = self.xml, self.sh, self.pat, self.lc
         s, e = sh.sd_start, sh.sd_end
@@ -291,60 +249,66 @@ class _Splice:
         work = pat.mine.sub(b"", xml)  # xml itself when none of our cells are there
         if work.find(b' spans="', s) >= 0:
             work = self.widen_spans(work)  # rows above the header too: a wider hint is harmless
-        pieces = work.split(pat.row_close)
-        if len(pieces) - 1 != n:  # <row .../> rows: open them up so that split aligns with rows
+        closes = _find_all(work, pat.row_close)
+        if len(closes) != n:  # <row .../> rows: open them up so that the row closes align with rows
             work = pat.row_self_closing.sub(rb"\1></" + pat.p + b"row>", work)
-            pieces = work.split(pat.row_close)
-            if len(pieces) - 1 != n:
+            closes = _find_all(work, pat.row_close)
+            if len(closes) != n:
                 return None
+        # Piece i is the sheet from after row i-1's </row> up to row i's (the last: to the end);
+        # pieces are views of `work`, not copies. Edited pieces are kept apart in `edited`.
+        starts = np.r_[0, closes + lc]
+        stops = np.r_[closes, len(work)]
+        edited: dict[int, bytes] = {}
+        piece = lambda i: edited[i] if i in edited else view[starts[i]: stops[i]]  # noqa: E731
+        view = memoryview(work)
         # User cells right of ours (a notes column, say) or between them: where, in which rows.
         after = [m.start() for m in pat.after.finditer(work, s)] if pat.after is not None else []
         gaps = [m.start() for m in pat.gap.finditer(work, s)] if pat.gap is not None else []
-        del work
         tgt = np.asarray(self.targets, dtype=np.int64)
-        closed = np.empty(len(tgt), dtype=object)
-        closed[:] = self.closed
-        suffix = np.full(n, pat.row_close, dtype=object)
         posn = np.searchsorted(r_arr, tgt)
         exists = posn < n
         exists[exists] = r_arr[posn[exists]] == tgt[exists]
-        suffix[posn[exists]] = closed[exists]
+        # What follows row i: its new cells and </row> (target_of[i] >= 0), or just </row>;
+        # rows edited below keep theirs in `tails`. Rendered on demand, in order.
+        target_of = np.full(n, -1, np.int64)
+        target_of[posn[exists]] = np.flatnonzero(exists)
+        tails: dict[int, bytes] = {}
+        closed = self.closed
+        suffix = lambda i: tails[i] if i in tails else (closed[target_of[i]] if target_of[i] >= 0  # noqa: E731
+                                                         else pat.row_close)
         if after or gaps:
-            ends = np.cumsum(np.fromiter(map(len, pieces), dtype=np.int64, count=n + 1) + lc)
+            ends = starts[1:]
             row_of = lambda at: np.searchsorted(ends, np.asarray(at, dtype=np.int64), side="right")  # noqa: E731
             merge = set(row_of(gaps).tolist()) if gaps else set()
             for i in sorted(merge):  # a user column between ours: merge cell by cell
                 if first <= i < n:
                     j = int(np.searchsorted(tgt, r_arr[i]))
                     new = self.cells_of(j) if j < len(tgt) and tgt[j] == r_arr[i] else []
-                    piece = pieces[i]
-                    gt = piece.find(b">", piece.find(pat.row_open)) + 1
-                    out = [piece[:gt]]
-                    _RowMerger(piece, pat).merge(gt, len(piece), int(r_arr[i]), new, out)
-                    pieces[i], suffix[i] = b"".join(out), pat.row_close
+                    old = bytes(piece(i))
+                    gt = old.find(b">", old.find(pat.row_open)) + 1
+                    out = [old[:gt]]
+                    _RowMerger(old, pat).merge(gt, len(old), int(r_arr[i]), new, out)
+                    edited[i], tails[i] = b"".join(out), pat.row_close
             if after:  # our block goes before the row's first cell right of it
                 at = np.asarray(after, dtype=np.int64)
                 rows_i = row_of(at)
                 keep = np.flatnonzero(np.r_[True, rows_i[1:] != rows_i[:-1]])  # first per row
-                starts = np.r_[0, ends[:-1]]
                 for i, q in zip(rows_i[keep].tolist(), (at[keep] - starts[rows_i[keep]]).tolist()):
-                    if first <= i < n and i not in merge and len(suffix[i]) > lc:
-                        piece = pieces[i]
-                        pieces[i], suffix[i] = piece[:q], suffix[i][:-lc] + piece[q:] + pat.row_close
+                    if first <= i < n and i not in merge and len(suffix(i)) > lc:
+                        old = bytes(piece(i))
+                        edited[i], tails[i] = old[:q], suffix(i)[:-lc] + old[q:] + pat.row_close
         lead: list[bytes] = []
         extra: dict[int, list[bytes]] = {}
         for k in np.flatnonzero(~exists).tolist():  # targets missing from the sheet: new rows
-            if len(self.closed[k]) > lc:
+            if len(closed[k]) > lc:
                 at = int(posn[k]) - 1
                 (lead if at < 0 else extra.setdefault(at, [])).append(self.new_row(k))
         for i, rows in extra.items():
-            suffix[i] = suffix[i] + b"".join(rows)
-        head = pieces[0]  # the prologue is small: swap in the edited one, and rows before all others
-        pieces[0] = prologue + head[sh.sd_open: s] + b"".join(lead) + head[s:]
-        out = [b""] * (2 * n + 1)
-        out[0::2] = pieces
-        out[1::2] = suffix.tolist()
-        return out
+            tails[i] = suffix(i) + b"".join(rows)
+        head = bytes(piece(0))  # the prologue is small: swap in the edited one, and rows before all others
+        edited[0] = prologue + head[sh.sd_open: s] + b"".join(lead) + head[s:]
+        return _interleave(piece, suffix, n)
 
     def general(self, prologue: bytes) -> list[bytes]:
         """Splice row by row, cell by cell where needed; handles any well-formed sheetData."""
@@ -413,6 +377,27 @@ class _Splice:
         return out
 
 
+def _find_all(buf: bytes, needle: bytes) -> np.ndarray:
+    """Offsets of every occurrence of ``needle`` in ``buf`` (non-overlapping), as an array."""
+    return np.fromiter((m.start() for m in re.finditer(re.escape(needle), buf)), dtype=np.int64)
+
+
+#: Rows per piece handed to the compressor: large enough that the per-piece cost vanishes,
+#: small enough that a block's bytes are a few megabytes.
+_BLOCK_ROWS = 4096
+
+
+def _interleave(piece: Callable[[int], Any], suffix: Callable[[int], bytes], n: int) -> Iterator[bytes]:
+    """piece(0), suffix(0), piece(1), suffix(1), ..., piece(n), joined by blocks of rows."""
+    for lo in range(0, n + 1, _BLOCK_ROWS):
+        block: list[Any] = []
+        for i in range(lo, min(lo + _BLOCK_ROWS, n + 1)):
+            block.append(piece(i))
+            if i < n:
+                block.append(suffix(i))
+        yield b"".join(block)
+
+
 def splice_columns(
     sheet_xml: bytes,
     *,
@@ -441,6 +426,19 @@ def splice_columns(
         The new XML. Formula cells in the columns are replaced like any other: tell the package
         (``set_sheet(..., cleared=(header_row, columns))``, or use its ``splice_sheet``) so it
         can drop a calculation chain that lists them.
+    """
+    return b"".join(_splice(sheet_xml, header_row, columns, rows, values, allow_fast=True))
+
+
+def splice_pieces(sheet_xml: bytes, *, header_row: int, columns: Sequence[OutColumn], rows: Any,
+                  values: Sequence[Any]) -> Iterable[bytes]:
+    """:func:`splice_columns` as the pieces whose concatenation is the new XML, not joined.
+
+    A full sheet's new XML is about a gigabyte: the package deflates the pieces as they come
+    (:func:`xl_ar.book.deflate.deflate_pieces`) instead of joining them first.
+
+    Returns:
+        The pieces, in order (a list, or an iterator yielding blocks of rows).
     """
     return _splice(sheet_xml, header_row, columns, rows, values, allow_fast=True)
 
@@ -475,21 +473,16 @@ def _splice(sheet_xml: bytes, header_row: int, columns: Sequence[OutColumn], row
     pat = _Patterns(sh.p, idx)
     ps = sh.p.decode()
     row_list = rows_arr.tolist()
-    rstr = list(map(str, row_list))
-    col_cells = [_column_cells(c, rstr, v, ps) for c, v in zip(cols, vals)]
-    close = f"</{ps}row>"
+    prepared = [prepare_column(c, v, len(row_list)) for c, v in zip(cols, vals)]  # refused here, not midway
     heads = "".join(
         f'<{ps}c r="{col_letter(c.index)}{header_row}"' + (f' s="{c.header_style}"' if c.header_style else "")
         + f' t="inlineStr">{_t_element(c.header, ps)}</{ps}c>'
         for c in cols if c.header
     )
-    closed = [(heads + close).encode()]
-    closed += map(str.encode, map("".join, zip(*col_cells, itertools.repeat(close, len(rstr)))))
-    del col_cells
+    closed = RenderedRows((heads + f"</{ps}row>").encode(), cols, row_list, prepared, ps)
     job = _Splice(sh, pat, cols, header_row, [header_row] + row_list, closed)
     prologue = _update_prologue(sh.xml[: sh.sd_open], sh.p, cols, header_row, row_list[-1] if row_list else header_row)
-    chunks = (job.fast(prologue) if allow_fast else None) or job.general(prologue)
-    return b"".join(chunks)
+    return (job.fast(prologue) if allow_fast else None) or job.general(prologue)
 
 
 def _update_prologue(pro: bytes, p: bytes, cols: list[OutColumn], header_row: int, last_row: int) -> bytes:

@@ -335,11 +335,13 @@ def _splice_outputs(pkg: WorkbookPackage, sheet: SheetOutputs, st: Styles) -> No
     """Splice a sheet's computed columns into its part and extend its Excel Table over them."""
     layout = sheet.layout
     columns = [OutColumn(c.index, c.header, st["header"], st[c.style], c.kind, c.width) for c in sheet.columns]
-    pkg.splice_sheet(layout.name, header_row=layout.header_row, columns=columns, rows=sheet.rows,
-                     values=[c.values for c in sheet.columns])
+    # The table first: widening a sheet autofilter reads the sheet, which is cheap before the
+    # splice (the part as read) and costly after it (the spliced part would be inflated again).
     pkg.extend_table(layout.name, layout.header_row, layout.first_col, max(c.index for c in columns),
                      {c.index: c.header for c in columns}, last_row=max(layout.last_row, layout.header_row + 1),
                      user_headers=layout.headers)
+    pkg.splice_sheet(layout.name, header_row=layout.header_row, columns=columns, rows=sheet.rows,
+                     values=[c.values for c in sheet.columns])
 
 
 def write_results(pkg: WorkbookPackage, data: BookData, result: RunResult, settings: Settings) -> None:

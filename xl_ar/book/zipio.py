@@ -24,19 +24,17 @@ import re
 import shutil
 import struct
 import zipfile
-import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Mapping, Sequence
 
+from xl_ar.book.deflate import CRC_MASK as _CRC_MASK
+from xl_ar.book.deflate import DeflatedPart, deflate
+from xl_ar.book.deflate import z as _z
 from xl_ar.book.faults import fault_point
 from xl_ar.book.sheetxml import BookError
 
-try:  # ISA-L's deflate is ~4x faster than zlib's at level 1
-    from isal import isal_zlib as _z
-except ImportError:  # pragma: no cover - isal is a declared dependency
-    _z = zlib
 
 MAX_MEMBERS = 50_000
 MAX_TOTAL_SIZE = 2 << 30
@@ -47,7 +45,6 @@ KEEP_BACKUPS = 20
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _U32, _U16 = 0xFFFFFFFF, 0xFFFF  # fields that overflow at these values move to ZIP64 records
-_CRC_MASK = 0xFFFFFFFF
 _DOS_1980 = (0, 0x21)  # (time, date) of 1980-01-01 00:00:00, for members we add
 
 
@@ -187,7 +184,7 @@ def write_zip(
     src_name: str,
     names: Sequence[str],
     members: Mapping[str, ZipMember],
-    changes: Mapping[str, bytes],
+    changes: Mapping[str, bytes | DeflatedPart],
     comment: bytes,
     progress: Callable[[str], None] | None,
 ) -> None:
@@ -199,7 +196,7 @@ def write_zip(
         src_name: its file name, for messages.
         names: the members to write, in order.
         members: the original members (a name in ``changes`` may be new).
-        changes: new content by name.
+        changes: new content by name (bytes, or already deflated).
         comment: the archive comment.
         progress: called with each member's name before it is written.
     """
@@ -212,8 +209,10 @@ def write_zip(
         m = members.get(name)
         if name in changes:
             data = changes[name]
-            comp = _z.compress(data, 1, -15) if _z is not zlib else _deflate_zlib(data)
-            crc, usize = _z.crc32(data) & _CRC_MASK, len(data)
+            if isinstance(data, DeflatedPart):
+                comp, crc, usize = data.data, data.crc, data.size
+            else:
+                comp, crc, usize = deflate(data), _z.crc32(data) & _CRC_MASK, len(data)
             if m is not None:
                 info, name_b = m.info, m.name_bytes
                 flags = info.flag_bits & 0x800
@@ -254,11 +253,6 @@ def write_zip(
 
 
 # ----------------------------------------------------------------------------- zip records
-
-
-def _deflate_zlib(data: bytes) -> bytes:
-    c = zlib.compressobj(1, zlib.DEFLATED, -15)
-    return c.compress(data) + c.flush()
 
 
 def _dos_time(dt: tuple[int, ...]) -> tuple[int, int]:

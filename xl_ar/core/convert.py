@@ -344,6 +344,11 @@ def text_column(values: np.ndarray) -> np.ndarray:
             except TypeError:
                 t = parse_text(v)
             out[i] = t
+    if len(out) > 256:
+        # One object per distinct text: a reader makes a new string for every cell, and a column
+        # of repeated values (currencies, customer IDs, owners) would hold a million copies.
+        codes, uniques = pd.factorize(out)
+        out = np.asarray(uniques, dtype=object)[codes]
     return out
 
 

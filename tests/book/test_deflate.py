@@ -1,0 +1,34 @@
+"""Deflating a part from pieces: the same bytes as deflating it whole, compared on the way."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from xl_ar.book.deflate import DeflatedPart, deflate, deflate_pieces, z
+
+pieces_st = st.lists(st.binary(max_size=300), max_size=40)
+
+
+@given(pieces_st)
+def test_pieces_inflate_to_their_concatenation(pieces):
+    whole = b"".join(pieces)
+    part = deflate_pieces(list(pieces))
+    assert part.inflate() == whole
+    assert part.size == len(whole)
+    assert part.crc == z.crc32(whole) & 0xFFFFFFFF
+    assert part.same is None
+
+
+@given(pieces_st, st.binary(max_size=2000))
+def test_same_is_exact_equality_with_the_original(pieces, other):
+    whole = b"".join(pieces)
+    assert deflate_pieces(list(pieces), original=whole).same is True
+    assert deflate_pieces(iter(pieces), original=other).same is (other == whole)
+
+
+def test_a_list_is_released_as_it_is_deflated():
+    pieces = [b"<row>", memoryview(b"abc"), b"</row>"]
+    part = deflate_pieces(pieces, original=b"<row>abc</row>")
+    assert pieces == [] and part.same is True
+    assert DeflatedPart(deflate(b"<row>abc</row>"), part.crc, part.size).inflate() == b"<row>abc</row>"
