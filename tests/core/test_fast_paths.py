@@ -91,3 +91,35 @@ def test_amounts_column_is_parse_amount_per_cell(cells):
 @given(st.lists(st.one_of(CELLS, st.sampled_from(["#N/A", "#REF!", "formula"]).map(CellError)), max_size=40))
 def test_cell_errors_finds_every_error_cell(cells):
     assert cell_errors(_column(cells)).tolist() == [i for i, v in enumerate(cells) if isinstance(v, CellError)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(CELLS, min_size=1, max_size=12), st.integers(257, 600))
+def test_a_long_text_column_shares_one_object_per_distinct_text(cells, n):
+    """Past 256 cells the column holds one object per distinct text: the same values."""
+    arr = np.empty(n, dtype=object)
+    arr[:] = [cells[i % len(cells)] for i in range(n)]
+    out = text_column(arr)
+    assert out.tolist() == [parse_text(v) for v in arr]
+    assert len({id(v) for v in out}) == len(set(out.tolist()))
+
+
+def test_compact_text_keeps_every_value_and_dtype():
+    import pandas as pd
+
+    from xl_ar.core.ledger import Ledger, compact_text
+
+    inv = pd.DataFrame({"invoice_no": pd.Series(["A1", "A2", "A1"], dtype="str"),
+                        "note": np.array(["x", None, "客户"], dtype=object), "amount_minor": [1, 2, 3]})
+    before = {c: inv[c].tolist() for c in inv}
+    dtypes = inv.dtypes.tolist()
+    empty = pd.DataFrame({"customer_id": pd.Series([], dtype="str")})
+    ledger = Ledger(empty, inv, empty.copy(), empty.copy())
+    compact_text(ledger)
+    after = {c: ledger.invoices[c].tolist() for c in ledger.invoices}
+    assert after.keys() == before.keys()
+    for c in before:
+        assert [None if v is None or v != v else v for v in after[c]] == \
+            [None if v is None or v != v else v for v in before[c]]
+    assert ledger.invoices.dtypes.tolist() == dtypes
+    assert ledger.invoices["invoice_no"].iat[0] is ledger.invoices["invoice_no"].iat[2]

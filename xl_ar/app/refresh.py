@@ -17,7 +17,7 @@ from xl_ar.core.credit import parse_credit_settings
 from xl_ar.core.fees import LATE_FEE_POLICIES
 from xl_ar.core.issues import Issue, has_errors
 from xl_ar.core.kpis import parse_kpi_settings
-from xl_ar.core.ledger import Ledger, validate_ledger
+from xl_ar.core.ledger import Ledger, compact_text, validate_ledger
 from xl_ar.core.money import to_major
 from xl_ar.core.run import Policies, RunResult, refresh
 from xl_ar.core.settings import Settings, parse_settings
@@ -132,6 +132,8 @@ def run_refresh(adapter, *, as_of: dt.date | None = None, today: dt.date | None 
     progress("validate", 0.3)
     ledger, settings, policies, issues = load(data, as_of, today)
     data.release_cells()  # the ledger holds what the run needs; the raw cells are most of its memory
+    if ledger is not None:
+        compact_text(ledger)
     report.as_of, report.settings, report.policies, report.issues = settings.as_of, settings, policies, issues
     if has_errors(issues):
         return report

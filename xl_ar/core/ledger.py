@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -67,6 +67,26 @@ class Ledger:
     writeoffs: pd.DataFrame | None = None
     #: dated exchange rates to the base currency (``date``, ``currency``, ``rate``); None = no sheet
     fx_rates: pd.DataFrame | None = None
+
+
+def compact_text(ledger: Ledger) -> None:
+    """Give the text columns of the record tables fresh string objects, one per distinct text.
+
+    Called once the raw cells are dropped (the results are equal, only the objects change).
+    A reader makes a string for every cell; the few that live on in the ledger are scattered
+    through all the memory the reading took and keep it from going back to the system (about
+    0.4 GB at a million invoices). Copied, they sit together and the rest is freed.
+    """
+    for frame in (ledger.customers, ledger.invoices, ledger.receipts, ledger.activities):
+        for name in frame.columns:
+            col = frame[name]
+            if col.dtype != object and str(col.dtype) != "str":
+                continue
+            codes, uniques = pd.factorize(col.to_numpy(dtype=object), use_na_sentinel=False)
+            fresh = np.empty(len(uniques), dtype=object)
+            fresh[:] = [u.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass") if type(u) is str
+                        else u for u in uniques]
+            frame[name] = pd.Series(fresh[codes], index=frame.index, dtype=col.dtype)
 
 
 def _label(name: str) -> str:
@@ -147,7 +167,7 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
             out[f.name] = np.array([bool(p) for p in parsed], dtype=bool)
         elif f.kind == "currency":
             text = convert.text_column(raw_col)
-            codes = np.array([t.upper() if t else settings.base_currency for t in text], dtype=object)
+            codes = _map_distinct(text, lambda t: t.upper() if t else settings.base_currency)
             known = pd.Series(codes).isin(CURRENCY_EXPONENTS.keys()).to_numpy()
             for pos in np.flatnonzero(~known):
                 chk.add(f.name, int(pos), f'currency "{text[pos]}" is not a known ISO currency code')
@@ -158,7 +178,7 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
             if f.choices and present:
                 norm = {c.lower(): c for c in f.choices}
                 vals = out[f.name].to_numpy()
-                fixed = np.array([norm.get(v.lower(), v) for v in vals], dtype=object)
+                fixed = _map_distinct(vals, lambda v: norm.get(v.lower(), v))
                 for pos in np.flatnonzero((fixed != "") & ~np.isin(fixed, list(f.choices))):
                     chk.add(f.name, int(pos), f'{_label(f.name)} "{vals[pos]}" is not one of {", ".join(f.choices)}', "warning")
                 out[f.name] = fixed
@@ -178,10 +198,18 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
     return out
 
 
+def _map_distinct(values: np.ndarray, fn: Callable[[str], str]) -> np.ndarray:
+    """``fn`` of each text, computed once per distinct text (a column repeats a few values)."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    mapped = np.empty(len(uniques), dtype=object)
+    mapped[:] = [fn(u) for u in uniques]
+    return mapped[codes]
+
+
 def _cut_long_text(out: pd.DataFrame, name: str, chk: "_Checker") -> None:
     """Text longer than an Excel cell holds: warned, and cut (marked) wherever it is copied."""
     vals = out[name].to_numpy()
-    for pos in np.flatnonzero([len(v) > convert.EXCEL_CELL_CHARS for v in vals]):
+    for pos in np.flatnonzero(np.fromiter(map(len, vals), np.int64, len(vals)) > convert.EXCEL_CELL_CHARS):
         chk.add(name, int(pos), f"{_label(name)} of {len(vals[pos]):,} characters is longer than the "
                 f"{convert.EXCEL_CELL_CHARS:,} an Excel cell holds; it is cut (and marked) where xl-ar copies it",
                 "warning")
