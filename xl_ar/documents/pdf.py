@@ -28,7 +28,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from xl_ar.core.aging import AgingEdges
 from xl_ar.documents.statement_xlsx import write_statement_xlsx
@@ -219,14 +219,19 @@ class BatchFonts:
     Args:
         statements: the statements of the batch.
         lang: the language they are rendered in (None: each statement's own).
+        extra: other texts the batch draws (the dunning letters of a reminders run), so one cut
+            serves the letters and the statements alike.
     """
 
-    def __init__(self, statements: Sequence[Statement], lang: str | None = None):
+    def __init__(self, statements: Sequence[Statement] = (), lang: str | None = None, *,
+                 extra: Iterable[str] = ()):
         self._tmp = tempfile.TemporaryDirectory(prefix="xl-ar-fonts-")
         self._fonts: tuple[tuple[str, int], tuple[str, int] | None] | None = None
         self.chars: set[str] = set()
+        for text in extra:
+            self.chars.update(text)
         found = find_cjk_font()
-        if found is None or not statements:
+        if found is None or not (statements or self.chars):
             return
         for st in statements:
             for one in ("zh", "en") if lang is None else (lang,):
@@ -240,7 +245,11 @@ class BatchFonts:
 
     def fonts(self, statement: Statement, lang: str) -> tuple[tuple[str, int], tuple[str, int] | None] | None:
         """The small fonts, when they hold every character of ``statement``; else None."""
-        if self._fonts is None or not statement_chars(statement, lang) <= self.chars:
+        return self.fonts_for(statement_chars(statement, lang))
+
+    def fonts_for(self, chars: set[str]) -> tuple[tuple[str, int], tuple[str, int] | None] | None:
+        """The small fonts, when they hold every one of ``chars`` (a letter's); else None."""
+        if self._fonts is None or not chars <= self.chars:
             return None
         return self._fonts
 
