@@ -134,6 +134,10 @@ def test_the_letters_of_a_run_share_one_font_cut_and_read_as_a_letter_alone(tmp_
             (tmp_path / f"{name}.pdf").write_bytes(data)
             pages.append(subprocess.run(["pdftotext", "-layout", str(tmp_path / f"{name}.pdf"), "-"],
                                         capture_output=True, text=True, check=True).stdout)
+        # each customer's own fee terms, looked up for the whole run at once
+        fee = {"K1": "滞纳金 CNY 1,475.00", "UK1": "(interest GBP 78.60, statutory compensation GBP 70.00)",
+               "K3": "《保障中小企业款项支付条例》"}[msg["X-XL-AR-Customer"]]
+        assert fee in text
         # every line of the letter drawn from the shared cut as from a font cut for it alone
         assert pages[0].count("\f") == pages[1].count("\f")
         for line in filter(str.strip, text.splitlines()):

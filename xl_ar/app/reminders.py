@@ -189,10 +189,11 @@ def build_reminders(
     sms_rows: list[dict[str, Any]] = []
     entries: list[OutboxEntry] = []
     rendered: list[tuple[Any, dict[str, Any], dict[str, str]]] = []
-    for rem in reminders:
+    bases = _bases(ledger, settings, reminders, as_of)
+    for rem, basis in zip(reminders, bases):
         evidence = checklist_lines(result.legal, rem.customer_id, rem.lang) \
             if rem.kind == "lawyer" and getattr(result, "legal", None) is not None else ()
-        ctx = reminder_context(rem, docs, as_of, policies.calendar, _basis(ledger, settings, rem, as_of), evidence)
+        ctx = reminder_context(rem, docs, as_of, policies.calendar, basis, evidence)
         names = templates_for(tset, rem.kind, rem.lang, rem.channel)
         try:
             rendered.append((rem, ctx, {p: tset.render(n, ctx) for p, n in names.items()}))
@@ -268,15 +269,27 @@ def build_reminders(
     return summary
 
 
-def _basis(ledger: Any, settings: Any, rem: Any, as_of: dt.date) -> Any:
-    """The customer's late-fee basis: its own terms (Customers row) over the workbook's."""
+def _bases(ledger: Any, settings: Any, reminders: list[Any], as_of: dt.date) -> list[Any]:
+    """Per reminder, the customer's late-fee basis: its own terms (Customers row) over the
+    workbook's. The terms of all the run's customers are looked up in one pass and the rate
+    table made once (per reminder, each walked every customer: ~3 ms a letter)."""
+    import numpy as np
+
     from xl_ar.core.feebasis import fee_basis, interest_from
     from xl_ar.core.run import fee_terms, rate_table
-    from xl_ar.core.terms import customer_fee_terms
+    from xl_ar.core.terms import invoice_fee_terms
 
-    terms = customer_fee_terms(ledger.customers, rem.customer_id, fee_terms(settings))
-    late = [interest_from(i.due_date, terms.grace_days) for i in rem.items if i.days_to_due < 0]
-    return fee_basis(terms, as_of, rate_table(ledger), min(late) if late else None)
+    if not reminders:
+        return []
+    terms, idx = invoice_fee_terms(ledger.customers, np.array([r.customer_id for r in reminders], dtype=object),
+                                   fee_terms(settings))
+    rates = rate_table(ledger)
+    out = []
+    for rem, k in zip(reminders, idx):
+        own = terms[int(k)]
+        late = [interest_from(i.due_date, own.grace_days) for i in rem.items if i.days_to_due < 0]
+        out.append(fee_basis(own, as_of, rates, min(late) if late else None))
+    return out
 
 
 def _letter_title(rem: Any) -> str:
