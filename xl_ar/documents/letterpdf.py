@@ -13,7 +13,7 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
-from xl_ar.documents.pdf import BatchFonts, PdfError, _cut_font, find_cjk_font
+from xl_ar.documents.pdf import BatchFonts, PdfError, _cut_font, find_cjk_font, keep_bounds
 
 _MARGIN = 20.0
 _LINE_H = 6.0
@@ -78,6 +78,7 @@ def render_letter_pdf(text: str, *, title: str, author: str, date: dt.date, foot
         pdf.set_auto_page_break(True, margin=18)
         pdf.add_font("cjk", "", regular[0], collection_font_number=regular[1])
         pdf.add_font("cjk", "B", bold[0], collection_font_number=bold[1])
+        keep_bounds(pdf)
         pdf.set_title(title)
         pdf.set_author(author or "xl-ar")
         pdf.set_creator("xl-ar")
