@@ -205,7 +205,10 @@ def build_reminders(
 
     letters = [letter_chars(parts["text"], _letter_title(rem), rem.id) for rem, _, parts in rendered
                if rem.kind == "dunning" and rem.channel == "email" and rem.id not in already]
-    fonts = _letter_fonts(letters)
+    prepare = getattr(attach, "prepare", None)  # PDF statements: one cut for them and the letters
+    wanted = [(rem.customer_id, rem.lang) for rem, _, _ in rendered if rem.channel == "email" and rem.id not in already]
+    fonts = prepare(wanted, letters) if prepare is not None and wanted else None
+    fonts = fonts if fonts is not None else _letter_fonts(letters)
     try:
         for k, (rem, ctx, parts) in enumerate(rendered):
             progress("render", 0.3 + 0.6 * k / max(len(rendered), 1))
