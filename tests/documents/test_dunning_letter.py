@@ -105,3 +105,75 @@ def test_a_contract_daily_rate_is_the_customers_own_and_per_contract(tmp_path):
     assert "保障中小企业" not in text
     for line in CONTRACT.splitlines():
         assert flat(line) in flat(pdf), line
+
+
+def test_the_letters_of_a_run_share_one_font_cut_and_read_as_a_letter_alone(tmp_path, monkeypatch):
+    from xl_ar.documents import letterpdf, pdf as pdf_mod
+
+    cuts = []
+    real = pdf_mod._cut_font
+    monkeypatch.setattr(pdf_mod, "_cut_font", lambda face, chars, out: cuts.append(len(chars)) or real(face, chars, out))
+    monkeypatch.setattr(letterpdf, "_cut_font", pdf_mod._cut_font)
+    book = make_book(tmp_path / "l.xlsx", customers=[customer("K1", "北京恒通机电有限公司", "zh", "cn-sme"),
+                                                     customer("UK1", "Harbor Logistics Ltd", "en", "uk-late-payment"),
+                                                     customer("K3", "广州粤秀贸易有限公司", "zh", "cn-sme")],
+                     invoices=[["F1", "K1", D(2024, 12, 1), D(2025, 1, 31), 50000.00, "CNY", "", "", "", ""],
+                               ["G1", "UK1", D(2025, 1, 15), D(2025, 2, 14), 5000.00, "GBP", "", "", "", ""],
+                               ["F3", "K3", D(2024, 12, 1), D(2025, 1, 31), 12345.67, "CNY", "", "", "", ""]])
+    s = build_reminders(book, AS_OF, now=NOW, attach=None)
+    assert s.ok, s.issues
+    assert len(cuts) == 2  # regular and bold, once for the three letters
+    for eml in s.files:
+        msg = read_eml(eml)
+        [att] = [a for a in msg.iter_attachments() if a.get_content_type() == "application/pdf"]
+        text = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+        title = f"{'催款函' if '催款函' in att.get_filename() else 'Formal demand for payment'} {msg['X-XL-AR-Customer']}"
+        alone = letterpdf.render_letter_pdf(text, title=title, author="", date=AS_OF, footer=msg["Message-ID"] or "")
+        pages = []
+        for name, data in (("batch", att.get_content()), ("alone", alone)):
+            (tmp_path / f"{name}.pdf").write_bytes(data)
+            pages.append(subprocess.run(["pdftotext", "-layout", str(tmp_path / f"{name}.pdf"), "-"],
+                                        capture_output=True, text=True, check=True).stdout)
+        # each customer's own fee terms, looked up for the whole run at once
+        fee = {"K1": "滞纳金 CNY 1,475.00", "UK1": "(interest GBP 78.60, statutory compensation GBP 70.00)",
+               "K3": "《保障中小企业款项支付条例》"}[msg["X-XL-AR-Customer"]]
+        assert fee in text
+        # every line of the letter drawn from the shared cut as from a font cut for it alone
+        assert pages[0].count("\f") == pages[1].count("\f")
+        for line in filter(str.strip, text.splitlines()):
+            assert flat(line) in flat(pages[0]) and flat(line) in flat(pages[1]), line
+    assert len(cuts) == 2 + 2 * len(s.files)  # each letter alone cut its own
+
+
+def test_pdf_statements_and_letters_of_a_run_share_one_font_cut(tmp_path, monkeypatch):
+    from xl_ar.documents import letterpdf, pdf as pdf_mod
+
+    cuts = []
+    real = pdf_mod._cut_font
+    monkeypatch.setattr(pdf_mod, "_cut_font", lambda face, chars, out: cuts.append(len(chars)) or real(face, chars, out))
+    monkeypatch.setattr(letterpdf, "_cut_font", pdf_mod._cut_font)
+    drawn_from = []
+    render = pdf_mod._render_fpdf
+    monkeypatch.setattr(pdf_mod, "_render_fpdf",
+                        lambda st, lang, fonts, strict=False: drawn_from.append(fonts[0][0]) or render(st, lang, fonts, strict))
+    book = make_book(tmp_path / "l.xlsx", customers=[customer("K1", "北京恒通机电有限公司", "zh", "cn-sme"),
+                                                     customer("UK1", "Harbor Logistics Ltd", "en", "uk-late-payment")],
+                     invoices=[["F1", "K1", D(2024, 12, 1), D(2025, 1, 31), 50000.00, "CNY", "", "", "", ""],
+                               ["G1", "UK1", D(2025, 1, 15), D(2025, 2, 14), 5000.00, "GBP", "", "", "", ""]])
+    s = build_reminders(book, AS_OF, now=NOW, attach_format="pdf")
+    assert s.ok, s.issues
+    assert len(cuts) == 2  # regular and bold, once for both statements and both letters
+    whole = pdf_mod.find_cjk_font()[0][0]
+    assert len(drawn_from) == 2 and whole not in drawn_from  # each statement drawn from the cut, none from the whole font
+    seen = {}
+    for eml in s.files:
+        msg = read_eml(eml)
+        pdfs = {a.get_filename(): a.get_content() for a in msg.iter_attachments()}
+        assert sorted(n.split("_")[0] for n in pdfs) in (["ST-K1-20250301-20250331.pdf", "催款函"],
+                                                         ["ST-UK1-20250301-20250331.pdf", "demand-for-payment"])
+        statement = next(d for n, d in pdfs.items() if n.startswith("ST-"))
+        (tmp_path / "st.pdf").write_bytes(statement)
+        seen[msg["X-XL-AR-Customer"]] = subprocess.run(["pdftotext", "-layout", str(tmp_path / "st.pdf"), "-"],
+                                                       capture_output=True, text=True, check=True).stdout
+    assert "50,000.00" in seen["K1"] and "人民币伍万元整" in seen["K1"]
+    assert "5,000.00" in seen["UK1"] and "Harbor Logistics Ltd" in seen["UK1"]

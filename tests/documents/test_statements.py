@@ -349,3 +349,25 @@ def test_one_source_gives_the_same_statements_as_one_run_per_customer(ledger_set
     assert name == "ST-C1-20250301-20250331.xlsx" and data[:2] == b"PK"
     with pytest.raises(KeyError):
         statement_attachment(ledger, settings, "C9", D(2025, 3, 31), source=source)
+
+
+@needs_poppler
+def test_a_batch_font_holds_every_character_a_statement_draws(ledger_settings, tmp_path):
+    """The capital numerals (捌仟…整), the confirmation lines and their full-width punctuation are
+    composed by the PDF, not copied from the statement: the batch cut must hold them too, or the
+    statement falls back to the whole font (seconds per PDF)."""
+    pytest.importorskip("fpdf")
+    if pdf_mod.find_cjk_font() is None:
+        pytest.skip("no CJK font: install fonts-noto-cjk")
+    ledger, settings = ledger_settings
+    sts = build_statements(ledger, settings, D(2025, 2, 1), D(2025, 3, 31))
+    with pdf_mod.BatchFonts(sts) as batch:
+        for st in sts:
+            for lang in ("zh", "en"):
+                small = batch.fonts(st, lang)
+                assert small is not None
+                data = pdf_mod._render_fpdf(st, lang, small, strict=True)
+                assert data is not None, (st.customer_id, lang)  # no glyph missing from the cut
+                if st.customer_id == "C1" and lang == "zh":
+                    text = _pdf_checks(data, tmp_path, "c1-batch")
+                    assert "（大写：人民币捌仟元整）" in text and "8,000.00" in text

@@ -6,7 +6,7 @@ import datetime as dt
 
 from xl_ar.core.ledger import Ledger
 from xl_ar.core.settings import Settings
-from xl_ar.documents.pdf import render_statement_pdf
+from xl_ar.documents.pdf import BatchFonts, render_statement_pdf
 from xl_ar.documents.statement_xlsx import statement_xlsx_bytes
 from xl_ar.documents.statements import PDF_MIME, XLSX_MIME, StatementSource, file_stem
 
@@ -21,6 +21,7 @@ def statement_attachment(
     fmt: str = "pdf",
     lang: str | None = None,
     source: StatementSource | None = None,
+    batch: BatchFonts | None = None,
 ) -> tuple[str, bytes, str]:
     """A customer's statement as an e-mail attachment (the "last statement" a reminder carries).
 
@@ -34,6 +35,7 @@ def statement_attachment(
         lang: the language (default: the customer's, else the book's).
         source: the run's :class:`StatementSource` at ``period_to`` (None makes one: pass it
             when attaching statements for many customers).
+        batch: the run's font cut for PDF statements (see ``xl_ar.documents.pdf.BatchFonts``).
 
     Returns:
         ``(filename, content, mimetype)``.
@@ -50,5 +52,5 @@ def statement_attachment(
     if fmt == "xlsx":
         return f"{file_stem(st)}.xlsx", statement_xlsx_bytes(st), XLSX_MIME
     if fmt == "pdf":
-        return f"{file_stem(st)}.pdf", render_statement_pdf(st), PDF_MIME
+        return f"{file_stem(st)}.pdf", render_statement_pdf(st, batch=batch), PDF_MIME
     raise ValueError(f'format must be "pdf" or "xlsx", not "{fmt}"')

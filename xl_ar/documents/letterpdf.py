@@ -13,13 +13,19 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
-from xl_ar.documents.pdf import PdfError, _cut_font, find_cjk_font
+from xl_ar.documents.pdf import BatchFonts, PdfError, _cut_font, find_cjk_font, keep_bounds
 
 _MARGIN = 20.0
 _LINE_H = 6.0
 
 
-def render_letter_pdf(text: str, *, title: str, author: str, date: dt.date, footer: str = "") -> bytes:
+def letter_chars(text: str, title: str, footer: str = "") -> str:
+    """Every character the letter's PDF draws (for a :class:`BatchFonts` of many letters)."""
+    return text + title + footer + "0123456789/ "
+
+
+def render_letter_pdf(text: str, *, title: str, author: str, date: dt.date, footer: str = "",
+                      batch: BatchFonts | None = None) -> bytes:
     """The letter's text on A4 pages, the first line as its heading.
 
     Args:
@@ -28,6 +34,8 @@ def render_letter_pdf(text: str, *, title: str, author: str, date: dt.date, foot
         author: the company (document properties).
         date: the letter's date: the PDF's creation date, so the same letter gives the same bytes.
         footer: printed small at the foot of each page (the message id), with the page number.
+        batch: the run's fonts cut once for all its letters (``BatchFonts(extra=...)`` with each
+            letter's :func:`letter_chars`); a letter with a character outside it cuts its own.
 
     Returns:
         The PDF bytes.
@@ -44,13 +52,17 @@ def render_letter_pdf(text: str, *, title: str, author: str, date: dt.date, foot
     lines = text.replace("\r\n", "\n").split("\n")
     while lines and not lines[0].strip():
         lines.pop(0)
-    chars = set(text + title + footer + "0123456789/ ")
+    chars = set(letter_chars(text, title, footer))
     with tempfile.TemporaryDirectory(prefix="xl-ar-letter-") as tmp:
-        try:
-            regular = _cut_font(found[0], chars, Path(tmp) / "regular.otf")
-            bold = _cut_font(found[1], chars, Path(tmp) / "bold.otf") if found[1] else regular
-        except Exception:  # a font fontTools cannot cut: draw from the whole font
-            regular, bold = found[0], found[1] or found[0]
+        small = batch.fonts_for(chars) if batch is not None else None
+        if small is not None:
+            regular, bold = small[0], small[1] or small[0]
+        else:
+            try:
+                regular = _cut_font(found[0], chars, Path(tmp) / "regular.otf")
+                bold = _cut_font(found[1], chars, Path(tmp) / "bold.otf") if found[1] else regular
+            except Exception:  # a font fontTools cannot cut: draw from the whole font
+                regular, bold = found[0], found[1] or found[0]
 
         class _Doc(FPDF):
             def footer(self) -> None:
@@ -66,6 +78,7 @@ def render_letter_pdf(text: str, *, title: str, author: str, date: dt.date, foot
         pdf.set_auto_page_break(True, margin=18)
         pdf.add_font("cjk", "", regular[0], collection_font_number=regular[1])
         pdf.add_font("cjk", "B", bold[0], collection_font_number=bold[1])
+        keep_bounds(pdf)
         pdf.set_title(title)
         pdf.set_author(author or "xl-ar")
         pdf.set_creator("xl-ar")

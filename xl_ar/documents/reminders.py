@@ -402,19 +402,45 @@ def default_attach(ledger: Ledger, result: Any, settings: Any, as_of: dt.date, f
     from xl_ar.documents.statements import StatementSource
 
     sources: list = []  # the period's statement source, made at the first attachment and shared
+    fonts: list = []  # the run's BatchFonts, when prepare() made one (PDF statements)
+
+    def source() -> StatementSource:
+        if not sources:
+            sources.append(StatementSource(ledger, settings, as_of, result))
+        return sources[0]
 
     def attach(customer_id: str, lang: str) -> Attachment | None:
         try:
-            if not sources:
-                sources.append(StatementSource(ledger, settings, as_of, result))
             return Attachment(*statement_attachment(ledger, settings, customer_id, as_of, fmt=fmt, lang=lang,
-                                                    source=sources[0]))
+                                                    source=source(), batch=fonts[0] if fonts else None))
         except Exception as exc:  # one customer's statement failing must not stop the reminders
             if issues is not None:
                 issues.append(Issue("Statements", f'statement of "{customer_id}" not attached ({exc}); '
                                     "its open items are attached instead", "warning"))
         return open_items_attachment(ledger, result, customer_id, as_of, lang)
 
+    def prepare(wanted: Sequence[tuple[str, str]], extra: Sequence[str] = ()) -> Any:
+        """For PDF statements: one CJK font cut to the characters of every statement the run
+        attaches (``(customer_id, lang)`` pairs) and of ``extra`` texts (the dunning letters), so
+        no PDF cuts the whole font itself. Returns the ``BatchFonts`` (the caller closes it) or
+        None (.xlsx statements, or no fpdf2)."""
+        if fmt != "pdf":
+            return None
+        try:
+            from xl_ar.documents.pdf import BatchFonts
+        except ImportError:
+            return None
+        start = as_of.replace(day=1)
+        statements = []
+        for customer_id, lang in wanted:
+            try:
+                statements += source().statements(start, customers=[customer_id], lang=lang, include_quiet=True)
+            except Exception:  # noqa: S112 - attach() reports it, with the open items attached instead
+                continue
+        fonts[:] = [BatchFonts(statements, extra=extra)]
+        return fonts[0]
+
+    attach.prepare = prepare  # type: ignore[attr-defined]
     return attach
 
 
