@@ -195,6 +195,7 @@ class _Base:
         rec_known = self.fx.known_currencies(rec["currency"].to_numpy(dtype=object), result.as_of)
         self.rec = rec.loc[rec_known, self.REC_COLS].reset_index(drop=True)
         self.inv_ccy = self.inv["currency"].to_numpy(dtype=object)
+        self.foreign = self.inv_ccy != self.currency
         self.inv_date = self.inv["invoice_date"].to_numpy(dtype="datetime64[D]")
         self.due = self.inv["due_date"].to_numpy(dtype="datetime64[D]")
         self.amt = self.inv["amount_minor"].to_numpy(dtype=np.int64)
@@ -212,10 +213,12 @@ class _Base:
         # A customer's last document date: one with none after a day has, on that day, the
         # very allocation it has at the as-of date (customers are allocated independently).
         # Allocation groups: a customer in one currency (receipts settle their own currency only).
-        keys = pd.concat([self.inv["customer_id"].astype(str) + "\x00" + self.inv["currency"].astype(str),
-                          self.rec["customer_id"].astype(str) + "\x00" + self.rec["currency"].astype(str)],
-                         ignore_index=True)
-        codes, uniq = pd.factorize(keys)
+        # (customer, currency) pairs as integers: each column hashed once, then the pair of codes.
+        cust_codes, _ = pd.factorize(pd.concat([self.inv["customer_id"], self.rec["customer_id"]],
+                                               ignore_index=True).astype(str))
+        ccy_codes, ccys = pd.factorize(pd.concat([self.inv["currency"], self.rec["currency"]],
+                                                 ignore_index=True).astype(str))
+        codes, uniq = pd.factorize(cust_codes.astype(np.int64) * max(len(ccys), 1) + ccy_codes)
         self.inv_g, self.rec_g = codes[: len(self.inv)], codes[len(self.inv):]
         self.targets = named_targets(self.inv, self.rec)
         last = np.full(len(uniq), np.iinfo(np.int64).min, np.int64)
@@ -284,8 +287,14 @@ class _Base:
 
     def conv(self, native: np.ndarray, currencies: np.ndarray | None = None) -> np.ndarray:
         """Per-line amounts (minor units of each line's currency) in base minor units, at the as-of rate."""
-        ccy = self.inv_ccy if currencies is None else currencies
-        return self.fx.convert_minor(native, ccy, self.as_of).minor
+        if currencies is not None:
+            return self.fx.convert_minor(native, currencies, self.as_of).minor
+        # Each line converts on its own, so base lines (most of them) are copied and only the
+        # others go through the rates: once per month-end of the trend.
+        out = np.array(native, dtype=np.int64)
+        if self.foreign.any():
+            out[self.foreign] = self.fx.convert_minor(out[self.foreign], self.inv_ccy[self.foreign], self.as_of).minor
+        return out
 
     def open_base_at(self, day: dt.date) -> np.ndarray:
         """Open amount of each invoice at the end of ``day``, in base minor units."""
