@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
+import credit_reference
 import numpy as np
 import pandas as pd
-from hypothesis import HealthCheck, given, settings, strategies as st
-
-import credit_reference
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tables import raw_table
+
 from xl_ar.core.credit import CreditSettings, assess_credit
 from xl_ar.core.fx import FxTable
 from xl_ar.core.ledger import validate_ledger

@@ -13,9 +13,10 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
-from hypothesis import HealthCheck, given, settings, strategies as st
-
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tables import ledger, raw_table
+
 from xl_ar.core.allocation import allocate_receipts, credit_targets, named_targets
 from xl_ar.core.fx import FxTable
 from xl_ar.core.kpis import _Base, parse_kpi_settings, trend_month_ends

@@ -7,10 +7,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from hypothesis import HealthCheck, given, settings, strategies as st
-
 import worklist_reference
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tables import raw_table
+
 from xl_ar.core.fx import FxTable
 from xl_ar.core.ledger import validate_ledger
 from xl_ar.core.run import refresh
