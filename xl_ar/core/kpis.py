@@ -247,7 +247,7 @@ class _Base:
         if day not in self._open:
             if self._events is None:
                 self._events = OpenAmounts(
-                    self.inv_g, self.inv_date, self.due, self.amt, self._disputed(), credit_targets(self.inv),
+                    self.inv_g, self.inv_date, self.due, self.amt, self._disputed(), self._credit_targets(),
                     self.rec_g, self.rec_date, self.rec["amount_minor"].to_numpy(dtype=np.int64), self.targets,
                     self.auto_apply, len(self.last_doc))
             out = self._events.at(day)
@@ -261,6 +261,11 @@ class _Base:
                     out[busy[self.inv_g]] = self._allocate(day, busy)[busy[self.inv_g]]
             self._open[day] = out
         return self._open[day]
+
+    def _credit_targets(self) -> np.ndarray:
+        # Most ledgers name no invoice in AppliesTo: skip looking up a column of blanks.
+        named = "applies_to" in self.inv and (self.inv["applies_to"].fillna("").to_numpy(dtype=object) != "").any()
+        return credit_targets(self.inv) if named else np.full(len(self.inv), -1, np.int64)
 
     def _disputed(self) -> np.ndarray:
         return self.inv["disputed"].to_numpy(dtype=bool) if "disputed" in self.inv else np.zeros(len(self.inv), bool)
