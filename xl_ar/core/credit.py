@@ -273,86 +273,73 @@ def assess_credit(ledger: Ledger, result: Position, as_of: dt.date, settings: Cr
     home_ccy = pd.Series(ccy, index=ids)
     home_ccy = home_ccy[~home_ccy.index.duplicated()]
     asof = np.datetime64(as_of, "D")
+    # Per-customer figures are reduced over integer keys (a customer listed twice shares one).
+    keys = _Keys(ids)
 
     inv, ri = ledger.invoices, result.invoices
-    amt = inv["amount_minor"].to_numpy(dtype=np.int64)
-    due = inv["due_date"].to_numpy(dtype="datetime64[D]")
-    cleared = ri["cleared_date"].to_numpy(dtype="datetime64[D]")
-    f = pd.DataFrame({
-        "cust": inv["customer_id"].to_numpy(dtype=object), "no": inv["invoice_no"].to_numpy(dtype=object),
-        "amt": amt, "open": ri["open_minor"].to_numpy(dtype=np.int64),
-        "idate": inv["invoice_date"].to_numpy(dtype="datetime64[D]").astype("datetime64[s]"),
-        "disputed": inv["disputed"].to_numpy(dtype=bool) if "disputed" in inv else np.zeros(len(inv), bool),
-        "late": _days(cleared, due), "overdue": _days(np.full(len(inv), asof), due), "pos": np.arange(len(inv)),
-        "cleared": cleared.astype("datetime64[s]"), "due": due.astype("datetime64[s]"),
-    })
     exists = ri["exists"].to_numpy(dtype=bool)
+    k = np.where(exists, keys.of(inv["customer_id"].to_numpy(dtype=object)), -1)
+    amt = inv["amount_minor"].to_numpy(dtype=np.int64)
+    open_ = ri["open_minor"].to_numpy(dtype=np.int64)
+    due = inv["due_date"].to_numpy(dtype="datetime64[D]")
+    idate = inv["invoice_date"].to_numpy(dtype="datetime64[D]")
+    disputed = inv["disputed"].to_numpy(dtype=bool) if "disputed" in inv else np.zeros(len(inv), bool)
+    late = _days(ri["cleared_date"].to_numpy(dtype="datetime64[D]"), due)
+    overdue = _days(np.full(len(inv), asof), due)
+    wo_late = _days(ri["written_off_date"].to_numpy(dtype="datetime64[D]"), due)
     # Money counts every line that converts to the base currency (the customers' currency),
     # each converted once, half-up, at the as-of rate; a line with no rate is left out and named.
     base = str(ccy[0]) if n else (fx.base if fx is not None else "CNY")
     fx = fx if fx is not None and fx.base == base else FxTable(base)
     inv_ccy = inv["currency"].to_numpy(dtype=object)
-    open_conv = fx.convert_minor(f["open"].to_numpy(dtype=np.int64), inv_ccy, as_of)
-    f["home"] = open_conv.known
-    f["open_base"] = open_conv.minor
-    f["amt_base"] = fx.convert_minor(amt, inv_ccy, as_of).minor
-    f = f[exists]
-    pos_inv = f[f["amt"] > 0]
-    by = lambda frame: frame.groupby("cust", sort=False)  # noqa: E731
-    at = lambda series, fill=np.nan: pd.Series(ids).map(series).fillna(fill).to_numpy()  # noqa: E731
+    open_conv = fx.convert_minor(open_, inv_ccy, as_of)
+    home, open_base = open_conv.known, open_conv.minor
+    amt_base = fx.convert_minor(amt, inv_ccy, as_of).minor
+    pos_inv = (k >= 0) & (amt > 0)
 
     # Behaviour: every currency; an invoice with no due date has no lateness. Paid invoices
     # count their days late when paid; open ones past due their days late so far; written-off
     # ones their days late when written off, and never as on time.
-    paid = pos_inv[~np.isnan(pos_inv["late"])]
-    wo_day = _days(result.invoices["written_off_date"].to_numpy(dtype="datetime64[D]")[f["pos"].to_numpy()], f["due"])
-    pos_inv = pos_inv.assign(wo_late=wo_day[(f["amt"] > 0).to_numpy()])
-    written = pos_inv[~np.isnan(pos_inv["wo_late"])]
+    paid = pos_inv & ~np.isnan(late)
+    written = pos_inv & ~np.isnan(wo_late)
     # A disputed item is not yet late payment: the dispute factor scores it (as the hold skips it).
-    overdue_open = pos_inv[(pos_inv["open"] > 0) & (pos_inv["overdue"] > 0) & np.isnan(pos_inv["wo_late"])
-                           & ~pos_inv["disputed"]]
-    seen = pd.concat([
-        pd.DataFrame({"cust": paid["cust"], "late": paid["late"].clip(lower=0), "on_time": paid["late"] <= 0}),
-        pd.DataFrame({"cust": overdue_open["cust"], "late": overdue_open["overdue"], "on_time": False}),
-        pd.DataFrame({"cust": written["cust"], "late": written["wo_late"].clip(lower=0), "on_time": False}),
-    ], ignore_index=True)
-    avg_late = at(seen.groupby("cust", sort=False)["late"].mean())
-    on_time = at(seen.groupby("cust", sort=False)["on_time"].mean())
-    paid_count = at(by(paid).size(), 0).astype(np.int64)
-    overdue_count = at(by(overdue_open).size(), 0).astype(np.int64)
-    written_count = at(by(written).size(), 0).astype(np.int64)
-    seq = paid.sort_values(["cust", "cleared", "due", "pos"], kind="stable")
-    early = seq["late"] < 0
-    breaks = (~early).astype(np.int64).groupby(seq["cust"], sort=False).cumsum()
-    last_break = breaks.groupby(seq["cust"], sort=False).transform("max")
-    streak = at((early & (breaks == last_break)).groupby(seq["cust"], sort=False).sum(), 0).astype(np.int64)
-    dispute_share = at(by(pos_inv)["disputed"].mean())
-    first = by(pos_inv)["idate"].min()
-    tenure = at(pd.Series(_days(np.full(len(first), asof), first.to_numpy("datetime64[D]")), index=first.index), 0)
+    overdue_open = pos_inv & (open_ > 0) & (overdue > 0) & np.isnan(wo_late) & ~disputed
+    seen = paid | overdue_open | written  # three disjoint sets: written off excludes overdue open
+    seen_late = np.where(paid, np.maximum(late, 0), np.where(written, np.maximum(wo_late, 0), overdue))
+    seen_n = keys.count(k, seen)
+    avg_late = keys.mean(k, seen, seen_late, seen_n)
+    on_time = keys.mean(k, seen, (paid & (late <= 0)).astype(np.float64), seen_n)
+    paid_count, overdue_count, written_count = (keys.at(keys.count(k, m)) for m in (paid, overdue_open, written))
+    streak = keys.at(_early_streaks(keys, k, paid, ri["cleared_date"].to_numpy(dtype="datetime64[D]"), due, late))
+    pos_n = keys.count(k, pos_inv)
+    dispute_share = keys.mean(k, pos_inv, disputed.astype(np.float64), pos_n)
+    first = np.full(len(keys), np.iinfo(np.int64).max, np.int64)
+    np.minimum.at(first, k[pos_inv], idate[pos_inv].astype(np.int64))
+    tenure = keys.at(np.where(pos_n > 0, asof.astype(np.int64) - first, 0).astype(np.float64))
 
     # Money: base currency only.
     start = add_months(np.array([asof]), -s.sales_months)[0]
-    window = f[f["home"] & (f["idate"] > start.astype("datetime64[s]"))]
-    sales = np.maximum(at(by(window)["amt_base"].sum(), 0), 0).astype(np.int64)
-    open_home = at(by(pos_inv[pos_inv["home"]])["open_base"].sum(), 0).astype(np.int64)
-    left_out = pos_inv[~pos_inv["home"] & (pos_inv["open"] > 0)]
-    foreign = at(by(left_out).size(), 0).astype(np.int64)
-    left_out = left_out.assign(ccy=inv_ccy[left_out["pos"].to_numpy(dtype=np.int64)])
-    notes = {c: missing_text(grp.groupby("ccy")["open"].sum().to_dict()) for c, grp in left_out.groupby("cust", sort=False)}
+    sales = np.maximum(keys.at(keys.sum(k, (k >= 0) & home & (idate > start), amt_base)), 0)
+    open_home = keys.at(keys.sum(k, pos_inv & home, open_base))
+    left_out = pos_inv & ~home & (open_ > 0)
+    foreign = keys.at(keys.count(k, left_out))
+    notes = np.full(len(keys), "", object)
+    if left_out.any():
+        lo = pd.DataFrame({"k": k[left_out], "ccy": inv_ccy[left_out], "open": open_[left_out]})
+        for key, grp in lo.groupby("k", sort=False):
+            notes[key] = missing_text(grp.groupby("ccy")["open"].sum().to_dict())
     un = result.unapplied
     un_conv = fx.convert_minor(un["amount_minor"].to_numpy(dtype=np.int64), un["currency"].to_numpy(dtype=object), as_of)
-    un_home = un.assign(amount_minor=un_conv.minor)[un_conv.known]
-    unapplied = at(un_home.groupby("customer_id", sort=False)["amount_minor"].sum(), 0).astype(np.int64)
+    un_k = keys.of(un["customer_id"].to_numpy(dtype=object))
+    unapplied = keys.at(keys.sum(un_k, un_conv.known, un_conv.minor))
     order_minor = _open_orders(orders, ids, home_ccy, exp, asof, s, fx)
     exposure = np.maximum(open_home - unapplied + order_minor, 0).astype(np.int64)
 
     # Limits: manual > sheet (lowered at once by negative news) > suggested.
     news = _tri_state(cust["negative_news"] if "negative_news" in cust else None, n) == 1
     manual_minor, manual_given = _money(cust, "manual_limit", exp)
-    sheet_minor, sheet_given = _money(cust, "credit_limit", exp)
-    factor = Fraction(s.negative_news_factor)
-    sheet_minor = np.array([math.floor(x * factor + Fraction(1, 2)) if nw else x  # half-up, x >= 0
-                            for x, nw in zip(sheet_minor.tolist(), news)], dtype=np.int64)
+    raw_sheet_minor, sheet_given = _money(cust, "credit_limit", exp)
+    sheet_minor = np.where(news, _times_half_up(raw_sheet_minor, Fraction(s.negative_news_factor)), raw_sheet_minor)
     known_limit = np.where(manual_given, manual_minor, np.where(sheet_given, sheet_minor, -1))
     with np.errstate(invalid="ignore", divide="ignore"):
         util = np.where(known_limit < 0, np.nan, np.where(exposure == 0, 0.0, exposure / known_limit))
@@ -362,16 +349,13 @@ def assess_credit(ledger: Ledger, result: Position, as_of: dt.date, settings: Cr
     if "manual_grade" in cust:
         mg = cust["manual_grade"].fillna("").astype(str).str.strip().str.upper().to_numpy(dtype=object)
         grade = np.where(np.isin(mg, GRADES), mg, grade).astype(object)
-    # Exact rational arithmetic per customer (not per invoice) so the UDF gives the same figure.
-    by_grade = np.array([
-        int(_suggested_major(g, Fraction(int(v), s.sales_months * 10 ** int(e)), int(k), bool(nw), s) * 10 ** int(e))
-        for g, v, k, nw, e in zip(grade, sales, streak, news, exp)], dtype=np.int64)
+    by_grade = _grade_limits(grade, sales, streak, news, exp, s)
     limit = np.where(manual_given, manual_minor, np.where(sheet_given, sheet_minor, by_grade)).astype(np.int64)
     source = np.where(manual_given, "manual", np.where(sheet_given, "sheet", "suggested")).astype(object)
 
-    hold, reason_en, reason_zh = _holds(pos_inv, ids, cust.get("manual_hold"), s)
-    _, raw_sheet_given = _money(cust, "credit_limit", exp)
-    granted = np.where(manual_given, manual_minor, np.where(raw_sheet_given, _money(cust, "credit_limit", exp)[0], -1))
+    hold, reason_en, reason_zh = _holds(keys, k, pos_inv & (open_ > 0), overdue, disputed,
+                                        inv["invoice_no"].to_numpy(dtype=object), cust.get("manual_hold"), s)
+    granted = np.where(manual_given, manual_minor, np.where(sheet_given, raw_sheet_minor, -1))
     suggested, why_en, why_zh = _proposals(granted, by_grade, grade, streak, news, hold, s)
     last_review = cust["last_review"].to_numpy(dtype="datetime64[D]") if "last_review" in cust \
         else np.full(n, np.datetime64("NaT"), "datetime64[D]")
@@ -380,11 +364,11 @@ def assess_credit(ledger: Ledger, result: Position, as_of: dt.date, settings: Cr
 
     return pd.DataFrame({
         "customer_id": cust["customer_id"].to_numpy(dtype=object),
-        "avg_days_late": avg_late.astype(np.float64), "on_time_rate": on_time.astype(np.float64),
+        "avg_days_late": keys.at(avg_late), "on_time_rate": keys.at(on_time),
         "paid_count": paid_count, "overdue_open_count": overdue_count, "written_off_count": written_count,
         "open_minor": open_home, "unapplied_minor": unapplied,
         "orders_minor": order_minor, "foreign_open_count": foreign,
-        "fx_excluded": np.array([notes.get(i, "") for i in ids], dtype=object), "exposure_minor": exposure,
+        "fx_excluded": keys.at(notes), "exposure_minor": exposure,
         "limit_minor": limit, "limit_source": source, "available_minor": limit - exposure,
         "over_limit": exposure > limit, "score": score, "grade": grade,
         "avg_monthly_sales_minor": (sales // s.sales_months).astype(np.int64),
@@ -393,6 +377,99 @@ def assess_credit(ledger: Ledger, result: Position, as_of: dt.date, settings: Cr
         "early_streak": streak, "hold": hold, "hold_reason": reason_en, "hold_reason_zh": reason_zh,
         "next_review": next_review.astype("datetime64[s]"), "review_due": next_review <= asof,
     })
+
+
+class _Keys:
+    """Customers as integer keys (a customer ID listed twice is one key), for per-customer sums.
+
+    Args:
+        ids: the Customers sheet's IDs, one per row.
+    """
+
+    def __init__(self, ids: np.ndarray):
+        self.index = pd.Index(ids).unique()
+        self.row = self.index.get_indexer(ids)  # per Customers row, its key
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def of(self, values: np.ndarray) -> np.ndarray:
+        """The key of each customer ID (-1: not on the Customers sheet)."""
+        return self.index.get_indexer(pd.Index(values, dtype=object).astype(str)) if len(values) \
+            else np.zeros(0, np.int64)
+
+    def at(self, per_key: np.ndarray) -> np.ndarray:
+        """Per-key figures laid out per Customers row."""
+        return per_key[self.row]
+
+    def count(self, key: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return np.bincount(key[mask & (key >= 0)], minlength=len(self)).astype(np.int64)
+
+    def sum(self, key: np.ndarray, mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Exact integer sums (int64, never through floats)."""
+        out = np.zeros(len(self), np.int64)
+        m = mask & (key >= 0)
+        np.add.at(out, key[m], np.asarray(values, dtype=np.int64)[m])
+        return out
+
+    def mean(self, key: np.ndarray, mask: np.ndarray, values: np.ndarray, count: np.ndarray) -> np.ndarray:
+        """Means of whole-day (or 0/1) floats: their sums are exact; NaN for a key with none."""
+        m = mask & (key >= 0)
+        total = np.bincount(key[m], weights=values[m], minlength=len(self))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def _early_streaks(keys: _Keys, k: np.ndarray, paid: np.ndarray, cleared: np.ndarray, due: np.ndarray,
+                   late: np.ndarray) -> np.ndarray:
+    """Per key, the paid invoices in a row, going back from the latest clearing, paid early."""
+    pos = np.flatnonzero(paid & (k >= 0))
+    pos = pos[np.lexsort((pos, due[pos], cleared[pos], k[pos]))]
+    g = k[pos]
+    out = np.zeros(len(keys), np.int64)
+    if not len(pos):
+        return out
+    idx = np.arange(len(pos))
+    start = np.maximum.accumulate(np.where(np.r_[True, g[1:] != g[:-1]], idx, 0))
+    # the last payment not made early, or the row before the group's first
+    last_break = np.maximum(np.maximum.accumulate(np.where(late[pos] < 0, -1, idx)), start - 1)
+    end = np.r_[g[1:] != g[:-1], True]
+    out[g[end]] = idx[end] - last_break[end]
+    return out
+
+
+def _times_half_up(minor: np.ndarray, factor: Fraction) -> np.ndarray:
+    """``floor(x * factor + 1/2)`` per amount, exact (Python integers: no overflow)."""
+    x = np.asarray(minor, dtype=object)
+    p, q = factor.numerator, factor.denominator
+    return ((2 * p * x + q) // (2 * q)).astype(np.int64) if len(x) else np.zeros(0, np.int64)
+
+
+def _grade_limits(grade: np.ndarray, sales: np.ndarray, streak: np.ndarray, news: np.ndarray, exp: np.ndarray,
+                  s: CreditSettings) -> np.ndarray:
+    """The grade's limit per customer in minor units: :func:`_suggested_major` of the average
+    monthly sales, times ``10**exp``, exact. The rational factor is built once per kind of
+    customer (grade, raised, news); each customer then costs one integer division."""
+    out = np.zeros(len(grade), np.int64)
+    raised = np.asarray(streak) >= s.early_streak
+    kinds = pd.DataFrame({"g": grade, "r": raised, "n": np.asarray(news, bool), "e": exp})
+    for (g, r, nw, e), rows in kinds.groupby(["g", "r", "n", "e"], sort=False).indices.items():
+        scale = 10 ** int(e)
+        if s.limit_fixed is not None:
+            out[rows] = int(_suggested_major(g, Fraction(0), s.early_streak if r else 0, bool(nw), s) * scale)
+            continue
+        # (months × sales / (sales_months × scale)) × raise × news, floored to the unit, × scale
+        f = Fraction(s.limit_months[g]) / (s.sales_months * scale)
+        if r:
+            f *= 1 + Fraction(s.early_raise)
+        if nw:
+            f *= Fraction(s.negative_news_factor)
+        step = f / Fraction(s.limit_rounding)  # limits per unit of rounding, per minor unit of sales
+        v = np.asarray(sales[rows], dtype=object)
+        units = np.maximum((v * step.numerator) // step.denominator, 0)
+        unit = Fraction(s.limit_rounding) * scale
+        out[rows] = ((units * unit.numerator) // unit.denominator).astype(np.int64)
+    return out
 
 
 def _proposals(granted: np.ndarray, by_grade: np.ndarray, grade: np.ndarray, streak: np.ndarray, news: np.ndarray,
@@ -406,32 +483,42 @@ def _proposals(granted: np.ndarray, by_grade: np.ndarray, grade: np.ndarray, str
     Granted-based proposals are exact to the minor unit (half-up), not rounded to
     ``limit_rounding``: +15% of 50,000 is 57,500.
     """
-    out = by_grade.copy()
-    en = np.full(len(granted), "", object)
-    zh = np.full(len(granted), "", object)
+    n = len(granted)
+    raised = (np.asarray(streak) >= s.early_streak) & (granted >= 0)
+    news = np.asarray(news, bool) & (granted >= 0)
+    # x = granted × factor, the factor an exact fraction p/q per (raised, news); Python integers.
+    p = np.ones(n, object)
+    q = np.ones(n, object)
+    for flag, factor in ((raised, 1 + Fraction(s.early_raise)), (news, Fraction(s.negative_news_factor))):
+        p = np.where(flag, p * factor.numerator, p)
+        q = np.where(flag, q * factor.denominator, q)
+    g = np.maximum(granted, 0).astype(object)
+    cut = hold & (granted >= 0) & (by_grade.astype(object) * q < g * p)
+    half_up = (2 * g * p + q) // (2 * q) if n else np.zeros(0, object)
+    out = np.where(granted < 0, by_grade, np.where(cut, by_grade, half_up)).astype(np.int64)
+
     pct = f"{Decimal(s.early_raise) * 100:f}".rstrip("0").rstrip(".")
-    for i, g in enumerate(granted.tolist()):
-        if g < 0:
-            en[i] = f"grade {grade[i]} limit"
-            zh[i] = f"{grade[i]} 级额度"
-            continue
-        x, why, why_zh = Fraction(g), [], []
-        if streak[i] >= s.early_streak:
-            x *= 1 + Fraction(s.early_raise)
-            why.append(f"{int(streak[i])} invoices paid early in a row: granted limit +{pct}%")
-            why_zh.append(f"连续 {int(streak[i])} 张发票提前付款：核定额度上调 {pct}%")
-        if news[i]:
-            x *= Fraction(s.negative_news_factor)
-            why.append(f"negative news: × {s.negative_news_factor}")
-            why_zh.append(f"负面信息：× {s.negative_news_factor}")
-        if hold[i] and by_grade[i] < x:
-            x = Fraction(int(by_grade[i]))
-            why.append(f"on hold: cut to the grade {grade[i]} limit")
-            why_zh.append(f"信用冻结：降至 {grade[i]} 级额度")
-        out[i] = math.floor(x + Fraction(1, 2))
-        en[i] = "; ".join(why) or "granted limit kept"
-        zh[i] = "；".join(why_zh) or "维持核定额度"
-    return out.astype(np.int64), en, zh
+    k, gr = np.asarray(streak).astype(str).astype(object), np.asarray(grade, dtype=object).astype(str).astype(object)
+    parts_en = [np.where(raised, k + f" invoices paid early in a row: granted limit +{pct}%", ""),
+                np.where(news, f"negative news: × {s.negative_news_factor}", ""),
+                np.where(cut, "on hold: cut to the grade " + gr + " limit", "")]
+    parts_zh = [np.where(raised, "连续 " + k + f" 张发票提前付款：核定额度上调 {pct}%", ""),
+                np.where(news, f"负面信息：× {s.negative_news_factor}", ""),
+                np.where(cut, "信用冻结：降至 " + gr + " 级额度", "")]
+    en = _joined(parts_en, "; ", "granted limit kept")
+    zh = _joined(parts_zh, "；", "维持核定额度")
+    en = np.where(granted < 0, "grade " + gr + " limit", en).astype(object)
+    zh = np.where(granted < 0, gr + " 级额度", zh).astype(object)
+    return out, en, zh
+
+
+def _joined(parts: list[np.ndarray], sep: str, none: str) -> np.ndarray:
+    """Per row, the non-empty texts of ``parts`` joined by ``sep`` (``none`` when all are empty)."""
+    out = parts[0].astype(object)
+    for part in parts[1:]:
+        part = part.astype(object)
+        out = np.where(part == "", out, np.where(out == "", part, out + sep + part))
+    return np.where(out == "", none, out).astype(object)
 
 
 def _open_orders(orders: pd.DataFrame | None, ids: np.ndarray, home_ccy: pd.Series, exp: np.ndarray,
@@ -468,25 +555,38 @@ def _open_orders(orders: pd.DataFrame | None, ids: np.ndarray, home_ccy: pd.Seri
     return pd.Series(ids).map(sums).fillna(0).to_numpy().astype(np.int64)
 
 
-def _holds(pos_inv: pd.DataFrame, ids: np.ndarray, manual: pd.Series | None,
-           s: CreditSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(hold, English reason, Chinese reason) per customer; the reason names the worst invoice."""
-    n = len(ids)
-    over = pos_inv[(pos_inv["open"] > 0) & (pos_inv["overdue"] > s.hold_days)
-                   & (s.hold_includes_disputed | ~pos_inv["disputed"])]
-    over = over.sort_values(["cust", "overdue", "pos"], ascending=[True, False, True], kind="stable")
-    worst = over.drop_duplicates("cust").set_index("cust")
-    count = over.groupby("cust").size()
-    no = pd.Series(ids).map(worst["no"]).to_numpy(dtype=object)
-    no = np.where(pd.isna(no), "", no)
-    days = pd.Series(ids).map(worst["overdue"]).fillna(-1).to_numpy().astype(np.int64)
-    more = pd.Series(ids).map(count).fillna(0).to_numpy().astype(np.int64) - 1
+def _holds(keys: _Keys, k: np.ndarray, open_: np.ndarray, overdue: np.ndarray, disputed: np.ndarray,
+           invoice_no: np.ndarray, manual: pd.Series | None, s: CreditSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(hold, English reason, Chinese reason) per customer; the reason names the worst invoice.
+
+    Args:
+        keys, k: the customers' keys and each invoice row's key (-1: not counted).
+        open_: per invoice row, whether it is a positive line still open.
+        overdue: days past due at the as-of date (NaN: no due date).
+        disputed, invoice_no: per invoice row.
+        manual: the ``ManualHold`` column (None: absent).
+        s: the credit settings.
+    """
+    n = len(keys.row)
+    over = np.flatnonzero((k >= 0) & open_ & (overdue > s.hold_days) & (s.hold_includes_disputed | ~disputed))
+    # the worst: most days overdue, then the first on the sheet
+    over = over[np.lexsort((over, -overdue[over], k[over]))]
+    first = np.r_[True, k[over][1:] != k[over][:-1]] if len(over) else np.zeros(0, bool)
+    worst_no = np.full(len(keys), "", object)
+    worst_days = np.full(len(keys), -1, np.int64)
+    worst_no[k[over[first]]] = invoice_no[over[first]]
+    worst_days[k[over[first]]] = overdue[over[first]].astype(np.int64)
+    no, days = keys.at(worst_no).astype(str).astype(object), keys.at(worst_days)
+    is_over = np.zeros(len(k), bool)
+    is_over[over] = True
+    more = keys.at(keys.count(k, is_over)) - 1
     auto = days >= 0
     h = str(s.hold_days)
-    en = np.char.add(np.char.add(no.astype(str), " overdue "), days.astype(str)).astype(object) + f" days > {h}"
-    zh = np.char.add(np.char.add(no.astype(str), " 逾期 "), days.astype(str)).astype(object) + f" 天，超过 {h} 天"
-    en = np.where(more > 0, en + " (and " + more.astype(str).astype(object) + " more)", en)
-    zh = np.where(more > 0, zh + "（另有 " + more.astype(str).astype(object) + " 张逾期发票）", zh)
+    d_txt, more_txt = days.astype(str).astype(object), more.astype(str).astype(object)
+    en = no + " overdue " + d_txt + f" days > {h}"
+    zh = no + " 逾期 " + d_txt + f" 天，超过 {h} 天"
+    en = np.where(more > 0, en + " (and " + more_txt + " more)", en)
+    zh = np.where(more > 0, zh + "（另有 " + more_txt + " 张逾期发票）", zh)
     flag = _tri_state(manual, n)
     hold = np.where(flag == 1, True, np.where(flag == 0, False, auto))
     forced = hold & ~auto

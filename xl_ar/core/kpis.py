@@ -44,9 +44,10 @@ collected in the CEI, and the countback is then sure to use up the balance):
 * **Per owner** (the person in the Customers ``Owner`` column; blank = no owner): open,
   overdue, overdue ratio, customers with open items, broken promises, bad debt.
 * **Aging trend**: for each of the last 12 month-ends on or before the as-of date, receipts
-  are allocated and open items aged as of that month-end (``allocate_receipts`` +
-  ``age_open_items``, the same rules as a refresh on that day; late fees are not needed),
-  giving the buckets, the open total and the overdue ratio of each month-end.
+  are allocated and open items aged as of that month-end (the same rules as a refresh on that
+  day, ``allocate_receipts`` + ``age_open_items``, computed in closed form from one sort of the
+  events by :mod:`xl_ar.core.trend`; late fees are not needed), giving the buckets, the open
+  total and the overdue ratio of each month-end.
 
 Ratios are exact fractions of integer minor units turned into floats at the end; a measure
 with a zero denominator is None (shown blank), never a division error.
@@ -65,11 +66,12 @@ import numpy as np
 import pandas as pd
 
 from xl_ar.core.aging import AgingEdges, age_open_items
-from xl_ar.core.allocation import allocate_receipts, named_targets
+from xl_ar.core.allocation import allocate_receipts, credit_targets, named_targets
 from xl_ar.core.fx import FxTable
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_major
 from xl_ar.core.plans import PromiseCheck, check_promises
 from xl_ar.core.stages import per_stage_counts
+from xl_ar.core.trend import OpenAmounts, written_off_groups
 from xl_ar.core.views import customer_info, per_invoice, stages_of
 
 from xl_ar.core.kpi_settings import (  # noqa: F401 - the settings' names, re-exported for the rules' users
@@ -193,6 +195,7 @@ class _Base:
         rec_known = self.fx.known_currencies(rec["currency"].to_numpy(dtype=object), result.as_of)
         self.rec = rec.loc[rec_known, self.REC_COLS].reset_index(drop=True)
         self.inv_ccy = self.inv["currency"].to_numpy(dtype=object)
+        self.foreign = self.inv_ccy != self.currency
         self.inv_date = self.inv["invoice_date"].to_numpy(dtype="datetime64[D]")
         self.due = self.inv["due_date"].to_numpy(dtype="datetime64[D]")
         self.amt = self.inv["amount_minor"].to_numpy(dtype=np.int64)
@@ -206,13 +209,16 @@ class _Base:
         self.open_now_base = self.conv(self.open_now)
         self.n_buckets = len(result.labels)
         self._open: dict[dt.date, np.ndarray] = {}
+        self._events: OpenAmounts | None = None
         # A customer's last document date: one with none after a day has, on that day, the
         # very allocation it has at the as-of date (customers are allocated independently).
         # Allocation groups: a customer in one currency (receipts settle their own currency only).
-        keys = pd.concat([self.inv["customer_id"].astype(str) + "\x00" + self.inv["currency"].astype(str),
-                          self.rec["customer_id"].astype(str) + "\x00" + self.rec["currency"].astype(str)],
-                         ignore_index=True)
-        codes, uniq = pd.factorize(keys)
+        # (customer, currency) pairs as integers: each column hashed once, then the pair of codes.
+        cust_codes, _ = pd.factorize(pd.concat([self.inv["customer_id"], self.rec["customer_id"]],
+                                               ignore_index=True).astype(str))
+        ccy_codes, ccys = pd.factorize(pd.concat([self.inv["currency"], self.rec["currency"]],
+                                                 ignore_index=True).astype(str))
+        codes, uniq = pd.factorize(cust_codes.astype(np.int64) * max(len(ccys), 1) + ccy_codes)
         self.inv_g, self.rec_g = codes[: len(self.inv)], codes[len(self.inv):]
         self.targets = named_targets(self.inv, self.rec)
         last = np.full(len(uniq), np.iinfo(np.int64).min, np.int64)
@@ -230,36 +236,70 @@ class _Base:
         self.last_doc = last
 
     def open_at(self, day: dt.date) -> np.ndarray:
-        """Open amount of each base invoice at the end of ``day`` (0 for one not yet issued)."""
+        """Open amount of each base invoice at the end of ``day`` (0 for one not yet issued).
+
+        What a refresh on that day computes: the closed form of :mod:`xl_ar.core.trend` for
+        every customer, and the allocation itself for a customer with a write-off by then and a
+        document after it (one with none after has its as-of figures).
+        """
         if day == self.as_of:
             return self.open_now
         if day not in self._open:
-            d = np.datetime64(day, "D")
-            busy = self.last_doc > d.astype(np.int64)
-            # Only documents dated by then exist. A mask (not a sort) keeps the sheet order the
-            # allocation breaks ties by, so this is exactly what a refresh on that day computes.
-            mi = busy[self.inv_g] & ~np.isnat(self.inv_date) & (self.inv_date <= d)
-            mr = busy[self.rec_g] & ~np.isnat(self.rec_date) & (self.rec_date <= d)
-            out = np.where(busy[self.inv_g], 0, self.open_now)
-            if mi.any():
-                # One currency here: the customer codes are the allocation's groups (computed once).
-                # Named invoices: positions in the whole base view, renumbered for the subset.
-                renumber = np.full(len(self.inv) + 1, -1, np.int64)
-                renumber[np.flatnonzero(mi)] = np.arange(int(mi.sum()))
-                targets = renumber[self.targets[mr]]  # -1 stays -1 (the extra last slot)
+            if self._events is None:
+                self._events = OpenAmounts(
+                    self.inv_g, self.inv_date, self.due, self.amt, self._disputed(), self._credit_targets(),
+                    self.rec_g, self.rec_date, self.rec["amount_minor"].to_numpy(dtype=np.int64), self.targets,
+                    self.auto_apply, len(self.last_doc))
+            out = self._events.at(day)
+            if self.writeoffs is not None and len(self.writeoffs):
                 wo = self.writeoffs
-                if wo is not None and len(wo):
-                    wo = wo.assign(invoice=renumber[wo["invoice"].to_numpy(dtype=np.int64)])
-                    wo = wo[wo["invoice"].to_numpy() >= 0]
-                out[mi] = allocate_receipts(self.inv[mi], self.rec[mr], day, groups=(self.inv_g[mi], self.rec_g[mr]),
-                                            targets=targets, writeoffs=wo, auto_apply=self.auto_apply).open_minor
+                hit = written_off_groups(self.inv_g, len(self.last_doc), wo["invoice"].to_numpy(dtype=np.int64),
+                                         wo["date"].to_numpy(dtype="datetime64[D]"), day)
+                out = np.where(hit[self.inv_g], self.open_now, out)
+                busy = hit & (self.last_doc > np.datetime64(day, "D").astype(np.int64))
+                if busy.any():
+                    out[busy[self.inv_g]] = self._allocate(day, busy)[busy[self.inv_g]]
             self._open[day] = out
         return self._open[day]
 
+    def _credit_targets(self) -> np.ndarray:
+        # Most ledgers name no invoice in AppliesTo: skip looking up a column of blanks.
+        named = "applies_to" in self.inv and (self.inv["applies_to"].fillna("").to_numpy(dtype=object) != "").any()
+        return credit_targets(self.inv) if named else np.full(len(self.inv), -1, np.int64)
+
+    def _disputed(self) -> np.ndarray:
+        return self.inv["disputed"].to_numpy(dtype=bool) if "disputed" in self.inv else np.zeros(len(self.inv), bool)
+
+    def _allocate(self, day: dt.date, busy: np.ndarray) -> np.ndarray:
+        """The allocation at ``day`` of the groups ``busy`` marks (0 elsewhere)."""
+        d = np.datetime64(day, "D")
+        # Only documents dated by then exist. A mask (not a sort) keeps the sheet order the
+        # allocation breaks ties by, so this is exactly what a refresh on that day computes.
+        mi = busy[self.inv_g] & ~np.isnat(self.inv_date) & (self.inv_date <= d)
+        mr = busy[self.rec_g] & ~np.isnat(self.rec_date) & (self.rec_date <= d)
+        out = np.zeros(len(self.inv), np.int64)
+        if mi.any():
+            # One currency here: the customer codes are the allocation's groups (computed once).
+            # Named invoices: positions in the whole base view, renumbered for the subset.
+            renumber = np.full(len(self.inv) + 1, -1, np.int64)
+            renumber[np.flatnonzero(mi)] = np.arange(int(mi.sum()))
+            targets = renumber[self.targets[mr]]  # -1 stays -1 (the extra last slot)
+            wo = self.writeoffs.assign(invoice=renumber[self.writeoffs["invoice"].to_numpy(dtype=np.int64)])
+            wo = wo[wo["invoice"].to_numpy() >= 0]
+            out[mi] = allocate_receipts(self.inv[mi], self.rec[mr], day, groups=(self.inv_g[mi], self.rec_g[mr]),
+                                        targets=targets, writeoffs=wo, auto_apply=self.auto_apply).open_minor
+        return out
+
     def conv(self, native: np.ndarray, currencies: np.ndarray | None = None) -> np.ndarray:
         """Per-line amounts (minor units of each line's currency) in base minor units, at the as-of rate."""
-        ccy = self.inv_ccy if currencies is None else currencies
-        return self.fx.convert_minor(native, ccy, self.as_of).minor
+        if currencies is not None:
+            return self.fx.convert_minor(native, currencies, self.as_of).minor
+        # Each line converts on its own, so base lines (most of them) are copied and only the
+        # others go through the rates: once per month-end of the trend.
+        out = np.array(native, dtype=np.int64)
+        if self.foreign.any():
+            out[self.foreign] = self.fx.convert_minor(out[self.foreign], self.inv_ccy[self.foreign], self.as_of).minor
+        return out
 
     def open_base_at(self, day: dt.date) -> np.ndarray:
         """Open amount of each invoice at the end of ``day``, in base minor units."""
@@ -440,8 +480,8 @@ def compute_kpis(ledger: "Ledger", result: "Position", stages: pd.DataFrame | No
         as_of: the as-of date.
         settings: the KPI settings (see :func:`parse_kpi_settings`).
         promises: the run's :func:`~xl_ar.core.plans.check_promises` (computed when None).
-        trend: False leaves the trend empty: it allocates once per month-end (about 1 s each
-            at a million invoices), the rest needs one allocation at most (the CEI's opening).
+        trend: False leaves the trend empty (its month-ends come from one sort of the events,
+            :mod:`xl_ar.core.trend`, a few array passes per month-end).
         fx: rates to the base currency (None: base-currency lines only); lines of a currency
             with no rate by the as-of date are left out and listed in ``foreign_open``.
 

@@ -32,9 +32,13 @@ _QUIET = ("", "promised", "disputed", "written_off")  # stages that are not a re
 
 def _promise_currency(ledger: "Ledger", promises: pd.DataFrame, base: str) -> np.ndarray:
     """A promise's currency: its invoice's, or the base currency for a customer-level one."""
-    inv = ledger.invoices.drop_duplicates("invoice_no")
-    ccy = pd.Series(inv["currency"].to_numpy(dtype=object), index=inv["invoice_no"].to_numpy(dtype=object))
-    return promises["invoice_no"].map(ccy).fillna(base).to_numpy(dtype=object)
+    # Promises are few: look the invoices up in their numbers, not the other way round.
+    wanted = pd.Index(promises["invoice_no"].to_numpy(dtype=object)).unique()
+    hit = wanted.get_indexer(ledger.invoices["invoice_no"].to_numpy(dtype=object))
+    first = np.full(len(wanted), len(hit), np.int64)  # the first invoice of each number
+    np.minimum.at(first, hit[hit >= 0], np.flatnonzero(hit >= 0))
+    ccy = np.r_[ledger.invoices["currency"].to_numpy(dtype=object), np.array([base], dtype=object)]
+    return ccy[first[wanted.get_indexer(promises["invoice_no"].to_numpy(dtype=object))]]
 
 
 # ----------------------------------------------------------------------------- the work list
@@ -114,16 +118,24 @@ def collections_worklist(ledger: "Ledger", result: "Position", stages: pd.DataFr
                 overdue_base_minor=("overdue_base_minor", "sum"), due_soon_base_minor=("due_soon_base_minor", "sum"),
                 ).reset_index()
 
-    def first(by: list[str], ascending: list[bool], cols: dict[str, str]) -> pd.DataFrame:
-        pick = items.sort_values(by + ["pos"], ascending=ascending + [True], kind="stable").drop_duplicates(keys)
-        return pick[keys + list(cols)].rename(columns=cols)
+    # The groups as integers, numbered like ``out``'s rows (first appearance), so each "first
+    # item of the group by some order" is one lexsort, not a sort and a text de-duplication.
+    group = g.ngroup().to_numpy()
 
-    out = out.merge(first(["days"], [False], {"invoice_no": "oldest_invoice", "days": "oldest_days_late"}), on=keys)
-    out = out.merge(first(["rank", "days"], [True, False], {"stage": "stage", "stage_label": "stage_label",
-                                                            "stage_label_zh": "stage_label_zh", "rank": "rank"}), on=keys)
-    out = out.merge(first(["nad_key", "rank"], [True, True], {
+    def first(by: list[np.ndarray], cols: dict[str, str]) -> None:
+        """Copy ``cols`` of each group's first item in the order ``by`` (then sheet order) into ``out``."""
+        o = np.lexsort((items["pos"].to_numpy(), *reversed(by), group))
+        lead = o[np.r_[True, group[o][1:] != group[o][:-1]]] if len(o) else o
+        for src, dst in cols.items():
+            out[dst] = items[src].to_numpy()[lead]
+
+    days_, rank_ = items["days"].to_numpy(), items["rank"].to_numpy()
+    first([-days_], {"invoice_no": "oldest_invoice", "days": "oldest_days_late"})
+    first([rank_, -days_], {"stage": "stage", "stage_label": "stage_label", "stage_label_zh": "stage_label_zh",
+                            "rank": "rank"})
+    first([items["nad_key"].to_numpy(), rank_], {
         "next_action": "next_action", "next_action_zh": "next_action_zh", "channel": "channel",
-        "nad": "next_action_date", "owner": "owner", "owner_zh": "owner_zh"}), on=keys)
+        "nad": "next_action_date", "owner": "owner", "owner_zh": "owner_zh"})
 
     check = promises if promises is not None else check_promises(ledger, result, as_of)
     p = check.promises.assign(currency=lambda f: _promise_currency(ledger, f, base))
