@@ -62,12 +62,17 @@ def _dates(values: Any) -> list[str]:
 
 
 def _positions(keys: np.ndarray, wanted: set) -> dict[Any, np.ndarray]:
-    """Positions of each wanted key in ``keys``, in order."""
-    out: dict[Any, list[int]] = {}
-    for p, k in enumerate(keys):
-        if k in wanted:
-            out.setdefault(k, []).append(p)
-    return {k: np.asarray(v, np.int64) for k, v in out.items()}
+    """Positions of each wanted key in ``keys``, in order (one vectorised grouping)."""
+    if not len(keys) or not wanted:
+        return {}
+    hit = np.flatnonzero(pd.Series(keys, dtype=object).isin(list(wanted)).to_numpy())
+    if not len(hit):
+        return {}
+    codes, uniques = pd.factorize(np.asarray(keys, dtype=object)[hit])
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    firsts = codes[order][np.r_[0, bounds]]
+    return dict(zip(np.asarray(uniques, dtype=object)[firsts].tolist(), np.split(hit[order], bounds)))
 
 
 def evidence_checklist(ledger: Any, result: Any, stages: pd.DataFrame, as_of: dt.date,
@@ -93,10 +98,21 @@ def evidence_checklist(ledger: Any, result: Any, stages: pd.DataFrame, as_of: dt
     overdue = open_ & (r["days_late"].to_numpy(np.int64) > 0)
     stage = stages["stage"].to_numpy(dtype=object)
     cust = inv["customer_id"].to_numpy(dtype=object)
-    cases = sorted({c for c, s, o in zip(cust, stage, open_) if o and s in LEGAL_STAGES}, key=str)
+    severe = open_ & pd.Series(stage, dtype=object).isin(list(LEGAL_STAGES)).to_numpy()
+    cases = sorted(set(cust[severe].tolist()), key=str)
     names = dict(zip(ledger.customers["customer_id"], ledger.customers["name"]))
-    text = lambda col: inv[col].fillna("").astype(str).str.strip().to_numpy(dtype=object) if col in inv \
-        else np.full(len(inv), "", object)  # noqa: E731
+    # Each case's rows, found once (not one scan of the whole ledger per case).
+    case_set = set(cases)
+    inv_of = _positions(cust, case_set)
+    mine_all = np.concatenate(list(inv_of.values())) if inv_of else np.zeros(0, np.int64)
+
+    def text(col: str) -> np.ndarray:
+        """The column as stripped text, converted on the cases' rows only ("" elsewhere)."""
+        out = np.full(len(inv), "", dtype=object)
+        if col in inv and len(mine_all):
+            out[mine_all] = inv[col].iloc[mine_all].fillna("").astype(str).str.strip().to_numpy(dtype=object)
+        return out
+
     inv_no, contract, delivery, reason = text("invoice_no"), text("contract_no"), text("delivery_note"), \
         text("dispute_reason")
     cols = ledger.places.get("Invoices", ("", {}))[1]
@@ -110,11 +126,15 @@ def evidence_checklist(ledger: Any, result: Any, stages: pd.DataFrame, as_of: dt
     a_out = acts["outcome"].fillna("").astype(str).str.strip().str.lower().to_numpy(dtype=object) if len(acts) else a_cust
     a_note = acts["note"].fillna("").astype(str).to_numpy(dtype=object) if len(acts) else a_cust
     a_date = acts["date"].to_numpy() if len(acts) else a_cust
-    # Each case's rows, found once (not one scan of the whole ledger per case).
-    case_set = set(cases)
-    inv_of = _positions(cust, case_set)
     act_of = _positions(a_cust, case_set)
-    tool_sent = np.array([bool(SENT_NOTE.search(n)) for n in a_note], dtype=bool)
+    tool_sent = np.zeros(len(a_note), dtype=bool)
+    for p in (np.concatenate(list(act_of.values())) if act_of else np.zeros(0, np.int64)).tolist():
+        tool_sent[p] = bool(SENT_NOTE.search(a_note[p]))
+    broken_of: dict[Any, tuple[str, ...]] = {}
+    if promises is not None and len(promises):
+        b = promises[promises["state"] == "broken"]
+        for cid, group in b.groupby("customer_id", sort=False):
+            broken_of[cid] = tuple(_dates(group["promise_date"]))
     none = np.zeros(0, np.int64)
     rows: list[tuple] = []
     for cid in cases:
@@ -124,10 +144,7 @@ def evidence_checklist(ledger: Any, result: Any, stages: pd.DataFrame, as_of: dt
         mine = act_of.get(cid, none)
         stmt = mine[a_chan[mine] == "statement"]
         sent = mine[tool_sent[mine]]
-        broken = ()
-        if promises is not None and len(promises):
-            b = promises[(promises["customer_id"] == cid) & (promises["state"] == "broken")]
-            broken = tuple(_dates(b["promise_date"]))
+        broken = broken_of.get(cid, ())
         disp = tuple(f"{inv_no[p]}: {reason[p]}" if reason[p] else str(inv_no[p])
                      for p in mine_inv[(open_ & disputed)[mine_inv]])
         found = {
