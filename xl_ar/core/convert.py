@@ -326,10 +326,13 @@ def text_column(values: np.ndarray) -> np.ndarray:
     """Convert a column to stripped text ("" for blank), as :func:`parse_text` does per cell."""
     arr = np.asarray(values, dtype=object)
     out = np.empty(len(arr), dtype=object)
-    is_str = _type_of(arr) == str if len(arr) else np.zeros(0, bool)
+    types = _type_of(arr) if len(arr) else np.zeros(0, object)
+    is_str = types == str if len(arr) else np.zeros(0, bool)
     if is_str.any():  # the common case, done at once
         out[is_str] = _strip(arr[is_str])
-    rest = np.flatnonzero(~is_str)
+    blank = types == type(None) if len(arr) else is_str  # an absent column is all None
+    out[blank] = ""
+    rest = np.flatnonzero(~is_str & ~blank)
     if len(rest):
         # The others are mostly blanks (a column the sheet does not have is all None): convert
         # each distinct value once. Unhashable cells (none come from a reader) go one by one.

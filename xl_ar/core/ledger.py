@@ -420,19 +420,21 @@ def _check_named_currency(receipts: pd.DataFrame, rec_chk: _Checker, invoices: p
     """Warn when a receipt names an invoice of its customer in another currency."""
     if not len(receipts) or not len(invoices):
         return
-    numbers = invoices["invoice_no"].to_numpy(dtype=object)
-    inv_cust = invoices["customer_id"].to_numpy(dtype=object)
-    inv_ccy = invoices["currency"].to_numpy(dtype=object)
-    first = {no: pos for pos, no in reversed(list(enumerate(numbers)))}
+    numbers = pd.Series(invoices["invoice_no"].to_numpy(dtype=object))
+    first = pd.Series(np.arange(len(numbers)), index=numbers)
+    first = first[~first.index.duplicated(keep="first") & (first.index != "")]  # a number names its first row
     named = receipts["invoice_no"].to_numpy(dtype=object)
-    rec_cust = receipts["customer_id"].to_numpy(dtype=object)
+    at = first.reindex(named).to_numpy()  # NaN: names no invoice (or none at all)
+    hit = np.flatnonzero(~np.isnan(at))
+    i = at[hit].astype(np.int64)
+    inv_ccy = invoices["currency"].to_numpy(dtype=object)
     rec_ccy = receipts["currency"].to_numpy(dtype=object)
-    for pos, (no, cust, ccy) in enumerate(zip(named, rec_cust, rec_ccy)):
-        i = first.get(no) if no else None
-        if i is None or inv_cust[i] != cust or inv_ccy[i] == ccy:
-            continue
-        rec_chk.add("currency", pos, f'receipt in {ccy} names invoice "{no}" in {inv_ccy[i]} '
-                    f"({inv_chk.where('currency', i)}); it does not pay that invoice: it goes to the customer's "
+    same_cust = invoices["customer_id"].to_numpy(dtype=object)[i] == receipts["customer_id"].to_numpy(dtype=object)[hit]
+    other_ccy = inv_ccy[i] != rec_ccy[hit]
+    for pos, k in zip(hit[same_cust & other_ccy].tolist(), i[same_cust & other_ccy].tolist()):
+        no, ccy = named[pos], rec_ccy[pos]
+        rec_chk.add("currency", pos, f'receipt in {ccy} names invoice "{no}" in {inv_ccy[k]} '
+                    f"({inv_chk.where('currency', k)}); it does not pay that invoice: it goes to the customer's "
                     f"open {ccy} invoices oldest first, or stays unapplied (correct the currency, or record the "
                     "receipt converted)", "warning")
 
