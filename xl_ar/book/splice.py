@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -308,7 +308,7 @@ class _Splice:
             tails[i] = suffix(i) + b"".join(rows)
         head = bytes(piece(0))  # the prologue is small: swap in the edited one, and rows before all others
         edited[0] = prologue + head[sh.sd_open: s] + b"".join(lead) + head[s:]
-        return _interleave(piece, suffix, n)
+        return _interleave(view, starts, stops, edited, target_of, tails, closed, pat.row_close)
 
     def general(self, prologue: bytes) -> list[bytes]:
         """Splice row by row, cell by cell where needed; handles any well-formed sheetData."""
@@ -387,14 +387,23 @@ def _find_all(buf: bytes, needle: bytes) -> np.ndarray:
 _BLOCK_ROWS = 4096
 
 
-def _interleave(piece: Callable[[int], Any], suffix: Callable[[int], bytes], n: int) -> Iterator[bytes]:
-    """piece(0), suffix(0), piece(1), suffix(1), ..., piece(n), joined by blocks of rows."""
+def _interleave(view: memoryview, starts: np.ndarray, stops: np.ndarray, edited: dict[int, bytes],
+                target_of: np.ndarray, tails: dict[int, bytes], closed: RenderedRows,
+                row_close: bytes) -> Iterator[bytes]:
+    """The new sheet, by blocks of rows: each row's piece of the old sheet (``view[starts[i]:
+    stops[i]]``, or ``edited[i]``), then what follows it (``tails[i]``, else its target's new
+    cells and ``</row>``, else ``</row>``); the last piece (after the last row) ends it."""
+    n = len(target_of)
     for lo in range(0, n + 1, _BLOCK_ROWS):
+        hi = min(lo + _BLOCK_ROWS, n + 1)
         block: list[Any] = []
-        for i in range(lo, min(lo + _BLOCK_ROWS, n + 1)):
-            block.append(piece(i))
+        add = block.append
+        targets = target_of[lo: min(hi, n)].tolist()
+        for i, a, b in zip(range(lo, hi), starts[lo:hi].tolist(), stops[lo:hi].tolist()):
+            add(edited[i] if i in edited else view[a:b])
             if i < n:
-                block.append(suffix(i))
+                t = targets[i - lo]
+                add(tails[i] if i in tails else closed[t] if t >= 0 else row_close)
         yield b"".join(block)
 
 
