@@ -9,7 +9,8 @@ made on a fresh copy in its own process, so its peak memory (max RSS) is its own
 - reminders: ``xl-ar reminders`` (every .eml draft with its customer's statement attached);
 - statements: ``xl-ar statements`` for every customer of the month (.xlsx);
 - PDFs: statements of the largest balances as PDF (``--pdfs`` of them), as PDFs per second;
-- start-up: ``xl-ar --help``; AR_LATEFEE: the UDF over a column of 100,000 rows (Python time).
+- start-up: ``xl-ar --help``; AR_LATEFEE: the UDF over a column of 100,000 rows (Python time);
+- reminders for 10,000 customers (``--reminder-customers``; 4 invoices each).
 
 Medians of ``--repeat`` runs (one run at 1,048,575 rows) are printed with the ratios; nothing
 is asserted (timings belong here, not in tests).
@@ -115,6 +116,8 @@ def main() -> None:
     p.add_argument("--pdfs", type=int, default=20, help="statements rendered as PDF for the PDFs/s figure")
     p.add_argument("--no-openpyxl", action="store_true", help="skip the openpyxl round trip")
     p.add_argument("--no-documents", action="store_true", help="skip reminders, statements and PDFs")
+    p.add_argument("--reminder-customers", type=int, default=10_000,
+                   help="also time reminders for this many customers (4 invoices each; 0 skips)")
     args = p.parse_args()
     from ledger_gen import build_ledger
 
@@ -158,6 +161,19 @@ def main() -> None:
         pdf_rate = float(run(["-c", PDFS, str(work), str(docs / "p"), str(args.pdfs)])[3] or "nan")
         row += f" {rs:>11.2f} {rs / xs:>4.1f}x {ss:>12.2f} {ss / xs:>4.1f}x {pdf_rate:>6.1f}"
         print(row, flush=True)
+        shutil.rmtree(docs, ignore_errors=True)
+        work.unlink(missing_ok=True)
+    if args.reminder_customers and not args.no_documents:
+        n_c = args.reminder_customers
+        source = OUT / f"ledger_{n_c}_customers.xlsx"
+        if not source.exists():
+            build_ledger(source, 4 * n_c, customers=n_c)
+        work, docs = OUT / "work_customers.xlsx", OUT / "docs_customers"
+        shutil.rmtree(docs, ignore_errors=True)
+        rs, rm = median_run(["-c", XL_AR, "reminders", str(work), "--as-of", AS_OF, "--out", str(docs), "--json"],
+                            source, work, 1)
+        drafts = len(list(docs.rglob("*.eml")))
+        print(f"reminders for {n_c:,} customers ({4 * n_c:,} invoices): {rs:.2f} s, {rm:.2f} GiB, {drafts:,} drafts")
         shutil.rmtree(docs, ignore_errors=True)
         work.unlink(missing_ok=True)
     shutil.rmtree(OUT / ".xl-ar-backups", ignore_errors=True)

@@ -72,11 +72,12 @@ def _sheet_xml(header: list[str], columns: list[tuple[str, np.ndarray]], date_st
     return xml.encode("utf-8")
 
 
-def build_ledger(path: Path | str, n_invoices: int, seed: int = 7) -> Path:
-    """Write a ledger with ``n_invoices`` invoices and about 0.7 receipts per invoice."""
+def build_ledger(path: Path | str, n_invoices: int, seed: int = 7, customers: int | None = None) -> Path:
+    """Write a ledger with ``n_invoices`` invoices and about 0.7 receipts per invoice, for
+    ``customers`` customers (default: one per 40 invoices, at least 10)."""
     path = Path(path)
     rng = np.random.default_rng(seed)
-    n_customers = max(10, n_invoices // 40)
+    n_customers = customers or max(10, n_invoices // 40)
     tmp = path.with_suffix(".template.xlsx")
     _template(tmp, n_customers)
     cust = rng.integers(0, n_customers, n_invoices)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xl_ar.core.evidence import checklist_lines
+from xl_ar.core.evidence import all_checklist_lines
 from xl_ar.core.issues import Issue, has_errors
 from xl_ar.core.ledger import place
 from xl_ar.core.progress import Progress, quiet
@@ -190,9 +190,11 @@ def build_reminders(
     entries: list[OutboxEntry] = []
     rendered: list[tuple[Any, dict[str, Any], dict[str, str]]] = []
     bases = _bases(ledger, settings, reminders, as_of)
+    legal = getattr(result, "legal", None)
+    lawyer_langs = {r.lang for r in reminders if r.kind == "lawyer"} if legal is not None else set()
+    evidence_of = {lang: all_checklist_lines(legal, lang) for lang in lawyer_langs}  # every case's, once
     for rem, basis in zip(reminders, bases):
-        evidence = checklist_lines(result.legal, rem.customer_id, rem.lang) \
-            if rem.kind == "lawyer" and getattr(result, "legal", None) is not None else ()
+        evidence = evidence_of[rem.lang].get(rem.customer_id, []) if rem.kind == "lawyer" and legal is not None else ()
         ctx = reminder_context(rem, docs, as_of, policies.calendar, basis, evidence)
         names = templates_for(tset, rem.kind, rem.lang, rem.channel)
         try:
