@@ -39,8 +39,11 @@ def legal_rows(legal: pd.DataFrame, lang: str, as_of: dt.date | None) -> list[li
     t = _T[lang if lang in _T else "en"]
     rows: list[list] = [[(t["title"].format(as_of=f"{as_of:%Y-%m-%d}" if as_of else ""), "title")],
                         [(h, "header") for h in t["head"]]]
-    names = dict(zip(legal["customer_id"][::-1], legal["name"][::-1]))  # each case's first name
-    for cid, lines in all_checklist_lines(legal, lang).items():
+    # Plain lists: pandas' iteration of its string columns, element by element, cost more than
+    # the whole sheet. all_checklist_lines only zips the columns it names.
+    cols = {c: legal[c].tolist() for c in ("customer_id", "name", "item", "status", "refs", "missing")}
+    names = dict(zip(cols["customer_id"][::-1], cols["name"][::-1]))  # each case's first name
+    for cid, lines in all_checklist_lines(cols, lang).items():  # type: ignore[arg-type]
         name = str(names[cid])
         for k, (item, status, found, missing, lacking) in enumerate(lines):
             rows.append([cid if k == 0 else None, name if k == 0 else None, item,

@@ -42,6 +42,8 @@ def _cell_tail(ref: str, value: Any, style: int | None, date_style: int) -> str:
     """
     s = f' s="{style}"' if style else ""
     blank = f'"{s}/>' if style else ""
+    if value.__class__ is float and value - value == 0.0:  # a finite amount: most cells of a report
+        return f'"{s}><v>{_num(value + 0.0)}</v></c>'  # -0.0 + 0.0 is 0.0: Excel has no negative zero
     if _is_missing(value):
         return blank
     if isinstance(value, bool):

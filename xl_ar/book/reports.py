@@ -121,19 +121,22 @@ def collections_rows(worklist: pd.DataFrame, lang: str, as_of: dt.date | None = 
     t, zh = _T[lang], lang == "zh"
     title = t["c_title"].format(as_of=f"{as_of:%Y-%m-%d}" if as_of else "", days=days_ahead)
     rows: list[list] = [[(title, "title")], [(h, "header") for h in t["c_head"]]]
-    for w in worklist.to_dict("records"):
-        exp, late = w["exp"], int(w["oldest_days_late"])
+    # One pass over plain column lists (no per-row pandas): the work list has a row per customer.
+    sfx = "_zh" if zh else ""
+    names = ("owner" + sfx, "customer_id", "name", "class", "currency", "stage_label" + sfx, "overdue_minor",
+             "due_soon_minor", "oldest_invoice", "oldest_days_late", "late_fee_minor", "promise_date",
+             "promise_minor", "broken_promises", "next_action_date", "next_action" + sfx, "channel",
+             "account_manager", "exp")
+    for (owner, cid, name, cls, ccy, stage, overdue, due_soon, oldest, late, fee, p_date, p_minor, broken,
+         next_date, action, channel, manager, exp) in zip(*(worklist[c].tolist() for c in names)):
+        late = int(late)
         rows.append([
-            (w["owner_zh"] if zh else w["owner"]) or t["no_owner"], w["customer_id"], w["name"], w["class"],
-            w["currency"], w["stage_label_zh"] if zh else w["stage_label"], _money(w["overdue_minor"], exp),
+            owner or t["no_owner"], cid, name, cls, ccy, stage, _money(overdue, exp),
             # Days late only for an overdue item; one not yet due shows its days to the due date
             # in its own column (0 = due today) instead of a negative "days late".
-            _money(w["due_soon_minor"], exp), w["oldest_invoice"], (late, "late") if late > 0 else None,
-            None if late > 0 else (-late, "integer"),
-            _money(w["late_fee_minor"], exp), _date(w["promise_date"]), _money(w["promise_minor"], exp),
-            (int(w["broken_promises"]), "integer") if w["broken_promises"] else None, _date(w["next_action_date"]),
-            w["next_action_zh"] if zh else w["next_action"],
-            CHANNEL_LABELS.get(w["channel"], w["channel"]) if zh else w["channel"], w["account_manager"],
+            _money(due_soon, exp), oldest, (late, "late") if late > 0 else None, None if late > 0 else (-late, "integer"),
+            _money(fee, exp), _date(p_date), _money(p_minor, exp), (int(broken), "integer") if broken else None,
+            _date(next_date), action, CHANNEL_LABELS.get(channel, channel) if zh else channel, manager,
         ])
     if worklist.empty:
         rows.append([t["none"]])
