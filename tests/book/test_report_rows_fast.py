@@ -16,11 +16,12 @@ from xl_ar.book.legal import _T as _LT
 from xl_ar.book.legal import legal_rows
 from xl_ar.book.render import render_sheet
 from xl_ar.book.reports import _T as _RT
-from xl_ar.book.reports import _date, _money, collections_rows
+from xl_ar.book.reports import _date, _money, _warning_layout, collections_rows
+from xl_ar.book.sheetxml import col_letter
 from xl_ar.core.evidence import ITEM_LABELS, STATUS_LABELS, all_checklist_lines
 from xl_ar.core.stages import CHANNEL_LABELS
 
-STYLES = {None: 0, "title": 1, "header": 2, "money": 3, "date": 4, "late": 5, "integer": 6}
+STYLES = {None: 0, "title": 1, "header": 2, "money": 3, "date": 4, "late": 5, "integer": 6, "bold": 7, "subheader": 8}
 
 
 # --------------------------------------------------------------------------- the references (as they were)
@@ -82,6 +83,43 @@ def reference_legal_rows(legal: pd.DataFrame, lang: str, as_of: dt.date | None) 
     if legal.empty:
         rows.append([t["none"]])
     return rows
+
+
+
+def reference_warning_layout(table: pd.DataFrame, lang: str, as_of: dt.date | None) -> tuple[list[list], list[str]]:
+    """The Warnings sheet's rows and merged header cells: an amount block and a count block."""
+    t, zh = _RT[lang], lang == "zh"
+    classes = list(dict.fromkeys(table["class"]))
+    amounts = table.drop_duplicates("amount_band").sort_values("amount_band")
+    a_labels = amounts["amount_label_zh" if zh else "amount_label"].tolist()
+    bands = table.drop_duplicates("band").sort_values("band")
+    ccy = table["currency"].iat[0] if len(table) else ""
+    exp = int(table["exp"].iat[0]) if len(table) else 2
+    title = t["w_title"].format(as_of=f"{as_of:%Y-%m-%d}" if as_of else "", ccy=ccy)
+    rows: list[list] = [[(title, "title")]]
+    merged: list[str] = []
+    width = 1 + len(classes) * len(a_labels)
+    cube = table.set_index(["band", "class", "amount_band"])
+    for block, col, cell in (("w_amount", "amount_minor", lambda v: _money(v, exp)),
+                             ("w_count", "count", lambda v: (int(v), "integer"))):
+        rows += [[], [(t[block], "bold")]]
+        top = len(rows) + 1  # the 1-based row of the class header
+        head = [(t["w_band"], "header")]
+        for c in classes:
+            head += [(t["class"].format(c=c), "header")] + [("", "header")] * (len(a_labels) - 1)
+            if len(a_labels) > 1:
+                merged.append(f"{col_letter(len(head) - len(a_labels) + 1)}{top}:{col_letter(len(head))}{top}")
+        rows.append(head + [(t["total"], "header")])
+        rows.append([("", "subheader")] + [(a, "subheader") for _ in classes for a in a_labels] + [("", "subheader")])
+        merged += [f"A{top}:A{top + 1}", f"{col_letter(width + 1)}{top}:{col_letter(width + 1)}{top + 1}"]
+        for b in bands.itertuples(index=False):
+            values = [int(cube.at[(b.band, c, a), col]) for c in classes for a in amounts["amount_band"]]
+            label = b.band_label_zh if zh else b.band_label
+            rows.append([(label, "late" if b.overdue else None), *[cell(v) for v in values], cell(sum(values))])
+        totals = [int(table[(table["class"] == c) & (table["amount_band"] == a)][col].sum())
+                  for c in classes for a in amounts["amount_band"]]
+        rows.append([(t["total"], "bold"), *[cell(v) for v in totals], cell(sum(totals))])
+    return rows, merged
 
 
 # --------------------------------------------------------------------------- random frames
@@ -148,3 +186,21 @@ def test_legal_rows_are_the_reference_rows(cases, lang):
         legal[["customer_id", "name", "item", "status"]] = legal[["customer_id", "name", "item", "status"]].astype("str")
     as_of = dt.date(2026, 10, 31)
     _same(legal_rows(legal, lang, as_of), reference_legal_rows(legal, lang, as_of))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.booleans(), min_size=1, max_size=4), st.lists(st.sampled_from("ABCD"), min_size=1, max_size=4, unique=True),
+       st.integers(1, 3), st.sampled_from(["en", "zh"]), st.randoms(use_true_random=False), st.data())
+def test_warning_layout_is_the_reference_layout(overdue, classes, n_amounts, lang, rnd, data):
+    """A full cube (every band x class x amount band), its rows in any order."""
+    records = [{"band": b, "band_label": f"band {b}", "band_label_zh": f"段 {b}", "overdue": od, "amount_band": a,
+                "amount_label": f"amt {a}", "amount_label_zh": f"金额 {a}", "class": c,
+                "count": data.draw(st.integers(0, 10**6)), "amount_minor": data.draw(st.integers(0, 10**15)),
+                "currency": "CNY", "exp": 2}
+               for b, od in enumerate(overdue) for c in classes for a in range(n_amounts)]
+    rnd.shuffle(records)
+    table = pd.DataFrame(records)
+    as_of = dt.date(2026, 10, 31)
+    got, want = _warning_layout(table, lang, as_of), reference_warning_layout(table, lang, as_of)
+    assert got[1] == want[1]
+    _same(got[0], want[0])

@@ -156,7 +156,15 @@ def _warning_layout(table: pd.DataFrame, lang: str, as_of: dt.date | None) -> tu
     rows: list[list] = [[(title, "title")]]
     merged: list[str] = []
     width = 1 + len(classes) * len(a_labels)
-    cube = table.set_index(["band", "class", "amount_band"])
+    # The cube as dicts from column lists: a lookup per cell through pandas cost more than the rest.
+    keys = list(zip(table["band"].tolist(), table["class"].tolist(), table["amount_band"].tolist()))
+    lists = {col: table[col].tolist() for col in ("amount_minor", "count")}
+    cubes = {col: dict(zip(keys, values)) for col, values in lists.items()}
+    sums: dict[str, dict] = {col: {} for col in lists}  # (class, amount band) -> the block's total row
+    for col, values in lists.items():
+        for (_, c, a), v in zip(keys, values):
+            sums[col][(c, a)] = sums[col].get((c, a), 0) + v
+    a_bands = amounts["amount_band"].tolist()
     for block, col, cell in (("w_amount", "amount_minor", lambda v: _money(v, exp)),
                              ("w_count", "count", lambda v: (int(v), "integer"))):
         rows += [[], [(t[block], "bold")]]
@@ -170,11 +178,10 @@ def _warning_layout(table: pd.DataFrame, lang: str, as_of: dt.date | None) -> tu
         rows.append([("", "subheader")] + [(a, "subheader") for _ in classes for a in a_labels] + [("", "subheader")])
         merged += [f"A{top}:A{top + 1}", f"{col_letter(width + 1)}{top}:{col_letter(width + 1)}{top + 1}"]
         for b in bands.itertuples(index=False):
-            values = [int(cube.at[(b.band, c, a), col]) for c in classes for a in amounts["amount_band"]]
+            values = [int(cubes[col][(b.band, c, a)]) for c in classes for a in a_bands]
             label = b.band_label_zh if zh else b.band_label
             rows.append([(label, "late" if b.overdue else None), *[cell(v) for v in values], cell(sum(values))])
-        totals = [int(table[(table["class"] == c) & (table["amount_band"] == a)][col].sum())
-                  for c in classes for a in amounts["amount_band"]]
+        totals = [int(sums[col].get((c, a), 0)) for c in classes for a in a_bands]
         rows.append([(t["total"], "bold"), *[cell(v) for v in totals], cell(sum(totals))])
     return rows, merged
 
