@@ -94,7 +94,8 @@ def _sheet_data(rows: Sequence[Sequence[CellValue]], col_styles: Mapping[int, in
         if len(row) > len(letters):
             letters += [col_letter(i) for i in range(len(letters) + 1, len(row) + 1)]
         open_at = len(parts)
-        parts.append(f'<row r="{r}">')
+        rs = str(r)
+        parts.append(f'<row r="{rs}">')
         last = 0
         for c, cell in enumerate(row):
             if isinstance(cell, tuple):
@@ -105,9 +106,12 @@ def _sheet_data(rows: Sequence[Sequence[CellValue]], col_styles: Mapping[int, in
                 value, style = cell, None
             if style is None and col_styles:
                 style = col_styles.get(c + 1)
-            if isinstance(value, np.generic):
-                value = value.item()
+            if value is None and not style:  # a gap in a report's row: no cell at all
+                continue
             cls = value.__class__
+            if cls not in _CACHED and isinstance(value, np.generic):
+                value = value.item()
+                cls = value.__class__
             if cls in _CACHED:
                 key = (cls, value, style)
                 tail = cache.get(key)
@@ -116,7 +120,7 @@ def _sheet_data(rows: Sequence[Sequence[CellValue]], col_styles: Mapping[int, in
             else:
                 tail = _cell_tail(f"{letters[c]}{r}", value, style, date_style)
             if tail:
-                parts.append(f'<c r="{letters[c]}{r}{tail}')
+                parts.append(f'<c r="{letters[c]}{rs}{tail}')
                 last = c + 1
         if last:
             parts.append("</row>")
