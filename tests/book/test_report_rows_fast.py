@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,6 +20,7 @@ from xl_ar.book.reports import _T as _RT
 from xl_ar.book.reports import _date, _money, _warning_layout, collections_rows
 from xl_ar.book.sheetxml import col_letter
 from xl_ar.core.evidence import ITEM_LABELS, STATUS_LABELS, all_checklist_lines
+from xl_ar.core.money import to_major
 from xl_ar.core.stages import CHANNEL_LABELS
 
 STYLES = {None: 0, "title": 1, "header": 2, "money": 3, "date": 4, "late": 5, "integer": 6, "bold": 7, "subheader": 8}
@@ -204,3 +206,9 @@ def test_warning_layout_is_the_reference_layout(overdue, classes, n_amounts, lan
     got, want = _warning_layout(table, lang, as_of), reference_warning_layout(table, lang, as_of)
     assert got[1] == want[1]
     _same(got[0], want[0])
+
+
+@given(st.one_of(st.integers(-(2**63), 2**63 - 1), st.integers(-10**6, 10**6)), st.integers(0, 4))
+def test_money_cells_are_the_floats_of_the_exact_decimals(minor, exp):
+    assert _money(minor, exp) == (float(to_major(minor, exp)), "money")
+    assert _money(np.int64(minor), np.int64(exp)) == (float(to_major(minor, exp)), "money")
