@@ -39,7 +39,7 @@ def legal_rows(legal: pd.DataFrame, lang: str, as_of: dt.date | None) -> list[li
     t = _T[lang if lang in _T else "en"]
     rows: list[list] = [[(t["title"].format(as_of=f"{as_of:%Y-%m-%d}" if as_of else ""), "title")],
                         [(h, "header") for h in t["head"]]]
-    names = dict(zip(legal["customer_id"][::-1], legal["name"][::-1]))  # each case's first name
+    names = dict(zip(legal["customer_id"].tolist()[::-1], legal["name"].tolist()[::-1]))  # each case's first name
     for cid, lines in all_checklist_lines(legal, lang).items():
         name = str(names[cid])
         for k, (item, status, found, missing, lacking) in enumerate(lines):

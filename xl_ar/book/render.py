@@ -31,27 +31,35 @@ _HEAD = (
 )
 
 
-def _cell_xml(ref: str, value: Any, style: int | None, date_style: int) -> str:
-    """One ``<c>`` of an owned sheet; "" for a blank cell without a style."""
-    if isinstance(value, np.generic):
-        value = value.item()
+_CACHED = frozenset({str, type(None), bool, int, float, date, datetime})  # equal values render alike
+
+
+def _cell_tail(ref: str, value: Any, style: int | None, date_style: int) -> str:
+    """A ``<c>`` after its ``<c r="A1`` (from the closing quote on); "" for a blank cell without a style.
+
+    The reference is only for error messages: the same value and style give the same tail in
+    any cell, which :func:`render_sheet` uses to render each distinct cell body once.
+    """
     s = f' s="{style}"' if style else ""
+    blank = f'"{s}/>' if style else ""
+    if value.__class__ is float and value - value == 0.0:  # a finite amount: most cells of a report
+        return f'"{s}><v>{_num(value + 0.0)}</v></c>'  # -0.0 + 0.0 is 0.0: Excel has no negative zero
     if _is_missing(value):
-        return f'<c r="{ref}"{s}/>' if style else ""
+        return blank
     if isinstance(value, bool):
-        return f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>'
+        return f'"{s} t="b"><v>{int(value)}</v></c>'
     if isinstance(value, (int, float, Decimal)):
         if isinstance(value, Decimal):
             text = format(value, "f")
         elif isinstance(value, float):
             if value != value or value in (_INF, -_INF):
                 if value != value:
-                    return f'<c r="{ref}"{s}/>' if style else ""
+                    return blank
                 raise ValueError("an infinite number cannot be written to Excel")
             text = _num(value + 0.0)  # one cell: no numpy round trip (-0.0 + 0.0 is 0.0)
         else:
             text = str(value)
-        return f'<c r="{ref}"{s}><v>{text}</v></c>'
+        return f'"{s}><v>{text}</v></c>'
     if isinstance(value, (date, datetime, np.datetime64)):
         if isinstance(value, datetime) and value.tzinfo is not None:
             raise ValueError(f"{ref}: a time zone-aware datetime cannot be written to Excel")
@@ -60,15 +68,66 @@ def _cell_xml(ref: str, value: Any, style: int | None, date_style: int) -> str:
         else:
             serial = excel_serials(np.array([value], dtype="datetime64[us]"))[0]
         if serial != serial:
-            return f'<c r="{ref}"{s}/>' if style else ""
+            return blank
         eff = style or date_style
         st = f' s="{eff}"' if eff else ""
-        return f'<c r="{ref}"{st}><v>{_num(serial)}</v></c>'
+        return f'"{st}><v>{_num(serial)}</v></c>'
     if isinstance(value, str):
         if value == "":
-            return f'<c r="{ref}"{s}/>' if style else ""
-        return f'<c r="{ref}"{s} t="inlineStr">{_t_element(value, "")}</c>'
+            return blank
+        return f'"{s} t="inlineStr">{_t_element(value, "")}</c>'
     raise TypeError(f"{ref}: cannot write a {type(value).__name__} to a cell")
+
+
+def _sheet_data(rows: Sequence[Sequence[CellValue]], col_styles: Mapping[int, int], date_style: int,
+                style_index: Mapping[Any, int] | None) -> tuple[list[str], int]:
+    """The ``<row>`` elements' pieces and the last column holding a cell.
+
+    Each distinct (value, style) of the common types is rendered once per sheet: reports repeat
+    their labels, owners, stages and blanks on every row.
+    """
+    cache: dict[tuple, str] = {}
+    letters: list[str] = []
+    parts: list[str] = []
+    max_c = 0
+    for r, row in enumerate(rows, start=1):
+        if len(row) > len(letters):
+            letters += [col_letter(i) for i in range(len(letters) + 1, len(row) + 1)]
+        open_at = len(parts)
+        rs = str(r)
+        parts.append(f'<row r="{rs}">')
+        last = 0
+        for c, cell in enumerate(row):
+            if isinstance(cell, tuple):
+                value, style = cell
+                if style_index is not None:
+                    style = style_index[style]
+            else:
+                value, style = cell, None
+            if style is None and col_styles:
+                style = col_styles.get(c + 1)
+            if value is None and not style:  # a gap in a report's row: no cell at all
+                continue
+            cls = value.__class__
+            if cls not in _CACHED and isinstance(value, np.generic):
+                value = value.item()
+                cls = value.__class__
+            if cls in _CACHED:
+                key = (cls, value, style)
+                tail = cache.get(key)
+                if tail is None:
+                    tail = cache[key] = _cell_tail(f"{letters[c]}{r}", value, style, date_style)
+            else:
+                tail = _cell_tail(f"{letters[c]}{r}", value, style, date_style)
+            if tail:
+                parts.append(f'<c r="{letters[c]}{rs}{tail}')
+                last = c + 1
+        if last:
+            parts.append("</row>")
+            max_c = max(max_c, last)
+        else:
+            del parts[open_at:]
+    return parts, max_c
 
 
 def render_sheet(
@@ -80,6 +139,7 @@ def render_sheet(
     freeze_header: bool = True,
     merged: Sequence[str] = (),
     autofilter: str | None = None,
+    style_index: Mapping[Any, int] | None = None,
 ) -> bytes:
     """Render a complete worksheet for a sheet the tool owns (a report such as "Aging").
 
@@ -92,28 +152,13 @@ def render_sheet(
         freeze_header: freeze the first row.
         merged: merged ranges, e.g. ``["A1:D1"]``.
         autofilter: an autofilter range, e.g. ``"A1:F40"``.
+        style_index: when given, the style of a ``(value, style)`` cell is a key of it (a style
+            name) rather than a style index.
 
     Returns:
         The worksheet XML (strings inline, no shared strings needed).
     """
-    col_styles = col_styles or {}
-    letters: list[str] = []
-    parts: list[str] = []
-    max_c = 0
-    for r, row in enumerate(rows, start=1):
-        if len(row) > len(letters):
-            letters += [col_letter(i) for i in range(len(letters) + 1, len(row) + 1)]
-        cells = []
-        for c, cell in enumerate(row, start=1):
-            value, style = cell if isinstance(cell, tuple) else (cell, None)
-            if style is None:
-                style = col_styles.get(c)
-            x = _cell_xml(f"{letters[c - 1]}{r}", value, style, date_style)
-            if x:
-                cells.append(x)
-                max_c = max(max_c, c)
-        if cells:
-            parts.append(f'<row r="{r}">{"".join(cells)}</row>')
+    parts, max_c = _sheet_data(rows, col_styles or {}, date_style, style_index)
     n_rows = len(rows)
     dim = _range_ref(1, 1, max(n_rows, 1), max(max_c, 1))
     view = '<sheetView workbookViewId="0">'
@@ -130,7 +175,12 @@ def render_sheet(
             col_letter(c)
             out.append(f'<col min="{c}" max="{c}" width="{_num(col_widths[c])}" customWidth="1"/>')
         out.append("</cols>")
-    out.append("<sheetData>" + "".join(parts) + "</sheetData>" if parts else "<sheetData/>")
+    if parts:
+        out.append("<sheetData>")
+        out.extend(parts)
+        out.append("</sheetData>")
+    else:
+        out.append("<sheetData/>")
     if autofilter:
         out.append(f'<autoFilter ref="{escape_attr(autofilter)}"/>')
     if merged:

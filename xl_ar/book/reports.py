@@ -95,7 +95,9 @@ _T = {
 def _money(minor: Any, exp: int) -> tuple[float, str] | None:
     if minor is None or minor is pd.NA or (isinstance(minor, float) and minor != minor):
         return None
-    return float(to_major(int(minor), int(exp))), "money"
+    # int / int is correctly rounded, as float() of the exact Decimal of to_major is: the same
+    # float, without a Decimal per cell (a work list at full size has a hundred thousand).
+    return int(minor) / 10 ** int(exp), "money"
 
 
 def _date(v: Any) -> tuple[dt.date, str] | None:
@@ -121,19 +123,22 @@ def collections_rows(worklist: pd.DataFrame, lang: str, as_of: dt.date | None = 
     t, zh = _T[lang], lang == "zh"
     title = t["c_title"].format(as_of=f"{as_of:%Y-%m-%d}" if as_of else "", days=days_ahead)
     rows: list[list] = [[(title, "title")], [(h, "header") for h in t["c_head"]]]
-    for w in worklist.to_dict("records"):
-        exp, late = w["exp"], int(w["oldest_days_late"])
+    # One pass over plain column lists (no per-row pandas): the work list has a row per customer.
+    sfx = "_zh" if zh else ""
+    names = ("owner" + sfx, "customer_id", "name", "class", "currency", "stage_label" + sfx, "overdue_minor",
+             "due_soon_minor", "oldest_invoice", "oldest_days_late", "late_fee_minor", "promise_date",
+             "promise_minor", "broken_promises", "next_action_date", "next_action" + sfx, "channel",
+             "account_manager", "exp")
+    for (owner, cid, name, cls, ccy, stage, overdue, due_soon, oldest, late, fee, p_date, p_minor, broken,
+         next_date, action, channel, manager, exp) in zip(*(worklist[c].tolist() for c in names)):
+        late = int(late)
         rows.append([
-            (w["owner_zh"] if zh else w["owner"]) or t["no_owner"], w["customer_id"], w["name"], w["class"],
-            w["currency"], w["stage_label_zh"] if zh else w["stage_label"], _money(w["overdue_minor"], exp),
+            owner or t["no_owner"], cid, name, cls, ccy, stage, _money(overdue, exp),
             # Days late only for an overdue item; one not yet due shows its days to the due date
             # in its own column (0 = due today) instead of a negative "days late".
-            _money(w["due_soon_minor"], exp), w["oldest_invoice"], (late, "late") if late > 0 else None,
-            None if late > 0 else (-late, "integer"),
-            _money(w["late_fee_minor"], exp), _date(w["promise_date"]), _money(w["promise_minor"], exp),
-            (int(w["broken_promises"]), "integer") if w["broken_promises"] else None, _date(w["next_action_date"]),
-            w["next_action_zh"] if zh else w["next_action"],
-            CHANNEL_LABELS.get(w["channel"], w["channel"]) if zh else w["channel"], w["account_manager"],
+            _money(due_soon, exp), oldest, (late, "late") if late > 0 else None, None if late > 0 else (-late, "integer"),
+            _money(fee, exp), _date(p_date), _money(p_minor, exp), (int(broken), "integer") if broken else None,
+            _date(next_date), action, CHANNEL_LABELS.get(channel, channel) if zh else channel, manager,
         ])
     if worklist.empty:
         rows.append([t["none"]])
@@ -153,7 +158,15 @@ def _warning_layout(table: pd.DataFrame, lang: str, as_of: dt.date | None) -> tu
     rows: list[list] = [[(title, "title")]]
     merged: list[str] = []
     width = 1 + len(classes) * len(a_labels)
-    cube = table.set_index(["band", "class", "amount_band"])
+    # The cube as dicts from column lists: a lookup per cell through pandas cost more than the rest.
+    keys = list(zip(table["band"].tolist(), table["class"].tolist(), table["amount_band"].tolist()))
+    lists = {col: table[col].tolist() for col in ("amount_minor", "count")}
+    cubes = {col: dict(zip(keys, values)) for col, values in lists.items()}
+    sums: dict[str, dict] = {col: {} for col in lists}  # (class, amount band) -> the block's total row
+    for col, values in lists.items():
+        for (_, c, a), v in zip(keys, values):
+            sums[col][(c, a)] = sums[col].get((c, a), 0) + v
+    a_bands = amounts["amount_band"].tolist()
     for block, col, cell in (("w_amount", "amount_minor", lambda v: _money(v, exp)),
                              ("w_count", "count", lambda v: (int(v), "integer"))):
         rows += [[], [(t[block], "bold")]]
@@ -167,11 +180,10 @@ def _warning_layout(table: pd.DataFrame, lang: str, as_of: dt.date | None) -> tu
         rows.append([("", "subheader")] + [(a, "subheader") for _ in classes for a in a_labels] + [("", "subheader")])
         merged += [f"A{top}:A{top + 1}", f"{col_letter(width + 1)}{top}:{col_letter(width + 1)}{top + 1}"]
         for b in bands.itertuples(index=False):
-            values = [int(cube.at[(b.band, c, a), col]) for c in classes for a in amounts["amount_band"]]
+            values = [int(cubes[col][(b.band, c, a)]) for c in classes for a in a_bands]
             label = b.band_label_zh if zh else b.band_label
             rows.append([(label, "late" if b.overdue else None), *[cell(v) for v in values], cell(sum(values))])
-        totals = [int(table[(table["class"] == c) & (table["amount_band"] == a)][col].sum())
-                  for c in classes for a in amounts["amount_band"]]
+        totals = [int(sums[col].get((c, a), 0)) for c in classes for a in a_bands]
         rows.append([(t["total"], "bold"), *[cell(v) for v in totals], cell(sum(totals))])
     return rows, merged
 

@@ -364,9 +364,8 @@ def write_owned(pkg: WorkbookPackage, owned: list[OwnedSheet], st: Styles) -> No
     """Render each owned sheet into the package (a new one goes after the previous) with its charts."""
     after = None
     for sheet in owned:
-        rows = [[(c[0], st[c[1]]) if isinstance(c, tuple) else c for c in row] for row in sheet.rows]
-        xml = render_sheet(rows, col_widths=sheet.widths, date_style=st["date"], freeze_header=sheet.freeze_header,
-                           merged=sheet.merged, autofilter=sheet.autofilter)
+        xml = render_sheet(sheet.rows, col_widths=sheet.widths, date_style=st["date"], freeze_header=sheet.freeze_header,
+                           merged=sheet.merged, autofilter=sheet.autofilter, style_index=st.index)
         pkg.set_sheet(sheet.name, xml, after=after)
         add_charts(pkg, sheet.name, list(sheet.charts))  # also removes charts a sheet no longer has
         after = sheet.name
