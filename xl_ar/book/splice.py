@@ -260,8 +260,8 @@ class _Splice:
         starts = np.r_[0, closes + lc]
         stops = np.r_[closes, len(work)]
         edited: dict[int, bytes] = {}
-        piece = lambda i: edited[i] if i in edited else view[starts[i]: stops[i]]  # noqa: E731
         view = memoryview(work)
+        piece = lambda i: edited[i] if i in edited else view[starts[i]: stops[i]]  # noqa: E731
         # User cells right of ours (a notes column, say) or between them: where, in which rows.
         after = [m.start() for m in pat.after.finditer(work, s)] if pat.after is not None else []
         gaps = [m.start() for m in pat.gap.finditer(work, s)] if pat.gap is not None else []
