@@ -350,9 +350,24 @@ def text_column(values: np.ndarray) -> np.ndarray:
     if len(out) > 256:
         # One object per distinct text: a reader makes a new string for every cell, and a column
         # of repeated values (currencies, customer IDs, owners) would hold a million copies.
-        codes, uniques = pd.factorize(out)
-        out = np.asarray(uniques, dtype=object)[codes]
+        out = map_distinct(out)
     return out
+
+
+def map_distinct(values: Any, fn: Callable[[Any], Any] | None = None) -> np.ndarray:
+    """``fn`` of each distinct value, computed once; equal values then share one object.
+
+    Args:
+        values: a column (a missing value is one distinct value like any other).
+        fn: what to make of each distinct value (None: the value itself).
+
+    Returns:
+        An object array aligned with ``values``.
+    """
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
+    mapped = np.empty(len(uniques), dtype=object)
+    mapped[:] = list(uniques) if fn is None else [fn(u) for u in uniques]
+    return mapped[codes]
 
 
 _strip = np.frompyfunc(str.strip, 1, 1)

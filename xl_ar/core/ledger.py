@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -82,11 +82,13 @@ def compact_text(ledger: Ledger) -> None:
             col = frame[name]
             if col.dtype != object and str(col.dtype) != "str":
                 continue
-            codes, uniques = pd.factorize(col.to_numpy(dtype=object), use_na_sentinel=False)
-            fresh = np.empty(len(uniques), dtype=object)
-            fresh[:] = [u.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass") if type(u) is str
-                        else u for u in uniques]
-            frame[name] = pd.Series(fresh[codes], index=frame.index, dtype=col.dtype)
+            fresh = convert.map_distinct(col.to_numpy(dtype=object), _fresh)
+            frame[name] = pd.Series(fresh, index=frame.index, dtype=col.dtype)
+
+
+def _fresh(v: object) -> object:
+    """A new string object equal to ``v`` (any other value as it is)."""
+    return v.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass") if type(v) is str else v
 
 
 def _label(name: str) -> str:
@@ -167,7 +169,7 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
             out[f.name] = np.array([bool(p) for p in parsed], dtype=bool)
         elif f.kind == "currency":
             text = convert.text_column(raw_col)
-            codes = _map_distinct(text, lambda t: t.upper() if t else settings.base_currency)
+            codes = convert.map_distinct(text, lambda t: t.upper() if t else settings.base_currency)
             known = pd.Series(codes).isin(CURRENCY_EXPONENTS.keys()).to_numpy()
             for pos in np.flatnonzero(~known):
                 chk.add(f.name, int(pos), f'currency "{text[pos]}" is not a known ISO currency code')
@@ -178,7 +180,7 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
             if f.choices and present:
                 norm = {c.lower(): c for c in f.choices}
                 vals = out[f.name].to_numpy()
-                fixed = _map_distinct(vals, lambda v: norm.get(v.lower(), v))
+                fixed = convert.map_distinct(vals, lambda v: norm.get(v.lower(), v))
                 for pos in np.flatnonzero((fixed != "") & ~np.isin(fixed, list(f.choices))):
                     chk.add(f.name, int(pos), f'{_label(f.name)} "{vals[pos]}" is not one of {", ".join(f.choices)}', "warning")
                 out[f.name] = fixed
@@ -196,14 +198,6 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
                 k = keys.iat[pos]
                 chk.add(table.key, int(pos), f'{_label(table.key)} "{k}" is a duplicate of row {chk.rows[first_pos[k]]}')
     return out
-
-
-def _map_distinct(values: np.ndarray, fn: Callable[[str], str]) -> np.ndarray:
-    """``fn`` of each text, computed once per distinct text (a column repeats a few values)."""
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
-    mapped = np.empty(len(uniques), dtype=object)
-    mapped[:] = [fn(u) for u in uniques]
-    return mapped[codes]
 
 
 def _cut_long_text(out: pd.DataFrame, name: str, chk: "_Checker") -> None:
