@@ -187,8 +187,13 @@ def _refreshed(book: Any) -> Report | None:
     return report
 
 
-def _sheet(book: Any, *names: str) -> Any | None:
-    return next((s for s in book.sheets if s.name in names), None)
+def _show(book: Any, sheet: str) -> Any | None:
+    """Activate a ledger or report sheet, found by its English or Chinese name; None if absent."""
+    names = (sheet, *SHEET_ALIASES[sheet])
+    found = next((s for s in book.sheets if s.name in names), None)
+    if found is not None:
+        found.activate()
+    return found
 
 
 def _saved(report: Report) -> str:
@@ -202,9 +207,8 @@ def update_credit(book: Any) -> None:
     if report is None:
         return
     credit = report.result.credit
-    sheet = _sheet(book, "Customers", *SHEET_ALIASES["Customers"])
+    sheet = _show(book, "Customers")
     if sheet is not None:
-        sheet.activate()
         rows = sheet_rows(sheet)  # one read of the sheet through Excel
         head = [normalise(v) for v in (rows[:1] or [[]])[0]]
         wanted = {normalise(n) for pair in OUTPUTS["Customers"].values() for n in pair}
@@ -228,9 +232,7 @@ def plan_collections(book: Any) -> None:
     if report is None:
         return
     work = report.result.worklist
-    sheet = _sheet(book, "Collections", *SHEET_ALIASES["Collections"])
-    if sheet is not None:
-        sheet.activate()
+    _show(book, "Collections")
     due = 0 if work is None else int((work["next_action_date"].dt.date <= report.as_of).sum())
     total = 0 if work is None else len(work)
     book.app.alert(f"截止日 As of {report.as_of:%Y-%m-%d}\n今日需跟进 Action today: {due}\n"
@@ -252,9 +254,7 @@ def dashboard(book: Any) -> None:
     if report is None:
         return
     k = report.result.kpis
-    sheet = _sheet(book, "Dashboard", *SHEET_ALIASES["Dashboard"])
-    if sheet is not None:
-        sheet.activate()
+    _show(book, "Dashboard")
     lines = [f"截止日 As of {report.as_of:%Y-%m-%d}"]
     if k is not None:
         lines += [f"应收余额 Open {k.currency} {to_major(k.open_minor, k.exp):,}",
