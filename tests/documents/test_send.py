@@ -281,6 +281,26 @@ def test_sending_again_sends_nothing_twice(tmp_path):
     assert len(activities(book)) == 6
 
 
+def test_a_customer_with_many_overdue_invoices_gets_its_reminder_and_each_is_logged(tmp_path):
+    # 60 overdue invoices make an items header of ~1,300 characters: it folds into short
+    # lines, and every invoice is logged when the reminder goes (it was once refused as "long").
+    customers = [["L1", "Long List Ltd", "B", "Ms. Long", "ap@long.example", "", 30, 1.0e6, "Tom Chen", "en"]]
+    invoices = [[f"INV-2025-{k:05d}", "L1", D(2025, 1, 1), D(2025, 3, 1), 100.0 + k, "CNY", "", "", "", ""]
+                for k in range(60)]
+    inbox = Inbox()
+    with server(inbox) as port:
+        book = book_for(tmp_path, port, customers=customers, invoices=invoices)
+        eml = next(tmp_path.rglob("L1_*.eml")).read_bytes()
+        head = eml.split(b"\r\n\r\n", 1)[0]
+        assert max(len(x) for x in head.split(b"\r\n")) <= 78
+        r = send_outbox(book, yes=True)
+    assert r.ok and len(r.sent) == 1 and len(inbox.messages) == 1
+    assert b"X-XL-AR-Items" not in inbox.messages[0][2].split(b"\r\n\r\n", 1)[0]
+    rows = activities(book)
+    assert sorted(x[2] for x in rows) == [f"INV-2025-{k:05d}" for k in range(60)]
+    assert {(x[1], x[3], x[8]) for x in rows} == {("L1", "email", "sent")}
+
+
 def test_a_message_on_hold_stays_on_hold_and_is_not_sent(tmp_path):
     inbox = Inbox()
     with server(inbox) as port:

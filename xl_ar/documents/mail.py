@@ -51,12 +51,13 @@ class UnsafeHeader(ValueError):
     """A value that must not go into a mail header (line break, control character, bad address)."""
 
 
-def safe_text(value: Any, what: str) -> str:
+def safe_text(value: Any, what: str, limit: int | None = MAX_NAME) -> str:
     """A name or subject for a header: stripped; refused if it holds a control character.
 
     Args:
         value: the cell value.
         what: what it is, for the message ("customer name").
+        limit: the most characters it may have (None: no bound, for a value the tool builds).
 
     Returns:
         The text.
@@ -67,8 +68,8 @@ def safe_text(value: Any, what: str) -> str:
     s = "" if value is None else str(value).strip()
     if _CONTROL.search(s):
         raise UnsafeHeader(f"{what} contains a line break or control character (header injection?)")
-    if len(s) > MAX_NAME:
-        raise UnsafeHeader(f"{what} is longer than {MAX_NAME} characters")
+    if limit is not None and len(s) > limit:
+        raise UnsafeHeader(f"{what} is longer than {limit} characters")
     return s
 
 
@@ -244,7 +245,9 @@ def build_email(
     msg[ID_HEADER] = msg_id
     msg["X-Unsent"] = "1"  # Outlook and others open such an .eml as an editable draft
     for k, v in (meta or {}).items():
-        msg[k] = safe_text(v, k)
+        # The items list is the tool's own JSON (ASCII, folded at its spaces): as long as the
+        # customer's list of invoices, which a long-overdue customer makes long.
+        msg[k] = safe_text(v, k, None if k == "X-XL-AR-Items" else MAX_NAME)
     msg.set_content(text if text.endswith("\n") else text + "\n", charset="utf-8")
     if html:
         msg.add_alternative(html, subtype="html", charset="utf-8")
@@ -349,8 +352,9 @@ def outgoing(raw: bytes, now: dt.datetime, where: str = "message") -> Outgoing:
 
 
 def items_header(invoice_nos: Sequence[str]) -> str:
-    """The ``X-XL-AR-Items`` value: a JSON list, ASCII only (so it survives any header folding)."""
-    return json.dumps(list(map(str, invoice_nos)), ensure_ascii=True, separators=(",", ":"))
+    """The ``X-XL-AR-Items`` value: a JSON list, ASCII only, with a space after each comma (so
+    a long list folds into short header lines and survives any unfolding)."""
+    return json.dumps(list(map(str, invoice_nos)), ensure_ascii=True, separators=(", ", ": "))
 
 
 def sms_segments(text: str) -> int:
