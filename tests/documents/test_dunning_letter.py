@@ -123,10 +123,12 @@ def test_the_letters_of_a_run_share_one_font_cut_and_read_as_a_letter_alone(tmp_
     s = build_reminders(book, AS_OF, now=NOW, attach=None)
     assert s.ok, s.issues
     assert len(cuts) == 2  # regular and bold, once for the three letters
+    headings = set()
     for eml in s.files:
         msg = read_eml(eml)
         [att] = [a for a in msg.iter_attachments() if a.get_content_type() == "application/pdf"]
         text = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+        headings |= set(letterpdf.letter_heading(text))
         title = f"{'催款函' if '催款函' in att.get_filename() else 'Formal demand for payment'} {msg['X-XL-AR-Customer']}"
         alone = letterpdf.render_letter_pdf(text, title=title, author="", date=AS_OF, footer=msg["Message-ID"] or "")
         pages = []
@@ -143,6 +145,8 @@ def test_the_letters_of_a_run_share_one_font_cut_and_read_as_a_letter_alone(tmp_
         for line in filter(str.strip, text.splitlines()):
             assert flat(line) in flat(pages[0]) and flat(line) in flat(pages[1]), line
     assert len(cuts) == 2 + 2 * len(s.files)  # each letter alone cut its own
+    # the bold face is drawn only in the headings: the run's bold cut holds just their characters
+    assert cuts[1] == len(headings) and cuts[1] < cuts[0] // 5
 
 
 def test_pdf_statements_and_letters_of_a_run_share_one_font_cut(tmp_path, monkeypatch):

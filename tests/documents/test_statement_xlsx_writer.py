@@ -167,3 +167,13 @@ def test_libreoffice_reads_the_values_to_the_cent_and_a_resave_still_imports(tmp
     reply = read_reply(again)
     assert (reply.statement_id, reply.customer_id, reply.closing) == ("ST-C1-20250201-20250228", "C1",
                                                                       {"CNY": "8000.01", "USD": "1234.56"})
+
+
+def test_the_same_statement_gives_the_same_bytes_at_another_time():
+    import time
+
+    first = statement_xlsx_bytes(_statement(), "zh")
+    time.sleep(1.1)  # the writer's clock moves on a second: its default "created" would differ
+    assert statement_xlsx_bytes(_statement(), "zh") == first
+    wb = openpyxl.load_workbook(io.BytesIO(first))
+    assert wb.properties.created == dt.datetime(2025, 2, 28)  # the period's last day

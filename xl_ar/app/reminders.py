@@ -22,6 +22,7 @@ from xl_ar.core.ledger import place
 from xl_ar.core.progress import Progress, quiet
 from xl_ar.core.stages import DEFAULT_STAGE_RULES, assign_stages, owners_from_settings
 from xl_ar.documents import parse_docs_settings
+from xl_ar.documents.bulk import in_order
 from xl_ar.documents.mail import Attachment, UnsafeHeader, build_email, eml_bytes, items_header, sms_segments, write_atomic
 from xl_ar.documents.outbox import (OUTBOX_SHEETS, PERSON_FIELDS, OutboxEntry, logged_ids, outbox_from_rows,
                                     read_outbox, read_sheet_rows, write_outbox, write_outbox_live, write_sms_csv)
@@ -203,58 +204,40 @@ def build_reminders(
             summary.issues.append(Issue(exc.origin, f'{exc} (customer "{rem.customer_id}"; message left out)'))
     # The dunning letters' PDFs draw from one CJK font cut to all their characters: cutting the
     # whole font costs ~2 s of CPU, once per run instead of once per letter.
-    from xl_ar.documents.letterpdf import letter_chars
+    from xl_ar.documents.letterpdf import letter_chars, letter_heading
 
-    letters = [letter_chars(parts["text"], _letter_title(rem), rem.id) for rem, _, parts in rendered
+    dunning = [(rem, parts["text"]) for rem, _, parts in rendered
                if rem.kind == "dunning" and rem.channel == "email" and rem.id not in already]
+    letters = [letter_chars(text, _letter_title(rem), rem.id) for rem, text in dunning]
     prepare = getattr(attach, "prepare", None)  # PDF statements: one cut for them and the letters
     wanted = [(rem.customer_id, rem.lang) for rem, _, _ in rendered if rem.channel == "email" and rem.id not in already]
     fonts = prepare(wanted, letters) if prepare is not None and wanted else None
-    fonts = fonts if fonts is not None else _letter_fonts(letters)
+    fonts = fonts if fonts is not None else _letter_fonts(letters, [letter_heading(text) for _, text in dunning])
+    warm = getattr(attach, "warm", None)
+    if warm is not None and rendered:
+        warm()  # the statement source, made once here rather than in each worker
+    run = _Drafting(out, path, already, held, approvals, settings, docs, as_of, now, attach, fonts, ledger)
+
+    def make(k: int) -> tuple[OutboxEntry | None, dict[str, Any] | None, Path | None, list[Issue]]:
+        """Message ``k``: its Outbox row, SMS row or draft file, and what it warned of."""
+        before = len(summary.issues)  # attach() and the letter report into summary.issues
+        made = _message(run, rendered[k], summary.issues)
+        new = summary.issues[before:]
+        del summary.issues[before:]
+        return (*made, new)
+
     try:
-        for k, (rem, ctx, parts) in enumerate(rendered):
-            progress("render", 0.3 + 0.6 * k / max(len(rendered), 1))
-            amount = "; ".join(f"{t['currency']} {t['open']}" for t in ctx["totals"])
-            entry = OutboxEntry(channel=rem.channel, customer_id=rem.customer_id, name=rem.name, stage=ctx["stage_label"],
-                                items=", ".join(i.invoice_no for i in rem.items), amount=amount,
-                                owner=rem.owner or ctx["owner"], id=rem.id,
-                                review=("是" if settings.language == "zh" else "yes") if rem.review else "",
-                                **approvals.get(rem.id, {}))
-            if rem.channel == "sms":
-                text = " ".join(parts["text"].split())
-                sms_rows.append({"id": rem.id, "customer_id": rem.customer_id, "name": rem.name, "phone": rem.phone,
-                                 "text": text, "segments": sms_segments(text), "stage": rem.stage,
-                                 "as_of": as_of.isoformat()})
-                entries.append(OutboxEntry(**{**entry.__dict__, "status": "sms", "to": rem.phone, "subject": text,
-                                              "file": _relative(out / "sms.csv", path.parent)}))
-                continue
-            eml = out / f"{safe_file(rem.customer_id)}_{rem.kind}_{rem.id[-6:]}.eml"
-            to = [(rem.contact or rem.name, a) for a in rem.emails]
-            subject = " ".join(parts["subject"].split())
-            base = {**entry.__dict__, "to": ", ".join(rem.emails), "subject": subject, "file": _relative(eml, path.parent)}
-            if rem.id in already:
-                entries.append(OutboxEntry(**{**base, "status": "sent", "sent_at": already[rem.id]}))
-                continue
-            files = [a for a in [attach(rem.customer_id, rem.lang)] if a] if attach else []
-            files = [a if isinstance(a, Attachment) else Attachment(*a) for a in files]
-            if rem.kind == "dunning":
-                letter = _letter_pdf(rem, parts["text"], docs.company(rem.lang), as_of, summary.issues, fonts)
-                files = files + ([letter] if letter else [])
-            try:
-                msg = build_email(msg_id=rem.id, sender=(docs.sender_name or docs.company(rem.lang), docs.sender_email),
-                                  to=to, subject=subject, text=parts["text"], html=parts.get("html"), date=now,
-                                  attachments=files, meta={"X-XL-AR-Customer": rem.customer_id,
-                                                           "X-XL-AR-Items": items_header([i.invoice_no for i in rem.items]),
-                                                           "X-XL-AR-By": ctx["owner"], "X-XL-AR-Stage": rem.stage})
-            except UnsafeHeader as exc:
-                summary.issues.append(Issue("Settings" if "sender" in str(exc) else
-                                            place(ledger, "Customers", "name", rem.customer_row),
-                                            f'customer "{rem.customer_id}": {exc}; no reminder was made', "warning"))
-                continue
-            write_atomic(eml, eml_bytes(msg))
-            summary.files.append(eml)
-            status = "hold" if rem.id in held else "review" if OutboxEntry(**base).approval_missing() else "draft"
-            entries.append(OutboxEntry(**{**base, "status": status}))
+        def done(n: int) -> None:
+            progress("render", 0.3 + 0.6 * n / max(len(rendered), 1))
+
+        for entry, sms, eml, warned in in_order(make, len(rendered), done):
+            summary.issues += warned
+            if sms is not None:
+                sms_rows.append(sms)
+            if eml is not None:
+                summary.files.append(eml)
+            if entry is not None:
+                entries.append(entry)
     finally:
         if fonts is not None:
             fonts.close()
@@ -272,6 +255,72 @@ def build_reminders(
         summary.backup = pkg.save_changes()
     progress("done", 1.0)
     return summary
+
+
+@dataclass(frozen=True)
+class _Drafting:
+    """What every message of a reminders run shares (see :func:`_message`)."""
+
+    out: Path  # the drafts' folder
+    book: Path
+    already: dict[str, str]  # id -> when sent, for messages already sent or logged
+    held: set[str]  # ids a person put on hold on the Outbox
+    approvals: dict[str, dict[str, Any]]  # id -> the approval typed on the Outbox
+    settings: Any
+    docs: Any
+    as_of: dt.date
+    now: dt.datetime
+    attach: Any
+    fonts: Any
+    ledger: Any
+
+
+def _message(run: _Drafting, item: tuple[Any, dict[str, Any], dict[str, str]], issues: list[Issue],
+             ) -> tuple[OutboxEntry | None, dict[str, Any] | None, Path | None]:
+    """One rendered reminder made into its Outbox row and its SMS row or ``.eml`` draft (written).
+
+    Returns:
+        (Outbox row or None when the message was left out, SMS row or None, draft file or None).
+    """
+    rem, ctx, parts = item
+    out, path, as_of, docs = run.out, run.book, run.as_of, run.docs
+    amount = "; ".join(f"{t['currency']} {t['open']}" for t in ctx["totals"])
+    entry = OutboxEntry(channel=rem.channel, customer_id=rem.customer_id, name=rem.name, stage=ctx["stage_label"],
+                        items=", ".join(i.invoice_no for i in rem.items), amount=amount,
+                        owner=rem.owner or ctx["owner"], id=rem.id,
+                        review=("是" if run.settings.language == "zh" else "yes") if rem.review else "",
+                        **run.approvals.get(rem.id, {}))
+    if rem.channel == "sms":
+        text = " ".join(parts["text"].split())
+        sms = {"id": rem.id, "customer_id": rem.customer_id, "name": rem.name, "phone": rem.phone,
+               "text": text, "segments": sms_segments(text), "stage": rem.stage, "as_of": as_of.isoformat()}
+        return (OutboxEntry(**{**entry.__dict__, "status": "sms", "to": rem.phone, "subject": text,
+                               "file": _relative(out / "sms.csv", path.parent)}), sms, None)
+    eml = out / f"{safe_file(rem.customer_id)}_{rem.kind}_{rem.id[-6:]}.eml"
+    to = [(rem.contact or rem.name, a) for a in rem.emails]
+    subject = " ".join(parts["subject"].split())
+    base = {**entry.__dict__, "to": ", ".join(rem.emails), "subject": subject, "file": _relative(eml, path.parent)}
+    if rem.id in run.already:
+        return OutboxEntry(**{**base, "status": "sent", "sent_at": run.already[rem.id]}), None, None
+    files = [a for a in [run.attach(rem.customer_id, rem.lang)] if a] if run.attach else []
+    files = [a if isinstance(a, Attachment) else Attachment(*a) for a in files]
+    if rem.kind == "dunning":
+        letter = _letter_pdf(rem, parts["text"], docs.company(rem.lang), as_of, issues, run.fonts)
+        files = files + ([letter] if letter else [])
+    try:
+        msg = build_email(msg_id=rem.id, sender=(docs.sender_name or docs.company(rem.lang), docs.sender_email),
+                          to=to, subject=subject, text=parts["text"], html=parts.get("html"), date=run.now,
+                          attachments=files, meta={"X-XL-AR-Customer": rem.customer_id,
+                                                   "X-XL-AR-Items": items_header([i.invoice_no for i in rem.items]),
+                                                   "X-XL-AR-By": ctx["owner"], "X-XL-AR-Stage": rem.stage})
+    except UnsafeHeader as exc:
+        issues.append(Issue("Settings" if "sender" in str(exc) else place(run.ledger, "Customers", "name",
+                                                                          rem.customer_row),
+                            f'customer "{rem.customer_id}": {exc}; no reminder was made', "warning"))
+        return None, None, None
+    write_atomic(eml, eml_bytes(msg))
+    status = "hold" if rem.id in run.held else "review" if OutboxEntry(**base).approval_missing() else "draft"
+    return OutboxEntry(**{**base, "status": status}), None, eml
 
 
 def _bases(ledger: Any, settings: Any, reminders: list[Any], as_of: dt.date) -> list[Any]:
@@ -301,15 +350,15 @@ def _letter_title(rem: Any) -> str:
     return f"{'催款函' if rem.lang == 'zh' else 'Formal demand for payment'} {rem.name}"
 
 
-def _letter_fonts(letters: list[str]) -> Any:
-    """One font cut for the run's letters (None without letters, fpdf2 or a CJK font: each
-    letter then finds its own, or reports why it cannot)."""
+def _letter_fonts(letters: list[str], headings: list[str]) -> Any:
+    """One font cut for the run's letters, its bold face to their headings (None without
+    letters, fpdf2 or a CJK font: each letter then finds its own, or reports why it cannot)."""
     if not letters:
         return None
     try:
         from xl_ar.documents.pdf import BatchFonts
 
-        return BatchFonts(extra=letters)
+        return BatchFonts(extra=letters, bold_extra=headings)
     except ImportError:
         return None
 

@@ -24,6 +24,11 @@ def letter_chars(text: str, title: str, footer: str = "") -> str:
     return text + title + footer + "0123456789/ "
 
 
+def letter_heading(text: str) -> str:
+    """The letter's heading: its first non-blank line, the only text drawn in bold."""
+    return next((line.strip() for line in text.replace("\r\n", "\n").split("\n") if line.strip()), "")
+
+
 def render_letter_pdf(text: str, *, title: str, author: str, date: dt.date, footer: str = "",
                       batch: BatchFonts | None = None) -> bytes:
     """The letter's text on A4 pages, the first line as its heading.
@@ -35,7 +40,8 @@ def render_letter_pdf(text: str, *, title: str, author: str, date: dt.date, foot
         date: the letter's date: the PDF's creation date, so the same letter gives the same bytes.
         footer: printed small at the foot of each page (the message id), with the page number.
         batch: the run's fonts cut once for all its letters (``BatchFonts(extra=...)`` with each
-            letter's :func:`letter_chars`); a letter with a character outside it cuts its own.
+            letter's :func:`letter_chars`, ``bold_extra=`` its :func:`letter_heading`); a letter
+            with a character outside it cuts its own.
 
     Returns:
         The PDF bytes.
@@ -54,7 +60,7 @@ def render_letter_pdf(text: str, *, title: str, author: str, date: dt.date, foot
         lines.pop(0)
     chars = set(letter_chars(text, title, footer))
     with tempfile.TemporaryDirectory(prefix="xl-ar-letter-") as tmp:
-        small = batch.fonts_for(chars) if batch is not None else None
+        small = batch.fonts_for(chars, set(letter_heading(text))) if batch is not None else None
         if small is not None:
             regular, bold = small[0], small[1] or small[0]
         else:

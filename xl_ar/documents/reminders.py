@@ -441,6 +441,7 @@ def default_attach(ledger: Ledger, result: Any, settings: Any, as_of: dt.date, f
         return fonts[0]
 
     attach.prepare = prepare  # type: ignore[attr-defined]
+    attach.warm = source  # type: ignore[attr-defined]  # make the statement source now (before workers fork)
     return attach
 
 

@@ -217,8 +217,11 @@ def _workbook_bytes(statement: Statement, lang: str | None = None) -> bytes:
             if v:
                 mk.write_string(i, j, v, text)
     mk.very_hidden()  # out of the customer's way: only the Statement sheet shows
+    # Created on the period's last day (as the PDF is): the same statement gives the same bytes,
+    # whenever and wherever it is made.
     book.set_properties({"title": _NOT_XML.sub("", f"{t['title']} {statement.statement_id}"),
-                         "author": _NOT_XML.sub("", statement.company(lang) or "xl-ar")})
+                         "author": _NOT_XML.sub("", statement.company(lang) or "xl-ar"),
+                         "created": dt.datetime.combine(statement.period_to, dt.time(0, 0))})
     book.close()
     return out.getvalue()
 

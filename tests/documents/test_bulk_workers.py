@@ -1,0 +1,106 @@
+"""Documents made by worker processes are the documents made one after another: the same files,
+headers, bodies and attachments, the same Outbox rows and warnings, in the same order."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import shutil
+
+import pytest
+
+from test_reminders import AS_OF, NOW, SETTINGS, make_book
+from xl_ar.app.reminders import build_reminders
+from xl_ar.documents import bulk
+
+D = dt.date
+
+
+def test_in_order_gives_every_result_in_order_with_progress(monkeypatch):
+    monkeypatch.setenv("XL_AR_WORKERS", "2")
+    if bulk.workers() < 2:
+        pytest.skip("this system cannot fork worker processes")
+    seen = []
+    assert list(bulk.in_order(lambda k: (k, k * k), 500, seen.append)) == [(k, k * k) for k in range(500)]
+    assert seen == sorted(seen) and seen[-1] == 500
+
+
+def test_an_error_in_a_worker_stops_the_run(monkeypatch):
+    monkeypatch.setenv("XL_AR_WORKERS", "2")
+
+    def make(k):
+        if k == 321:
+            raise ValueError("document 321 failed")
+        return k
+
+    with pytest.raises(ValueError, match="document 321 failed"):
+        list(bulk.in_order(make, 500))
+
+
+def test_one_worker_or_a_few_documents_are_made_here(monkeypatch):
+    monkeypatch.setenv("XL_AR_WORKERS", "1")
+    here = []
+    assert list(bulk.in_order(lambda k: here.append(k) or k, 100)) == list(range(100)) and here == list(range(100))
+    monkeypatch.setenv("XL_AR_WORKERS", "2")
+    here.clear()
+    assert list(bulk.in_order(lambda k: here.append(k) or k, bulk.MIN_PARALLEL - 1)) == list(range(47))
+    assert len(here) == bulk.MIN_PARALLEL - 1
+
+
+def ledger():
+    """70 customers: reminders before the due date, overdue notes with a statement, dunning
+    letters (a PDF each), lawyer's letters, SMS for two customers without an address, and a
+    customer whose name is refused as a header (a warning)."""
+    customers, invoices = [], []
+    for i in range(1, 71):
+        zh = i % 2 == 0
+        name = f"客户{i}贸易有限公司" if zh else f"Customer {i} Ltd"
+        if i == 13:
+            name = "Bad\r\nBcc: victim@else.example"
+        mail = "" if i in (10, 20) else f"ap{i}@c{i}.example"
+        phone = "13800000000" if i in (10, 20) else ""
+        klass = "C" if i in (10, 20) else "B"
+        customers.append([f"K{i:03d}", name, klass, f"联系人{i}", mail, phone, 30, 1.0e6, "", "zh" if zh else "en"])
+        due = (D(2024, 12, 1) if i % 7 == 0 else D(2025, 2, 10) if i % 3 == 0 else D(2025, 4, 5) if i % 5 == 0
+               else D(2025, 3, 1))
+        for j in range(1 + i % 3):
+            invoices.append([f"N{i:03d}-{j}", f"K{i:03d}", due - dt.timedelta(days=30), due, 1000.0 * i + j,
+                             "CNY", "", "", "", ""])
+    return customers, invoices
+
+
+def drafts(book, out, workers, monkeypatch):
+    monkeypatch.setenv("XL_AR_WORKERS", str(workers))
+    s = build_reminders(book, AS_OF, out_dir=out, now=NOW)
+    parsed = {}
+    for f in s.files:
+        msg = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
+        heads = [(k, str(v)) for k, v in msg.items() if k != "Content-Type"]  # its boundary is random
+        parts = [(p.get_content_type(), p.get_filename(), p.get_content()) for p in msg.walk() if not p.is_multipart()]
+        parsed[f.name] = (heads, parts)
+    return s, parsed
+
+
+def test_reminders_made_by_workers_equal_those_made_here(tmp_path, monkeypatch):
+    if bulk.workers() < 2 and "XL_AR_WORKERS" not in __import__("os").environ:
+        monkeypatch.setenv("XL_AR_WORKERS", "2")
+        if bulk.workers() < 2:
+            pytest.skip("this system cannot fork worker processes")
+    customers, invoices = ledger()
+    book = make_book(tmp_path / "one.xlsx", customers=customers, invoices=invoices, settings=SETTINGS)
+    shutil.copy(book, tmp_path / "two.xlsx")
+    one, files_one = drafts(book, tmp_path / "out1", 1, monkeypatch)
+    two, files_two = drafts(tmp_path / "two.xlsx", tmp_path / "out2", 2, monkeypatch)
+    assert len(files_one) >= bulk.MIN_PARALLEL  # enough to be made by the workers
+    kinds = {e.file.split("_")[1] for e in one.entries if e.file.endswith(".eml")}
+    assert {"dunning"} <= kinds and any(e.channel == "sms" for e in one.entries)
+    assert [str(i) for i in one.issues] == [str(i) for i in two.issues]
+    assert any("Customers!B" in str(i) and "K013" in str(i) for i in one.issues)  # the refused name, placed
+    assert [e.__dict__ for e in one.entries] == [{**e.__dict__, "file": e.file.replace("out2", "out1")}
+                                                 for e in two.entries]
+    assert [f.name for f in one.files] == [f.name for f in two.files]
+    assert files_one == files_two
+    assert (tmp_path / "out1" / "sms.csv").read_bytes() == (tmp_path / "out2" / "sms.csv").read_bytes()
+    pdfs = [p for _, parts in files_one.values() for p in parts if p[0] == "application/pdf"]
+    assert pdfs and all(p[2][:5] == b"%PDF-" for p in pdfs)

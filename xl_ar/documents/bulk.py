@@ -1,0 +1,82 @@
+"""Documents in bulk over the machine's cores: ``make(k)`` for each of a run's documents, in order.
+
+Each reminder's documents (its statement workbook, its letter's PDF, its MIME package) cost
+milliseconds of pure Python each, and a run makes thousands: one process uses one core. Where
+the system can fork (Linux), :func:`in_order` splits the documents between worker processes
+forked from the run; they inherit everything the run prepared (the ledger, the statement
+source, the cut fonts, the rendered templates), make their share, write their own files, and
+send back only the small results, which come out in the order of the documents, so a run's
+output is the same whichever way it was made. Elsewhere (Windows, macOS: no safe fork), and for
+a few documents, or with ``XL_AR_WORKERS=1``, the documents are made one after another here.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from typing import Any, Callable, Iterator, TypeVar
+
+T = TypeVar("T")
+
+#: Fewer documents than this are made here: forking costs more than it saves.
+MIN_PARALLEL = 48
+#: The most worker processes (each a copy-on-write fork of the run).
+MAX_WORKERS = 4
+
+_job: Callable[[int], Any] | None = None  # the run's make(k), inherited by the forked workers
+
+
+def workers() -> int:
+    """How many processes make documents: ``XL_AR_WORKERS`` if set, else the usable cores
+    (at most :data:`MAX_WORKERS`); 1 where the system cannot fork."""
+    if "fork" not in multiprocessing.get_all_start_methods() or os.name != "posix" or os.uname().sysname != "Linux":
+        return 1
+    env = os.environ.get("XL_AR_WORKERS", "").strip()
+    if env.isdigit() and int(env) >= 1:
+        return min(int(env), 16)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, MAX_WORKERS))
+
+
+def in_order(make: Callable[[int], T], count: int, done: Callable[[int], None] | None = None) -> Iterator[T]:
+    """``make(0) … make(count - 1)``, in that order, made by :func:`workers` processes.
+
+    Args:
+        make: makes document ``k`` and returns what the run keeps of it (picklable when made in
+            a worker: a worker's changes to anything else are lost with it).
+        count: how many documents.
+        done: called with how many are made so far, as they come in (progress).
+
+    Yields:
+        The results, in order. An exception in ``make`` stops the run, as it would made here.
+    """
+    n = workers()
+    if n <= 1 or count < MIN_PARALLEL:
+        for k in range(count):
+            yield make(k)
+            if done is not None:
+                done(k + 1)
+        return
+    global _job
+    _job = make
+    size = max(4, min(64, count // (n * 8)))
+    chunks = [range(a, min(a + size, count)) for a in range(0, count, size)]
+    pool = multiprocessing.get_context("fork").Pool(n)
+    try:
+        made = 0
+        for part in pool.imap(_run, chunks):
+            yield from part
+            made += len(part)
+            if done is not None:
+                done(made)
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
+        _job = None
+
+
+def _run(chunk: range) -> list[Any]:
+    """In a worker: the chunk's documents."""
+    assert _job is not None
+    return [_job(k) for k in chunk]
