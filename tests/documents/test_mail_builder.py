@@ -1,0 +1,92 @@
+"""The drafts built with ``email.mime`` read as the drafts the ``EmailMessage`` builder made (kept in
+``mail_reference.py``): the same decoded headers, recipients, parts, names and contents, on
+random names, subjects, bodies and attachments; and what a mail server receives from them is
+the same once :func:`outgoing` has re-encoded them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import json
+
+from hypothesis import given, settings, strategies as st
+
+from mail_reference import build_email_reference
+from xl_ar.documents.mail import Attachment, UnsafeHeader, build_email, eml_bytes, outgoing
+
+NOW = dt.datetime(2026, 11, 15, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+SENT = dt.datetime(2026, 11, 16, 10, 30, tzinfo=dt.timezone.utc)
+
+# Unicode spaces other than " " left out: Python's reader turns them into spaces, or splits an
+# encoded word at them, whichever builder wrote the name.
+_chars = st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp", "Zs"), blacklist_characters="\x85",
+                       whitelist_characters=" ")
+names = st.one_of(st.text(_chars, max_size=40), st.sampled_from(
+    ["王经理", "Ms. Lee, CFO", '"Evil, Inc"', "Acme 应收组", "O'Brien (AP)", "a;b", "=?utf-8?b?QQ==?=", ""]))
+addresses = st.sampled_from(["ap@huaxin.example", "lee@x.example", "a.b+c@xn--fsqu00a.xn--fiqs8s", "z@q.example"])
+bodies = st.text(st.characters(blacklist_categories=("Cs",)), max_size=300)
+files = st.lists(st.builds(Attachment, st.text(_chars, min_size=1, max_size=30).filter(str.strip),
+                           st.binary(max_size=300),
+                           st.sampled_from(["application/pdf", "application/octet-stream", "text/csv",
+                                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"])),
+                 max_size=3)
+
+
+def _read(raw: bytes) -> dict:
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    heads = {k: str(v).strip() for k, v in msg.items()
+             if k not in ("Content-Type", "MIME-Version", "Content-Transfer-Encoding")}
+    if "X-XL-AR-Items" in heads:  # folded at another of its spaces: the same list
+        heads["X-XL-AR-Items"] = json.loads(heads["X-XL-AR-Items"])
+    for h in ("From", "To"):
+        heads[h] = [(a.display_name, a.addr_spec) for a in msg[h].addresses]
+    # text by its lines (the reference also broke lines at U+2028 and the like; a lone CR is a break)
+    parts = [(p.get_content_type(), p.get_filename(),
+              p.get_content().splitlines() if p.get_content_maintype() == "text" else p.get_content())
+             for p in msg.walk() if not p.is_multipart()]
+    return {"heads": heads, "parts": parts, "type": msg.get_content_type()}
+
+
+@settings(max_examples=150, deadline=None)
+@given(sender=names, to=st.lists(st.tuples(names, addresses), min_size=1, max_size=4), subject=names,
+       text=bodies, html=st.one_of(st.none(), bodies.filter(bool)), attachments=files,
+       customer=names, items=st.lists(st.text(_chars, max_size=12), max_size=80))
+def test_the_drafts_read_as_the_reference_builder_made_them(sender, to, subject, text, html, attachments,
+                                                            customer, items):
+    kw = dict(msg_id="xlar-0123456789abcdef0123", sender=(sender, "ar@acme.example"), to=to, subject=subject,
+              text=text, html=html, date=NOW, attachments=attachments,
+              meta={"X-XL-AR-Customer": customer, "X-XL-AR-Items": json.dumps(items, separators=(", ", ": ")),
+                    "X-XL-AR-By": "张伟", "X-XL-AR-Stage": "mild"})
+    try:
+        want = build_email_reference(**kw)
+    except UnsafeHeader:
+        try:
+            build_email(**kw)
+        except UnsafeHeader:
+            return
+        raise AssertionError("the reference refused what the builder accepted") from None
+    raw = eml_bytes(build_email(**kw))
+    assert raw.isascii() and all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    assert b"\n" not in raw.replace(b"\r\n", b"")  # CRLF only
+    got, ref = _read(raw), _read(want)
+    assert got["heads"] == {  # every header as given (the reference's reader added spaces to long names)
+        "Subject": " ".join(subject.split()), "From": [(sender.strip(), "ar@acme.example")],
+        "To": [(n.strip(), a) for n, a in to], "Date": "Sun, 15 Nov 2026 09:00:00 +0800",
+        "Message-ID": "<xlar-0123456789abcdef0123@acme.example>", "X-XL-AR-Id": "xlar-0123456789abcdef0123",
+        "X-Unsent": "1", "X-XL-AR-Customer": customer.strip(), "X-XL-AR-Items": items, "X-XL-AR-By": "张伟",
+        "X-XL-AR-Stage": "mild"}
+    assert (got["type"], got["parts"]) == (ref["type"], ref["parts"])
+    # what is sent: the same recipients, subject, parts and tool headers, once re-encoded
+    out = outgoing(raw, SENT)  # every draft made is accepted for sending
+    try:
+        out_ref = outgoing(want, SENT)
+    except UnsafeHeader:  # the old builder's "0 =?utf-8?q?=C2=A0?=0" read back as malformed
+        return
+    assert (out.sender, out.recipients) == (out_ref.sender, out_ref.recipients)
+    assert (out.subject, out.customer_id, out.items, out.by, out.stage) == \
+        (" ".join(subject.split()), customer.strip(), items, "张伟", "mild")
+    sent, sent_ref = _read(out.data), _read(out_ref.data)
+    assert (sent["type"], sent["parts"], sent["heads"]["Subject"]) == \
+        (sent_ref["type"], sent_ref["parts"], " ".join(subject.split()))
+    assert [a for _, a in sent["heads"]["To"]] == [a for _, a in sent_ref["heads"]["To"]]
