@@ -26,6 +26,18 @@ def test_in_order_gives_every_result_in_order_with_progress(monkeypatch):
     assert seen == sorted(seen) and seen[-1] == 500
 
 
+def test_documents_made_later_still_come_in_order_and_the_meanwhile_work_runs_once_here(monkeypatch):
+    import os
+
+    monkeypatch.setenv("XL_AR_WORKERS", "2")
+    here, calls = os.getpid(), []
+    later = [3, 77, 78, 150, 299]
+    got = list(bulk.in_order(lambda k: (k, os.getpid() != here or bulk.workers() < 2), 300,
+                             later=later, meanwhile=lambda: calls.append(os.getpid())))
+    assert [k for k, _ in got] == list(range(300)) and all(w for _, w in got)  # made by the workers
+    assert calls == [here]
+
+
 def test_an_error_in_a_worker_stops_the_run(monkeypatch):
     monkeypatch.setenv("XL_AR_WORKERS", "2")
 
@@ -104,3 +116,18 @@ def test_reminders_made_by_workers_equal_those_made_here(tmp_path, monkeypatch):
     assert (tmp_path / "out1" / "sms.csv").read_bytes() == (tmp_path / "out2" / "sms.csv").read_bytes()
     pdfs = [p for _, parts in files_one.values() for p in parts if p[0] == "application/pdf"]
     assert pdfs and all(p[2][:5] == b"%PDF-" for p in pdfs)
+
+
+def test_the_command_prints_the_first_rows_of_a_long_outbox_and_quiet_prints_none(tmp_path, capsys):
+    from xl_ar.cli import main
+    from xl_ar.cli.common import MAX_PRINTED_ROWS
+
+    customers, invoices = ledger()
+    book = make_book(tmp_path / "l.xlsx", customers=customers, invoices=invoices, settings=SETTINGS)
+    assert main(["reminders", str(book), "--as-of", AS_OF.isoformat(), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    made = len(list((tmp_path / "out").glob("*.eml"))) + 2  # and the two SMS
+    assert out.count("│ K0") == MAX_PRINTED_ROWS < made
+    assert f"... and {made - MAX_PRINTED_ROWS} more: the Outbox sheet lists them all" in out
+    assert main(["reminders", str(book), "--as-of", AS_OF.isoformat(), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    assert capsys.readouterr().out == ""

@@ -189,48 +189,59 @@ def build_reminders(
     now = now or dt.datetime.now().astimezone()
     sms_rows: list[dict[str, Any]] = []
     entries: list[OutboxEntry] = []
-    rendered: list[tuple[Any, dict[str, Any], dict[str, str]]] = []
     bases = _bases(ledger, settings, reminders, as_of)
     legal = getattr(result, "legal", None)
     lawyer_langs = {r.lang for r in reminders if r.kind == "lawyer"} if legal is not None else set()
     evidence_of = {lang: all_checklist_lines(legal, lang) for lang in lawyer_langs}  # every case's, once
-    for rem, basis in zip(reminders, bases):
+
+    def render(k: int) -> tuple[Any, dict[str, Any], dict[str, str]] | Issue:
+        """Reminder ``k`` through its templates: (reminder, context, texts), or why it failed."""
+        rem = reminders[k]
         evidence = evidence_of[rem.lang].get(rem.customer_id, []) if rem.kind == "lawyer" and legal is not None else ()
-        ctx = reminder_context(rem, docs, as_of, policies.calendar, basis, evidence)
-        names = templates_for(tset, rem.kind, rem.lang, rem.channel)
+        ctx = reminder_context(rem, docs, as_of, policies.calendar, bases[k], evidence)
         try:
-            rendered.append((rem, ctx, {p: tset.render(n, ctx) for p, n in names.items()}))
+            return rem, ctx, {p: tset.render(n, ctx) for p, n in templates_for(tset, rem.kind, rem.lang,
+                                                                               rem.channel).items()}
         except TemplateError as exc:
-            summary.issues.append(Issue(exc.origin, f'{exc} (customer "{rem.customer_id}"; message left out)'))
+            return Issue(exc.origin, f'{exc} (customer "{rem.customer_id}"; message left out)')
+
     # The dunning letters' PDFs draw from one CJK font cut to all their characters: cutting the
-    # whole font costs ~2 s of CPU, once per run instead of once per letter.
+    # whole font costs ~2 s of CPU, once per run instead of once per letter. Their texts are
+    # rendered here for it; every other message is rendered where it is made.
     from xl_ar.documents.letterpdf import letter_chars, letter_heading
 
-    dunning = [(rem, parts["text"]) for rem, _, parts in rendered
-               if rem.kind == "dunning" and rem.channel == "email" and rem.id not in already]
+    early = {k: render(k) for k, rem in enumerate(reminders)
+             if rem.kind == "dunning" and rem.channel == "email" and rem.id not in already}
+    dunning = [(item[0], item[2]["text"]) for item in early.values() if not isinstance(item, Issue)]
     letters = [letter_chars(text, _letter_title(rem), rem.id) for rem, text in dunning]
     prepare = getattr(attach, "prepare", None)  # PDF statements: one cut for them and the letters
-    wanted = [(rem.customer_id, rem.lang) for rem, _, _ in rendered if rem.channel == "email" and rem.id not in already]
+    wanted = [(rem.customer_id, rem.lang) for rem in reminders if rem.channel == "email" and rem.id not in already]
     fonts = prepare(wanted, letters) if prepare is not None and wanted else None
     fonts = fonts if fonts is not None else _letter_fonts(letters, [letter_heading(text) for _, text in dunning])
     warm = getattr(attach, "warm", None)
-    if warm is not None and rendered:
+    if warm is not None and reminders:
         warm()  # the statement source, made once here rather than in each worker
     run = _Drafting(out, path, already, held, approvals, settings, docs, as_of, now, attach, fonts, ledger)
 
     def make(k: int) -> tuple[OutboxEntry | None, dict[str, Any] | None, Path | None, list[Issue]]:
         """Message ``k``: its Outbox row, SMS row or draft file, and what it warned of."""
+        item = early[k] if k in early else render(k)
+        if isinstance(item, Issue):
+            return None, None, None, [item]
         before = len(summary.issues)  # attach() and the letter report into summary.issues
-        made = _message(run, rendered[k], summary.issues)
+        made = _message(run, item, summary.issues)
         new = summary.issues[before:]
         del summary.issues[before:]
         return (*made, new)
 
     try:
         def done(n: int) -> None:
-            progress("render", 0.3 + 0.6 * n / max(len(rendered), 1))
+            progress("render", 0.3 + 0.6 * n / max(len(reminders), 1))
 
-        for entry, sms, eml, warned in in_order(make, len(rendered), done):
+        # The letters' font is cut here while the workers make the other messages; they make the
+        # letters last (one after another, or here first, where there are no workers).
+        cut = getattr(fonts, "cut", None)
+        for entry, sms, eml, warned in in_order(make, len(reminders), done, later=early, meanwhile=cut):
             summary.issues += warned
             if sms is not None:
                 sms_rows.append(sms)
@@ -351,14 +362,15 @@ def _letter_title(rem: Any) -> str:
 
 
 def _letter_fonts(letters: list[str], headings: list[str]) -> Any:
-    """One font cut for the run's letters, its bold face to their headings (None without
-    letters, fpdf2 or a CJK font: each letter then finds its own, or reports why it cannot)."""
+    """One font cut for the run's letters, its bold face to their headings, made when the run
+    calls its ``cut`` (None without letters, fpdf2 or a CJK font: each letter then finds its
+    own, or reports why it cannot)."""
     if not letters:
         return None
     try:
         from xl_ar.documents.pdf import BatchFonts
 
-        return BatchFonts(extra=letters, bold_extra=headings)
+        return BatchFonts(extra=letters, bold_extra=headings, deferred=True)
     except ImportError:
         return None
 

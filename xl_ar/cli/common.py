@@ -57,6 +57,8 @@ def print_issues(issues: Iterable[Issue], console: Any) -> None:
 
 #: Issues printed before "and N more" (all of them are in --json).
 MAX_PRINTED_ISSUES = 50
+#: Rows of a table (the Outbox) printed before "and N more" (the sheet and --json have them all).
+MAX_PRINTED_ROWS = 50
 
 
 @contextmanager

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from xl_ar.cli.common import EXIT_ISSUES, EXIT_OK, add_quiet, console_for, date_arg, esc, fail, print_issues, progress_bar
+from xl_ar.cli.common import (EXIT_ISSUES, EXIT_OK, MAX_PRINTED_ISSUES, MAX_PRINTED_ROWS, add_quiet, console_for, date_arg,
+                             esc, fail, print_issues, progress_bar)
 
 
 
@@ -63,16 +64,20 @@ def run_reminders(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary.as_json(), ensure_ascii=False, default=str))
     else:
-        print_issues(summary.issues, console)
-        if summary.written:
+        print_issues(summary.issues[:MAX_PRINTED_ISSUES], console)
+        if len(summary.issues) > MAX_PRINTED_ISSUES:
+            console.print(f"... and {len(summary.issues) - MAX_PRINTED_ISSUES} more (--json lists them all)")
+        if summary.written and not console.quiet:  # (--quiet: not even drawn, thousands of rows take seconds)
             from rich.table import Table
 
             t = Table(title=f"Outbox {summary.as_of}", title_justify="left")
             for h in ("status", "channel", "customer", "to", "subject"):
                 t.add_column(h)
-            for e in summary.entries:
+            for e in summary.entries[:MAX_PRINTED_ROWS]:
                 t.add_row(*(esc(v) for v in (e.status, e.channel, e.customer_id, e.to, e.subject)))
             console.print(t)
+            if len(summary.entries) > MAX_PRINTED_ROWS:
+                console.print(f"... and {len(summary.entries) - MAX_PRINTED_ROWS} more: the Outbox sheet lists them all")
             console.print(esc(summary), highlight=False)
         else:
             console.print("[red]nothing written:[/] fix the errors above and run again")

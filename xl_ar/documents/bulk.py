@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
 
@@ -38,7 +38,8 @@ def workers() -> int:
     return max(1, min(cores, MAX_WORKERS))
 
 
-def in_order(make: Callable[[int], T], count: int, done: Callable[[int], None] | None = None) -> Iterator[T]:
+def in_order(make: Callable[[int], T], count: int, done: Callable[[int], None] | None = None, *,
+             later: Iterable[int] = (), meanwhile: Callable[[], None] | None = None) -> Iterator[T]:
     """``make(0) … make(count - 1)``, in that order, made by :func:`workers` processes.
 
     Args:
@@ -46,12 +47,18 @@ def in_order(make: Callable[[int], T], count: int, done: Callable[[int], None] |
             a worker: a worker's changes to anything else are lost with it).
         count: how many documents.
         done: called with how many are made so far, as they come in (progress).
+        later: documents the workers make after all the others (they wait for ``meanwhile``).
+        meanwhile: work for this process once the workers have started (the font cut the
+            ``later`` documents need), so that it overlaps theirs; made first when there are
+            no workers.
 
     Yields:
         The results, in order. An exception in ``make`` stops the run, as it would made here.
     """
     n = workers()
     if n <= 1 or count < MIN_PARALLEL:
+        if meanwhile is not None:
+            meanwhile()
         for k in range(count):
             yield make(k)
             if done is not None:
@@ -59,16 +66,25 @@ def in_order(make: Callable[[int], T], count: int, done: Callable[[int], None] |
         return
     global _job
     _job = make
+    last = sorted(set(later))
+    first = sorted(set(range(count)) - set(last))
     size = max(4, min(64, count // (n * 8)))
-    chunks = [range(a, min(a + size, count)) for a in range(0, count, size)]
+    tail = max(1, min(size, len(last) // (n * 4)))  # the last ones shared finely: no worker idles at the end
+    chunks = [seq[a:a + step] for seq, step in ((first, size), (last, tail)) for a in range(0, len(seq), step)]
     pool = multiprocessing.get_context("fork").Pool(n)
     try:
-        made = 0
-        for part in pool.imap(_run, chunks):
-            yield from part
+        results = pool.imap(_run, chunks)
+        if meanwhile is not None:
+            meanwhile()
+        made, ready, k = 0, {}, 0
+        for chunk, part in zip(chunks, results):
+            ready.update(zip(chunk, part))
             made += len(part)
             if done is not None:
                 done(made)
+            while k in ready:
+                yield ready.pop(k)
+                k += 1
         pool.close()
     finally:
         pool.terminate()
@@ -76,7 +92,7 @@ def in_order(make: Callable[[int], T], count: int, done: Callable[[int], None] |
         _job = None
 
 
-def _run(chunk: range) -> list[Any]:
+def _run(chunk: list[int]) -> list[Any]:
     """In a worker: the chunk's documents."""
     assert _job is not None
     return [_job(k) for k in chunk]

@@ -411,11 +411,14 @@ def outgoing(raw: bytes, now: dt.datetime, where: str = "message") -> Outgoing:
         items = [str(x) for x in json.loads(meta["X-XL-AR-Items"] or "[]")]
     except (ValueError, TypeError):
         items = []
-    for h in ("X-Unsent", "Bcc", *META_HEADERS):
-        del msg[h]
-    del msg["Date"]
-    msg["Date"] = email.utils.format_datetime(now)
-    return Outgoing(mid, sender, recipients, msg.as_bytes(policy=POLICY), str(msg.get("Subject", "")),
+    # What goes out is the draft as written, less the tool's headers, dated now: its headers are
+    # not folded again (the email package's refolding can drop the quotes or encoding a name
+    # needs: "A:B" <a@x> came out as A:B <a@x>, a group, and lost the next address).
+    out = message_from_bytes(raw, policy=_DRAFT)
+    for h in ("X-Unsent", "Bcc", "Date", *META_HEADERS):
+        del out[h]
+    out["Date"] = email.utils.format_datetime(now)
+    return Outgoing(mid, sender, recipients, out.as_bytes(policy=_DRAFT), str(msg.get("Subject", "")),
                     meta["X-XL-AR-Customer"], items, meta["X-XL-AR-By"], meta["X-XL-AR-Stage"])
 
 

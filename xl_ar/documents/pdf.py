@@ -24,12 +24,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import multiprocessing
 import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from xl_ar.core.aging import AgingEdges
 from xl_ar.documents.statement_xlsx import write_statement_xlsx
@@ -236,12 +237,17 @@ class BatchFonts:
             serves the letters and the statements alike.
         bold_extra: for a batch of letters alone, the texts drawn in bold (their headings): the
             bold face is cut to those, so each letter embeds it from a font of a few glyphs.
+        deferred: cut later, by :meth:`cut` (a run's worker processes, forked before it, wait
+            for it at their first letter).
     """
 
     def __init__(self, statements: Sequence[Statement] = (), lang: str | None = None, *,
-                 extra: Iterable[str] = (), bold_extra: Iterable[str] | None = None):
+                 extra: Iterable[str] = (), bold_extra: Iterable[str] | None = None, deferred: bool = False):
         self._tmp = tempfile.TemporaryDirectory(prefix="xl-ar-fonts-")
         self._fonts: tuple[tuple[str, int], tuple[str, int] | None] | None = None
+        self._face: tuple[tuple[str, int], tuple[str, int] | None] | None = None  # to cut, when deferred
+        self._ready: Any = None  # set once a deferred cut is made (seen by forked workers too)
+        self._made: Any = None  # 1 when it succeeded
         self.chars: set[str] = set()
         self.bold_chars: set[str] | None = None  # None: the bold cut holds ``chars`` too
         for text in extra:
@@ -254,13 +260,44 @@ class BatchFonts:
                 self.chars |= statement_chars(st, one)
         if bold_extra is not None and not statements:
             self.bold_chars = set().union(*map(set, bold_extra))
+        self._face = found
+        if deferred and "fork" in multiprocessing.get_all_start_methods():
+            ctx = multiprocessing.get_context("fork")
+            self._ready, self._made = ctx.Event(), ctx.Value("b", 0)
+        elif not deferred:
+            self.cut()
+
+    def cut(self) -> None:
+        """Cut the fonts (done by the constructor unless ``deferred``: then by the run while its
+        workers, forked before, make the documents that need no font; any process waits for
+        the cut at its first :meth:`fonts_for`)."""
+        if self._face is None:
+            return
+        found, self._face = self._face, None
         try:
             regular = _cut_font(found[0], self.chars, Path(self._tmp.name) / "regular.otf")
             bold = (_cut_font(found[1], self.chars if self.bold_chars is None else self.bold_chars,
                               Path(self._tmp.name) / "bold.otf") if found[1] else None)
-        except Exception:  # a font fontTools cannot cut: render from the whole font as before
+            self._fonts = (regular, bold)
+            if self._made is not None:
+                self._made.value = 1
+        except Exception:  # noqa: S110 - a font fontTools cannot cut: render from the whole font as before
+            pass
+        finally:
+            if self._ready is not None:
+                self._ready.set()
+
+    def _await_cut(self) -> None:
+        """In a worker forked before a deferred cut: wait for it, then take its files."""
+        if self._face is None:
             return
-        self._fonts = (regular, bold)
+        if self._ready is None:  # no fork here: the cut is made at first use
+            self.cut()
+            return
+        found, self._face = self._face, None
+        if self._ready.wait(_CUT_WAIT) and self._made.value:
+            folder = Path(self._tmp.name)
+            self._fonts = ((str(folder / "regular.otf"), 0), (str(folder / "bold.otf"), 0) if found[1] else None)
 
     def fonts(self, statement: Statement, lang: str) -> tuple[tuple[str, int], tuple[str, int] | None] | None:
         """The small fonts, when they hold every character of ``statement``; else None."""
@@ -270,6 +307,7 @@ class BatchFonts:
                   ) -> tuple[tuple[str, int], tuple[str, int] | None] | None:
         """The small fonts, when they hold every one of ``chars`` (a letter's) and the bold one
         every one of ``bold`` (its heading; None: ``chars``); else None."""
+        self._await_cut()
         if self._fonts is None or not chars <= self.chars:
             return None
         if self.bold_chars is not None and not (chars if bold is None else bold) <= self.bold_chars:
@@ -290,6 +328,10 @@ class BatchFonts:
 #: and horizontally, so the layout tables (in a CJK font, most of its size after the glyphs)
 #: and the vertical metrics are never read. Every later PDF subsets the cut font again.
 _UNUSED_TABLES = ["GSUB", "GPOS", "GDEF", "BASE", "JSTF", "vhea", "vmtx", "VORG"]
+
+
+#: The longest a document waits for a deferred cut (seconds); then it cuts its own font.
+_CUT_WAIT = 600.0
 
 
 def _cut_font(face: tuple[str, int], chars: set[str], out: Path) -> tuple[str, int]:

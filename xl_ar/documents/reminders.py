@@ -187,7 +187,9 @@ def plan_reminders(
     fee = r["late_fee_minor"].to_numpy(dtype=np.int64)
     comp = r["compensation_minor"].to_numpy(dtype=np.int64) if "compensation_minor" in r else np.zeros(len(inv), np.int64)
     text = lambda col: inv[col].to_numpy(dtype=object) if col in inv else np.full(len(inv), "", object)  # noqa: E731
-    inv_no, contract, descr = text("invoice_no"), text("contract_no"), text("description")
+    inv_no, contract, descr, currency = text("invoice_no"), text("contract_no"), text("description"), text("currency")
+    inv_date = inv["invoice_date"].to_numpy(dtype="datetime64[D]")
+    exp = inv["exp"].to_numpy(dtype=np.int64)  # (columns read once: a look-up per item cost ~1 ms a letter)
     groups: dict[Any, list[int]] = {}
     for p in np.flatnonzero(dunned | soon).tolist():  # one pass, not one scan per customer
         groups.setdefault(cust[p], []).append(p)
@@ -206,10 +208,9 @@ def plan_reminders(
         row = int(c["row"]) if c is not None else 0
         items = []
         for p in sorted(pos, key=lambda p: (days_to_due[p], str(inv_no[p]))):
-            d_inv = inv["invoice_date"].iat[p]
             items.append(ReminderItem(
-                str(inv_no[p]), None if pd.isna(d_inv) else d_inv.date(), due[p].astype(dt.date),
-                str(inv["currency"].iat[p]), int(inv["exp"].iat[p]), int(amount[p]), int(open_[p]),
+                str(inv_no[p]), None if np.isnat(inv_date[p]) else inv_date[p].astype(dt.date), due[p].astype(dt.date),
+                str(currency[p]), int(exp[p]), int(amount[p]), int(open_[p]),
                 int(fee[p]), max(0, -int(days_to_due[p])), int(days_to_due[p]),
                 str(stage[p]) if dunned[p] else "", str(labels[p]) if dunned[p] else _DUE_SOON["en"],
                 str(labels_zh[p]) if dunned[p] else _DUE_SOON["zh"], str(contract[p] or ""), str(descr[p] or ""),
