@@ -48,6 +48,25 @@ def test_a_missing_sheet_part_and_malformed_xml_are_refused(tmp_path):
         read_book(book)
 
 
+@pytest.mark.parametrize("breakage", [
+    lambda x: x.replace(b"</sheetData>", b"<row></sheetData>"),  # calamine reads it; expat refuses
+    lambda x: x.replace(b"</sheetData>", b'<row r="9"><c r="A9" t="s"><v>1</v></x></row></sheetData>'),
+    lambda x: x.replace(b'<c r="A2"', b'<c r="A2" \xff\xfe', 1),  # not UTF-8 either
+])
+def test_a_large_sheet_checked_beside_the_reader_is_refused_as_the_small_one_is(tmp_path, monkeypatch, breakage):
+    from xl_ar.book import screen
+
+    book = edit_sheet(ledger(tmp_path / "x.xlsx"), "Invoices", breakage)
+    with pytest.raises(BookError) as here:
+        read_book(book)
+    monkeypatch.setattr(screen, "BESIDE_BYTES", 0)  # every sheet checked in a forked process
+    with pytest.raises(BookError) as beside:
+        read_book(book)
+    assert "sheet3.xml is not well-formed XML" in str(here.value) and str(beside.value) == str(here.value)
+    good = read_book(ledger(tmp_path / "good.xlsx"))
+    assert list(good.tables["Invoices"].frame["invoice_no"]) == ["I1", "I2", "I3", "I4"]
+
+
 def test_excel_errors_and_uncalculated_formulas_are_not_blank(tmp_path):
     book = ledger(tmp_path / "e.xlsx")
     edit_sheet(book, "Invoices", lambda x: set_cell_xml(set_cell_xml(

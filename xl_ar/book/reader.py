@@ -165,23 +165,29 @@ def read_book(path: str | Path) -> BookData:
         error or a formula without a value come as :class:`CellError`.
     """
     pkg = WorkbookPackage.open(path)
-    screening = screen_book(pkg)
+    screening = screen_book(pkg)  # large sheets' well-formedness is checked beside the reading
     book = pkg.path.name
-    wb = _calamine(book, lambda: _open_calamine(pkg, screening))
     try:
-        def rows_of(name: str) -> list[list[Any]]:
-            screen = next(s for s in screening.sheets.values() if s.name == name)
-            rows = _calamine(f"{book}: the sheet {name!r} ({screen.part})",
-                             lambda: wb.get_sheet_by_name(name).to_python(skip_empty_area=False))
-            for ref, code in screen.errors.items():
-                r, c = split_ref(ref)
-                if r - 1 < len(rows) and c - 1 < len(rows[r - 1]):
-                    rows[r - 1][c - 1] = CellError(code)
-            return rows
+        wb = _calamine(book, lambda: _open_calamine(pkg, screening))
+        try:
+            def rows_of(name: str) -> list[list[Any]]:
+                screen = next(s for s in screening.sheets.values() if s.name == name)
+                rows = _calamine(f"{book}: the sheet {name!r} ({screen.part})",
+                                 lambda: wb.get_sheet_by_name(name).to_python(skip_empty_area=False))
+                for ref, code in screen.errors.items():
+                    r, c = split_ref(ref)
+                    if r - 1 < len(rows) and c - 1 < len(rows[r - 1]):
+                        rows[r - 1][c - 1] = CellError(code)
+                return rows
 
-        return read_sheets(list(wb.sheet_names), rows_of)
-    finally:
-        wb.close()
+            data = read_sheets(list(wb.sheet_names), rows_of)
+        finally:
+            wb.close()
+    except Exception:
+        screening.finish()  # a part that is not well-formed is the cause: name it
+        raise
+    screening.finish()
+    return data
 
 
 def _open_calamine(pkg: WorkbookPackage, screening: Screening) -> CalamineWorkbook:

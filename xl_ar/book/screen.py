@@ -21,6 +21,7 @@ import re
 import xml.parsers.expat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -68,10 +69,84 @@ class SheetScreen:
 
 @dataclass
 class Screening:
-    """The checked parts of a workbook: the ledger sheets to read, by canonical name."""
+    """The checked parts of a workbook: the ledger sheets to read, by canonical name.
+
+    The well-formedness of a large sheet is checked beside the reader (:class:`_Beside`):
+    call :meth:`finish` before anything read is used, and on any failure of the reading, so
+    that a part that is not well-formed is reported as such rather than as what it broke.
+    """
 
     sheets: dict[str, SheetScreen]
     long_text: list[str] = field(default_factory=list)
+    pending: list["_Beside"] = field(default_factory=list)
+
+    def finish(self) -> None:
+        """Wait for the checks made beside; raise the first one's :class:`BookError`."""
+        pending, self.pending = self.pending, []
+        errors = [e for e in (b.result() for b in pending) if e]
+        if errors:
+            raise BookError(errors[0])
+
+
+#: A sheet part this large (bytes of XML, about 25,000 rows) has its well-formedness checked in
+#: a process forked beside the reader where the system can fork: expat takes about 4 s over a
+#: full sheet, which calamine's own parse of it (about 10 s) can cover on a second core.
+BESIDE_BYTES = 8 << 20
+
+
+class _Beside:
+    """:func:`check_xml` of one part in a forked process (here, where fork is not available).
+
+    The child sees the part's bytes as the parent had them (copy on write: no copy is made),
+    and sends back the refusal's message or None.
+    """
+
+    def __init__(self, data: bytes, part: str, book: str):
+        import multiprocessing
+
+        self.data: bytes | None = None
+        self.part, self.book = part, book
+        self.error: str | None = None
+        self.proc: Any = None
+        if "fork" not in multiprocessing.get_all_start_methods():
+            self._inline(data)
+            return
+        ctx = multiprocessing.get_context("fork")
+        self.conn, child = ctx.Pipe(duplex=False)
+        self.proc = ctx.Process(target=_check_in_child, args=(child, data, part, book), daemon=True)
+        self.proc.start()
+        child.close()
+        self.data = data  # kept for the rare child that dies without an answer
+
+    def _inline(self, data: bytes) -> None:
+        try:
+            check_xml(data, self.part, self.book)
+        except BookError as exc:
+            self.error = str(exc)
+
+    def result(self) -> str | None:
+        """The refusal's message, or None for a well-formed part."""
+        if self.proc is not None:
+            proc, self.proc = self.proc, None
+            try:
+                self.error = self.conn.recv()
+            except (EOFError, OSError):  # the child died: check here instead
+                self._inline(self.data or b"")
+            finally:
+                self.conn.close()
+                proc.join()
+                self.data = None
+        return self.error
+
+
+def _check_in_child(conn: Any, data: bytes, part: str, book: str) -> None:
+    try:
+        check_xml(data, part, book)
+        conn.send(None)
+    except BookError as exc:
+        conn.send(str(exc))
+    finally:
+        conn.close()
 
 
 def check_xml(data: bytes, part: str, book: str) -> None:
@@ -111,31 +186,39 @@ def screen_book(pkg: WorkbookPackage) -> Screening:
     sheets: dict[str, SheetScreen] = {}
     seen: dict[str, str] = {}
     long_text: list[str] = []
-    for name, part, kind in pkg.sheet_kinds():
-        canon = sheet_for_name(name)
-        if canon is None or canon in ("Aging", "Collections", "Dashboard", "Warnings"):
-            continue
-        if canon in seen:
-            raise BookError(f"{book}: the sheets {seen[canon]!r} and {name!r} both hold the {canon} ledger; "
-                            "rename or delete one so xl-ar reads the right one")
-        seen[canon] = name
-        if kind != "worksheet" or part is None:
-            what = {"chartsheet": "chart sheet", "dialogsheet": "dialog sheet"}.get(kind, kind or "sheet of unknown kind")
-            raise BookError(f"{book}: the sheet {name!r} is a {what}, not a worksheet, so it "
-                            f"cannot hold the {canon} ledger; rename it")
-        if not pkg.has_part(part):
-            raise BookError(f"{book}: the sheet {name!r} has no part {part} (the file is damaged); restore a backup")
-        data = pkg.read(part)
-        check_xml(data, part, book)
-        for tpart in pkg.sheet_table_parts(part):
-            check_xml(pkg.read(tpart), tpart, book)
-        sheets[canon] = _screen_sheet(name, part, data)
-        if has_long_text(data):
-            long_text.append(name)
-    sst = pkg.shared_strings_part()
-    if sst and has_long_text(pkg.read(sst)):
-        long_text.append("shared strings")
-    return Screening(sheets, long_text)
+    pending: list[_Beside] = []
+    try:
+        for name, part, kind in pkg.sheet_kinds():
+            canon = sheet_for_name(name)
+            if canon is None or canon in ("Aging", "Collections", "Dashboard", "Warnings"):
+                continue
+            if canon in seen:
+                raise BookError(f"{book}: the sheets {seen[canon]!r} and {name!r} both hold the {canon} ledger; "
+                                "rename or delete one so xl-ar reads the right one")
+            seen[canon] = name
+            if kind != "worksheet" or part is None:
+                what = {"chartsheet": "chart sheet", "dialogsheet": "dialog sheet"}.get(kind, kind or "sheet of unknown kind")
+                raise BookError(f"{book}: the sheet {name!r} is a {what}, not a worksheet, so it "
+                                f"cannot hold the {canon} ledger; rename it")
+            if not pkg.has_part(part):
+                raise BookError(f"{book}: the sheet {name!r} has no part {part} (the file is damaged); restore a backup")
+            data = pkg.read(part)
+            if len(data) >= BESIDE_BYTES:
+                pending.append(_Beside(data, part, book))
+            else:
+                check_xml(data, part, book)
+            for tpart in pkg.sheet_table_parts(part):
+                check_xml(pkg.read(tpart), tpart, book)
+            sheets[canon] = _screen_sheet(name, part, data)
+            if has_long_text(data):
+                long_text.append(name)
+        sst = pkg.shared_strings_part()
+        if sst and has_long_text(pkg.read(sst)):
+            long_text.append("shared strings")
+    except Exception:  # what a part that is not well-formed broke: report the part itself
+        Screening({}, pending=pending).finish()
+        raise
+    return Screening(sheets, long_text, pending)
 
 
 def _chunks(data: bytes, overlap: int) -> Iterator[tuple[int, int, np.ndarray]]:
