@@ -131,3 +131,20 @@ def test_the_command_prints_the_first_rows_of_a_long_outbox_and_quiet_prints_non
     assert f"... and {made - MAX_PRINTED_ROWS} more: the Outbox sheet lists them all" in out
     assert main(["reminders", str(book), "--as-of", AS_OF.isoformat(), "--out", str(tmp_path / "out"), "--quiet"]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_statements_made_by_workers_are_the_files_made_here(tmp_path, monkeypatch):
+    from xl_ar.app.statements import BookFile, run_statements
+    from xl_ar.documents.pdf import find_cjk_font
+
+    customers, invoices = ledger()
+    book = make_book(tmp_path / "l.xlsx", customers=customers, invoices=invoices, settings=SETTINGS)
+    formats = ("xlsx", "pdf") if find_cjk_font() else ("xlsx",)
+    made = {}
+    for workers in (1, 2):
+        monkeypatch.setenv("XL_AR_WORKERS", str(workers))
+        r = run_statements(BookFile(book), D(2025, 3, 1), AS_OF, out_dir=tmp_path / f"s{workers}", formats=formats)
+        assert r.issues == [] or all(i.severity == "warning" for i in r.issues)
+        made[workers] = {f.name: f.read_bytes() for f in r.files}
+    assert len(made[1]) >= bulk.MIN_PARALLEL and list(made[1]) == list(made[2])
+    assert made[1] == made[2]  # byte for byte: the same statement gives the same file wherever it is made

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from xl_ar.core.issues import Issue, has_errors
+from xl_ar.documents.bulk import in_order
 from xl_ar.documents.statement_xlsx import write_statement_xlsx
 from xl_ar.documents.statements import Statement, build_statements, file_stem, fmt_money
 from xl_ar.core.progress import Progress, quiet
@@ -133,19 +134,33 @@ def run_statements(
     with ExitStack() as stack:
         batch = None
         if "pdf" in formats and report.statements:
-            from xl_ar.documents.pdf import BatchFonts, PdfError, write_statement_pdf
+            from xl_ar.documents.pdf import BatchFonts
 
             progress("fonts", 0.5)
             batch = stack.enter_context(BatchFonts(report.statements, lang))
-        for k, st in enumerate(report.statements):
-            progress("write", 0.5 + 0.5 * k / n)
+        pdf_failed: list[str] = []  # this process's first PDF failure: the same for every statement
+
+        def make(k: int) -> tuple[list[Path], str | None]:
+            """Statement ``k``'s files, and why its PDF could not be made."""
+            from xl_ar.documents.pdf import PdfError, write_statement_pdf
+
+            st, files = report.statements[k], []
             if "xlsx" in formats:
-                report.files.append(write_statement_xlsx(st, out / f"{file_stem(st)}.xlsx", lang))
-            if "pdf" in formats:
+                files.append(write_statement_xlsx(st, out / f"{file_stem(st)}.xlsx", lang))
+            if "pdf" in formats and not pdf_failed:
                 try:
-                    report.files.append(write_statement_pdf(st, out / f"{file_stem(st)}.pdf", lang, batch=batch))
+                    files.append(write_statement_pdf(st, out / f"{file_stem(st)}.pdf", lang, batch=batch))
                 except PdfError as exc:
-                    report.issues.append(Issue("PDF", str(exc)))
-                    formats = [f for f in formats if f != "pdf"]  # the same error for every customer: say it once
+                    pdf_failed.append(str(exc))
+                    return files, str(exc)
+            return files, None
+
+        def done(made: int) -> None:
+            progress("write", 0.5 + 0.5 * made / n)
+
+        for files, failed in in_order(make, len(report.statements), done):
+            report.files += files
+            if failed and not any(i.where == "PDF" for i in report.issues):  # said once
+                report.issues.append(Issue("PDF", failed))
     progress("done", 1.0)
     return report
