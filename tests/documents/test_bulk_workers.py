@@ -38,6 +38,22 @@ def test_documents_made_later_still_come_in_order_and_the_meanwhile_work_runs_on
     assert calls == [here]
 
 
+def test_a_worker_that_dies_costs_only_time(monkeypatch):
+    import os
+
+    monkeypatch.setenv("XL_AR_WORKERS", "2")
+    here = os.getpid()
+
+    def make(k):
+        if k == 100 and os.getpid() != here:
+            os._exit(9)  # as a worker killed by the system would
+        return k * 2
+
+    seen = []
+    assert list(bulk.in_order(make, 300, seen.append)) == [k * 2 for k in range(300)]
+    assert seen[-1] == 300
+
+
 def test_an_error_in_a_worker_stops_the_run(monkeypatch):
     monkeypatch.setenv("XL_AR_WORKERS", "2")
 

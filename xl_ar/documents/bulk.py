@@ -6,7 +6,8 @@ the system can fork (Linux), :func:`in_order` splits the documents between worke
 forked from the run; they inherit everything the run prepared (the ledger, the statement
 source, the cut fonts, the rendered templates), make their share, write their own files, and
 send back only the small results, which come out in the order of the documents, so a run's
-output is the same whichever way it was made. Elsewhere (Windows, macOS: no safe fork), and for
+output is the same whichever way it was made. A worker that dies (killed, out of memory) costs
+only time: the documents it had not sent back are made here. Elsewhere (Windows, macOS: no safe fork), and for
 a few documents, or with ``XL_AR_WORKERS=1``, the documents are made one after another here.
 """
 
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
@@ -71,24 +74,36 @@ def in_order(make: Callable[[int], T], count: int, done: Callable[[int], None] |
     size = max(4, min(64, count // (n * 8)))
     tail = max(1, min(size, len(last) // (n * 4)))  # the last ones shared finely: no worker idles at the end
     chunks = [seq[a:a + step] for seq, step in ((first, size), (last, tail)) for a in range(0, len(seq), step)]
-    pool = multiprocessing.get_context("fork").Pool(n)
+    ready: dict[int, T] = {}
+    k = 0
+    pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"))
     try:
-        results = pool.imap(_run, chunks)
+        results = pool.map(_run, chunks)  # the workers are forked here, with the run as it stands
         if meanwhile is not None:
             meanwhile()
-        made, ready, k = 0, {}, 0
-        for chunk, part in zip(chunks, results):
-            ready.update(zip(chunk, part))
-            made += len(part)
-            if done is not None:
-                done(made)
+        made = 0
+        try:
+            for chunk, part in zip(chunks, results):
+                ready.update(zip(chunk, part))
+                made += len(part)
+                if done is not None:
+                    done(made)
+                while k in ready:
+                    yield ready.pop(k)
+                    k += 1
+        except BrokenProcessPool:
+            # A worker died (killed, or out of memory): what it had not sent is made here.
+            for j in range(k, count):
+                if j not in ready:
+                    ready[j] = make(j)
+                    made += 1
+                    if done is not None:
+                        done(made)
             while k in ready:
                 yield ready.pop(k)
                 k += 1
-        pool.close()
     finally:
-        pool.terminate()
-        pool.join()
+        pool.shutdown(wait=True, cancel_futures=True)
         _job = None
 
 
