@@ -7,8 +7,9 @@ forked from the run; they inherit everything the run prepared (the ledger, the s
 source, the cut fonts, the rendered templates), make their share, write their own files, and
 send back only the small results, which come out in the order of the documents, so a run's
 output is the same whichever way it was made. A worker that dies (killed, out of memory) costs
-only time: the documents it had not sent back are made here. Elsewhere (Windows, macOS: no safe fork), and for
-a few documents, or with ``XL_AR_WORKERS=1``, the documents are made one after another here.
+only time: the documents it had not sent back are made here. Elsewhere (Windows, macOS: no
+safe fork), for a few documents, or with ``XL_AR_WORKERS=1``, they are made one after another
+here.
 """
 
 from __future__ import annotations
