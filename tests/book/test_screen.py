@@ -67,6 +67,22 @@ def test_a_large_sheet_checked_beside_the_reader_is_refused_as_the_small_one_is(
     assert list(good.tables["Invoices"].frame["invoice_no"]) == ["I1", "I2", "I3", "I4"]
 
 
+def test_a_large_sheet_is_checked_here_when_no_process_can_be_forked(tmp_path, monkeypatch):
+    import multiprocessing
+
+    from xl_ar.book import screen
+
+    def no_fork(self):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(screen, "BESIDE_BYTES", 0)
+    monkeypatch.setattr(multiprocessing.get_context("fork").Process, "start", no_fork)
+    book = edit_sheet(ledger(tmp_path / "x.xlsx"), "Invoices", lambda x: x.replace(b"</sheetData>", b"<row></sheetData>"))
+    with pytest.raises(BookError, match=r"sheet3.xml is not well-formed XML \(line 1, column \d+: mismatched tag\)"):
+        read_book(book)
+    assert list(read_book(ledger(tmp_path / "good.xlsx")).tables["Invoices"].frame["invoice_no"]) == ["I1", "I2", "I3", "I4"]
+
+
 def test_excel_errors_and_uncalculated_formulas_are_not_blank(tmp_path):
     book = ledger(tmp_path / "e.xlsx")
     edit_sheet(book, "Invoices", lambda x: set_cell_xml(set_cell_xml(

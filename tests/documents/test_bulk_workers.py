@@ -54,6 +54,34 @@ def test_a_worker_that_dies_costs_only_time(monkeypatch):
     assert seen[-1] == 300
 
 
+def test_without_working_semaphores_the_documents_are_made_here(monkeypatch):
+    import os
+
+    def no_pool(*args, **kwargs):
+        raise OSError("This platform lacks a functioning sem_open implementation")
+
+    monkeypatch.setenv("XL_AR_WORKERS", "2")
+    monkeypatch.setattr(bulk, "ProcessPoolExecutor", no_pool)
+    here, calls = os.getpid(), []
+    got = list(bulk.in_order(lambda k: (k, os.getpid()), 100, meanwhile=lambda: calls.append(1)))
+    assert got == [(k, here) for k in range(100)] and calls == [1]
+
+
+def test_when_no_worker_can_be_forked_the_documents_are_made_here(monkeypatch):
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    class NoFork(ProcessPoolExecutor):
+        def map(self, *args, **kwargs):
+            raise OSError(11, "Resource temporarily unavailable")  # fork's EAGAIN
+
+    monkeypatch.setenv("XL_AR_WORKERS", "2")
+    monkeypatch.setattr(bulk, "ProcessPoolExecutor", NoFork)
+    here, calls, seen = os.getpid(), [], []
+    got = list(bulk.in_order(lambda k: (k, os.getpid()), 100, seen.append, meanwhile=lambda: calls.append(1)))
+    assert got == [(k, here) for k in range(100)] and calls == [1] and seen[-1] == 100
+
+
 def test_an_error_in_a_worker_stops_the_run(monkeypatch):
     monkeypatch.setenv("XL_AR_WORKERS", "2")
 
@@ -164,3 +192,23 @@ def test_statements_made_by_workers_are_the_files_made_here(tmp_path, monkeypatc
         made[workers] = {f.name: f.read_bytes() for f in r.files}
     assert len(made[1]) >= bulk.MIN_PARALLEL and list(made[1]) == list(made[2])
     assert made[1] == made[2]  # byte for byte: the same statement gives the same file wherever it is made
+
+
+def test_a_deferred_font_cut_without_semaphores_is_made_at_first_use(monkeypatch):
+    import multiprocessing
+    from pathlib import Path
+
+    from xl_ar.documents import pdf
+
+    if pdf.find_cjk_font() is None:
+        pytest.skip("no CJK font on this machine")
+
+    def no_event(self):
+        raise OSError("This platform lacks a functioning sem_open implementation")
+
+    monkeypatch.setattr(type(multiprocessing.get_context("fork")), "Event", no_event)
+    with pdf.BatchFonts(extra=["催款函 abc 123"], bold_extra=["催款函"], deferred=True) as batch:
+        fonts = batch.fonts_for(set("催款函 abc"), set("催款函"))
+        assert fonts is not None and Path(fonts[0][0]).is_file() and Path(fonts[1][0]).is_file()
+        batch.cut()  # the run's own call afterwards does nothing more
+        assert batch.fonts_for(set("abc"), set("函")) == fonts

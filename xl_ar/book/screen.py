@@ -112,9 +112,14 @@ class _Beside:
             self._inline(data)
             return
         ctx = multiprocessing.get_context("fork")
-        self.conn, child = ctx.Pipe(duplex=False)
-        self.proc = ctx.Process(target=_check_in_child, args=(child, data, part, book), daemon=True)
-        self.proc.start()
+        try:
+            self.conn, child = ctx.Pipe(duplex=False)
+            self.proc = ctx.Process(target=_check_in_child, args=(child, data, part, book), daemon=True)
+            self.proc.start()
+        except OSError:  # no process could be forked (memory, process slots): check here
+            self.proc = None
+            self._inline(data)
+            return
         child.close()
         self.data = data  # kept for the rare child that dies without an answer
 

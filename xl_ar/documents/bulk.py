@@ -8,8 +8,8 @@ source, the cut fonts, the rendered templates), make their share, write their ow
 send back only the small results, which come out in the order of the documents, so a run's
 output is the same whichever way it was made. A worker that dies (killed, out of memory) costs
 only time: the documents it had not sent back are made here. Elsewhere (Windows, macOS: no
-safe fork), for a few documents, or with ``XL_AR_WORKERS=1``, they are made one after another
-here.
+safe fork), for a few documents, with ``XL_AR_WORKERS=1``, or where no worker can be started
+(no working semaphores, no memory or process slots left), they are made one after another here.
 """
 
 from __future__ import annotations
@@ -60,7 +60,13 @@ def in_order(make: Callable[[int], T], count: int, done: Callable[[int], None] |
         The results, in order. An exception in ``make`` stops the run, as it would made here.
     """
     n = workers()
-    if n <= 1 or count < MIN_PARALLEL:
+    pool = None
+    if n > 1 and count >= MIN_PARALLEL:
+        try:
+            pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"))
+        except (OSError, ImportError):  # no working semaphores here (some containers): one process
+            pool = None
+    if pool is None:
         if meanwhile is not None:
             meanwhile()
         for k in range(count):
@@ -77,13 +83,17 @@ def in_order(make: Callable[[int], T], count: int, done: Callable[[int], None] |
     chunks = [seq[a:a + step] for seq, step in ((first, size), (last, tail)) for a in range(0, len(seq), step)]
     ready: dict[int, T] = {}
     k = 0
-    pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"))
+    made = 0
     try:
-        results = pool.map(_run, chunks)  # the workers are forked here, with the run as it stands
+        try:
+            results = pool.map(_run, chunks)  # the workers are forked here, with the run as it stands
+        except OSError:  # they could not be (no memory or process slots left): all are made here
+            results = None
         if meanwhile is not None:
             meanwhile()
-        made = 0
         try:
+            if results is None:
+                raise BrokenProcessPool("no worker could be started")
             for chunk, part in zip(chunks, results):
                 ready.update(zip(chunk, part))
                 made += len(part)
@@ -93,7 +103,7 @@ def in_order(make: Callable[[int], T], count: int, done: Callable[[int], None] |
                     yield ready.pop(k)
                     k += 1
         except BrokenProcessPool:
-            # A worker died (killed, or out of memory): what it had not sent is made here.
+            # A worker died (killed, or out of memory), or none started: what is missing is made here.
             for j in range(k, count):
                 if j not in ready:
                     ready[j] = make(j)

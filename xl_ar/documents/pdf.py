@@ -263,7 +263,10 @@ class BatchFonts:
         self._face = found
         if deferred and "fork" in multiprocessing.get_all_start_methods():
             ctx = multiprocessing.get_context("fork")
-            self._ready, self._made = ctx.Event(), ctx.Value("b", 0)
+            try:
+                self._ready, self._made = ctx.Event(), ctx.Value("b", 0)
+            except (OSError, ImportError):  # no working semaphores here: cut at first use instead
+                self._ready = self._made = None
         elif not deferred:
             self.cut()
 
