@@ -4,8 +4,9 @@ Everything that reaches a header comes from a user's cells (a customer's name an
 the company's name), so it is checked here before any message exists: a line break or other
 control character in a name, or anything but plain addresses in an e-mail cell, refuses the
 message (a ``\\r\\nBcc:`` in a cell is a header injection). Names and subjects in Chinese are
-encoded by the ``email`` package (RFC 2047 headers, RFC 2231 attachment names); bodies are
-base64 or quoted-printable, so a message is 7-bit clean for any server and any mail client.
+encoded with the ``email`` package (RFC 2047 headers, RFC 2231 attachment names); bodies are
+base64, so a message is 7-bit clean for any server and any mail client. A draft goes out with
+its headers as written: they are checked again when it is read back, never folded again.
 
 Every message carries a stable id (:func:`message_id`): the same customer, as-of date,
 channel, letter kind and invoices give the same id on every run, which is how a send that
@@ -33,7 +34,8 @@ from email.mime.text import MIMEText
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-#: CRLF line ends, encoded-words for non-ASCII headers, never raw 8-bit bodies.
+#: How a draft is read back (its addresses, subject and attachments checked before it is sent):
+#: CRLF line ends, encoded-words decoded, 7-bit bodies. Drafts are written by :func:`build_email`.
 POLICY = email.policy.SMTP.clone(cte_type="7bit")
 ID_HEADER = "X-XL-AR-Id"
 #: Headers for the tool itself (who, which items): kept in the draft, stripped before sending.
