@@ -83,9 +83,14 @@ class Screening:
     def finish(self) -> None:
         """Wait for the checks made beside; raise the first one's :class:`BookError`."""
         pending, self.pending = self.pending, []
-        errors = [e for e in (b.result() for b in pending) if e]
-        if errors:
-            raise BookError(errors[0])
+        _finish(pending)
+
+
+def _finish(pending: list["_Beside"]) -> None:
+    """Wait for every check made beside; raise the first refusal as a :class:`BookError`."""
+    errors = [e for e in (b.result() for b in pending) if e]
+    if errors:
+        raise BookError(errors[0])
 
 
 #: A sheet part this large (bytes of XML, about 25,000 rows) has its well-formedness checked in
@@ -221,7 +226,7 @@ def screen_book(pkg: WorkbookPackage) -> Screening:
         if sst and has_long_text(pkg.read(sst)):
             long_text.append("shared strings")
     except Exception:  # what a part that is not well-formed broke: report the part itself
-        Screening({}, pending=pending).finish()
+        _finish(pending)
         raise
     return Screening(sheets, long_text, pending)
 

@@ -82,18 +82,15 @@ def in_order(make: Callable[[int], T], count: int, done: Callable[[int], None] |
     tail = max(1, min(size, len(last) // (n * 4)))  # the last ones shared finely: no worker idles at the end
     chunks = [seq[a:a + step] for seq, step in ((first, size), (last, tail)) for a in range(0, len(seq), step)]
     ready: dict[int, T] = {}
-    k = 0
-    made = 0
+    k = made = 0
     try:
         try:
-            results = pool.map(_run, chunks)  # the workers are forked here, with the run as it stands
-        except OSError:  # they could not be (no memory or process slots left): all are made here
-            results = None
+            results: Iterable[list[T]] = pool.map(_run, chunks)  # the workers are forked here
+        except OSError:  # they could not be (no memory or process slots left): all are made below
+            results = ()
         if meanwhile is not None:
             meanwhile()
         try:
-            if results is None:
-                raise BrokenProcessPool("no worker could be started")
             for chunk, part in zip(chunks, results):
                 ready.update(zip(chunk, part))
                 made += len(part)
@@ -102,17 +99,17 @@ def in_order(make: Callable[[int], T], count: int, done: Callable[[int], None] |
                 while k in ready:
                     yield ready.pop(k)
                     k += 1
-        except BrokenProcessPool:
-            # A worker died (killed, or out of memory), or none started: what is missing is made here.
-            for j in range(k, count):
-                if j not in ready:
-                    ready[j] = make(j)
-                    made += 1
-                    if done is not None:
-                        done(made)
-            while k in ready:
-                yield ready.pop(k)
-                k += 1
+        except BrokenProcessPool:  # a worker died (killed, or out of memory)
+            pass
+        for j in range(k, count):  # what no worker sent back, made here (nothing, when all went well)
+            if j not in ready:
+                ready[j] = make(j)
+                made += 1
+                if done is not None:
+                    done(made)
+        while k in ready:
+            yield ready.pop(k)
+            k += 1
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         _job = None

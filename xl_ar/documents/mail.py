@@ -226,8 +226,8 @@ def build_email(
     once it is checked (RFC 2047 words for non-ASCII names and subjects, RFC 2231 for
     attachment names), so writing the draft only joins its lines: a run writes thousands, and
     ``EmailMessage`` parsed and refolded every header again on the way (2.8 ms a message
-    against 1.0 ms). A draft is read back, checked and re-encoded by :func:`outgoing` before
-    it is sent.
+    against 1.0 ms). A draft is read back and its headers checked again by :func:`outgoing`
+    before it is sent, as written.
 
     Args:
         msg_id: the stable id (:func:`message_id`).

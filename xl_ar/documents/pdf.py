@@ -277,10 +277,11 @@ class BatchFonts:
         if self._face is None:
             return
         found, self._face = self._face, None
+        regular, bold = self._files(found)
         try:
-            regular = _cut_font(found[0], self.chars, Path(self._tmp.name) / "regular.otf")
-            bold = (_cut_font(found[1], self.chars if self.bold_chars is None else self.bold_chars,
-                              Path(self._tmp.name) / "bold.otf") if found[1] else None)
+            _cut_font(found[0], self.chars, Path(regular[0]))
+            if bold is not None:
+                _cut_font(found[1], self.chars if self.bold_chars is None else self.bold_chars, Path(bold[0]))
             self._fonts = (regular, bold)
             if self._made is not None:
                 self._made.value = 1
@@ -299,8 +300,13 @@ class BatchFonts:
             return
         found, self._face = self._face, None
         if self._ready.wait(_CUT_WAIT) and self._made.value:
-            folder = Path(self._tmp.name)
-            self._fonts = ((str(folder / "regular.otf"), 0), (str(folder / "bold.otf"), 0) if found[1] else None)
+            self._fonts = self._files(found)
+
+    def _files(self, found: tuple[tuple[str, int], tuple[str, int] | None]
+               ) -> tuple[tuple[str, int], tuple[str, int] | None]:
+        """Where the cut faces are written: (regular, bold or None when the font has no bold)."""
+        folder = Path(self._tmp.name)
+        return (str(folder / "regular.otf"), 0), ((str(folder / "bold.otf"), 0) if found[1] else None)
 
     def fonts(self, statement: Statement, lang: str) -> tuple[tuple[str, int], tuple[str, int] | None] | None:
         """The small fonts, when they hold every character of ``statement``; else None."""
