@@ -58,3 +58,23 @@ def ledger(invoices: str = "", receipts: str = "", customers: str = "", settings
 
 def d(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
+
+
+#: The header rows random ledgers are drawn under (see :func:`invoice_row`, :func:`receipt_row`).
+INVOICES_HEAD = "| InvoiceNo | CustomerID | InvoiceDate | DueDate | Amount | Currency | Disputed |"
+RECEIPTS_HEAD = "| ReceiptNo | CustomerID | ReceiptDate | Amount | Currency | InvoiceNo |"
+
+
+def _row(*cells: object) -> str:
+    return "| " + " | ".join(map(str, cells)) + " |"
+
+
+def invoice_row(i: int, customer: str, day: dt.date, due: dt.date | str, cents: int, currency: str,
+                disputed: str, *more: str) -> str:
+    """Invoice ``I{i}`` under :data:`INVOICES_HEAD` (``more``: cells of columns added after it)."""
+    return _row(f"I{i}", customer, day, due, f"{cents / 100:.2f}", currency, disputed, *more)
+
+
+def receipt_row(r: int, customer: str, day: dt.date, cents: int, currency: str, invoice: str) -> str:
+    """Receipt ``R{r}`` under :data:`RECEIPTS_HEAD`."""
+    return _row(f"R{r}", customer, day, f"{cents / 100:.2f}", currency, invoice)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tables import raw_table
+from tables import INVOICES_HEAD, RECEIPTS_HEAD, invoice_row, raw_table, receipt_row
 
 from xl_ar.core.credit import CreditSettings, assess_credit
 from xl_ar.core.fx import FxTable
@@ -29,19 +29,19 @@ IDS = ["C1", "C2", "C3", "C4"]
 @st.composite
 def cases(draw):
     n = draw(st.integers(0, 14))
-    inv = ["| InvoiceNo | CustomerID | InvoiceDate | DueDate | Amount | Currency | Disputed |"]
+    inv = [INVOICES_HEAD]
     for i in range(n):
         day = BASE + dt.timedelta(days=draw(st.integers(0, 200)))
         amount = draw(st.integers(1, 3_000_000)) * draw(st.sampled_from([1, 1, 1, 1, -1]))
         due = day + dt.timedelta(days=draw(st.integers(0, 60))) if amount > 0 and draw(st.integers(0, 9)) else ""
-        inv.append(f"| I{i} | {draw(st.sampled_from(IDS))} | {day} | {due} | {amount / 100:.2f} | "
-                   f"{draw(st.sampled_from(['CNY', 'CNY', 'CNY', 'USD']))} | {draw(st.sampled_from(['', '', 'yes']))} |")
-    rec = ["| ReceiptNo | CustomerID | ReceiptDate | Amount | Currency | InvoiceNo |"]
+        inv.append(invoice_row(i, draw(st.sampled_from(IDS)), day, due, amount,
+                               draw(st.sampled_from(['CNY', 'CNY', 'CNY', 'USD'])), draw(st.sampled_from(['', '', 'yes']))))
+    rec = [RECEIPTS_HEAD]
     for r in range(draw(st.integers(0, 12))):
         day = BASE + dt.timedelta(days=draw(st.integers(0, 230)))
         named = draw(st.sampled_from(["", f"I{draw(st.integers(0, max(n - 1, 0)))}"])) if n else ""
-        rec.append(f"| R{r} | {draw(st.sampled_from(IDS))} | {day} | {draw(st.integers(1, 2_000_000)) / 100:.2f} | "
-                   f"{draw(st.sampled_from(['CNY', 'CNY', 'USD']))} | {named} |")
+        rec.append(receipt_row(r, draw(st.sampled_from(IDS)), day, draw(st.integers(1, 2_000_000)),
+                               draw(st.sampled_from(['CNY', 'CNY', 'USD'])), named))
     act = ["| Date | CustomerID | InvoiceNo | Outcome | Amount |"]
     for _ in range(draw(st.integers(0, 2)) if n else 0):
         i = draw(st.integers(0, n - 1))

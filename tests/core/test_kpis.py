@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from tables import d, ledger
+from tables import INVOICES_HEAD, RECEIPTS_HEAD, d, invoice_row, ledger, receipt_row
 from xl_ar.core.kpis import (
     KPI_SETTING_DEFAULTS, KpiSettings, aging_trend, collection_effectiveness, compute_kpis, dso_countback,
     dso_simple, months_back, parse_kpi_settings, period_start, trend_month_ends,
@@ -337,20 +337,20 @@ BASE_DAY = dt.date(2024, 10, 1)
 
 @st.composite
 def random_ledgers(draw):
-    rows = ["| InvoiceNo | CustomerID | InvoiceDate | DueDate | Amount | Currency | Disputed |"]
+    rows = [INVOICES_HEAD]
     n = draw(st.integers(1, 12))
     for i in range(n):
         day = BASE_DAY + dt.timedelta(days=draw(st.integers(0, 180)))
         amount = draw(st.integers(1, 20_000_000)) * draw(st.sampled_from([1, 1, 1, -1]))
         due = day + dt.timedelta(days=draw(st.integers(0, 90))) if amount > 0 else ""
-        rows.append(f"| I{i} | {draw(st.sampled_from(['C1', 'C2', 'C3']))} | {day} | {due} | {amount / 100:.2f} | "
-                    f"{draw(st.sampled_from(['CNY', 'CNY', 'USD']))} | {draw(st.sampled_from(['', '', 'yes']))} |")
-    rec = ["| ReceiptNo | CustomerID | ReceiptDate | Amount | Currency | InvoiceNo |"]
+        rows.append(invoice_row(i, draw(st.sampled_from(['C1', 'C2', 'C3'])), day, due, amount,
+                                draw(st.sampled_from(['CNY', 'CNY', 'USD'])), draw(st.sampled_from(['', '', 'yes']))))
+    rec = [RECEIPTS_HEAD]
     for r in range(draw(st.integers(0, 8))):
         day = BASE_DAY + dt.timedelta(days=draw(st.integers(0, 200)))
         named = draw(st.sampled_from(["", f"I{draw(st.integers(0, n - 1))}"]))
-        rec.append(f"| R{r} | {draw(st.sampled_from(['C1', 'C2', 'C3']))} | {day} | "
-                   f"{draw(st.integers(1, 15_000_000)) / 100:.2f} | {draw(st.sampled_from(['CNY', 'USD']))} | {named} |")
+        rec.append(receipt_row(r, draw(st.sampled_from(['C1', 'C2', 'C3'])), day, draw(st.integers(1, 15_000_000)),
+                               draw(st.sampled_from(['CNY', 'USD'])), named))
     as_of = BASE_DAY + dt.timedelta(days=draw(st.integers(30, 240)))
     amounts = tuple(sorted(draw(st.sets(st.integers(1, 200_000), min_size=1, max_size=3))))
     return "\n".join(rows), "\n".join(rec), as_of, amounts
