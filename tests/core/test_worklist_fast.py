@@ -11,6 +11,7 @@ import worklist_reference
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tables import INVOICES_HEAD, RECEIPTS_HEAD, invoice_row, raw_table, receipt_row
+from test_kpis import CUSTOMERS  # the customers of the work list's worked examples
 
 from xl_ar.core.fx import FxTable
 from xl_ar.core.ledger import validate_ledger
@@ -20,13 +21,6 @@ from xl_ar.core.stages import assign_stages
 from xl_ar.core.worklist import collections_worklist
 
 BASE = dt.date(2025, 1, 1)
-CUSTOMERS = """
-| CustomerID | Name  | Class | Owner |
-| C1         | Alpha | A     | 张三  |
-| C2         | Beta  | B     | 李四  |
-| C3         | Gamma | C     | 张三  |
-| C4         | Delta |       |       |
-"""
 IDS = ["C1", "C2", "C3", "C4"]
 
 
