@@ -179,7 +179,7 @@ def test_the_command_prints_the_first_rows_of_a_long_outbox_and_quiet_prints_non
 
 def test_statements_made_by_workers_are_the_files_made_here(tmp_path, monkeypatch):
     from xl_ar.app.statements import BookFile, run_statements
-    from xl_ar.documents.pdf import find_cjk_font
+    from xl_ar.documents.fonts import find_cjk_font
 
     customers, invoices = ledger()
     book = make_book(tmp_path / "l.xlsx", customers=customers, invoices=invoices, settings=SETTINGS)
@@ -198,16 +198,16 @@ def test_a_deferred_font_cut_without_semaphores_is_made_at_first_use(monkeypatch
     import multiprocessing
     from pathlib import Path
 
-    from xl_ar.documents import pdf
+    from xl_ar.documents import fonts
 
-    if pdf.find_cjk_font() is None:
+    if fonts.find_cjk_font() is None:
         pytest.skip("no CJK font on this machine")
 
     def no_event(self):
         raise OSError("This platform lacks a functioning sem_open implementation")
 
     monkeypatch.setattr(type(multiprocessing.get_context("fork")), "Event", no_event)
-    with pdf.BatchFonts(extra=["催款函 abc 123"], bold_extra=["催款函"], deferred=True) as batch:
+    with fonts.BatchFonts(extra=["催款函 abc 123"], bold_extra=["催款函"], deferred=True) as batch:
         fonts = batch.fonts_for(set("催款函 abc"), set("催款函"))
         assert fonts is not None and Path(fonts[0][0]).is_file() and Path(fonts[1][0]).is_file()
         batch.cut()  # the run's own call afterwards does nothing more

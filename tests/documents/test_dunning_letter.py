@@ -108,12 +108,12 @@ def test_a_contract_daily_rate_is_the_customers_own_and_per_contract(tmp_path):
 
 
 def test_the_letters_of_a_run_share_one_font_cut_and_read_as_a_letter_alone(tmp_path, monkeypatch):
-    from xl_ar.documents import letterpdf, pdf as pdf_mod
+    from xl_ar.documents import fonts, letterpdf, pdf as pdf_mod
 
     cuts = []
-    real = pdf_mod._cut_font
-    monkeypatch.setattr(pdf_mod, "_cut_font", lambda face, chars, out: cuts.append(len(chars)) or real(face, chars, out))
-    monkeypatch.setattr(letterpdf, "_cut_font", pdf_mod._cut_font)
+    real = fonts._cut_font
+    monkeypatch.setattr(fonts, "_cut_font", lambda face, chars, out, **kw: cuts.append(len(chars)) or real(face, chars, out, **kw))
+    monkeypatch.setattr(letterpdf, "_cut_font", fonts._cut_font)
     book = make_book(tmp_path / "l.xlsx", customers=[customer("K1", "北京恒通机电有限公司", "zh", "cn-sme"),
                                                      customer("UK1", "Harbor Logistics Ltd", "en", "uk-late-payment"),
                                                      customer("K3", "广州粤秀贸易有限公司", "zh", "cn-sme")],
@@ -150,12 +150,12 @@ def test_the_letters_of_a_run_share_one_font_cut_and_read_as_a_letter_alone(tmp_
 
 
 def test_pdf_statements_and_letters_of_a_run_share_one_font_cut(tmp_path, monkeypatch):
-    from xl_ar.documents import letterpdf, pdf as pdf_mod
+    from xl_ar.documents import fonts, letterpdf, pdf as pdf_mod
 
     cuts = []
-    real = pdf_mod._cut_font
-    monkeypatch.setattr(pdf_mod, "_cut_font", lambda face, chars, out: cuts.append(len(chars)) or real(face, chars, out))
-    monkeypatch.setattr(letterpdf, "_cut_font", pdf_mod._cut_font)
+    real = fonts._cut_font
+    monkeypatch.setattr(fonts, "_cut_font", lambda face, chars, out, **kw: cuts.append(len(chars)) or real(face, chars, out, **kw))
+    monkeypatch.setattr(letterpdf, "_cut_font", fonts._cut_font)
     drawn_from = []
     render = pdf_mod._render_fpdf
     monkeypatch.setattr(pdf_mod, "_render_fpdf",
@@ -167,7 +167,7 @@ def test_pdf_statements_and_letters_of_a_run_share_one_font_cut(tmp_path, monkey
     s = build_reminders(book, AS_OF, now=NOW, attach_format="pdf")
     assert s.ok, s.issues
     assert len(cuts) == 2  # regular and bold, once for both statements and both letters
-    whole = pdf_mod.find_cjk_font()[0][0]
+    whole = fonts.find_cjk_font()[0][0]
     assert len(drawn_from) == 2 and whole not in drawn_from  # each statement drawn from the cut, none from the whole font
     seen = {}
     for eml in s.files:

@@ -24,7 +24,7 @@ import pytest
 from test_refresh import write_ledger
 from xl_ar.book.reader import read_book
 from xl_ar.core.run import refresh
-from xl_ar.documents import pdf as pdf_mod
+from xl_ar.documents import fonts, pdf as pdf_mod
 from xl_ar.documents.confirmations import read_reply
 from xl_ar.documents.statements import (
     DISPUTE_COL, KEY_COL, MARKER_SHEET, NAMES, REASON_COL, StatementSource, build_statements,
@@ -324,7 +324,7 @@ def test_a_batch_font_draws_the_same_text_as_the_whole_font(ledger_settings, tmp
         pytest.skip("no CJK font: install fonts-noto-cjk")
     ledger, settings = ledger_settings
     sts = by_customer(build_statements(ledger, settings, D(2025, 2, 1), D(2025, 3, 31), lang="zh"))
-    with pdf_mod.BatchFonts([sts["C1"]], "zh") as batch:
+    with fonts.BatchFonts([sts["C1"]], "zh") as batch:
         assert NAME_C1[0] in batch.chars and batch.fonts(sts["C1"], "zh") is not None
         alone = _pdf_checks(pdf_mod.render_statement_pdf(sts["C1"], engine="fpdf"), tmp_path, "alone")
         batched = pdf_mod.render_statement_pdf(sts["C1"], engine="fpdf", batch=batch)
@@ -361,7 +361,7 @@ def test_a_batch_font_holds_every_character_a_statement_draws(ledger_settings, t
         pytest.skip("no CJK font: install fonts-noto-cjk")
     ledger, settings = ledger_settings
     sts = build_statements(ledger, settings, D(2025, 2, 1), D(2025, 3, 31))
-    with pdf_mod.BatchFonts(sts) as batch:
+    with fonts.BatchFonts(sts) as batch:
         for st in sts:
             for lang in ("zh", "en"):
                 small = batch.fonts(st, lang)

@@ -235,7 +235,8 @@ def run_demo(out: str | Path, lang: str = "zh", n_customers: int = 300, *, pdfs:
 def _largest_as_pdf(xlsx: Any, largest: list[str], progress: Any) -> tuple[list[Path], str]:
     """The largest balances' statements, already built by the .xlsx run, also as PDF (one font
     cut for them all; reading and computing the ledger again for them cost ~1.3 s of CPU)."""
-    from xl_ar.documents.pdf import BatchFonts, PdfError, write_statement_pdf
+    from xl_ar.documents.fonts import BatchFonts
+    from xl_ar.documents.pdf import PdfError, write_statement_pdf
     from xl_ar.documents.statements import file_stem
 
     by_id = {s.customer_id: s for s in xlsx.statements}

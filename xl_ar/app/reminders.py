@@ -368,7 +368,7 @@ def _letter_fonts(letters: list[str], headings: list[str]) -> Any:
     if not letters:
         return None
     try:
-        from xl_ar.documents.pdf import BatchFonts
+        from xl_ar.documents.fonts import BatchFonts
 
         return BatchFonts(extra=letters, bold_extra=headings, deferred=True)
     except ImportError:

@@ -134,7 +134,7 @@ def run_statements(
     with ExitStack() as stack:
         batch = None
         if "pdf" in formats and report.statements:
-            from xl_ar.documents.pdf import BatchFonts
+            from xl_ar.documents.fonts import BatchFonts
 
             progress("fonts", 0.5)
             batch = stack.enter_context(BatchFonts(report.statements, lang))

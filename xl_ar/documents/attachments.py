@@ -6,7 +6,8 @@ import datetime as dt
 
 from xl_ar.core.ledger import Ledger
 from xl_ar.core.settings import Settings
-from xl_ar.documents.pdf import BatchFonts, render_statement_pdf
+from xl_ar.documents.fonts import BatchFonts
+from xl_ar.documents.pdf import render_statement_pdf
 from xl_ar.documents.statement_xlsx import statement_xlsx_bytes
 from xl_ar.documents.statements import PDF_MIME, XLSX_MIME, StatementSource, file_stem
 
@@ -35,7 +36,7 @@ def statement_attachment(
         lang: the language (default: the customer's, else the book's).
         source: the run's :class:`StatementSource` at ``period_to`` (None makes one: pass it
             when attaching statements for many customers).
-        batch: the run's font cut for PDF statements (see ``xl_ar.documents.pdf.BatchFonts``).
+        batch: the run's font cut for PDF statements (see ``xl_ar.documents.fonts.BatchFonts``).
 
     Returns:
         ``(filename, content, mimetype)``.

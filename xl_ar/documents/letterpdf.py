@@ -2,7 +2,7 @@
 
 The letter's text part is what the customer reads in the e-mail; the PDF carries the same
 words on an A4 page, to print, sign and stamp, or to file as evidence. It is drawn with fpdf2
-from a CJK font found on the machine (see :func:`xl_ar.documents.pdf.find_cjk_font`), cut down
+from a CJK font found on the machine (see :func:`xl_ar.documents.fonts.find_cjk_font`), cut down
 to the letter's characters first (subsetting a whole CJK font takes seconds; the cut font is
 small), so the PDF embeds only the glyphs it uses and prints the same everywhere.
 """
@@ -13,7 +13,8 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
-from xl_ar.documents.pdf import BatchFonts, PdfError, _cut_font, find_cjk_font, keep_bounds
+from xl_ar.documents.fonts import BatchFonts, _cut_font, find_cjk_font, keep_bounds
+from xl_ar.documents.pdf import PdfError
 
 _MARGIN = 20.0
 _LINE_H = 6.0

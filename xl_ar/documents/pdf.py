@@ -2,17 +2,15 @@
 
 Two engines, tried in this order by ``engine="auto"``:
 
-1. **fpdf2** (pure Python) with a CJK font found on the machine: Noto Sans CJK
-   (``fonts-noto-cjk``, an OpenType collection with CFF outlines, which fpdf2 subsets and embeds
-   as CID-keyed CFF), Microsoft YaHei / SimHei on Windows, PingFang or Heiti on macOS, or any
-   file named by ``XL_AR_CJK_FONT`` (``path`` or ``path#face-index``). It needs no office
-   suite, and the PDF embeds the subset of the glyphs it uses, so it prints the same
-   everywhere. Parsing and subsetting the whole CJK font (regular and bold) takes a second or two
-   per statement, so a run of many statements first cuts the font down once to the characters
-   of the whole batch (:class:`BatchFonts`) and renders each statement from that small font: a
-   statement needing a character outside it is rendered from the whole font. ReportLab was not chosen: its ``TTFont`` takes TrueType outlines
-   only, and its built-in CID fonts (``STSong-Light``) are not embedded, so the reader's
-   substitute font decides what the customer sees.
+1. **fpdf2** (pure Python) with a CJK font found on the machine (see ``xl_ar.documents.fonts``:
+   Noto Sans CJK, Microsoft YaHei / SimHei on Windows, PingFang or Heiti on macOS, or the file
+   named by ``XL_AR_CJK_FONT``). It needs no office suite, and the PDF embeds the subset of the
+   glyphs it uses, so it prints the same everywhere. A run of many statements renders each from
+   the font cut down once to the batch's characters (:class:`~xl_ar.documents.fonts.BatchFonts`);
+   a statement needing a character outside it is rendered from the whole font. ReportLab was
+   not chosen: its ``TTFont`` takes TrueType outlines only, and its built-in CID fonts
+   (``STSong-Light``) are not embedded, so the reader's substitute font decides what the
+   customer sees.
 2. **LibreOffice** headless converting the statement's .xlsx, for a machine with no CJK font
    file fpdf2 can use (or without fpdf2). It prints the same workbook the customer gets.
 
@@ -21,33 +19,18 @@ When neither works, :class:`PdfError` says what to install.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import functools
-import multiprocessing
 import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Sequence
 
 from xl_ar.core.aging import AgingEdges
+from xl_ar.documents.fonts import BatchFonts, find_cjk_font, keep_bounds
 from xl_ar.documents.statement_xlsx import write_statement_xlsx
 from xl_ar.documents.statements import TEXT, Statement, closing_in_words, confirm_lines, file_stem, fmt_money
 
-#: Where CJK fonts live on common systems: (regular, bold); bold may be missing.
-FONT_CANDIDATES: tuple[tuple[str, str], ...] = (
-    ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"),
-    ("/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc", "/usr/share/fonts/noto-cjk/NotoSansCJK-Bold.ttc"),
-    ("/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc", "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Bold.ttc"),
-    ("/usr/share/fonts/opentype/noto/NotoSansCJKsc-Regular.otf", "/usr/share/fonts/opentype/noto/NotoSansCJKsc-Bold.otf"),
-    ("C:/Windows/Fonts/msyh.ttc", "C:/Windows/Fonts/msyhbd.ttc"),
-    ("C:/Windows/Fonts/simhei.ttf", ""),
-    ("/System/Library/Fonts/PingFang.ttc", ""),
-    ("/System/Library/Fonts/STHeiti Medium.ttc", ""),
-    ("/Library/Fonts/Arial Unicode.ttf", ""),
-)
 SOFFICE_CANDIDATES = ("soffice", "libreoffice", "/usr/bin/soffice", "/opt/libreoffice/program/soffice",
                       "C:/Program Files/LibreOffice/program/soffice.exe",
                       "/Applications/LibreOffice.app/Contents/MacOS/soffice")
@@ -64,69 +47,6 @@ _SHADE = (221, 235, 247)
 
 class PdfError(RuntimeError):
     """No engine can make the PDF here; the message says what to install."""
-
-
-def find_cjk_font() -> tuple[tuple[str, int], tuple[str, int] | None] | None:
-    """The CJK font files fpdf2 can use: ((regular path, face), (bold path, face) or None).
-
-    ``XL_AR_CJK_FONT`` (and ``XL_AR_CJK_FONT_BOLD``) win; then the usual places; then
-    fontconfig's choice for Simplified Chinese. In a collection the Simplified Chinese face
-    (``SC``) is taken, so 对 and 门 have the mainland forms. Found once per process and
-    setting (opening a collection to find its face takes ~10 ms: once per run, not per PDF).
-    """
-    return _find_cjk_font(os.environ.get("XL_AR_CJK_FONT"), os.environ.get("XL_AR_CJK_FONT_BOLD"))
-
-
-@functools.lru_cache(maxsize=8)
-def _find_cjk_font(env: str | None, env_bold: str | None) -> tuple[tuple[str, int], tuple[str, int] | None] | None:
-    if env:
-        return _face(env), (_face(env_bold) if env_bold else None)
-    for regular, bold in FONT_CANDIDATES:
-        if os.path.isfile(regular):
-            return _face(regular), (_face(bold) if bold and os.path.isfile(bold) else None)
-    fc = shutil.which("fc-match")
-    if fc:
-        try:
-            out = subprocess.run([fc, "-f", "%{file}", "sans-serif:lang=zh-cn"], capture_output=True, text=True,
-                                 timeout=10).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            out = ""
-        if out and os.path.isfile(out) and out.lower().endswith((".ttf", ".otf", ".ttc")) and _has_cjk(out):
-            return _face(out), None
-    return None
-
-
-def _face(spec: str) -> tuple[str, int]:
-    """``path#2`` -> (path, 2); a collection without an index gets its Simplified Chinese face."""
-    path, _, idx = spec.partition("#")
-    if idx.isdigit():
-        return path, int(idx)
-    if path.lower().endswith(".ttc"):
-        try:
-            from fontTools.ttLib import TTCollection
-
-            coll = TTCollection(path, lazy=True)
-            try:
-                names = [str(f["name"].getDebugName(1) or "") for f in coll.fonts]
-            finally:
-                coll.close()
-            for k, name in enumerate(names):
-                if name.endswith(" SC") or "GB" in name or "YaHei" in name and "UI" not in name:
-                    return path, k
-        except Exception:  # an unreadable collection: let fpdf2 report it when used
-            pass
-    return path, 0
-
-
-def _has_cjk(path: str) -> bool:
-    """True when the font maps 对 (U+5BF9): fontconfig may offer DejaVu when no CJK font is there."""
-    try:
-        from fontTools.ttLib import TTFont
-
-        with TTFont(path, fontNumber=0, lazy=True) as f:
-            return 0x5BF9 in (f.getBestCmap() or {})
-    except Exception:
-        return False
 
 
 def find_soffice() -> str | None:
@@ -185,199 +105,6 @@ def write_statement_pdf(statement: Statement, path: str | Path, lang: str | None
     path = Path(path)
     path.write_bytes(render_statement_pdf(statement, lang, engine=engine, batch=batch))
     return path
-
-
-# ----------------------------------------------------------------------------- batch fonts
-
-
-def statement_chars(statement: Statement, lang: str) -> set[str]:
-    """Every character a statement's PDF may draw: its own text, the labels and the digits."""
-    chars: set[str] = set(map(chr, range(0x20, 0x7F))) | set("✓≠…异议")
-    for text in TEXT[lang].values():
-        chars.update(str(text))
-    chars.update("".join(AgingEdges(statement.aging_edges).labels(lang)))
-
-    def walk(value: object) -> None:
-        if isinstance(value, str):
-            chars.update(value)
-        elif isinstance(value, (tuple, list)):
-            for v in value:
-                walk(v)
-        elif dataclasses.is_dataclass(value):
-            for f in dataclasses.fields(value):
-                walk(getattr(value, f.name))
-
-    walk(statement)
-    # Text the PDF composes rather than copies: the closing balance in capital numerals (捌仟…整),
-    # the confirmation lines, and the full-width punctuation around them. Missing these sent most
-    # Chinese statements of a batch back to the whole font (15 of the demo's 20).
-    chars.update("：（）")
-    for sec in statement.sections:
-        chars.update(closing_in_words(sec, lang) or "")
-    for text in confirm_lines(statement, lang):
-        chars.update(text)
-    return chars
-
-
-class BatchFonts:
-    """The CJK font cut down once to the characters of a batch of statements.
-
-    fpdf2 parses and subsets the whole font (tens of thousands of glyphs) for every document;
-    from a font holding only the batch's few hundred characters, that work is a fraction. The
-    glyphs drawn are the same; only the embedded font program's bytes may differ from a
-    statement rendered alone. A statement with a character outside the batch (one not given to
-    the constructor) is rendered from the whole font, so nothing is ever drawn as a blank box.
-
-    Use as a context manager (the small fonts live in a temporary folder until it closes).
-
-    Args:
-        statements: the statements of the batch.
-        lang: the language they are rendered in (None: each statement's own).
-        extra: other texts the batch draws (the dunning letters of a reminders run), so one cut
-            serves the letters and the statements alike.
-        bold_extra: for a batch of letters alone, the texts drawn in bold (their headings): the
-            bold face is cut to those, so each letter embeds it from a font of a few glyphs.
-        deferred: cut later, by :meth:`cut` (a run's worker processes, forked before it, wait
-            for it at their first letter).
-    """
-
-    def __init__(self, statements: Sequence[Statement] = (), lang: str | None = None, *,
-                 extra: Iterable[str] = (), bold_extra: Iterable[str] | None = None, deferred: bool = False):
-        self._tmp = tempfile.TemporaryDirectory(prefix="xl-ar-fonts-")
-        self._fonts: tuple[tuple[str, int], tuple[str, int] | None] | None = None
-        self._face: tuple[tuple[str, int], tuple[str, int] | None] | None = None  # to cut, when deferred
-        self._ready: Any = None  # set once a deferred cut is made (seen by forked workers too)
-        self._made: Any = None  # 1 when it succeeded
-        self.chars: set[str] = set()
-        self.bold_chars: set[str] | None = None  # None: the bold cut holds ``chars`` too
-        for text in extra:
-            self.chars.update(text)
-        found = find_cjk_font()
-        if found is None or not (statements or self.chars):
-            return
-        for st in statements:
-            for one in ("zh", "en") if lang is None else (lang,):
-                self.chars |= statement_chars(st, one)
-        if bold_extra is not None and not statements:
-            self.bold_chars = set().union(*map(set, bold_extra))
-        self._face = found
-        if deferred and "fork" in multiprocessing.get_all_start_methods():
-            ctx = multiprocessing.get_context("fork")
-            try:
-                self._ready, self._made = ctx.Event(), ctx.Value("b", 0)
-            except (OSError, ImportError):  # no working semaphores here: cut at first use instead
-                self._ready = self._made = None
-        elif not deferred:
-            self.cut()
-
-    def cut(self) -> None:
-        """Cut the fonts (done by the constructor unless ``deferred``: then by the run while its
-        workers, forked before, make the documents that need no font; any process waits for
-        the cut at its first :meth:`fonts_for`)."""
-        if self._face is None:
-            return
-        found, self._face = self._face, None
-        regular, bold = self._files(found)
-        try:
-            _cut_font(found[0], self.chars, Path(regular[0]))
-            if bold is not None:
-                _cut_font(found[1], self.chars if self.bold_chars is None else self.bold_chars, Path(bold[0]))
-            self._fonts = (regular, bold)
-            if self._made is not None:
-                self._made.value = 1
-        except Exception:  # noqa: S110 - a font fontTools cannot cut: render from the whole font as before
-            pass
-        finally:
-            if self._ready is not None:
-                self._ready.set()
-
-    def _await_cut(self) -> None:
-        """In a worker forked before a deferred cut: wait for it, then take its files."""
-        if self._face is None:
-            return
-        if self._ready is None:  # no fork here: the cut is made at first use
-            self.cut()
-            return
-        found, self._face = self._face, None
-        if self._ready.wait(_CUT_WAIT) and self._made.value:
-            self._fonts = self._files(found)
-
-    def _files(self, found: tuple[tuple[str, int], tuple[str, int] | None]
-               ) -> tuple[tuple[str, int], tuple[str, int] | None]:
-        """Where the cut faces are written: (regular, bold or None when the font has no bold)."""
-        folder = Path(self._tmp.name)
-        return (str(folder / "regular.otf"), 0), ((str(folder / "bold.otf"), 0) if found[1] else None)
-
-    def fonts(self, statement: Statement, lang: str) -> tuple[tuple[str, int], tuple[str, int] | None] | None:
-        """The small fonts, when they hold every character of ``statement``; else None."""
-        return self.fonts_for(statement_chars(statement, lang))
-
-    def fonts_for(self, chars: set[str], bold: set[str] | None = None
-                  ) -> tuple[tuple[str, int], tuple[str, int] | None] | None:
-        """The small fonts, when they hold every one of ``chars`` (a letter's) and the bold one
-        every one of ``bold`` (its heading; None: ``chars``); else None."""
-        self._await_cut()
-        if self._fonts is None or not chars <= self.chars:
-            return None
-        if self.bold_chars is not None and not (chars if bold is None else bold) <= self.bold_chars:
-            return None
-        return self._fonts
-
-    def close(self) -> None:
-        self._tmp.cleanup()
-
-    def __enter__(self) -> "BatchFonts":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-#: Tables a cut font drops: fpdf2 draws each character's glyph from the cmap without shaping
-#: and horizontally, so the layout tables (in a CJK font, most of its size after the glyphs)
-#: and the vertical metrics are never read. Every later PDF subsets the cut font again.
-_UNUSED_TABLES = ["GSUB", "GPOS", "GDEF", "BASE", "JSTF", "vhea", "vmtx", "VORG"]
-
-
-#: The longest a document waits for a deferred cut (seconds); then it cuts its own font.
-_CUT_WAIT = 600.0
-
-
-def _cut_font(face: tuple[str, int], chars: set[str], out: Path) -> tuple[str, int]:
-    """Write the face cut down to ``chars`` (names kept, layout tables dropped) to ``out``.
-
-    The outlines are written without subroutines: each PDF drawn from the cut subsets it once
-    more, and a font without subroutines subsets in about half the time (at a cut of 2,000
-    characters, a letter's PDF takes 32 ms instead of 74 ms) and embeds no larger.
-    """
-    from fontTools import subset
-    from fontTools.ttLib import TTFont
-
-    path, index = face
-    # recalcBBoxes=False: the whole font's boxes enclose the cut's glyphs (see keep_bounds)
-    with TTFont(path, fontNumber=index, lazy=True, recalcTimestamp=False, recalcBBoxes=False) as font:
-        options = subset.Options(notdef_outline=True, recommended_glyphs=True, name_IDs=["*"],
-                                 name_languages=["*"], layout_features=[], glyph_names=True,
-                                 desubroutinize=True)
-        options.drop_tables += _UNUSED_TABLES
-        cutter = subset.Subsetter(options)
-        cutter.populate(text="".join(sorted(chars)))
-        cutter.subset(font)
-        font.save(out)
-    return str(out), 0
-
-
-def keep_bounds(pdf) -> None:
-    """Let fpdf2 embed each font subset without measuring every glyph again.
-
-    Saving the subset, fontTools recalculates the bounding boxes (head, hhea, vhea and the CFF
-    FontBBox) by drawing every glyph's outline, three times per font: half the CPU of each PDF.
-    The boxes kept are the font's own, which enclose the subset's glyphs (a box only has to be
-    large enough); the glyphs, their widths and what is drawn are the same.
-    """
-    for font in pdf.fonts.values():
-        if getattr(font, "ttfont", None) is not None:
-            font.ttfont.recalcBBoxes = False
 
 
 # ----------------------------------------------------------------------------- LibreOffice

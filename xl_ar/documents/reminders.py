@@ -428,7 +428,7 @@ def default_attach(ledger: Ledger, result: Any, settings: Any, as_of: dt.date, f
         if fmt != "pdf":
             return None
         try:
-            from xl_ar.documents.pdf import BatchFonts
+            from xl_ar.documents.fonts import BatchFonts
         except ImportError:
             return None
         start = as_of.replace(day=1)

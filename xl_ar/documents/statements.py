@@ -8,8 +8,8 @@ invoice adds to the balance, each credit note and receipt takes from it; the clo
 is checked against the core's allocation at ``to`` (open items − unapplied money), so a
 statement can never disagree with the aging the same ledger gives.
 
-``statement_xlsx.write_statement_xlsx`` writes a NEW, editable workbook (openpyxl is fine here: nothing of the
-user's is round-tripped). The workbook carries a very hidden ``_xlar`` sheet (statement id,
+``statement_xlsx.write_statement_xlsx`` writes a NEW, editable workbook (nothing of the user's is
+round-tripped). The workbook carries a very hidden ``_xlar`` sheet (statement id,
 customer, currency sections, every line's key, and a checksum over all of it) plus defined
 names on the confirmation cells, so a returned statement is read back reliably even after the
 customer inserted rows or re-saved it in WPS or LibreOffice: see ``xl_ar.documents.confirmations``.
@@ -17,6 +17,7 @@ customer inserted rows or re-saved it in WPS or LibreOffice: see ``xl_ar.documen
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 import json
@@ -276,7 +277,9 @@ class StatementSource:
 
     A run of many documents (statements for every customer, a reminder per customer with its
     statement attached) makes one source and slices it per customer, instead of allocating the
-    whole ledger again for each one.
+    whole ledger again for each one. The documents and open items are kept as whole columns
+    (Python lists and integer arrays) sorted by customer and currency, with where each
+    customer's run of each currency starts and ends: a statement is a few slices of them.
 
     Args:
         ledger: a validated ledger without errors.
@@ -293,21 +296,23 @@ class StatementSource:
         self.ledger, self.settings, self.period_to = ledger, settings, period_to
         docs = _documents(ledger, np.datetime64(period_to, "s"))
         self.n_b = len(settings.aging_edges) + 2
-        inv_open = pd.DataFrame({
-            "customer_id": ledger.invoices["customer_id"].to_numpy(dtype=object),
-            "currency": ledger.invoices["currency"].to_numpy(dtype=object),
-            "open": result.invoices["open_minor"].to_numpy(dtype=np.int64),
-            "bucket": result.invoices["bucket"].to_numpy(dtype=np.int64),
-            "disputed": ledger.invoices["disputed"].to_numpy(dtype=bool),
-        })
-        self.inv_open = {k: g for k, g in inv_open[inv_open["open"] > 0].groupby(["customer_id", "currency"])}
+        self.docs = _Columns(docs, days=("date", "due_date"))
+        self.doc_runs = _runs(docs)
+        inv = ledger.invoices
+        open_minor = result.invoices["open_minor"].to_numpy(dtype=np.int64)
+        items = pd.DataFrame({
+            "customer_id": inv["customer_id"].to_numpy(dtype=object), "currency": inv["currency"].to_numpy(dtype=object),
+            "open": open_minor, "bucket": result.invoices["bucket"].to_numpy(dtype=np.int64),
+            "disputed": inv["disputed"].to_numpy(dtype=bool),
+        })[open_minor > 0].sort_values(["customer_id", "currency"], kind="stable")
+        self.open_items = {k: items[k].to_numpy() for k in ("open", "bucket", "disputed")}
+        self.open_runs = _runs(items)
         un = result.allocation.unapplied
         self.unapplied = un.groupby(["customer_id", "currency"])["amount_minor"].sum().to_dict() if len(un) else {}
         cust = ledger.customers
         self.info = {c: (n, ct, e, lg) for c, n, ct, e, lg in zip(
             cust["customer_id"], cust["name"], cust["contact"], cust["email"], cust["language"])}
-        self.order = [c for c in cust["customer_id"] if c] + sorted(set(docs["customer_id"]) - set(cust["customer_id"]))
-        self.by_customer = {k: g for k, g in docs.groupby("customer_id", sort=False)}
+        self.order = [c for c in cust["customer_id"] if c] + sorted(set(self.doc_runs) - set(cust["customer_id"]))
         self.known = set(cust["customer_id"]) | set(ledger.invoices["customer_id"])
         self.company = _company_names(settings)
 
@@ -316,7 +321,7 @@ class StatementSource:
         """The period's statements (see :func:`build_statements`), from ``period_from`` to the source's end."""
         if period_from > self.period_to:
             raise ValueError(f"the period ends ({self.period_to}) before it starts ({period_from})")
-        settings, start = self.settings, np.datetime64(period_from, "s")
+        settings, start = self.settings, period_from
         order = self.order
         if customers is not None:
             present = set(order)
@@ -324,14 +329,12 @@ class StatementSource:
         company_en, company_zh = self.company
         out: list[Statement] = []
         for cid in order:
-            g = self.by_customer.get(cid)
-            currencies = sorted(set(g["currency"]) if g is not None else set(),
-                                key=lambda c: (c != settings.base_currency, c))
+            runs = self.doc_runs.get(cid, {})
             sections = []
-            for ccy in currencies:
-                d = g[g["currency"] == ccy]
-                sec = _section(d, ccy, start, self.inv_open.get((cid, ccy)), self.unapplied.get((cid, ccy), 0),
-                               self.n_b, cid)
+            for ccy in sorted(runs, key=lambda c: (c != settings.base_currency, c)):
+                lo, hi = self.open_runs.get(cid, {}).get(ccy, (0, 0))
+                items = {k: v[lo:hi] for k, v in self.open_items.items()}
+                sec = _section(self.docs, runs[ccy], ccy, start, items, self.unapplied.get((cid, ccy), 0), self.n_b, cid)
                 if sec.opening_minor or sec.lines or sec.closing_minor or sec.open_minor or sec.unapplied_minor:
                     sections.append(sec)
             if not sections:
@@ -345,6 +348,32 @@ class StatementSource:
                 company_en, company_zh, period_from, self.period_to, lang or _text(c_lang) or settings.language,
                 tuple(settings.aging_edges), settings.aging_basis, tuple(sections)))
         return out
+
+
+class _Columns(dict):
+    """A sorted frame's columns as Python lists (``days`` as dates, NaT as None) and its
+    ``move`` as an integer array: sliced per statement section without pandas."""
+
+    def __init__(self, frame: pd.DataFrame, days: Sequence[str]):
+        super().__init__({k: frame[k].tolist() for k in frame.columns if k not in days and k != "move"})
+        for k in days:
+            self[k] = frame[k].to_numpy(dtype="datetime64[D]").tolist()
+        self["move"] = frame["move"].to_numpy(dtype=np.int64)
+
+
+def _runs(frame: pd.DataFrame) -> dict[str, dict[str, tuple[int, int]]]:
+    """customer -> currency -> (start, end) of its rows in ``frame`` (sorted by both)."""
+    cid, ccy = frame["customer_id"].to_numpy(dtype=object), frame["currency"].to_numpy(dtype=object)
+    n = len(cid)
+    if not n:
+        return {}
+    change = np.flatnonzero((cid[1:] != cid[:-1]) | (ccy[1:] != ccy[:-1])) + 1
+    starts = np.concatenate(([0], change)).tolist()
+    ends = np.concatenate((change, [n])).tolist()
+    out: dict[str, dict[str, tuple[int, int]]] = {}
+    for lo, hi in zip(starts, ends):
+        out.setdefault(cid[lo], {})[ccy[lo]] = (lo, hi)
+    return out
 
 
 def build_statements(
@@ -385,31 +414,26 @@ def build_statements(
         period_from, customers=customers, lang=lang, include_quiet=include_quiet)
 
 
-def _section(d: pd.DataFrame, ccy: str, start: np.datetime64, o: pd.DataFrame | None, unapplied: int,
-             n_b: int, cid: str) -> StatementSection:
-    """One currency's section from its documents (sorted, cut at the period's end) and open items ``o``."""
-    before = (d["date"] < start).to_numpy()
-    move = d["move"].to_numpy(dtype=np.int64)
-    opening = int(move[before].sum())
-    inside = d[~before]
-    running = opening + np.cumsum(move[~before])
-    # Whole columns as Python lists, then one line per document (row-wise pandas access is slow).
-    days = inside["date"].to_numpy(dtype="datetime64[D]").tolist()
-    dues = inside["due_date"].to_numpy(dtype="datetime64[D]").tolist()  # NaT -> None
+def _section(docs: _Columns, run: tuple[int, int], ccy: str, start: dt.date, items: dict[str, np.ndarray],
+             unapplied: int, n_b: int, cid: str) -> StatementSection:
+    """One currency's section from its run of documents (sorted, cut at the period's end) and its open items."""
+    lo, hi = run
+    days = docs["date"][lo:hi]
+    first = bisect.bisect_left(days, start)  # documents before the period make the opening balance
+    move = docs["move"][lo:hi]
+    opening = int(move[:first].sum())
+    running = (opening + np.cumsum(move[first:])).tolist()
+    inside = slice(lo + first, hi)
     lines = [
         StatementLine(day, kind, _text(doc), _text(desc), _text(ref), due if kind == "invoice" else None,
                       max(mv, 0), max(-mv, 0), bal, row, disputed)
         for day, kind, doc, desc, ref, due, mv, bal, row, disputed in zip(
-            days, inside["kind"].tolist(), inside["doc_no"].tolist(), inside["description"].tolist(),
-            inside["reference"].tolist(), dues, move[~before].tolist(), running.tolist(), inside["row"].tolist(),
-            inside["disputed"].tolist())
+            days[first:], docs["kind"][inside], docs["doc_no"][inside], docs["description"][inside],
+            docs["reference"][inside], docs["due_date"][inside], move[first:].tolist(), running, docs["row"][inside],
+            docs["disputed"][inside])
     ]
-    closing = int(running[-1]) if len(running) else opening
-    if o is None:
-        o_open, o_bucket, o_disputed = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool)
-    else:
-        o_open, o_bucket, o_disputed = (o["open"].to_numpy(dtype=np.int64), o["bucket"].to_numpy(dtype=np.int64),
-                                        o["disputed"].to_numpy(dtype=bool))
+    closing = running[-1] if running else opening
+    o_open, o_bucket, o_disputed = items["open"], items["bucket"], items["disputed"].astype(bool)
     per_bucket = np.zeros(n_b, np.int64)
     counted = (o_bucket >= 0) & (o_bucket < n_b)
     np.add.at(per_bucket, o_bucket[counted], o_open[counted])  # integer sums: exact to the cent
