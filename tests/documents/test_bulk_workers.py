@@ -131,10 +131,11 @@ def drafts(book, out, workers, monkeypatch):
     s = build_reminders(book, AS_OF, out_dir=out, now=NOW)
     parsed = {}
     for f in s.files:
-        msg = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
-        heads = [(k, str(v)) for k, v in msg.items() if k != "Content-Type"]  # its boundary is random
+        raw = f.read_bytes()  # byte for byte: a draft's boundaries are its own, not random
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        heads = [(k, str(v)) for k, v in msg.items()]
         parts = [(p.get_content_type(), p.get_filename(), p.get_content()) for p in msg.walk() if not p.is_multipart()]
-        parsed[f.name] = (heads, parts)
+        parsed[f.name] = (heads, parts, raw)
     return s, parsed
 
 
@@ -158,7 +159,7 @@ def test_reminders_made_by_workers_equal_those_made_here(tmp_path, monkeypatch):
     assert [f.name for f in one.files] == [f.name for f in two.files]
     assert files_one == files_two
     assert (tmp_path / "out1" / "sms.csv").read_bytes() == (tmp_path / "out2" / "sms.csv").read_bytes()
-    pdfs = [p for _, parts in files_one.values() for p in parts if p[0] == "application/pdf"]
+    pdfs = [p for _, parts, _ in files_one.values() for p in parts if p[0] == "application/pdf"]
     assert pdfs and all(p[2][:5] == b"%PDF-" for p in pdfs)
 
 

@@ -90,3 +90,25 @@ def test_the_drafts_read_as_the_reference_builder_made_them(sender, to, subject,
     assert (sent["type"], sent["parts"], sent["heads"]["Subject"]) == \
         (sent_ref["type"], sent_ref["parts"], " ".join(subject.split()))
     assert sent["heads"]["To"] == [(n.strip(), a) for n, a in to]  # every name and address as given
+
+
+def test_a_draft_is_the_same_bytes_every_time_and_its_boundaries_never_cut_a_part():
+    import hashlib
+
+    def draft(files):
+        return eml_bytes(build_email(msg_id="xlar-00112233445566778899", sender=("应收组", "ar@x.example"),
+                                     to=[("王经理", "ap@huaxin.example")], subject="对账单", text="您好\n", html="<p>您好</p>",
+                                     date=NOW, attachments=files))
+
+    pdf = Attachment("ST-K1.pdf", b"%PDF-1.7 " * 50, "application/pdf")
+    one = draft([pdf])
+    assert one == draft([pdf])  # no random boundary: a run made again writes the same draft
+    # a name holding the very boundary this message would use: that multipart takes another
+    mixed = "=_xl-ar_mixed_" + hashlib.sha256(b"xlar-00112233445566778899").hexdigest()[:24]
+    assert mixed.encode() in one
+    evil = Attachment(f"{mixed}.pdf", b"x" * 100, "application/pdf")
+    msg = email.message_from_bytes(draft([evil, pdf]), policy=email.policy.default)
+    assert msg.get_boundary() != mixed
+    assert [(a.get_filename(), a.get_content()) for a in msg.iter_attachments()] == [
+        (f"{mixed}.pdf", b"x" * 100), ("ST-K1.pdf", b"%PDF-1.7 " * 50)]
+    assert msg.get_body(("plain",)).get_content() == "您好\r\n"  # the canonical CRLF form

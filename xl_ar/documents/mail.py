@@ -262,9 +262,9 @@ def build_email(
         heads.append((k, _encoded(safe_text(v, k, None if k == "X-XL-AR-Items" else MAX_NAME), k)))
     body: Message = _text_part(text, "plain")
     if html:
-        body = _multipart("alternative", [body, _text_part(html, "html")])
+        body = _multipart("alternative", [body, _text_part(html, "html")], msg_id)
     if attachments:
-        body = _multipart("mixed", [body, *(_attachment(a) for a in attachments)])
+        body = _multipart("mixed", [body, *(_attachment(a) for a in attachments)], msg_id)
     top = Message(policy=_DRAFT)  # the headers first, then the body's own (Content-Type, ...)
     for k, v in heads:
         top[k] = v
@@ -308,11 +308,21 @@ def _text_part(content: str, subtype: str) -> Message:
     return part
 
 
-def _multipart(subtype: str, parts: list[Message]) -> Message:
+def _multipart(subtype: str, parts: list[Message], msg_id: str) -> Message:
+    """A multipart of ``parts`` with a boundary of its own: the same message, the same bytes.
+
+    The boundary holds "_", which base64 never does, so no body can contain it; it is checked
+    against the parts' headers. Left to the email package, a random boundary is made and the
+    whole message (its attachments' base64 included) searched for it: a third of a draft's
+    writing time.
+    """
     part = MIMEMultipart(subtype, policy=_DRAFT)
     del part["MIME-Version"]
     for p in parts:
         part.attach(p)
+    boundary = f"=_xl-ar_{subtype}_{hashlib.sha256(msg_id.encode('utf-8')).hexdigest()[:24]}"
+    if not any(boundary in str(v) for p in parts for q in p.walk() for v in q.values()):
+        part.set_boundary(boundary)
     return part
 
 
