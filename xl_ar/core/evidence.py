@@ -136,6 +136,7 @@ def evidence_checklist(ledger: Any, result: Any, stages: pd.DataFrame, as_of: dt
         for cid, group in b.groupby("customer_id", sort=False):
             broken_of[cid] = tuple(_dates(group["promise_date"]))
     none = np.zeros(0, np.int64)
+    open_disputed = open_ & disputed  # once: per case it was a pass over the whole ledger
     rows: list[tuple] = []
     for cid in cases:
         mine_inv = inv_of.get(cid, none)
@@ -146,7 +147,7 @@ def evidence_checklist(ledger: Any, result: Any, stages: pd.DataFrame, as_of: dt
         sent = mine[tool_sent[mine]]
         broken = broken_of.get(cid, ())
         disp = tuple(f"{inv_no[p]}: {reason[p]}" if reason[p] else str(inv_no[p])
-                     for p in mine_inv[(open_ & disputed)[mine_inv]])
+                     for p in mine_inv[open_disputed[mine_inv]])
         found = {
             "contract": (tuple(dict.fromkeys(contract[p] for p in pos if contract[p])),
                          tuple(str(inv_no[p]) for p in pos if not contract[p])),
