@@ -1,4 +1,4 @@
-"""The statement workbook as xl-ar built it with openpyxl before the XlsxWriter writer: the
+"""The statement workbook as xl-ar built it with openpyxl before the hand-written writer: the
 reference the property test compares the fast writer with (cell by cell, as read back)."""
 
 from __future__ import annotations

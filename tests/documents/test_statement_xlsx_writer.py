@@ -1,6 +1,6 @@
-"""The statement workbook written by XlsxWriter: the same workbook, read back, as the openpyxl
-builder it replaced (``statement_xlsx_reference``), on random statements; and what openpyxl and
-LibreOffice read from it, to the cent."""
+"""The statement workbook as ``statement_xlsx`` writes it: the same workbook, read back, as the
+openpyxl builder it replaced (``statement_xlsx_reference``), on random statements; and what
+openpyxl and LibreOffice read from it, to the cent."""
 
 from __future__ import annotations
 
@@ -69,10 +69,15 @@ def _rgb(color) -> str:
     return (color.rgb or "")[-6:] if color is not None and isinstance(color.rgb, str) else ""
 
 
+def _side(side) -> tuple:
+    return side.style, _rgb(side.color) if side.style else ""
+
+
 def _look(data: bytes) -> dict:
     """What a reader sees of a statement workbook: every cell's value (as calamine decodes it:
     openpyxl leaves ``_x005F_`` undecoded in inline strings), type, number format, weight and
-    fill; merged ranges, the data validation, names, hidden column, sheet states."""
+    fill; merged ranges, the data validation, names, hidden column, sheet states; and the font
+    size, borders and alignment of those cells, row heights, column widths, the print setup."""
     from python_calamine import CalamineWorkbook
 
     wb = openpyxl.load_workbook(io.BytesIO(data))
@@ -81,7 +86,7 @@ def _look(data: bytes) -> dict:
            "sheets": [(ws.title, ws.sheet_state) for ws in wb.worksheets],
            "names": {n: wb.defined_names[n].attr_text for n in NAMES.values() if n in wb.defined_names}}
     for ws in wb.worksheets:
-        cells = {}
+        cells, looks = {}, {}
         for row in ws.iter_rows():
             for c in row:
                 fill = _rgb(c.fill.fgColor) if c.fill is not None and c.fill.fill_type == "solid" else ""
@@ -89,11 +94,24 @@ def _look(data: bytes) -> dict:
                     cells[c.coordinate] = (c.data_type, c.number_format, bool(c.font.b), fill)
                 elif fill:
                     cells[c.coordinate] = (None, fill, c.number_format if c.number_format != "General" else "")
+                if c.coordinate in cells:
+                    b, a = c.border, c.alignment
+                    looks[c.coordinate] = (c.font.sz or 11.0,  # the reference's bold font has no size: 11
+                                           tuple(_side(x) for x in (b.left, b.right, b.top, b.bottom)),
+                                           (a.horizontal, a.vertical, bool(a.wrap_text)))
+        ps = ws.page_setup
         out[ws.title] = {
             "cells": cells, "merged": sorted(str(m) for m in ws.merged_cells.ranges),
             "dv": sorted((dv.type, dv.formula1, tuple(sorted(str(x) for x in dv.sqref.ranges)))
                          for dv in ws.data_validations.dataValidation),
             "hidden": sorted(k for k, d in ws.column_dimensions.items() if d.hidden),
+            "looks": looks,
+            "heights": {r: d.height for r, d in ws.row_dimensions.items() if d.height},
+            # in whole characters: the writer stores a width as Excel does for one typed in its UI
+            # (12 -> 12.7109375, the 5 pixels of padding added; openpyxl stores 12, shown as 11.29)
+            "widths": {k: int(d.width) for k, d in ws.column_dimensions.items() if d.customWidth and not d.hidden},
+            "page": (ps.orientation, ps.fitToWidth, ps.fitToHeight, ws.sheet_properties.pageSetUpPr is not None
+                     and ws.sheet_properties.pageSetUpPr.fitToPage, ws.print_area),
         }
     return out
 
@@ -177,3 +195,21 @@ def test_the_same_statement_gives_the_same_bytes_at_another_time():
     assert statement_xlsx_bytes(_statement(), "zh") == first
     wb = openpyxl.load_workbook(io.BytesIO(first))
     assert wb.properties.created == dt.datetime(2025, 2, 28)  # the period's last day
+
+
+def test_the_package_holds_the_standard_parts_deflated_with_fixed_dates():
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(statement_xlsx_bytes(_statement(), "en"))) as zf:
+        assert zf.testzip() is None
+        infos = zf.infolist()
+        assert [i.filename for i in infos] == [
+            "[Content_Types].xml", "_rels/.rels", "docProps/app.xml", "docProps/core.xml", "xl/workbook.xml",
+            "xl/_rels/workbook.xml.rels", "xl/styles.xml", "xl/sharedStrings.xml", "xl/worksheets/sheet1.xml",
+            "xl/worksheets/sheet2.xml"]
+        assert {(i.compress_type, i.date_time) for i in infos} == {(zipfile.ZIP_DEFLATED, (1980, 1, 1, 0, 0, 0))}
+        sheet = zf.read("xl/worksheets/sheet1.xml").decode()
+        strings = zf.read("xl/sharedStrings.xml").decode()
+    # ledger text is a shared string, escaped: never a formula, never markup
+    assert "<f>" not in sheet and 't="str"' not in sheet and 't="inlineStr"' not in sheet
+    assert "<t>货款 =SUM(A1)</t>" in strings and "<t>退货_x0001_</t>" in strings

@@ -2,7 +2,8 @@
 
 A member the tool did not change is copied raw (its compressed bytes, CRC, name, date and order
 unchanged); a changed one is deflated anew at level 1 (ISA-L when available: the level, not the
-library, dominates the time). Records that overflow 32 (or 16) bits move to ZIP64 ones.
+library, dominates the time). Records that overflow 32 (or 16) bits move to ZIP64 ones. A
+package made whole in memory (a statement workbook) is zipped by :func:`zip_bytes`.
 
 Limits (zip bombs): at most ``MAX_MEMBERS`` members and ``MAX_TOTAL_SIZE`` uncompressed bytes
 in all; a member over ``RATIO_FLOOR`` bytes may not expand more than ``MAX_RATIO`` times (a
@@ -250,6 +251,36 @@ def write_zip(
     cd = b"".join(central)
     out.write(cd)
     out.write(_end_records(len(central), len(cd), offset, comment))
+
+
+def zip_bytes(parts: Sequence[tuple[str, bytes | DeflatedPart]]) -> bytes:
+    """A new zip of ``parts`` in memory, for a package written whole (a statement workbook).
+
+    Each member is deflated (a :class:`DeflatedPart` is stored as it is, so fixed parts are
+    deflated once) and dated 1980-01-01 00:00, with no attributes: the same parts always give
+    the same bytes.
+
+    Args:
+        parts: ``(name, content)`` in the order they are stored.
+
+    Returns:
+        The zip's bytes.
+    """
+    out: list[bytes] = []
+    central: list[bytes] = []
+    offset = 0
+    for name, data in parts:
+        if not isinstance(data, DeflatedPart):
+            data = DeflatedPart(deflate(data), _z.crc32(data) & _CRC_MASK, len(data))
+        name_b = name.encode("utf-8")
+        flags = 0 if name_b.isascii() else 0x800
+        local = _local_header(name_b, flags, 8, *_DOS_1980, data.crc, len(data.data), data.size, b"")
+        out += (local, data.data)
+        central.append(_central_header(name_b, 20, flags, 8, *_DOS_1980, data.crc, len(data.data), data.size,
+                                       offset, b"", b"", 0, 0))
+        offset += len(local) + len(data.data)
+    cd = b"".join(central)
+    return b"".join(out) + cd + _end_records(len(central), len(cd), offset, b"")
 
 
 # ----------------------------------------------------------------------------- zip records
