@@ -112,3 +112,25 @@ def test_a_draft_is_the_same_bytes_every_time_and_its_boundaries_never_cut_a_par
     assert [(a.get_filename(), a.get_content()) for a in msg.iter_attachments()] == [
         (f"{mixed}.pdf", b"x" * 100), ("ST-K1.pdf", b"%PDF-1.7 " * 50)]
     assert msg.get_body(("plain",)).get_content() == "您好\r\n"  # the canonical CRLF form
+
+
+def test_a_draft_file_is_written_whole_through_no_link_and_leaves_no_temp_file(tmp_path):
+    import os
+
+    from xl_ar.documents.mail import write_atomic
+
+    target = tmp_path / "out" / "C1_dunning_abc.eml"
+    write_atomic(target, b"first")
+    write_atomic(target, b"second")  # replaced whole
+    assert target.read_bytes() == b"second" and os.listdir(target.parent) == [target.name]
+    # the temp name this process would use is a link planted by someone else: never written through
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"keep")
+    (target.parent / f".~xl-ar-{target.name}.{os.getpid()}.tmp").symlink_to(victim)
+    write_atomic(target, b"third")
+    assert target.read_bytes() == b"third" and victim.read_bytes() == b"keep"
+    assert sorted(os.listdir(target.parent)) == sorted([target.name, f".~xl-ar-{target.name}.{os.getpid()}.tmp"])
+    # a name too long for a temp name beside it still gets written
+    long = tmp_path / "out" / ("K" * 240 + ".eml")
+    write_atomic(long, b"long")
+    assert long.read_bytes() == b"long" and len(os.listdir(target.parent)) == 3
