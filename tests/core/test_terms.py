@@ -57,6 +57,23 @@ def test_an_unknown_policy_on_a_customer_is_a_warning_and_the_settings_apply():
     assert res.invoices["late_fee_minor"].tolist() == [300]  # 100 × 0.001 × 30 = 3.00
 
 
+def test_negative_terms_on_a_customer_are_warnings_and_the_settings_apply():
+    customers = ("| CustomerID | LateFeeRate | LateFeeGraceDays | LateFeeCap |\n"
+                 "| C1 | -0.002 | -5 | -0.1 |\n| C2 | 0.002 | 0 | |")
+    raw = {"Customers": raw_table("Customers", customers),
+           "Invoices": raw_table("Invoices", "| InvoiceNo | CustomerID | InvoiceDate | DueDate | Amount |\n"
+                                             "| I1 | C1 | 2024-01-01 | 2024-01-31 | 100 |\n"
+                                             "| I2 | C2 | 2024-01-01 | 2024-01-31 | 100 |"),
+           "Receipts": raw_table("Receipts", "| ReceiptNo | CustomerID | ReceiptDate | Amount |")}
+    led, issues = validate_ledger(raw, SETTINGS)
+    assert [(i.where, i.severity) for i in issues] == [("Customers!B2", "warning"), ("Customers!C2", "warning"),
+                                                       ("Customers!D2", "warning")]
+    assert "late fee rate must not be negative" in issues[0].message
+    res = refresh(led, SETTINGS, d("2024-03-01"))
+    # C1 on the Settings sheet's daily 0.1%: 100 × 0.001 × 30 = 3.00; C2 on its own 0.2%: 6.00
+    assert res.invoices["late_fee_minor"].tolist() == [300, 600]
+
+
 def test_ar_latefee_adds_statutory_compensation_in_the_statute_currency():
     due, as_of = d("2024-01-31"), d("2024-03-01")
     assert AR_LATEFEE(5000, due, as_of, "uk-late-payment", None, None, None, "GBP") == 124.45

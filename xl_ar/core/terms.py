@@ -38,7 +38,7 @@ def check_customer_terms(customers: pd.DataFrame, where) -> list[Issue]:
         fixed[pos] = ""
     customers["late_fee_policy"] = fixed
     for name in ("late_fee_rate", "late_fee_grace_days", "late_fee_cap"):
-        col = customers[name].to_numpy(dtype=np.float64)
+        col = customers[name].to_numpy(dtype=np.float64, copy=True)  # pandas may hand out a read-only view
         for pos in np.flatnonzero(col < 0):
             issues.append(Issue(where(name, int(pos)), f'{name.replace("_", " ")} must not be negative; the Settings '
                                 "sheet's value applies", "warning"))
