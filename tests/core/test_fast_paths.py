@@ -15,13 +15,18 @@ from hypothesis import strategies as st
 from xl_ar.core.convert import (
     CellError,
     amounts_column,
+    bools_column,
     cell_errors,
     convert_column,
     dates_column,
+    fresh_texts,
     parse_amount,
+    parse_bool,
     parse_date,
+    parse_number,
     parse_text,
     text_column,
+    text_positions,
 )
 
 CELLS = st.one_of(
@@ -85,6 +90,48 @@ def test_amounts_column_is_parse_amount_per_cell(cells):
     ref, ref_bad = convert_column(_column(cells), parse_amount)
     assert [b[0] for b in bad] == [b[0] for b in ref_bad]
     assert [None if np.isnan(v) else v for v in got.tolist()] == ref
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.lists(AMOUNTS, max_size=80),
+                 st.lists(st.one_of(AMOUNTS, CELLS, st.sampled_from(["7.5%", " 12 % ", "1,5%", "%"])), max_size=40)))
+def test_a_number_column_reads_percentages_as_parse_number_per_cell(cells):
+    got, bad = amounts_column(_column(cells), percent=True)
+    ref, ref_bad = convert_column(_column(cells), parse_number)
+    assert [b[0] for b in bad] == [b[0] for b in ref_bad]
+    assert [None if np.isnan(v) else v for v in got.tolist()] == ref
+
+
+FLAGS = st.sampled_from(["是", "否", " yes ", "Y", "n", "x", "-", "maybe", "TRUE", "1", 1, 0, 2.0, -0.0, True, False])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(FLAGS, CELLS), max_size=40))
+def test_bools_column_is_parse_bool_per_cell(cells):
+    got, bad = bools_column(_column(cells))
+    ref, ref_bad = convert_column(_column(cells), parse_bool)
+    assert bad == ref_bad
+    assert got.tolist() == [bool(r) for r in ref]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(st.lists(AMOUNTS, max_size=40), st.lists(CELLS, max_size=40)))
+def test_text_positions_are_the_text_cells(cells):
+    assert text_positions(_column(cells)).tolist() == [i for i, v in enumerate(cells) if isinstance(v, str)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(CELLS, st.text(max_size=6)), max_size=20))
+def test_fresh_texts_are_new_equal_strings(cells):
+    """Texts holding the separator the copies are made with are copied one by one."""
+    arr = _column(cells)
+    out = fresh_texts(arr)
+    for before, after in zip(arr, out):
+        if isinstance(before, str):
+            assert after == before and type(after) is str
+            assert after is not before or len(before) < 2  # (CPython shares "" and one-letter strings)
+        else:
+            assert after is before
 
 
 @settings(max_examples=100, deadline=None)

