@@ -18,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xl_ar.book.render import render_sheet
-from xl_ar.book.render import _EPOCH, _HEAD, _INF, _LEAP_BUG_END, CellValue  # noqa: F401
+from xl_ar.book.render import _HEAD, _INF, CellValue  # noqa: F401
+from xl_ar.book.sheetxml import _LEAP_BUG_END, _SERIAL_ZERO as _EPOCH
 from xl_ar.book.sheetxml import _is_missing, _num, _range_ref, _t_element, col_letter, escape_attr, excel_serials
 
 

@@ -17,13 +17,11 @@ from xl_ar.book.sheetxml import (
     _t_element,
     col_letter,
     escape_attr,
-    excel_serials,
+    excel_serial,
 )
 
 CellValue = Any  # a plain value, or (value, style index)
 _INF = float("inf")
-_EPOCH = date(1899, 12, 30)  # serial 0 of the 1900 date system
-_LEAP_BUG_END = date(1900, 3, 1)  # from here on, serial = days since _EPOCH (Excel's 1900-02-29 is behind)
 
 _HEAD = (
     b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -63,10 +61,7 @@ def _cell_tail(ref: str, value: Any, style: int | None, date_style: int) -> str:
     if isinstance(value, (date, datetime, np.datetime64)):
         if isinstance(value, datetime) and value.tzinfo is not None:
             raise ValueError(f"{ref}: a time zone-aware datetime cannot be written to Excel")
-        if type(value) is date and value >= _LEAP_BUG_END:  # the common case, without numpy
-            serial = float((value - _EPOCH).days)
-        else:
-            serial = excel_serials(np.array([value], dtype="datetime64[us]"))[0]
+        serial = excel_serial(value)
         if serial != serial:
             return blank
         eff = style or date_style

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal
 
 import numpy as np
@@ -188,6 +189,18 @@ def excel_serials(values: Any) -> np.ndarray:
     if (days < 1).any():
         raise ValueError("dates before 1900-01-01 cannot be written to Excel")
     return days
+
+
+_SERIAL_ZERO = date(1899, 12, 30)  # serial 0 of the 1900 date system
+_LEAP_BUG_END = date(1900, 3, 1)  # from here on, serial = days since serial 0 (Excel's 1900-02-29 is behind)
+
+
+def excel_serial(value: Any) -> float:
+    """One date's Excel serial number (see :func:`excel_serials`); a plain date from 1900-03-01 on,
+    the common case, without numpy."""
+    if type(value) is date and value >= _LEAP_BUG_END:
+        return float((value - _SERIAL_ZERO).days)
+    return float(excel_serials(np.array([value], dtype="datetime64[us]"))[0])
 
 
 def _is_missing(v: Any) -> bool:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from xl_ar.book.sheetxml import escape_attr, escape_text, excel_serials
+from xl_ar.book.sheetxml import _num, escape_attr, escape_text, excel_serial
 from xl_ar.book.zipio import zip_bytes
 from xl_ar.core.aging import AgingEdges
 from xl_ar.core.money import to_major
@@ -41,7 +41,6 @@ from xl_ar.documents.statements import (DISPUTE_COL, KEY_COL, MARKER_SHEET, NAME
 
 _COL = " ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # column letters by 1-based number: A..K is all the layout uses
 _STYLE_ATTR = {name: f' s="{i}"' if i else "" for name, i in parts.STYLE.items()}  # look -> a cell's style attribute
-_EPOCH, _LEAP_BUG_END = dt.date(1899, 12, 30), dt.date(1900, 3, 1)  # serial 0; Excel's 1900-02-29 behind us
 
 
 class _Strings(dict):
@@ -59,18 +58,6 @@ class _Strings(dict):
             out.append(f"<si><t{keep}>{escape_text(text)}</t></si>")
         out.append("</sst>")
         return "".join(out)
-
-
-def _number(x: float) -> str:
-    """Shortest text that reads back as ``x`` (``20000`` for 20000.0)."""
-    return repr(x).removesuffix(".0")
-
-
-def _serial(day: dt.date) -> str:
-    """A date's serial number in Excel's 1900 date system."""
-    if type(day) is dt.date and day >= _LEAP_BUG_END:
-        return str((day - _EPOCH).days)
-    return _number(float(excel_serials([day])[0]))  # a time of day, or before Excel's phantom 1900-02-29
 
 
 def _major(minor: int, exp: int) -> float:
@@ -101,9 +88,9 @@ class _Sheet:
         elif isinstance(v, str):
             tail = f' t="s"><v>{self.strings[v]}</v></c>'  # text, never a formula
         elif isinstance(v, dt.date):
-            tail = f"><v>{_serial(v)}</v></c>"
+            tail = f"><v>{_num(excel_serial(v))}</v></c>"
         else:
-            tail = f"><v>{_number(v)}</v></c>"
+            tail = f"><v>{_num(v)}</v></c>"
         if r != self.r:
             if r < self.r:
                 raise ValueError(f"cell {_ref(r, c)} put after row {self.r}")
