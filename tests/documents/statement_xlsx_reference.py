@@ -11,7 +11,7 @@ from xl_ar.core.aging import AgingEdges
 from xl_ar.core.money import to_major
 from xl_ar.documents.statements import (DISPUTE_COL, KEY_COL, MARKER_SHEET, NAMES, REASON_COL, TEXT, Statement,
                                         closing_in_words, confirm_lines, marker_checksum,
-                                        marker_content)
+                                        marker_content, marker_encode)
 
 
 def statement_workbook(statement: Statement, lang: str | None = None):
@@ -82,7 +82,7 @@ def statement_workbook(statement: Statement, lang: str | None = None):
             put(r, 8, float(to_major(x.balance_minor, sec.exp)), money)
             put(r, DISPUTE_COL, None, fill=input_fill).border = box
             put(r, REASON_COL, None, fill=input_fill).border = box
-            put(r, KEY_COL, x.key)
+            put(r, KEY_COL, marker_encode(x.key))
             yes_no.add(ws.cell(r, DISPUTE_COL))
             r += 1
         if not sec.lines:
@@ -160,13 +160,9 @@ def statement_workbook(statement: Statement, lang: str | None = None):
 
     pairs, lines = marker_content(statement, lang, ws.title, cells)
     mk = wb.create_sheet(MARKER_SHEET)
-    for k, v in pairs:
-        mk.append([k, escape_controls(v) if isinstance(v, str) else v])
-    mk.append(["checksum", marker_checksum(pairs, lines)])
-    mk.append([])
-    mk.append(["key", "currency", "kind", "doc_no", "amount", "row"])
-    for x in lines:
-        mk.append([escape_controls(v) if isinstance(v, str) else v for v in x])
+    for row in [*pairs, ["checksum", marker_checksum(pairs, lines)], [],
+                ["key", "currency", "kind", "doc_no", "amount", "row"], *lines]:
+        mk.append([marker_encode(v) or None for v in row])  # every text encoded; "" is no cell
     for row in mk.iter_rows():
         for cell in row:
             cell.data_type, cell.number_format = "s", "@"  # text, so a re-save keeps "20000.00" as typed

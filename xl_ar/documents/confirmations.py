@@ -3,8 +3,9 @@
 A customer returns the statement with "Confirmed" answered, or with lines marked disputed and a
 reason. :func:`read_reply` reads such a file (untrusted: size-limited, zip and XML bombs
 refused, read-only) and identifies it by its hidden ``_xlar`` marker (statement id, customer,
-every line's key, and a checksum over them). The import run that checks replies against the
-ledger and writes them into the workbook is ``xl_ar.app.confirmations``.
+every line's key, and a checksum over them; its texts encoded by ``statements.marker_encode``,
+so they read back as written whoever re-saved the file). The import run that checks replies
+against the ledger and writes them into the workbook is ``xl_ar.app.confirmations``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import datetime as dt
 import itertools
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from xl_ar.core import convert
 from xl_ar.core.issues import Issue, has_errors
 from xl_ar.documents.statements import (
     DISPUTE_COL, KEY_COL, MARKER_FORMAT, MARKER_SHEET, MARKER_VERSION, NAMES, REASON_COL, marker_checksum,
+    marker_decode,
 )
 
 MAX_REPLY_BYTES = 20 << 20  # a returned statement is a few dozen KB; a scan pasted in may add some MB
@@ -33,6 +36,9 @@ CHANNEL = "statement"
 OUTCOMES = {"en": {"confirmed": "confirmed", "disputed": "disputed"}, "zh": {"confirmed": "已确认", "disputed": "有异议"}}
 YES = {"en": "yes", "zh": "是"}
 _MORE_YES = {"有异议", "异议", "不符", "不对", "错误", "wrong", "dispute", "×", "✗", "✘"}
+#: The marker versions read: "1" (statements made before its texts were encoded) and the current one.
+MARKER_VERSIONS = ("1", MARKER_VERSION)
+_XSTRING = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 
 class ReplyError(Exception):
@@ -128,6 +134,44 @@ def _yes(v: Any) -> bool | None:
         return True if str(v).strip().lower() in _MORE_YES else None
 
 
+def decode_xstring(text: str) -> str:
+    """Decode the ``_xHHHH_`` escapes of a cell's text as the file stores it (``ST_Xstring``).
+
+    Left to right, each ``_xHHHH_`` (hex digits in either case) stands for the UTF-16 code unit
+    HHHH, so ``_x0001_`` is U+0001, ``_x005F_`` an underscore and ``_x005F_x0041_`` the literal
+    text ``_x0041_``; a high and a low surrogate in a row make the one character they encode
+    (``_xD83D__xDE00_`` is "😀"). Any other text is left as it is.
+
+    Args:
+        text: the text as stored.
+
+    Returns:
+        The text it stands for.
+    """
+    if "_x" not in text:
+        return text
+    out = _XSTRING.sub(lambda m: chr(int(m.group(1), 16)), text)
+    return out.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+
+
+def _marker_text(cell: str) -> str:
+    """The text a cell of a current marker holds (ValueError: not a cell ``marker_encode`` writes)."""
+    text = marker_decode(cell)
+    if text is None:
+        raise ValueError(f"not an encoded marker text: {cell!r}")
+    return text
+
+
+def _marker_key(cell: str) -> str:
+    """The line key a key cell of a current statement holds (the cell's text if it is not encoded)."""
+    key = marker_decode(cell)
+    return cell if key is None else key
+
+
+def _same(text: str) -> str:
+    return text
+
+
 def _open_untrusted(path: Path):
     """Open a returned workbook read-only after the checks an untrusted file needs."""
     from openpyxl import load_workbook
@@ -158,14 +202,12 @@ def _open_untrusted(path: Path):
         raise ReplyError(f"{name} cannot be read as a workbook ({type(exc).__name__}: {exc})") from None
 
 
-def _marker(wb, name: str) -> tuple[dict[str, str], list[list[str]]]:
-    if MARKER_SHEET not in wb.sheetnames:
-        raise ReplyError(f"{name} is not a statement made by xl-ar (it has no {MARKER_SHEET} sheet); not imported")
+def _marker_table(rows: list[list[str]]) -> tuple[list[list[str]], list[list[str]], str | None]:
+    """The marker's key/value pairs, line table and checksum, from its rows' texts."""
     pairs: list[list[str]] = []
     lines: list[list[str]] = []
     checksum, in_lines = None, False
-    for row in itertools.islice(wb[MARKER_SHEET].iter_rows(max_col=6, values_only=True), MAX_REPLY_ROWS):
-        cells = ["" if v is None else str(v) for v in row] + [""] * 6
+    for cells in rows:
         if not in_lines:
             if cells[0] == "checksum":
                 checksum = cells[1]
@@ -175,12 +217,44 @@ def _marker(wb, name: str) -> tuple[dict[str, str], list[list[str]]]:
                 pairs.append(cells[:2])
         elif cells[0]:
             lines.append(cells[:6])
-    if checksum is None or checksum != marker_checksum(pairs, lines):
+    return pairs, lines, checksum
+
+
+def _marker(wb, name: str) -> tuple[dict[str, str], list[list[str]], Callable[[str], str]]:
+    """The marker's pairs and lines, checked against its checksum, and what a key cell of the
+    statement sheet holds (a function of the cell's text as read).
+
+    A current marker holds every text encoded (``marker_encode``): a cell that is not one it
+    writes means the marker was altered. A version "1" marker held its texts as they are; they
+    are taken as openpyxl reads them, else with their ``_xHHHH_`` escapes decoded, whichever the
+    checksum matches, so a control character in a name or number of a statement made before
+    reads back too. (A literal ``_xHHHH_`` there may not: openpyxl drops every ``x005F_`` of a
+    shared string, the escape that protected it, before the text is seen here.)
+    """
+    if MARKER_SHEET not in wb.sheetnames:
+        raise ReplyError(f"{name} is not a statement made by xl-ar (it has no {MARKER_SHEET} sheet); not imported")
+    raw = [(["" if v is None else str(v) for v in row] + [""] * 6)[:6]
+           for row in itertools.islice(wb[MARKER_SHEET].iter_rows(max_col=6, values_only=True), MAX_REPLY_ROWS)]
+    version = next((cells[1] for cells in raw if cells[0] == "version"), "")  # the same text encoded or not
+    readings: list[tuple[Callable[[str], str], Callable[[str], str]]] = [(_same, _same)]  # (marker cell, key cell)
+    if version == MARKER_VERSION:
+        readings = [(_marker_text, _marker_key)]
+    elif version == "1":
+        readings.append((decode_xstring, decode_xstring))
+    for text_of, key_of in readings:
+        try:
+            rows = [[text_of(c) for c in cells] for cells in raw]
+        except ValueError:  # not a cell marker_encode writes
+            continue
+        pairs, lines, checksum = _marker_table(rows)
+        if checksum is not None and checksum == marker_checksum(pairs, lines):
+            break
+    else:
         raise ReplyError(f"{name}: the statement's hidden marker was altered (its checksum does not match); not imported")
-    info = dict((k, v) for k, v in pairs)
-    if info.get("format") != MARKER_FORMAT or info.get("version") != MARKER_VERSION:
+    info = dict(pairs)
+    if info.get("format") != MARKER_FORMAT or info.get("version") not in MARKER_VERSIONS:
         raise ReplyError(f"{name}: a statement of an unknown format ({info.get('format')} {info.get('version')}); not imported")
-    return info, lines
+    return info, lines, key_of
 
 
 def _named_cell(wb, info: dict[str, str], key: str, sheet: str) -> tuple[int, int] | None:
@@ -216,7 +290,7 @@ def read_reply(path: str | Path) -> ReplyFile:
     name = path.name
     wb = _open_untrusted(path)
     try:
-        info, lines = _marker(wb, name)
+        info, lines, key_of = _marker(wb, name)
         sheet = info.get("sheet", "")
         if sheet not in wb.sheetnames:
             raise ReplyError(f'{name}: the statement sheet "{sheet}" is missing; not imported')
@@ -236,7 +310,7 @@ def read_reply(path: str | Path) -> ReplyFile:
     hits: dict[int, int] = {}
     for row in grid:
         for j, v in enumerate(row):
-            if isinstance(v, str) and v in known:
+            if isinstance(v, str) and key_of(v) in known:
                 hits[j] = hits.get(j, 0) + 1
     key_col = max(hits, key=hits.get) if hits else KEY_COL - 1
     d_col, r_col = key_col - (KEY_COL - DISPUTE_COL), key_col - (KEY_COL - REASON_COL)
@@ -245,9 +319,10 @@ def read_reply(path: str | Path) -> ReplyFile:
     seen: set[str] = set()
     unknown_key = re.compile(r"^(INV|CRN|RCT)\|")
     for i, row in enumerate(grid, start=1):
-        key = row[key_col] if key_col < len(row) else None
-        if not isinstance(key, str) or not key:
+        cell = row[key_col] if key_col < len(row) else None
+        if not isinstance(cell, str) or not cell:
             continue
+        key = key_of(cell)
         if key not in known:
             if unknown_key.match(key):
                 raise ReplyError(f"{name}: row {i} names {key.split('|', 1)[1]}, which is not on the statement as issued; "

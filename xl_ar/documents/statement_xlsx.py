@@ -3,7 +3,10 @@
 The workbook holds the statement sheet (see ``xl_ar.documents.statements``) with a confirmation
 block whose answer cells are named and offer a Yes/No list, and a very hidden marker sheet
 (statement id, every line's key and a checksum over them) by which a returned file is
-recognised (``xl_ar.documents.confirmations``).
+recognised (``xl_ar.documents.confirmations``). The marker's texts and the hidden line keys are
+written by ``statements.marker_encode`` (ASCII letters, digits, ``-.:|`` and ``%XX``): they come
+back as written whichever application re-saved the file and however it handles the escaping
+below.
 
 Written by hand, part by part, because it is always this one layout and a reminders run attaches
 one workbook to each of thousands of e-mails. Per workbook (``time.perf_counter`` over a few
@@ -19,10 +22,10 @@ lines, where zlib takes 0.43 ms at level 1 and 1.2 ms at level 6 to save a sixth
 The text comes from the user's ledger and stays inert: every text cell is a shared string
 (``t="s"``, never a formula, even ``=HYPERLINK(...)``), escaped as Excel escapes it
 (``escape_text``: ``&<>`` as entities, a control character as ``_x0001_``, a literal ``_x0041_``
-as ``_x005F_x0041_``), with ``xml:space="preserve"`` when it begins or ends with a space. Shared
-rather than inline strings: Excel writes them, and openpyxl, which reads returned statements,
-decodes ``_x005F_`` only in them. The same statement gives the same bytes whenever it is made
-(created on the period's last day, fixed zip dates).
+as ``_x005F_x0041_``), with ``xml:space="preserve"`` when it begins or ends with a space; a
+character beyond U+FFFF (an emoji, CJK Extension B) is legal XML and stays as it is, in UTF-8.
+Shared rather than inline strings: Excel writes them. The same statement gives the same bytes
+whenever it is made (created on the period's last day, fixed zip dates).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from xl_ar.core.money import to_major
 from xl_ar.documents import statement_parts as parts
 from xl_ar.documents.statements import (DISPUTE_COL, KEY_COL, MARKER_SHEET, NAMES, REASON_COL, TEXT, Statement,
                                         StatementSection, closing_in_words, confirm_lines, marker_checksum,
-                                        marker_content)
+                                        marker_content, marker_encode)
 
 _COL = " ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # column letters by 1-based number: A..K is all the layout uses
 _STYLE_ATTR = {name: f' s="{i}"' if i else "" for name, i in parts.STYLE.items()}  # look -> a cell's style attribute
@@ -174,7 +177,7 @@ def _section(sh: _Sheet, statement: Statement, sec: StatementSection, t: dict[st
         put(r, 8, _major(x.balance_minor, exp), money)
         put(r, DISPUTE_COL, None, "ask")
         put(r, REASON_COL, None, "ask")
-        put(r, KEY_COL, x.key)
+        put(r, KEY_COL, marker_encode(x.key))  # hidden: "INV|I2" as it is, "INV|A%01" for "INV|A\x01"
         answer_cells.append(_ref(r, DISPUTE_COL))
         r += 1
     if not sec.lines:
@@ -264,13 +267,14 @@ def _statement_sheet(sh: _Sheet, t: dict[str, str], last_row: int, answer_cells:
 
 
 def _marker_sheet(sh: _Sheet, pairs: list[list[str]], lines: list[list[str]]) -> bytes:
-    """The marker sheet's XML: every cell text in the text format, so a re-save keeps "20000.00" as typed."""
+    """The marker sheet's XML: every cell text encoded (``marker_encode``; the checksum is over the
+    texts themselves) and in the text format, so a re-save keeps "20000.00" as typed."""
     rows = [*pairs, ["checksum", marker_checksum(pairs, lines)], [],
             ["key", "currency", "kind", "doc_no", "amount", "row"], *lines]
     for r, row in enumerate(rows, start=1):
         for c, v in enumerate(row, start=1):
             if v:  # a blank value: no cell
-                sh.put(r, c, v, "marker")
+                sh.put(r, c, marker_encode(v), "marker")
     return sh.xml("", "", after=parts.PAGE_MARGINS)
 
 

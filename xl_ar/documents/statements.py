@@ -21,6 +21,8 @@ import bisect
 import datetime as dt
 import hashlib
 import json
+import re
+import urllib.parse
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -41,7 +43,8 @@ _KIND_RANK = {"invoice": 0, "credit": 1, "receipt": 2}  # same day: what was bil
 
 MARKER_SHEET = "_xlar"
 MARKER_FORMAT = "xl-ar statement"
-MARKER_VERSION = "1"
+#: "2": every marker cell and line key is written by :func:`marker_encode`; "1" (before) wrote them as they are.
+MARKER_VERSION = "2"
 #: Defined names of the confirmation cells (kept by Excel/WPS/LibreOffice when rows move).
 NAMES = {"confirmed": "XLAR_Confirmed", "remarks": "XLAR_Remarks", "signer": "XLAR_Signer",
          "sign_date": "XLAR_SignDate"}
@@ -451,12 +454,72 @@ def _section(docs: _Columns, run: tuple[int, int], ccy: str, start: dt.date, ite
 def marker_checksum(pairs: Sequence[Sequence[str]], lines: Sequence[Sequence[str]]) -> str:
     """Digest of the marker's content: detects a marker edited by hand (it is not a signature)."""
     blob = json.dumps([[list(p) for p in pairs], [list(x) for x in lines]], ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+#: What a marker cell holds as it is: ASCII letters, digits and ``-.:|``. No writer escapes these
+#: and no reader changes them, and a text of them cannot hold ``_xHHHH_`` (it has no underscore).
+_MARKER_PLAIN = re.compile(r"[A-Za-z0-9.:|-]*")
+_MARKER_UNSAFE = re.compile(r"[^A-Za-z0-9.:|-]+")
+_MARKER_CELL = re.compile(r"(?:[A-Za-z0-9.:|-]|%[0-9A-F]{2})*")
+
+
+def _percent(m: re.Match[str]) -> str:
+    return "".join(f"%{b:02X}" for b in m.group().encode("utf-8", "surrogatepass"))
+
+
+def marker_encode(text: str) -> str:
+    """A marker text as its cell holds it: every character but ASCII letters, digits and ``-.:|``
+    as its UTF-8 bytes, ``%XX`` each (``"INV|A_1 货"`` -> ``"INV|A%5F1%20%E8%B4%A7"``).
+
+    Why the marker does not hold its texts as they are: a cell's text is stored as an
+    ``ST_Xstring``, which writes a character XML cannot hold (a control character, U+FFFE) as
+    ``_xHHHH_`` and a literal ``_xHHHH_`` as ``_x005F_xHHHH_``, and the applications that
+    re-save or read a returned statement each handle that escaping in their own way: openpyxl
+    decodes no ``_xHHHH_`` but drops every ``x005F_`` of a shared string (so a literal
+    ``_x0041_`` it re-saves has become an ``A``); LibreOffice decodes, writes the hex back in
+    lower case and turns a carriage return into a line feed in a text it splits into runs. A
+    text of the characters kept here is the same in all of them, so the checksum made over the
+    texts holds whoever re-saved the file; decoding the escapes on reading instead could not
+    undo what openpyxl dropped. The encoding is one to one (:func:`marker_decode` refuses any
+    other spelling), so it cannot hide an altered marker.
+
+    Args:
+        text: any text (a lone surrogate too).
+
+    Returns:
+        ASCII letters, digits, ``-.:|`` and ``%XX`` (upper-case hex); ``text`` itself when it
+        holds nothing else.
+    """
+    return text if _MARKER_PLAIN.fullmatch(text) else _MARKER_UNSAFE.sub(_percent, text)
+
+
+def marker_decode(cell: str) -> str | None:
+    """The text a marker cell holds: the inverse of :func:`marker_encode`.
+
+    Args:
+        cell: the cell's text as read.
+
+    Returns:
+        The text, or None when ``cell`` is not exactly what :func:`marker_encode` writes for
+        some text (another character, ``%`` without two upper-case hex digits, bytes that are
+        not UTF-8, ``%41`` for ``A``).
+    """
+    if _MARKER_PLAIN.fullmatch(cell):
+        return cell
+    if not _MARKER_CELL.fullmatch(cell):
+        return None
+    try:
+        text = urllib.parse.unquote_to_bytes(cell).decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return None
+    return text if marker_encode(text) == cell else None
 
 
 def marker_content(statement: Statement, lang: str, sheet: str,
                    cells: dict[str, str]) -> tuple[list[list[str]], list[list[str]]]:
-    """The marker's key/value pairs and line table, all text (text survives any re-save unchanged).
+    """The marker's key/value pairs and line table, all text, as the checksum covers them (the
+    workbook holds each as :func:`marker_encode` writes it).
 
     Args:
         statement: the statement.
