@@ -16,6 +16,7 @@ import pandas as pd
 
 from xl_ar.core.aging import AgingEdges, aging_table, age_open_items, days_between
 from xl_ar.core.allocation import allocate_receipts
+from xl_ar.core.beside import beside
 from xl_ar.core.credit import CreditSettings, assess_credit
 from xl_ar.core.kpis import Kpis, KpiSettings, compute_kpis
 from xl_ar.core.stages import DEFAULT_STAGE_RULES, StageRule, assign_stages
@@ -227,15 +228,23 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
     policies = policies or Policies()
     kpi = policies.kpi
     stages = assign_stages(ledger, position, as_of, policies.stage_rules, policies.owners, calendar=policies.calendar)
+    # The KPIs (with their month-end trend) need nothing the steps below make: on a large
+    # ledger they are computed on a second core meanwhile.
+    kpis = beside(lambda: compute_kpis(ledger, position, stages, as_of, kpi, trend=kpi.trend_months > 0, fx=fx),
+                  worth_it=len(inv) >= BESIDE_INVOICES)
+    credit = assess_credit(ledger, position, as_of, policies.credit, ledger.orders, fx=fx)
+    worklist = collections_worklist(ledger, position, stages, as_of, kpi.worklist_days_ahead, fx=fx)
+    warning = warning_table(ledger, position, as_of, kpi, fx=fx)
+    legal = _legal(ledger, position, stages, as_of)
     return RunResult(
         **{f.name: getattr(position, f.name) for f in fields(Position)},
-        credit=assess_credit(ledger, position, as_of, policies.credit, ledger.orders, fx=fx),
-        stages=stages,
-        kpis=compute_kpis(ledger, position, stages, as_of, kpi, trend=kpi.trend_months > 0, fx=fx),
-        worklist=collections_worklist(ledger, position, stages, as_of, kpi.worklist_days_ahead, fx=fx),
-        warning=warning_table(ledger, position, as_of, kpi, fx=fx),
-        legal=_legal(ledger, position, stages, as_of),
+        credit=credit, stages=stages, kpis=kpis.result(), worklist=worklist, warning=warning, legal=legal,
     )
+
+
+#: Invoices from which the KPIs are computed on a second core (below, forking costs more
+#: than the KPIs: about 0.25 s of them at 100,000 invoices, 2.5 s at a full sheet).
+BESIDE_INVOICES = 50_000
 
 
 def _legal(ledger: Ledger, position: Position, stages: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:

@@ -15,31 +15,18 @@ safe fork), for a few documents, with ``XL_AR_WORKERS=1``, or where no worker ca
 from __future__ import annotations
 
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+from xl_ar.core.beside import workers
 
 T = TypeVar("T")
 
 #: Fewer documents than this are made here: forking costs more than it saves.
 MIN_PARALLEL = 48
-#: The most worker processes (each a copy-on-write fork of the run).
-MAX_WORKERS = 4
 
 _job: Callable[[int], Any] | None = None  # the run's make(k), inherited by the forked workers
-
-
-def workers() -> int:
-    """How many processes make documents: ``XL_AR_WORKERS`` if set, else the usable cores
-    (at most :data:`MAX_WORKERS`); 1 where the system cannot fork."""
-    if "fork" not in multiprocessing.get_all_start_methods() or os.name != "posix" or os.uname().sysname != "Linux":
-        return 1
-    env = os.environ.get("XL_AR_WORKERS", "").strip()
-    if env.isdigit() and int(env) >= 1:
-        return min(int(env), 16)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cores, MAX_WORKERS))
 
 
 def in_order(make: Callable[[int], T], count: int, done: Callable[[int], None] | None = None, *,

@@ -1,0 +1,106 @@
+"""A piece of a run made in a forked child gives what it gives made here: the same value, the
+same exception; a child that dies or cannot start costs only time."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from xl_ar.core import beside as bs
+from xl_ar.core import run as core_run
+
+
+@pytest.fixture
+def two(monkeypatch):
+    monkeypatch.setenv("XL_AR_WORKERS", "2")
+    if bs.workers() < 2:
+        pytest.skip("this system cannot fork")
+
+
+def test_the_value_is_made_in_a_child_and_comes_back_whole(two):
+    here = os.getpid()
+    frame = pd.DataFrame({"a": np.arange(100_000), "b": ["x"] * 100_000})
+    job = bs.beside(lambda: (os.getpid(), frame.assign(c=frame["a"] * 2)))
+    pid, got = job.result()
+    assert pid != here
+    assert got["c"].sum() == 2 * sum(range(100_000)) and list(got.columns) == ["a", "b", "c"]
+
+
+def test_not_worth_it_or_one_worker_is_made_here_at_once(monkeypatch):
+    calls = []
+    job = bs.beside(lambda: calls.append(os.getpid()) or 7, worth_it=False)
+    assert calls == [os.getpid()]  # made already, where a child would have started
+    assert job.result() == 7
+    monkeypatch.setenv("XL_AR_WORKERS", "1")
+    assert bs.beside(lambda: os.getpid()).result() == os.getpid()
+    with pytest.raises(RuntimeError, match="already taken"):
+        job.result()
+
+
+def test_an_exception_in_the_child_is_raised_here(two):
+    def fails():
+        raise ValueError("the KPI settings' aging edges differ")
+
+    job = bs.beside(fails)
+    with pytest.raises(ValueError, match="aging edges differ"):
+        job.result()
+
+
+def test_an_exception_that_cannot_be_sent_back_is_raised_by_the_call_made_here(two):
+    class Odd(Exception):
+        def __init__(self, a, b):  # pickles, but cannot be rebuilt from its args
+            super().__init__(f"{a}/{b}")
+
+    def fails():
+        raise Odd(1, 2)
+
+    with pytest.raises(Odd, match="1/2"):
+        bs.beside(fails).result()
+
+
+def test_a_child_that_dies_costs_only_time(two):
+    here = os.getpid()
+
+    def dies_in_child():
+        if os.getpid() != here:
+            os._exit(9)  # as a child killed by the system would
+        return "made here"
+
+    assert bs.beside(dies_in_child).result() == "made here"
+
+
+def test_no_process_slots_left_means_made_here(two, monkeypatch):
+    import multiprocessing
+
+    def no_fork(self):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.get_context("fork").Process, "start", no_fork)
+    assert bs.beside(lambda: os.getpid()).result() == os.getpid()
+
+
+def test_a_refresh_with_its_kpis_made_beside_writes_the_same_workbook(two, monkeypatch, tmp_path):
+    from xl_ar.app.demo import DEMO_AS_OF, write_demo_ledger
+    from xl_ar.cli import main
+
+    here, made = (write_demo_ledger(tmp_path / f"{k}.xlsx", "en", n_customers=120) for k in ("here", "beside"))
+    monkeypatch.setattr(core_run, "BESIDE_INVOICES", 10**9)
+    assert main(["refresh", str(here), "--as-of", DEMO_AS_OF.isoformat(), "--quiet"]) == 0
+    monkeypatch.setattr(core_run, "BESIDE_INVOICES", 0)
+    pids = []
+    real = core_run.compute_kpis
+    monkeypatch.setattr(core_run, "compute_kpis", lambda *a, **k: pids.append(os.getpid()) or real(*a, **k))
+    assert main(["refresh", str(made), "--as-of", DEMO_AS_OF.isoformat(), "--quiet"]) == 0
+    assert pids == []  # made in the child: this process never made the call
+    assert _parts(made) == _parts(here)
+
+
+def _parts(book):
+    """Every part of a workbook but the time it was saved at (docProps/core.xml)."""
+    import zipfile
+
+    with zipfile.ZipFile(book) as z:
+        return {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}

@@ -1,0 +1,125 @@
+"""One piece of a run computed on a second core, in a process forked from the run.
+
+A refresh at a full sheet spends seconds in steps that need only what the run already holds
+and hand back a small result: the KPIs with their month-end trend, say, need the ledger and
+its position, and return a few tables. :func:`beside` forks the run where the system can fork
+safely (Linux); the child sees everything the parent prepared (copy on write: nothing is
+copied or pickled on the way in), computes, and sends back the pickled result while the parent
+goes on with the run's other steps. What comes back is the very value the call would have
+returned here, so a run's results do not depend on where a piece was computed.
+
+Nothing is lost when the child cannot help: where the system cannot fork (Windows, macOS),
+with ``XL_AR_WORKERS=1``, on one core, or when no process can be started (no memory or
+process slots left), the call is made here at once, where the child would have started. A
+child that dies without an answer (killed, out of memory) costs only time: the call is then
+made here when its result is asked for. An
+exception raised by the call in the child is raised again here, as the call would have raised
+it (when it cannot be sent back, the call is made here and raises itself).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+from typing import Any, Callable, Generic, TypeVar
+
+T = TypeVar("T")
+
+#: The most worker processes a run uses (each a copy-on-write fork of it).
+MAX_WORKERS = 4
+
+
+def workers() -> int:
+    """How many processes a run may use: ``XL_AR_WORKERS`` if set, else the usable cores (at
+    most :data:`MAX_WORKERS`); 1 where the system cannot fork safely (only Linux can here)."""
+    if "fork" not in multiprocessing.get_all_start_methods() or os.name != "posix" or os.uname().sysname != "Linux":
+        return 1
+    env = os.environ.get("XL_AR_WORKERS", "").strip()
+    if env.isdigit() and int(env) >= 1:
+        return min(int(env), 16)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, MAX_WORKERS))
+
+
+class Beside(Generic[T]):
+    """A call being made in a forked child, or to be made here; :meth:`result` gives its value."""
+
+    def __init__(self, call: Callable[[], T], fork: bool):
+        self._call: Callable[[], T] | None = call
+        self._proc: Any = None
+        self._conn: Any = None
+        self._done: tuple[bool, Any] | None = None
+        if not fork:
+            self._here()
+            return
+        ctx = multiprocessing.get_context("fork")
+        try:
+            self._conn, child = ctx.Pipe(duplex=False)
+            self._proc = ctx.Process(target=_in_child, args=(child, call), daemon=True)
+            self._proc.start()
+        except OSError:  # no process could be started: made here
+            self._proc = None
+            self._here()
+            return
+        child.close()
+
+    def _here(self) -> None:
+        """Make the call now, here (where a child would have started it): keep its outcome."""
+        call, self._call = self._call, None
+        try:
+            self._done = (True, call())  # type: ignore[misc]
+        except Exception as exc:
+            self._done = (False, exc)
+
+    def result(self) -> T:
+        """The call's value (or its exception), waiting for the child when there is one."""
+        if self._proc is not None:
+            proc, self._proc = self._proc, None
+            try:
+                ok, payload = self._conn.recv()
+            except (EOFError, OSError, pickle.UnpicklingError):  # the child died without an answer
+                ok, payload = None, None
+            finally:
+                self._conn.close()
+                proc.join()
+            if ok is None:  # made here after all
+                self._here()
+            else:
+                self._call, self._done = None, (ok, payload)
+        if self._done is None:
+            raise RuntimeError("the result of a call beside was already taken")
+        (ok, payload), self._done = self._done, None
+        if not ok:
+            raise payload
+        return payload
+
+
+def beside(call: Callable[[], T], *, worth_it: bool = True) -> Beside[T]:
+    """Start ``call()`` on a second core, when there is one and ``worth_it``; else make it here now.
+
+    Args:
+        call: the computation; it must not change anything the parent uses later (a child's
+            changes are lost with it) and its result must pickle.
+        worth_it: False for small inputs, where forking would cost more than it saves.
+
+    Returns:
+        The :class:`Beside`; take its result before anything that depends on it.
+    """
+    return Beside(call, fork=worth_it and workers() > 1)
+
+
+def _in_child(conn: Any, call: Callable[[], Any]) -> None:
+    """In the child: make the call and send back (True, value) or (False, exception)."""
+    try:
+        try:
+            message: tuple[bool, Any] = (True, call())
+        except Exception as exc:  # raised again in the parent
+            message = (False, exc)
+        try:
+            conn.send(message)
+        except Exception:  # an unpicklable value or exception: the parent makes the call itself
+            pass
+    finally:
+        conn.close()
+        os._exit(0)  # no exit handlers, no flushing of buffers the parent owns
