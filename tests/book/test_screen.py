@@ -109,3 +109,40 @@ def test_a_folder_given_as_the_workbook_is_refused(tmp_path):
     (tmp_path / "book.xlsx").mkdir()
     with pytest.raises(BookError, match="book.xlsx is a folder, not a workbook file"):
         read_book(tmp_path / "book.xlsx")
+
+
+def test_a_check_whose_process_dies_without_an_answer_is_made_here_from_the_part(tmp_path, monkeypatch):
+    import os
+
+    from xl_ar.book import screen
+
+    monkeypatch.setattr(screen, "BESIDE_BYTES", 0)
+    monkeypatch.setattr(screen, "_check_in_child", lambda conn, *args: os._exit(3))
+    book = edit_sheet(ledger(tmp_path / "x.xlsx"), "Invoices", lambda x: x.replace(b"</sheetData>", b"<row></sheetData>"))
+    with pytest.raises(BookError, match=r"sheet3.xml is not well-formed XML \(line 1, column \d+: mismatched tag\)"):
+        read_book(book)
+    assert list(read_book(ledger(tmp_path / "good.xlsx")).tables["Invoices"].frame["invoice_no"]) == ["I1", "I2", "I3", "I4"]
+
+
+def test_sheets_parsed_on_a_second_thread_read_as_on_one(tmp_path, monkeypatch):
+    from xl_ar.book import reader
+
+    book = edit_sheet(ledger(tmp_path / "e.xlsx"), "Invoices", lambda x: set_cell_xml(
+        x, "D2", b'<c r="D2" t="e"><f>VLOOKUP(A2,X,2,0)</f><v>#N/A</v></c>'))
+    alone = read_book(book)
+    monkeypatch.setattr(reader, "BESIDE_BYTES", 0)  # every sheet but the largest on the second thread
+    beside = read_book(book)
+    assert beside.layouts == alone.layouts and beside.settings == alone.settings
+    for name, raw in alone.tables.items():
+        assert beside.tables[name].frame.equals(raw.frame), name
+    assert beside.tables["Invoices"].frame["due_date"][0] == CellError("#N/A")
+
+
+def test_a_reader_failure_on_the_second_thread_names_the_sheet_and_part(tmp_path, monkeypatch):
+    from xl_ar.book import reader
+
+    monkeypatch.setattr(reader, "BESIDE_BYTES", 0)
+    book = shared_strings(ledger(tmp_path / "s.xlsx"))
+    edit_sheet(book, "Receipts", lambda x: x.replace(b't="s"><v>', b't="s"><v>99999', 1))
+    with pytest.raises(BookError, match=r"the sheet 'Receipts' \(xl/worksheets/sheet\d.xml\) cannot be read"):
+        read_book(book)

@@ -9,7 +9,9 @@ so the next refresh writes over them in place.
 from __future__ import annotations
 
 import io
+import threading
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -170,17 +172,23 @@ def read_book(path: str | Path) -> BookData:
     try:
         wb = _calamine(book, lambda: _open_calamine(pkg, screening))
         try:
-            def rows_of(name: str) -> list[list[Any]]:
-                screen = next(s for s in screening.sheets.values() if s.name == name)
-                rows = _calamine(f"{book}: the sheet {name!r} ({screen.part})",
-                                 lambda: wb.get_sheet_by_name(name).to_python(skip_empty_area=False))
-                for ref, code in screen.errors.items():
-                    r, c = split_ref(ref)
-                    if r - 1 < len(rows) and c - 1 < len(rows[r - 1]):
-                        rows[r - 1][c - 1] = CellError(code)
-                return rows
+            beside = _OtherSheets(pkg, screening)
+            try:
+                def rows_of(name: str) -> list[list[Any]]:
+                    screen = next(s for s in screening.sheets.values() if s.name == name)
+                    what = f"{book}: the sheet {name!r} ({screen.part})"
+                    # calamine's own copy of the cells is dropped with the call, before the next sheet's comes
+                    rows = _calamine(what, lambda: (beside.sheet(name) or wb.get_sheet_by_name(name))
+                                     .to_python(skip_empty_area=False))
+                    for ref, code in screen.errors.items():
+                        r, c = split_ref(ref)
+                        if r - 1 < len(rows) and c - 1 < len(rows[r - 1]):
+                            rows[r - 1][c - 1] = CellError(code)
+                    return rows
 
-            data = read_sheets(list(wb.sheet_names), rows_of)
+                data = read_sheets(list(wb.sheet_names), rows_of)
+            finally:
+                beside.close()
         finally:
             wb.close()
     except Exception:
@@ -188,6 +196,57 @@ def read_book(path: str | Path) -> BookData:
         raise
     screening.finish()
     return data
+
+
+#: A ledger sheet this large (bytes of XML, about 25,000 rows) is parsed on a second thread
+#: while the largest one is parsed on the first: calamine parses without holding the
+#: interpreter, so on two cores a full Invoices sheet and its Receipts take the time of the
+#: larger one instead of both.
+BESIDE_BYTES = 8 << 20
+
+
+class _OtherSheets:
+    """The ledger sheets but the largest, parsed by calamine on a second thread, in sheet order.
+
+    The thread opens its own calamine workbook (one cannot be shared between threads). Sheets
+    smaller than :data:`BESIDE_BYTES` are left to the caller, as are all of them when fewer
+    than two sheets reach it (a small workbook starts no thread).
+    """
+
+    def __init__(self, pkg: WorkbookPackage, screening: Screening):
+        screens = sorted(screening.sheets.values(), key=lambda s: -s.size)
+        names = [s.name for s in screens[1:] if s.size >= BESIDE_BYTES]
+        self._futures: dict[str, Future[Any]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        if not names or screens[0].size < BESIDE_BYTES:
+            return
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="xl-ar-read")
+        local = threading.local()
+
+        def parse(name: str) -> Any:
+            if not hasattr(local, "wb"):
+                local.wb = _open_calamine(pkg, screening)
+            return local.wb.get_sheet_by_name(name)
+
+        order = {n: i for i, n in enumerate(s.name for s in screening.sheets.values())}
+        for name in sorted(names, key=order.__getitem__):
+            self._futures[name] = self._pool.submit(parse, name)
+        self._pool.submit(lambda: local.__dict__.pop("wb").close() if hasattr(local, "wb") else None)
+
+    def sheet(self, name: str) -> Any:
+        """The parsed sheet ``name`` when this thread parsed it (its error raised here), else None.
+
+        (calamine's sheet has no length: it is never false.)
+        """
+        future = self._futures.pop(name, None)
+        return future.result() if future is not None else None
+
+    def close(self) -> None:
+        """Wait for the thread; sheets parsed and not taken are dropped."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._futures.clear()
 
 
 def _open_calamine(pkg: WorkbookPackage, screening: Screening) -> CalamineWorkbook:

@@ -59,12 +59,14 @@ class SheetScreen:
         errors: cell reference -> Excel error shown (``"#N/A"``), or ``"formula"`` for a
             formula saved without a value.
         trimmed: the sheet XML cut to its ledger columns, when the full grid is too large.
+        size: bytes of the sheet's XML as the reader will get it.
     """
 
     name: str
     part: str
     errors: dict[str, str] = field(default_factory=dict)
     trimmed: bytes | None = None
+    size: int = 0
 
 
 @dataclass
@@ -103,14 +105,15 @@ class _Beside:
     """:func:`check_xml` of one part in a forked process (here, where fork is not available).
 
     The child sees the part's bytes as the parent had them (copy on write: no copy is made),
-    and sends back the refusal's message or None.
+    and sends back the refusal's message or None. The parent keeps no reference to them (a
+    full sheet's XML is 300 MB): for the rare child that dies without an answer, the part is
+    inflated again and checked here.
     """
 
-    def __init__(self, data: bytes, part: str, book: str):
+    def __init__(self, pkg: WorkbookPackage, part: str, data: bytes):
         import multiprocessing
 
-        self.data: bytes | None = None
-        self.part, self.book = part, book
+        self.pkg, self.part, self.book = pkg, part, pkg.path.name
         self.error: str | None = None
         self.proc: Any = None
         if "fork" not in multiprocessing.get_all_start_methods():
@@ -119,14 +122,13 @@ class _Beside:
         ctx = multiprocessing.get_context("fork")
         try:
             self.conn, child = ctx.Pipe(duplex=False)
-            self.proc = ctx.Process(target=_check_in_child, args=(child, data, part, book), daemon=True)
+            self.proc = ctx.Process(target=_check_in_child, args=(child, data, part, self.book), daemon=True)
             self.proc.start()
         except OSError:  # no process could be forked (memory, process slots): check here
             self.proc = None
             self._inline(data)
             return
         child.close()
-        self.data = data  # kept for the rare child that dies without an answer
 
     def _inline(self, data: bytes) -> None:
         try:
@@ -141,11 +143,10 @@ class _Beside:
             try:
                 self.error = self.conn.recv()
             except (EOFError, OSError):  # the child died: check here instead
-                self._inline(self.data or b"")
+                self._inline(self.pkg.read(self.part))
             finally:
                 self.conn.close()
                 proc.join()
-                self.data = None
         return self.error
 
 
@@ -214,7 +215,7 @@ def screen_book(pkg: WorkbookPackage) -> Screening:
                 raise BookError(f"{book}: the sheet {name!r} has no part {part} (the file is damaged); restore a backup")
             data = pkg.read(part)
             if len(data) >= BESIDE_BYTES:
-                pending.append(_Beside(data, part, book))
+                pending.append(_Beside(pkg, part, data))
             else:
                 check_xml(data, part, book)
             for tpart in pkg.sheet_table_parts(part):
@@ -314,7 +315,7 @@ def has_long_text(data: bytes) -> bool:
 
 
 def _screen_sheet(name: str, part: str, data: bytes) -> SheetScreen:
-    screen = SheetScreen(name, part)
+    screen = SheetScreen(name, part, size=len(data))
     # The error pattern tries every cell; a plain search for its attribute first is ~20x cheaper
     # and skips it on the usual sheet that holds no error at all.
     for m in (_ERROR_CELL.finditer(data) if b't="e"' in data else ()):
@@ -355,5 +356,5 @@ def _screen_sheet(name: str, part: str, data: bytes) -> SheetScreen:
         raise BookError(f"{name}!{col_letter(keep_cols)}{kept_rows}: the ledger would span {kept_rows:,} rows by "
                         f"{keep_cols:,} columns from A1, more than xl-ar reads ({MAX_DENSE_CELLS:,} cells); "
                         "clear the cells far below or to the right of the ledger")
-    screen.trimmed = trimmed
+    screen.trimmed, screen.size = trimmed, len(trimmed)
     return screen
