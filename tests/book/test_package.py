@@ -17,7 +17,7 @@ from python_calamine import CalamineWorkbook
 from xl_ar.book.package import BookError, BookLockedError, WorkbookPackage, backup, check_not_open
 from xl_ar.book.render import render_sheet
 from xl_ar.book.sheetxml import OutColumn
-from xl_ar.book.splice import splice_columns
+from xl_ar.book.splice import splice_columns, splice_sheet
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 N_INVOICES = 20  # the fixtures' ledger size (checked against kit.N)
@@ -36,7 +36,7 @@ def refresh(src: Path, dest: Path, *, aging_after: str | None = "Invoices") -> W
     money, day = pkg.cell_style("#,##0.00"), pkg.cell_style("yyyy-mm-dd")
     cols = [OutColumn(7, HEADERS[7], head, money, "number", 12), OutColumn(8, HEADERS[8], head, day, "date", 12),
             OutColumn(9, HEADERS[9], head, 0, "text", 14)]
-    pkg.splice_sheet("Invoices", header_row=1, columns=cols, rows=ROWS, values=[OPEN, NEXT, STAGE])
+    splice_sheet(pkg, "Invoices", header_row=1, columns=cols, rows=ROWS, values=[OPEN, NEXT, STAGE])
     pkg.extend_table("Invoices", 1, 1, 9, HEADERS, last_row=N_INVOICES + 1)
     aging = render_sheet([[("Customer", head), ("Open", head)], ["ACME", (1234.5, money)], ["华为", (0.5, money)],
                           ["As of", date(2024, 6, 30)]], col_widths={1: 20}, date_style=day)

@@ -23,12 +23,11 @@ import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 from urllib.parse import unquote
 
-from xl_ar.book.sheetxml import MAX_COL, BookError, OutColumn, escape_attr
-from xl_ar.book.deflate import DeflatedPart, deflate_pieces
-from xl_ar.book.splice import splice_pieces
+from xl_ar.book.sheetxml import MAX_COL, BookError, escape_attr
+from xl_ar.book.deflate import DeflatedPart
 from xl_ar.book.styles import StyleSheet, safe_parse
 from xl_ar.book.workbookxml import calc_chain_lists, check_sheet_name, shift_sheet_indexes
 from xl_ar.book.tables import extend_table_xml, update_filter_name, widen_autofilter
@@ -348,7 +347,7 @@ class WorkbookPackage:
             xml: the complete worksheet XML.
             after: for a new sheet, the sheet to put it after.
             cleared: ``(header_row, columns)`` when only those columns changed, from the header
-                row down (what :func:`splice_columns` overwrites).
+                row down (what :func:`~xl_ar.book.splice.splice_columns` overwrites).
 
         Returns:
             The worksheet's part name.
@@ -361,32 +360,6 @@ class WorkbookPackage:
             self.set_part(part, xml)
             return part
         return self._add_sheet(name, xml, after)
-
-    def splice_sheet(
-        self,
-        name: str,
-        *,
-        header_row: int,
-        columns: Sequence[OutColumn],
-        rows: Any,
-        values: Sequence[Any],
-    ) -> str:
-        """Write computed columns into a worksheet: :func:`splice_columns` plus :meth:`set_sheet`.
-
-        Args:
-            name: the sheet name.
-            header_row, columns, rows, values: as for :func:`~xl_ar.book.splice.splice_columns`.
-
-        Returns:
-            The worksheet's part name.
-        """
-        part = self.sheet_part(name)
-        xml = self.read(part)
-        pieces = splice_pieces(xml, header_row=header_row, columns=columns, rows=rows, values=values)
-        # Deflated as it is spliced (a full sheet's XML is never joined); compared on the way with
-        # the original, so an unchanged sheet is still known as such.
-        new = deflate_pieces(pieces, original=None if part in self._changes else xml)
-        return self.set_sheet(name, new, cleared=(header_row, [c.index for c in columns]))
 
     def _add_sheet(self, name: str, xml: bytes, after: str | None) -> str:
         entries = self._sheet_entries()

@@ -12,10 +12,11 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from xl_ar.book.deflate import DeflatedPart, deflate_pieces
 from xl_ar.book.rowcells import RenderedRows, prepare_column
 from xl_ar.book.sheetxml import (
     MAIN_NS,
@@ -30,6 +31,9 @@ from xl_ar.book.sheetxml import (
     col_letter,
     split_ref,
 )
+
+if TYPE_CHECKING:
+    from xl_ar.book.package import WorkbookPackage
 
 _KINDS = ("number", "text", "date")
 
@@ -433,7 +437,7 @@ def splice_columns(
 
     Returns:
         The new XML. Formula cells in the columns are replaced like any other: tell the package
-        (``set_sheet(..., cleared=(header_row, columns))``, or use its ``splice_sheet``) so it
+        (``set_sheet(..., cleared=(header_row, columns))``, or use :func:`splice_sheet`) so it
         can drop a calculation chain that lists them.
     """
     return b"".join(_splice(sheet_xml, header_row, columns, rows, values, allow_fast=True))
@@ -450,6 +454,36 @@ def splice_pieces(sheet_xml: bytes, *, header_row: int, columns: Sequence[OutCol
         The pieces, in order (a list, or an iterator yielding blocks of rows).
     """
     return _splice(sheet_xml, header_row, columns, rows, values, allow_fast=True)
+
+
+def splice_sheet(pkg: WorkbookPackage, name: str, *, header_row: int, columns: Sequence[OutColumn], rows: Any,
+                 values: Sequence[Any]) -> str:
+    """Write computed columns into a worksheet of a package: :func:`spliced_sheet`, then set.
+
+    Args:
+        pkg: the package.
+        name: the sheet name.
+        header_row, columns, rows, values: as for :func:`splice_columns`.
+
+    Returns:
+        The worksheet's part name.
+    """
+    new = spliced_sheet(pkg, name, header_row=header_row, columns=columns, rows=rows, values=values)
+    return pkg.set_sheet(name, new, cleared=(header_row, [c.index for c in columns]))
+
+
+def spliced_sheet(pkg: WorkbookPackage, name: str, *, header_row: int, columns: Sequence[OutColumn], rows: Any,
+                  values: Sequence[Any]) -> DeflatedPart:
+    """A worksheet's new content with computed columns spliced in; the package is not changed.
+
+    Deflated as it is spliced (a full sheet's XML is never joined) and compared on the way with
+    the part as the file has it, so an unchanged sheet is still known as such. Give it to
+    ``pkg.set_sheet(name, new, cleared=(header_row, [c.index for c in columns]))``.
+    """
+    part = pkg.sheet_part(name)
+    xml = pkg.read(part)
+    pieces = splice_pieces(xml, header_row=header_row, columns=columns, rows=rows, values=values)
+    return deflate_pieces(pieces, original=None if part in pkg.changed_parts else xml)
 
 
 def _splice(sheet_xml: bytes, header_row: int, columns: Sequence[OutColumn], rows: Any,
