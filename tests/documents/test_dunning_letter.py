@@ -108,7 +108,7 @@ def test_a_contract_daily_rate_is_the_customers_own_and_per_contract(tmp_path):
 
 
 def test_the_letters_of_a_run_share_one_font_cut_and_read_as_a_letter_alone(tmp_path, monkeypatch):
-    from xl_ar.documents import fonts, letterpdf, pdf as pdf_mod
+    from xl_ar.documents import fonts, letterpdf
 
     cuts = []
     real = fonts._cut_font
