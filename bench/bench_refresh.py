@@ -90,8 +90,9 @@ def run(args: list[str]) -> tuple[float, float, int, str]:
     """Run a child process: (seconds, peak GiB, exit code, its stdout).
 
     The peak is the largest of the process's own maximum RSS and the memory of it and the
-    processes it forks together (their proportional set sizes summed, sampled every 50 ms): a
-    run that computes on a second core in a forked process is charged for both.
+    processes it forks together while it has some (their proportional set sizes summed, sampled
+    every half second: reading them is not free, so only then): a run that computes on a second
+    core in a forked process is charged for both.
     """
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -99,8 +100,10 @@ def run(args: list[str]) -> tuple[float, float, int, str]:
     stop = threading.Event()
 
     def sample() -> None:
-        while not stop.wait(0.05):
-            tree_peak[0] = max(tree_peak[0], tree_pss(proc.pid))
+        while not stop.wait(0.5):
+            tree = process_tree(proc.pid)
+            if len(tree) > 1:
+                tree_peak[0] = max(tree_peak[0], sum(map(pss, tree)))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -112,8 +115,8 @@ def run(args: list[str]) -> tuple[float, float, int, str]:
     return seconds, max(usage.ru_maxrss * 1024, tree_peak[0]) / 2**30, os.waitstatus_to_exitcode(status), out
 
 
-def tree_pss(root: int) -> int:
-    """Bytes of proportional set size of a process and all its descendants (0 where /proc has none)."""
+def process_tree(root: int) -> set[int]:
+    """A process and all its descendants, as /proc shows them now (just the root without /proc)."""
     parents: dict[int, int] = {}
     for d in Path("/proc").glob("[0-9]*"):
         try:
@@ -126,15 +129,18 @@ def tree_pss(root: int) -> int:
         more = {p for p, pp in parents.items() if pp in tree} - tree
         tree |= more
         grew = bool(more)
-    total = 0
-    for pid in tree:
-        try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) * 1024
-        except OSError:
-            continue
-    return total
+    return tree
+
+
+def pss(pid: int) -> int:
+    """Bytes of a process's proportional set size (0 when it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def median_run(args: list[str], source: Path, work: Path, repeat: int) -> tuple[float, float]:

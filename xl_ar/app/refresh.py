@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xl_ar.app.memory import return_free_memory
 from xl_ar.book.reader import BookData
 from xl_ar.core.credit import parse_credit_settings
 from xl_ar.core.fees import LATE_FEE_POLICIES
@@ -134,11 +135,13 @@ def run_refresh(adapter, *, as_of: dt.date | None = None, today: dt.date | None 
     data.release_cells()  # the ledger holds what the run needs; the raw cells are most of its memory
     if ledger is not None:
         compact_text(ledger)
+        return_free_memory()
     report.as_of, report.settings, report.policies, report.issues = settings.as_of, settings, policies, issues
     if has_errors(issues):
         return report
     progress("compute", 0.5)
     result = refresh(ledger, settings, settings.as_of, policies)
+    return_free_memory()  # what the computing freed, before the writing takes its share
     report.result = result
     report.issues = issues + result.issues
     if write:

@@ -37,13 +37,14 @@ class DeflatedPart:
     """A part's new content, already deflated.
 
     Attributes:
-        data: the raw deflate stream.
+        data: the raw deflate stream (a bytearray when it was made from pieces: grown in place,
+            never joined, so a 100 MB stream is not held twice).
         crc: CRC-32 of the uncompressed content.
         size: its uncompressed size.
         same: whether it equals the original part byte for byte (None: not compared).
     """
 
-    data: bytes
+    data: bytes | bytearray
     crc: int
     size: int
     same: bool | None = None
@@ -79,7 +80,7 @@ def deflate_pieces(pieces: Iterable[bytes], original: bytes | None = None) -> De
         The :class:`DeflatedPart`.
     """
     c = z.compressobj(1, zlib.DEFLATED, -15)
-    out: list[bytes] = []
+    out = bytearray()
     crc, size = 0, 0
     view = memoryview(original) if original is not None else None
     same = original is not None
@@ -91,11 +92,9 @@ def deflate_pieces(pieces: Iterable[bytes], original: bytes | None = None) -> De
             same = view[size: size + n] == piece
         crc = z.crc32(piece, crc)
         size += n
-        block = c.compress(piece)
-        if block:
-            out.append(block)
-    out.append(c.flush())
+        out += c.compress(piece)
+    out += c.flush()
     if same:
         same = size == len(original)
-    return DeflatedPart(b"".join(out), crc & CRC_MASK, size, same if original is not None else None)
+    return DeflatedPart(out, crc & CRC_MASK, size, same if original is not None else None)
 

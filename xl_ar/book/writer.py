@@ -27,9 +27,7 @@ from xl_ar.book.package import WorkbookPackage
 from xl_ar.book.reader import BookData, SheetLayout
 from xl_ar.book.render import render_sheet
 from xl_ar.book.sheetxml import Kind, OutColumn
-from xl_ar.book.splice import spliced_sheet
-from xl_ar.book.deflate import DeflatedPart
-from xl_ar.core.beside import Beside, beside
+from xl_ar.book.splice import splice_sheet
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_major_array
 from xl_ar.core.run import RunResult
 from xl_ar.core.settings import Settings
@@ -341,13 +339,8 @@ def owned_sheet_name(data: BookData, sheet: str, language: str) -> str:
     return existing or sheet_label(sheet, language)
 
 
-def _splice_outputs(pkg: WorkbookPackage, sheet: SheetOutputs, st: Styles) -> Beside[DeflatedPart]:
-    """Extend a sheet's Excel Table over its computed columns and start splicing them into its
-    part: on a second core for a large sheet (the rest of the writing goes on meanwhile).
-
-    Returns:
-        The spliced part to come, for :func:`_set_spliced`.
-    """
+def _splice_outputs(pkg: WorkbookPackage, sheet: SheetOutputs, st: Styles) -> None:
+    """Splice a sheet's computed columns into its part and extend its Excel Table over them."""
     layout = sheet.layout
     columns = [OutColumn(c.index, c.header, st["header"], st[c.style], c.kind, c.width) for c in sheet.columns]
     # The table first: widening a sheet autofilter reads the sheet, which is cheap before the
@@ -355,14 +348,10 @@ def _splice_outputs(pkg: WorkbookPackage, sheet: SheetOutputs, st: Styles) -> Be
     pkg.extend_table(layout.name, layout.header_row, layout.first_col, max(c.index for c in columns),
                      {c.index: c.header for c in columns}, last_row=max(layout.last_row, layout.header_row + 1),
                      user_headers=layout.headers)
-    values = [c.values for c in sheet.columns]
-    return beside(lambda: spliced_sheet(pkg, layout.name, header_row=layout.header_row, columns=columns,
-                                        rows=sheet.rows, values=values), worth_it=len(sheet.rows) >= BESIDE_ROWS)
-
-
-#: Rows from which a sheet's computed columns are spliced on a second core (forking a run
-#: costs some tens of milliseconds; the splice of 100,000 rows about half a second).
-BESIDE_ROWS = 50_000
+    # Not on a second core: a forked splice saved about 2 s of a full sheet's 39 s but cost
+    # 0.6 GiB more in all (both processes allocate a lot, so many shared pages get copied).
+    splice_sheet(pkg, layout.name, header_row=layout.header_row, columns=columns, rows=sheet.rows,
+                 values=[c.values for c in sheet.columns])
 
 
 def write_results(pkg: WorkbookPackage, data: BookData, result: RunResult, settings: Settings) -> None:
@@ -376,11 +365,9 @@ def write_results(pkg: WorkbookPackage, data: BookData, result: RunResult, setti
     """
     st = Styles(pkg)
     out = plan_outputs(data, result, settings)
-    spliced = [(sheet, _splice_outputs(pkg, sheet, st)) for sheet in out.sheets]
+    for sheet in out.sheets:
+        _splice_outputs(pkg, sheet, st)
     write_owned(pkg, out.owned, st)
-    for sheet, new in spliced:
-        pkg.set_sheet(sheet.layout.name, new.result(),
-                      cleared=(sheet.layout.header_row, [c.index for c in sheet.columns]))
 
 
 def write_owned(pkg: WorkbookPackage, owned: list[OwnedSheet], st: Styles) -> None:

@@ -19,9 +19,11 @@ it (when it cannot be sent back, the call is made here and raises itself).
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import pickle
+import tempfile
 from typing import Any, Callable, Generic, TypeVar
 
 T = TypeVar("T")
@@ -48,21 +50,27 @@ class Beside(Generic[T]):
     def __init__(self, call: Callable[[], T], fork: bool):
         self._call: Callable[[], T] | None = call
         self._proc: Any = None
-        self._conn: Any = None
+        self._spill: Any = None
         self._done: tuple[bool, Any] | None = None
         if not fork:
             self._here()
             return
         ctx = multiprocessing.get_context("fork")
+        # The answer comes back through a file without a name (not a pipe, which pickles the
+        # whole answer in memory on both sides: a spliced sheet is 100 MB deflated).
+        self._spill = tempfile.TemporaryFile()
+        # Objects that exist now are left out of the child's garbage collections: a collection
+        # writes to every object it visits, and each page written is then copied for the child.
+        gc.freeze()
         try:
-            self._conn, child = ctx.Pipe(duplex=False)
-            self._proc = ctx.Process(target=_in_child, args=(child, call), daemon=True)
+            self._proc = ctx.Process(target=_in_child, args=(self._spill, call), daemon=True)
             self._proc.start()
         except OSError:  # no process could be started: made here
             self._proc = None
+            self._spill.close()
             self._here()
-            return
-        child.close()
+        finally:
+            gc.unfreeze()
 
     def _here(self) -> None:
         """Make the call now, here (where a child would have started it): keep its outcome."""
@@ -76,17 +84,20 @@ class Beside(Generic[T]):
         """The call's value (or its exception), waiting for the child when there is one."""
         if self._proc is not None:
             proc, self._proc = self._proc, None
+            proc.join()
+            answer: tuple[bool, Any] | None = None
             try:
-                ok, payload = self._conn.recv()
-            except (EOFError, OSError, pickle.UnpicklingError):  # the child died without an answer
-                ok, payload = None, None
+                if proc.exitcode == 0:
+                    self._spill.seek(0)
+                    answer = pickle.load(self._spill)
+            except Exception:  # an answer cut short or that cannot be rebuilt: made here
+                answer = None
             finally:
-                self._conn.close()
-                proc.join()
-            if ok is None:  # made here after all
+                self._spill.close()
+            if answer is None:  # the child died without an answer, or could not give one
                 self._here()
             else:
-                self._call, self._done = None, (ok, payload)
+                self._call, self._done = None, answer
         if self._done is None:
             raise RuntimeError("the result of a call beside was already taken")
         (ok, payload), self._done = self._done, None
@@ -109,17 +120,19 @@ def beside(call: Callable[[], T], *, worth_it: bool = True) -> Beside[T]:
     return Beside(call, fork=worth_it and workers() > 1)
 
 
-def _in_child(conn: Any, call: Callable[[], Any]) -> None:
-    """In the child: make the call and send back (True, value) or (False, exception)."""
+def _in_child(spill: Any, call: Callable[[], Any]) -> None:
+    """In the child: make the call and write (True, value) or (False, exception) to ``spill``;
+    exit 0 only when it is all written (the parent reads no answer from a child that failed)."""
+    code = 1
     try:
         try:
             message: tuple[bool, Any] = (True, call())
         except Exception as exc:  # raised again in the parent
             message = (False, exc)
-        try:
-            conn.send(message)
-        except Exception:  # an unpicklable value or exception: the parent makes the call itself
-            pass
+        pickle.dump(message, spill, protocol=pickle.HIGHEST_PROTOCOL)
+        spill.flush()
+        code = 0
+    except BaseException:  # an unpicklable value or exception: the parent makes the call itself
+        pass
     finally:
-        conn.close()
-        os._exit(0)  # no exit handlers, no flushing of buffers the parent owns
+        os._exit(code)  # no exit handlers, no flushing of buffers the parent owns
