@@ -400,3 +400,32 @@ def test_pieces_in_small_blocks_join_to_the_same_sheet(case, block_rows):
         splice_module._BLOCK_ROWS, rowcells.BLOCK_ROWS = saved
     assert b"".join(pieces) == whole
     assert slow_small == slow
+
+
+def _decode_xstring(text: str) -> str:
+    """What a reader makes of stored text by the spec: each ``_xHHHH_``, left to right, one character."""
+    return re.sub(r"_x([0-9A-Fa-f]{4})_", lambda m: chr(int(m.group(1), 16)), text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["_", "x", "0", "_x", "_x0041", "x0041_", "_x0041_", "_x005F_", "\x01", "\r", "\x1f",
+                                 "\ufffe", "华", " ", "&"]), max_size=12).map("".join))
+def test_stored_text_reads_back_as_written_by_the_spec(text):
+    assert _decode_xstring(escape_text(text).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")) == text
+
+
+def test_escapes_next_to_each_other_and_before_a_control_character_are_all_protected(tmp_path):
+    from python_calamine import CalamineWorkbook
+
+    from corpus.build import edit_sheet, ledger, set_cell_xml
+
+    texts = ["_x0041_x0042_", "_x0041\x01", "a_x0041_\r", "_x005F_", "__x0041__", "_x00411_"]
+    assert escape_text(texts[0]) == "_x005F_x0041_x005F_x0042_"
+    assert escape_text(texts[1]) == "_x005F_x0041_x0001_"
+    book = ledger(tmp_path / "e.xlsx")
+    refs = ["A2", "A3", "A4", "A5", "B2", "B3"]  # cells of the ledger's four invoices
+    for ref, t in zip(refs, texts):  # the stored text, read by a real reader (calamine, as the tool reads)
+        edit_sheet(book, "Invoices", lambda x, ref=ref, t=t: set_cell_xml(
+            x, ref, f'<c r="{ref}" t="inlineStr"><is><t>{escape_text(t)}</t></is></c>'.encode()))
+    rows = CalamineWorkbook.from_path(str(book)).get_sheet_by_name("Invoices").to_python()
+    assert [rows[int(r[1]) - 1][ord(r[0]) - 65] for r in refs] == texts

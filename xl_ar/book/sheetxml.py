@@ -108,8 +108,13 @@ def _range_ref(r1: int, c1: int, r2: int, c2: int) -> str:
 # --------------------------------------------------------------------------- value rendering
 
 _NEEDS_ESCAPE = re.compile("[&<>\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]|_x[0-9A-Fa-f]{4}_")
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_X_ESCAPE = re.compile("_(x[0-9A-Fa-f]{4}_)")
+_ILLEGAL_CHARS = "\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ud800-\udfff\ufffe\uffff"
+_ILLEGAL = re.compile(f"[{_ILLEGAL_CHARS}]")
+# What escaping writes: a character XML cannot hold, or an underscore a reader would take as
+# the start of an escape: one before "xHHHH" and then an underscore, or a character that is
+# itself escaped (its escape starts with one). Looked for in one pass over the text as given,
+# so that escapes next to each other ("_x0041_x0042_") are all found.
+_CONTROL_ESCAPE = re.compile(f"[{_ILLEGAL_CHARS}]|_(?=x[0-9A-Fa-f]{{4}}(?:_|[{_ILLEGAL_CHARS}]))")
 _EXCEL_EPOCH = np.datetime64("1899-12-30", "us")
 
 
@@ -117,8 +122,9 @@ def escape_text(s: str) -> str:
     """Escape text for a ``<t>`` element the way Excel does.
 
     Characters XML 1.0 forbids (and CR, which parsers would turn into LF) become ``_xHHHH_``,
-    which Excel decodes; a literal ``_xHHHH_`` in the text gets its underscore escaped as
-    ``_x005F_`` so Excel does not decode it; ``&``, ``<``, ``>`` become entities. Text longer
+    which Excel decodes; an underscore that would start such an escape in what is stored (one
+    before ``xHHHH_``, or before ``xHHHH`` and an escaped character) is stored as ``_x005F_``, so
+    a reader decodes the text to what was written; ``&``, ``<``, ``>`` become entities. Text longer
     than the 32,767 characters a cell holds is cut, with a visible mark (Excel would refuse the
     whole file as corrupt).
     """
@@ -134,9 +140,12 @@ def escape_controls(s: str) -> str:
     openpyxl refuses control characters and writes a literal ``_x0041_`` unescaped (Excel
     would show ``A``); text escaped here is stored as Excel stores it and read back unchanged.
     """
-    if "_x" in s:
-        s = _X_ESCAPE.sub(r"_x005F_\1", s)
-    return _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", s)
+    return _CONTROL_ESCAPE.sub(_escape_one, s)
+
+
+def _escape_one(m: re.Match[str]) -> str:
+    c = m.group()
+    return "_x005F_" if c == "_" else f"_x{ord(c):04X}_"
 
 
 def escape_attr(s: str) -> str:
