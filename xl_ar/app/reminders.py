@@ -156,7 +156,7 @@ def build_reminders(
         return summary
     as_of = settings.as_of
     progress("compute", 0.2)
-    result = refresh(ledger, settings, as_of, policies)
+    result = refresh(ledger, settings, as_of, policies, parts=("stages", "legal"))  # what reminders use
     rules = tuple(getattr(policies, "stage_rules", DEFAULT_STAGE_RULES))
     stages = getattr(result, "stages", None)
     if stages is None:

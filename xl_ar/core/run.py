@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, fields
-from typing import Mapping
+from typing import Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -74,6 +74,10 @@ class RunResult(Position):
     legal: pd.DataFrame | None = None
 
 
+#: What a refresh computes beyond the position, all of it by default (see :class:`RunResult`).
+ALL_PARTS = frozenset({"credit", "stages", "kpis", "worklist", "warning", "legal"})
+
+
 def fee_terms(settings: Settings) -> FeeTerms:
     """The late-fee terms a run applies, from the settings."""
     return FeeTerms(settings.late_fee_policy, settings.late_fee_rate,
@@ -120,7 +124,8 @@ def _fees_by_terms(ledger: Ledger, items: pd.DataFrame, payments: pd.DataFrame, 
     return fee, notes, comp
 
 
-def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Policies | None = None) -> RunResult:
+def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Policies | None = None, *,
+            parts: Collection[str] = ALL_PARTS) -> RunResult:
     """Compute paid/open amounts, days late, buckets, late fees, the aging, credit and stages.
 
     Args:
@@ -128,6 +133,8 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
         settings: the run's settings.
         as_of: the as-of date; documents dated after it do not exist for this run.
         policies: credit settings, stage rules and owners (defaults when None).
+        parts: what to compute beyond the position (of :data:`ALL_PARTS`); the others are None.
+            The stages come with any part that needs them.
 
     Returns:
         The :class:`RunResult`.
@@ -227,18 +234,25 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
     position = Position(as_of, labels, invoices_out, aging, tieouts, unapplied, alloc, issues)
     policies = policies or Policies()
     kpi = policies.kpi
+    want = frozenset(parts)
+    if not want & {"stages", "kpis", "worklist", "legal"}:
+        return RunResult(**{f.name: getattr(position, f.name) for f in fields(Position)},
+                         credit=assess_credit(ledger, position, as_of, policies.credit, ledger.orders, fx=fx)
+                         if "credit" in want else None)
     stages = assign_stages(ledger, position, as_of, policies.stage_rules, policies.owners, calendar=policies.calendar)
     # The KPIs (with their month-end trend) need nothing the steps below make: on a large
     # ledger they are computed on a second core meanwhile.
     kpis = beside(lambda: compute_kpis(ledger, position, stages, as_of, kpi, trend=kpi.trend_months > 0, fx=fx),
-                  worth_it=len(inv) >= BESIDE_INVOICES)
-    credit = assess_credit(ledger, position, as_of, policies.credit, ledger.orders, fx=fx)
-    worklist = collections_worklist(ledger, position, stages, as_of, kpi.worklist_days_ahead, fx=fx)
-    warning = warning_table(ledger, position, as_of, kpi, fx=fx)
-    legal = _legal(ledger, position, stages, as_of)
+                  worth_it=len(inv) >= BESIDE_INVOICES) if "kpis" in want else None
     return RunResult(
         **{f.name: getattr(position, f.name) for f in fields(Position)},
-        credit=credit, stages=stages, kpis=kpis.result(), worklist=worklist, warning=warning, legal=legal,
+        credit=assess_credit(ledger, position, as_of, policies.credit, ledger.orders, fx=fx) if "credit" in want else None,
+        stages=stages,
+        worklist=collections_worklist(ledger, position, stages, as_of, kpi.worklist_days_ahead, fx=fx)
+        if "worklist" in want else None,
+        warning=warning_table(ledger, position, as_of, kpi, fx=fx) if "warning" in want else None,
+        legal=_legal(ledger, position, stages, as_of) if "legal" in want else None,
+        kpis=kpis.result() if kpis is not None else None,
     )
 
 

@@ -295,7 +295,7 @@ class StatementSource:
 
     def __init__(self, ledger: Ledger, settings: Settings, period_to: dt.date, result: RunResult | None = None):
         if result is None or result.as_of != period_to:
-            result = refresh(ledger, settings, period_to)
+            result = refresh(ledger, settings, period_to, parts=())  # the position is what a statement uses
         self.ledger, self.settings, self.period_to = ledger, settings, period_to
         docs = _documents(ledger, np.datetime64(period_to, "s"))
         self.n_b = len(settings.aging_edges) + 2
