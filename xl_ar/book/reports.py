@@ -23,7 +23,7 @@ from xl_ar.book.owned import OwnedSheet
 from xl_ar.book.sheetxml import col_letter
 from xl_ar.core.fx import missing_text, rate_lines
 from xl_ar.core.kpis import Kpis
-from xl_ar.core.money import to_major
+from xl_ar.core.money import CURRENCY_EXPONENTS, to_major
 from xl_ar.core.stages import CHANNEL_LABELS, STAGE_TEXTS
 
 #: Report sheets: canonical name -> (English name, Chinese name).
@@ -44,6 +44,7 @@ _T = {
         "c_head": ("Owner", "CustomerID", "Name", "Class", "Currency", "Stage", "Overdue", "Due soon", "Oldest invoice",
                    "Days late", "Days to due", "Late fees", "Promise date", "Promised", "Broken promises", "Next action date",
                    "Next action", "Channel", "Account manager"),
+        "c_base": ("Overdue in {ccy}", "Due soon in {ccy}"),
         "none": "Nothing to collect", "no_owner": "(no owner)",
         "w_title": "Warning table as of {as_of}: open items by days to due date × amount × customer class ({ccy})",
         "w_amount": "Open amount", "w_count": "Number of invoices", "w_band": "Days to due date",
@@ -69,6 +70,7 @@ _T = {
         "c_title": "催收工作表 截止 {as_of}：有逾期或 {days} 天内到期发票的客户",
         "c_head": ("负责人", "客户编号", "客户名称", "客户等级", "币种", "催收阶段", "逾期金额", "即将到期金额", "最早到期发票",
                    "逾期天数", "距到期天数", "滞纳金", "承诺付款日", "承诺金额", "违约次数", "下次跟进日期", "下一步行动", "方式", "客户经理"),
+        "c_base": ("逾期金额（折{ccy}）", "即将到期金额（折{ccy}）"),
         "none": "暂无需要催收的客户", "no_owner": "（未分配）",
         "w_title": "预警表 截止 {as_of}：未收发票按距到期天数 × 金额 × 客户等级（{ccy}）",
         "w_amount": "未收金额", "w_count": "发票张数", "w_band": "距到期日", "class": "{c} 类客户", "total": "合计",
@@ -122,7 +124,9 @@ def collections_rows(worklist: pd.DataFrame, lang: str, as_of: dt.date | None = 
     """
     t, zh = _T[lang], lang == "zh"
     title = t["c_title"].format(as_of=f"{as_of:%Y-%m-%d}" if as_of else "", days=days_ahead)
-    rows: list[list] = [[(title, "title")], [(h, "header") for h in t["c_head"]]]
+    base = _base_currency(worklist)
+    heads = list(t["c_head"]) + ([h.format(ccy=base) for h in t["c_base"]] if base else [])
+    rows: list[list] = [[(title, "title")], [(h, "header") for h in heads]]
     # One pass over plain column lists (no per-row pandas): the work list has a row per customer.
     sfx = "_zh" if zh else ""
     names = ("owner" + sfx, "customer_id", "name", "class", "currency", "stage_label" + sfx, "overdue_minor",
@@ -140,9 +144,23 @@ def collections_rows(worklist: pd.DataFrame, lang: str, as_of: dt.date | None = 
             _money(fee, exp), _date(p_date), _money(p_minor, exp), (int(broken), "integer") if broken else None,
             _date(next_date), action, CHANNEL_LABELS.get(channel, channel) if zh else channel, manager,
         ])
+    if base:  # each row's amounts in the base currency (blank where its currency has no rate)
+        base_exp = CURRENCY_EXPONENTS.get(base, 2)
+        for row, over, soon in zip(rows[2:], worklist["overdue_base_minor"].tolist(),
+                                   worklist["due_soon_base_minor"].tolist()):
+            row += [_money(over, base_exp), _money(soon, base_exp)]
     if worklist.empty:
         rows.append([t["none"]])
     return rows
+
+
+def _base_currency(worklist: pd.DataFrame) -> str | None:
+    """The base currency when the work list holds rows in another one (then the sheet adds the
+    amounts in the base currency, to compare and total across currencies), else None."""
+    if worklist.empty or "base_currency" not in worklist:
+        return None
+    base = str(worklist["base_currency"].iat[0])
+    return base if (worklist["currency"] != base).any() else None
 
 
 def _warning_layout(table: pd.DataFrame, lang: str, as_of: dt.date | None) -> tuple[list[list], list[str]]:
@@ -295,7 +313,7 @@ def dashboard_charts(kpis: Kpis, lang: str, sheet: str) -> list[ChartSpec]:
 
 #: Column widths of the report sheets.
 COLLECTIONS_WIDTHS = {1: 16, 2: 12, 3: 28, 4: 8, 5: 8, 6: 12, 7: 14, 8: 14, 9: 14, 10: 9, 11: 10, 12: 12, 13: 12,
-                      14: 14, 15: 9, 16: 13, 17: 50, 18: 10, 19: 14}
+                      14: 14, 15: 9, 16: 13, 17: 50, 18: 10, 19: 14, 20: 16, 21: 16}
 
 
 def report_sheets(result: Any, kpis: Kpis, worklist: pd.DataFrame, warning: pd.DataFrame, lang: str,
@@ -321,7 +339,8 @@ def report_sheets(result: Any, kpis: Kpis, worklist: pd.DataFrame, warning: pd.D
     d_rows, spots = _dashboard_layout(kpis, lang)
     return [
         OwnedSheet(names["Collections"], collections_rows(worklist, lang, as_of, days_ahead), COLLECTIONS_WIDTHS,
-                   autofilter=f"A2:{col_letter(len(_T[lang]['c_head']))}{n + 2}" if n else None),
+                   autofilter=f"A2:{col_letter(len(_T[lang]['c_head']) + (2 if _base_currency(worklist) else 0))}{n + 2}"
+                   if n else None),
         OwnedSheet(names["Warnings"], w_rows, {1: 20, **{j: 14 for j in range(2, max(len(r) for r in w_rows) + 1)}},
                    merged=tuple(merged)),
         OwnedSheet(names["Dashboard"], d_rows, {1: 30, 2: 16, **{j: 14 for j in range(3, spots["width"] + 1)}},
