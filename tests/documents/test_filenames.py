@@ -73,3 +73,13 @@ def test_statement_file_stems_keep_the_period(tmp_path):
     assert stem.startswith("ST-CCC") and stem.endswith("-20250101-20250331")
     assert len(stem.encode()) <= MAX_STEM_BYTES + 21
     (tmp_path / f"{stem}.xlsx").write_bytes(b"")  # the file system takes it
+
+
+def test_names_of_one_folder_that_differ_only_in_case_are_told_apart():
+    from xl_ar.documents.filenames import case_safe
+
+    ids = ["C1", "c1", "C2", "C1", "Ab", "AB", "ab", "x/y"]
+    stems = case_safe([safe_stem(i, "customer") for i in ids], ids)
+    assert stems[2] == "C2" and stems[7] == safe_stem("x/y", "customer")  # alone: unchanged
+    assert stems[0] == stems[3] != stems[1] and stems[0].startswith("C1-") and stems[1].startswith("c1-")
+    assert len({s.casefold() for s in stems}) == len(set(ids))  # one file per customer, whatever the file system

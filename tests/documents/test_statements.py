@@ -371,3 +371,19 @@ def test_a_batch_font_holds_every_character_a_statement_draws(ledger_settings, t
                 if st.customer_id == "C1" and lang == "zh":
                     text = _pdf_checks(data, tmp_path, "c1-batch")
                     assert "（大写：人民币捌仟元整）" in text and "8,000.00" in text
+
+
+def test_customers_whose_ids_differ_only_in_case_get_a_file_each(tmp_path, capsys):
+    path = book(tmp_path)
+    wb = openpyxl.load_workbook(path)
+    wb["Customers"].append(["c1", "Lower Case Co", "B", "", "", "", 30, 1000.0, "", "en"])
+    wb["Invoices"].append(["I9", "c1", dt.datetime(2025, 3, 1), dt.datetime(2025, 3, 31), 50.0, "CNY", "", "", "", ""])
+    wb.save(path)
+    out = tmp_path / "out"
+    assert cli("statements", str(path), "--from", "2025-02-01", "--to", "2025-03-31", "--out", str(out),
+               "--format", "xlsx", "--quiet") in (0, 1)
+    names = sorted(p.name for p in out.iterdir())
+    assert len(names) == 3 and len({n.casefold() for n in names}) == 3, names
+    assert "ST-C2-20250201-20250331.xlsx" in names  # a customer alone keeps its plain name
+    assert sum(n.startswith(("ST-C1-", "ST-c1-")) and len(n) == len("ST-C1-12345678-20250201-20250331.xlsx")
+               for n in names) == 2

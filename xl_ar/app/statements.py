@@ -16,7 +16,7 @@ from typing import Any, Sequence
 from xl_ar.core.issues import Issue, has_errors
 from xl_ar.documents.bulk import in_order
 from xl_ar.documents.statement_xlsx import write_statement_xlsx
-from xl_ar.documents.statements import Statement, build_statements, file_stem, fmt_money
+from xl_ar.documents.statements import Statement, build_statements, customer_stems, file_stem, fmt_money
 from xl_ar.core.progress import Progress, quiet
 
 FORMATS = ("xlsx", "pdf")
@@ -140,16 +140,18 @@ def run_statements(
             batch = stack.enter_context(BatchFonts(report.statements, lang))
         pdf_failed: list[str] = []  # this process's first PDF failure: the same for every statement
 
+        stems = customer_stems(report.statements)
+
         def make(k: int) -> tuple[list[Path], str | None]:
             """Statement ``k``'s files, and why its PDF could not be made."""
             from xl_ar.documents.pdf import PdfError, write_statement_pdf
 
             st, files = report.statements[k], []
             if "xlsx" in formats:
-                files.append(write_statement_xlsx(st, out / f"{file_stem(st)}.xlsx", lang))
+                files.append(write_statement_xlsx(st, out / f"{file_stem(st, stems[k])}.xlsx", lang))
             if "pdf" in formats and not pdf_failed:
                 try:
-                    files.append(write_statement_pdf(st, out / f"{file_stem(st)}.pdf", lang, batch=batch))
+                    files.append(write_statement_pdf(st, out / f"{file_stem(st, stems[k])}.pdf", lang, batch=batch))
                 except PdfError as exc:
                     pdf_failed.append(str(exc))
                     return files, str(exc)

@@ -5,7 +5,8 @@ sheet's XML decodes to BEL), path separators, a Windows device name (``CON``), o
 characters (most file systems allow 255 *bytes* per name, and a Chinese character takes three
 in UTF-8). The name keeps what is readable of the id and, whenever anything had to be changed
 or cut, ends with a short digest of the original, so two ids that clean up to the same text
-(``A/B`` and ``A:B``, two long ids sharing their first hundred characters) never share a file.
+(``A/B`` and ``A:B``, two long ids sharing their first hundred characters) never share a file;
+:func:`case_safe` does the same for the names of one folder that differ only in letter case.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 
 #: Bytes (UTF-8) the stem may take: room left for a suffix (``_dunning_9a053c``) and the extension.
 MAX_STEM_BYTES = 120
@@ -47,6 +49,28 @@ def safe_stem(text: object, fallback: str, *, allowed: str | None = None, max_by
     if not s:
         return fallback + ("-" + _digest(original) if original.strip() else "")
     return f"{s}-{_digest(original)}" if changed else s
+
+
+def case_safe(stems: Sequence[str], originals: Sequence[object]) -> list[str]:
+    """The stems of one folder's files, none two of them equal but for letter case.
+
+    Windows and macOS file systems do not tell ``C1`` from ``c1``: the second file would replace
+    the first. Every stem that equals another one of a different original but for case gets
+    ``-`` and 8 hex digits of its original's digest (the others stay as they are).
+
+    Args:
+        stems: :func:`safe_stem` of each original, in order.
+        originals: what each stem was made from (the same original may come more than once).
+
+    Returns:
+        The stems, in order.
+    """
+    made_from: dict[str, set[str]] = {}
+    texts = ["" if o is None else str(o) for o in originals]
+    for stem, text in zip(stems, texts):
+        made_from.setdefault(stem.casefold(), set()).add(text)
+    return [stem if len(made_from[stem.casefold()]) == 1 else f"{stem}-{_digest(text)}"
+            for stem, text in zip(stems, texts)]
 
 
 def _cut(s: str, max_bytes: int) -> str:

@@ -33,7 +33,7 @@ from xl_ar.core.ledger import Ledger
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_major
 from xl_ar.core.run import RunResult, refresh
 from xl_ar.core.settings import Settings
-from xl_ar.documents.filenames import safe_stem
+from xl_ar.documents.filenames import case_safe, safe_stem
 from xl_ar.documents.numerals import capital_amount
 
 #: Line kinds and the codes used in line keys ("INV|I2"): one namespace per ledger sheet,
@@ -199,14 +199,22 @@ def statement_id(customer_id: str, period_from: dt.date, period_to: dt.date) -> 
     return f"ST-{customer_id}-{period_from:%Y%m%d}-{period_to:%Y%m%d}"
 
 
-def file_stem(statement: Statement) -> str:
+def file_stem(statement: Statement, cid: str | None = None) -> str:
     """A file name (without extension) safe on Windows, macOS and Linux, bounded and unique.
 
     ``ST-<customer>-<from>-<to>``: the customer id made safe by :func:`safe_stem` (cut, and
-    told apart by a digest, when it had to be changed), the period always kept whole.
+    told apart by a digest, when it had to be changed), the period always kept whole. A run
+    writing many statements into one folder passes ``cid`` from :func:`customer_stems`.
     """
-    cid = safe_stem(statement.customer_id, "customer")
+    cid = cid if cid is not None else safe_stem(statement.customer_id, "customer")
     return f"ST-{cid}-{statement.period_from:%Y%m%d}-{statement.period_to:%Y%m%d}"
+
+
+def customer_stems(statements: Sequence[Statement]) -> list[str]:
+    """Each statement's customer part of its file name, none two equal but for letter case
+    (customers ``C1`` and ``c1`` would share a file on Windows and macOS)."""
+    ids = [st.customer_id for st in statements]
+    return case_safe([safe_stem(c, "customer") for c in ids], ids)
 
 
 def fmt_money(minor: int, exp: int) -> str:
