@@ -177,7 +177,8 @@ def plan_reminders(
     # Items not in any stage yet, due within the window: listed with a customer's letter only.
     soon = live & (stage == "") & (days_to_due >= 0) & (days_to_due <= days_ahead)
     cust = inv["customer_id"].to_numpy(dtype=object)
-    customers = ledger.customers.drop_duplicates("customer_id").set_index("customer_id", drop=False)
+    # Each customer's row as a dict, made in one pass (a .loc look-up per reminder cost more).
+    customers = ledger.customers.drop_duplicates("customer_id").set_index("customer_id", drop=False).to_dict("index")
     issues: list[Issue] = []
     out: list[Reminder] = []
     labels = stages["stage_label"].to_numpy(dtype=object)
@@ -202,7 +203,7 @@ def plan_reminders(
         # Listed: the items whose step has come, the customer's other dunned items no worse than
         # the governing one (so the letter's tone fits every line), and the items due soon.
         pos = [p for p in pos if action[p] or soon[p] or rank(p) <= rank(gov)]
-        c = customers.loc[cid] if cid in customers.index else None
+        c = customers.get(cid)
         lang = str(c["language"]) if c is not None and str(c.get("language", "")) in ("zh", "en") else language
         klass = (str(c["class"]).strip().upper() if c is not None else "") or "B"
         row = int(c["row"]) if c is not None else 0
