@@ -104,3 +104,13 @@ def _parts(book):
 
     with zipfile.ZipFile(book) as z:
         return {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}
+
+
+def test_no_temporary_file_means_made_here(two, monkeypatch):
+    import tempfile
+
+    def no_file(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", no_file)
+    assert bs.beside(lambda: os.getpid()).result() == os.getpid()

@@ -4,7 +4,7 @@ A refresh at a full sheet spends seconds in steps that need only what the run al
 and hand back a small result: the KPIs with their month-end trend, say, need the ledger and
 its position, and return a few tables. :func:`beside` forks the run where the system can fork
 safely (Linux); the child sees everything the parent prepared (copy on write: nothing is
-copied or pickled on the way in), computes, and sends back the pickled result while the parent
+copied or pickled on the way in), computes, and writes back the pickled result while the parent
 goes on with the run's other steps. What comes back is the very value the call would have
 returned here, so a run's results do not depend on where a piece was computed.
 
@@ -12,9 +12,9 @@ Nothing is lost when the child cannot help: where the system cannot fork (Window
 with ``XL_AR_WORKERS=1``, on one core, or when no process can be started (no memory or
 process slots left), the call is made here at once, where the child would have started. A
 child that dies without an answer (killed, out of memory) costs only time: the call is then
-made here when its result is asked for. An
-exception raised by the call in the child is raised again here, as the call would have raised
-it (when it cannot be sent back, the call is made here and raises itself).
+made here when its result is asked for. An exception raised by the call in the child is raised
+again here, as the call would have raised it (when it cannot be sent back, the call is made
+here and raises itself).
 """
 
 from __future__ import annotations
@@ -56,18 +56,19 @@ class Beside(Generic[T]):
             self._here()
             return
         ctx = multiprocessing.get_context("fork")
-        # The answer comes back through a file without a name (not a pipe, which pickles the
-        # whole answer in memory on both sides: a spliced sheet is 100 MB deflated).
-        self._spill = tempfile.TemporaryFile()
         # Objects that exist now are left out of the child's garbage collections: a collection
         # writes to every object it visits, and each page written is then copied for the child.
         gc.freeze()
         try:
+            # The answer comes back through a file without a name (a pipe would hold the whole
+            # pickled answer in memory on both sides at once).
+            self._spill = tempfile.TemporaryFile()
             self._proc = ctx.Process(target=_in_child, args=(self._spill, call), daemon=True)
             self._proc.start()
-        except OSError:  # no process could be started: made here
+        except OSError:  # no temporary file or no process could be made: made here
             self._proc = None
-            self._spill.close()
+            if self._spill is not None:
+                self._spill.close()
             self._here()
         finally:
             gc.unfreeze()
