@@ -96,7 +96,11 @@ def test_the_work_list_shows_days_to_due_not_negative_days_late(tmp_path, capsys
     late = [r for r in rows.values() if r[9] is not None]
     assert late and all(r[9] > 0 and r[10] is None for r in late)
     assert all(r[9] is None or r[9] > 0 for r in rows.values())  # never a negative or zero "days late"
-    assert ws.auto_filter.ref == f"A2:S{ws.max_row}"
+    # C2's USD invoice puts a second currency on the list: the amounts in CNY follow (blank: no USD rate)
+    assert head[19:] == ["逾期金额（折CNY）", "即将到期金额（折CNY）"] and ws.auto_filter.ref == f"A2:U{ws.max_row}"
+    usd = [r for r in ws.iter_rows(min_row=3, values_only=True) if r[4] == "USD"]
+    assert usd and all(r[19:] == (None, None) for r in usd)
+    assert all(r[19] == r[6] for r in ws.iter_rows(min_row=3, values_only=True) if r[4] == "CNY")
 
 
 def _typed_right_of_the_table(tmp_path, header: str | None) -> Path:
