@@ -83,3 +83,17 @@ def test_round_trip(minor):
     words = rmb_capital(minor)
     assert _back(words) == minor
     assert words.endswith("整") == (minor % 100 == 0)
+
+
+def test_an_english_run_never_imports_the_numerals_library():
+    import subprocess
+    import sys
+
+    code = ("import sys, xl_ar.cli, xl_ar.app.reminders, xl_ar.app.statements, xl_ar.documents.feetext;"
+            "print('cn2an' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    from xl_ar.documents import numerals
+
+    numerals.prepare(["en", "en"])
+    numerals.prepare(["en", "zh"])  # a Chinese document to come: imported before workers fork
+    assert "cn2an" in sys.modules and numerals.chinese_integer(12) == "十二"

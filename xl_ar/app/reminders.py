@@ -21,7 +21,7 @@ from xl_ar.core.issues import Issue, has_errors
 from xl_ar.core.ledger import place
 from xl_ar.core.progress import Progress, quiet
 from xl_ar.core.stages import DEFAULT_STAGE_RULES, assign_stages, owners_from_settings
-from xl_ar.documents import parse_docs_settings
+from xl_ar.documents import numerals, parse_docs_settings
 from xl_ar.documents.bulk import in_order
 from xl_ar.documents.mail import Attachment, UnsafeHeader, build_email, eml_bytes, items_header, sms_segments, write_atomic
 from xl_ar.documents.outbox import (OUTBOX_SHEETS, PERSON_FIELDS, OutboxEntry, logged_ids, outbox_from_rows,
@@ -241,6 +241,7 @@ def build_reminders(
         # The letters' font is cut here while the workers make the other messages; they make the
         # letters last (one after another, or here first, where there are no workers).
         cut = getattr(fonts, "cut", None)
+        numerals.prepare(r.lang for r in reminders)
         for entry, sms, eml, warned in in_order(make, len(reminders), done, later=early, meanwhile=cut):
             summary.issues += warned
             if sms is not None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from xl_ar.core.issues import Issue, has_errors
+from xl_ar.documents import numerals
 from xl_ar.documents.bulk import in_order
 from xl_ar.documents.statement_xlsx import write_statement_xlsx
 from xl_ar.documents.statements import Statement, build_statements, customer_stems, file_stem, fmt_money
@@ -160,6 +161,7 @@ def run_statements(
         def done(made: int) -> None:
             progress("write", 0.5 + 0.5 * made / n)
 
+        numerals.prepare(lang or st.lang for st in report.statements)
         for files, failed in in_order(make, len(report.statements), done):
             report.files += files
             if failed and not any(i.where == "PDF" for i in report.issues):  # said once

@@ -12,10 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Sequence
 
-import cn2an
-
 from xl_ar.core.feebasis import FeeBasis, interest_from
 from xl_ar.core.money import to_major
+from xl_ar.documents.numerals import chinese_integer
 
 #: Reference series -> (Chinese name, English name).
 REFERENCE_NAMES = {"boe-base": ("英格兰银行基准利率", "Bank of England Bank Rate"),
@@ -42,7 +41,7 @@ def _pct(share: float, places: int = 2) -> str:
 def _wan(share: float) -> str:
     """0.0005 -> "万分之五" when the daily rate is a whole number of ten-thousandths, else ""."""
     n = share * 10_000
-    return f"万分之{cn2an.an2cn(int(round(n)))}" if abs(n - round(n)) < 1e-9 and round(n) >= 1 else ""
+    return f"万分之{chinese_integer(int(round(n)))}" if abs(n - round(n)) < 1e-9 and round(n) >= 1 else ""
 
 
 def _rate(b: FeeBasis, zh: bool) -> str:

@@ -1,8 +1,8 @@
 """Amounts in Chinese capital numerals (大写金额), as Chinese business letters, statements and
 balance confirmations carry them next to the figures.
 
-The conversion is ``cn2an``'s RMB mode, behind one function so the rest of the package never
-sees the library. It is fed an exact decimal string built from integer minor units, never a
+The conversion is ``cn2an``'s RMB mode, behind these functions so the rest of the package never
+sees the library (imported on first use). It is fed an exact decimal string built from integer minor units, never a
 float, so 0.01 is 壹分 and not a rounding artefact.
 
 Decisions: the forms follow the usual examples and the 支付结算办法 usage common in
@@ -14,8 +14,7 @@ numerals: other currencies have no such convention, so :func:`capital_amount` gi
 from __future__ import annotations
 
 from decimal import Decimal
-
-import cn2an
+from typing import Any, Iterable
 
 #: The currencies written in capital numerals, with the word put before the amount.
 CAPITAL_CURRENCIES = {"CNY": "人民币", "RMB": "人民币"}
@@ -38,7 +37,26 @@ def rmb_capital(minor: int, exp: int = 2) -> str:
     if value != value.quantize(Decimal("0.01")):
         raise ValueError(f"{value} has a part below 分 (0.01)")
     text = f"{value.quantize(Decimal('0.01')):f}"
-    return cn2an.an2cn(text, "rmb")
+    return _cn2an().an2cn(text, "rmb")
+
+
+def chinese_integer(n: int) -> str:
+    """A whole number in ordinary Chinese numerals: ``5`` -> ``五``, ``12`` -> ``十二``."""
+    return _cn2an().an2cn(int(n))
+
+
+def prepare(langs: Iterable[str]) -> None:
+    """Import the library now when a Chinese document is to come (before workers fork, so that
+    they do not each import it again)."""
+    if "zh" in set(langs):
+        _cn2an()
+
+
+def _cn2an() -> Any:
+    """The library, imported on first use (about 0.15 s: an English run never needs it)."""
+    import cn2an
+
+    return cn2an
 
 
 def capital_amount(minor: int, exp: int, currency: str) -> str:
