@@ -12,22 +12,26 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import sys
 from typing import Callable
-
-_trim: Callable[[int], int] | None | bool = False  # False: not looked up yet
 
 
 def return_free_memory() -> None:
     """Return the heap's free pages to the system where the C library can (glibc on Linux)."""
-    global _trim
-    if _trim is False:
-        _trim = None
-        if sys.platform.startswith("linux"):
-            try:
-                _trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-                _trim.argtypes, _trim.restype = [ctypes.c_size_t], ctypes.c_int
-            except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
-                _trim = None
-    if _trim is not None:
-        _trim(0)
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None where there is none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim

@@ -214,11 +214,11 @@ class _OtherSheets:
     """
 
     def __init__(self, pkg: WorkbookPackage, screening: Screening):
-        screens = sorted(screening.sheets.values(), key=lambda s: -s.size)
-        names = [s.name for s in screens[1:] if s.size >= BESIDE_BYTES]
+        largest = max(screening.sheets.values(), key=lambda s: s.size, default=None)
+        names = [s.name for s in screening.sheets.values() if s is not largest and s.size >= BESIDE_BYTES]
         self._futures: dict[str, Future[Any]] = {}
         self._pool: ThreadPoolExecutor | None = None
-        if not names or screens[0].size < BESIDE_BYTES:
+        if not names:  # no sheet but the largest is that large: the caller parses them all
             return
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="xl-ar-read")
         local = threading.local()
@@ -228,8 +228,7 @@ class _OtherSheets:
                 local.wb = _open_calamine(pkg, screening)
             return local.wb.get_sheet_by_name(name)
 
-        order = {n: i for i, n in enumerate(s.name for s in screening.sheets.values())}
-        for name in sorted(names, key=order.__getitem__):
+        for name in names:
             self._futures[name] = self._pool.submit(parse, name)
         self._pool.submit(lambda: local.__dict__.pop("wb").close() if hasattr(local, "wb") else None)
 

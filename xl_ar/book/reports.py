@@ -337,10 +337,10 @@ def report_sheets(result: Any, kpis: Kpis, worklist: pd.DataFrame, warning: pd.D
     n = len(worklist)
     w_rows, merged = _warning_layout(warning, lang, as_of)
     d_rows, spots = _dashboard_layout(kpis, lang)
+    c_rows = collections_rows(worklist, lang, as_of, days_ahead)
     return [
-        OwnedSheet(names["Collections"], collections_rows(worklist, lang, as_of, days_ahead), COLLECTIONS_WIDTHS,
-                   autofilter=f"A2:{col_letter(len(_T[lang]['c_head']) + (2 if _base_currency(worklist) else 0))}{n + 2}"
-                   if n else None),
+        OwnedSheet(names["Collections"], c_rows, COLLECTIONS_WIDTHS,
+                   autofilter=f"A2:{col_letter(len(c_rows[1]))}{n + 2}" if n else None),  # the header row's width
         OwnedSheet(names["Warnings"], w_rows, {1: 20, **{j: 14 for j in range(2, max(len(r) for r in w_rows) + 1)}},
                    merged=tuple(merged)),
         OwnedSheet(names["Dashboard"], d_rows, {1: 30, 2: 16, **{j: 14 for j in range(3, spots["width"] + 1)}},

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from xl_ar.book.deflate import DeflatedPart, deflate_pieces
+from xl_ar.book.deflate import deflate_pieces
 from xl_ar.book.rowcells import RenderedRows, prepare_column
 from xl_ar.book.sheetxml import (
     MAIN_NS,
@@ -458,7 +458,10 @@ def splice_pieces(sheet_xml: bytes, *, header_row: int, columns: Sequence[OutCol
 
 def splice_sheet(pkg: WorkbookPackage, name: str, *, header_row: int, columns: Sequence[OutColumn], rows: Any,
                  values: Sequence[Any]) -> str:
-    """Write computed columns into a worksheet of a package: :func:`spliced_sheet`, then set.
+    """Write computed columns into a worksheet of a package (:func:`splice_columns`, then set).
+
+    The new part is deflated as it is spliced (a full sheet's XML is never joined) and compared
+    on the way with the part as the file has it, so an unchanged sheet is still known as such.
 
     Args:
         pkg: the package.
@@ -468,22 +471,11 @@ def splice_sheet(pkg: WorkbookPackage, name: str, *, header_row: int, columns: S
     Returns:
         The worksheet's part name.
     """
-    new = spliced_sheet(pkg, name, header_row=header_row, columns=columns, rows=rows, values=values)
-    return pkg.set_sheet(name, new, cleared=(header_row, [c.index for c in columns]))
-
-
-def spliced_sheet(pkg: WorkbookPackage, name: str, *, header_row: int, columns: Sequence[OutColumn], rows: Any,
-                  values: Sequence[Any]) -> DeflatedPart:
-    """A worksheet's new content with computed columns spliced in; the package is not changed.
-
-    Deflated as it is spliced (a full sheet's XML is never joined) and compared on the way with
-    the part as the file has it, so an unchanged sheet is still known as such. Give it to
-    ``pkg.set_sheet(name, new, cleared=(header_row, [c.index for c in columns]))``.
-    """
     part = pkg.sheet_part(name)
     xml = pkg.read(part)
     pieces = splice_pieces(xml, header_row=header_row, columns=columns, rows=rows, values=values)
-    return deflate_pieces(pieces, original=None if part in pkg.changed_parts else xml)
+    new = deflate_pieces(pieces, original=None if part in pkg.changed_parts else xml)
+    return pkg.set_sheet(name, new, cleared=(header_row, [c.index for c in columns]))
 
 
 def _splice(sheet_xml: bytes, header_row: int, columns: Sequence[OutColumn], rows: Any,

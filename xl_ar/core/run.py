@@ -235,11 +235,8 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
     policies = policies or Policies()
     kpi = policies.kpi
     want = frozenset(parts)
-    if not want & {"stages", "kpis", "worklist", "legal"}:
-        return RunResult(**{f.name: getattr(position, f.name) for f in fields(Position)},
-                         credit=assess_credit(ledger, position, as_of, policies.credit, ledger.orders, fx=fx)
-                         if "credit" in want else None)
-    stages = assign_stages(ledger, position, as_of, policies.stage_rules, policies.owners, calendar=policies.calendar)
+    stages = assign_stages(ledger, position, as_of, policies.stage_rules, policies.owners, calendar=policies.calendar) \
+        if want & {"stages", "kpis", "worklist", "legal"} else None
     # The KPIs (with their month-end trend) need nothing the steps below make: on a large
     # ledger they are computed on a second core meanwhile.
     kpis = beside(lambda: compute_kpis(ledger, position, stages, as_of, kpi, trend=kpi.trend_months > 0, fx=fx),
