@@ -17,6 +17,7 @@ from xl_ar.book.sheetxml import (
     OutColumn,
     col_index,
     col_letter,
+    decode_xstring,
     escape_text,
     excel_serials,
 )
@@ -402,16 +403,11 @@ def test_pieces_in_small_blocks_join_to_the_same_sheet(case, block_rows):
     assert slow_small == slow
 
 
-def _decode_xstring(text: str) -> str:
-    """What a reader makes of stored text by the spec: each ``_xHHHH_``, left to right, one character."""
-    return re.sub(r"_x([0-9A-Fa-f]{4})_", lambda m: chr(int(m.group(1), 16)), text)
-
-
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.sampled_from(["_", "x", "0", "_x", "_x0041", "x0041_", "_x0041_", "_x005F_", "\x01", "\r", "\x1f",
                                  "\ufffe", "华", " ", "&"]), max_size=12).map("".join))
 def test_stored_text_reads_back_as_written_by_the_spec(text):
-    assert _decode_xstring(escape_text(text).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")) == text
+    assert decode_xstring(escape_text(text).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")) == text
 
 
 def test_escapes_next_to_each_other_and_before_a_control_character_are_all_protected(tmp_path):

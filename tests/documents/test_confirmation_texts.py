@@ -32,7 +32,8 @@ from xl_ar.app.refresh import load
 from xl_ar.book.newbook import build_ledger_workbook
 from xl_ar.book.reader import read_book
 from xl_ar.book.sheetxml import escape_controls
-from xl_ar.documents.confirmations import ReplyError, decode_xstring, read_reply
+from xl_ar.book.sheetxml import decode_xstring
+from xl_ar.documents.confirmations import ReplyError, read_reply
 from xl_ar.documents.statement_xlsx import statement_xlsx_bytes, write_statement_xlsx
 from xl_ar.documents.statements import (
     DISPUTE_COL,

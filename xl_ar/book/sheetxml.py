@@ -114,6 +114,7 @@ _ILLEGAL = re.compile(f"[{_ILLEGAL_CHARS}]")
 # the start of an escape: one before "xHHHH" and then an underscore, or a character that is
 # itself escaped (its escape starts with one). Looked for in one pass over the text as given,
 # so that escapes next to each other ("_x0041_x0042_") are all found.
+_XSTRING = re.compile(r"_x([0-9A-Fa-f]{4})_")  # an escape as a reader decodes it
 _CONTROL_ESCAPE = re.compile(f"[{_ILLEGAL_CHARS}]|_(?=x[0-9A-Fa-f]{{4}}(?:_|[{_ILLEGAL_CHARS}]))")
 _EXCEL_EPOCH = np.datetime64("1899-12-30", "us")
 
@@ -146,6 +147,27 @@ def escape_controls(s: str) -> str:
 def _escape_one(m: re.Match[str]) -> str:
     c = m.group()
     return "_x005F_" if c == "_" else f"_x{ord(c):04X}_"
+
+
+def decode_xstring(text: str) -> str:
+    """Decode the ``_xHHHH_`` escapes of a cell's text as the file stores it (``ST_Xstring``).
+
+    Left to right, each ``_xHHHH_`` (hex digits in either case) stands for the UTF-16 code unit
+    HHHH, so ``_x0001_`` is U+0001, ``_x005F_`` an underscore and ``_x005F_x0041_`` the literal
+    text ``_x0041_``; a high and a low surrogate in a row make the one character they encode
+    (``_xD83D__xDE00_`` is "😀"). Any other text is left as it is. The inverse of
+    :func:`escape_controls`.
+
+    Args:
+        text: the text as stored.
+
+    Returns:
+        The text it stands for.
+    """
+    if "_x" not in text:
+        return text
+    out = _XSTRING.sub(lambda m: chr(int(m.group(1), 16)), text)
+    return out.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
 
 
 def escape_attr(s: str) -> str:

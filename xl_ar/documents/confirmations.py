@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from xl_ar.book.package import BookError, WorkbookPackage
-from xl_ar.book.sheetxml import split_ref
+from xl_ar.book.sheetxml import decode_xstring, split_ref
 from xl_ar.core import convert
 from xl_ar.core.issues import Issue, has_errors
 from xl_ar.documents.statements import (
@@ -38,7 +38,6 @@ YES = {"en": "yes", "zh": "是"}
 _MORE_YES = {"有异议", "异议", "不符", "不对", "错误", "wrong", "dispute", "×", "✗", "✘"}
 #: The marker versions read: "1" (statements made before its texts were encoded) and the current one.
 MARKER_VERSIONS = ("1", MARKER_VERSION)
-_XSTRING = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 
 class ReplyError(Exception):
@@ -132,26 +131,6 @@ def _yes(v: Any) -> bool | None:
         return convert.parse_bool(v)
     except ValueError:
         return True if str(v).strip().lower() in _MORE_YES else None
-
-
-def decode_xstring(text: str) -> str:
-    """Decode the ``_xHHHH_`` escapes of a cell's text as the file stores it (``ST_Xstring``).
-
-    Left to right, each ``_xHHHH_`` (hex digits in either case) stands for the UTF-16 code unit
-    HHHH, so ``_x0001_`` is U+0001, ``_x005F_`` an underscore and ``_x005F_x0041_`` the literal
-    text ``_x0041_``; a high and a low surrogate in a row make the one character they encode
-    (``_xD83D__xDE00_`` is "😀"). Any other text is left as it is.
-
-    Args:
-        text: the text as stored.
-
-    Returns:
-        The text it stands for.
-    """
-    if "_x" not in text:
-        return text
-    out = _XSTRING.sub(lambda m: chr(int(m.group(1), 16)), text)
-    return out.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
 
 
 def _marker_text(cell: str) -> str:
