@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import zlib
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from xl_ar.book.deflate import DeflatedPart, deflate, deflate_pieces, z
+from xl_ar.book.deflate import SMALL, DeflatedPart, deflate, deflate_pieces, z
 
 pieces_st = st.lists(st.binary(max_size=300), max_size=40)
 
@@ -32,3 +34,30 @@ def test_a_list_is_released_as_it_is_deflated():
     part = deflate_pieces(pieces, original=b"<row>abc</row>")
     assert pieces == [] and part.same is True
     assert DeflatedPart(deflate(b"<row>abc</row>"), part.crc, part.size).inflate() == b"<row>abc</row>"
+
+
+def _zlib_level_1(data: bytes) -> bytes:
+    c = zlib.compressobj(1, zlib.DEFLATED, -15)
+    return c.compress(data) + c.flush()
+
+
+@given(pieces_st)
+def test_a_small_part_is_zlibs_stream_whole_or_in_pieces(pieces):
+    """Under SMALL the stream is zlib's: a function of the bytes alone, the same every run."""
+    whole = b"".join(pieces)
+    assert deflate(whole) == _zlib_level_1(whole)
+    assert bytes(deflate_pieces(list(pieces)).data) == _zlib_level_1(whole)
+
+
+def test_a_part_past_small_is_whole_and_compared_across_the_switch():
+    row = b'<row r="1"><c r="A1" t="s"><v>12</v></c><c r="B1"><v>3.25</v></c></row>'
+    pieces = [row] * (SMALL // len(row) + 500)
+    whole = b"".join(pieces)
+    original = whole[:-1] + b"!"
+    part = deflate_pieces(list(pieces), original=original)
+    assert part.size == len(whole) > SMALL
+    assert part.inflate() == whole
+    assert part.crc == zlib.crc32(whole) & 0xFFFFFFFF
+    assert part.same is False
+    assert deflate_pieces(iter(pieces), original=whole).same is True
+    assert DeflatedPart(deflate(whole), part.crc, part.size).inflate() == whole
