@@ -393,3 +393,27 @@ def test_any_texts_come_back_as_written(tmp_path, statement):
     lines = statement.sections[0].lines
     assert [(d.key, d.doc_no, d.kind, d.currency, d.reason) for d in reply.disputed] == [
         (x.key, x.doc_no, x.kind, "CNY", "wrong") for x in lines]
+
+
+def _as_excel_stores(path: Path, out: Path, placeholder: str, stored: str) -> Path:
+    """``path`` with ``placeholder`` replaced in its XML by ``stored``: a cell text as Excel writes it."""
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.endswith(".xml"):
+                data = data.replace(placeholder.encode(), stored.encode())
+            dst.writestr(info, data)
+    return out
+
+
+def test_answers_with_a_carriage_return_read_back_without_escapes(c2, tmp_path):
+    """A remark, a reason and a signature pasted with Windows line ends: Excel stores the CR as
+    ``_x000D_``; the import records the text the customer wrote."""
+    book, sent, statement = c2
+    key = _doc_key(statement)
+    filled = answer(sent, tmp_path / "filled.xlsx", signer="王QQCRQQ五", remarks="第一行QQCRQQ\n第二行",
+                    disputes={marker_encode(key): "未收到货QQCRQQ\n见附件"})
+    reply = read_reply(_as_excel_stores(filled, tmp_path / "reply.xlsx", "QQCRQQ", "_x000D_"))
+    assert reply.remarks == "第一行\r\n第二行"
+    assert reply.signer == "王\r五"
+    assert [(d.doc_no, d.reason) for d in reply.disputed] == [(statement.sections[-1].lines[0].doc_no, "未收到货\r\n见附件")]

@@ -120,7 +120,11 @@ class ImportSummary:
 
 
 def _text(v: Any) -> str:
-    return convert.parse_text(v) if not isinstance(v, str) else v.strip()
+    """A customer's answer as text. Excel stores a carriage return it cannot keep in XML (a
+    remark pasted from another program) as ``_x000D_``, which openpyxl hands over as it is:
+    the escapes are decoded here. (A literal ``_x000D_`` typed by the customer comes back as the
+    character too: Excel protects it as ``_x005F_x000D_``, and openpyxl drops the protection.)"""
+    return convert.parse_text(v) if not isinstance(v, str) else decode_xstring(v).strip()
 
 
 def _yes(v: Any) -> bool | None:
