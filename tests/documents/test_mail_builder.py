@@ -10,6 +10,7 @@ import email
 import email.policy
 import json
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from mail_reference import build_email_reference
@@ -134,3 +135,29 @@ def test_a_draft_file_is_written_whole_through_no_link_and_leaves_no_temp_file(t
     long = tmp_path / "out" / ("K" * 240 + ".eml")
     write_atomic(long, b"long")
     assert long.read_bytes() == b"long" and len(os.listdir(target.parent)) == 3
+
+
+@pytest.mark.parametrize("one_call", [True, False], ids=["syncfs", "fsync-each"])
+def test_drafts_written_unsynced_are_synced_together(tmp_path, monkeypatch, one_call):
+    """A reminders run writes its drafts without an fsync each and syncs them all before the
+    Outbox names them: one syncfs of the folder, or (where there is none) an fsync of each."""
+    import os
+    import sys
+
+    from xl_ar.book import atomic
+    from xl_ar.documents.mail import write_atomic
+
+    if sys.platform.startswith("linux"):
+        assert atomic.can_sync_folder()
+    synced: list[int] = []
+    if not one_call:
+        monkeypatch.setattr(atomic, "_syncfs", lambda: None)
+        real = os.fsync
+        monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    files = [tmp_path / f"C{i}_dunning.eml" for i in range(5)]
+    for i, f in enumerate(files):
+        write_atomic(f, b"draft %d" % i, durable=False)
+    atomic.sync_files(tmp_path, files)
+    assert [f.read_bytes() for f in files] == [b"draft %d" % i for i in range(5)]
+    assert sorted(os.listdir(tmp_path)) == sorted(f.name for f in files)
+    assert len(synced) == (0 if one_call else 6)  # each file and the folder

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xl_ar.book.atomic import can_sync_folder, sync_files
 from xl_ar.core.evidence import all_checklist_lines
 from xl_ar.core.issues import Issue, has_errors
 from xl_ar.core.ledger import place
@@ -221,7 +222,8 @@ def build_reminders(
     warm = getattr(attach, "warm", None)
     if warm is not None and reminders:
         warm()  # the statement source, made once here rather than in each worker
-    run = _Drafting(out, path, already, held, approvals, settings, docs, as_of, now, attach, fonts, ledger)
+    run = _Drafting(out, path, already, held, approvals, settings, docs, as_of, now, attach, fonts, ledger,
+                    durable=not can_sync_folder())
 
     def make(k: int) -> tuple[OutboxEntry | None, dict[str, Any] | None, Path | None, list[Issue]]:
         """Message ``k``: its Outbox row, SMS row or draft file, and what it warned of."""
@@ -253,6 +255,8 @@ def build_reminders(
     finally:
         if fonts is not None:
             fonts.close()
+    if not run.durable and summary.files:  # the drafts on disk before the Outbox names them
+        sync_files(out, summary.files)
     if sms_rows:
         summary.sms_csv = write_sms_csv(out / "sms.csv", sms_rows)
     summary.entries = entries
@@ -285,6 +289,7 @@ class _Drafting:
     attach: Any
     fonts: Any
     ledger: Any
+    durable: bool  # each draft synced as it is written (else all at once before the Outbox is saved)
 
 
 def _message(run: _Drafting, item: tuple[Any, dict[str, Any], dict[str, str]], issues: list[Issue],
@@ -330,7 +335,7 @@ def _message(run: _Drafting, item: tuple[Any, dict[str, Any], dict[str, str]], i
                                                                           rem.customer_row),
                             f'customer "{rem.customer_id}": {exc}; no reminder was made', "warning"))
         return None, None, None
-    write_atomic(eml, eml_bytes(msg))
+    write_atomic(eml, eml_bytes(msg), durable=run.durable)
     status = "hold" if rem.id in run.held else "review" if OutboxEntry(**base).approval_missing() else "draft"
     return OutboxEntry(**{**base, "status": status}), None, eml
 

@@ -338,13 +338,20 @@ def _attachment(a: Attachment) -> Message:
     return part
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
     """Write a file so that it is either the old or the whole new content, never half of it.
 
     The new content goes to a temp file beside it, named after it and this process (created
     exclusively, never through a link; ``mkstemp``'s random name when that one cannot be made),
     is flushed to disk, then renamed over it. A run writes thousands of drafts: the named temp
     file costs about a third less than ``mkstemp``'s.
+
+    Args:
+        path: the file.
+        data: its new content.
+        durable: flush it to disk before the rename. A run that writes many files passes False
+            and makes them durable together before it records them anywhere
+            (:func:`xl_ar.book.atomic.sync_files`).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".~xl-ar-{path.name}.{os.getpid()}.tmp")
@@ -358,7 +365,8 @@ def write_atomic(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
