@@ -112,6 +112,37 @@ def test_one_message_per_customer_worded_for_its_worst_stage(run):
     assert len(s.files) == 3 and all(f.exists() for f in s.files)
 
 
+def _stored_as_excel_does(path: Path, placeholder: str, stored: str) -> Path:
+    """``path`` with ``placeholder`` replaced in its sheets' XML: a text openpyxl cannot write."""
+    data = {}
+    with zipfile.ZipFile(path) as z:
+        infos = z.infolist()
+        for info in infos:
+            data[info.filename] = z.read(info).replace(placeholder.encode(), stored.encode())
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in infos:
+            z.writestr(info, data[info.filename])
+    return path
+
+
+@pytest.mark.parametrize("column, row, field", [("A", 11, 0), ("D", 11, 3), ("B", 11, 1)],
+                         ids=["id", "contact", "name"])
+def test_a_control_character_is_refused_at_the_cell_it_is_in(tmp_path, column, row, field):
+    """A BEL in a customer's id, contact or name (Excel stores it as ``_x0007_``): no message,
+    and the warning names the cell it is in."""
+    customer = ["C10", "Bell Ltd", "B", "Ms. Bell", "bell@bell.example", "", 30, 1.0, "Tom Chen", "en"]
+    customer[field] += "QQBELQQ"
+    cid = customer[0].replace("QQBELQQ", "\x07")
+    invoices = INVOICES + [["I14", customer[0], D(2025, 1, 1), D(2025, 2, 1), 100.00, "CNY", "", "", "", ""]]
+    book = _stored_as_excel_does(make_book(tmp_path / "ledger.xlsx", customers=CUSTOMERS + [customer],
+                                           invoices=invoices), "QQBELQQ", "_x0007_")
+    s = build_reminders(book, AS_OF, now=NOW)
+    assert cid not in by_customer(s)
+    msgs = {i.where: i.message for i in s.issues if "Bell" in i.message or cid in i.message}
+    assert list(msgs) == [f"Customers!{column}{row}"], msgs
+    assert "control character" in msgs[f"Customers!{column}{row}"]
+
+
 def test_unsafe_or_missing_addresses_are_refused_with_the_cell_named(run):
     _, s = run
     msgs = {i.where: i.message for i in s.issues}
