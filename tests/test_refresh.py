@@ -309,3 +309,22 @@ def test_a_1904_date_system_workbook_is_refused_not_misdated(tmp_path, capsys):
     assert main(["refresh", str(book), "--as-of", AS_OF]) == 2
     assert "1904 date system" in capsys.readouterr().out
     assert digest(book) == before
+
+
+def test_a_sheet_autofilter_reaches_the_computed_columns(tmp_path):
+    """A ledger filtered with Excel's AutoFilter (no Table): after the refresh the filter and its
+    hidden name cover the computed columns and every row, and a second refresh keeps them."""
+    path = write_ledger(tmp_path / "ledger.xlsx")
+    wb = openpyxl.load_workbook(path)
+    wb["Invoices"].auto_filter.ref = "A1:J5"  # the user's columns, not every row
+    wb.save(path)
+    assert main(["refresh", str(path), "--as-of", AS_OF, "--quiet"]) == 0
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Invoices"]
+    last = openpyxl.utils.get_column_letter(ws.max_column)
+    assert ws.max_column > 10 and ws.auto_filter.ref == f"A1:{last}{len(INVOICES) + 1}"
+    workbook_xml = zipfile.ZipFile(path).read("xl/workbook.xml").decode()
+    assert f"Invoices!$A$1:${last}${len(INVOICES) + 1}</definedName>" in workbook_xml
+    once = digest(path)
+    assert main(["refresh", str(path), "--as-of", AS_OF, "--quiet"]) == 0
+    assert digest(path) == once

@@ -27,13 +27,14 @@ MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 M = "{%s}" % MAIN
 
 
-def sheet(data: str, *, prologue: str = '<dimension ref="A1:B3"/>', prefix: str = "") -> bytes:
-    """A worksheet whose sheetData content is ``data`` (written with the given prefix)."""
+def sheet(data: str, *, prologue: str = '<dimension ref="A1:B3"/>', epilogue: str = "", prefix: str = "") -> bytes:
+    """A worksheet whose sheetData content is ``data`` (written with the given prefix), with
+    what goes before and after it."""
     p = prefix + ":" if prefix else ""
     ns = f'xmlns:{prefix}="{MAIN}"' if prefix else f'xmlns="{MAIN}"'
     return (
         f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<{p}worksheet {ns}>{prologue}'
-        f"<{p}sheetData>{data}</{p}sheetData><{p}pageMargins left=\"0.7\" right=\"0.7\" top=\"0.75\" "
+        f"<{p}sheetData>{data}</{p}sheetData>{epilogue}<{p}pageMargins left=\"0.7\" right=\"0.7\" top=\"0.75\" "
         f'bottom="0.75" header="0.3" footer="0.3"/></{p}worksheet>'
     ).encode()
 

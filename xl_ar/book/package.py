@@ -155,6 +155,14 @@ class WorkbookPackage:
         else:
             self._deleted.add(part)
 
+    def stored(self, part: str) -> ZipMember | None:
+        """The part as the file holds it, to be read piece by piece; None when it is new, changed
+        or removed here (its content is then this package's, not the file's)."""
+        part = self._canon(part)
+        if part in self._changes or part in self._deleted:
+            return None
+        return self._members.get(part)
+
     @property
     def changed_parts(self) -> list[str]:
         """Parts replaced, added or removed since the package was opened (sorted)."""
@@ -470,6 +478,7 @@ class WorkbookPackage:
         headers: Mapping[int, str],
         last_row: int | None = None,
         user_headers: Mapping[int, str] | None = None,
+        autofilter: bool = True,
     ) -> list[str]:
         """Widen the Excel Table (and a sheet autofilter) holding a ledger over new columns.
 
@@ -489,6 +498,8 @@ class WorkbookPackage:
             user_headers: header text by 1-based column of the user's own columns: one typed
                 just right of the table, between it and ours, is taken into the table under
                 its header, as Excel does when a column is typed next to a table.
+            autofilter: widen a sheet autofilter too (reading the sheet whole); the refresh
+                widens it in its splice instead (``splice_sheet(..., tail=)``).
 
         Returns:
             The parts changed (table parts, and the sheet part for its autofilter).
@@ -505,16 +516,22 @@ class WorkbookPackage:
                 if x is not None:
                     self.set_part(target, x)
                     changed.append(target)
-        widened = widen_autofilter(self.read(sheet_part), header_row, first_col, last_col, last_row)
+        widened = widen_autofilter(self.read(sheet_part), header_row, first_col, last_col, last_row) \
+            if autofilter else None
         if widened is not None:
             self.set_part(sheet_part, widened[0])
-            wb = self._workbook_part()
-            idx = [e.name for e in self._sheet_entries()].index(entry.name)
-            x = update_filter_name(self.read(wb), entry.name, idx, widened[1])
-            if x is not None:
-                self.set_part(wb, x)
+            self.filter_widened(entry.name, widened[1])
             changed.append(sheet_part)
         return changed
+
+    def filter_widened(self, sheet: str, box: tuple[int, int, int, int]) -> None:
+        """Keep the hidden ``_xlnm._FilterDatabase`` name of ``sheet`` in step with its sheet
+        autofilter, widened to ``box`` (row1, col1, row2, col2)."""
+        entry, wb = self._entry(sheet), self._workbook_part()
+        idx = [e.name for e in self._sheet_entries()].index(entry.name)
+        x = update_filter_name(self.read(wb), entry.name, idx, box)
+        if x is not None:
+            self.set_part(wb, x)
 
     # ------------------------------------------------------------------------- saving
 

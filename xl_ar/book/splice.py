@@ -4,15 +4,17 @@ A 1,048,575-row sheet part is 100-200 MB of XML; parsing it into a tree costs se
 gigabytes. Excel's sheet XML is regular (``<row r="..">`` holding ``<c r="..">`` cells in
 order), so the splice works on bytes: it finds each row with ``bytes.find``, looks at the cells
 of a row only from the first one in or right of the computed columns, and copies everything
-else through unchanged as slices of the original buffer joined once at the end.
+else through unchanged as slices of the original buffer joined once at the end. A large part
+is spliced the same way a block of rows at a time, as it is inflated (:mod:`xl_ar.book.splice_stream`).
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -24,13 +26,11 @@ from xl_ar.book.sheetxml import (
     MAX_ROW,
     BookError,
     OutColumn,
-    _num,
-    _range_ref,
     _t_element,
     col_index,
     col_letter,
-    split_ref,
 )
+from xl_ar.book.splice_stream import Shifted, Unstreamable, edit_tail, splice_by_blocks, update_prologue
 
 if TYPE_CHECKING:
     from xl_ar.book.package import WorkbookPackage
@@ -67,6 +67,19 @@ _ROOT = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?worksheet[\s>/]")
 
 def _locate(xml: bytes) -> _Sheet:
     """Find the main-namespace prefix and the sheetData bounds; refuse what we cannot splice."""
+    p, sm = _sheet_data_tag(xml)
+    if sm.group(1):
+        return _Sheet(xml, p, sm.start(), sm.end(), sm.end(), True)
+    end = xml.rfind(b"</" + p + b"sheetData>")
+    if end < sm.end():
+        raise BookError("the worksheet's <sheetData> is not closed")
+    if xml.find(b"<!", sm.end(), end) >= 0:
+        raise BookError("comments or CDATA inside <sheetData> are not supported")
+    return _Sheet(xml, p, sm.start(), sm.end(), end, False)
+
+
+def _sheet_data_tag(xml: bytes) -> tuple[bytes, re.Match[bytes]]:
+    """The main-namespace prefix and the ``<sheetData>`` tag, found in the XML's first part."""
     m = _ROOT.search(xml, 0, 1 << 20)
     if not m:
         raise BookError("not a worksheet: no <worksheet> element at the start of the part")
@@ -86,24 +99,7 @@ def _locate(xml: bytes) -> _Sheet:
     sm = re.compile(rb"<" + re.escape(p) + rb"sheetData\b[^>]*?(/?)>").search(xml, root_end)
     if not sm:
         raise BookError("the worksheet has no <sheetData>")
-    if sm.group(1):
-        return _Sheet(xml, p, sm.start(), sm.end(), sm.end(), True)
-    end = xml.rfind(b"</" + p + b"sheetData>")
-    if end < sm.end():
-        raise BookError("the worksheet's <sheetData> is not closed")
-    if xml.find(b"<!", sm.end(), end) >= 0:
-        raise BookError("comments or CDATA inside <sheetData> are not supported")
-    return _Sheet(xml, p, sm.start(), sm.end(), end, False)
-
-
-def _parse_ref(ref: bytes) -> tuple[int, int, int, int] | None:
-    """``b"A1:I90"`` -> (row1, col1, row2, col2); None when unreadable."""
-    try:
-        parts = ref.decode("ascii").split(":")
-        (r1, c1), (r2, c2) = split_ref(parts[0]), split_ref(parts[-1])
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2)
+    return p, sm
 
 
 # --------------------------------------------------------------------------- the splice
@@ -457,101 +453,154 @@ def splice_pieces(sheet_xml: bytes, *, header_row: int, columns: Sequence[OutCol
 
 
 def splice_sheet(pkg: WorkbookPackage, name: str, *, header_row: int, columns: Sequence[OutColumn], rows: Any,
-                 values: Sequence[Any]) -> str:
+                 values: Sequence[Any], tail: Callable[[bytes], bytes] | None = None) -> str:
     """Write computed columns into a worksheet of a package (:func:`splice_columns`, then set).
 
     The new part is deflated as it is spliced (a full sheet's XML is never joined) and compared
     on the way with the part as the file has it, so an unchanged sheet is still known as such.
+    A large part is not even read whole: it is spliced block by block as it is inflated
+    (:mod:`xl_ar.book.splice_stream`), unless a block's shape needs the whole-sheet splice.
 
     Args:
         pkg: the package.
         name: the sheet name.
         header_row, columns, rows, values: as for :func:`splice_columns`.
+        tail: edits the XML from ``</sheetData>`` on (:func:`~xl_ar.book.splice_stream.edit_tail`).
 
     Returns:
         The worksheet's part name.
     """
     part = pkg.sheet_part(name)
-    xml = pkg.read(part)
-    pieces = splice_pieces(xml, header_row=header_row, columns=columns, rows=rows, values=values)
-    new = deflate_pieces(pieces, original=None if part in pkg.changed_parts else xml)
+    req = _Request.checked(header_row, columns, rows, values)
+    new = splice_by_blocks(pkg, part, lambda head: _BlockSplicer(head, req), tail)
+    if new is None:
+        xml = pkg.read(part)
+        new = deflate_pieces(_splice_checked(edit_tail(xml, tail), req, allow_fast=True),
+                             original=None if part in pkg.changed_parts else xml)
     return pkg.set_sheet(name, new, cleared=(header_row, [c.index for c in columns]))
+
+
+@dataclass
+class _Request:
+    """A splice's checked arguments: the columns by index, the rows ascending with their values."""
+
+    header_row: int
+    cols: list[OutColumn]
+    vals: list[Any]
+    rows: list[int]
+
+    @classmethod
+    def checked(cls, header_row: int, columns: Sequence[OutColumn], rows: Any, values: Sequence[Any]) -> _Request:
+        """The arguments of :func:`splice_columns`, checked before any XML is read (ValueError)."""
+        if not 1 <= header_row < MAX_ROW:
+            raise ValueError(f"header_row out of range: {header_row}")
+        if not columns or len(values) != len(columns):
+            raise ValueError("give one value sequence per column, and at least one column")
+        order = sorted(range(len(columns)), key=lambda k: columns[k].index)
+        cols = [columns[k] for k in order]
+        vals = [values[k] for k in order]
+        idx = [c.index for c in cols]
+        if len(set(idx)) != len(idx):
+            raise ValueError("two computed columns share a column index")
+        for c in cols:
+            col_letter(c.index)
+            if c.kind not in _KINDS:
+                raise ValueError(f"unknown column kind {c.kind!r}")
+        rows_arr = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if rows_arr.size:
+            if rows_arr.min() <= header_row or rows_arr.max() > MAX_ROW:
+                raise ValueError(f"rows must lie in {header_row + 1}..{MAX_ROW}")
+            if (np.diff(rows_arr) <= 0).any():
+                perm = np.argsort(rows_arr, kind="stable")
+                rows_arr = rows_arr[perm]
+                if (np.diff(rows_arr) == 0).any():
+                    raise ValueError("rows contains a duplicate row number")
+                vals = [v[perm] if isinstance(v, np.ndarray) else np.asarray(list(v), dtype=object)[perm] for v in vals]
+        return cls(header_row, cols, vals, rows_arr.tolist())
+
+    def rendered(self, p: bytes) -> RenderedRows:
+        """Every target's new cells and ``</row>``, for the namespace prefix ``p`` (values checked here)."""
+        ps = p.decode()
+        prepared = [prepare_column(c, v, len(self.rows)) for c, v in zip(self.cols, self.vals)]  # refused here, not midway
+        heads = "".join(
+            f'<{ps}c r="{col_letter(c.index)}{self.header_row}"' + (f' s="{c.header_style}"' if c.header_style else "")
+            + f' t="inlineStr">{_t_element(c.header, ps)}</{ps}c>'
+            for c in self.cols if c.header
+        )
+        return RenderedRows((heads + f"</{ps}row>").encode(), self.cols, self.rows, prepared, ps)
+
+    def prologue(self, pro: bytes, p: bytes) -> bytes:
+        """The XML before ``<sheetData>``, updated (:func:`~xl_ar.book.splice_stream.update_prologue`)."""
+        return update_prologue(pro, p, self.cols, self.header_row, self.rows[-1] if self.rows else self.header_row)
 
 
 def _splice(sheet_xml: bytes, header_row: int, columns: Sequence[OutColumn], rows: Any,
             values: Sequence[Any], allow_fast: bool) -> bytes:
-    if not 1 <= header_row < MAX_ROW:
-        raise ValueError(f"header_row out of range: {header_row}")
-    if not columns or len(values) != len(columns):
-        raise ValueError("give one value sequence per column, and at least one column")
-    order = sorted(range(len(columns)), key=lambda k: columns[k].index)
-    cols = [columns[k] for k in order]
-    vals = [values[k] for k in order]
-    idx = [c.index for c in cols]
-    if len(set(idx)) != len(idx):
-        raise ValueError("two computed columns share a column index")
-    for c in cols:
-        col_letter(c.index)
-        if c.kind not in _KINDS:
-            raise ValueError(f"unknown column kind {c.kind!r}")
-    rows_arr = np.asarray(rows, dtype=np.int64).reshape(-1)
-    if rows_arr.size:
-        if rows_arr.min() <= header_row or rows_arr.max() > MAX_ROW:
-            raise ValueError(f"rows must lie in {header_row + 1}..{MAX_ROW}")
-        if (np.diff(rows_arr) <= 0).any():
-            perm = np.argsort(rows_arr, kind="stable")
-            rows_arr = rows_arr[perm]
-            if (np.diff(rows_arr) == 0).any():
-                raise ValueError("rows contains a duplicate row number")
-            vals = [v[perm] if isinstance(v, np.ndarray) else np.asarray(list(v), dtype=object)[perm] for v in vals]
+    return _splice_checked(sheet_xml, _Request.checked(header_row, columns, rows, values), allow_fast)
+
+
+def _splice_checked(sheet_xml: bytes, req: _Request, allow_fast: bool) -> Iterable[bytes]:
+    """The whole-sheet splice: `_Splice.fast` when the sheet's shape allows it, else `general`."""
     sh = _locate(sheet_xml)
-    pat = _Patterns(sh.p, idx)
-    ps = sh.p.decode()
-    row_list = rows_arr.tolist()
-    prepared = [prepare_column(c, v, len(row_list)) for c, v in zip(cols, vals)]  # refused here, not midway
-    heads = "".join(
-        f'<{ps}c r="{col_letter(c.index)}{header_row}"' + (f' s="{c.header_style}"' if c.header_style else "")
-        + f' t="inlineStr">{_t_element(c.header, ps)}</{ps}c>'
-        for c in cols if c.header
-    )
-    closed = RenderedRows((heads + f"</{ps}row>").encode(), cols, row_list, prepared, ps)
-    job = _Splice(sh, pat, cols, header_row, [header_row] + row_list, closed)
-    prologue = _update_prologue(sh.xml[: sh.sd_open], sh.p, cols, header_row, row_list[-1] if row_list else header_row)
+    pat = _Patterns(sh.p, [c.index for c in req.cols])
+    closed = req.rendered(sh.p)
+    job = _Splice(sh, pat, req.cols, req.header_row, [req.header_row] + req.rows, closed)
+    prologue = req.prologue(sh.xml[: sh.sd_open], sh.p)
     return (job.fast(prologue) if allow_fast else None) or job.general(prologue)
 
 
-def _update_prologue(pro: bytes, p: bytes, cols: list[OutColumn], header_row: int, last_row: int) -> bytes:
-    """Widen ``<dimension ref>`` to our cells and add ``<col>`` widths nobody set yet."""
-    ep = re.escape(p)
-    dm = re.compile(rb"<" + ep + rb'dimension\b[^>]*?\sref="([^"]*)"').search(pro)
-    if dm:
-        old = _parse_ref(dm.group(1))
-        box = (header_row, cols[0].index, last_row, cols[-1].index)
-        if old is not None:
-            box = (min(old[0], box[0]), min(old[1], box[1]), max(old[2], box[2]), max(old[3], box[3]))
-        pro = pro[: dm.start(1)] + _range_ref(*box).encode() + pro[dm.end(1):]
-    wanted = [c for c in cols if c.width is not None]
-    if not wanted:
-        return pro
-    cm = re.compile(rb"<" + ep + rb"cols\b[^>]*?(/?)>").search(pro)
-    existing: list[tuple[int, int, bytes]] = []
-    if cm and not cm.group(1):
-        close = pro.find(b"</" + p + b"cols>", cm.end())
-        inner = pro[cm.end(): close]
-        for m in re.finditer(rb"<" + ep + rb"col\b[^>]*?(?:/>|>.*?</" + ep + rb"col>)", inner, re.S):
-            mn = re.search(rb'\smin="(\d+)"', m.group(0))
-            mx = re.search(rb'\smax="(\d+)"', m.group(0))
-            existing.append((int(mn.group(1)) if mn else 0, int(mx.group(1)) if mx else 0, m.group(0)))
-    added = [
-        (c.index, c.index, f'<{p.decode()}col min="{c.index}" max="{c.index}" width="{_num(c.width)}" customWidth="1"/>'.encode())
-        for c in wanted
-        if not any(lo <= c.index <= hi for lo, hi, _ in existing)
-    ]
-    if not added:
-        return pro
-    elems = b"".join(e for _, _, e in sorted(existing + added, key=lambda t: t[0]))
-    block = b"<" + p + b"cols>" + elems + b"</" + p + b"cols>"
-    if cm:
-        stop = cm.end() if cm.group(1) else pro.find(b"</" + p + b"cols>", cm.end()) + len(b"</" + p + b"cols>")
-        return pro[: cm.start()] + block + pro[stop:]
-    return pro + block  # the prologue ends right before <sheetData>, where <cols> belongs
+class _BlockSplicer:
+    """The whole-sheet `_Splice.fast`, run on each block of whole rows of a streamed part.
+
+    A block is spliced as a sheet of its own rows would be, with the targets from after the
+    previous block's last row up to its own last row (the last block: all that are left). A
+    missing target row then lands where the whole-sheet splice puts it, right after the row
+    before it (or, first in a block, right after the previous block's last ``</row>``). What
+    `fast` checks across the sheet is checked across blocks too: rows ascend from one block to
+    the next, and none of its whole-buffer patterns would have matched across a border (a cell
+    left open, a ``' spans="'`` in a text). A block `fast` declines, or a sheet whose XML before
+    ``<sheetData>`` the whole-sheet splice would edit as well, raises :class:`Unstreamable`.
+    """
+
+    def __init__(self, head: bytes, req: _Request):
+        """Args:
+            head: the part's first pieces: the XML through ``<sheetData ...>``, and some rows.
+            req: the splice's arguments.
+        """
+        try:
+            p, sm = _sheet_data_tag(head)
+        except (BookError, ValueError):
+            raise Unstreamable from None  # the whole-sheet splice says why, or finds it further on
+        self.pat = pat = _Patterns(p, [c.index for c in req.cols])
+        pro = head[: sm.end()]
+        if sm.group(1) or any(x in pro for x in (b' spans="', pat.row_open, pat.row_close, pat.open_c + b' r="')):
+            raise Unstreamable  # <sheetData/>, or text the whole-sheet `fast` would rewrite there too
+        self.row_close, self.sd_close = pat.row_close, b"</" + p + b"sheetData>"
+        self.req, self.targets, self.closed = req, [req.header_row] + req.rows, req.rendered(p)
+        self.start: tuple[int, int] | None = (sm.start(), sm.end())  # the first block's; then None
+        self.prologue = req.prologue(head[: sm.start()], p)
+        self.done, self.last_row = 0, -1  # targets spliced so far; the last row seen
+
+    def __call__(self, block: bytes, final: bool) -> Iterator[bytes]:
+        """The new XML of the next block, by `fast` on it alone, once what it cannot see is checked."""
+        pat, (o, s) = self.pat, self.start or (0, 0)
+        e = block.rfind(self.sd_close) if final else len(block)
+        if e < s or (not final and self.sd_close in block):
+            raise Unstreamable
+        if block.find(b' spans="', s) >= 0 and block.count(b' spans="') != len(pat.spans.findall(block)):
+            raise Unstreamable  # a ' spans="' outside a tag: a whole-sheet widening may treat it otherwise
+        if not final and any(not c.group(2) for c in pat.cell.finditer(block, max(block.rfind(pat.close_c), s))):
+            raise Unstreamable  # a cell left open (malformed): the whole sheet's strip would run past the row
+        m = pat.row_r_first.search(block, s, e)
+        last = pat.row_r_first.match(block, block.rfind(pat.row_open + b' r="', s, e)) if m else None
+        if (m and int(m.group(1)) <= self.last_row) or (not final and last is None):
+            raise Unstreamable  # rows out of order across blocks, or a block without a row we can read
+        lo = self.done
+        hi = len(self.targets) if final else bisect.bisect_right(self.targets, int(last.group(1)), lo)
+        job = _Splice(_Sheet(block, pat.p, o, s, e, False), pat, self.req.cols, self.req.header_row,
+                      self.targets[lo:hi], Shifted(self.closed, lo))
+        out = job.fast(self.prologue if self.start else b"")
+        if out is None:
+            raise Unstreamable
+        self.start, self.done, self.last_row = None, hi, int(last.group(1)) if last else self.last_row
+        return out

@@ -179,6 +179,62 @@ def read_member(path: Path, member: ZipMember, part: str) -> bytes:
     return data
 
 
+_RAW_READ = 1 << 20  # compressed bytes read at a time by iter_member
+
+
+def iter_member(path: Path, member: ZipMember, part: str, size: int) -> Iterator[bytes]:
+    """A member's content inflated piece by piece, checked against its size and CRC at the end.
+
+    A 1,048,575-row sheet is a few hundred megabytes of XML: read by :func:`read_member` it is
+    held whole, with its compressed bytes. Read here, at most one piece of each is held at a
+    time. As there, never more than the declared size is inflated; the size and CRC are known
+    only once the last piece is out, so a caller keeps what it made of the pieces until the
+    iterator ends without raising.
+
+    Args:
+        path: the zip file.
+        member: the member, from :func:`read_directory` of that file.
+        part: its part name, for messages.
+        size: the most uncompressed bytes in one piece.
+
+    Yields:
+        The uncompressed content, in pieces of at most ``size`` bytes (none empty).
+    """
+    info = member.info
+    declared, left = info.file_size, info.compress_size
+    crc, total = 0, 0
+    with open(path, "rb") as f:
+        f.seek(member.data_offset)
+        if info.compress_type == zipfile.ZIP_STORED:
+            while left and total <= declared:
+                piece = f.read(min(left, size, declared + 1 - total))
+                if not piece:
+                    break
+                left -= len(piece)
+                crc, total = _z.crc32(piece, crc), total + len(piece)
+                yield piece
+        else:
+            d, raw = _z.decompressobj(-15), b""
+            while not d.eof and total <= declared:
+                if not raw and left:
+                    raw = f.read(min(left, _RAW_READ))
+                    left = left - len(raw) if raw else 0
+                try:  # never more than declared: a lying header cannot balloon memory
+                    piece = d.decompress(raw, min(size, declared + 1 - total))
+                except Exception as exc:  # isal and zlib raise different classes
+                    raise BookError(f"{path.name}: {part} is corrupt ({exc})") from None
+                raw = d.unconsumed_tail
+                if piece:
+                    crc, total = _z.crc32(piece, crc), total + len(piece)
+                    yield piece
+                elif not raw and not left:  # no input left, and no output held back either
+                    break
+            if not d.eof and total <= declared:
+                raise BookError(f"{path.name}: {part} is truncated")
+    if total != declared or (crc & _CRC_MASK) != info.CRC:
+        raise BookError(f"{path.name}: {part} is corrupt (size or CRC does not match)")
+
+
 def write_zip(
     out: BinaryIO,
     src: BinaryIO,
