@@ -9,6 +9,7 @@ so the next refresh writes over them in place.
 from __future__ import annotations
 
 import io
+import itertools
 import threading
 import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -96,6 +97,39 @@ def _find_header(rows: list[list[Any]], table: str) -> int | None:
     return best
 
 
+def _cells(sheet: Any, table: str | None) -> list[list[Any]]:
+    """A calamine sheet's cells from A1, as ``to_python(skip_empty_area=False)`` gives them,
+    except that below a ledger table's header the run of the tool's own columns that ends the
+    header row is left out (:func:`_ours_from`): validation never reads them, and a refreshed
+    full sheet holds ten, which as Python objects cost a quarter of a gigabyte and, in the frame
+    the table is cut from, a second. (``iter_rows`` starts at row 1 but at the first column
+    holding a cell: the columns left of it are put back.)"""
+    start = sheet.start
+    pad = [""] * start[1] if start else []
+    rows = (pad + r for r in sheet.iter_rows()) if pad else sheet.iter_rows()
+    head = list(itertools.islice(rows, HEADER_SEARCH_ROWS))
+    h = _find_header(head, table) if OUTPUT_LOOKUP.get(table or "") else None
+    k = _ours_from(head[h], table) if h is not None else None
+    if k is None:
+        return head + list(rows)
+    return head[: h + 1] + [r[:k] for r in head[h + 1:]] + [r[:k] for r in rows]
+
+
+def _ours_from(header: list[Any], table: str) -> int | None:
+    """The first of the tool's own columns that end a header row (0-based; blank-headed columns
+    among and after them go with them, not those before them: a user's column typed there
+    without a header is still read), or None when the row does not end with one of them."""
+    lookup, k, first = OUTPUT_LOOKUP.get(table, {}), len(header), None
+    while k:
+        v = header[k - 1]
+        if not is_blank(v):
+            if field_for_header(table, v) or normalise(v) not in lookup:
+                break
+            first = k - 1
+        k -= 1
+    return first
+
+
 def _read_table(name: str, table: str, rows: list[list[Any]]) -> tuple[RawTable, SheetLayout]:
     h = _find_header(rows, table)
     if h is None:
@@ -178,8 +212,8 @@ def read_book(path: str | Path) -> BookData:
                     screen = next(s for s in screening.sheets.values() if s.name == name)
                     what = f"{book}: the sheet {name!r} ({screen.part})"
                     # calamine's own copy of the cells is dropped with the call, before the next sheet's comes
-                    rows = _calamine(what, lambda: (beside.sheet(name) or wb.get_sheet_by_name(name))
-                                     .to_python(skip_empty_area=False))
+                    rows = _calamine(what, lambda: _cells(beside.sheet(name) or wb.get_sheet_by_name(name),
+                                                          sheet_for_name(name)))
                     for ref, code in screen.errors.items():
                         r, c = split_ref(ref)
                         if r - 1 < len(rows) and c - 1 < len(rows[r - 1]):
