@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xl_ar.app.memory import return_free_memory
+from xl_ar.core.memory import return_free_memory
 from xl_ar.book.reader import BookData
 from xl_ar.core.credit import parse_credit_settings
 from xl_ar.core.fees import LATE_FEE_POLICIES

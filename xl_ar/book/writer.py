@@ -29,6 +29,7 @@ from xl_ar.book.render import render_sheet
 from xl_ar.book.sheetxml import Kind, OutColumn
 from xl_ar.book.splice import splice_sheet
 from xl_ar.book.tables import widen_autofilter
+from xl_ar.core.memory import return_free_memory
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_major_array
 from xl_ar.core.run import RunResult
 from xl_ar.core.settings import Settings
@@ -379,6 +380,7 @@ def write_results(pkg: WorkbookPackage, data: BookData, result: RunResult, setti
     out = plan_outputs(data, result, settings)
     for sheet in out.sheets:
         _splice_outputs(pkg, sheet, st)
+    return_free_memory()  # what the splice freed, before the owned sheets take theirs (the peak of a full sheet)
     write_owned(pkg, out.owned, st)
 
 

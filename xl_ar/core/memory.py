@@ -5,7 +5,8 @@ come from its heap, not from their own mappings) for the next allocations, and t
 the process's even when nothing uses them: after computing a full sheet about 0.4 GiB of
 1.2 GiB resident is such free memory, which the writing would add to. glibc's ``malloc_trim``
 hands free pages back (about 0.07 s at a full sheet); elsewhere (other C libraries, Windows,
-macOS) this does nothing.
+macOS) this does nothing. A run calls it between its steps: after validating, after
+computing, after splicing the computed columns.
 """
 
 from __future__ import annotations
