@@ -61,3 +61,20 @@ def test_a_part_past_small_is_whole_and_compared_across_the_switch():
     assert part.same is False
     assert deflate_pieces(iter(pieces), original=whole).same is True
     assert DeflatedPart(deflate(whole), part.crc, part.size).inflate() == whole
+
+
+def test_a_large_stream_waits_in_a_file_without_a_name(tmp_path, monkeypatch):
+    from xl_ar.book import deflate as module
+
+    monkeypatch.setattr(module, "SMALL", 1000)
+    pieces = [b'<row r="%d"><c r="A%d"><v>%d</v></c></row>' % (i, i, i * 7) for i in range(2000)]
+    whole = b"".join(pieces)
+    part = deflate_pieces(list(pieces), original=whole, spill=tmp_path)
+    assert isinstance(part.data, module.Spill) and list(tmp_path.iterdir()) == []
+    assert part.inflate() == whole and part.same is True and part.size == len(whole)
+    assert b"".join(part.data.chunks(size=100)) == b"".join(part.data.chunks())  # read again from the start
+    assert len(part.data) == len(b"".join(part.data.chunks()))
+    small = deflate_pieces([b"<row/>"], spill=tmp_path)  # under SMALL: zlib's stream, in memory
+    assert isinstance(small.data, bytes | bytearray) and small.inflate() == b"<row/>"
+    gone = deflate_pieces(list(pieces), spill=tmp_path / "no such folder")  # no file there: in memory
+    assert isinstance(gone.data, bytearray) and gone.inflate() == whole

@@ -18,6 +18,7 @@ import numpy as np
 import openpyxl
 import pytest
 from hypothesis import HealthCheck, given, settings
+from python_calamine import CalamineWorkbook
 from hypothesis import strategies as st
 
 from xl_ar.book import splice as splice_module
@@ -417,3 +418,23 @@ def test_iter_member_checks_size_and_crc_at_the_end(tmp_path, change, message):
         for piece in iter_member(path, m, "sheet1", 64):
             got += len(piece)
     assert got <= m.info.file_size + 1
+
+
+def test_a_spilled_sheet_is_saved_whole_and_read_back(tmp_path, small_blocks, monkeypatch):
+    """The compressed sheet waits for the save in a file without a name; the saved workbook
+    holds it whole (its CRC checked by zipfile, its cells read by calamine)."""
+    from xl_ar.book import deflate
+
+    monkeypatch.setattr(deflate, "SMALL", 256)
+    xml = sheet(LEDGER)
+    rows = list(range(2, 40))
+    pkg = WorkbookPackage.open(book_with_sheet(tmp_path, xml))
+    part = splice_sheet(pkg, "Invoices", header_row=1, columns=COLS, rows=rows, values=values(rows))
+    assert small_blocks == [True] and isinstance(pkg._changes[part].data, deflate.Spill)
+    out = tmp_path / "out.xlsx"
+    pkg.save(out)
+    with zipfile.ZipFile(out) as z:
+        assert z.testzip() is None
+        assert z.read(part) == whole(xml, 1, COLS, rows, values(rows))
+    cells = CalamineWorkbook.from_path(str(out)).get_sheet_by_name("Invoices").to_python()
+    assert cells[0][4] == "Stage"

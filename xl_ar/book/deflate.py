@@ -16,8 +16,10 @@ of an ordinary workbook, and the whole of a statement, is the same bytes run aft
 
 from __future__ import annotations
 
+import tempfile
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Iterator
 
 try:
@@ -49,7 +51,7 @@ class DeflatedPart:
         same: whether it equals the original part byte for byte (None: not compared).
     """
 
-    data: bytes | bytearray
+    data: bytes | bytearray | Spill
     crc: int
     size: int
     same: bool | None = None
@@ -57,8 +59,36 @@ class DeflatedPart:
     def inflate(self) -> bytes:
         """The uncompressed content."""
         d = z.decompressobj(-15)
-        out = d.decompress(self.data)
+        if isinstance(self.data, Spill):
+            out = b"".join(d.decompress(chunk) for chunk in self.data.chunks())
+        else:
+            out = d.decompress(self.data)
         return out + d.flush()
+
+
+class Spill:
+    """A deflate stream kept in a temporary file without a name, not in memory: a full sheet's
+    is about 100 MB, held from its splice to the save. Removed when it is dropped."""
+
+    def __init__(self, folder: Path):
+        self._file = tempfile.TemporaryFile(dir=folder)
+        self._size = 0
+
+    def __iadd__(self, data: bytes) -> Spill:
+        """Append to the stream (as ``+=`` appends to a bytearray)."""
+        self._file.write(data)
+        self._size += len(data)
+        return self
+
+    def __len__(self) -> int:
+        return self._size
+
+    def chunks(self, size: int = 1 << 20) -> Iterator[bytes]:
+        """The stream from its start, ``size`` bytes at a time."""
+        self._file.flush()
+        self._file.seek(0)
+        while chunk := self._file.read(size):
+            yield chunk
 
 
 def _drain(pieces: Iterable[bytes]) -> Iterator[bytes]:
@@ -72,7 +102,7 @@ def _drain(pieces: Iterable[bytes]) -> Iterator[bytes]:
     pieces.clear()
 
 
-def deflate_pieces(pieces: Iterable[bytes], original: bytes | None = None) -> DeflatedPart:
+def deflate_pieces(pieces: Iterable[bytes], original: bytes | None = None, spill: Path | None = None) -> DeflatedPart:
     """Deflate the concatenation of ``pieces`` without joining them.
 
     Pieces are released once compressed (a list is emptied), so memory falls as the stream grows.
@@ -82,13 +112,15 @@ def deflate_pieces(pieces: Iterable[bytes], original: bytes | None = None) -> De
     Args:
         pieces: bytes-like pieces, in order: a list, or an iterator producing them.
         original: the part's original content, to compare with (None: not compared).
+        spill: a folder where the stream of a part past :data:`SMALL` is kept (a :class:`Spill`)
+            instead of memory; None keeps it in memory.
 
     Returns:
         The :class:`DeflatedPart`.
     """
     c = None
     held: list[bytes] = []
-    out = bytearray()
+    out: bytearray | Spill = bytearray()
     crc, size = 0, 0
     view = memoryview(original) if original is not None else None
     same = original is not None
@@ -106,13 +138,15 @@ def deflate_pieces(pieces: Iterable[bytes], original: bytes | None = None) -> De
         held.append(piece)
         if size >= SMALL:
             c = z.compressobj(1, zlib.DEFLATED, -15)
+            if spill is not None:
+                try:
+                    out = Spill(spill)
+                except OSError:  # no temporary file there: the stream stays in memory
+                    pass
             for h in held:
                 out += c.compress(h)
             held.clear()
-    if c is None:
-        out += deflate(b"".join(held))
-    else:
-        out += c.flush()
+    out += deflate(b"".join(held)) if c is None else c.flush()
     if same:
         same = size == len(original)
     return DeflatedPart(out, crc & CRC_MASK, size, same if original is not None else None)

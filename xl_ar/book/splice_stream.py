@@ -10,6 +10,8 @@ taken whole and updated by :func:`update_prologue`, as the whole-sheet splice do
 one holds ``</sheetData>`` and what follows it. Each block is spliced on its own, compared with
 itself as it was (a block's new XML replaces exactly its old rows, so the comparison stays
 exact) and deflated as it comes: a few blocks of memory instead of the sheet's several copies.
+The compressed sheet (about 100 MB for a full one) waits for the save in a temporary file
+without a name beside the workbook (:class:`~xl_ar.book.deflate.Spill`), not in memory.
 
 How one block is spliced is the caller's (:mod:`xl_ar.book.splice`); a block of a shape only
 the whole-sheet splice takes raises :class:`Unstreamable`, and the caller splices the whole
@@ -78,7 +80,7 @@ def splice_by_blocks(pkg: WorkbookPackage, part: str, start: Callable[[bytes], B
         blocks = _row_blocks(itertools.chain([head], pieces), splicer.row_close)
         del head
         same = [True]
-        new = deflate_pieces(_compared(blocks, splicer, same, tail))
+        new = deflate_pieces(_compared(blocks, splicer, same, tail), spill=pkg.path.parent)
     except Unstreamable:
         return None
     finally:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Mapping, Sequence
 
 from xl_ar.book.deflate import CRC_MASK as _CRC_MASK
-from xl_ar.book.deflate import DeflatedPart, deflate
+from xl_ar.book.deflate import DeflatedPart, Spill, deflate
 from xl_ar.book.deflate import z as _z
 from xl_ar.book.faults import fault_point
 from xl_ar.book.sheetxml import BookError
@@ -282,7 +282,8 @@ def write_zip(
                 made, extra_c, comment_c, iattr, xattr = 20, b"", b"", 0, 0
             local = _local_header(name_b, flags, 8, dtime, ddate, crc, len(comp), usize, b"")
             out.write(local)
-            out.write(comp)
+            for chunk in comp.chunks() if isinstance(comp, Spill) else (comp,):  # a large part's, from its file
+                out.write(chunk)
             central.append(_central_header(name_b, made, flags, 8, dtime, ddate, crc, len(comp), usize,
                                            offset, extra_c, comment_c, iattr, xattr))
             offset += len(local) + len(comp)
