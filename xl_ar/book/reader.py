@@ -118,13 +118,19 @@ def _cells(sheet: Any, table: str | None) -> list[list[Any]]:
 def _ours_from(header: list[Any], table: str) -> int | None:
     """The first of the tool's own columns that end a header row (0-based; blank-headed columns
     among and after them go with them, not those before them: a user's column typed there
-    without a header is still read), or None when the row does not end with one of them."""
-    lookup, k, first = OUTPUT_LOOKUP.get(table, {}), len(header), None
+    without a header is still read), or None when the row does not end with one of them.
+
+    A computed column's header found twice is ours only where it is last (as :func:`_read_table`
+    takes it): the one further left is read as the user's.
+    """
+    lookup, k, first, seen = OUTPUT_LOOKUP.get(table, {}), len(header), None, set()
     while k:
         v = header[k - 1]
         if not is_blank(v):
-            if field_for_header(table, v) or normalise(v) not in lookup:
+            out = lookup.get(normalise(v)) if not field_for_header(table, v) else None
+            if out is None or out in seen:
                 break
+            seen.add(out)
             first = k - 1
         k -= 1
     return first
