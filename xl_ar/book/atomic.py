@@ -7,6 +7,7 @@ killed run of the same workbook left behind is removed first (the caller holds t
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import glob
@@ -14,7 +15,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 from xl_ar.book.errors import BookError
 from xl_ar.book.faults import fault_point
@@ -54,12 +55,25 @@ def replace_atomically(target: Path, body: Callable[[BinaryIO], None], mode_from
             raise BookError(f"{target.name} could not be saved ({exc.strerror or exc}); "
                             "the workbook is unchanged") from None
         raise
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
-        dfd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
+    fsync_folder(target.parent)  # make the rename itself durable
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make the entries of ``folder`` (a file created or renamed into it) durable: POSIX only,
+    a folder cannot be opened for it elsewhere."""
+    if hasattr(os, "O_DIRECTORY"):
+        with _folder(folder) as dfd:
             os.fsync(dfd)
-        finally:
-            os.close(dfd)
+
+
+@contextlib.contextmanager
+def _folder(folder: Path) -> Iterator[int]:
+    """A descriptor of ``folder`` (POSIX), closed after use."""
+    dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        yield dfd
+    finally:
+        os.close(dfd)
 
 
 @functools.cache
@@ -87,23 +101,14 @@ def sync_files(folder: Path, files: Iterable[Path]) -> None:
         folder: the folder the files were renamed into.
         files: the files.
     """
-    syncfs = _syncfs() if hasattr(os, "O_DIRECTORY") else None
-    if syncfs is not None:
-        dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            if syncfs(dfd) == 0:
+    if can_sync_folder():
+        with _folder(folder) as dfd:
+            if _syncfs()(dfd) == 0:
                 return
-        finally:
-            os.close(dfd)
     for f in files:
         fd = os.open(f, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
-    if hasattr(os, "O_DIRECTORY"):
-        dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+    fsync_folder(folder)

@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Any, Iterator
 
+from xl_ar.book.atomic import fsync_folder
+
 JOURNAL_SUFFIX = ".xl-ar-sent.jsonl"
 
 
@@ -58,12 +60,8 @@ class Journal:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             _lock(fd, self.path)
-            if new and hasattr(os, "O_DIRECTORY"):  # the new file's directory entry is durable too
-                dfd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
-                try:
-                    os.fsync(dfd)
-                finally:
-                    os.close(dfd)
+            if new:  # the new file's directory entry is durable too
+                fsync_folder(self.path.parent)
             self._fd = fd
             yield self
         finally:
