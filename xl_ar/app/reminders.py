@@ -331,7 +331,7 @@ def _message(run: _Drafting, item: tuple[Any, dict[str, Any], dict[str, str]], i
                                                    "X-XL-AR-Items": items_header([i.invoice_no for i in rem.items]),
                                                    "X-XL-AR-By": ctx["owner"], "X-XL-AR-Stage": rem.stage})
     except UnsafeHeader as exc:
-        issues.append(Issue(_unsafe_cell(run, rem, str(exc)),
+        issues.append(Issue(_unsafe_cell(run, rem, exc.what),
                             f'customer "{rem.customer_id}": {exc}; no reminder was made', "warning"))
         return None, None, None
     write_atomic(eml, eml_bytes(msg), durable=run.durable)
@@ -339,17 +339,16 @@ def _message(run: _Drafting, item: tuple[Any, dict[str, Any], dict[str, str]], i
     return OutboxEntry(**{**base, "status": status}), None, eml
 
 
-def _unsafe_cell(run: _Drafting, rem: Any, why: str) -> str:
-    """Where the text a header refused came from: Settings (the sender, a stage's owner), the
-    Invoices (an invoice number), else the customer's cell that went into it: id, contact,
-    e-mail or name."""
-    if why.startswith(("sender", "From", "X-XL-AR-By")):  # the sender, or the stage's owner
+def _unsafe_cell(run: _Drafting, rem: Any, what: str) -> str:
+    """Where the text a header refused (``UnsafeHeader.what``) came from: Settings (the sender,
+    a stage's owner), the Invoices (an invoice number), else the customer's cell that went into
+    it: id, contact, e-mail or name (the subject holds the name)."""
+    if what.startswith("sender") or what == "X-XL-AR-By":
         return "Settings"
-    if why.startswith("X-XL-AR-Items"):
+    if what == "X-XL-AR-Items":
         return "Invoices"
-    field = ("customer_id" if why.startswith("X-XL-AR-Customer")
-             else "contact" if why.startswith("recipient name") and rem.contact
-             else "email" if "address" in why else "name")
+    field = {"X-XL-AR-Customer": "customer_id", "e-mail address": "email",
+             "recipient name": "contact" if rem.contact else "name"}.get(what, "name")
     return place(run.ledger, "Customers", field, rem.customer_row)
 
 

@@ -54,7 +54,16 @@ _GSM7_EXT = set("^{}\\[~]|€")
 
 
 class UnsafeHeader(ValueError):
-    """A value that must not go into a mail header (line break, control character, bad address)."""
+    """A value that must not go into a mail header (line break, control character, bad address).
+
+    Attributes:
+        what: what the value is ("recipient name", "X-XL-AR-Customer", ...), as the caller named
+            it: where the value came from can be told from it ("" when not one value's fault).
+    """
+
+    def __init__(self, message: str, what: str = ""):
+        super().__init__(message)
+        self.what = what
 
 
 def safe_text(value: Any, what: str, limit: int | None = MAX_NAME) -> str:
@@ -73,9 +82,9 @@ def safe_text(value: Any, what: str, limit: int | None = MAX_NAME) -> str:
     """
     s = "" if value is None else str(value).strip()
     if _CONTROL.search(s):
-        raise UnsafeHeader(f"{what} contains a line break or control character (header injection?)")
+        raise UnsafeHeader(f"{what} contains a line break or control character (header injection?)", what)
     if limit is not None and len(s) > limit:
-        raise UnsafeHeader(f"{what} is longer than {limit} characters")
+        raise UnsafeHeader(f"{what} is longer than {limit} characters", what)
     return s
 
 
@@ -95,14 +104,14 @@ def check_address(text: str, what: str = "e-mail address") -> str:
     s = safe_text(text, what)
     local, at, domain = s.rpartition("@")
     if not at or not local or not domain or len(local) > 64 or not _LOCAL.match(local):
-        raise UnsafeHeader(f'{what} "{s}" is not a valid e-mail address')
+        raise UnsafeHeader(f'{what} "{s}" is not a valid e-mail address', what)
     try:
         ascii_domain = domain.encode("idna").decode("ascii").lower()
     except UnicodeError:
-        raise UnsafeHeader(f'{what} "{s}" has an invalid domain') from None
+        raise UnsafeHeader(f'{what} "{s}" has an invalid domain', what) from None
     labels = ascii_domain.split(".")
     if len(labels) < 2 or not all(_LABEL.match(x) for x in labels) or len(ascii_domain) > 253:
-        raise UnsafeHeader(f'{what} "{s}" has an invalid domain')
+        raise UnsafeHeader(f'{what} "{s}" has an invalid domain', what)
     return f"{local}@{ascii_domain}"
 
 
@@ -124,7 +133,7 @@ def parse_addresses(cell: Any, what: str = "e-mail address") -> list[str]:
     """
     s = "" if cell is None else str(cell).strip()
     if _CONTROL.search(s):
-        raise UnsafeHeader(f"{what} contains a line break or control character (header injection?)")
+        raise UnsafeHeader(f"{what} contains a line break or control character (header injection?)", what)
     out = []
     for part in _split_addresses(s):
         addr = check_address(_address_of(part, what), what)
@@ -173,7 +182,7 @@ def _address_of(part: str, what: str) -> str:
         part = email.utils.formataddr((m.group(1).strip(), m.group(2).strip()))
     pairs = email.utils.getaddresses([part])
     if m is None or len(pairs) != 1 or pairs[0][1] != m.group(2).strip():
-        raise UnsafeHeader(f"{what} {part!r} is not one address of the form Name <local@domain>")
+        raise UnsafeHeader(f"{what} {part!r} is not one address of the form Name <local@domain>", what)
     return pairs[0][1]
 
 
