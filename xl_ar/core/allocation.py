@@ -63,7 +63,7 @@ class Allocation:
     recovered: pd.DataFrame | None = None
 
 
-def _group_codes(*frames_cols: tuple[pd.Series, pd.Series]) -> list[np.ndarray]:
+def group_codes(*frames_cols: tuple[pd.Series, pd.Series]) -> list[np.ndarray]:
     """Integer codes for (customer, currency) pairs, shared across several frames.
 
     Codes are in sorted key order (groups are processed in that order); hashing with
@@ -129,22 +129,39 @@ def _overlap(inv_group, inv_amount, pay_group, pay_amount):
     return i_c[ok], j_c[ok], (hi - lo)[ok]
 
 
-def named_targets(invoices: pd.DataFrame, receipts: pd.DataFrame) -> np.ndarray:
-    """Position in ``invoices`` of the invoice each receipt names (the first of that number), or -1."""
+def invoice_numbers(invoices: pd.DataFrame) -> pd.Series:
+    """Invoice number -> position in ``invoices`` of the first line with it."""
     by_no = pd.Series(np.arange(len(invoices)), index=invoices["invoice_no"].to_numpy())
-    by_no = by_no[~by_no.index.duplicated()]
-    named = receipts["invoice_no"].to_numpy(dtype=object) if len(receipts) else np.zeros(0, object)
-    return by_no.reindex(named).fillna(-1).to_numpy(dtype=np.int64)
+    return by_no[~by_no.index.duplicated()]
 
 
-def credit_targets(invoices: pd.DataFrame) -> np.ndarray:
+def named_targets(invoices: pd.DataFrame, receipts: pd.DataFrame, numbers: pd.Series | None = None) -> np.ndarray:
+    """Position in ``invoices`` of the invoice each receipt names (the first of that number), or -1.
+
+    ``numbers``: :func:`invoice_numbers` of ``invoices``, when the caller has it.
+    """
+    out = np.full(len(receipts), -1, np.int64)
+    if not len(receipts) or not len(invoices):
+        return out
+    named = receipts["invoice_no"].fillna("").to_numpy(dtype=object)
+    some = np.flatnonzero(named != "")  # a receipt naming no invoice is not looked up
+    if len(some):
+        by_no = invoice_numbers(invoices) if numbers is None else numbers
+        out[some] = by_no.reindex(named[some]).fillna(-1).to_numpy(dtype=np.int64)
+    return out
+
+
+def credit_targets(invoices: pd.DataFrame, numbers: pd.Series | None = None) -> np.ndarray:
     """Position in ``invoices`` of the invoice each row's ``applies_to`` names (first of that number), or -1."""
+    out = np.full(len(invoices), -1, np.int64)
     if "applies_to" not in invoices or not len(invoices):
-        return np.full(len(invoices), -1, np.int64)
-    by_no = pd.Series(np.arange(len(invoices)), index=invoices["invoice_no"].to_numpy())
-    by_no = by_no[~by_no.index.duplicated()]
+        return out
     named = invoices["applies_to"].fillna("").to_numpy(dtype=object)
-    return by_no.reindex(named).fillna(-1).to_numpy(dtype=np.int64)
+    some = np.flatnonzero(named != "")  # most ledgers name none: a column of blanks is not looked up
+    if len(some):
+        by_no = invoice_numbers(invoices) if numbers is None else numbers
+        out[some] = by_no.reindex(named[some]).fillna(-1).to_numpy(dtype=np.int64)
+    return out
 
 
 def _apply_named(payer: np.ndarray, target: np.ndarray, date: np.ndarray, amount: np.ndarray,
@@ -168,7 +185,7 @@ def _apply_named(payer: np.ndarray, target: np.ndarray, date: np.ndarray, amount
 
 def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.date,
                       groups: tuple[np.ndarray, np.ndarray] | None = None,
-                      targets: np.ndarray | None = None,
+                      targets: np.ndarray | None = None, applies: np.ndarray | None = None,
                       writeoffs: pd.DataFrame | None = None, auto_apply: str = "oldest") -> Allocation:
     """Apply receipts and credit notes to invoices as of a date.
 
@@ -182,6 +199,7 @@ def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.
         groups: integer (customer, currency) codes of the invoices and receipts, when the caller
             allocates the same ledger at several dates and has computed them once.
         targets: :func:`named_targets` of these frames, likewise computed once.
+        applies: :func:`credit_targets` of the invoices, likewise.
         writeoffs: settled write-offs (``Ledger.writeoffs``; ``invoice`` = position in
             ``invoices``): amounts dated by the as-of date close their invoice; a receipt
             naming a written-off invoice, dated after the write-off, pays what it left open,
@@ -206,7 +224,7 @@ def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.
     rec_amt = receipts["amount_minor"].to_numpy(dtype=np.int64)
     rec_ok = ~np.isnat(rec_date) & (rec_date <= asof) & (rec_amt > 0)
 
-    inv_g, rec_g = groups if groups is not None else _group_codes(
+    inv_g, rec_g = groups if groups is not None else group_codes(
         (invoices["customer_id"], invoices["currency"]), (receipts["customer_id"], receipts["currency"])
     )
     wo, wo_last, wo_left = written_off_at(writeoffs, n_inv, asof)
@@ -219,7 +237,7 @@ def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.
 
     # Step 0: credit notes that name the invoice they correct (same customer and currency).
     remaining_cred = np.where(is_credit, -amt, 0).astype(np.int64)
-    c_target = credit_targets(invoices)
+    c_target = credit_targets(invoices) if applies is None else applies
     c_named = is_credit & (c_target >= 0)
     if c_named.any():
         c_named &= is_inv[np.where(c_named, c_target, 0)] & (inv_g[np.where(c_named, c_target, 0)] == inv_g)

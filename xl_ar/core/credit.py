@@ -65,6 +65,7 @@ import pandas as pd
 from xl_ar.core import registry
 from xl_ar.core.convert import is_blank, parse_bool
 from xl_ar.core.fx import FxTable, missing_text
+from xl_ar.core.keys import LedgerKeys
 from xl_ar.core.ledger import Ledger
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_minor_array
 
@@ -235,7 +236,8 @@ def _days(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def assess_credit(ledger: Ledger, result: Position, as_of: dt.date, settings: CreditSettings,
-                  orders: pd.DataFrame | None = None, fx: FxTable | None = None) -> pd.DataFrame:
+                  orders: pd.DataFrame | None = None, fx: FxTable | None = None,
+                  keys: LedgerKeys | None = None) -> pd.DataFrame:
     """Credit figures of every customer at the as-of date.
 
     Args:
@@ -252,6 +254,7 @@ def assess_credit(ledger: Ledger, result: Position, as_of: dt.date, settings: Cr
             major units), ``status``; optionally ``currency`` (other than the customer's:
             converted by ``fx``) and ``order_date`` (after the as-of date: not counted).
         fx: rates to the base currency (None: base-currency money only).
+        keys: the run's :class:`~xl_ar.core.keys.LedgerKeys` of ``ledger`` (made when None).
 
     Returns:
         One row per row of ``ledger.customers`` (same order): ``customer_id``,
@@ -274,11 +277,12 @@ def assess_credit(ledger: Ledger, result: Position, as_of: dt.date, settings: Cr
     home_ccy = home_ccy[~home_ccy.index.duplicated()]
     asof = np.datetime64(as_of, "D")
     # Per-customer figures are reduced over integer keys (a customer listed twice shares one).
-    keys = _Keys(ids)
+    ledger_keys = keys or LedgerKeys(ledger)
+    keys = _Keys(ids, ledger_keys.customers)
 
     inv, ri = ledger.invoices, result.invoices
     exists = ri["exists"].to_numpy(dtype=bool)
-    k = np.where(exists, keys.of(inv["customer_id"].to_numpy(dtype=object)), -1)
+    k = np.where(exists, ledger_keys.inv_customer, -1)
     amt = inv["amount_minor"].to_numpy(dtype=np.int64)
     open_ = ri["open_minor"].to_numpy(dtype=np.int64)
     due = inv["due_date"].to_numpy(dtype="datetime64[D]")
@@ -383,11 +387,12 @@ class _Keys:
     """Customers as integer keys (a customer ID listed twice is one key), for per-customer sums.
 
     Args:
-        ids: the Customers sheet's IDs, one per row.
+        ids: the Customers sheet's IDs as text, one per row.
+        index: those IDs each once, first listed first (``LedgerKeys.customers``).
     """
 
-    def __init__(self, ids: np.ndarray):
-        self.index = pd.Index(ids).unique()
+    def __init__(self, ids: np.ndarray, index: pd.Index):
+        self.index = index
         self.row = self.index.get_indexer(ids)  # per Customers row, its key
 
     def __len__(self) -> int:

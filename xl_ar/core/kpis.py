@@ -67,6 +67,7 @@ import pandas as pd
 
 from xl_ar.core.aging import AgingEdges, age_open_items
 from xl_ar.core.allocation import allocate_receipts, credit_targets, named_targets
+from xl_ar.core.keys import LedgerKeys
 from xl_ar.core.fx import FxTable
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_major
 from xl_ar.core.plans import PromiseCheck, check_promises
@@ -179,7 +180,8 @@ class _Base:
                 "applies_to"]
     REC_COLS = ["customer_id", "currency", "receipt_date", "amount_minor", "invoice_no"]
 
-    def __init__(self, ledger: "Ledger", result: "Position", kpi: KpiSettings, fx: FxTable | None = None):
+    def __init__(self, ledger: "Ledger", result: "Position", kpi: KpiSettings, fx: FxTable | None = None,
+                 keys: LedgerKeys | None = None):
         self.currency = kpi.base_currency or next(iter(result.tieouts))
         self.exp = CURRENCY_EXPONENTS.get(self.currency, 2)
         self.fx = fx if fx is not None and fx.base == self.currency else FxTable(self.currency)
@@ -214,14 +216,12 @@ class _Base:
         # very allocation it has at the as-of date (customers are allocated independently).
         # Allocation groups: a customer in one currency (receipts settle their own currency only).
         # (customer, currency) pairs as integers: each column hashed once, then the pair of codes.
-        cust_codes, _ = pd.factorize(pd.concat([self.inv["customer_id"], self.rec["customer_id"]],
-                                               ignore_index=True).astype(str))
-        ccy_codes, ccys = pd.factorize(pd.concat([self.inv["currency"], self.rec["currency"]],
-                                                 ignore_index=True).astype(str))
-        codes, uniq = pd.factorize(cust_codes.astype(np.int64) * max(len(ccys), 1) + ccy_codes)
-        self.inv_g, self.rec_g = codes[: len(self.inv)], codes[len(self.inv):]
-        self.targets = named_targets(self.inv, self.rec)
-        last = np.full(len(uniq), np.iinfo(np.int64).min, np.int64)
+        # (The run's keys, made once: see xl_ar.core.keys.)
+        self.keys = keys or LedgerKeys(ledger)
+        self.inv_g, self.rec_g = self.keys.inv_group[self.mask], self.keys.rec_group[rec_known]
+        named = self.keys.named_in(self.mask, rec_known)
+        self.targets = named_targets(self.inv, self.rec) if named is None else named
+        last = np.full(self.keys.groups, np.iinfo(np.int64).min, np.int64)
         for g, d in ((self.inv_g, self.inv_date), (self.rec_g, self.rec_date)):
             np.maximum.at(last, g, np.where(np.isnat(d), np.iinfo(np.int64).min, d.astype(np.int64)))
         # Write-offs of base invoices, renumbered to the base view; a write-off is a document too.
@@ -263,9 +263,8 @@ class _Base:
         return self._open[day]
 
     def _credit_targets(self) -> np.ndarray:
-        # Most ledgers name no invoice in AppliesTo: skip looking up a column of blanks.
-        named = "applies_to" in self.inv and (self.inv["applies_to"].fillna("").to_numpy(dtype=object) != "").any()
-        return credit_targets(self.inv) if named else np.full(len(self.inv), -1, np.int64)
+        named = self.keys.applies_in(self.mask)
+        return credit_targets(self.inv) if named is None else named
 
     def _disputed(self) -> np.ndarray:
         return self.inv["disputed"].to_numpy(dtype=bool) if "disputed" in self.inv else np.zeros(len(self.inv), bool)
@@ -447,7 +446,7 @@ class Kpis:
 
 def _owners(ledger: "Ledger", base: _Base, stages: pd.DataFrame, promises: pd.DataFrame) -> pd.DataFrame:
     """Per owner (Customers ``Owner``): customers with open items, open, overdue, broken promises, bad debt."""
-    owner = per_invoice(ledger, "account_manager")[base.mask]
+    owner = per_invoice(ledger, "account_manager", base.keys)[base.mask]
     open_ = base.open_now_base
     f = pd.DataFrame({"owner": owner, "customer_id": base.inv["customer_id"].to_numpy(dtype=object),
                       "open_minor": open_, "overdue_minor": np.where(base.bucket_now >= 1, open_, 0),
@@ -470,7 +469,7 @@ def _owners(ledger: "Ledger", base: _Base, stages: pd.DataFrame, promises: pd.Da
 
 def compute_kpis(ledger: "Ledger", result: "Position", stages: pd.DataFrame | None, as_of: dt.date,
                  settings: KpiSettings, promises: PromiseCheck | None = None, trend: bool = True,
-                 fx: FxTable | None = None) -> Kpis:
+                 fx: FxTable | None = None, keys: LedgerKeys | None = None) -> Kpis:
     """Compute every management figure of the module docstring at the as-of date.
 
     Args:
@@ -484,6 +483,7 @@ def compute_kpis(ledger: "Ledger", result: "Position", stages: pd.DataFrame | No
             :mod:`xl_ar.core.trend`, a few array passes per month-end).
         fx: rates to the base currency (None: base-currency lines only); lines of a currency
             with no rate by the as-of date are left out and listed in ``foreign_open``.
+        keys: the run's :class:`~xl_ar.core.keys.LedgerKeys` of ``ledger`` (made when None).
 
     Returns:
         The :class:`Kpis`. ``owners``: ``owner``, ``customers``, ``open_minor``,
@@ -493,7 +493,7 @@ def compute_kpis(ledger: "Ledger", result: "Position", stages: pd.DataFrame | No
     if result.as_of != as_of:
         raise ValueError(f"the run is as of {result.as_of}, not {as_of}: use the same day's run")
     stages = stages_of(result, stages)
-    base = _Base(ledger, result, settings, fx)
+    base = _Base(ledger, result, settings, fx, keys)
     buckets = tuple(base.buckets_at(as_of))
     total, current = sum(buckets), buckets[0]
     overdue = total - current

@@ -25,6 +25,7 @@ from xl_ar.core.evidence import LEGAL_STAGES, evidence_checklist
 from xl_ar.core.fees import FeeTerms, late_fees
 from xl_ar.core.fx import FxTable, missing_rate_issues
 from xl_ar.core.issues import Issue
+from xl_ar.core.keys import LedgerKeys
 from xl_ar.core.calendar import NO_CALENDAR, BusinessCalendar
 from xl_ar.core.ledger import Ledger
 from xl_ar.core.money import CURRENCY_EXPONENTS
@@ -142,7 +143,10 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
     inv = ledger.invoices
     edges = AgingEdges(settings.aging_edges)
     labels = edges.labels(settings.language)
-    alloc = allocate_receipts(inv, ledger.receipts, as_of, writeoffs=ledger.writeoffs, auto_apply=settings.auto_apply)
+    keys = LedgerKeys(ledger)  # every step groups by these: made once (xl_ar.core.keys)
+    alloc = allocate_receipts(inv, ledger.receipts, as_of, groups=(keys.inv_group, keys.rec_group),
+                              targets=keys.named, applies=keys.applies, writeoffs=ledger.writeoffs,
+                              auto_apply=settings.auto_apply)
     written_off = alloc.written_off_minor
 
     inv_date = inv["invoice_date"].to_numpy(dtype="datetime64[s]")
@@ -235,19 +239,21 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
     policies = policies or Policies()
     kpi = policies.kpi
     want = frozenset(parts)
-    stages = assign_stages(ledger, position, as_of, policies.stage_rules, policies.owners, calendar=policies.calendar) \
-        if want & {"stages", "kpis", "worklist", "legal"} else None
+    stages = assign_stages(ledger, position, as_of, policies.stage_rules, policies.owners, calendar=policies.calendar,
+                           keys=keys) if want & {"stages", "kpis", "worklist", "legal"} else None
     # The KPIs (with their month-end trend) need nothing the steps below make: on a large
     # ledger (not a full sheet: see BESIDE_INVOICES_UP_TO) they are computed on a second core meanwhile.
-    kpis = beside(lambda: compute_kpis(ledger, position, stages, as_of, kpi, trend=kpi.trend_months > 0, fx=fx),
+    kpis = beside(lambda: compute_kpis(ledger, position, stages, as_of, kpi, trend=kpi.trend_months > 0, fx=fx,
+                                       keys=keys),
                   worth_it=BESIDE_INVOICES <= len(inv) < BESIDE_INVOICES_UP_TO) if "kpis" in want else None
     return RunResult(
         **{f.name: getattr(position, f.name) for f in fields(Position)},
-        credit=assess_credit(ledger, position, as_of, policies.credit, ledger.orders, fx=fx) if "credit" in want else None,
+        credit=assess_credit(ledger, position, as_of, policies.credit, ledger.orders, fx=fx, keys=keys)
+        if "credit" in want else None,
         stages=stages,
         worklist=collections_worklist(ledger, position, stages, as_of, kpi.worklist_days_ahead, fx=fx)
         if "worklist" in want else None,
-        warning=warning_table(ledger, position, as_of, kpi, fx=fx) if "warning" in want else None,
+        warning=warning_table(ledger, position, as_of, kpi, fx=fx, keys=keys) if "warning" in want else None,
         legal=_legal(ledger, position, stages, as_of) if "legal" in want else None,
         kpis=kpis.result() if kpis is not None else None,
     )

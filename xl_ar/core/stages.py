@@ -42,6 +42,7 @@ import pandas as pd
 
 from xl_ar.core.cadence import last_reminded
 from xl_ar.core.calendar import NO_CALENDAR, BusinessCalendar
+from xl_ar.core.keys import LedgerKeys
 from xl_ar.core.plans import check_promises
 from xl_ar.core.stage_rules import (  # noqa: F401 - the rules' names, re-exported for the rule's users
     CHANNEL_LABELS, DEFAULT_CLASS, DEFAULT_STAGE_RULES, DEFAULT_STAGES_ROWS, DISPUTE_FOLLOW_UP_DAYS, FALLBACK_RULE,
@@ -123,7 +124,8 @@ def stage_for(days_late: int, amount_minor: int | None = None, klass: str | None
 
 def assign_stages(ledger: "Ledger", result: "Position", as_of: dt.date,
                   rules: Sequence[StageRule] = DEFAULT_STAGE_RULES, owners: Mapping[str, str] | None = None,
-                  default_class: str = DEFAULT_CLASS, *, calendar: BusinessCalendar = NO_CALENDAR) -> pd.DataFrame:
+                  default_class: str = DEFAULT_CLASS, *, calendar: BusinessCalendar = NO_CALENDAR,
+                  keys: LedgerKeys | None = None) -> pd.DataFrame:
     """The collection stage of every invoice at the as-of date.
 
     Precedence: not existing, paid or a credit note -> blank; written off (in part or whole,
@@ -148,6 +150,7 @@ def assign_stages(ledger: "Ledger", result: "Position", as_of: dt.date,
         default_class: class used for customers with none.
         calendar: next action dates that fall on a non-working day move to the next working
             day (the due dates themselves never move).
+        keys: the run's :class:`~xl_ar.core.keys.LedgerKeys` of ``ledger`` (made when None).
 
     Returns:
         One row per invoice row, in ledger order: ``stage``, ``stage_label``,
@@ -171,9 +174,10 @@ def assign_stages(ledger: "Ledger", result: "Position", as_of: dt.date,
     active = exists & (amt > 0) & (open_ > 0) & ~np.isnat(due)
     days = np.where(np.isnat(due), 0, (asof - np.where(np.isnat(due), asof, due)).astype(np.int64))
 
-    klass = _customer_column(ledger, "class", fold=True)
+    keys = keys or LedgerKeys(ledger)
+    klass = keys.customer_column("class", fold=lambda v: str(v).strip().upper())
     klass[klass == ""] = default_class.upper()
-    person = _customer_column(ledger, "owner")
+    person = keys.customer_column("owner")
     amount = open_ * np.power(10.0, 2 - exp)
 
     promises = check_promises(ledger, result, as_of).invoices
@@ -269,16 +273,6 @@ def assign_stages(ledger: "Ledger", result: "Position", as_of: dt.date,
 def _isin(values: np.ndarray, choices) -> np.ndarray:
     """``np.isin`` for text: a hash look-up, much faster than numpy's sort on object arrays."""
     return pd.Series(values, dtype=object).isin(list(choices)).to_numpy()
-
-
-def _customer_column(ledger: "Ledger", name: str, fold: bool = False) -> np.ndarray:
-    """A Customers column per invoice row ("" for a customer not on the sheet)."""
-    cs = ledger.customers.drop_duplicates("customer_id")
-    values = cs[name].to_numpy(dtype=object) if name in cs else np.full(len(cs), "", object)
-    if fold:
-        values = np.array([str(v).strip().upper() for v in values], dtype=object)
-    at = pd.Index(cs["customer_id"].to_numpy(dtype=object)).get_indexer(ledger.invoices["customer_id"].to_numpy(dtype=object))
-    return np.append(values, "")[at]  # -1 (not found) picks the appended blank
 
 
 def _texts(rules: Sequence[StageRule]) -> dict[str, np.ndarray]:

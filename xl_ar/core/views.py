@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from xl_ar.core.keys import LedgerKeys
+
 if TYPE_CHECKING:
     from xl_ar.core.ledger import Ledger
     from xl_ar.core.position import Position
@@ -27,16 +29,19 @@ def customer_info(ledger: "Ledger") -> pd.DataFrame:
                          "account_manager": cs["owner"].to_numpy(dtype=object)})
 
 
-def per_invoice(ledger: "Ledger", column: str) -> np.ndarray:
+def per_invoice(ledger: "Ledger", column: str, keys: LedgerKeys | None = None) -> np.ndarray:
     """A column of :func:`customer_info` for every invoice row ("" for an unknown customer).
 
     Args:
         ledger: the validated ledger.
         column: a column of :func:`customer_info`, e.g. "class".
+        keys: the run's :class:`~xl_ar.core.keys.LedgerKeys` of ``ledger`` (made when None).
     """
-    info = customer_info(ledger)
-    at = pd.Index(info["customer_id"]).get_indexer(ledger.invoices["customer_id"].to_numpy(dtype=object))
-    return np.append(info[column].to_numpy(dtype=object), "")[at]
+    return (keys or LedgerKeys(ledger)).customer_column(_INFO_COLUMNS.get(column, column))
+
+
+#: customer_info's column -> the Customers column it is.
+_INFO_COLUMNS = {"account_manager": "owner"}
 
 
 def stages_of(result: "Position", stages: pd.DataFrame | None) -> pd.DataFrame:

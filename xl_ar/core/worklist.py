@@ -14,7 +14,8 @@ import pandas as pd
 
 from xl_ar.core.fx import FxTable
 from xl_ar.core.kpis import KpiSettings
-from xl_ar.core.views import customer_info, per_invoice, stages_of
+from xl_ar.core.keys import LedgerKeys
+from xl_ar.core.views import customer_info, stages_of
 from xl_ar.core.money import CURRENCY_EXPONENTS
 from xl_ar.core.plans import PromiseCheck, check_promises
 from xl_ar.core.stages import DEFAULT_CLASS
@@ -198,7 +199,7 @@ def _amount_labels(edges: tuple[int, ...]) -> list[tuple[str, str]]:
 
 
 def warning_table(ledger: "Ledger", result: "Position", as_of: dt.date, settings: KpiSettings,
-                  fx: FxTable | None = None) -> pd.DataFrame:
+                  fx: FxTable | None = None, keys: LedgerKeys | None = None) -> pd.DataFrame:
     """The three-dimensional warning table (docs/domain.md section 3): days to due × amount × class.
 
     Every open invoice whose currency converts (the base currency, or one with an ``FxRates``
@@ -215,6 +216,7 @@ def warning_table(ledger: "Ledger", result: "Position", as_of: dt.date, settings
         settings: the KPI settings.
         fx: rates to the base currency (None: base-currency invoices only). A currency with
             no rate is left out (the KPIs' ``foreign_open`` names it).
+        keys: the run's :class:`~xl_ar.core.keys.LedgerKeys` of ``ledger`` (made when None).
 
     Returns:
         The full grid, one row per (band, amount band, class), bands most overdue first:
@@ -237,7 +239,8 @@ def warning_table(ledger: "Ledger", result: "Position", as_of: dt.date, settings
     band = np.where(to_due < 0, over, n_over + np.searchsorted(np.asarray(settings.due_bands), to_due, side="left"))
     amount = conv.minor[m]
     amount_band = np.searchsorted(np.asarray(settings.amount_bands, dtype=np.int64) * 10 ** exp, amount, side="right")
-    klass = np.array([str(c).strip().upper() or DEFAULT_CLASS for c in per_invoice(ledger, "class")[m]], dtype=object)
+    klass = (keys or LedgerKeys(ledger)).customer_column("class", fold=lambda c: str(c).strip().upper() or DEFAULT_CLASS)[m]
+    klass[klass == ""] = DEFAULT_CLASS  # a customer not on the sheet
     classes = sorted({"A", "B", "C"} | set(klass))
     bands, amounts = _band_labels(settings), _amount_labels(tuple(settings.amount_bands))
     grid = pd.MultiIndex.from_product([range(len(bands)), range(len(amounts)), classes],

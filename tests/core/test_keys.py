@@ -1,0 +1,74 @@
+"""The run's keys, made once, give what each step computed on its own: the invoice a receipt or
+credit note names, within any subset of the invoices (as the KPIs' base-currency view takes),
+and a Customers column per invoice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xl_ar.core.allocation import credit_targets, named_targets
+from xl_ar.core.keys import LedgerKeys
+from xl_ar.core.ledger import Ledger
+
+NUMBERS = ["I1", "I2", "I3", "I4", ""]
+
+
+@st.composite
+def ledgers(draw):
+    unique = draw(st.booleans())
+    n = draw(st.integers(0, 4 if unique else 8))
+    numbers = draw(st.lists(st.sampled_from(NUMBERS[:-1]), min_size=n, max_size=n, unique=unique))
+    inv = pd.DataFrame({
+        "invoice_no": pd.Series(numbers, dtype=object),
+        "customer_id": draw(st.lists(st.sampled_from(["C1", "C2", "C9"]), min_size=n, max_size=n)),
+        "currency": draw(st.lists(st.sampled_from(["CNY", "USD"]), min_size=n, max_size=n)),
+        "applies_to": draw(st.lists(st.sampled_from(NUMBERS), min_size=n, max_size=n)),
+    })
+    m = draw(st.integers(0, 6))
+    rec = pd.DataFrame({
+        "invoice_no": draw(st.lists(st.sampled_from(NUMBERS), min_size=m, max_size=m)),
+        "customer_id": draw(st.lists(st.sampled_from(["C1", "C2"]), min_size=m, max_size=m)),
+        "currency": draw(st.lists(st.sampled_from(["CNY", "USD"]), min_size=m, max_size=m)),
+    })
+    customers = pd.DataFrame({"customer_id": ["C2", "C1", "C2"], "class": [" a", "b", "C"], "owner": ["王", "", "李"]})
+    ledger = Ledger(customers, inv, rec, pd.DataFrame({"customer_id": []}))
+    return ledger, np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool), \
+        np.array(draw(st.lists(st.booleans(), min_size=m, max_size=m)), dtype=bool)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ledgers())
+def test_named_invoices_in_a_subset_are_those_the_subset_finds(case):
+    ledger, inv_mask, rec_mask = case
+    keys = LedgerKeys(ledger)
+    inv, rec = ledger.invoices, ledger.receipts
+    assert keys.named.tolist() == named_targets(inv, rec).tolist()
+    assert keys.applies.tolist() == credit_targets(inv).tolist()
+    named, applies = keys.named_in(inv_mask, rec_mask), keys.applies_in(inv_mask)
+    if not keys.numbers_unique:  # only a search of the subset finds what it would
+        assert named is None and applies is None
+        return
+    sub_inv, sub_rec = inv[inv_mask].reset_index(drop=True), rec[rec_mask].reset_index(drop=True)
+    assert named.tolist() == named_targets(sub_inv, sub_rec).tolist()
+    assert applies.tolist() == credit_targets(sub_inv).tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(ledgers())
+def test_a_customers_column_per_invoice_takes_the_first_row_of_each_id(case):
+    ledger, _, _ = case
+    keys = LedgerKeys(ledger)
+    first = {"C2": (" a", "王"), "C1": ("b", "")}
+    ids = ledger.invoices["customer_id"].tolist()
+    assert keys.customer_column("owner").tolist() == [first.get(c, ("", ""))[1] for c in ids]
+    assert keys.customer_column("class", fold=lambda v: v.strip().upper()).tolist() == \
+        [first[c][0].strip().upper() if c in first else "" for c in ids]
+    assert keys.customer_column("no such column").tolist() == [""] * len(ids)
+    groups = keys.inv_group.tolist() + keys.rec_group.tolist()
+    pairs = list(zip(ledger.invoices["customer_id"], ledger.invoices["currency"])) + \
+        list(zip(ledger.receipts["customer_id"], ledger.receipts["currency"]))
+    assert groups == [sorted(set(pairs)).index(p) for p in pairs]  # numbered in the pairs' sorted order
+    assert keys.groups == len(set(pairs))
