@@ -170,3 +170,33 @@ def test_compact_text_keeps_every_value_and_dtype():
             [None if v is None or v != v else v for v in before[c]]
     assert ledger.invoices.dtypes.tolist() == dtypes
     assert ledger.invoices["invoice_no"].iat[0] is ledger.invoices["invoice_no"].iat[2]
+
+
+def test_compact_text_reuses_validations_codes_and_codes_a_changed_column_again():
+    import pandas as pd
+    from tables import raw_table
+
+    from xl_ar.core.ledger import compact_text, validate_ledger
+    from xl_ar.core.settings import Settings
+
+    raw = {"Customers": raw_table("Customers", "| CustomerID | Name |\n| C1 | 甲公司 |\n| C2 | Beta Ltd |"),
+           "Invoices": raw_table("Invoices", "| InvoiceNo | CustomerID | InvoiceDate | Amount | Currency |\n"
+                                 "| I1 | 甲公司 | 2026-01-05 | 10.00 | usd |\n| I2 | C2 | 2026-01-06 | 5.00 | USD |\n"
+                                 "|  I3  | C1 | 2026-01-07 | 7.00 | |"),
+           "Receipts": raw_table("Receipts", "| ReceiptNo | CustomerID | ReceiptDate | Amount | InvoiceNo |\n"
+                                 "| R1 | C1 | 2026-02-01 | 10.00 | I1 |")}
+    ledger, issues = validate_ledger(raw, Settings(), keep_codes=True)
+    assert not [i for i in issues if i.severity == "error"], issues
+    assert ("invoices", "invoice_no") in ledger.text_codes and ("invoices", "customer_id") in ledger.text_codes
+    # A column changed after validation no longer matches its codes: it is coded again.
+    ledger.receipts["invoice_no"] = pd.Series(["I2"], dtype=ledger.receipts["invoice_no"].dtype)
+    before = {t: getattr(ledger, t).copy() for t in ("customers", "invoices", "receipts")}
+    compact_text(ledger)
+    assert ledger.text_codes == {}
+    for t, frame in before.items():
+        pd.testing.assert_frame_equal(getattr(ledger, t), frame, check_exact=True)
+    assert ledger.invoices["customer_id"].tolist() == ["C1", "C2", "C1"]
+    assert ledger.invoices["currency"].tolist() == ["USD", "USD", "CNY"]
+    assert ledger.invoices["invoice_no"].tolist() == ["I1", "I2", "I3"]
+    assert ledger.receipts["invoice_no"].tolist() == ["I2"]
+    assert validate_ledger(raw, Settings())[0].text_codes == {}  # kept only when asked for

@@ -87,13 +87,15 @@ def _tie_json(t, labels) -> dict[str, Any]:
     }
 
 
-def load(data: BookData, as_of: dt.date | None, today: dt.date) -> tuple[Ledger | None, Settings, Policies, list[Issue]]:
+def load(data: BookData, as_of: dt.date | None, today: dt.date, *,
+         keep_codes: bool = False) -> tuple[Ledger | None, Settings, Policies, list[Issue]]:
     """Settings and validated ledger from what an adapter read.
 
     Args:
         data: the book's raw tables and settings.
         as_of: an as-of date given by the caller (wins over the Settings sheet).
         today: the date used when neither the caller nor the sheet sets one.
+        keep_codes: keep validation's text codes for ``compact_text`` (see ``validate_ledger``).
     """
     settings, issues = parse_settings(data.settings, LATE_FEE_POLICIES)
     settings = settings.with_as_of(as_of or settings.as_of or today)
@@ -107,7 +109,7 @@ def load(data: BookData, as_of: dt.date | None, today: dt.date) -> tuple[Ledger 
     if problem:
         kpi_issues = [*kpi_issues, Issue(where or "Settings", problem)]
     policies = Policies(credit, tuple(rules), owners_from_settings(settings.extra), kpi, calendar)
-    ledger, more = validate_ledger(data.tables, settings)
+    ledger, more = validate_ledger(data.tables, settings, keep_codes=keep_codes)
     return ledger, settings, policies, issues + credit_issues + list(rule_issues) + kpi_issues + more
 
 
@@ -131,7 +133,7 @@ def run_refresh(adapter, *, as_of: dt.date | None = None, today: dt.date | None 
     progress("read", 0.0)
     data = adapter.read()
     progress("validate", 0.3)
-    ledger, settings, policies, issues = load(data, as_of, today)
+    ledger, settings, policies, issues = load(data, as_of, today, keep_codes=True)
     data.release_cells()  # the ledger holds what the run needs; the raw cells are most of its memory
     if ledger is not None:
         compact_text(ledger)

@@ -67,6 +67,10 @@ class Ledger:
     writeoffs: pd.DataFrame | None = None
     #: dated exchange rates to the base currency (``date``, ``currency``, ``rate``); None = no sheet
     fx_rates: pd.DataFrame | None = None
+    #: (table, column) -> (codes, texts) of the text columns as validation coded them, for
+    #: :func:`compact_text` (which empties it); a column changed since is coded again there
+    text_codes: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict, repr=False, compare=False)
 
 
 def compact_text(ledger: Ledger) -> None:
@@ -77,15 +81,25 @@ def compact_text(ledger: Ledger) -> None:
     through all the memory the reading took and keep it from going back to the system (about
     0.4 GB at a million invoices). Copied, they sit together and the rest is freed.
     """
-    for frame in (ledger.customers, ledger.invoices, ledger.receipts, ledger.activities):
+    known = ledger.text_codes
+    for table in ("customers", "invoices", "receipts", "activities"):
+        frame = getattr(ledger, table)
         for name in frame.columns:
             col = frame[name]
             if col.dtype != object and str(col.dtype) != "str":
                 continue
-            codes, values = pd.factorize(col.to_numpy(dtype=object))
+            cells = col.to_numpy(dtype=object)
+            coded = known.pop((table, name), None)
+            # Validation's coding, when the column is still what it coded (hashing a million
+            # distinct invoice numbers again costs a quarter of a second).
+            if coded is not None and len(coded[0]) == len(cells) and bool((coded[1][coded[0]] == cells).all()):
+                codes, values = coded
+            else:
+                codes, values = pd.factorize(cells)
             # A missing value (code -1) takes the last one: NaN.
             fresh = np.append(convert.fresh_texts(values), np.nan)[codes]
             frame[name] = pd.Series(fresh, index=frame.index, dtype=col.dtype)
+    known.clear()
 
 
 def _label(name: str) -> str:
@@ -116,7 +130,7 @@ class _Checker:
 
 
 def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[Issue],
-                 present: bool = True) -> pd.DataFrame:
+                 present: bool = True, coded: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> pd.DataFrame:
     """Convert every declared column of one table, reporting bad cells and blank required ones.
 
     Text is coded by distinct value (``convert.text_codes``): blanks, allowed values, over-long
@@ -135,6 +149,8 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
     for f in table.fields:
         if f.name not in frame and f.kind != "currency":  # (a blank currency is the base one)
             out[f.name] = _blank_column(f.kind, len(frame))
+            if coded is not None and out[f.name].dtype == object:  # text: "" in every row
+                coded[f.name] = np.zeros(len(frame), np.intp), np.array([""], dtype=object)
             continue
         raw_col, reported = _drop_cell_errors(chk.column(f.name), f.name, chk)
         if f.kind == "date":
@@ -159,6 +175,8 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
                 if f.name == table.key:  # (keys are text fields)
                     key = codes, texts
             out[f.name] = texts[codes]
+            if coded is not None:
+                coded[f.name] = codes, texts
             blank = (texts == "")[codes]
         if f.required and f.name in frame:
             for pos in np.flatnonzero(blank):
@@ -341,13 +359,16 @@ def _empty_raw(table: Table) -> RawTable:
     return RawTable(table.sheet, table.sheet, pd.DataFrame({"row": np.zeros(0, np.int64)}), {})
 
 
-def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Ledger, list[Issue]]:
+def validate_ledger(raw: Mapping[str, RawTable], settings: Settings, *,
+                    keep_codes: bool = False) -> tuple[Ledger, list[Issue]]:
     """Check and type the ledger's tables.
 
     Args:
         raw: canonical table name -> RawTable, as read from a workbook. Customers, Invoices
             and Receipts are expected; Activities and Rates are optional.
         settings: the run's settings (base currency fills blank currencies).
+        keep_codes: keep the text columns' codes in ``Ledger.text_codes`` for
+            :func:`compact_text` (for a caller that calls it).
 
     Returns:
         (ledger, issues). The ledger is usable when no issue is an error.
@@ -368,13 +389,14 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
     get = lambda t: raw.get(t.sheet) or _empty_raw(t)  # noqa: E731
 
     cust_raw, inv_raw, rec_raw, act_raw = get(CUSTOMERS), get(INVOICES), get(RECEIPTS), get(ACTIVITIES)
-    customers = _typed_frame(cust_raw, CUSTOMERS, settings, issues, "Customers" in raw)
+    coded: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {t: {} for t in ("customers", "invoices", "receipts")}
+    customers = _typed_frame(cust_raw, CUSTOMERS, settings, issues, "Customers" in raw, coded["customers"])
     customers["currency"] = settings.base_currency
     customers["credit_limit_minor"] = _minor(customers, "credit_limit")
     cust_chk = _Checker(cust_raw, issues)
     issues += check_customer_terms(customers, lambda name, pos: cust_chk.where(name, pos))
-    invoices = _typed_frame(inv_raw, INVOICES, settings, issues, "Invoices" in raw)
-    receipts = _typed_frame(rec_raw, RECEIPTS, settings, issues, "Receipts" in raw)
+    invoices = _typed_frame(inv_raw, INVOICES, settings, issues, "Invoices" in raw, coded["invoices"])
+    receipts = _typed_frame(rec_raw, RECEIPTS, settings, issues, "Receipts" in raw, coded["receipts"])
     activities = _typed_frame(act_raw, ACTIVITIES, settings, issues, "Activities" in raw)
     activities["currency"] = settings.base_currency
     activities["promise_amount_minor"] = _minor(activities, "promise_amount")
@@ -383,6 +405,7 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
     index = CustomerIndex(customers)
     inv_ids, rec_ids, _ = [_resolve_customers(frame, chk, index) for frame, chk in (
         (invoices, inv_chk), (receipts, rec_chk), (activities, _Checker(act_raw, issues)))]
+    coded["invoices"]["customer_id"], coded["receipts"]["customer_id"] = inv_ids, rec_ids
     # An ambiguous name is reported as such, not again as unknown.
     known_customers = (set(customers["customer_id"]) | index.ambiguous) - {""}
 
@@ -461,7 +484,8 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings) -> tuple[Le
     places = {
         t: (r.sheet, dict(r.columns)) for t, r in raw.items()
     }
-    ledger = Ledger(customers, invoices, receipts, activities, rates, places, orders, writeoffs, fx_rates)
+    ledger = Ledger(customers, invoices, receipts, activities, rates, places, orders, writeoffs, fx_rates,
+                    {(t, c): v for t, cols in coded.items() for c, v in cols.items()} if keep_codes else {})
     return ledger, sorted(issues, key=_issue_order(raw))
 
 
