@@ -386,20 +386,20 @@ def test_pretty_printed_xml_is_spliced_like_compact_xml():
 def test_pieces_in_small_blocks_join_to_the_same_sheet(case, block_rows):
     """The spliced sheet handed over in blocks of rows (here tiny ones, so that every border of a
     block is crossed) is the same XML as the joined splice."""
-    from xl_ar.book import rowcells
+    from xl_ar.book import rowcells, splice_stream
     from xl_ar.book import splice as splice_module
 
     xml, _, header, targets, nums, texts, cols = case
     whole = splice_columns(xml, header_row=header, columns=cols, rows=targets, values=[nums, texts])
     slow = b"".join(_splice(xml, header, cols, targets, [nums, texts], allow_fast=False))
-    saved = splice_module._BLOCK_ROWS, rowcells.BLOCK_ROWS
-    splice_module._BLOCK_ROWS = rowcells.BLOCK_ROWS = block_rows
+    saved = splice_stream.BLOCK_ROWS, rowcells.BLOCK_ROWS
+    splice_stream.BLOCK_ROWS = rowcells.BLOCK_ROWS = block_rows
     try:
         pieces = list(splice_module.splice_pieces(xml, header_row=header, columns=cols, rows=targets,
                                                   values=[nums, texts]))
         slow_small = b"".join(_splice(xml, header, cols, targets, [nums, texts], allow_fast=False))
     finally:
-        splice_module._BLOCK_ROWS, rowcells.BLOCK_ROWS = saved
+        splice_stream.BLOCK_ROWS, rowcells.BLOCK_ROWS = saved
     assert b"".join(pieces) == whole
     assert slow_small == slow
 

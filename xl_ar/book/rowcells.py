@@ -160,6 +160,26 @@ class RenderedRows:
             return self._slow[k]
         return self._data[self._offsets[k]: self._offsets[k + 1]]
 
+    def span(self, j0: int, j1: int) -> list[bytes]:
+        """``[rows[j] for j in range(j0, j1)]``, each rendered block sliced at once."""
+        out: list[bytes] = []
+        j = j0
+        while j < j1:
+            self[j]  # renders the block holding target j, if not the current one
+            k0, k1 = j - self._first, min(j1 - self._first, self._count)
+            if j == 0 or k1 <= k0:  # the header row
+                out.append(self[j])
+                j += 1
+                continue
+            data, offs = self._data, self._offsets
+            part = [data[a:b] for a, b in zip(offs[k0:k1], offs[k0 + 1: k1 + 1])]
+            for k, row in self._slow.items():
+                if k0 <= k < k1:
+                    part[k - k0] = row
+            out += part
+            j = self._first + k1
+        return out
+
     def _render(self, lo: int, hi: int) -> None:
         """Render value rows ``lo:hi`` (targets ``lo + 1`` to ``hi``) as the current block."""
         n = hi - lo

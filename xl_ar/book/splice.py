@@ -30,7 +30,7 @@ from xl_ar.book.sheetxml import (
     col_index,
     col_letter,
 )
-from xl_ar.book.splice_stream import Shifted, Unstreamable, edit_tail, splice_by_blocks, update_prologue
+from xl_ar.book.splice_stream import Shifted, Unstreamable, edit_tail, interleave, splice_by_blocks, update_prologue
 
 if TYPE_CHECKING:
     from xl_ar.book.package import WorkbookPackage
@@ -308,7 +308,7 @@ class _Splice:
             tails[i] = suffix(i) + b"".join(rows)
         head = bytes(piece(0))  # the prologue is small: swap in the edited one, and rows before all others
         edited[0] = prologue + head[sh.sd_open: s] + b"".join(lead) + head[s:]
-        return _interleave(view, starts, stops, edited, target_of, tails, closed, pat.row_close)
+        return interleave(view, starts, stops, edited, target_of, tails, closed, pat.row_close)
 
     def general(self, prologue: bytes) -> list[bytes]:
         """Splice row by row, cell by cell where needed; handles any well-formed sheetData."""
@@ -380,31 +380,6 @@ class _Splice:
 def _find_all(buf: bytes, needle: bytes) -> np.ndarray:
     """Offsets of every occurrence of ``needle`` in ``buf`` (non-overlapping), as an array."""
     return np.fromiter((m.start() for m in re.finditer(re.escape(needle), buf)), dtype=np.int64)
-
-
-#: Rows per piece handed to the compressor: large enough that the per-piece cost vanishes,
-#: small enough that a block's bytes are a few megabytes.
-_BLOCK_ROWS = 4096
-
-
-def _interleave(view: memoryview, starts: np.ndarray, stops: np.ndarray, edited: dict[int, bytes],
-                target_of: np.ndarray, tails: dict[int, bytes], closed: RenderedRows,
-                row_close: bytes) -> Iterator[bytes]:
-    """The new sheet, by blocks of rows: each row's piece of the old sheet (``view[starts[i]:
-    stops[i]]``, or ``edited[i]``), then what follows it (``tails[i]``, else its target's new
-    cells and ``</row>``, else ``</row>``); the last piece (after the last row) ends it."""
-    n = len(target_of)
-    for lo in range(0, n + 1, _BLOCK_ROWS):
-        hi = min(lo + _BLOCK_ROWS, n + 1)
-        block: list[Any] = []
-        add = block.append
-        targets = target_of[lo: min(hi, n)].tolist()
-        for i, a, b in zip(range(lo, hi), starts[lo:hi].tolist(), stops[lo:hi].tolist()):
-            add(edited[i] if i in edited else view[a:b])
-            if i < n:
-                t = targets[i - lo]
-                add(tails[i] if i in tails else closed[t] if t >= 0 else row_close)
-        yield b"".join(block)
 
 
 def splice_columns(

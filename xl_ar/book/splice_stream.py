@@ -15,7 +15,8 @@ without a name beside the workbook (:class:`~xl_ar.book.deflate.Spill`), not in 
 
 How one block is spliced is the caller's (:mod:`xl_ar.book.splice`); a block of a shape only
 the whole-sheet splice takes raises :class:`Unstreamable`, and the caller splices the whole
-sheet instead, from the start: what was deflated so far is dropped.
+sheet instead, from the start: what was deflated so far is dropped. Both lay the new rows out
+with :func:`interleave`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol
+
+import numpy as np
 
 from xl_ar.book.deflate import DeflatedPart, deflate_pieces
 from xl_ar.book.sheetxml import OutColumn, _num, _range_ref, split_ref
@@ -159,6 +162,10 @@ class Shifted:
     def __getitem__(self, j: int) -> bytes:
         return self.rows[self.lo + j]
 
+    def span(self, j0: int, j1: int) -> list[bytes]:
+        """Items ``j0`` to ``j1 - 1``."""
+        return self.rows.span(self.lo + j0, self.lo + j1)
+
 
 # --------------------------------------------------------------------------- the head
 
@@ -208,3 +215,46 @@ def update_prologue(pro: bytes, p: bytes, cols: list[OutColumn], header_row: int
         stop = cm.end() if cm.group(1) else pro.find(b"</" + p + b"cols>", cm.end()) + len(b"</" + p + b"cols>")
         return pro[: cm.start()] + block + pro[stop:]
     return pro + block  # the prologue ends right before <sheetData>, where <cols> belongs
+
+
+# --------------------------------------------------------------------------- the rows laid out
+
+
+#: Rows per piece handed to the compressor: large enough that the per-piece cost vanishes,
+#: small enough that a block's bytes are a few megabytes.
+BLOCK_ROWS = 4096
+
+
+def interleave(view: memoryview, starts: np.ndarray, stops: np.ndarray, edited: dict[int, bytes],
+               target_of: np.ndarray, tails: dict[int, bytes], closed: RenderedRows | Shifted,
+               row_close: bytes) -> Iterator[bytes]:
+    """The new sheet, by blocks of rows: each row's piece of the old sheet (``view[starts[i]:
+    stops[i]]``, or ``edited[i]``), then what follows it (``tails[i]``, else its target's new
+    cells and ``</row>``, else ``</row>``); the last piece (after the last row) ends it.
+
+    A block of rows none of them edited, each followed by the next target's cells (the usual
+    block of a ledger), is laid out by list slices, not row by row."""
+    n = len(target_of)
+    special = np.zeros(n + 1, bool)
+    special[list(edited) + list(tails)] = True
+    for lo in range(0, n + 1, BLOCK_ROWS):
+        hi = min(lo + BLOCK_ROWS, n + 1)
+        m = min(hi, n) - lo
+        t = target_of[lo: lo + m]
+        if m and not special[lo: lo + m].any() and t[0] >= 0 and t[-1] - t[0] == m - 1 and (np.diff(t) == 1).all():
+            block: list[Any] = [None] * (2 * m)
+            block[0::2] = [view[a:b] for a, b in zip(starts[lo: lo + m].tolist(), stops[lo: lo + m].tolist())]
+            block[1::2] = closed.span(int(t[0]), int(t[0]) + m)
+            if hi == n + 1:
+                block.append(edited[n] if n in edited else view[starts[n]: stops[n]])
+            yield b"".join(block)
+            continue
+        block = []
+        add = block.append
+        targets = target_of[lo: min(hi, n)].tolist()
+        for i, a, b in zip(range(lo, hi), starts[lo:hi].tolist(), stops[lo:hi].tolist()):
+            add(edited[i] if i in edited else view[a:b])
+            if i < n:
+                t_i = targets[i - lo]
+                add(tails[i] if i in tails else closed[t_i] if t_i >= 0 else row_close)
+        yield b"".join(block)

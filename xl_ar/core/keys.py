@@ -58,20 +58,24 @@ class LedgerKeys:
         return max((int(g.max()) + 1 for g in self._groups if len(g)), default=0)
 
     @cached_property
-    def _numbers(self) -> pd.Series:
-        return invoice_numbers(self._ledger.invoices)
+    def _targets(self) -> tuple[np.ndarray, np.ndarray, bool]:
+        # Both looked up in one index of the numbers, not kept: its hash table of a million
+        # numbers would stay in memory for the whole run.
+        inv = self._ledger.invoices
+        numbers = invoice_numbers(inv)
+        return named_targets(inv, self._ledger.receipts, numbers), credit_targets(inv, numbers), len(numbers) == len(inv)
 
-    @cached_property
+    @property
     def named(self) -> np.ndarray:
-        return named_targets(self._ledger.invoices, self._ledger.receipts, self._numbers)
+        return self._targets[0]
 
-    @cached_property
+    @property
     def applies(self) -> np.ndarray:
-        return credit_targets(self._ledger.invoices, self._numbers)
+        return self._targets[1]
 
-    @cached_property
+    @property
     def numbers_unique(self) -> bool:
-        return len(self._numbers) == len(self._ledger.invoices)
+        return self._targets[2]
 
     @cached_property
     def customers(self) -> pd.Index:
