@@ -79,3 +79,16 @@ def test_has_long_text_is_the_pattern(lengths, chunk_kb):
     finally:
         screen._CHUNK = old
     assert got == (screen._LONG_TEXT.search(data) is not None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"<f>", b"f", b"<", b"<c r=\"A1\">", b"ff", b"<x:f", b"a"]), max_size=40),
+       st.integers(0, 5))
+def test_the_formula_tag_is_found_from_the_fs_as_the_plain_search_finds_it(pieces, many):
+    data = b"".join(pieces)
+    saved = screen._MANY_F
+    screen._MANY_F = many  # also the plain search after a few "f"s
+    try:
+        assert screen._has_formula_tag(data) == (b"<f" in data)
+    finally:
+        screen._MANY_F = saved

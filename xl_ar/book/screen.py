@@ -314,6 +314,24 @@ def has_long_text(data: bytes) -> bool:
     return False
 
 
+def _has_formula_tag(data: bytes) -> bool:
+    """``b"<f" in data``, looked for from each ``f``: a sheet's XML has few (a formula's tag, some
+    attribute names), and a search for the byte itself runs at memory speed, where the search
+    for ``<f`` stops at every tag (0.27 s for a full sheet's 0.3 GB, against a few ms)."""
+    at, seen = data.find(b"f"), 0
+    while at >= 0:
+        if at and data[at - 1] == 0x3C:
+            return True
+        seen += 1
+        if seen > _MANY_F:  # text with many "f"s in the sheet itself: the plain search from here
+            return data.find(b"<f", at) >= 0
+        at = data.find(b"f", at + 1)
+    return False
+
+
+_MANY_F = 4096
+
+
 def _screen_sheet(name: str, part: str, data: bytes) -> SheetScreen:
     screen = SheetScreen(name, part, size=len(data))
     # The error pattern tries every cell; a plain search for its attribute first is ~20x cheaper
@@ -322,7 +340,7 @@ def _screen_sheet(name: str, part: str, data: bytes) -> SheetScreen:
         ref, v = _REF.search(m.group(0)), _VALUE.search(m.group(0))
         if ref:
             screen.errors[(ref.group(1) + ref.group(2)).decode()] = (v.group(1).decode() if v else "#VALUE!")
-    if b"<f" in data:
+    if _has_formula_tag(data):
         for m in _FORMULA_NO_VALUE.finditer(data):
             ref = _REF.search(m.group(1))
             if ref:
