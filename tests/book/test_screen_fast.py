@@ -92,3 +92,11 @@ def test_the_formula_tag_is_found_from_the_fs_as_the_plain_search_finds_it(piece
         assert screen._has_formula_tag(data) == (b"<f" in data)
     finally:
         screen._MANY_F = saved
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 20_000), st.integers(32_760, 32_775))
+def test_a_text_just_too_long_is_found_at_any_alignment(pad, n):
+    """A run of text just long enough covers a whole window without "<" wherever it starts."""
+    data = HEAD + b"<row>" + b"<c/>" * (pad // 4) + b'<c t="inlineStr"><is><t>' + b"a" * n + b"</t></is></c></row>" + TAIL
+    assert screen.has_long_text(data) == (screen._LONG_TEXT.search(data) is not None) == (n > screen.EXCEL_MAX_TEXT)

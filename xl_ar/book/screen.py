@@ -300,6 +300,8 @@ def has_long_text(data: bytes) -> bool:
     pattern runs only on a part that has one (the usual part has none, and the pattern alone
     tries every ``<``).
     """
+    if not _gap_without_tag(data):
+        return False
     last = -1  # position of the last "<" seen, across chunks
     for start, n, a in _chunks(data, 0):
         at = np.flatnonzero(a[:n] == 0x3C) + start
@@ -312,6 +314,17 @@ def has_long_text(data: bytes) -> bool:
     if len(data) - last > EXCEL_MAX_TEXT + 1:
         return _LONG_TEXT.search(data) is not None
     return False
+
+
+def _gap_without_tag(data: bytes) -> bool:
+    """Whether some window of :data:`_WINDOW` bytes (at a multiple of it) holds no ``<``: a text
+    too long for a cell does (a run of ``2 * _WINDOW - 1`` bytes or more covers a whole window),
+    and the usual sheet has none. Each window is one search that stops at its first ``<``
+    (20,000 searches for a full sheet: milliseconds, where finding every ``<`` took 0.3 s)."""
+    return any(data.find(b"<", w, w + _WINDOW) < 0 for w in range(0, len(data), _WINDOW))
+
+
+_WINDOW = (EXCEL_MAX_TEXT + 2) // 2  # 2 * _WINDOW - 1 <= EXCEL_MAX_TEXT + 1, the shortest long run
 
 
 def _has_formula_tag(data: bytes) -> bool:
