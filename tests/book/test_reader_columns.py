@@ -1,6 +1,7 @@
 """The reader leaves out the tool's own columns below a ledger's header: what it reads is the
 same ledger, layout and all, as reading every column gives (real files, written by openpyxl,
-read by calamine)."""
+read by calamine), whether calamine parses the whole sheet or a copy with those cells cut out
+before it parses (:mod:`xl_ar.book.strip`, forced here onto sheets of any size)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import datetime as dt
 
 import openpyxl
 import pandas as pd
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from python_calamine import CalamineWorkbook
 
-from xl_ar.book import reader
+from xl_ar.book import reader, strip
 from xl_ar.book.headers import OUTPUTS
 from xl_ar.book.reader import _cells, read_book
 
@@ -53,19 +54,35 @@ def _book(path, titles, header, rows):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ledgers())
 @example((0, USER + ["Paid", None, "Paid"], [[None] * 8 + [0, None, None, None]]))  # ours twice, a value between
+@example((1, USER[:3] + ["Paid", "Open", None], [[1, 2, 3, 4, 5, 6, 7, 8], [None, None, None, 1, None, 2]]))
 def test_leaving_our_columns_out_reads_the_same_ledger(tmp_path_factory, case):
     path = _book(tmp_path_factory.mktemp("b") / "book.xlsx", *case)
     narrow = read_book(path)
+    cut, keep_from, keep_copy = [], strip.STRIP_FROM, reader.reading_copy
+    try:
+        strip.STRIP_FROM = 0  # every sheet is cut before calamine parses it, where the rule says so
+
+        def spy(*args):
+            copy = keep_copy(*args)
+            cut.append(dict(copy.cuts))
+            return copy
+
+        reader.reading_copy = spy
+        stripped = read_book(path)
+    finally:
+        strip.STRIP_FROM, reader.reading_copy = keep_from, keep_copy
+    event(f"cut: {bool(cut[0])}")
     try:
         reader._ours_from, keep = (lambda header, table: None), reader._ours_from
         whole = read_book(path)
     finally:
         reader._ours_from = keep
-    assert narrow.layouts == whole.layouts
-    assert narrow.tables.keys() == whole.tables.keys()
-    for name, t in whole.tables.items():
-        pd.testing.assert_frame_equal(narrow.tables[name].frame, t.frame)
-        assert dataclasses.replace(narrow.tables[name], frame=None) == dataclasses.replace(t, frame=None)
+    for read in (narrow, stripped):
+        assert read.layouts == whole.layouts
+        assert read.tables.keys() == whole.tables.keys()
+        for name, t in whole.tables.items():
+            pd.testing.assert_frame_equal(read.tables[name].frame, t.frame)
+            assert dataclasses.replace(read.tables[name], frame=None) == dataclasses.replace(t, frame=None)
 
 
 def test_the_cells_are_calamines_from_a1_and_ours_are_left_out_below_the_header(tmp_path):

@@ -27,7 +27,7 @@ from xl_ar.book.package import WorkbookPackage
 from xl_ar.book.sheetxml import BookError, OutColumn, col_letter
 from xl_ar.book.tables import widen_autofilter
 from xl_ar.book.splice import _BlockSplicer, _locate, _Patterns, _Request, _splice, _Splice, splice_sheet
-from xl_ar.book.splice_stream import Unstreamable, _compared, _head, _row_blocks, edit_tail
+from xl_ar.book.splice_stream import Unstreamable, _compared, _head, row_blocks, edit_tail
 from xl_ar.book.zipio import iter_member, read_directory, read_member
 
 from test_sheetxml import sheet as any_sheet  # noqa: E402
@@ -63,7 +63,7 @@ def streamed(xml: bytes, header: int, cols: list[OutColumn], rows: list[int], va
         head = _head(pieces)
         splicer = _BlockSplicer(head, req)
         same = [True]
-        out = b"".join(_compared(_row_blocks(itertools.chain([head], pieces), splicer.row_close), splicer, same, tail))
+        out = b"".join(_compared(row_blocks(itertools.chain([head], pieces), splicer.row_close), splicer, same, tail))
     except Unstreamable:
         return None
     return out, same[0]

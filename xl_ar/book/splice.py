@@ -67,7 +67,7 @@ _ROOT = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?worksheet[\s>/]")
 
 def _locate(xml: bytes) -> _Sheet:
     """Find the main-namespace prefix and the sheetData bounds; refuse what we cannot splice."""
-    p, sm = _sheet_data_tag(xml)
+    p, sm = sheet_data_tag(xml)
     if sm.group(1):
         return _Sheet(xml, p, sm.start(), sm.end(), sm.end(), True)
     end = xml.rfind(b"</" + p + b"sheetData>")
@@ -78,7 +78,7 @@ def _locate(xml: bytes) -> _Sheet:
     return _Sheet(xml, p, sm.start(), sm.end(), end, False)
 
 
-def _sheet_data_tag(xml: bytes) -> tuple[bytes, re.Match[bytes]]:
+def sheet_data_tag(xml: bytes) -> tuple[bytes, re.Match[bytes]]:
     """The main-namespace prefix and the ``<sheetData>`` tag, found in the XML's first part."""
     m = _ROOT.search(xml, 0, 1 << 20)
     if not m:
@@ -543,7 +543,7 @@ class _BlockSplicer:
             req: the splice's arguments.
         """
         try:
-            p, sm = _sheet_data_tag(head)
+            p, sm = sheet_data_tag(head)
         except (BookError, ValueError):
             raise Unstreamable from None  # the whole-sheet splice says why, or finds it further on
         self.pat = pat = _Patterns(p, [c.index for c in req.cols])

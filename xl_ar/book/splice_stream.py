@@ -80,7 +80,7 @@ def splice_by_blocks(pkg: WorkbookPackage, part: str, start: Callable[[bytes], B
     try:
         head = _head(pieces)
         splicer = start(head)
-        blocks = _row_blocks(itertools.chain([head], pieces), splicer.row_close)
+        blocks = row_blocks(itertools.chain([head], pieces), splicer.row_close)
         del head
         same = [True]
         new = deflate_pieces(_compared(blocks, splicer, same, tail), spill=pkg.path.parent)
@@ -102,7 +102,7 @@ def _head(pieces: Iterator[bytes]) -> bytes:
     return head
 
 
-def _row_blocks(pieces: Iterable[bytes], row_close: bytes) -> Iterator[tuple[bytes, bool]]:
+def row_blocks(pieces: Iterable[bytes], row_close: bytes) -> Iterator[tuple[bytes, bool]]:
     """The XML in blocks of whole rows, each with whether it is the last one.
 
     Each block but the last ends right after the last ``</row>`` of what was read: a row's end

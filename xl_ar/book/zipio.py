@@ -28,7 +28,7 @@ import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator, Mapping, Sequence
+from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, Sequence
 
 from xl_ar.book.deflate import CRC_MASK as _CRC_MASK
 from xl_ar.book.deflate import DeflatedPart, Spill, deflate
@@ -306,6 +306,54 @@ def write_zip(
                                        info.compress_size, info.file_size, offset, extra_c, comment_c, iattr, xattr))
         offset += written
     cd = b"".join(central)
+    out.write(cd)
+    out.write(_end_records(len(central), len(cd), offset, comment))
+
+
+def copy_member(out: BinaryIO, src: BinaryIO, m: ZipMember, src_name: str) -> bytes:
+    """Copy a member of ``src`` with its compressed bytes as they are (sizes in its local header,
+    never in a data descriptor); return its central directory record (for :func:`end_zip`)."""
+    info, offset = m.info, out.tell()
+    dtime, ddate = _dos_time(info.date_time)
+    made, extra, comment, iattr, xattr = _central_bits(info)
+    flags = info.flag_bits & ~0x8  # sizes in the header, not in a data descriptor
+    out.write(_local_header(m.name_bytes, flags, info.compress_type, dtime, ddate, info.CRC,
+                            info.compress_size, info.file_size, b""))
+    _copy(src, out, m.data_offset, info.compress_size, src_name)
+    return _central_header(m.name_bytes, made, flags, info.compress_type, dtime, ddate, info.CRC,
+                           info.compress_size, info.file_size, offset, extra, comment, iattr, xattr)
+
+
+def stored_member(out: BinaryIO, m: ZipMember, pieces: Iterable[bytes]) -> bytes:
+    """Write ``pieces`` as a stored (uncompressed) member named as ``m``; return its central
+    directory record. The local header is written again once the size and CRC are known, so
+    ``out`` must be seekable.
+
+    Raises:
+        ValueError: the member would need a ZIP64 record (4 GiB or more).
+    """
+    offset, flags = out.tell(), m.info.flag_bits & 0x800
+    dtime, ddate = _dos_time(m.info.date_time)
+    head = _local_header(m.name_bytes, flags, 0, dtime, ddate, 0, 0, 0, b"")
+    out.write(head)
+    crc = size = 0
+    for piece in pieces:
+        out.write(piece)
+        crc, size = _z.crc32(piece, crc), size + len(piece)
+    if size >= 0xFFFFFFFF:
+        raise ValueError("a stored member of 4 GiB or more needs ZIP64")  # (parts are under 2 GiB)
+    end, crc = out.tell(), crc & _CRC_MASK
+    out.seek(offset)
+    out.write(_local_header(m.name_bytes, flags, 0, dtime, ddate, crc, size, size, b""))
+    out.seek(end)
+    return _central_header(m.name_bytes, 20, flags, 0, dtime, ddate, crc, size, size, offset, b"", b"", 0, 0)
+
+
+def end_zip(out: BinaryIO, central: list[bytes], comment: bytes = b"") -> None:
+    """End a zip written member by member: its central directory (each member's record, in
+    order) and the end records."""
+    cd = b"".join(central)
+    offset = out.tell()
     out.write(cd)
     out.write(_end_records(len(central), len(cd), offset, comment))
 
