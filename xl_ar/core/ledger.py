@@ -149,8 +149,8 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
     for f in table.fields:
         if f.name not in frame and f.kind != "currency":  # (a blank currency is the base one)
             out[f.name] = _blank_column(f.kind, len(frame))
-            if coded is not None and out[f.name].dtype == object:  # text: "" in every row
-                coded[f.name] = np.zeros(len(frame), np.intp), np.array([""], dtype=object)
+            if coded is not None and out[f.name].dtype == object:  # text: "" in every row (codes of no memory)
+                coded[f.name] = np.broadcast_to(np.intp(0), (len(frame),)), np.array([""], dtype=object)
             continue
         raw_col, reported = _drop_cell_errors(chk.column(f.name), f.name, chk)
         if f.kind == "date":
@@ -175,8 +175,8 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
                 if f.name == table.key:  # (keys are text fields)
                     key = codes, texts
             out[f.name] = texts[codes]
-            if coded is not None:
-                coded[f.name] = codes, texts
+            if coded is not None:  # kept to the end of validation: half the memory in 32 bits
+                coded[f.name] = codes.astype(np.int32) if len(texts) < 2**31 else codes, texts
             blank = (texts == "")[codes]
         if f.required and f.name in frame:
             for pos in np.flatnonzero(blank):
@@ -405,7 +405,8 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings, *,
     index = CustomerIndex(customers)
     inv_ids, rec_ids, _ = [_resolve_customers(frame, chk, index) for frame, chk in (
         (invoices, inv_chk), (receipts, rec_chk), (activities, _Checker(act_raw, issues)))]
-    coded["invoices"]["customer_id"], coded["receipts"]["customer_id"] = inv_ids, rec_ids
+    for table, (codes, ids) in (("invoices", inv_ids), ("receipts", rec_ids)):
+        coded[table]["customer_id"] = codes.astype(np.int32), ids  # (a few thousand customers)
     # An ambiguous name is reported as such, not again as unknown.
     known_customers = (set(customers["customer_id"]) | index.ambiguous) - {""}
 
