@@ -232,8 +232,8 @@ def interleave(view: memoryview, starts: np.ndarray, stops: np.ndarray, edited: 
     stops[i]]``, or ``edited[i]``), then what follows it (``tails[i]``, else its target's new
     cells and ``</row>``, else ``</row>``); the last piece (after the last row) ends it.
 
-    A block of rows none of them edited, each followed by the next target's cells (the usual
-    block of a ledger), is laid out by list slices, not row by row."""
+    A block of rows each followed by the next target's cells (the usual block of a ledger) is
+    laid out by list slices, not row by row, and its few edited rows put in after."""
     n = len(target_of)
     special = np.zeros(n + 1, bool)
     special[list(edited) + list(tails)] = True
@@ -241,10 +241,15 @@ def interleave(view: memoryview, starts: np.ndarray, stops: np.ndarray, edited: 
         hi = min(lo + BLOCK_ROWS, n + 1)
         m = min(hi, n) - lo
         t = target_of[lo: lo + m]
-        if m and not special[lo: lo + m].any() and t[0] >= 0 and t[-1] - t[0] == m - 1 and (np.diff(t) == 1).all():
+        if m and t[0] >= 0 and t[-1] - t[0] == m - 1 and (np.diff(t) == 1).all():
             block: list[Any] = [None] * (2 * m)
             block[0::2] = [view[a:b] for a, b in zip(starts[lo: lo + m].tolist(), stops[lo: lo + m].tolist())]
             block[1::2] = closed.span(int(t[0]), int(t[0]) + m)
+            for k in np.flatnonzero(special[lo: lo + m]).tolist():  # (a block's first row, say)
+                if lo + k in edited:
+                    block[2 * k] = edited[lo + k]
+                if lo + k in tails:
+                    block[2 * k + 1] = tails[lo + k]
             if hi == n + 1:
                 block.append(edited[n] if n in edited else view[starts[n]: stops[n]])
             yield b"".join(block)
