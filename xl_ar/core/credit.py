@@ -65,7 +65,7 @@ import pandas as pd
 from xl_ar.core import registry
 from xl_ar.core.convert import is_blank, parse_bool
 from xl_ar.core.fx import FxTable, missing_text
-from xl_ar.core.keys import LedgerKeys
+from xl_ar.core.keys import LedgerKeys, customer_positions
 from xl_ar.core.ledger import Ledger
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_minor_array
 
@@ -400,8 +400,7 @@ class _Keys:
 
     def of(self, values: np.ndarray) -> np.ndarray:
         """The key of each customer ID (-1: not on the Customers sheet)."""
-        return self.index.get_indexer(pd.Index(values, dtype=object).astype(str)) if len(values) \
-            else np.zeros(0, np.int64)
+        return customer_positions(self.index, values)
 
     def at(self, per_key: np.ndarray) -> np.ndarray:
         """Per-key figures laid out per Customers row."""

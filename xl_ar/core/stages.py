@@ -175,8 +175,7 @@ def assign_stages(ledger: "Ledger", result: "Position", as_of: dt.date,
     days = np.where(np.isnat(due), 0, (asof - np.where(np.isnat(due), asof, due)).astype(np.int64))
 
     keys = keys or LedgerKeys(ledger)
-    klass = keys.customer_column("class", fold=lambda v: str(v).strip().upper())
-    klass[klass == ""] = default_class.upper()
+    klass = invoice_classes(keys, default_class)
     person = keys.customer_column("owner")
     amount = open_ * np.power(10.0, 2 - exp)
 
@@ -268,6 +267,14 @@ def assign_stages(ledger: "Ledger", result: "Position", as_of: dt.date,
         "step": step, "step_date": step_date.astype("datetime64[s]"), "step_sent": step_done,
         "last_reminded": last_sent.astype("datetime64[s]"),
     })
+
+
+def invoice_classes(keys: LedgerKeys, default_class: str = DEFAULT_CLASS) -> np.ndarray:
+    """Each invoice's customer class as the rules read it (trimmed, upper case), ``default_class``
+    for a customer without one or not on the Customers sheet."""
+    klass = keys.customer_column("class", fold=lambda v: str(v).strip().upper())
+    klass[klass == ""] = default_class.upper()
+    return klass
 
 
 def _isin(values: np.ndarray, choices) -> np.ndarray:

@@ -18,7 +18,7 @@ from xl_ar.core.keys import LedgerKeys
 from xl_ar.core.views import customer_info, stages_of
 from xl_ar.core.money import CURRENCY_EXPONENTS
 from xl_ar.core.plans import PromiseCheck, check_promises
-from xl_ar.core.stages import DEFAULT_CLASS
+from xl_ar.core.stages import invoice_classes
 
 if TYPE_CHECKING:
     from xl_ar.core.ledger import Ledger
@@ -239,8 +239,7 @@ def warning_table(ledger: "Ledger", result: "Position", as_of: dt.date, settings
     band = np.where(to_due < 0, over, n_over + np.searchsorted(np.asarray(settings.due_bands), to_due, side="left"))
     amount = conv.minor[m]
     amount_band = np.searchsorted(np.asarray(settings.amount_bands, dtype=np.int64) * 10 ** exp, amount, side="right")
-    klass = (keys or LedgerKeys(ledger)).customer_column("class", fold=lambda c: str(c).strip().upper() or DEFAULT_CLASS)[m]
-    klass[klass == ""] = DEFAULT_CLASS  # a customer not on the sheet
+    klass = invoice_classes(keys or LedgerKeys(ledger))[m]
     classes = sorted({"A", "B", "C"} | set(klass))
     bands, amounts = _band_labels(settings), _amount_labels(tuple(settings.amount_bands))
     grid = pd.MultiIndex.from_product([range(len(bands)), range(len(amounts)), classes],
