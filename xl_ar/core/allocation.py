@@ -140,25 +140,25 @@ def named_targets(invoices: pd.DataFrame, receipts: pd.DataFrame, numbers: pd.Se
 
     ``numbers``: :func:`invoice_numbers` of ``invoices``, when the caller has it.
     """
-    out = np.full(len(receipts), -1, np.int64)
-    if not len(receipts) or not len(invoices):
-        return out
-    named = receipts["invoice_no"].fillna("").to_numpy(dtype=object)
-    some = np.flatnonzero(named != "")  # a receipt naming no invoice is not looked up
-    if len(some):
-        by_no = invoice_numbers(invoices) if numbers is None else numbers
-        out[some] = by_no.reindex(named[some]).fillna(-1).to_numpy(dtype=np.int64)
-    return out
+    if not len(receipts):
+        return np.zeros(0, np.int64)
+    return _named_positions(receipts["invoice_no"], invoices, numbers)
 
 
 def credit_targets(invoices: pd.DataFrame, numbers: pd.Series | None = None) -> np.ndarray:
     """Position in ``invoices`` of the invoice each row's ``applies_to`` names (first of that number), or -1."""
-    out = np.full(len(invoices), -1, np.int64)
-    if "applies_to" not in invoices or not len(invoices):
-        return out
-    named = invoices["applies_to"].fillna("").to_numpy(dtype=object)
-    some = np.flatnonzero(named != "")  # most ledgers name none: a column of blanks is not looked up
-    if len(some):
+    if "applies_to" not in invoices:
+        return np.full(len(invoices), -1, np.int64)
+    return _named_positions(invoices["applies_to"], invoices, numbers)
+
+
+def _named_positions(names: pd.Series, invoices: pd.DataFrame, numbers: pd.Series | None) -> np.ndarray:
+    """Position in ``invoices`` of the first invoice of each name (-1: blank, or none of that
+    number). Only the names given are looked up: most receipts and credit notes name none."""
+    named = names.fillna("").to_numpy(dtype=object)
+    out = np.full(len(named), -1, np.int64)
+    some = np.flatnonzero(named != "")
+    if len(some) and len(invoices):
         by_no = invoice_numbers(invoices) if numbers is None else numbers
         out[some] = by_no.reindex(named[some]).fillna(-1).to_numpy(dtype=np.int64)
     return out

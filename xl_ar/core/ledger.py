@@ -389,14 +389,16 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings, *,
     get = lambda t: raw.get(t.sheet) or _empty_raw(t)  # noqa: E731
 
     cust_raw, inv_raw, rec_raw, act_raw = get(CUSTOMERS), get(INVOICES), get(RECEIPTS), get(ACTIVITIES)
-    coded: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {t: {} for t in ("customers", "invoices", "receipts")}
-    customers = _typed_frame(cust_raw, CUSTOMERS, settings, issues, "Customers" in raw, coded["customers"])
+    # The text columns' codes, kept for compact_text when asked for (none made otherwise).
+    coded = {t: {} for t in ("customers", "invoices", "receipts")} if keep_codes else None
+    codes_of = (lambda t: coded[t]) if coded is not None else (lambda t: None)  # noqa: E731
+    customers = _typed_frame(cust_raw, CUSTOMERS, settings, issues, "Customers" in raw, codes_of("customers"))
     customers["currency"] = settings.base_currency
     customers["credit_limit_minor"] = _minor(customers, "credit_limit")
     cust_chk = _Checker(cust_raw, issues)
     issues += check_customer_terms(customers, lambda name, pos: cust_chk.where(name, pos))
-    invoices = _typed_frame(inv_raw, INVOICES, settings, issues, "Invoices" in raw, coded["invoices"])
-    receipts = _typed_frame(rec_raw, RECEIPTS, settings, issues, "Receipts" in raw, coded["receipts"])
+    invoices = _typed_frame(inv_raw, INVOICES, settings, issues, "Invoices" in raw, codes_of("invoices"))
+    receipts = _typed_frame(rec_raw, RECEIPTS, settings, issues, "Receipts" in raw, codes_of("receipts"))
     activities = _typed_frame(act_raw, ACTIVITIES, settings, issues, "Activities" in raw)
     activities["currency"] = settings.base_currency
     activities["promise_amount_minor"] = _minor(activities, "promise_amount")
@@ -405,8 +407,9 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings, *,
     index = CustomerIndex(customers)
     inv_ids, rec_ids, _ = [_resolve_customers(frame, chk, index) for frame, chk in (
         (invoices, inv_chk), (receipts, rec_chk), (activities, _Checker(act_raw, issues)))]
-    for table, (codes, ids) in (("invoices", inv_ids), ("receipts", rec_ids)):
-        coded[table]["customer_id"] = codes.astype(np.int32), ids  # (a few thousand customers)
+    if coded is not None:
+        for table, (codes, ids) in (("invoices", inv_ids), ("receipts", rec_ids)):
+            coded[table]["customer_id"] = codes.astype(np.int32), ids  # (a few thousand customers)
     # An ambiguous name is reported as such, not again as unknown.
     known_customers = (set(customers["customer_id"]) | index.ambiguous) - {""}
 
@@ -486,7 +489,7 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings, *,
         t: (r.sheet, dict(r.columns)) for t, r in raw.items()
     }
     ledger = Ledger(customers, invoices, receipts, activities, rates, places, orders, writeoffs, fx_rates,
-                    {(t, c): v for t, cols in coded.items() for c, v in cols.items()} if keep_codes else {})
+                    {(t, c): v for t, cols in (coded or {}).items() for c, v in cols.items()})
     return ledger, sorted(issues, key=_issue_order(raw))
 
 
