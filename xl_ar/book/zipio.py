@@ -248,7 +248,7 @@ def write_zip(
     """Write a zip: each name's new content deflated, or its original member copied raw.
 
     Args:
-        out: the file written.
+        out: the file written, from its start.
         src: the original zip, open for reading.
         src_name: its file name, for messages.
         names: the members to write, in order.
@@ -289,25 +289,19 @@ def write_zip(
             offset += len(local) + len(comp)
             continue
         info = m.info
+        if info.flag_bits & 0x8:  # sizes were in a data descriptor: write a clean local header
+            central.append(copy_member(out, src, m, src_name))
+            offset = out.tell()
+            continue
+        # the original local header and data, byte for byte
         dtime, ddate = _dos_time(info.date_time)
         made, extra_c, comment_c, iattr, xattr = _central_bits(info)
-        if info.flag_bits & 0x8:  # sizes were in a data descriptor: write a clean local header
-            flags = info.flag_bits & ~0x8
-            head = _local_header(m.name_bytes, flags, info.compress_type, dtime, ddate, info.CRC,
-                                 info.compress_size, info.file_size, b"")
-            out.write(head)
-            _copy(src, out, m.data_offset, info.compress_size, src_name)
-            written = len(head) + info.compress_size
-        else:  # the original local header and data, byte for byte
-            flags = info.flag_bits
-            written = m.data_offset - info.header_offset + info.compress_size
-            _copy(src, out, info.header_offset, written, src_name)
-        central.append(_central_header(m.name_bytes, made, flags, info.compress_type, dtime, ddate, info.CRC,
+        written = m.data_offset - info.header_offset + info.compress_size
+        _copy(src, out, info.header_offset, written, src_name)
+        central.append(_central_header(m.name_bytes, made, info.flag_bits, info.compress_type, dtime, ddate, info.CRC,
                                        info.compress_size, info.file_size, offset, extra_c, comment_c, iattr, xattr))
         offset += written
-    cd = b"".join(central)
-    out.write(cd)
-    out.write(_end_records(len(central), len(cd), offset, comment))
+    end_zip(out, central, comment)
 
 
 def copy_member(out: BinaryIO, src: BinaryIO, m: ZipMember, src_name: str) -> bytes:
