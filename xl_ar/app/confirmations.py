@@ -22,6 +22,7 @@ from xl_ar.book.reader import read_book
 from xl_ar.book.sheetxml import col_index
 from xl_ar.core import convert
 from xl_ar.core.issues import Issue
+from xl_ar.core.memory import collector_paused
 from xl_ar.core.money import CURRENCY_EXPONENTS
 from xl_ar.documents.confirmations import (CHANNEL, OUTCOMES, YES, ImportSummary, Reply, ReplyError, ReplyFile,
                                            read_reply)
@@ -56,6 +57,7 @@ def _note(reply: ReplyFile, outcome: str, lang: str) -> str:
     return f"有异议：{body}（{tail}）" if zh else f"disputed: {body} ({tail})"
 
 
+@collector_paused()
 def import_confirmations(book_path: Any, files: Iterable[str | Path], *, today: dt.date | None = None,
                          by: str = "") -> ImportSummary:
     """Import returned statements into the ledger workbook.

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xl_ar.core.memory import return_free_memory
+from xl_ar.core.memory import collector_paused, return_free_memory
 from xl_ar.book.reader import BookData
 from xl_ar.core.credit import parse_credit_settings
 from xl_ar.core.fees import LATE_FEE_POLICIES
@@ -113,6 +113,7 @@ def load(data: BookData, as_of: dt.date | None, today: dt.date, *,
     return ledger, settings, policies, issues + credit_issues + list(rule_issues) + kpi_issues + more
 
 
+@collector_paused()
 def run_refresh(adapter, *, as_of: dt.date | None = None, today: dt.date | None = None,
                 write: bool = True, progress: Progress = quiet) -> Report:
     """Read, validate, compute and write back.

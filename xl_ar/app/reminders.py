@@ -20,6 +20,7 @@ from xl_ar.book.atomic import can_sync_folder, sync_files
 from xl_ar.core.evidence import all_checklist_lines
 from xl_ar.core.issues import Issue, has_errors
 from xl_ar.core.ledger import place
+from xl_ar.core.memory import collector_paused
 from xl_ar.core.progress import Progress, quiet
 from xl_ar.core.stages import DEFAULT_STAGE_RULES, assign_stages, owners_from_settings
 from xl_ar.documents import numerals, parse_docs_settings
@@ -113,6 +114,7 @@ def _template_rows(adapter: Any, path: Path) -> list[tuple[str, str, str]]:
     return out
 
 
+@collector_paused()
 def build_reminders(
     book: Any,
     as_of: dt.date | None = None,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from xl_ar.core.issues import Issue, has_errors
+from xl_ar.core.memory import collector_paused
 from xl_ar.documents import numerals
 from xl_ar.documents.bulk import in_order
 from xl_ar.documents.statement_xlsx import write_statement_xlsx
@@ -81,6 +82,7 @@ def last_month(today: dt.date) -> tuple[dt.date, dt.date]:
     return end.replace(day=1), end
 
 
+@collector_paused()
 def run_statements(
     adapter,
     period_from: dt.date,

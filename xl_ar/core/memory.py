@@ -1,4 +1,4 @@
-"""Giving the system back the memory a run's steps freed.
+"""Giving the system back the memory a run's steps freed, and not searching it for cycles meanwhile.
 
 The C allocator keeps the memory freed by a step (pandas and numpy temporaries of a few MB each
 come from its heap, not from their own mappings) for the next allocations, and the pages stay
@@ -7,15 +7,41 @@ the process's even when nothing uses them: after computing a full sheet about 0.
 hands free pages back (about 0.07 s at a full sheet); elsewhere (other C libraries, Windows,
 macOS) this does nothing. A run calls it between its steps: after validating, after
 computing, after splicing the computed columns.
+
+Python's cyclic garbage collector runs a full collection, which visits every container object
+alive, each time the count of long-lived ones has grown by a quarter. A run makes millions of
+them that hold no cycles (a sheet's rows as lists of cells, their frames, the documents'
+parts), so while it builds them the collector visits them again and again for nothing: 3.1 s
+of a full sheet's 36 s refresh, 0.3 s of 3.3 s at 100,000 invoices. A run pauses it
+(:func:`collector_paused`); what the run frees it frees by reference counting, as always. The
+few cycles a run makes (closures, exceptions kept with their tracebacks) wait for the
+collection after it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
+import gc
 import sys
-from typing import Callable
+from typing import Callable, Iterator
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Within (a run: a ``with`` block, or a function decorated with ``@collector_paused()``):
+    no cyclic garbage collection. Nested pauses end with the outermost; a collector already
+    off (a caller's choice) stays off."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def return_free_memory() -> None:

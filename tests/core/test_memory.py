@@ -1,0 +1,92 @@
+"""A run pauses the cyclic garbage collector while it works and gives it back as it was."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import sys
+from pathlib import Path
+
+import pytest
+
+from xl_ar.core.memory import collector_paused, return_free_memory
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "documents"))  # the reminders' sample book
+
+
+@pytest.fixture(autouse=True)
+def _collector_on():
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    gc.enable() if was else gc.disable()
+
+
+def test_the_collector_is_off_within_and_on_again_after():
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_nested_pauses_end_with_the_outermost():
+    with collector_paused():
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_an_error_within_still_gives_the_collector_back():
+    with pytest.raises(ZeroDivisionError):
+        with collector_paused():
+            1 / 0
+    assert gc.isenabled()
+
+
+def test_a_collector_the_caller_turned_off_stays_off():
+    gc.disable()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert not gc.isenabled()
+
+
+def test_as_a_decorator_each_call_pauses_it_afresh():
+    seen = []
+
+    @collector_paused()
+    def run(k: int) -> int:
+        seen.append(gc.isenabled())
+        return k * 2
+
+    assert [run(1), run(2)] == [2, 4]
+    assert seen == [False, False] and gc.isenabled()
+
+
+def test_freeing_memory_is_harmless_anywhere():
+    return_free_memory()
+    return_free_memory()
+
+
+def test_refresh_reminders_and_statements_run_with_the_collector_paused(tmp_path):
+    from test_reminders import AS_OF, NOW, make_book
+
+    from xl_ar.app.refresh import run_refresh
+    from xl_ar.app.reminders import build_reminders
+    from xl_ar.app.statements import run_statements
+    from xl_ar.book.filebook import FileBook
+
+    states: dict[str, set[bool]] = {}
+
+    def watch(run: str):
+        return lambda stage, fraction: states.setdefault(run, set()).add(gc.isenabled())
+
+    book = make_book(tmp_path / "ledger.xlsx")
+    report = run_refresh(FileBook(book), as_of=AS_OF, progress=watch("refresh"))
+    assert report.ok
+    summary = build_reminders(book, AS_OF, now=NOW, out_dir=tmp_path / "r", progress=watch("reminders"))
+    assert summary.files
+    statements = run_statements(FileBook(book), dt.date(2025, 3, 1), AS_OF, out_dir=tmp_path / "s",
+                                formats=("xlsx",), progress=watch("statements"))
+    assert statements.files
+    assert states == {"refresh": {False}, "reminders": {False}, "statements": {False}}
+    assert gc.isenabled()
