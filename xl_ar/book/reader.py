@@ -167,10 +167,7 @@ def _read_table(name: str, table: str, rows: list[list[Any]]) -> tuple[RawTable,
     body = pd.DataFrame(rows[h + 1 :], dtype=object)
     picked = body.reindex(columns=list(fields.values()))
     picked.columns = list(fields)
-    # Rows blank in every one of the ledger's columns are not records (spacing, totals below).
-    # calamine gives "" for an empty cell; a cell of spaces is caught by validation.
-    blank = picked.isna() | (picked == "")
-    keep = np.flatnonzero(~blank.all(axis=1).to_numpy()) if len(fields) else np.zeros(0, np.int64)
+    keep = _records(picked)
     frame = picked.iloc[keep].reset_index(drop=True)
     frame.insert(0, "row", (h + 2 + keep).astype(np.int64))
     columns = {f: col_letter(j + 1) for f, j in fields.items()}
@@ -185,6 +182,31 @@ def _read_table(name: str, table: str, rows: list[list[Any]]) -> tuple[RawTable,
         outputs, int(h + 2 + keep[-1]) if len(keep) else h + 1, {j + 1: parse_text(header[j]) for j in used},
     )
     return RawTable(table, name, frame, columns), layout
+
+
+def _records(picked: pd.DataFrame) -> np.ndarray:
+    """Positions of the rows holding something in at least one of the ledger's columns.
+
+    Rows blank in every one of them are not records (spacing, totals below): calamine gives ""
+    for an empty cell, the live reader None (a cell of spaces is caught by validation). The
+    columns are tested one at a time, each only on the rows still blank in all before it: the
+    first (the invoice number) rules out nearly every row, so a sheet costs about one column's
+    test instead of the whole frame's.
+    """
+    if not picked.shape[1]:
+        return np.zeros(0, np.int64)
+    blank = None  # positions blank in every column so far
+    for j in range(picked.shape[1]):
+        cells = picked.iloc[:, j].to_numpy(dtype=object)
+        if blank is not None:
+            cells = cells[blank]
+        empty = pd.isna(cells) | (cells == "")
+        blank = np.flatnonzero(empty) if blank is None else blank[empty]
+        if not len(blank):
+            break
+    record = np.ones(len(picked), dtype=bool)
+    record[blank] = False
+    return np.flatnonzero(record)
 
 
 def _read_settings(name: str, rows: list[list[Any]]) -> dict[str, tuple[Any, str]]:
