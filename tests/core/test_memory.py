@@ -1,4 +1,5 @@
-"""A run pauses the cyclic garbage collector while it works and gives it back as it was."""
+"""A run pauses the cyclic garbage collector while it reads and computes, lets it run while it
+makes documents (they leave cycles behind), and gives it back as it was."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from xl_ar.core.memory import collector_paused, return_free_memory
+from xl_ar.core.memory import collector_paused, collector_resumed, return_free_memory
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "documents"))  # the reminders' sample book
 
@@ -62,12 +63,43 @@ def test_as_a_decorator_each_call_pauses_it_afresh():
     assert seen == [False, False] and gc.isenabled()
 
 
+def test_a_resumption_within_a_pause_runs_the_collector_until_it_ends():
+    with collector_paused():
+        with collector_resumed():
+            assert gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_a_resumption_outside_a_pause_changes_nothing():
+    with collector_resumed():
+        assert gc.isenabled()
+    gc.disable()
+    with collector_resumed():  # the caller's choice, not a run's pause
+        assert not gc.isenabled()
+    assert not gc.isenabled()
+
+
+def test_a_resumption_that_ends_after_its_pause_leaves_the_collector_on():
+    def documents():
+        with collector_resumed():
+            yield 1
+            yield 2
+
+    with collector_paused():
+        made = documents()
+        assert next(made) == 1 and gc.isenabled()
+    assert gc.isenabled()
+    made.close()  # a generator left open ends later: the run's pause is over
+    assert gc.isenabled()
+
+
 def test_freeing_memory_is_harmless_anywhere():
     return_free_memory()
     return_free_memory()
 
 
-def test_refresh_reminders_and_statements_run_with_the_collector_paused(tmp_path):
+def test_runs_read_and_compute_paused_and_make_their_documents_with_the_collector(tmp_path):
     from test_reminders import AS_OF, NOW, make_book
 
     from xl_ar.app.refresh import run_refresh
@@ -75,18 +107,20 @@ def test_refresh_reminders_and_statements_run_with_the_collector_paused(tmp_path
     from xl_ar.app.statements import run_statements
     from xl_ar.book.filebook import FileBook
 
-    states: dict[str, set[bool]] = {}
+    states: dict[str, dict[str, set[bool]]] = {}
 
     def watch(run: str):
-        return lambda stage, fraction: states.setdefault(run, set()).add(gc.isenabled())
+        return lambda stage, fraction: states.setdefault(run, {}).setdefault(stage, set()).add(gc.isenabled())
 
     book = make_book(tmp_path / "ledger.xlsx")
-    report = run_refresh(FileBook(book), as_of=AS_OF, progress=watch("refresh"))
-    assert report.ok
-    summary = build_reminders(book, AS_OF, now=NOW, out_dir=tmp_path / "r", progress=watch("reminders"))
-    assert summary.files
-    statements = run_statements(FileBook(book), dt.date(2025, 3, 1), AS_OF, out_dir=tmp_path / "s",
-                                formats=("xlsx",), progress=watch("statements"))
-    assert statements.files
-    assert states == {"refresh": {False}, "reminders": {False}, "statements": {False}}
+    assert run_refresh(FileBook(book), as_of=AS_OF, progress=watch("refresh")).ok
+    assert build_reminders(book, AS_OF, now=NOW, out_dir=tmp_path / "r", progress=watch("reminders")).files
+    assert run_statements(FileBook(book), dt.date(2025, 3, 1), AS_OF, out_dir=tmp_path / "s", formats=("xlsx",),
+                          progress=watch("statements")).files
+    assert all(seen == {False} for seen in states["refresh"].values())
+    assert states["reminders"]["read"] == states["reminders"]["compute"] == {False}
+    assert states["reminders"]["render"] == {True}  # the drafts
+    assert states["reminders"]["write"] == {False}  # the Outbox sheet
+    assert states["statements"]["read"] == states["statements"]["compute"] == {False}
+    assert states["statements"]["write"] == {True}
     assert gc.isenabled()

@@ -20,6 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from xl_ar.core.beside import workers
+from xl_ar.core.memory import collector_resumed
 
 T = TypeVar("T")
 
@@ -45,7 +46,16 @@ def in_order(make: Callable[[int], T], count: int, done: Callable[[int], None] |
 
     Yields:
         The results, in order. An exception in ``make`` stops the run, as it would made here.
+        They are made with the cyclic garbage collector running, in a run that paused it
+        (:func:`xl_ar.core.memory.collector_resumed`): documents leave cycles behind.
     """
+    with collector_resumed():  # before the workers are forked: they inherit it
+        yield from _in_order(make, count, done, later, meanwhile)
+
+
+def _in_order(make: Callable[[int], T], count: int, done: Callable[[int], None] | None,
+              later: Iterable[int], meanwhile: Callable[[], None] | None) -> Iterator[T]:
+    """:func:`in_order`, with the collector as it should be."""
     n = workers()
     pool = None
     if n > 1 and count >= MIN_PARALLEL:
