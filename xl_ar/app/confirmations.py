@@ -57,7 +57,6 @@ def _note(reply: ReplyFile, outcome: str, lang: str) -> str:
     return f"有异议：{body}（{tail}）" if zh else f"disputed: {body} ({tail})"
 
 
-@collector_paused()
 def import_confirmations(book_path: Any, files: Iterable[str | Path], *, today: dt.date | None = None,
                          by: str = "") -> ImportSummary:
     """Import returned statements into the ledger workbook.
@@ -77,13 +76,14 @@ def import_confirmations(book_path: Any, files: Iterable[str | Path], *, today: 
     live = hasattr(book_path, "book") and hasattr(book_path.book, "sheets")
     book = Path(str(book_path.path if live else book_path))
     summary = ImportSummary(str(book))
-    if live:
-        pkg, data = None, book_path.read()
-    else:
-        check_not_open(book)
-        pkg = WorkbookPackage.open(book).refuse_1904()
-        data = read_book(book)
-    ledger, settings, _, _ = load(data, None, today)
+    with collector_paused():  # the ledger only: the replies, read by openpyxl, leave cycles behind
+        if live:
+            pkg, data = None, book_path.read()
+        else:
+            check_not_open(book)
+            pkg = WorkbookPackage.open(book).refuse_1904()
+            data = read_book(book)
+        ledger, settings, _, _ = load(data, None, today)
     lang = settings.language
     inv = ledger.invoices
     by_no = {no: k for k, no in enumerate(inv["invoice_no"].tolist()) if no}
