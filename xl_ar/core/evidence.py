@@ -61,24 +61,29 @@ def _dates(values: Any) -> list[str]:
     return sorted({pd.Timestamp(v).date().isoformat() for v in values if not pd.isna(v)})
 
 
+def _day_texts(values: np.ndarray) -> list[str | None]:
+    """Each value's day as ISO text (what :func:`_dates` makes of it), None for a missing one."""
+    return [None if pd.isna(v) else pd.Timestamp(v).date().isoformat() for v in values]
+
+
+def _sorted_days(days: Any) -> tuple[str, ...]:
+    """The distinct days among ``days`` (ISO text or None), in order."""
+    return tuple(sorted({d for d in days if d is not None}))
+
+
 def _stripped(values: np.ndarray) -> list[str]:
     """Each value as stripped text, a blank as "" (what ``fillna("").astype(str).str.strip()``
     gives, without pandas' string machinery: a million cells cost 1.5 s there)."""
     return [v.strip() if type(v) is str else "" if pd.isna(v) else str(v).strip() for v in values.tolist()]
 
 
-def _positions(keys: np.ndarray, wanted: set) -> dict[Any, np.ndarray]:
-    """Positions of each wanted key in ``keys``, in order (one vectorised grouping)."""
-    if not len(keys) or not wanted:
-        return {}
-    hit = np.flatnonzero(pd.Series(keys, dtype=object).isin(list(wanted)).to_numpy())
-    if not len(hit):
-        return {}
-    codes, uniques = pd.factorize(np.asarray(keys, dtype=object)[hit])
-    order = np.argsort(codes, kind="stable")
-    bounds = np.flatnonzero(np.diff(codes[order])) + 1
-    firsts = codes[order][np.r_[0, bounds]]
-    return dict(zip(np.asarray(uniques, dtype=object)[firsts].tolist(), np.split(hit[order], bounds)))
+def _by_case(keys: np.ndarray, cases: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The positions whose key is one of ``cases`` (sorted), ordered by case and then position,
+    and where each case's run of them begins (``bounds[i]:bounds[i + 1]`` is case ``i``'s)."""
+    codes = pd.Index(cases, dtype=object).get_indexer(np.asarray(keys, dtype=object)).astype(np.int64)
+    rows = np.flatnonzero(codes >= 0)
+    rows = rows[np.argsort(codes[rows], kind="stable")]
+    return rows, np.searchsorted(codes[rows], np.arange(len(cases) + 1))
 
 
 def evidence_checklist(ledger: Any, result: Any, stages: pd.DataFrame, as_of: dt.date,
@@ -107,65 +112,71 @@ def evidence_checklist(ledger: Any, result: Any, stages: pd.DataFrame, as_of: dt
     severe = open_ & pd.Series(stage, dtype=object).isin(list(LEGAL_STAGES)).to_numpy()
     cases = sorted(set(cust[severe].tolist()), key=str)
     names = dict(zip(ledger.customers["customer_id"], ledger.customers["name"]))
-    # Each case's rows, found once (not one scan of the whole ledger per case).
-    case_set = set(cases)
-    inv_of = _positions(cust, case_set)
-    mine_all = np.concatenate(list(inv_of.values())) if inv_of else np.zeros(0, np.int64)
-    disputed = inv["disputed"].to_numpy(bool)
-    open_disputed = open_ & disputed  # once: per case it was a pass over the whole ledger
+    # The cases' rows, grouped once, and what the checklist quotes of them as Python values,
+    # sliced per case below (a scan of the ledger per case, or numpy per case, cost more).
+    mine_all, inv_bounds = _by_case(cust, cases)
+    open_disputed = open_ & inv["disputed"].to_numpy(bool)
     # The rows whose texts the checklist quotes: the cases' overdue and disputed open invoices.
-    quoted = mine_all[overdue[mine_all] | open_disputed[mine_all]]
+    late, argued = mine_all[overdue[mine_all]], mine_all[open_disputed[mine_all]]
 
-    def text(col: str) -> np.ndarray:
-        """The column as stripped text on the quoted rows ("" elsewhere)."""
+    def text(col: str, *rows: np.ndarray) -> np.ndarray:
+        """The column as stripped text on ``rows`` ("" elsewhere)."""
         out = np.full(len(inv), "", dtype=object)
-        if col in inv and len(quoted):
-            out[quoted] = _stripped(inv[col].to_numpy(dtype=object)[quoted])
+        at = np.concatenate(rows)
+        if col in inv and len(at):
+            out[at] = _stripped(inv[col].to_numpy(dtype=object)[at])
         return out
 
-    inv_no, contract, delivery, reason = text("invoice_no"), text("contract_no"), text("delivery_note"), \
-        text("dispute_reason")
+    inv_no = text("invoice_no", late, argued)
+    contract, delivery, reason = text("contract_no", late), text("delivery_note", late), text("dispute_reason", argued)
+    case_of = np.repeat(np.arange(len(cases)), np.diff(inv_bounds))  # the case of each of mine_all
+
+    def each_case(keep: np.ndarray, *cols: np.ndarray) -> tuple[np.ndarray, list[list[Any]]]:
+        """The cases' rows where ``keep``: each case's bounds in them, and ``cols`` on them as lists."""
+        at = mine_all[keep[mine_all]]
+        return np.searchsorted(case_of[keep[mine_all]], np.arange(len(cases) + 1)), [c[at].tolist() for c in cols]
+
+    od_bounds, (nos_all, con_all, dlv_all) = each_case(overdue, inv_no, contract, delivery)
+    dp_bounds, (d_nos, d_reasons) = each_case(open_disputed, inv_no, reason)
+    disp_all = [f"{n}: {r}" if r else n for n, r in zip(d_nos, d_reasons)]
     cols = ledger.places.get("Invoices", ("", {}))[1]
     has_delivery = "delivery_note" in inv and ("delivery_note" in cols if cols else True)
     acts = ledger.activities
     if len(acts):
         acts = acts[acts["date"].to_numpy(dtype="datetime64[s]") <= np.datetime64(as_of, "s")]
-    a_cust = acts["customer_id"].to_numpy(dtype=object) if len(acts) else np.zeros(0, object)
-    a_chan = acts["channel"].fillna("").astype(str).str.lower().to_numpy(dtype=object) if len(acts) else a_cust
-    a_out = acts["outcome"].fillna("").astype(str).str.strip().str.lower().to_numpy(dtype=object) if len(acts) else a_cust
-    a_note = acts["note"].fillna("").astype(str).to_numpy(dtype=object) if len(acts) else a_cust
-    a_date = acts["date"].to_numpy() if len(acts) else a_cust
-    act_of = _positions(a_cust, case_set)
-    tool_sent = np.zeros(len(a_note), dtype=bool)
-    for p in (np.concatenate(list(act_of.values())) if act_of else np.zeros(0, np.int64)).tolist():
-        tool_sent[p] = bool(SENT_NOTE.search(a_note[p]))
+    n_act = len(acts)
+    a_cust = acts["customer_id"].to_numpy(dtype=object) if n_act else np.zeros(0, object)
+    a_rows, a_bounds = _by_case(a_cust, cases)
+    # Per log row of a case: its date as text, and whether it is a statement, a confirmed one, a message of the tool's.
+    a_date = _day_texts(acts["date"].to_numpy()[a_rows]) if n_act else []
+    a_chan = acts["channel"].fillna("").astype(str).str.lower().to_numpy(dtype=object)[a_rows] if n_act else a_cust
+    a_out = acts["outcome"].fillna("").astype(str).str.strip().str.lower().to_numpy(dtype=object)[a_rows] \
+        if n_act else a_cust
+    a_note = acts["note"].fillna("").astype(str).to_numpy(dtype=object)[a_rows].tolist() if n_act else []
+    is_stmt = (a_chan == "statement").tolist() if n_act else []
+    is_conf = np.isin(a_out, list(CONFIRMED)).tolist() if n_act else []
+    is_sent = [bool(SENT_NOTE.search(note)) for note in a_note]
     broken_of: dict[Any, tuple[str, ...]] = {}
     if promises is not None and len(promises):
         b = promises[promises["state"] == "broken"]
         for cid, group in b.groupby("customer_id", sort=False):
             broken_of[cid] = tuple(_dates(group["promise_date"]))
-    none = np.zeros(0, np.int64)
-    confirmed = np.isin(a_out, list(CONFIRMED)) if len(a_out) else np.zeros(0, bool)
     rows: list[tuple] = []
-    for cid in cases:  # the texts are str already (text() above): quoted as they are
-        mine_inv = inv_of.get(cid, none)
-        pos = mine_inv[overdue[mine_inv]]
-        nos = tuple(inv_no[pos].tolist())
-        mine = act_of.get(cid, none)
-        stmt = mine[a_chan[mine] == "statement"]
-        sent = mine[tool_sent[mine]]
+    for i, cid in enumerate(cases):  # the texts are str already (text() above): quoted as they are
+        o0, o1 = int(od_bounds[i]), int(od_bounds[i + 1])
+        nos, con, dlv = tuple(nos_all[o0:o1]), con_all[o0:o1], dlv_all[o0:o1]
+        log = range(int(a_bounds[i]), int(a_bounds[i + 1]))
+        stmt = [j for j in log if is_stmt[j]]
         broken = broken_of.get(cid, ())
-        dpos = mine_inv[open_disputed[mine_inv]]
-        disp = tuple(f"{n}: {r}" if r else n for n, r in zip(inv_no[dpos].tolist(), reason[dpos].tolist()))
-        con, dlv = contract[pos].tolist(), delivery[pos].tolist()
+        disp = tuple(disp_all[int(dp_bounds[i]):int(dp_bounds[i + 1])])
         found = {
             "contract": (tuple(dict.fromkeys(c for c in con if c)), tuple(n for n, c in zip(nos, con) if not c)),
             "invoices": (nos, ()),
             "delivery": (tuple(d for d in dlv if d),
                          tuple(n for n, d in zip(nos, dlv) if not d) if has_delivery else nos),
-            "statement_sent": (tuple(_dates(a_date[stmt])), ()),
-            "statement_confirmed": (tuple(_dates(a_date[stmt[confirmed[stmt]]])), ()),
-            "reminders_sent": (tuple(_dates(a_date[sent])), ()),
+            "statement_sent": (_sorted_days(a_date[j] for j in stmt), ()),
+            "statement_confirmed": (_sorted_days(a_date[j] for j in stmt if is_conf[j]), ()),
+            "reminders_sent": (_sorted_days(a_date[j] for j in log if is_sent[j]), ()),
             "promises_broken": (broken, ()),
             "disputes": (disp, ()),
         }
