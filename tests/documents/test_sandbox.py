@@ -110,3 +110,20 @@ def test_a_refused_template_names_its_cell_and_line():
         t.render("mine.en.text.j2", {})
     assert (exc.value.origin, exc.value.line) == ("模板!B7", 3)
     assert "center" in exc.value.problem
+
+
+def test_a_dotted_name_is_the_context_key_even_where_a_dict_has_a_method_of_that_name():
+    # The template check reads ``t.items`` as the key "items" of a context dict; rendering agrees.
+    source = "{% for t in totals %}{{ t.items }} {{ t.currency }};{% endfor %}{{ customer.name }}"
+    t = load_templates(sheet=[("mine.en.text", source, "Templates!B2")])
+    context = {"totals": [{"items": 3, "currency": "CNY"}, {"items": 1, "currency": "USD"}], "customer": {"name": "A"}}
+    assert t.render("mine.en.text.j2", context) == "3 CNY;1 USD;A"
+
+
+def test_a_dict_without_the_key_is_still_guarded_by_the_sandbox():
+    t = load_templates(sheet=[("mine.en.text", "{{ customer.missing }}", "Templates!B2"),
+                              ("evil.en.text", "{{ customer.__class__ }}", "Templates!B3")])
+    with pytest.raises(TemplateError, match="has no attribute 'missing'"):
+        t.render("mine.en.text.j2", {"customer": {"name": "A"}})
+    with pytest.raises(TemplateError, match="unsafe"):
+        t.render("evil.en.text.j2", {"customer": {"name": "A"}})

@@ -212,6 +212,19 @@ class Sandbox(ImmutableSandboxedEnvironment):
         # Jinja's documented hook for generating code: the tree is rewritten first.
         return super()._generate(_Counted().visit(source), name, filename, defer_init=defer_init)
 
+    def getattr(self, obj: Any, attribute: str) -> Any:  # noqa: D102 - Jinja's hook
+        # A template's context is plain dicts, and ``item.invoice_no`` names one of their keys
+        # (as the template check reads it): looked up first, as ``item["invoice_no"]`` would be,
+        # instead of after the attribute of that name is looked for and missed (an exception
+        # each time: a tenth of a lawyer's-letter draft's making). ``x.items`` on a dict with an
+        # "items" key is that key, as the check says; anything else as Jinja has it.
+        if type(obj) is dict:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:  # noqa: D102 - Jinja's hook
         b = budget()
         if operator == "**" and isinstance(right, (int, float)) and abs(right) > 100:
