@@ -1,0 +1,50 @@
+"""A letter's paragraphs broken into lines: nothing lost, nothing wider than the line, Chinese
+broken anywhere but never before closing punctuation, English words kept whole."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xl_ar.documents.letterpdf import _NO_LINE_START, broken
+
+
+def width(ch: str) -> float:
+    """A CJK character is a full em, anything else half of one."""
+    return 1.0 if ch >= "\u2e80" else 0.5
+
+
+def line_width(line: str) -> float:
+    return sum(map(width, line))
+
+
+ALPHABET = list("客户逾期金额滞纳合计付清") + list("abcdefgxyz0123456789") + [" ", " ", " "] + list("，。：）,.;")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(ALPHABET, max_size=120), st.integers(2, 30))
+def test_lines_keep_every_character_and_fit(text, room):
+    lines = broken(text.strip(), float(room), width)
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+    for line in lines:
+        assert line == line.strip(" ") and line
+        assert line_width(line) <= room or len(line) == 1
+    # A line ends only where the next one's first word or character no longer fits on it.
+    for line, nxt in zip(lines, lines[1:]):
+        first = nxt.split(" ")[0]
+        assert line_width(line + " " + first) > room or line_width(line + nxt[0]) > room or nxt[0] in _NO_LINE_START
+
+
+def test_chinese_is_broken_anywhere_but_not_before_closing_punctuation():
+    text = "逾期金额合计付清，客户滞纳金"
+    assert broken(text, 8.0, width) == ["逾期金额合计付", "清，客户滞纳金"]  # "，" stays with "清"
+    assert broken(text, 9.0, width) == ["逾期金额合计付清，", "客户滞纳金"]
+
+
+def test_english_words_stay_whole_and_the_space_goes_with_the_break():
+    assert broken("pay the overdue amount now", 6.0, width) == ["pay the", "overdue", "amount now"]
+    assert broken("a verylongword", 3.0, width) == ["a", "verylo", "ngword"]  # wider than a line: cut
+
+
+def test_numbers_between_chinese_stay_whole():
+    assert broken("金额 CNY 5,986.89，已逾期", 7.0, width) == ["金额 CNY", "5,986.89，已逾", "期"]
