@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xl_ar.documents.letterpdf import _NO_LINE_START, broken
+from xl_ar.documents.pdf import _NO_LINE_START, broken
 
 
 def width(ch: str) -> float:
@@ -48,3 +48,19 @@ def test_english_words_stay_whole_and_the_space_goes_with_the_break():
 
 def test_numbers_between_chinese_stay_whole():
     assert broken("金额 CNY 5,986.89，已逾期", 7.0, width) == ["金额 CNY", "5,986.89，已逾", "期"]
+
+
+def test_a_paragraph_starts_a_line_at_each_line_break_and_wraps_in_its_column():
+    from fpdf import FPDF
+
+    from xl_ar.documents.pdf import paragraph
+
+    pdf = FPDF(unit="mm", format="A4")
+    pdf.add_page()
+    pdf.set_font("helvetica", size=10)
+    top = pdf.get_y()
+    paragraph(pdf, "first line\n\nthird " + "word " * 40, 5, 60)
+    drawn = round((pdf.get_y() - top) / 5)
+    words = len(broken("third " + "word " * 40, 60 - 2 * pdf.c_margin, pdf.get_string_width))
+    assert drawn == 2 + words and words > 3
+    assert pdf.get_x() == pdf.l_margin

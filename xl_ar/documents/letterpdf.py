@@ -12,10 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from xl_ar.documents.fonts import BatchFonts, _cut_font, find_cjk_font, keep_bounds
-from xl_ar.documents.pdf import PdfError
+from xl_ar.documents.pdf import PdfError, paragraph
 
 _MARGIN = 20.0
 _LINE_H = 6.0
@@ -97,54 +96,10 @@ def render_letter_pdf(text: str, *, title: str, author: str, date: dt.date, foot
             pdf.cell(0, 12, lines.pop(0).strip(), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
             pdf.ln(2)
         pdf.set_font("cjk", "", 10.5)
-        widths: dict[str, float] = {}
-        width = lambda ch: widths.get(ch) or widths.setdefault(ch, pdf.get_string_width(ch))  # noqa: E731
-        room = pdf.epw - 2 * pdf.c_margin
         for line in lines:
             if not line.strip():
                 pdf.ln(_LINE_H * 0.6)
                 continue
-            for part in broken(line.rstrip(), room, width):
-                pdf.cell(0, _LINE_H, part, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            paragraph(pdf, line.rstrip(), _LINE_H)
         return bytes(pdf.output())
 
-
-#: Characters no line starts with: closing punctuation stays with what it follows (禁则).
-_NO_LINE_START = frozenset("，。、；：？！）」』】》〉’”…—%,.;:?!)]}")
-
-
-def _cjk(ch: str) -> bool:
-    """Whether a line may break before or after ``ch`` without a space (CJK characters and punctuation)."""
-    return ch >= "\u2e80"
-
-
-def broken(text: str, room: float, width: Any) -> list[str]:
-    """A paragraph broken into lines no wider than ``room`` (a character's width: ``width(ch)``).
-
-    A line breaks after a space (which goes with the break), or between two characters either
-    of which is Chinese, Japanese or Korean (such text is broken anywhere), but not before closing
-    punctuation, which stays at the end of its line; a word wider than a whole line is broken
-    where it must. The letter's lines are left-aligned and measured once each: fpdf2's own
-    breaking measured each line again for every character added to it (40% of a letter's time).
-    """
-    lines: list[str] = []
-    n, start, i, x, brk = len(text), 0, 0, 0.0, -1
-    while i < n:
-        ch = text[i]
-        if i > start and (ch == " " or ch not in _NO_LINE_START and (text[i - 1] == " " or _cjk(text[i - 1])
-                                                                      or _cjk(ch))):
-            brk = i  # the line may end before this character
-        w = width(ch)
-        if x + w > room and i > start:
-            cut = brk if brk > start else i
-            lines.append(text[start:cut].rstrip(" "))
-            start = cut
-            while start < n and text[start] == " ":
-                start += 1
-            i, x, brk = start, 0.0, -1
-            continue
-        x += w
-        i += 1
-    if start < n:
-        lines.append(text[start:])
-    return lines

@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from xl_ar.core.aging import AgingEdges
 from xl_ar.documents.fonts import BatchFonts, find_cjk_font, keep_bounds
@@ -278,11 +279,11 @@ def _render_fpdf(statement: Statement, lang: str, fonts, strict: bool = False) -
     font(11, "B")
     pdf.cell(width, 7, t["confirm_title"], new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     font(8.5)
-    pdf.multi_cell(width, 4.5, t["confirm_text"], new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    paragraph(pdf, t["confirm_text"], 4.5, width)
     pdf.ln(2)
     font(9, "B")
     for text in confirm_lines(statement, lang):
-        pdf.multi_cell(width, 5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        paragraph(pdf, text, 5, width)
     pdf.ln(2)
     font(9, "B")
     pdf.cell(40, 7, t["confirmed"])
@@ -299,3 +300,58 @@ def _render_fpdf(statement: Statement, lang: str, fonts, strict: bool = False) -
     if strict and any(getattr(f, "missing_glyphs", None) for f in pdf.fonts.values()):
         return None
     return bytes(pdf.output())
+
+
+#: Characters no line starts with: closing punctuation stays with what it follows (禁则).
+_NO_LINE_START = frozenset("，。、；：？！）」』】》〉’”…—%,.;:?!)]}")
+
+
+def _cjk(ch: str) -> bool:
+    """Whether a line may break before or after ``ch`` without a space (CJK characters and punctuation)."""
+    return ch >= "\u2e80"
+
+
+def broken(text: str, room: float, width: Any) -> list[str]:
+    """A paragraph broken into lines no wider than ``room`` (a character's width: ``width(ch)``).
+
+    A line breaks after a space (which goes with the break), or between two characters either
+    of which is Chinese, Japanese or Korean (such text is broken anywhere), but not before closing
+    punctuation, which stays at the end of its line; a word wider than a whole line is broken
+    where it must.
+    """
+    lines: list[str] = []
+    n, start, i, x, brk = len(text), 0, 0, 0.0, -1
+    while i < n:
+        ch = text[i]
+        if i > start and (ch == " " or ch not in _NO_LINE_START and (text[i - 1] == " " or _cjk(text[i - 1])
+                                                                      or _cjk(ch))):
+            brk = i  # the line may end before this character
+        w = width(ch)
+        if x + w > room and i > start:
+            cut = brk if brk > start else i
+            lines.append(text[start:cut].rstrip(" "))
+            start = cut
+            while start < n and text[start] == " ":
+                start += 1
+            i, x, brk = start, 0.0, -1
+            continue
+        x += w
+        i += 1
+    if start < n:
+        lines.append(text[start:])
+    return lines
+
+
+def paragraph(pdf: Any, text: str, h: float, w: float = 0) -> None:
+    """``text`` drawn as lines ``h`` high in a column ``w`` wide (0: to the right margin),
+    left-aligned, each next line at the left margin (:func:`broken`). Each line is measured once:
+    fpdf2's ``multi_cell`` measured a line again for every character added to it (40% of a
+    letter's PDF), and justified Chinese lines by stretching their few spaces into wide gaps."""
+    from fpdf.enums import XPos, YPos
+
+    w = w or pdf.w - pdf.r_margin - pdf.get_x()
+    widths: dict[str, float] = {}
+    width = lambda ch: widths.get(ch) or widths.setdefault(ch, pdf.get_string_width(ch))  # noqa: E731
+    for line in text.replace("\r\n", "\n").split("\n"):  # a line break in the text starts a line
+        for part in broken(line, w - 2 * pdf.c_margin, width) or [""]:
+            pdf.cell(w, h, part, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
