@@ -161,3 +161,20 @@ def test_drafts_written_unsynced_are_synced_together(tmp_path, monkeypatch, one_
     assert [f.read_bytes() for f in files] == [b"draft %d" % i for i in range(5)]
     assert sorted(os.listdir(tmp_path)) == sorted(f.name for f in files)
     assert len(synced) == (0 if one_call else 6)  # each file and the folder
+
+
+line_ends = st.lists(st.sampled_from(["line", "ab", "\r\n", "\n", "\r", "", " ", "x" * 80]), max_size=30).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(names, bodies, line_ends, files)
+def test_a_drafts_bytes_are_the_standard_generators(name, body, raw_text, attachments):
+    msg = build_email(msg_id="xlar-00112233445566778899", sender=("应收组", "ar@x.example"),
+                      to=[(name, "ap@huaxin.example")], subject="对账", text=body, html="<p>" + body + "</p>",
+                      date=NOW, attachments=attachments)
+    assert eml_bytes(msg) == msg.as_bytes(policy=msg.policy)
+    # A part whose text has bare CR or LF line ends goes the standard way, line by line.
+    plain = email.message.Message(policy=msg.policy)
+    plain["Subject"] = "x"
+    plain.set_payload(raw_text)
+    assert eml_bytes(plain) == plain.as_bytes(policy=plain.policy)
