@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xl_ar.documents.pdf import _NO_LINE_START, broken
+from xl_ar.documents.pdf import _NO_LINE_END, _NO_LINE_START, broken
 
 
 def width(ch: str) -> float:
@@ -18,10 +18,10 @@ def line_width(line: str) -> float:
     return sum(map(width, line))
 
 
-ALPHABET = list("客户逾期金额滞纳合计付清") + list("abcdefgxyz0123456789") + [" ", " ", " "] + list("，。：）,.;")
+ALPHABET = list("客户逾期金额滞纳合计付清") + list("abcdefgxyz0123456789") + [" ", " ", " "] + list("，。：）,.;（“")
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.text(ALPHABET, max_size=120), st.integers(2, 30))
 def test_lines_keep_every_character_and_fit(text, room):
     lines = broken(text.strip(), float(room), width)
@@ -32,13 +32,18 @@ def test_lines_keep_every_character_and_fit(text, room):
     # A line ends only where the next one's first word or character no longer fits on it.
     for line, nxt in zip(lines, lines[1:]):
         first = nxt.split(" ")[0]
-        assert line_width(line + " " + first) > room or line_width(line + nxt[0]) > room or nxt[0] in _NO_LINE_START
+        assert line_width(line + " " + first) > room or line_width(line + nxt[:2]) > room or \
+            nxt[0] in _NO_LINE_START | _NO_LINE_END or nxt[1:2] in _NO_LINE_START or line[-1] in _NO_LINE_END
 
 
 def test_chinese_is_broken_anywhere_but_not_before_closing_punctuation():
     text = "逾期金额合计付清，客户滞纳金"
     assert broken(text, 8.0, width) == ["逾期金额合计付", "清，客户滞纳金"]  # "，" stays with "清"
     assert broken(text, 9.0, width) == ["逾期金额合计付清，", "客户滞纳金"]
+
+
+def test_opening_punctuation_goes_with_what_follows_it():
+    assert broken("合计付清（大写）", 5.0, width) == ["合计付清", "（大写）"]
 
 
 def test_english_words_stay_whole_and_the_space_goes_with_the_break():

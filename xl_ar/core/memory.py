@@ -10,8 +10,8 @@ computing, after splicing the computed columns.
 
 Python's cyclic garbage collector runs a full collection, which visits every container object
 alive, each time the count of long-lived ones has grown by a quarter. A run makes millions of
-them that hold no cycles (a sheet's rows as lists of cells, their frames, the documents'
-parts), so while it builds them the collector visits them again and again for nothing: 3.1 s
+them that hold no cycles (a sheet's rows as lists of cells, the tables made of them), so while
+it builds them the collector visits them again and again for nothing: 3.1 s
 of a full sheet's 36 s refresh, 0.3 s of 3.3 s at 100,000 invoices. A run pauses it
 (:func:`collector_paused`); what the run frees it frees by reference counting, as always. The
 few cycles a run makes (closures, exceptions kept with their tracebacks) wait for the

@@ -304,6 +304,8 @@ def _render_fpdf(statement: Statement, lang: str, fonts, strict: bool = False) -
 
 #: Characters no line starts with: closing punctuation stays with what it follows (禁则).
 _NO_LINE_START = frozenset("，。、；：？！）」』】》〉’”…—%,.;:?!)]}")
+#: Characters no line ends with: opening punctuation goes with what follows it.
+_NO_LINE_END = frozenset("（「『【《〈‘“([{")
 
 
 def _cjk(ch: str) -> bool:
@@ -316,15 +318,15 @@ def broken(text: str, room: float, width: Any) -> list[str]:
 
     A line breaks after a space (which goes with the break), or between two characters either
     of which is Chinese, Japanese or Korean (such text is broken anywhere), but not before closing
-    punctuation, which stays at the end of its line; a word wider than a whole line is broken
-    where it must.
+    punctuation, which stays at the end of its line, nor after opening punctuation, which goes
+    with what follows it; a word wider than a whole line is broken where it must.
     """
     lines: list[str] = []
     n, start, i, x, brk = len(text), 0, 0, 0.0, -1
     while i < n:
         ch = text[i]
-        if i > start and (ch == " " or ch not in _NO_LINE_START and (text[i - 1] == " " or _cjk(text[i - 1])
-                                                                      or _cjk(ch))):
+        if i > start and (ch == " " or ch not in _NO_LINE_START and text[i - 1] not in _NO_LINE_END
+                          and (text[i - 1] == " " or _cjk(text[i - 1]) or _cjk(ch))):
             brk = i  # the line may end before this character
         w = width(ch)
         if x + w > room and i > start:
