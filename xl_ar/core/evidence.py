@@ -57,18 +57,19 @@ CONFIRMED = frozenset({"confirmed", "已确认"})
 COLUMNS = ("customer_id", "name", "item", "status", "refs", "missing")
 
 
-def _dates(values: Any) -> list[str]:
-    return sorted({pd.Timestamp(v).date().isoformat() for v in values if not pd.isna(v)})
-
-
 def _day_texts(values: np.ndarray) -> list[str | None]:
-    """Each value's day as ISO text (what :func:`_dates` makes of it), None for a missing one."""
+    """Each value's day as ISO text, None for a missing one."""
     return [None if pd.isna(v) else pd.Timestamp(v).date().isoformat() for v in values]
 
 
 def _sorted_days(days: Any) -> tuple[str, ...]:
     """The distinct days among ``days`` (ISO text or None), in order."""
     return tuple(sorted({d for d in days if d is not None}))
+
+
+def _dates(values: Any) -> list[str]:
+    """The distinct days of ``values`` as ISO text, in order (missing values left out)."""
+    return list(_sorted_days(_day_texts(values)))
 
 
 def _stripped(values: np.ndarray) -> list[str]:
