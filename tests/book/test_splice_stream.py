@@ -438,3 +438,13 @@ def test_a_spilled_sheet_is_saved_whole_and_read_back(tmp_path, small_blocks, mo
         assert z.read(part) == whole(xml, 1, COLS, rows, values(rows))
     cells = CalamineWorkbook.from_path(str(out)).get_sheet_by_name("Invoices").to_python()
     assert cells[0][4] == "Stage"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(generated_sheets(), st.sampled_from([b"", b"x:"]))
+def test_our_old_cells_removed_by_runs_are_those_removed_one_by_one(case, prefix):
+    xml, _, _, cols, _ = case
+    if prefix:
+        xml = xml.replace(b"<c ", b"<x:c ").replace(b"</c>", b"</x:c>")
+    pat = _Patterns(prefix, [c.index for c in cols])
+    assert pat.mine_runs.sub(b"", xml) == pat.mine.sub(b"", xml)
