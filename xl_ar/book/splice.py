@@ -141,7 +141,7 @@ class _Patterns:
         try:
             self.mine, self.mine_runs = re.compile(whole), re.compile(runs)
         except re.error:  # Python 3.10: the same patterns with backtracking quantifiers
-            self.mine, self.mine_runs = re.compile(whole.replace(b"*+", b"*")), re.compile(runs.replace(b"*+", b"*"))
+            self.mine, self.mine_runs = (re.compile(p.replace(b"*+", b"*")) for p in (whole, runs))
 
 
 class _RowMerger:

@@ -41,8 +41,7 @@ class LedgerKeys:
     @cached_property
     def _groups(self) -> tuple[np.ndarray, np.ndarray]:
         inv, rec = self._ledger.invoices, self._ledger.receipts
-        inv_group, rec_group = group_codes((inv["customer_id"], inv["currency"]), (rec["customer_id"], rec["currency"]))
-        return inv_group, rec_group
+        return tuple(group_codes((inv["customer_id"], inv["currency"]), (rec["customer_id"], rec["currency"])))
 
     @property
     def inv_group(self) -> np.ndarray:

@@ -102,4 +102,3 @@ def render_letter_pdf(text: str, *, title: str, author: str, date: dt.date, foot
                 continue
             paragraph(pdf, line.rstrip(), _LINE_H)
         return bytes(pdf.output())
-
