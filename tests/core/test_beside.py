@@ -1,5 +1,5 @@
-"""A piece of a run made in a forked child gives what it gives made here: the same value, the
-same exception; a child that dies or cannot start costs only time."""
+"""A piece of a run made in a forked child or on a thread gives what it gives made here: the same
+value, the same exception; a child that dies or cannot start costs only time."""
 
 from __future__ import annotations
 
@@ -114,3 +114,93 @@ def test_no_temporary_file_means_made_here(two, monkeypatch):
 
     monkeypatch.setattr(tempfile, "TemporaryFile", no_file)
     assert bs.beside(lambda: os.getpid()).result() == os.getpid()
+
+
+def test_on_a_thread_the_value_comes_back_from_another_thread(two):
+    import threading
+
+    here = threading.get_ident()
+    frame = pd.DataFrame({"a": np.arange(100_000)})
+    job = bs.beside(lambda: (threading.get_ident(), os.getpid(), int(frame["a"].sum())), thread=True)
+    ident, pid, total = job.result()
+    assert ident != here and pid == os.getpid() and total == sum(range(100_000))
+    with pytest.raises(RuntimeError, match="already taken"):
+        job.result()
+
+
+def test_on_a_thread_whatever_the_call_raises_is_raised_by_result(two):
+    def fails():
+        raise ValueError("the trend months are negative")
+
+    job = bs.beside(fails, thread=True)
+    with pytest.raises(ValueError, match="trend months"):
+        job.result()
+
+    def exits():
+        raise SystemExit(3)  # not an Exception: still the call's outcome, not a lost thread
+
+    with pytest.raises(SystemExit):
+        bs.beside(exits, thread=True).result()
+
+
+def test_on_a_thread_with_one_worker_or_no_thread_left_it_is_made_here(two, monkeypatch):
+    import threading
+
+    here = threading.get_ident()
+    monkeypatch.setenv("XL_AR_WORKERS", "1")
+    assert bs.beside(threading.get_ident, thread=True).result() == here
+    monkeypatch.setenv("XL_AR_WORKERS", "2")
+
+    def no_thread(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", no_thread)
+    assert bs.beside(threading.get_ident, thread=True).result() == here
+
+
+def test_detached_views_share_the_data_and_never_the_layout():
+    import dataclasses
+    from typing import NamedTuple
+
+    @dataclasses.dataclass(frozen=True)
+    class Inner:
+        frame: pd.DataFrame
+        n: int
+
+    class Pair(NamedTuple):
+        left: pd.Series
+        right: str
+
+    frame = pd.DataFrame({"a": np.arange(5), "b": list("vwxyz")})
+    frame["c"] = frame["a"] * 2  # a frame of several blocks: a read may consolidate them
+    value = {"inner": Inner(frame, 3), "list": [frame["a"]], "pair": Pair(frame["b"], "k"), "n": 1}
+    got = bs.detached(value)
+    g = got["inner"]
+    assert type(g) is Inner and g is not value["inner"] and g.n == 3
+    assert g.frame is not frame and g.frame._mgr is not frame._mgr
+    assert np.shares_memory(g.frame["a"].to_numpy(), frame["a"].to_numpy())  # no data copied
+    assert g.frame.equals(frame)
+    assert isinstance(got["pair"], Pair) and got["pair"].right == "k" and got["pair"].left is not frame["b"]
+    assert got["list"][0].equals(frame["a"]) and got["n"] == 1
+    frame.loc[0, "a"] = 99  # the run writing its own frame leaves the view as it was
+    assert g.frame.loc[0, "a"] == 0
+
+
+def test_a_refresh_with_its_kpis_made_on_a_thread_writes_the_same_workbook(two, monkeypatch, tmp_path):
+    import threading
+
+    from xl_ar.app.demo import DEMO_AS_OF, write_demo_ledger
+    from xl_ar.cli import main
+
+    here, made = (write_demo_ledger(tmp_path / f"{k}.xlsx", "en", n_customers=120) for k in ("here", "thread"))
+    monkeypatch.setattr(core_run, "BESIDE_INVOICES", 10**9)
+    assert main(["refresh", str(here), "--as-of", DEMO_AS_OF.isoformat(), "--quiet"]) == 0
+    monkeypatch.setattr(core_run, "BESIDE_INVOICES", 0)
+    monkeypatch.setattr(core_run, "BESIDE_INVOICES_UP_TO", 0)
+    threads = []
+    real = core_run.compute_kpis
+    monkeypatch.setattr(core_run, "compute_kpis",
+                        lambda *a, **k: threads.append(threading.get_ident()) or real(*a, **k))
+    assert main(["refresh", str(made), "--as-of", DEMO_AS_OF.isoformat(), "--quiet"]) == 0
+    assert len(threads) == 1 and threads[0] != threading.get_ident()
+    assert _parts(made) == _parts(here)

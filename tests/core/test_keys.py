@@ -72,3 +72,20 @@ def test_a_customers_column_per_invoice_takes_the_first_row_of_each_id(case):
         list(zip(ledger.receipts["customer_id"], ledger.receipts["currency"]))
     assert groups == [sorted(set(pairs)).index(p) for p in pairs]  # numbered in the pairs' sorted order
     assert keys.groups == len(set(pairs))
+
+
+@settings(max_examples=100, deadline=None)
+@given(ledgers())
+def test_keys_over_a_view_share_what_was_made_and_make_the_rest_from_the_view(case):
+    from xl_ar.core.beside import detached
+
+    ledger, _, _ = case
+    keys = LedgerKeys(ledger)
+    named = keys.named  # made before the view: shared, not made again
+    view = detached(ledger)
+    over = keys.over(view)
+    assert over.named is named and over._ledger is view
+    assert "inv_customer" not in over.__dict__  # not made yet: made from the view when asked
+    assert over.inv_customer.tolist() == LedgerKeys(ledger).inv_customer.tolist()
+    assert "inv_customer" not in keys.__dict__  # the first keys are left as they were
+    assert over.customer_column("owner").tolist() == keys.customer_column("owner").tolist()

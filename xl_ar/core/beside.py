@@ -15,16 +15,29 @@ child that dies without an answer (killed, out of memory) costs only time: the c
 made here when its result is asked for. An exception raised by the call in the child is raised
 again here, as the call would have raised it (when it cannot be sent back, the call is made
 here and raises itself).
+
+On a ledger so large that a forked child would come to copy many of the run's pages, the call
+runs on a thread of the run instead (``thread=True``): it shares the run's memory, and gains
+where its work is numpy's and pandas' array loops, which let the other thread run meanwhile.
+A thread sees the very objects the run goes on using, and pandas changes a frame's internal
+layout on some reads (it consolidates its blocks); so a call made on a thread is given views of
+its own (:func:`detached`): shallow copies of the frames, sharing their data, never their
+layout.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import gc
 import multiprocessing
 import os
 import pickle
 import tempfile
+import threading
 from typing import Any, Callable, Generic, TypeVar
+
+import pandas as pd
 
 T = TypeVar("T")
 
@@ -47,11 +60,20 @@ def workers() -> int:
 class Beside(Generic[T]):
     """A call being made in a forked child, or to be made here; :meth:`result` gives its value."""
 
-    def __init__(self, call: Callable[[], T], fork: bool):
+    def __init__(self, call: Callable[[], T], fork: bool, thread: bool = False):
         self._call: Callable[[], T] | None = call
         self._proc: Any = None
         self._spill: Any = None
+        self._thread: threading.Thread | None = None
         self._done: tuple[bool, Any] | None = None
+        if thread:
+            try:
+                self._thread = threading.Thread(target=self._on_thread, name="xl-ar-beside", daemon=True)
+                self._thread.start()
+            except RuntimeError:  # no thread could be started: made here
+                self._thread = None
+                self._here()
+            return
         if not fork:
             self._here()
             return
@@ -81,8 +103,19 @@ class Beside(Generic[T]):
         except Exception as exc:
             self._done = (False, exc)
 
+    def _on_thread(self) -> None:
+        """On the thread: make the call and keep its outcome, whatever it raises."""
+        call, self._call = self._call, None
+        try:
+            self._done = (True, call())  # type: ignore[misc]
+        except BaseException as exc:  # raised again by result(), in the run's thread
+            self._done = (False, exc)
+
     def result(self) -> T:
-        """The call's value (or its exception), waiting for the child when there is one."""
+        """The call's value (or its exception), waiting for the child or thread when there is one."""
+        if self._thread is not None:
+            thread, self._thread = self._thread, None
+            thread.join()
         if self._proc is not None:
             proc, self._proc = self._proc, None
             proc.join()
@@ -107,18 +140,43 @@ class Beside(Generic[T]):
         return payload
 
 
-def beside(call: Callable[[], T], *, worth_it: bool = True) -> Beside[T]:
+def beside(call: Callable[[], T], *, worth_it: bool = True, thread: bool = False) -> Beside[T]:
     """Start ``call()`` on a second core, when there is one and ``worth_it``; else make it here now.
 
     Args:
         call: the computation; it must not change anything the parent uses later (a child's
             changes are lost with it) and its result must pickle.
         worth_it: False for small inputs, where forking would cost more than it saves.
+        thread: on a thread of this process instead of a forked child. The call must then read
+            only objects nothing else uses meanwhile: give it :func:`detached` views, made
+            before this call.
 
     Returns:
         The :class:`Beside`; take its result before anything that depends on it.
     """
-    return Beside(call, fork=worth_it and workers() > 1)
+    go = worth_it and workers() > 1
+    return Beside(call, fork=go and not thread, thread=go and thread)
+
+
+def detached(value: Any) -> Any:
+    """``value`` with views of its own of every frame and series it holds, for a call made on a
+    thread: shallow copies (the same data, copied only if one side writes it) inside dataclasses,
+    dicts, lists and tuples; anything else is shared as it is. Make them in the run's thread,
+    before the call starts."""
+    if isinstance(value, (pd.DataFrame, pd.Series)):
+        return value.copy(deep=False)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = copy.copy(value)
+        for f in dataclasses.fields(value):
+            object.__setattr__(out, f.name, detached(getattr(value, f.name)))  # frozen ones too
+        return out
+    if isinstance(value, dict):
+        return {k: detached(v) for k, v in value.items()}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
+        return type(value)(*(detached(v) for v in value))
+    if isinstance(value, (list, tuple)):
+        return type(value)(detached(v) for v in value)
+    return value
 
 
 def _in_child(spill: Any, call: Callable[[], Any]) -> None:

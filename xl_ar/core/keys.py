@@ -84,6 +84,13 @@ class LedgerKeys:
     def inv_customer(self) -> np.ndarray:
         return customer_positions(self.customers, self._ledger.invoices["customer_id"].to_numpy(dtype=object))
 
+    def over(self, ledger: Ledger) -> LedgerKeys:
+        """These keys for another view of the same ledger (:func:`~xl_ar.core.beside.detached`):
+        the keys made so far are shared, the others are made from ``ledger`` when first used."""
+        keys = LedgerKeys(ledger)
+        keys.__dict__.update((k, v) for k, v in list(self.__dict__.items()) if k != "_ledger")
+        return keys
+
     def named_in(self, inv_mask: np.ndarray, rec_mask: np.ndarray) -> np.ndarray | None:
         """:attr:`named` for the receipts ``rec_mask`` picks, as positions among the invoices
         ``inv_mask`` picks (-1 for one naming an invoice left out); None when invoice numbers
