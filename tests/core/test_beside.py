@@ -204,3 +204,15 @@ def test_a_refresh_with_its_kpis_made_on_a_thread_writes_the_same_workbook(two, 
     assert main(["refresh", str(made), "--as-of", DEMO_AS_OF.isoformat(), "--quiet"]) == 0
     assert len(threads) == 1 and threads[0] != threading.get_ident()
     assert _parts(made) == _parts(here)
+
+
+def test_a_thread_needs_no_fork_where_a_child_would_be_made_here(monkeypatch):
+    import threading
+
+    here = threading.get_ident()
+    monkeypatch.setenv("XL_AR_WORKERS", "2")
+    monkeypatch.setattr(bs, "can_fork", lambda: False)  # as on Windows or macOS
+    assert bs.workers() == 1 and bs.cores() == 2
+    assert bs.beside(threading.get_ident, thread=True).result() != here
+    assert bs.beside(os.getpid).result() == os.getpid()  # no child: made here
+    assert bs.beside(threading.get_ident, thread=True, worth_it=False).result() == here

@@ -17,8 +17,9 @@ again here, as the call would have raised it (when it cannot be sent back, the c
 here and raises itself).
 
 On a ledger so large that a forked child would come to copy many of the run's pages, the call
-runs on a thread of the run instead (``thread=True``): it shares the run's memory, and gains
-where its work is numpy's and pandas' array loops, which let the other thread run meanwhile.
+runs on a thread of the run instead (``thread=True``; on any system with a second core, as a
+thread needs no fork): it shares the run's memory, and gains where its work is numpy's and
+pandas' array loops, which let the other thread run meanwhile.
 A thread sees the very objects the run goes on using, and pandas changes a frame's internal
 layout on some reads (it consolidates its blocks); so a call made on a thread is given views of
 its own (:func:`detached`): shallow copies of the frames, sharing their data, never their
@@ -46,19 +47,29 @@ MAX_WORKERS = 4
 
 
 def workers() -> int:
-    """How many processes a run may use: ``XL_AR_WORKERS`` if set, else the usable cores (at
-    most :data:`MAX_WORKERS`); 1 where the system cannot fork safely (only Linux can here)."""
-    if "fork" not in multiprocessing.get_all_start_methods() or os.name != "posix" or os.uname().sysname != "Linux":
-        return 1
+    """How many processes a run may use: :func:`cores`, or 1 where the system cannot fork
+    safely (only Linux can here)."""
+    return cores() if can_fork() else 1
+
+
+def can_fork() -> bool:
+    """Whether a run may fork processes: on Linux (elsewhere, forking a process that has threads
+    or system frameworks loaded is not safe)."""
+    return "fork" in multiprocessing.get_all_start_methods() and os.name == "posix" and os.uname().sysname == "Linux"
+
+
+def cores() -> int:
+    """How many cores a run may use at once (processes or threads): ``XL_AR_WORKERS`` if set,
+    else the usable cores (at most :data:`MAX_WORKERS`)."""
     env = os.environ.get("XL_AR_WORKERS", "").strip()
     if env.isdigit() and int(env) >= 1:
         return min(int(env), 16)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cores, MAX_WORKERS))
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(usable, MAX_WORKERS))
 
 
 class Beside(Generic[T]):
-    """A call being made in a forked child, or to be made here; :meth:`result` gives its value."""
+    """A call being made in a forked child or on a thread, or made here; :meth:`result` gives its value."""
 
     def __init__(self, call: Callable[[], T], fork: bool, thread: bool = False):
         self._call: Callable[[], T] | None = call
@@ -147,15 +158,16 @@ def beside(call: Callable[[], T], *, worth_it: bool = True, thread: bool = False
         call: the computation; it must not change anything the parent uses later (a child's
             changes are lost with it) and its result must pickle.
         worth_it: False for small inputs, where forking would cost more than it saves.
-        thread: on a thread of this process instead of a forked child. The call must then read
-            only objects nothing else uses meanwhile: give it :func:`detached` views, made
-            before this call.
+        thread: on a thread of this process instead of a forked child (on any system with a
+            second core). The call must then read only objects nothing else uses meanwhile:
+            give it :func:`detached` views, made before this call.
 
     Returns:
         The :class:`Beside`; take its result before anything that depends on it.
     """
-    go = worth_it and workers() > 1
-    return Beside(call, fork=go and not thread, thread=go and thread)
+    if thread:  # threads need no fork: any system with a second core
+        return Beside(call, fork=False, thread=worth_it and cores() > 1)
+    return Beside(call, fork=worth_it and workers() > 1)
 
 
 def detached(value: Any) -> Any:
