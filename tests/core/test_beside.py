@@ -216,3 +216,20 @@ def test_a_thread_needs_no_fork_where_a_child_would_be_made_here(monkeypatch):
     assert bs.beside(threading.get_ident, thread=True).result() != here
     assert bs.beside(os.getpid).result() == os.getpid()  # no child: made here
     assert bs.beside(threading.get_ident, thread=True, worth_it=False).result() == here
+
+
+def test_where_the_system_cannot_fork_a_large_ledgers_kpis_go_on_a_thread(two, monkeypatch, tmp_path):
+    import threading
+
+    from xl_ar.app.demo import DEMO_AS_OF, write_demo_ledger
+    from xl_ar.cli import main
+
+    book = write_demo_ledger(tmp_path / "book.xlsx", "en", n_customers=40)
+    monkeypatch.setattr(core_run, "BESIDE_INVOICES", 0)  # "large"; below BESIDE_INVOICES_UP_TO
+    monkeypatch.setattr(core_run, "can_fork", lambda: False)
+    threads = []
+    real = core_run.compute_kpis
+    monkeypatch.setattr(core_run, "compute_kpis",
+                        lambda *a, **k: threads.append(threading.get_ident()) or real(*a, **k))
+    assert main(["refresh", str(book), "--as-of", DEMO_AS_OF.isoformat(), "--quiet"]) == 0
+    assert len(threads) == 1 and threads[0] != threading.get_ident()
