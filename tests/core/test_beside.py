@@ -90,9 +90,7 @@ def test_a_refresh_with_its_kpis_made_beside_writes_the_same_workbook(two, monke
     monkeypatch.setattr(core_run, "BESIDE_INVOICES", 10**9)
     assert main(["refresh", str(here), "--as-of", DEMO_AS_OF.isoformat(), "--quiet"]) == 0
     monkeypatch.setattr(core_run, "BESIDE_INVOICES", 0)
-    pids = []
-    real = core_run.compute_kpis
-    monkeypatch.setattr(core_run, "compute_kpis", lambda *a, **k: pids.append(os.getpid()) or real(*a, **k))
+    pids = _kpis_made_on(monkeypatch, os.getpid)
     assert main(["refresh", str(made), "--as-of", DEMO_AS_OF.isoformat(), "--quiet"]) == 0
     assert pids == []  # made in the child: this process never made the call
     assert _parts(made) == _parts(here)
@@ -197,10 +195,7 @@ def test_a_refresh_with_its_kpis_made_on_a_thread_writes_the_same_workbook(two, 
     assert main(["refresh", str(here), "--as-of", DEMO_AS_OF.isoformat(), "--quiet"]) == 0
     monkeypatch.setattr(core_run, "BESIDE_INVOICES", 0)
     monkeypatch.setattr(core_run, "BESIDE_INVOICES_UP_TO", 0)
-    threads = []
-    real = core_run.compute_kpis
-    monkeypatch.setattr(core_run, "compute_kpis",
-                        lambda *a, **k: threads.append(threading.get_ident()) or real(*a, **k))
+    threads = _kpis_made_on(monkeypatch, threading.get_ident)
     assert main(["refresh", str(made), "--as-of", DEMO_AS_OF.isoformat(), "--quiet"]) == 0
     assert len(threads) == 1 and threads[0] != threading.get_ident()
     assert _parts(made) == _parts(here)
@@ -227,9 +222,14 @@ def test_where_the_system_cannot_fork_a_large_ledgers_kpis_go_on_a_thread(two, m
     book = write_demo_ledger(tmp_path / "book.xlsx", "en", n_customers=40)
     monkeypatch.setattr(core_run, "BESIDE_INVOICES", 0)  # "large"; below BESIDE_INVOICES_UP_TO
     monkeypatch.setattr(core_run, "can_fork", lambda: False)
-    threads = []
-    real = core_run.compute_kpis
-    monkeypatch.setattr(core_run, "compute_kpis",
-                        lambda *a, **k: threads.append(threading.get_ident()) or real(*a, **k))
+    threads = _kpis_made_on(monkeypatch, threading.get_ident)
     assert main(["refresh", str(book), "--as-of", DEMO_AS_OF.isoformat(), "--quiet"]) == 0
     assert len(threads) == 1 and threads[0] != threading.get_ident()
+
+
+def _kpis_made_on(monkeypatch, where):
+    """The list that gets ``where()`` (a thread or a process id) each time the KPIs are computed."""
+    seen = []
+    real = core_run.compute_kpis
+    monkeypatch.setattr(core_run, "compute_kpis", lambda *a, **k: seen.append(where()) or real(*a, **k))
+    return seen
