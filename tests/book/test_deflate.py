@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zlib
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -78,3 +79,72 @@ def test_a_large_stream_waits_in_a_file_without_a_name(tmp_path, monkeypatch):
     assert isinstance(small.data, bytes | bytearray) and small.inflate() == b"<row/>"
     gone = deflate_pieces(list(pieces), spill=tmp_path / "no such folder")  # no file there: in memory
     assert isinstance(gone.data, bytearray) and gone.inflate() == whole
+
+
+@given(pieces_st, st.binary(max_size=2000), st.integers(1, 700), st.integers(1, 400))
+def test_deflated_beside_it_is_the_same_content_crc_and_comparison(pieces, other, chunk, small):
+    """On the helper thread, in blocks of any size: the content, its CRC and size, and the
+    comparison are those of the plain path; a part that ends before SMALL is zlib's stream."""
+    import tempfile
+    from pathlib import Path
+
+    from xl_ar.book import deflate as module
+
+    whole = b"".join(pieces)
+    saved = module.CHUNK, module.SMALL
+    module.CHUNK, module.SMALL = chunk, small
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            part = deflate_pieces(list(pieces), original=whole, spill=Path(folder), beside=True)
+            assert part.inflate() == whole
+            assert part.size == len(whole) and part.crc == zlib.crc32(whole) & 0xFFFFFFFF
+            assert part.same is True
+            if len(whole) < small:
+                assert bytes(part.data) == _zlib_level_1(whole)
+            else:
+                assert isinstance(part.data, module.Spill)
+                assert zlib.decompressobj(-15).decompress(b"".join(part.data.chunks(size=7))) == whole
+            assert deflate_pieces(iter(pieces), original=other, spill=Path(folder), beside=True).same is (other == whole)
+    finally:
+        module.CHUNK, module.SMALL = saved
+
+
+def test_a_gzip_file_is_windowed_onto_its_stream_whatever_its_header_holds(tmp_path):
+    """RFC 1952's optional header fields (extra, name, comment, header CRC) are stepped over."""
+    import struct
+
+    from xl_ar.book import deflate as module
+
+    content = b"<row>" * 5000
+    c = zlib.compressobj(1, zlib.DEFLATED, -15)
+    stream = c.compress(content) + c.flush()
+    trailer = struct.pack("<II", zlib.crc32(content), len(content))
+    for flags, fields in [(0, b""), (0x04, struct.pack("<H", 3) + b"abc"), (0x08, b"sheet.xml\0"),
+                          (0x18, b"name\0comment\0"), (0x02, b"\x12\x34"), (0x1E, struct.pack("<H", 1) + b"x" + b"n\0c\0\x00\x00")]:
+        spill = module.Spill(tmp_path)
+        spill += b"\x1f\x8b\x08" + bytes([flags]) + b"\0\0\0\0\0\xff" + fields + stream + trailer
+        assert module._gzip_body(spill, len(content)) == zlib.crc32(content)
+        assert b"".join(spill.chunks(size=100)) == stream and len(spill) == len(stream)
+    spill = module.Spill(tmp_path)
+    spill += b"PK\x03\x04" + bytes(20)
+    with pytest.raises(ValueError, match="no gzip stream"):
+        module._gzip_body(spill, 5)
+
+
+def test_deflated_beside_a_failure_while_the_pieces_are_made_stops_the_helper(tmp_path, monkeypatch):
+    import threading
+
+    from xl_ar.book import deflate as module
+
+    monkeypatch.setattr(module, "SMALL", 100)
+    monkeypatch.setattr(module, "CHUNK", 1000)
+    before = threading.active_count()
+
+    def pieces():
+        for i in range(5000):
+            yield b"<row>%d</row>" % i
+        raise ValueError("a block the splice cannot take")
+
+    with pytest.raises(ValueError, match="cannot take"):
+        deflate_pieces(pieces(), spill=tmp_path, beside=True)
+    assert threading.active_count() == before

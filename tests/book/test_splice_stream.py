@@ -420,12 +420,16 @@ def test_iter_member_checks_size_and_crc_at_the_end(tmp_path, change, message):
     assert got <= m.info.file_size + 1
 
 
-def test_a_spilled_sheet_is_saved_whole_and_read_back(tmp_path, small_blocks, monkeypatch):
-    """The compressed sheet waits for the save in a file without a name; the saved workbook
-    holds it whole (its CRC checked by zipfile, its cells read by calamine)."""
+@pytest.mark.parametrize("cores", ["1", "2"])
+def test_a_spilled_sheet_is_saved_whole_and_read_back(tmp_path, small_blocks, monkeypatch, cores):
+    """The compressed sheet waits for the save in a file without a name (deflated here on one
+    core, on a helper thread with two); the saved workbook holds it whole (its CRC checked by
+    zipfile, its cells read by calamine)."""
     from xl_ar.book import deflate
 
+    monkeypatch.setenv("XL_AR_WORKERS", cores)
     monkeypatch.setattr(deflate, "SMALL", 256)
+    monkeypatch.setattr(deflate, "CHUNK", 300)
     xml = sheet(LEDGER)
     rows = list(range(2, 40))
     pkg = WorkbookPackage.open(book_with_sheet(tmp_path, xml))

@@ -31,6 +31,7 @@ import numpy as np
 from xl_ar.book.deflate import DeflatedPart, deflate_pieces
 from xl_ar.book.sheetxml import OutColumn, _num, _range_ref, split_ref
 from xl_ar.book.zipio import iter_member
+from xl_ar.core.beside import cores
 
 if TYPE_CHECKING:
     from xl_ar.book.package import WorkbookPackage
@@ -83,7 +84,7 @@ def splice_by_blocks(pkg: WorkbookPackage, part: str, start: Callable[[bytes], B
         blocks = row_blocks(itertools.chain([head], pieces), splicer.row_close)
         del head
         same = [True]
-        new = deflate_pieces(_compared(blocks, splicer, same, tail), spill=pkg.path.parent)
+        new = deflate_pieces(_compared(blocks, splicer, same, tail), spill=pkg.path.parent, beside=cores() > 1)
     except Unstreamable:
         return None
     finally:

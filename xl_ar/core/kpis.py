@@ -259,7 +259,8 @@ class _Base:
                 busy = hit & (self.last_doc > np.datetime64(day, "D").astype(np.int64))
                 if busy.any():
                     out[busy[self.inv_g]] = self._allocate(day, busy)[busy[self.inv_g]]
-            self._open[day] = out
+            # Only the last day is kept (a full sheet's day is 8 MB, and the trend asks each once).
+            self._open = {day: out}
         return self._open[day]
 
     def _credit_targets(self) -> np.ndarray:
