@@ -173,6 +173,9 @@ def test_a_drafts_bytes_are_the_standard_generators(name, body, raw_text, attach
                       to=[(name, "ap@huaxin.example")], subject="对账", text=body, html="<p>" + body + "</p>",
                       date=NOW, attachments=attachments)
     assert eml_bytes(msg) == msg.as_bytes(policy=msg.policy)
+    # Every body of a draft is CRLF already, so the writer takes each whole (not line by line).
+    leaves = [p.get_payload() for p in msg.walk() if not p.is_multipart()]
+    assert leaves and all(b.count("\n") == b.count("\r\n") == b.count("\r") for b in leaves)
     # A part whose text has bare CR or LF line ends goes the standard way, line by line.
     plain = email.message.Message(policy=msg.policy)
     plain["Subject"] = "x"

@@ -316,7 +316,7 @@ def _text_part(content: str, subtype: str) -> Message:
     content = content if content.endswith("\n") else content + "\n"
     part = MIMEText(re.sub(r"\r\n|\r|\n", "\r\n", content), subtype, "utf-8", policy=_DRAFT)
     del part["MIME-Version"]
-    return part
+    return _crlf_body(part)
 
 
 def _multipart(subtype: str, parts: list[Message], msg_id: str) -> Message:
@@ -337,6 +337,14 @@ def _multipart(subtype: str, parts: list[Message], msg_id: str) -> Message:
     return part
 
 
+def _crlf_body(part: Message) -> Message:
+    """``part`` with its base64 body's lines ended by CRLF, as the draft writes them: the
+    email package encodes with LF ends, and the writer would otherwise split the body into its
+    lines and write each again with CRLF (:class:`_DraftGenerator`); the bytes are the same."""
+    part.set_payload(part.get_payload().replace("\n", "\r\n"))
+    return part
+
+
 def _attachment(a: Attachment) -> Message:
     """A file as a base64 part, its name RFC 2231-encoded when it is not ASCII."""
     maintype, _, subtype = a.mimetype.partition("/")
@@ -344,6 +352,7 @@ def _attachment(a: Attachment) -> Message:
     del part["MIME-Version"]
     part.set_payload(a.content)
     encode_base64(part)
+    _crlf_body(part)
     name = safe_text(a.filename, "attachment name")
     part.add_header("Content-Disposition", "attachment", filename=name if name.isascii() else ("utf-8", "", name))
     return part
