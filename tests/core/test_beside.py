@@ -183,6 +183,25 @@ def test_detached_views_share_the_data_and_never_the_layout():
     frame.loc[0, "a"] = 99  # the run writing its own frame leaves the view as it was
     assert g.frame.loc[0, "a"] == 0
 
+    class Holder:  # an object that says how it is viewed, given the views made so far
+        def __init__(self, inner):
+            self.inner = inner
+
+        def detached_view(self, views):
+            return Holder(bs.detached(self.inner, views))
+
+    inner = Inner(frame, 1)
+    a, b = bs.detached((inner, Holder(inner)))
+    assert b.inner is a and a is not inner  # met twice: one view
+
+
+def test_a_call_on_a_thread_gets_views_of_its_arguments_and_here_the_arguments(two):
+    frame = pd.DataFrame({"a": np.arange(3)})
+    got = bs.beside(lambda f, n: (f, n), frame, 5, thread=True).result()
+    assert got[0] is not frame and got[0].equals(frame) and got[1] == 5
+    assert bs.beside(lambda f: f, frame, thread=True, worth_it=False).result() is frame
+    assert bs.beside(lambda f: f is frame, frame, worth_it=False).result() is True
+
 
 def test_a_refresh_with_its_kpis_made_on_a_thread_writes_the_same_workbook(two, monkeypatch, tmp_path):
     import threading

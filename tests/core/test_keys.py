@@ -82,9 +82,9 @@ def test_keys_over_a_view_share_what_was_made_and_make_the_rest_from_the_view(ca
     ledger, _, _ = case
     keys = LedgerKeys(ledger)
     named = keys.named  # made before the view: shared, not made again
-    view = detached(ledger)
-    over = keys.over(view)
-    assert over.named is named and over._ledger is view
+    view, over = detached((ledger, keys))
+    assert over.named is named and over._ledger is view  # the very view the call gets
+    assert view is not ledger and view.invoices is not ledger.invoices
     assert "inv_customer" not in over.__dict__  # not made yet: made from the view when asked
     assert over.inv_customer.tolist() == LedgerKeys(ledger).inv_customer.tolist()
     assert "inv_customer" not in keys.__dict__  # the first keys are left as they were

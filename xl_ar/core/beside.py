@@ -1,4 +1,4 @@
-"""One piece of a run computed on a second core, in a process forked from the run.
+"""One piece of a run computed on a second core: in a process forked from the run, or on a thread.
 
 A refresh at a full sheet spends seconds in steps that need only what the run already holds
 and hand back a small result: the KPIs with their month-end trend, say, need the ledger and
@@ -20,16 +20,19 @@ On a ledger so large that a forked child would come to copy many of the run's pa
 runs on a thread of the run instead (``thread=True``; on any system with a second core, as a
 thread needs no fork): it shares the run's memory, and gains where its work is numpy's and
 pandas' array loops, which let the other thread run meanwhile.
+
 A thread sees the very objects the run goes on using, and pandas changes a frame's internal
 layout on some reads (it consolidates its blocks); so a call made on a thread is given views of
-its own (:func:`detached`): shallow copies of the frames, sharing their data, never their
-layout.
+its own of its arguments (:func:`detached`): shallow copies of the frames, sharing their data,
+never their layout. A forked child has copies of its own already, and a call made here needs
+none: they are made only for a thread.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import gc
 import multiprocessing
 import os
@@ -151,44 +154,56 @@ class Beside(Generic[T]):
         return payload
 
 
-def beside(call: Callable[[], T], *, worth_it: bool = True, thread: bool = False) -> Beside[T]:
-    """Start ``call()`` on a second core, when there is one and ``worth_it``; else make it here now.
+def beside(call: Callable[..., T], *args: Any, worth_it: bool = True, thread: bool = False) -> Beside[T]:
+    """Start ``call(*args)`` on a second core, when there is one and ``worth_it``; else make it here now.
 
     Args:
         call: the computation; it must not change anything the parent uses later (a child's
             changes are lost with it) and its result must pickle.
+        args: what it is called with.
         worth_it: False for small inputs, where forking would cost more than it saves.
         thread: on a thread of this process instead of a forked child (on any system with a
-            second core). The call must then read only objects nothing else uses meanwhile:
-            give it :func:`detached` views, made before this call.
+            second core). The call is then given views of its own of ``args`` (:func:`detached`,
+            made here before it starts), and must read nothing else the run uses meanwhile.
 
     Returns:
         The :class:`Beside`; take its result before anything that depends on it.
     """
     if thread:  # threads need no fork: any system with a second core
-        return Beside(call, fork=False, thread=worth_it and cores() > 1)
-    return Beside(call, fork=worth_it and workers() > 1)
+        go = worth_it and cores() > 1
+        return Beside(functools.partial(call, *(detached(args) if go else args)), fork=False, thread=go)
+    return Beside(functools.partial(call, *args), fork=worth_it and workers() > 1)
 
 
-def detached(value: Any) -> Any:
+def detached(value: Any, views: dict[int, tuple[Any, Any]] | None = None) -> Any:
     """``value`` with views of its own of every frame and series it holds, for a call made on a
     thread: shallow copies (the same data, copied only if one side writes it) inside dataclasses,
-    dicts, lists and tuples; anything else is shared as it is. Make them in the run's thread,
-    before the call starts."""
+    dicts, lists and tuples, and an object's own ``detached_view(views)`` where it has one;
+    anything else is shared as it is. An object met twice gets the same view (``views``: what
+    was made so far, by the id of what it was made from). Make them in the run's thread, before
+    the call starts."""
+    views = {} if views is None else views
+    made = views.get(id(value))
+    if made is not None:
+        return made[1]
     if isinstance(value, (pd.DataFrame, pd.Series)):
-        return value.copy(deep=False)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = value.copy(deep=False)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         out = copy.copy(value)
         for f in dataclasses.fields(value):
-            object.__setattr__(out, f.name, detached(getattr(value, f.name)))  # frozen ones too
-        return out
-    if isinstance(value, dict):
-        return {k: detached(v) for k, v in value.items()}
-    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
-        return type(value)(*(detached(v) for v in value))
-    if isinstance(value, (list, tuple)):
-        return type(value)(detached(v) for v in value)
-    return value
+            object.__setattr__(out, f.name, detached(getattr(value, f.name), views))  # frozen ones too
+    elif isinstance(value, dict):
+        out = {k: detached(v, views) for k, v in value.items()}
+    elif isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
+        out = type(value)(*(detached(v, views) for v in value))
+    elif isinstance(value, (list, tuple)):
+        out = type(value)(detached(v, views) for v in value)
+    elif callable(getattr(type(value), "detached_view", None)):
+        out = value.detached_view(views)
+    else:
+        return value
+    views[id(value)] = (value, out)  # the original kept with it, so its id is not reused meanwhile
+    return out
 
 
 def _in_child(spill: Any, call: Callable[[], Any]) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from xl_ar.core.allocation import credit_targets, group_codes, invoice_numbers, named_targets
+from xl_ar.core.beside import detached
 
 if TYPE_CHECKING:
     from xl_ar.core.ledger import Ledger
@@ -84,10 +85,11 @@ class LedgerKeys:
     def inv_customer(self) -> np.ndarray:
         return customer_positions(self.customers, self._ledger.invoices["customer_id"].to_numpy(dtype=object))
 
-    def over(self, ledger: Ledger) -> LedgerKeys:
-        """These keys for another view of the same ledger (:func:`~xl_ar.core.beside.detached`):
-        the keys made so far are shared, the others are made from ``ledger`` when first used."""
-        keys = LedgerKeys(ledger)
+    def detached_view(self, views: dict[int, Any]) -> LedgerKeys:
+        """These keys over a view of their ledger (:func:`~xl_ar.core.beside.detached`, whose
+        ``views`` give the ledger the view the call gets too): the keys made so far are shared,
+        the others are made from the view when first used."""
+        keys = LedgerKeys(detached(self._ledger, views))
         keys.__dict__.update((k, v) for k, v in list(self.__dict__.items()) if k != "_ledger")
         return keys
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from xl_ar.core.aging import AgingEdges, aging_table, age_open_items, days_between
 from xl_ar.core.allocation import allocate_receipts
-from xl_ar.core.beside import beside, can_fork, detached
+from xl_ar.core.beside import beside, can_fork
 from xl_ar.core.credit import CreditSettings, assess_credit
 from xl_ar.core.kpis import Kpis, KpiSettings, compute_kpis
 from xl_ar.core.stages import DEFAULT_STAGE_RULES, StageRule, assign_stages
@@ -243,16 +243,12 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
                            keys=keys) if want & {"stages", "kpis", "worklist", "legal"} else None
     # The KPIs (with their month-end trend) need nothing the steps below make: on a large
     # ledger they are computed on a second core meanwhile, in a forked process, or on a thread
-    # from BESIDE_INVOICES_UP_TO and where the system cannot fork (with views of their own of
+    # from BESIDE_INVOICES_UP_TO and where the system cannot fork (given views of their own of
     # the frames the steps below read).
-    kpis = None
-    if "kpis" in want:
-        k_ledger, k_position, k_stages = detached((ledger, position, stages))
-        k_keys = keys.over(k_ledger)
-        kpis = beside(lambda: compute_kpis(k_ledger, k_position, k_stages, as_of, kpi, trend=kpi.trend_months > 0,
-                                           fx=fx, keys=k_keys),
-                      worth_it=len(inv) >= BESIDE_INVOICES,
-                      thread=len(inv) >= BESIDE_INVOICES_UP_TO or not can_fork())
+    kpis = beside(lambda led, pos, stg, k: compute_kpis(led, pos, stg, as_of, kpi, trend=kpi.trend_months > 0,
+                                                        fx=fx, keys=k),
+                  ledger, position, stages, keys, worth_it=len(inv) >= BESIDE_INVOICES,
+                  thread=len(inv) >= BESIDE_INVOICES_UP_TO or not can_fork()) if "kpis" in want else None
     return RunResult(
         **{f.name: getattr(position, f.name) for f in fields(Position)},
         credit=assess_credit(ledger, position, as_of, policies.credit, ledger.orders, fx=fx, keys=keys)
