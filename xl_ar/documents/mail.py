@@ -405,9 +405,9 @@ def eml_bytes(msg: Message) -> bytes:
 
 class _DraftGenerator(BytesGenerator):
     """The standard library's generator, except that a text whose line ends are all CRLF already
-    (the base64 bodies and attachments of a draft) is written as it is, when CRLF is what the
-    draft's lines end with: the same bytes as splitting it into lines and writing each with its
-    line end again, a third of the time a draft's bytes took (0.53 -> 0.34 ms)."""
+    (the base64 bodies and attachments of a draft, made so by :func:`_crlf_body`) is written as
+    it is, when CRLF is what the draft's lines end with: the same bytes as splitting it into
+    lines and writing each with its line end again (715 writes a draft)."""
 
     def _write_lines(self, lines: str) -> None:
         if getattr(self, "_NL", None) == "\r\n" and lines.count("\n") == lines.count("\r\n") == lines.count("\r"):
