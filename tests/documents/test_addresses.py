@@ -45,3 +45,18 @@ def test_the_draft_goes_to_the_one_address(tmp_path):
     (entry,) = [e for e in s.entries if e.customer_id == "C2"]
     msg = read_eml(tmp_path / entry.file)
     assert [a.addr_spec for a in msg["To"].addresses] == ["ap@harbor.example"]
+
+
+def test_the_outbox_names_each_file_beside_the_book_or_where_it_really_is(tmp_path):
+    book = make_book(tmp_path / "ledger.xlsx", customers=[c[:] for c in CUSTOMERS[:2]], invoices=INVOICES[:4])
+    s = build_reminders(book, AS_OF, now=NOW)  # the default folder, beside the book
+    emails = [e for e in s.entries if e.channel == "email"]
+    assert emails and all(e.file == f"ledger-reminders-{AS_OF.isoformat()}/{f.name}"
+                          for e, f in zip(emails, s.files))
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-out"
+    (tmp_path / "link").symlink_to(elsewhere, target_is_directory=True)
+    elsewhere.mkdir()
+    s = build_reminders(book, AS_OF, tmp_path / "link" / "drafts", now=NOW)  # through a link, out of the folder
+    emails = [e for e in s.entries if e.channel == "email"]
+    assert emails and all(e.file == str(elsewhere.resolve() / "drafts" / f.name) for e, f in zip(emails, s.files))
+    assert all((elsewhere / "drafts" / f.name).is_file() for f in s.files)

@@ -9,11 +9,14 @@ import datetime as dt
 import email
 import email.policy
 import json
+import re
+from email.mime.text import MIMEText
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from mail_reference import build_email_reference
+from xl_ar.documents import mail
 from xl_ar.documents.mail import Attachment, UnsafeHeader, build_email, eml_bytes, outgoing
 
 NOW = dt.datetime(2026, 11, 15, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
@@ -181,3 +184,42 @@ def test_a_drafts_bytes_are_the_standard_generators(name, body, raw_text, attach
     plain["Subject"] = "x"
     plain.set_payload(raw_text)
     assert eml_bytes(plain) == plain.as_bytes(policy=plain.policy)
+
+
+header_values = st.one_of(
+    st.text(st.sampled_from("ab =?:,;<>\"'\t()-_.\r\n王"), max_size=90),
+    st.lists(st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=30),
+             max_size=6).map(" ".join))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(["Subject", "To", "Message-ID", "X-XL-AR-Items", "Content-Type", "X"]), header_values)
+def test_a_header_written_as_it_is_is_what_the_policy_folds(name, value):
+    line = mail._header_line(name, value)
+    assert line is None or line == mail._DRAFT.fold_binary(name, value)
+    if value.isascii() and value.isprintable() and "  " not in value and value == value.strip() and value \
+            and len(name) + len(value) + 2 <= 78:
+        assert line is not None
+
+
+def test_a_drafts_plain_headers_take_the_short_way():
+    msg = build_email(msg_id="xlar-00112233445566778899", sender=("AR team", "ar@x.example"),
+                      to=[("Ms Lee", "ap@huaxin.example")], subject="Statement", text="Hello", html="<p>Hello</p>",
+                      date=NOW, attachments=[Attachment("s.pdf", b"%PDF", "application/pdf")],
+                      meta={"X-XL-AR-Customer": "C001", "X-XL-AR-Stage": "S1"})
+    heads = [(k, v) for p in msg.walk() for k, v in p.raw_items()]
+    slow = [v.partition(";")[0] for k, v in heads if mail._header_line(k, v) is None]
+    assert len(heads) == 19 and slow == ["multipart/mixed", "multipart/alternative"]  # too long: folded
+    assert eml_bytes(msg) == msg.as_bytes(policy=msg.policy)
+
+
+@settings(max_examples=150, deadline=None)
+@given(bodies, st.sampled_from(["plain", "html"]))
+def test_a_text_part_is_what_mimetext_makes(text, subtype):
+    ends = text if text.endswith("\n") else text + "\n"
+    ref = MIMEText(re.sub(r"\r\n|\r|\n", "\r\n", ends), subtype, "utf-8", policy=mail._DRAFT)
+    del ref["MIME-Version"]
+    ref.set_payload(ref.get_payload().replace("\n", "\r\n"))
+    got = mail._text_part(text, subtype)
+    assert got.items() == ref.items() and got.get_payload() == ref.get_payload()
+    assert eml_bytes(got) == ref.as_bytes(policy=mail._DRAFT)

@@ -13,7 +13,7 @@ import datetime as dt
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from xl_ar.book.atomic import can_sync_folder, sync_files
@@ -225,7 +225,7 @@ def build_reminders(
     if warm is not None and reminders:
         warm()  # the statement source, made once here rather than in each worker
     run = _Drafting(out, path, already, held, approvals, settings, docs, as_of, now, attach, fonts, ledger,
-                    durable=not can_sync_folder())
+                    durable=not can_sync_folder(), folder=_relative(out, path.parent))
 
     def make(k: int) -> tuple[OutboxEntry | None, dict[str, Any] | None, Path | None, list[Issue]]:
         """Message ``k``: its Outbox row, SMS row or draft file, and what it warned of."""
@@ -292,6 +292,14 @@ class _Drafting:
     fonts: Any
     ledger: Any
     durable: bool  # each draft synced as it is written (else all at once before the Outbox is saved)
+    folder: tuple[str, bool]  # ``out`` as the Outbox names it (:func:`_relative`)
+
+    def where(self, name: str) -> str:
+        """The Outbox's name for the run's file ``name`` in ``out``: relative to the workbook's
+        folder when under it, else absolute. The folder is resolved once a run (the files are
+        the run's own, never links), not once a message."""
+        folder, under = self.folder
+        return (PurePosixPath(folder) / name).as_posix() if under else str(Path(folder) / name)
 
 
 def _message(run: _Drafting, item: tuple[Any, dict[str, Any], dict[str, str]], issues: list[Issue],
@@ -302,7 +310,7 @@ def _message(run: _Drafting, item: tuple[Any, dict[str, Any], dict[str, str]], i
         (Outbox row or None when the message was left out, SMS row or None, draft file or None).
     """
     rem, ctx, parts = item
-    out, path, as_of, docs = run.out, run.book, run.as_of, run.docs
+    out, as_of, docs = run.out, run.as_of, run.docs
     amount = "; ".join(f"{t['currency']} {t['open']}" for t in ctx["totals"])
     entry = OutboxEntry(channel=rem.channel, customer_id=rem.customer_id, name=rem.name, stage=ctx["stage_label"],
                         items=", ".join(i.invoice_no for i in rem.items), amount=amount,
@@ -314,11 +322,11 @@ def _message(run: _Drafting, item: tuple[Any, dict[str, Any], dict[str, str]], i
         sms = {"id": rem.id, "customer_id": rem.customer_id, "name": rem.name, "phone": rem.phone,
                "text": text, "segments": sms_segments(text), "stage": rem.stage, "as_of": as_of.isoformat()}
         return (OutboxEntry(**{**entry.__dict__, "status": "sms", "to": rem.phone, "subject": text,
-                               "file": _relative(out / "sms.csv", path.parent)}), sms, None)
+                               "file": run.where("sms.csv")}), sms, None)
     eml = out / f"{safe_file(rem.customer_id)}_{rem.kind}_{rem.id[-6:]}.eml"
     to = [(rem.contact or rem.name, a) for a in rem.emails]
     subject = " ".join(parts["subject"].split())
-    base = {**entry.__dict__, "to": ", ".join(rem.emails), "subject": subject, "file": _relative(eml, path.parent)}
+    base = {**entry.__dict__, "to": ", ".join(rem.emails), "subject": subject, "file": run.where(eml.name)}
     if rem.id in run.already:
         return OutboxEntry(**{**base, "status": "sent", "sent_at": run.already[rem.id]}), None, None
     files = [a for a in [run.attach(rem.customer_id, rem.lang)] if a] if run.attach else []
@@ -424,8 +432,12 @@ def _previous_outbox(adapter: Any, path: Path, live: bool) -> list[OutboxEntry]:
     return read_outbox(path)[1] if path.exists() else []
 
 
-def _relative(p: Path, base: Path) -> str:
+def _relative(folder: Path, base: Path) -> tuple[str, bool]:
+    """Where the run's files go, for the Outbox: ``folder`` resolved, relative to the resolved
+    ``base`` (the workbook's folder) and True when under it, else absolute and False (see
+    :meth:`_Drafting.where`)."""
+    real = folder.resolve()
     try:
-        return p.resolve().relative_to(base.resolve()).as_posix()
+        return real.relative_to(base.resolve()).as_posix(), True
     except ValueError:
-        return str(p.resolve())
+        return str(real), False
