@@ -89,3 +89,24 @@ def test_keys_over_a_view_share_what_was_made_and_make_the_rest_from_the_view(ca
     assert over.inv_customer.tolist() == LedgerKeys(ledger).inv_customer.tolist()
     assert "inv_customer" not in keys.__dict__  # the first keys are left as they were
     assert over.customer_column("owner").tolist() == keys.customer_column("owner").tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(ledgers())
+def test_the_named_invoices_validation_found_are_those_the_keys_find(case):
+    from dataclasses import replace
+
+    from xl_ar.core.named import NamedInvoices
+
+    ledger, inv_mask, _ = case
+    found = NamedInvoices(ledger.invoices, ledger.receipts)
+    kept = replace(ledger, named=found.kept())
+    alone, shared = LedgerKeys(ledger), LedgerKeys(kept)
+    assert shared.named.tolist() == alone.named.tolist() == found.first.tolist()
+    assert shared.applies.tolist() == alone.applies.tolist() == found.applies.tolist()
+    assert shared.numbers_unique == alone.numbers_unique == found.unique
+    assert shared.named is found.first  # taken, not found again
+    # Other frames (a part of the ledger, or the same rows copied) are looked up again.
+    part = replace(kept, invoices=kept.invoices[inv_mask].reset_index(drop=True))
+    assert LedgerKeys(part).named.tolist() == named_targets(part.invoices, part.receipts).tolist()
+    assert kept.named.of(kept.invoices.copy(), kept.receipts) is None

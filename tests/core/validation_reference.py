@@ -17,7 +17,7 @@ from xl_ar.core.allocation import allocate_receipts
 from xl_ar.core.convert import CellError, _strip, _type_of, _types, convert_column, parse_amount, parse_date, parse_text
 from xl_ar.core.fx import check_fx_rates
 from xl_ar.core.issues import Issue
-from xl_ar.core.ledger import (Ledger, RawTable, _check_applies_to, _Checker, _drop_cell_errors, _empty_raw,
+from xl_ar.core.ledger import (Ledger, RawTable, _Checker, _drop_cell_errors, _empty_raw,
                                _issue_order, _label)
 from xl_ar.core.money import CURRENCY_EXPONENTS, MAX_AMOUNT, to_minor_array
 from xl_ar.core.names import CustomerIndex
@@ -389,3 +389,24 @@ def map_distinct(values: Any, fn: Callable[[Any], Any] | None = None) -> np.ndar
     mapped[:] = list(uniques) if fn is None else [fn(u) for u in uniques]
     return mapped[codes]
 
+
+def _check_applies_to(invoices: pd.DataFrame, chk: _Checker, auto_apply: str) -> None:
+    """A credit note's AppliesTo must name an invoice of the same customer and currency."""
+    refs = invoices["applies_to"].to_numpy(dtype=object)
+    if not (refs != "").any():
+        return
+    fallback = "it is applied oldest first" if auto_apply == "oldest" else "it stays unapplied"
+    first = ~invoices["invoice_no"].duplicated().to_numpy()
+    key = {no: (c, k) for no, c, k in zip(invoices["invoice_no"][first], invoices["customer_id"][first],
+                                          invoices["currency"][first])}
+    amount = invoices["amount"].to_numpy(dtype=np.float64)
+    for pos in np.flatnonzero(refs != ""):
+        ref, own = refs[pos], (invoices["customer_id"].iat[pos], invoices["currency"].iat[pos])
+        if not amount[pos] < 0:
+            chk.add("applies_to", int(pos), f'only a credit note (a negative amount) applies to another invoice; '
+                    f'"{ref}" is ignored', "warning")
+        elif ref not in key:
+            chk.add("applies_to", int(pos), f'invoice "{ref}" is not on the Invoices sheet; {fallback}', "warning")
+        elif key[ref] != own:
+            chk.add("applies_to", int(pos), f'invoice "{ref}" is of customer "{key[ref][0]}" in {key[ref][1]}, '
+                    f'not "{own[0]}" in {own[1]}; {fallback}', "warning")

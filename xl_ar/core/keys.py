@@ -61,9 +61,12 @@ class LedgerKeys:
     def _targets(self) -> tuple[np.ndarray, np.ndarray, bool]:
         # Both looked up in one index of the numbers, not kept: its hash table of a million
         # numbers would stay in memory for the whole run.
-        inv = self._ledger.invoices
+        inv, rec = self._ledger.invoices, self._ledger.receipts
+        found = self._ledger.named.of(inv, rec) if self._ledger.named is not None else None
+        if found is not None:  # as validation found them (xl_ar.core.named)
+            return found.receipts_first, found.applies_first, found.unique
         numbers = invoice_numbers(inv)
-        return named_targets(inv, self._ledger.receipts, numbers), credit_targets(inv, numbers), len(numbers) == len(inv)
+        return named_targets(inv, rec, numbers), credit_targets(inv, numbers), len(numbers) == len(inv)
 
     @property
     def named(self) -> np.ndarray:

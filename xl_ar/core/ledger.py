@@ -18,6 +18,7 @@ from xl_ar.core import convert
 from xl_ar.core.issues import Issue
 from xl_ar.core.allocation import allocate_receipts
 from xl_ar.core.money import CURRENCY_EXPONENTS, MAX_AMOUNT, to_minor_array
+from xl_ar.core.named import NamedInvoices, NamedRows
 from xl_ar.core.names import CustomerIndex
 from xl_ar.core.terms import check_customer_terms
 from xl_ar.core.writeoffs import settle_writeoffs
@@ -71,6 +72,9 @@ class Ledger:
     #: :func:`compact_text` (which empties it); a column changed since is coded again there
     text_codes: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = field(
         default_factory=dict, repr=False, compare=False)
+    #: the invoices the receipts and credit notes name, as validation found them, for the run's
+    #: keys (:mod:`xl_ar.core.named`); None: found when needed
+    named: NamedRows | None = field(default=None, repr=False, compare=False)
 
 
 def compact_text(ledger: Ledger) -> None:
@@ -333,26 +337,25 @@ def _unknown_customers(customer_ids: tuple[np.ndarray, np.ndarray], known: set[s
     return np.flatnonzero(np.array([i != "" and i not in known for i in ids], dtype=bool)[codes])
 
 
-def _check_applies_to(invoices: pd.DataFrame, chk: "_Checker", auto_apply: str) -> None:
-    """A credit note's AppliesTo must name an invoice of the same customer and currency."""
+def _check_applies_to(invoices: pd.DataFrame, chk: "_Checker", auto_apply: str, target: np.ndarray) -> None:
+    """A credit note's AppliesTo must name an invoice of the same customer and currency
+    (``target``: per line, the first invoice row of the number it names, -1 for none)."""
     refs = invoices["applies_to"].to_numpy(dtype=object)
     if not (refs != "").any():
         return
     fallback = "it is applied oldest first" if auto_apply == "oldest" else "it stays unapplied"
-    first = ~invoices["invoice_no"].duplicated().to_numpy()
-    key = {no: (c, k) for no, c, k in zip(invoices["invoice_no"][first], invoices["customer_id"][first],
-                                          invoices["currency"][first])}
     amount = invoices["amount"].to_numpy(dtype=np.float64)
-    for pos in np.flatnonzero(refs != ""):
-        ref, own = refs[pos], (invoices["customer_id"].iat[pos], invoices["currency"].iat[pos])
+    cust, ccy = invoices["customer_id"].to_numpy(dtype=object), invoices["currency"].to_numpy(dtype=object)
+    for pos in np.flatnonzero(refs != "").tolist():
+        ref, k = refs[pos], int(target[pos])
         if not amount[pos] < 0:
-            chk.add("applies_to", int(pos), f'only a credit note (a negative amount) applies to another invoice; '
+            chk.add("applies_to", pos, f'only a credit note (a negative amount) applies to another invoice; '
                     f'"{ref}" is ignored', "warning")
-        elif ref not in key:
-            chk.add("applies_to", int(pos), f'invoice "{ref}" is not on the Invoices sheet; {fallback}', "warning")
-        elif key[ref] != own:
-            chk.add("applies_to", int(pos), f'invoice "{ref}" is of customer "{key[ref][0]}" in {key[ref][1]}, '
-                    f'not "{own[0]}" in {own[1]}; {fallback}', "warning")
+        elif k < 0:
+            chk.add("applies_to", pos, f'invoice "{ref}" is not on the Invoices sheet; {fallback}', "warning")
+        elif (cust[k], ccy[k]) != (cust[pos], ccy[pos]):
+            chk.add("applies_to", pos, f'invoice "{ref}" is of customer "{cust[k]}" in {ccy[k]}, '
+                    f'not "{cust[pos]}" in {ccy[pos]}; {fallback}', "warning")
 
 
 def _empty_raw(table: Table) -> RawTable:
@@ -440,7 +443,7 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings, *,
     if known_customers or len(customers):
         for pos in _unknown_customers(rec_ids, known_customers):
             rec_chk.add("customer_id", int(pos), f'customer "{receipts["customer_id"].iat[pos]}" is not on the Customers sheet', "warning")
-    named = _NamedInvoices(invoices, receipts)
+    named = NamedInvoices(invoices, receipts)
     rec_cust = receipts["customer_id"].to_numpy(dtype=object)
     owner = np.full(len(receipts), None, dtype=object)  # the customer of the last invoice of that number
     owner[named.last >= 0] = invoices["customer_id"].to_numpy(dtype=object)[named.last[named.last >= 0]]
@@ -454,7 +457,7 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings, *,
     for frame, chk in ((invoices, inv_chk), (receipts, rec_chk)):
         _check_amount_signs(frame, chk)
     _check_named_currency(receipts, rec_chk, invoices, inv_chk, named)
-    _check_applies_to(invoices, inv_chk, settings.auto_apply)
+    _check_applies_to(invoices, inv_chk, settings.auto_apply, named.applies)
 
     for frame in (invoices, receipts):
         frame["exp"] = _exponents(frame)
@@ -489,7 +492,7 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings, *,
         t: (r.sheet, dict(r.columns)) for t, r in raw.items()
     }
     ledger = Ledger(customers, invoices, receipts, activities, rates, places, orders, writeoffs, fx_rates,
-                    {(t, c): v for t, cols in (coded or {}).items() for c, v in cols.items()})
+                    {(t, c): v for t, cols in (coded or {}).items() for c, v in cols.items()}, named.kept())
     return ledger, sorted(issues, key=_issue_order(raw))
 
 
@@ -509,32 +512,8 @@ def _check_amount_signs(frame: pd.DataFrame, chk: _Checker) -> None:
                     "right", "warning")
 
 
-class _NamedInvoices:
-    """The invoice rows the receipts name by number, found in one hashing pass over both columns.
-
-    Attributes:
-        numbers: each receipt's InvoiceNo ("" for none).
-        first, last: the position of the first and of the last invoice row of that number; -1
-            where no row has it (or the receipt names none). The currency check reads the first,
-            the customer check the last: only a duplicated number (itself an error) tells them
-            apart.
-    """
-
-    def __init__(self, invoices: pd.DataFrame, receipts: pd.DataFrame):
-        inv_no = invoices["invoice_no"].to_numpy(dtype=object)
-        self.numbers = receipts["invoice_no"].to_numpy(dtype=object)
-        codes, uniques = pd.factorize(np.concatenate([inv_no, self.numbers]))  # text: none missing
-        inv, named = codes[:len(inv_no)], codes[len(inv_no):]
-        first = convert.first_positions(inv, len(uniques))
-        last = np.full(len(uniques), -1, dtype=np.intp)
-        np.maximum.at(last, inv, np.arange(len(inv), dtype=np.intp))
-        found = (last[named] >= 0) & (self.numbers != "")
-        self.first = np.where(found, first[named], -1)
-        self.last = np.where(found, last[named], -1)
-
-
 def _check_named_currency(receipts: pd.DataFrame, rec_chk: _Checker, invoices: pd.DataFrame,
-                          inv_chk: _Checker, named: _NamedInvoices) -> None:
+                          inv_chk: _Checker, named: NamedInvoices) -> None:
     """Warn when a receipt names an invoice of its customer in another currency."""
     if not len(receipts) or not len(invoices):
         return
