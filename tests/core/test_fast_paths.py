@@ -121,9 +121,10 @@ def test_text_positions_are_the_text_cells(cells):
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.one_of(CELLS, st.text(max_size=6)), max_size=20))
+@given(st.one_of(st.lists(st.one_of(CELLS, st.text(max_size=6)), max_size=20), st.lists(st.text(max_size=6), max_size=20)))
 def test_fresh_texts_are_new_equal_strings(cells):
-    """Texts holding the separator the copies are made with are copied one by one."""
+    """Texts holding the separator the copies are made with are copied one by one; a column of
+    texts alone (a text column's distinct values) is copied whole."""
     arr = _column(cells)
     out = fresh_texts(arr)
     for before, after in zip(arr, out):

@@ -474,7 +474,8 @@ def fresh_texts(values: np.ndarray) -> np.ndarray:
     invoices: about 0.1 s, where encoding and decoding each one took 1.2 s).
     """
     out = np.array(values, dtype=object)
-    is_text = _type_of(out) == str
+    # All text (what a text column's distinct values are) needs no search for the strings.
+    is_text = slice(None) if infer_dtype(out, skipna=False) == "string" else _type_of(out) == str
     texts = out[is_text].tolist()
     joined = _SEPARATOR.join(texts)
     if len(texts) > 1 and joined.count(_SEPARATOR) == len(texts) - 1:  # no text holds the separator
