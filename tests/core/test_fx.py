@@ -98,3 +98,12 @@ def test_chinese_headers_and_sheet_name_are_read():
     from xl_ar.book.headers import field_for_header, sheet_for_name
     assert sheet_for_name("汇率") == "FxRates"
     assert [field_for_header("FxRates", h) for h in ("日期", "币种", "汇率")] == ["date", "currency", "rate"]
+
+
+@given(st.lists(st.sampled_from(["CNY", "USD", "JPY", "GBP", "", None, float("nan")]), max_size=30),
+       st.sampled_from(["2025-02-27", "2025-03-15", "2025-03-31", "2025-06-30"]))
+def test_a_line_is_known_when_its_currency_has_a_rate_by_the_date(currencies, day):
+    t = table()
+    cells = np.array(currencies, dtype=object)
+    got = t.known_currencies(cells, d(day))
+    assert got.dtype == bool and got.tolist() == [t.rate_on(str(c), d(day)) is not None for c in currencies]

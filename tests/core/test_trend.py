@@ -154,3 +154,19 @@ def test_a_write_off_before_the_day_is_allocated_in_full():
     assert np.array_equal(base.open_at(dt.date(2025, 3, 31)),
                           allocate_receipts(led.invoices, led.receipts, dt.date(2025, 3, 31),
                                             writeoffs=led.writeoffs).open_minor)
+
+
+_days = st.one_of(st.none(), st.integers(-40_000, 60_000))  # 1860 to 2134, or no date
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), _days, _days), max_size=40), st.sampled_from([1, 1 << 40, 1 << 60]))
+def test_the_packed_order_is_the_four_key_sort(lines, scale):
+    from xl_ar.core.trend import allocation_order
+
+    g = np.array([k * scale for k, _, _ in lines], dtype=np.int64)  # large groups: no room to pack
+    as_dates = lambda col: np.array([np.datetime64("NaT") if v is None else np.datetime64(v, "D")  # noqa: E731
+                                     for v in col], dtype="datetime64[D]")
+    due, issued = as_dates([d for _, d, _ in lines]), as_dates([i for _, _, i in lines])
+    want = np.lexsort((np.arange(len(lines)), issued, due, g))
+    assert allocation_order(g, due, issued).tolist() == want.tolist()

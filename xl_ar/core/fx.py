@@ -124,8 +124,12 @@ class FxTable:
     def known_currencies(self, currencies: np.ndarray, date: dt.date) -> np.ndarray:
         """Per line, whether its currency converts as of ``date``."""
         currencies = np.asarray(currencies, dtype=object)
-        ok = {c: self.rate_on(str(c), date) is not None for c in pd.unique(currencies)}
-        return np.array([ok[c] for c in currencies], dtype=bool)
+        out = currencies == self.base  # the base currency converts (most lines: no hashing)
+        other = np.flatnonzero(~out)
+        if len(other):
+            codes, distinct = pd.factorize(currencies[other], use_na_sentinel=False)
+            out[other] = np.array([self.rate_on(str(c), date) is not None for c in distinct], dtype=bool)[codes]
+        return out
 
 
 def rate_lines(used: Mapping[str, tuple[Decimal, dt.date]]) -> list[str]:
