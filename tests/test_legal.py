@@ -4,6 +4,7 @@ Legal sheet (法律准备) a refresh writes, and as the annex of the lawyer's-le
 from __future__ import annotations
 
 import datetime as dt
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -138,3 +139,31 @@ def test_the_lawyers_letter_draft_carries_the_checklist_as_an_annex(tmp_path):
     html = msg.get_body(("html",)).get_content()
     assert ('<tr><td>Contract number</td><td style="color: #C00000; font-weight: bold;">MISSING</td><td></td>'
             '<td>W1</td></tr>') in html
+
+
+def test_the_next_refresh_neither_screens_nor_reads_the_sheets_it_writes(tmp_path):
+    from xl_ar.book.package import WorkbookPackage
+    from xl_ar.book.reader import read_book
+    from xl_ar.book.screen import screen_book
+
+    book = write_book(tmp_path / "l.xlsx")
+    assert main(["refresh", str(book), "--as-of", AS_OF.isoformat(), "--quiet"]) == 0
+    names = openpyxl.load_workbook(book, read_only=True).sheetnames
+    assert {"Aging", "Collections", "Dashboard", "Warnings", "Legal"} <= set(names)
+    screening = screen_book(WorkbookPackage.open(book))
+    screening.finish()
+    assert sorted(screening.sheets) == ["Activities", "Customers", "Invoices", "Receipts", "Settings", "Stages"]
+    data = read_book(book)
+    assert sorted(data.tables) == ["Activities", "Customers", "Invoices", "Receipts", "Stages"]
+    # The Legal sheet is the tool's: rewritten whole by the next refresh, whatever it holds now.
+    legal = WorkbookPackage.open(book).sheet_part("Legal")
+    with zipfile.ZipFile(book) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    assert legal in parts
+    parts[legal] = parts[legal].replace(b"</sheetData>", b"<row r='x'></sheetData>", 1)  # not well-formed
+    with zipfile.ZipFile(book, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, b in parts.items():
+            z.writestr(n, b)
+    assert main(["refresh", str(book), "--as-of", AS_OF.isoformat(), "--quiet"]) == 0
+    ws = openpyxl.load_workbook(book)["Legal"]
+    assert ws["A3"].value == "S1"

@@ -184,9 +184,11 @@ def _build_field_lookup() -> dict[str, dict[str, str]]:
 
 
 FIELD_LOOKUP = _build_field_lookup()
+#: Sheets the tool writes wholly (the reports): never read as ledger input, never screened.
+OWNED_SHEETS = ("Aging", "Collections", "Dashboard", "Warnings", "Legal")
 SHEET_LOOKUP: dict[str, str] = {
     normalise(alias): sheet
-    for sheet in (*TABLES, "Aging", "Collections", "Dashboard", "Warnings", "Legal")
+    for sheet in (*TABLES, *OWNED_SHEETS)
     for alias in (sheet, *SHEET_ALIASES.get(sheet, ()))
 }
 SETTING_LOOKUP: dict[str, str] = {

@@ -25,6 +25,7 @@ from python_calamine import CalamineWorkbook
 
 from xl_ar.book.headers import (
     OUTPUT_LOOKUP,
+    OWNED_SHEETS,
     SETTING_LOOKUP,
     field_for_header,
     normalise,
@@ -37,8 +38,6 @@ from xl_ar.book.strip import ReadingCopy, reading_copy
 from xl_ar.core.convert import CellError, is_blank, parse_text
 from xl_ar.core.ledger import RawTable
 
-#: Sheets the tool writes wholly: never read as ledger input.
-OWNED_SHEETS = ("Aging", "Collections", "Dashboard", "Warnings")
 # The header is looked for in the first rows only: a title row or two above it is common.
 HEADER_SEARCH_ROWS = 10
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from xl_ar.book.headers import sheet_for_name
+from xl_ar.book.headers import OWNED_SHEETS, sheet_for_name
 from xl_ar.book.package import WorkbookPackage
 from xl_ar.book.sheetxml import BookError, col_index, col_letter
 
@@ -201,7 +201,7 @@ def screen_book(pkg: WorkbookPackage) -> Screening:
     try:
         for name, part, kind in pkg.sheet_kinds():
             canon = sheet_for_name(name)
-            if canon is None or canon in ("Aging", "Collections", "Dashboard", "Warnings"):
+            if canon is None or canon in OWNED_SHEETS:  # the reports: rewritten, never read
                 continue
             if canon in seen:
                 raise BookError(f"{book}: the sheets {seen[canon]!r} and {name!r} both hold the {canon} ledger; "
