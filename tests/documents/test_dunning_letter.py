@@ -181,3 +181,22 @@ def test_pdf_statements_and_letters_of_a_run_share_one_font_cut(tmp_path, monkey
                                                        capture_output=True, text=True, check=True).stdout
     assert "50,000.00" in seen["K1"] and "人民币伍万元整" in seen["K1"]
     assert "5,000.00" in seen["UK1"] and "Harbor Logistics Ltd" in seen["UK1"]
+
+
+def test_a_batchs_letters_measured_once_are_the_letters_measured_afresh():
+    from xl_ar.documents.fonts import BatchFonts
+    from xl_ar.documents.letterpdf import letter_chars, letter_heading, render_letter_pdf
+
+    letters = ["催款函\n\n北京恒通机电有限公司：\n贵司尚欠货款人民币伍万元整（¥50,000.00），请于十日内付清。" * 3,
+               "Formal demand for payment\n\nHarbor Logistics Ltd: please pay GBP 5,000.00 within 7 days. " * 4,
+               "催款函\n\n广州粤秀贸易有限公司：\n请于收到本函之日起七日内支付逾期款项，否则我司将依法追讨。"]
+    args = [dict(title=f"L{k}", author="应收组", date=AS_OF, footer=f"xlar-{k}") for k in range(len(letters))]
+    with BatchFonts(extra=[letter_chars(t, a["title"], a["footer"]) for t, a in zip(letters, args)],
+                    bold_extra=[letter_heading(t) for t in letters]) as batch:
+        shared = [render_letter_pdf(t, batch=batch, **a) for t, a in zip(letters, args)]
+        assert batch.widths and all(len(w) > 20 for w in batch.widths.values())  # measured once, kept
+        afresh = []
+        for t, a in zip(letters, args):
+            batch.widths.clear()
+            afresh.append(render_letter_pdf(t, batch=batch, **a))
+    assert shared == afresh

@@ -171,6 +171,9 @@ class BatchFonts:
         self._made: Any = None  # 1 when it succeeded
         self.chars: set[str] = set()
         self.bold_chars: set[str] | None = None  # None: the bold cut holds ``chars`` too
+        #: characters' widths measured in the cut fonts (:func:`xl_ar.documents.pdf.paragraph`):
+        #: a run's letters draw the same characters from the same files, each measured once
+        self.widths: dict[tuple, dict[str, float]] = {}
         self.documents = len(statements)  # how many PDFs the cut serves (a letter per extra text)
         for text in extra:
             self.chars.update(text)

@@ -100,5 +100,5 @@ def render_letter_pdf(text: str, *, title: str, author: str, date: dt.date, foot
             if not line.strip():
                 pdf.ln(_LINE_H * 0.6)
                 continue
-            paragraph(pdf, line.rstrip(), _LINE_H)
+            paragraph(pdf, line.rstrip(), _LINE_H, widths=batch.widths if small is not None else None)
         return bytes(pdf.output())

@@ -344,16 +344,23 @@ def broken(text: str, room: float, width: Any) -> list[str]:
     return lines
 
 
-def paragraph(pdf: Any, text: str, h: float, w: float = 0) -> None:
+def paragraph(pdf: Any, text: str, h: float, w: float = 0, widths: dict[tuple, dict[str, float]] | None = None) -> None:
     """``text`` drawn as lines ``h`` high in a column ``w`` wide (0: to the right margin),
     left-aligned, each next line at the left margin (:func:`broken`). Each line is measured once:
     fpdf2's ``multi_cell`` measured a line again for every character added to it (40% of a
-    letter's PDF), and justified Chinese lines by stretching their few spaces into wide gaps."""
+    letter's PDF), and justified Chinese lines by stretching their few spaces into wide gaps.
+
+    ``widths``: each character's width measured so far, by the font and size it was measured
+    in, for many paragraphs and documents drawn from the same font files (a batch's letters:
+    :attr:`xl_ar.documents.fonts.BatchFonts.widths`); None measures afresh for this paragraph."""
     from fpdf.enums import XPos, YPos
 
     w = w or pdf.w - pdf.r_margin - pdf.get_x()
-    widths: dict[str, float] = {}
-    width = lambda ch: widths.get(ch) or widths.setdefault(ch, pdf.get_string_width(ch))  # noqa: E731
+    font = pdf.current_font
+    key = (str(getattr(font, "ttffile", "")), getattr(font, "collection_font_number", 0), pdf.font_family,
+           pdf.font_style, pdf.font_size_pt, pdf.font_stretching, pdf.char_spacing, pdf.k)
+    known: dict[str, float] = {} if widths is None else widths.setdefault(key, {})
+    width = lambda ch: known.get(ch) or known.setdefault(ch, pdf.get_string_width(ch))  # noqa: E731
     for line in text.replace("\r\n", "\n").split("\n"):  # a line break in the text starts a line
         for part in broken(line, w - 2 * pdf.c_margin, width) or [""]:
             pdf.cell(w, h, part, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
