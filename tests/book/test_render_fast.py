@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xl_ar.book.render import render_sheet
+from xl_ar.book.render import render_sheet, render_sheet_pieces
 from xl_ar.book.render import _HEAD, _INF, CellValue  # noqa: F401
 from xl_ar.book.sheetxml import _LEAP_BUG_END, _SERIAL_ZERO as _EPOCH
 from xl_ar.book.sheetxml import _is_missing, _num, _range_ref, _t_element, col_letter, escape_attr, excel_serials
@@ -178,6 +178,16 @@ def _outcome(render, rows, options):
 @given(ROWS, OPTIONS)
 def test_render_sheet_gives_the_reference_bytes(rows, options):
     assert _outcome(render_sheet, rows, options) == _outcome(reference_render_sheet, rows, options)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ROWS, OPTIONS, st.integers(1, 5))
+def test_a_sheet_rendered_by_blocks_of_rows_is_the_sheet_rendered_whole(rows, options, block_rows):
+    """The rows rendered a few at a time (a large report is never one string) join to the
+    reference's bytes: row numbers, the distinct cells rendered once and the last column carry
+    from one block to the next."""
+    pieced = lambda r, **o: b"".join(render_sheet_pieces(r, block_rows=block_rows, **o))  # noqa: E731
+    assert _outcome(pieced, rows, options) == _outcome(reference_render_sheet, rows, options)
 
 
 @settings(max_examples=200, deadline=None)

@@ -75,17 +75,20 @@ def _cell_tail(ref: str, value: Any, style: int | None, date_style: int) -> str:
 
 
 def _sheet_data(rows: Sequence[Sequence[CellValue]], col_styles: Mapping[int, int], date_style: int,
-                style_index: Mapping[Any, int] | None) -> tuple[list[str], int]:
+                style_index: Mapping[Any, int] | None, first: int = 1, cache: dict[tuple, str] | None = None,
+                letters: list[str] | None = None) -> tuple[list[str], int]:
     """The ``<row>`` elements' pieces and the last column holding a cell.
 
     Each distinct (value, style) of the common types is rendered once per sheet: reports repeat
-    their labels, owners, stages and blanks on every row.
+    their labels, owners, stages and blanks on every row. ``rows`` are the sheet's from row
+    ``first`` on; ``cache`` and ``letters`` carry what was rendered from one block of a sheet's
+    rows to the next.
     """
-    cache: dict[tuple, str] = {}
-    letters: list[str] = []
+    cache = {} if cache is None else cache
+    letters = [] if letters is None else letters
     parts: list[str] = []
     max_c = 0
-    for r, row in enumerate(rows, start=1):
+    for r, row in enumerate(rows, start=first):
         if len(row) > len(letters):
             letters += [col_letter(i) for i in range(len(letters) + 1, len(row) + 1)]
         open_at = len(parts)
@@ -153,7 +156,40 @@ def render_sheet(
     Returns:
         The worksheet XML (strings inline, no shared strings needed).
     """
-    parts, max_c = _sheet_data(rows, col_styles or {}, date_style, style_index)
+    return b"".join(render_sheet_pieces(rows, col_styles=col_styles, col_widths=col_widths, date_style=date_style,
+                                        freeze_header=freeze_header, merged=merged, autofilter=autofilter,
+                                        style_index=style_index))
+
+
+#: Rows rendered into one piece by :func:`render_sheet_pieces`: a few megabytes of XML.
+BLOCK_ROWS = 16384
+
+
+def render_sheet_pieces(rows: Sequence[Sequence[CellValue]], *, block_rows: int = BLOCK_ROWS,
+                        **options: Any) -> list[bytes]:
+    """:func:`render_sheet`'s bytes in pieces: the head, the rows a block at a time, the tail.
+
+    A large report (a full sheet's Legal sheet is 50 MB of XML) is never one string: rendered
+    whole, its cells' pieces, their join and its encoding were three copies of it at once.
+    ``options`` as for :func:`render_sheet`.
+    """
+    return _pieces(rows, block_rows, **options)
+
+
+def _pieces(rows: Sequence[Sequence[CellValue]], block_rows: int, *, col_styles: Mapping[int, int] | None = None,
+            col_widths: Mapping[int, float] | None = None, date_style: int = 0, freeze_header: bool = True,
+            merged: Sequence[str] = (), autofilter: str | None = None,
+            style_index: Mapping[Any, int] | None = None) -> list[bytes]:
+    cache: dict[tuple, str] = {}
+    letters: list[str] = []
+    blocks: list[bytes] = []
+    max_c = 0
+    for a in range(0, len(rows), block_rows):
+        parts, last = _sheet_data(rows[a: a + block_rows], col_styles or {}, date_style, style_index, a + 1, cache,
+                                  letters)
+        if parts:
+            blocks.append("".join(parts).encode("utf-8"))
+        max_c = max(max_c, last)
     n_rows = len(rows)
     dim = _range_ref(1, 1, max(n_rows, 1), max(max_c, 1))
     view = '<sheetView workbookViewId="0">'
@@ -170,12 +206,9 @@ def render_sheet(
             col_letter(c)
             out.append(f'<col min="{c}" max="{c}" width="{_num(col_widths[c])}" customWidth="1"/>')
         out.append("</cols>")
-    if parts:
-        out.append("<sheetData>")
-        out.extend(parts)
-        out.append("</sheetData>")
-    else:
-        out.append("<sheetData/>")
+    out.append("<sheetData>" if blocks else "<sheetData/>")
+    head = _HEAD + "".join(out).encode("utf-8")
+    out = ["</sheetData>"] if blocks else []
     if autofilter:
         out.append(f'<autoFilter ref="{escape_attr(autofilter)}"/>')
     if merged:
@@ -183,4 +216,4 @@ def render_sheet(
         out += [f'<mergeCell ref="{escape_attr(m)}"/>' for m in merged]
         out.append("</mergeCells>")
     out.append('<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>')
-    return _HEAD + "".join(out).encode("utf-8") + b"</worksheet>"
+    return [head, *blocks, "".join(out).encode("utf-8") + b"</worksheet>"]

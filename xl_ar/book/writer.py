@@ -13,7 +13,7 @@ Invoices table's extent. Labels are in the workbook's language.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -25,10 +25,12 @@ from xl_ar.book.legal import legal_sheet
 from xl_ar.book.reports import REPORT_SHEETS, REPORT_STYLE_SPECS, report_sheets
 from xl_ar.book.package import WorkbookPackage
 from xl_ar.book.reader import BookData, SheetLayout
-from xl_ar.book.render import render_sheet
+from xl_ar.book.deflate import DeflatedPart, deflate_pieces
+from xl_ar.book.render import render_sheet_pieces
 from xl_ar.book.sheetxml import Kind, OutColumn
 from xl_ar.book.splice import splice_sheet
 from xl_ar.book.tables import widen_autofilter
+from xl_ar.core.beside import beside
 from xl_ar.core.memory import return_free_memory
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_major_array
 from xl_ar.core.run import RunResult
@@ -295,13 +297,14 @@ def _aging_rows(result: RunResult, settings: Settings) -> list[list]:
     return rows
 
 
-def plan_outputs(data: BookData, result: RunResult, settings: Settings) -> Outputs:
+def plan_outputs(data: BookData, result: RunResult, settings: Settings, *, owned: bool = True) -> Outputs:
     """Decide what a refresh writes back: the same for a file and for a live book.
 
     Args:
         data: what was read from the book (sheet names and layouts).
         result: the run's results.
         settings: the run's settings (language, basis, policy).
+        owned: plan the owned sheets too (:func:`owned_sheets`; False leaves them out).
 
     Returns:
         The computed columns per sheet and the owned sheets' rows, with style names. A new
@@ -316,16 +319,22 @@ def plan_outputs(data: BookData, result: RunResult, settings: Settings) -> Outpu
         layout = data.layouts["Customers"]
         sheets.append(SheetOutputs("Customers", layout, data.tables["Customers"].frame["row"].to_numpy(),
                                    _place_columns(layout, "Customers", _customer_content(result, settings, base_exp), lang)))
+    return Outputs(sheets, list(owned_sheets(data, result, settings)) if owned else [])
+
+
+def owned_sheets(data: BookData, result: RunResult, settings: Settings) -> Iterator[OwnedSheet]:
+    """The sheets the tool writes wholly (Aging, the reports, Legal), in order, each made when
+    it is asked for (so that one rendered and let go before the next is made is never held with it)."""
+    lang = settings.language
     n_cols = 3 + len(result.labels) + 4
     widths = {1: 14, 2: 30, 3: 14, **{j: 14 for j in range(4, n_cols + 1)}}
-    owned = [OwnedSheet(owned_sheet_name(data, "Aging", lang), _aging_rows(result, settings), widths)]
+    yield OwnedSheet(owned_sheet_name(data, "Aging", lang), _aging_rows(result, settings), widths)
     if result.kpis is not None:
         names = {key: owned_sheet_name(data, key, lang) for key in REPORT_SHEETS}
-        owned += report_sheets(result, result.kpis, result.worklist, result.warning, lang, names,
-                               result.kpis.worklist_days_ahead)
+        yield from report_sheets(result, result.kpis, result.worklist, result.warning, lang, names,
+                                 result.kpis.worklist_days_ahead)
     if getattr(result, "legal", None) is not None:
-        owned.append(legal_sheet(result.legal, lang, result.as_of, owned_sheet_name(data, "Legal", lang)))
-    return Outputs(sheets, owned)
+        yield legal_sheet(result.legal, lang, result.as_of, owned_sheet_name(data, "Legal", lang))
 
 
 def owned_sheet_name(data: BookData, sheet: str, language: str) -> str:
@@ -367,8 +376,19 @@ def _splice_outputs(pkg: WorkbookPackage, sheet: SheetOutputs, st: Styles) -> No
         pkg.filter_widened(layout.name, boxes[-1])
 
 
+#: Invoices from which the owned sheets are planned, rendered and deflated in a process forked
+#: while this one splices the computed columns (about 2 s of a full sheet's writing, which its
+#: Legal sheet of 201,186 rows and its reports take; below, they cost less than the fork).
+OWNED_BESIDE_INVOICES = 50_000
+
+
 def write_results(pkg: WorkbookPackage, data: BookData, result: RunResult, settings: Settings) -> None:
     """Put a run's results into the package (not saved yet).
+
+    The owned sheets need only the results and the styles: on a large ledger they are made in a
+    process forked here (:func:`xl_ar.core.beside.beside`, which makes them here instead where
+    it cannot fork), each planned, rendered and deflated a piece at a time, while this one
+    splices the computed columns; only their deflated parts come back.
 
     Args:
         pkg: the opened workbook package.
@@ -377,19 +397,46 @@ def write_results(pkg: WorkbookPackage, data: BookData, result: RunResult, setti
         settings: the run's settings (language, basis, policy).
     """
     st = Styles(pkg)
-    out = plan_outputs(data, result, settings)
+    owned = beside(_owned_parts_of, data, result, settings, st.index,
+                   worth_it=len(result.invoices) >= OWNED_BESIDE_INVOICES)
+    out = plan_outputs(data, result, settings, owned=False)
     for sheet in out.sheets:
         _splice_outputs(pkg, sheet, st)
-    return_free_memory()  # what the splice freed, before the owned sheets take theirs (the peak of a full sheet)
-    write_owned(pkg, out.owned, st)
+    return_free_memory()  # what the splice freed
+    put_owned(pkg, owned.result())
+
+
+def _owned_parts_of(data: BookData, result: RunResult, settings: Settings,
+                    index: Mapping[str | None, int]) -> list[tuple[str, DeflatedPart, tuple[Any, ...]]]:
+    return owned_parts(owned_sheets(data, result, settings), index)
+
+
+def owned_parts(owned: Iterable[OwnedSheet], index: Mapping[str | None, int]) -> list[tuple[str, DeflatedPart, tuple[Any, ...]]]:
+    """Each owned sheet rendered and deflated, a block of rows at a time (a full sheet's Legal
+    sheet is 50 MB of XML, never one string): ``(name, part, charts)``.
+
+    Args:
+        owned: the sheets (an iterator lets each go once it is deflated).
+        index: style name -> ``cellXfs`` index (:class:`Styles`).
+    """
+    out = []
+    for sheet in owned:
+        pieces = render_sheet_pieces(sheet.rows, col_widths=sheet.widths, date_style=index["date"],
+                                     freeze_header=sheet.freeze_header, merged=sheet.merged,
+                                     autofilter=sheet.autofilter, style_index=index)
+        out.append((sheet.name, deflate_pieces(pieces), tuple(sheet.charts)))
+    return out
+
+
+def put_owned(pkg: WorkbookPackage, parts: Iterable[tuple[str, DeflatedPart, tuple[Any, ...]]]) -> None:
+    """Put rendered owned sheets into the package (a new one goes after the previous) with their charts."""
+    after = None
+    for name, part, charts in parts:
+        pkg.set_sheet(name, part, after=after)
+        add_charts(pkg, name, list(charts))  # also removes charts a sheet no longer has
+        after = name
 
 
 def write_owned(pkg: WorkbookPackage, owned: list[OwnedSheet], st: Styles) -> None:
     """Render each owned sheet into the package (a new one goes after the previous) with its charts."""
-    after = None
-    for sheet in owned:
-        xml = render_sheet(sheet.rows, col_widths=sheet.widths, date_style=st["date"], freeze_header=sheet.freeze_header,
-                           merged=sheet.merged, autofilter=sheet.autofilter, style_index=st.index)
-        pkg.set_sheet(sheet.name, xml, after=after)
-        add_charts(pkg, sheet.name, list(sheet.charts))  # also removes charts a sheet no longer has
-        after = sheet.name
+    put_owned(pkg, owned_parts(owned, st.index))
