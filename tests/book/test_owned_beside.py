@@ -69,3 +69,4 @@ def test_a_child_that_dies_costs_only_time(monkeypatch, tmp_path):
     monkeypatch.setattr(writer, "owned_parts", dies_in_child)
     assert main(["refresh", str(made), "--as-of", DEMO_AS_OF.isoformat(), "--quiet"]) == 0
     assert _parts(made) == _parts(here)
+

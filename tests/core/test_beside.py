@@ -252,3 +252,55 @@ def _kpis_made_on(monkeypatch, where):
     real = core_run.compute_kpis
     monkeypatch.setattr(core_run, "compute_kpis", lambda *a, **k: seen.append(where()) or real(*a, **k))
     return seen
+
+
+def test_a_call_let_go_unanswered_leaves_no_process_behind(two):
+    import multiprocessing
+    import time
+
+    slow = bs.beside(time.sleep, 30)
+    assert multiprocessing.active_children()
+    started = time.monotonic()
+    slow.drop()
+    assert time.monotonic() - started < 10 and multiprocessing.active_children() == []
+    with pytest.raises(RuntimeError):
+        slow.result()
+    here = bs.beside(lambda: 1, worth_it=False)
+    here.drop()  # an outcome made here is forgotten
+    with pytest.raises(RuntimeError):
+        here.result()
+
+
+
+@pytest.mark.parametrize("beside_what", ["kpis", "owned sheets"])
+def test_a_refresh_that_fails_meanwhile_leaves_no_process_behind(two, monkeypatch, tmp_path, beside_what):
+    """The run fails while a forked child computes for it (the KPIs during the core, the owned
+    sheets during the splice): the child is stopped and reaped, the workbook left as it was."""
+    import multiprocessing
+
+    from xl_ar.app.demo import DEMO_AS_OF, write_demo_ledger
+    from xl_ar.book import writer
+    from xl_ar.book.package import BookError
+    from xl_ar.cli import main
+
+    import tempfile
+
+    book = write_demo_ledger(tmp_path / "b.xlsx", "en", n_customers=60)
+    before = book.read_bytes()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where a fault's details are written
+    if beside_what == "kpis":
+        monkeypatch.setattr(core_run, "BESIDE_INVOICES", 0)
+        monkeypatch.setattr(core_run, "assess_credit", lambda *a, **k: {}["a fault of the tool"])
+        code = 70  # xl-ar's own fault: one line, the details in a file
+    else:
+        monkeypatch.setattr(writer, "OWNED_BESIDE_INVOICES", 0)
+
+        def damaged(*a, **k):
+            raise BookError("the sheet is damaged")
+
+        monkeypatch.setattr(writer, "_splice_outputs", damaged)
+        code = 2  # a workbook problem
+    assert main(["refresh", str(book), "--as-of", DEMO_AS_OF.isoformat(), "--quiet"]) == code
+    assert multiprocessing.active_children() == []
+    assert book.read_bytes() == before
+    assert len(list(tmp_path.glob("xl-ar-error-*.txt"))) == (code == 70)

@@ -399,9 +399,13 @@ def write_results(pkg: WorkbookPackage, data: BookData, result: RunResult, setti
     st = Styles(pkg)
     owned = beside(_owned_parts_of, data, result, settings, st.index,
                    worth_it=len(result.invoices) >= OWNED_BESIDE_INVOICES)
-    out = plan_outputs(data, result, settings, owned=False)
-    for sheet in out.sheets:
-        _splice_outputs(pkg, sheet, st)
+    try:
+        out = plan_outputs(data, result, settings, owned=False)
+        for sheet in out.sheets:
+            _splice_outputs(pkg, sheet, st)
+    except BaseException:
+        owned.drop()  # the run fails here: no process left behind for what it no longer needs
+        raise
     return_free_memory()  # what the splice freed
     put_owned(pkg, owned.result())
 

@@ -8,10 +8,11 @@ the exit code. The handlers parse, call a run of ``xl_ar.app`` and print: nothin
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from xl_ar import __version__
-from xl_ar.cli.common import console_for, fail
+from xl_ar.cli.common import EXIT_INTERRUPTED, console_for, fail, fail_internal
 
 #: The command groups, in the order ``--help`` lists them.
 GROUPS = ("ledger", "plans", "documents", "statements", "build")
@@ -45,6 +46,13 @@ def main(argv: list[str] | None = None) -> int:
         return fail(console_for(args), exc)
     except (OverflowError, FloatingPointError) as exc:
         return fail(console_for(args), f"a figure is too large to compute ({exc}); nothing was written")
+    except KeyboardInterrupt:
+        print("xl-ar: stopped (interrupted); a workbook is saved whole or not at all", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a fault of xl-ar itself: one line, the details in a file
+        if os.environ.get("XL_AR_DEBUG"):
+            raise
+        return fail_internal(exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

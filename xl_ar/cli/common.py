@@ -12,6 +12,8 @@ from xl_ar.core.issues import Issue
 from xl_ar.core.progress import Progress
 
 EXIT_OK, EXIT_ISSUES, EXIT_USAGE = 0, 1, 2
+#: A fault of xl-ar itself (EX_SOFTWARE), and a run stopped by Ctrl-C (128 + SIGINT).
+EXIT_INTERNAL, EXIT_INTERRUPTED = 70, 130
 
 
 def date_arg(text: str) -> dt.date:
@@ -84,3 +86,30 @@ def fail(console: Any, exc: BaseException) -> int:
         console = Console(stderr=True, highlight=False)
     console.print(f"[red]error:[/] {esc(exc)}", highlight=False)
     return EXIT_USAGE
+
+
+def fail_internal(exc: BaseException) -> int:
+    """Report a fault of xl-ar itself (not of the workbook or the command) as one line on the
+    error stream, never a traceback: its type and message, and the file its details were
+    written to for a report. A workbook is saved whole or not at all, so a run stopped by it
+    left the workbook as it was, unless the run had already reported it saved."""
+    import os
+    import tempfile
+    import traceback
+
+    from rich.console import Console
+
+    from xl_ar import __version__
+
+    where = ""
+    try:
+        fd, name = tempfile.mkstemp(prefix="xl-ar-error-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(f"xl-ar {__version__}\n" + "".join(traceback.format_exception(exc)))
+        where = f"; the details are in {name}: please send it with a report"
+    except OSError:  # no temporary file: the line alone
+        pass
+    Console(stderr=True, highlight=False).print(
+        f"[red]error:[/] xl-ar stopped on an internal error ({esc(type(exc).__name__)}: {esc(exc)}){esc(where)}",
+        highlight=False)
+    return EXIT_INTERNAL

@@ -125,6 +125,20 @@ class Beside(Generic[T]):
         except BaseException as exc:  # raised again by result(), in the run's thread
             self._done = (False, exc)
 
+    def drop(self) -> None:
+        """Let the call go unanswered, for a run that fails before it needs the value: a forked
+        child is stopped and reaped at once (no process is left behind, however long the run's
+        process lives: the ribbon's server), a thread runs to its end in the background (its
+        result then dropped), an outcome made here is forgotten."""
+        if self._proc is not None:
+            proc, self._proc = self._proc, None
+            if proc.is_alive():
+                proc.kill()
+            proc.join()
+            self._spill.close()
+        self._thread = None  # a daemon thread: nothing waits for it
+        self._call = self._done = None
+
     def result(self) -> T:
         """The call's value (or its exception), waiting for the child or thread when there is one."""
         if self._thread is not None:

@@ -249,17 +249,20 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
                                                         fx=fx, keys=k),
                   ledger, position, stages, keys, worth_it=len(inv) >= BESIDE_INVOICES,
                   thread=len(inv) >= BESIDE_INVOICES_UP_TO or not can_fork()) if "kpis" in want else None
-    return RunResult(
-        **{f.name: getattr(position, f.name) for f in fields(Position)},
-        credit=assess_credit(ledger, position, as_of, policies.credit, ledger.orders, fx=fx, keys=keys)
-        if "credit" in want else None,
-        stages=stages,
-        worklist=collections_worklist(ledger, position, stages, as_of, kpi.worklist_days_ahead, fx=fx)
-        if "worklist" in want else None,
-        warning=warning_table(ledger, position, as_of, kpi, fx=fx, keys=keys) if "warning" in want else None,
-        legal=_legal(ledger, position, stages, as_of) if "legal" in want else None,
-        kpis=kpis.result() if kpis is not None else None,
-    )
+    try:
+        others = dict(
+            credit=assess_credit(ledger, position, as_of, policies.credit, ledger.orders, fx=fx, keys=keys)
+            if "credit" in want else None,
+            worklist=collections_worklist(ledger, position, stages, as_of, kpi.worklist_days_ahead, fx=fx)
+            if "worklist" in want else None,
+            warning=warning_table(ledger, position, as_of, kpi, fx=fx, keys=keys) if "warning" in want else None,
+            legal=_legal(ledger, position, stages, as_of) if "legal" in want else None)
+    except BaseException:
+        if kpis is not None:
+            kpis.drop()  # the run fails here: no process left behind for KPIs it no longer needs
+        raise
+    return RunResult(**{f.name: getattr(position, f.name) for f in fields(Position)}, stages=stages, **others,
+                     kpis=kpis.result() if kpis is not None else None)
 
 
 #: Invoices from which the KPIs are computed on a second core (below, forking costs more
