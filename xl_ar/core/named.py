@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from xl_ar.core.convert import first_positions
+
 
 @dataclass(frozen=True)
 class NamedRows:
@@ -68,8 +70,7 @@ class NamedInvoices:
         codes, uniques = pd.factorize(np.concatenate([inv_no, self.numbers, refs[some]]))
         n, m = len(inv_no), len(self.numbers)
         inv, named, applied = codes[:n], codes[n:n + m], codes[n + m:]
-        first = np.full(len(uniques), n, dtype=np.intp)
-        np.minimum.at(first, inv, np.arange(n, dtype=np.intp))
+        first = first_positions(inv, len(uniques))  # n for a number no invoice row has
         last = np.full(len(uniques), -1, dtype=np.intp)
         np.maximum.at(last, inv, np.arange(n, dtype=np.intp))
         found = (last[named] >= 0) & (self.numbers != "")

@@ -324,8 +324,8 @@ def _text_part(content: str, subtype: str) -> Message:
     part = Message(policy=_DRAFT)
     part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
     part["Content-Transfer-Encoding"] = "base64"
-    part.set_payload(base64.encodebytes(data).decode("ascii").replace("\n", "\r\n"))
-    return part
+    part.set_payload(base64.encodebytes(data).decode("ascii"))
+    return _crlf_body(part)
 
 
 def _multipart(subtype: str, parts: list[Message], msg_id: str) -> Message:
