@@ -19,7 +19,7 @@ from openpyxl.worksheet.table import Table
 from xl_ar.book.charts import CT_CHART, CT_DRAWING, REL_CHART, REL_DRAWING, ChartSpec, Series, add_charts, cell_range
 from xl_ar.book.package import WorkbookPackage
 from xl_ar.book.reports import REPORT_SHEETS, report_sheets
-from xl_ar.book.writer import Styles, write_owned
+from xl_ar.book.writer import Styles, owned_parts, put_owned
 from xl_ar.core.kpis import KpiSettings, compute_kpis
 from xl_ar.core.run import refresh
 from xl_ar.core.settings import Settings
@@ -268,7 +268,7 @@ def reports_book(tmp_path: Path, lang: str, src: Path | None = None, name: str =
     # the Aging sheet exists already: written again unchanged, the reports go after it
     from xl_ar.book.owned import OwnedSheet
 
-    write_owned(pkg, [OwnedSheet(aging, [], {}), *sheets], Styles(pkg))
+    put_owned(pkg, owned_parts([OwnedSheet(aging, [], {}), *sheets], Styles(pkg).index))
     return pkg.save(tmp_path / name)
 
 

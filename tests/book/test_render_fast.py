@@ -193,7 +193,7 @@ def test_a_sheet_rendered_by_blocks_of_rows_is_the_sheet_rendered_whole(rows, op
 @settings(max_examples=200, deadline=None)
 @given(ROWS, st.data())
 def test_style_names_give_the_bytes_of_style_indexes(rows, data):
-    """What write_owned hands over (style names and an index) is what it rendered before (indexes)."""
+    """What owned_parts hands over (style names and an index) is what it rendered before (indexes)."""
     index = {None: 0, "money": 3, "title": 1, "date": 4}
     named = [[(v, data.draw(st.sampled_from(list(index)))) if isinstance(c, tuple) else c
               for c in row for v in [c[0] if isinstance(c, tuple) else c]] for row in rows]

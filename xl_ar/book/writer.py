@@ -439,8 +439,3 @@ def put_owned(pkg: WorkbookPackage, parts: Iterable[tuple[str, DeflatedPart, tup
         pkg.set_sheet(name, part, after=after)
         add_charts(pkg, name, list(charts))  # also removes charts a sheet no longer has
         after = name
-
-
-def write_owned(pkg: WorkbookPackage, owned: list[OwnedSheet], st: Styles) -> None:
-    """Render each owned sheet into the package (a new one goes after the previous) with its charts."""
-    put_owned(pkg, owned_parts(owned, st.index))
