@@ -111,9 +111,13 @@ def test_a_refreshed_ledger_reads_the_same_from_the_cut_copy(refreshed, monkeypa
     assert strip.reading_copy(pkg, screening, reader._first_ours, reader.HEADER_SEARCH_ROWS).path is None
 
 
-def test_a_cut_other_than_the_readers_is_read_again_whole(refreshed, monkeypatch, tmp):
+@pytest.mark.parametrize("beside", [False, True], ids=["one thread", "other sheets on a second thread"])
+def test_a_cut_other_than_the_readers_is_read_again_whole(refreshed, monkeypatch, tmp, beside):
     """Were the first rows ever read otherwise than calamine reads them, the cut the reader finds
-    in calamine's cells would differ from the copy's: the sheet is read again from the file."""
+    in calamine's cells would differ from the copy's: the sheet is read again from the file (on
+    the second thread too, where the sheets but the largest are read)."""
+    if beside:
+        monkeypatch.setattr(reader, "BESIDE_BYTES", 0)
     made, again = strip.reading_copy, []
 
     def one_column_early(pkg, screening, rule, rows):

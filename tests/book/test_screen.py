@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from corpus.build import (add_cell, edit_sheet, ledger, rezip, set_cell_xml, shared_strings,
@@ -124,18 +126,26 @@ def test_a_check_whose_process_dies_without_an_answer_is_made_here_from_the_part
     assert list(read_book(ledger(tmp_path / "good.xlsx")).tables["Invoices"].frame["invoice_no"]) == ["I1", "I2", "I3", "I4"]
 
 
-def test_sheets_parsed_on_a_second_thread_read_as_on_one(tmp_path, monkeypatch):
+@pytest.mark.parametrize("sheet, cell", [("Invoices", "D2"), ("Receipts", "C2")])
+def test_sheets_read_on_a_second_thread_read_as_on_one(tmp_path, monkeypatch, sheet, cell):
+    """The sheets but the largest are parsed, taken and made into tables on a second thread; an
+    error cell the screening found is put in wherever its sheet is read."""
     from xl_ar.book import reader
 
-    book = edit_sheet(ledger(tmp_path / "e.xlsx"), "Invoices", lambda x: set_cell_xml(
-        x, "D2", b'<c r="D2" t="e"><f>VLOOKUP(A2,X,2,0)</f><v>#N/A</v></c>'))
+    book = edit_sheet(ledger(tmp_path / "e.xlsx"), sheet, lambda x: set_cell_xml(
+        x, cell, f'<c r="{cell}" t="e"><f>VLOOKUP(A2,X,2,0)</f><v>#N/A</v></c>'.encode()))
     alone = read_book(book)
     monkeypatch.setattr(reader, "BESIDE_BYTES", 0)  # every sheet but the largest on the second thread
+    threads = {}
+    made = reader._read_table
+    monkeypatch.setattr(reader, "_read_table", lambda *a: threads.setdefault(a[0], threading.current_thread()) and made(*a))
     beside = read_book(book)
+    assert threads[sheet] is not threading.main_thread()
     assert beside.layouts == alone.layouts and beside.settings == alone.settings
     for name, raw in alone.tables.items():
         assert beside.tables[name].frame.equals(raw.frame), name
-    assert beside.tables["Invoices"].frame["due_date"][0] == CellError("#N/A")
+    column = {"Invoices": "due_date", "Receipts": "receipt_date"}[sheet]
+    assert beside.tables[sheet].frame[column][0] == CellError("#N/A")
 
 
 def test_a_reader_failure_on_the_second_thread_names_the_sheet_and_part(tmp_path, monkeypatch):

@@ -260,23 +260,23 @@ def _read_calamine(pkg: WorkbookPackage, screening: Screening, copy: ReadingCopy
     book = pkg.path.name
     wb = _calamine(book, lambda: _open_calamine(pkg, screening, copy.path))
     try:
-        beside = _OtherSheets(pkg, screening, copy.path)
-        try:
-            def rows_of(name: str) -> list[list[Any]]:
-                screen = next(s for s in screening.sheets.values() if s.name == name)
-                what = f"{book}: the sheet {name!r} ({screen.part})"
-                table = sheet_for_name(name)
-                # calamine's own copy of the cells is dropped with the call, before the next sheet's comes
-                rows = _calamine(what, lambda: _cells(beside.sheet(name) or wb.get_sheet_by_name(name), table))
-                if name in copy.cuts and not _cut_reads_whole(rows, table, copy.cuts[name], screen.errors):
-                    rows = _calamine(what, lambda: _whole_sheet(pkg, name, table))
-                for ref, code in screen.errors.items():
-                    r, c = split_ref(ref)
-                    if r - 1 < len(rows) and c - 1 < len(rows[r - 1]):
-                        rows[r - 1][c - 1] = CellError(code)
-                return rows
+        def rows_of(name: str, wb: Any = wb) -> list[list[Any]]:
+            screen = next(s for s in screening.sheets.values() if s.name == name)
+            what = f"{book}: the sheet {name!r} ({screen.part})"
+            table = sheet_for_name(name)
+            # calamine's own copy of the cells is dropped with the call, before the next sheet's comes
+            rows = _calamine(what, lambda: _cells(wb.get_sheet_by_name(name), table))
+            if name in copy.cuts and not _cut_reads_whole(rows, table, copy.cuts[name], screen.errors):
+                rows = _calamine(what, lambda: _whole_sheet(pkg, name, table))
+            for ref, code in screen.errors.items():
+                r, c = split_ref(ref)
+                if r - 1 < len(rows) and c - 1 < len(rows[r - 1]):
+                    rows[r - 1][c - 1] = CellError(code)
+            return rows
 
-            return read_sheets(list(wb.sheet_names), rows_of)
+        beside = _OtherSheets(pkg, screening, copy.path, rows_of)
+        try:
+            return read_sheets(list(wb.sheet_names), rows_of, beside.table)
         finally:
             beside.close()
     finally:
@@ -307,15 +307,17 @@ def _whole_sheet(pkg: WorkbookPackage, name: str, table: str | None) -> list[lis
         wb.close()
 
 
-#: A ledger sheet this large (bytes of XML, about 25,000 rows) is parsed on a second thread
-#: while the largest one is parsed on the first: calamine parses without holding the
+#: A ledger sheet this large (bytes of XML, about 25,000 rows) is read on a second thread
+#: while the largest one is read on the first: calamine parses without holding the
 #: interpreter, so on two cores a full Invoices sheet and its Receipts take the time of the
-#: larger one instead of both.
+#: larger one instead of both, and the smaller one's cells become its table (Python's work)
+#: while the larger one is still being parsed.
 BESIDE_BYTES = 8 << 20
 
 
 class _OtherSheets:
-    """The ledger sheets but the largest, parsed by calamine on a second thread, in sheet order.
+    """The ledger sheets but the largest, read on a second thread, in sheet order: parsed by
+    calamine, their cells taken (``rows_of``) and made into their tables (:func:`_read_table`).
 
     The thread opens its own calamine workbook (one cannot be shared between threads), on the
     reading copy ``copy`` when there is one, as the caller's does. Sheets smaller than
@@ -323,35 +325,36 @@ class _OtherSheets:
     reach it (a small workbook starts no thread).
     """
 
-    def __init__(self, pkg: WorkbookPackage, screening: Screening, copy: Path | None = None):
+    def __init__(self, pkg: WorkbookPackage, screening: Screening, copy: Path | None,
+                 rows_of: Callable[[str, Any], list[list[Any]]]):
         largest = max(screening.sheets.values(), key=lambda s: s.size, default=None)
         names = [s.name for s in screening.sheets.values() if s is not largest and s.size >= BESIDE_BYTES]
-        self._futures: dict[str, Future[Any]] = {}
+        self._futures: dict[str, Future[tuple[RawTable, SheetLayout]]] = {}
         self._pool: ThreadPoolExecutor | None = None
-        if not names:  # no sheet but the largest is that large: the caller parses them all
+        if not names:  # no sheet but the largest is that large: the caller reads them all
             return
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="xl-ar-read")
         local = threading.local()
 
-        def parse(name: str) -> Any:
+        def read(name: str, table: str) -> tuple[RawTable, SheetLayout]:
             if not hasattr(local, "wb"):
                 local.wb = _open_calamine(pkg, screening, copy)
-            return local.wb.get_sheet_by_name(name)
+            return _read_table(name, table, rows_of(name, local.wb))
 
         for name in names:
-            self._futures[name] = self._pool.submit(parse, name)
+            table = sheet_for_name(name)
+            if table is not None and table != "Settings":
+                self._futures[name] = self._pool.submit(read, name, table)
         self._pool.submit(lambda: local.__dict__.pop("wb").close() if hasattr(local, "wb") else None)
 
-    def sheet(self, name: str) -> Any:
-        """The parsed sheet ``name`` when this thread parsed it (its error raised here), else None.
-
-        (calamine's sheet has no length: it is never false.)
-        """
+    def table(self, name: str) -> tuple[RawTable, SheetLayout] | None:
+        """The table and layout of sheet ``name`` when this thread read it (its error raised
+        here), else None."""
         future = self._futures.pop(name, None)
         return future.result() if future is not None else None
 
     def close(self) -> None:
-        """Wait for the thread; sheets parsed and not taken are dropped."""
+        """Wait for the thread; sheets read and not taken are dropped."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
@@ -390,7 +393,8 @@ def _calamine(what: str, call: Callable[[], Any]) -> Any:
         raise BookError(f"{what} cannot be read: {exc}") from None
 
 
-def read_sheets(names: list[str], rows_of: Callable[[str], list[list[Any]]]) -> BookData:
+def read_sheets(names: list[str], rows_of: Callable[[str], list[list[Any]]],
+                table_of: Callable[[str], tuple[RawTable, SheetLayout] | None] | None = None) -> BookData:
     """The ledger of a workbook, given its sheet names and a way to get a sheet's cell rows.
 
     Both adapters read through this: the file one with calamine, the live one with xlwings.
@@ -398,6 +402,8 @@ def read_sheets(names: list[str], rows_of: Callable[[str], list[list[Any]]]) -> 
     Args:
         names: the workbook's sheet names, in order.
         rows_of: sheet name -> its values from A1, as a list of rows ("" or None for empty).
+        table_of: sheet name -> its table and layout when they were read already (elsewhere,
+            the same way), else None.
 
     Returns:
         The workbook's raw ledger tables, settings and sheet layouts.
@@ -409,10 +415,10 @@ def read_sheets(names: list[str], rows_of: Callable[[str], list[list[Any]]]) -> 
         canon = sheet_for_name(name)
         if canon is None or canon in layouts or canon in OWNED_SHEETS:
             continue
-        rows = rows_of(name)
         if canon == "Settings":
-            settings = _read_settings(name, rows)
+            settings = _read_settings(name, rows_of(name))
             layouts[canon] = SheetLayout(name, 1, 1, 2)
             continue
-        tables[canon], layouts[canon] = _read_table(name, canon, rows)
+        made = table_of(name) if table_of is not None else None
+        tables[canon], layouts[canon] = made if made is not None else _read_table(name, canon, rows_of(name))
     return BookData(tables, settings, layouts, list(names))
