@@ -156,7 +156,9 @@ class TemplateSet:
         for name in sorted(names if names is not None else self.sources):
             src = self.sources[name]
             try:
-                self.env.compile(src.text, name, _filename(src))  # syntax and unknown filters/tests
+                # Syntax and unknown filters or tests; compiled once a run: rendering takes the
+                # template compiled here from the environment's cache.
+                self.env.get_template(name)
                 tree = self.env.parse(src.text, name, _filename(src))
             except TemplateSyntaxError as exc:
                 problems.append(TemplateError(name, src.origin, exc.lineno or 0, exc.message or str(exc)))
