@@ -47,6 +47,17 @@ def test_every_letter_and_sms_is_shipped_in_both_languages_and_checks_clean():
     assert t.check() == []
 
 
+def test_templates_checked_are_rendered_without_compiling_them_again(monkeypatch):
+    t = load_templates()
+    assert t.check() == []
+    compiled = []
+    compile_ = t.env.compile
+    monkeypatch.setattr(t.env, "compile", lambda *a, **k: compiled.append(a[1]) or compile_(*a, **k))
+    for kind in KINDS:
+        assert "武汉" in t.render(template_name(kind, "zh", "text"), context(lang="zh", kind=kind, name="武汉恒通"))
+    assert compiled == []
+
+
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("kind", KINDS + ("sms",))
 def test_every_shipped_template_renders(kind, lang):
