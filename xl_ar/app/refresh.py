@@ -133,6 +133,19 @@ def run_refresh(adapter, *, as_of: dt.date | None = None, today: dt.date | None 
     report = Report(book=str(getattr(adapter, "path", "")))
     progress("read", 0.0)
     data = adapter.read()
+    scanning = write and hasattr(adapter, "scan_ahead")
+    if scanning:  # the file's large sheets scanned for the splice while this validates
+        adapter.scan_ahead(data)
+    try:
+        return _refresh_read(adapter, data, report, as_of, today, write, progress)
+    finally:
+        if scanning:
+            adapter.stop_scans()
+
+
+def _refresh_read(adapter, data: BookData, report: Report, as_of: dt.date | None, today: dt.date, write: bool,
+                  progress: Progress) -> Report:
+    """:func:`run_refresh` once the book is read."""
     progress("validate", 0.3)
     ledger, settings, policies, issues = load(data, as_of, today, keep_codes=True)
     data.release_cells()  # the ledger holds what the run needs; the raw cells are most of its memory

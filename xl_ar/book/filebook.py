@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from xl_ar.book.headers import OUTPUTS
 from xl_ar.book.package import BookError, WorkbookPackage, check_not_open
 from xl_ar.book.reader import BookData, read_book
+from xl_ar.book.splice_scan import Scans, start_scans
 from xl_ar.book.writer import write_results
 from xl_ar.core.ledger import Ledger
 from xl_ar.core.run import RunResult
@@ -24,6 +26,7 @@ class FileBook:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._stamp: tuple[int, int] | None = None
+        self._scans: Scans | None = None
 
     def _state(self) -> tuple[int, int]:
         st = os.stat(self.path)
@@ -38,13 +41,30 @@ class FileBook:
         self._stamp = self._state()
         return read_book(self.path)
 
+    def scan_ahead(self, data: BookData) -> None:
+        """Start scanning the large ledger sheets the write will splice, in a process forked
+        while the run validates and computes (:mod:`xl_ar.book.splice_scan`); :meth:`write`
+        takes what is ready, :meth:`stop_scans` stops the rest."""
+        self.stop_scans()
+        pkg = WorkbookPackage.open(self.path)
+        sheets = {layout.name: pkg.sheet_part(layout.name) for table, layout in data.layouts.items()
+                  if table in OUTPUTS}
+        self._scans = start_scans(self.path, sheets)
+
+    def stop_scans(self) -> None:
+        """Stop scanning (a run that ends without writing, or has written)."""
+        scans, self._scans = self._scans, None
+        if scans is not None:
+            scans.drop()
+
     def write(self, result: RunResult, settings: Settings, data: BookData, ledger: Ledger) -> tuple[bool, Path | None]:
         """Write the results back; returns (whether anything changed, the backup's path)."""
         check_not_open(self.path)
         if self._stamp is not None and self._state() != self._stamp:
             raise BookError(f"{self.path.name} changed while xl-ar was working; run again")
         pkg = WorkbookPackage.open(self.path)
-        write_results(pkg, data, result, settings)
+        scans, self._scans = (self._scans.take() if self._scans is not None else {}), None
+        write_results(pkg, data, result, settings, scans)
         saved = pkg.save_changes()  # None: the same as-of date over the same ledger writes nothing
         return saved is not None, saved
 

@@ -225,23 +225,25 @@ class _Splice:
             return region
         return self.pat.spans.sub(lambda m: b' spans="' + table.get(m.group(1), m.group(1)) + b'"', region)
 
-    def fast(self, prologue: bytes) -> Iterator[bytes] | None:
+    def fast(self, prologue: bytes, scan: Any = None) -> Iterator[bytes] | None:
         """Splice with whole-buffer C-level operations; None when the sheet's shape needs `general`.
 
         Needs: every cell tag starts ``<c r="``, every row tag ``<row r="``, rows ascending, no
         row ``<extLst>``, none of our columns used above the header. Our old cells go in one
         ``re.sub``; the sheet is cut at each ``</row>`` and each row's new cells are interleaved
         as the text after it, yielded by blocks of rows. No extra copy of the sheet is made when
-        there is nothing to strip (the rows are views of it).
+        there is nothing to strip (the rows are views of it). ``scan``: the block's passes made
+        ahead (:class:`~xl_ar.book.splice_scan.BlockScan`), taken instead of making them here.
         """
         xml, sh, pat, lc = self.xml, self.sh, self.pat, self.lc
         s, e = sh.sd_start, sh.sd_end
-        if sh.self_closing or pat.anomaly.search(xml, s, e):
+        if sh.self_closing or (scan.anomaly if scan is not None else pat.anomaly.search(xml, s, e)):
             return None
-        nums = pat.row_r_first.findall(xml, s, e)  # every row tag starts <row r=" (no anomaly)
-        n = len(nums)
-        r_arr = np.array(list(map(int, nums)), dtype=np.int64)
-        del nums
+        if scan is not None:
+            r_arr = scan.rows.astype(np.int64)
+        else:  # every row tag starts <row r=" (no anomaly)
+            r_arr = np.array(list(map(int, pat.row_r_first.findall(xml, s, e))), dtype=np.int64)
+        n = len(r_arr)
         if n and (np.diff(r_arr) <= 0).any():
             return None
         first = int(np.searchsorted(r_arr, self.header_row))  # rows before it stay as they are
@@ -252,7 +254,7 @@ class _Splice:
         work = pat.mine_runs.sub(b"", xml)  # xml itself when none of our cells are there
         if work.find(b' spans="', s) >= 0:
             work = self.widen_spans(work)  # rows above the header too: a wider hint is harmless
-        closes = _find_all(work, pat.row_close)
+        closes = scan.closes.astype(np.int64) if scan is not None and work is xml else _find_all(work, pat.row_close)
         if len(closes) != n:  # <row .../> rows: open them up so that the row closes align with rows
             work = pat.row_self_closing.sub(rb"\1></" + pat.p + b"row>", work)
             closes = _find_all(work, pat.row_close)
@@ -431,7 +433,7 @@ def splice_pieces(sheet_xml: bytes, *, header_row: int, columns: Sequence[OutCol
 
 
 def splice_sheet(pkg: WorkbookPackage, name: str, *, header_row: int, columns: Sequence[OutColumn], rows: Any,
-                 values: Sequence[Any], tail: Callable[[bytes], bytes] | None = None) -> str:
+                 values: Sequence[Any], tail: Callable[[bytes], bytes] | None = None, scans: Sequence[Any] = ()) -> str:
     """Write computed columns into a worksheet of a package (:func:`splice_columns`, then set).
 
     The new part is deflated as it is spliced (a full sheet's XML is never joined) and compared
@@ -444,13 +446,14 @@ def splice_sheet(pkg: WorkbookPackage, name: str, *, header_row: int, columns: S
         name: the sheet name.
         header_row, columns, rows, values: as for :func:`splice_columns`.
         tail: edits the XML from ``</sheetData>`` on (:func:`~xl_ar.book.splice_stream.edit_tail`).
+        scans: the part's blocks scanned ahead (:mod:`xl_ar.book.splice_scan`), if any.
 
     Returns:
         The worksheet's part name.
     """
     part = pkg.sheet_part(name)
     req = _Request.checked(header_row, columns, rows, values)
-    new = splice_by_blocks(pkg, part, lambda head: _BlockSplicer(head, req), tail)
+    new = splice_by_blocks(pkg, part, lambda head: _BlockSplicer(head, req, scans), tail)
     if new is None:
         xml = pkg.read(part)
         new = deflate_pieces(_splice_checked(edit_tail(xml, tail), req, allow_fast=True),
@@ -540,10 +543,11 @@ class _BlockSplicer:
     ``<sheetData>`` the whole-sheet splice would edit as well, raises :class:`Unstreamable`.
     """
 
-    def __init__(self, head: bytes, req: _Request):
+    def __init__(self, head: bytes, req: _Request, scans: Sequence[Any] = ()):
         """Args:
             head: the part's first pieces: the XML through ``<sheetData ...>``, and some rows.
             req: the splice's arguments.
+            scans: the blocks' passes made ahead, in order (:mod:`xl_ar.book.splice_scan`).
         """
         try:
             p, sm = sheet_data_tag(head)
@@ -558,6 +562,7 @@ class _BlockSplicer:
         self.start: tuple[int, int] | None = (sm.start(), sm.end())  # the first block's; then None
         self.prologue = req.prologue(head[: sm.start()], p)
         self.done, self.last_row = 0, -1  # targets spliced so far; the last row seen
+        self.scans, self.k = scans, 0  # and the blocks so far
 
     def __call__(self, block: bytes, final: bool) -> Iterator[bytes]:
         """The new XML of the next block, by `fast` on it alone, once what it cannot see is checked."""
@@ -577,7 +582,9 @@ class _BlockSplicer:
         hi = len(self.targets) if final else bisect.bisect_right(self.targets, int(last.group(1)), lo)
         job = _Splice(_Sheet(block, pat.p, o, s, e, False), pat, self.req.cols, self.req.header_row,
                       self.targets[lo:hi], Shifted(self.closed, lo))
-        out = job.fast(self.prologue if self.start else b"")
+        scan = self.scans[self.k] if self.k < len(self.scans) and not final else None
+        self.k += 1
+        out = job.fast(self.prologue if self.start else b"", scan if scan is not None and scan.size == len(block) else None)
         if out is None:
             raise Unstreamable
         self.start, self.done, self.last_row = None, hi, int(last.group(1)) if last else self.last_row

@@ -13,7 +13,7 @@ Invoices table's extent. Labels are in the workbook's language.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -350,7 +350,7 @@ def owned_sheet_name(data: BookData, sheet: str, language: str) -> str:
     return existing or sheet_label(sheet, language)
 
 
-def _splice_outputs(pkg: WorkbookPackage, sheet: SheetOutputs, st: Styles) -> None:
+def _splice_outputs(pkg: WorkbookPackage, sheet: SheetOutputs, st: Styles, scans: Sequence[Any] = ()) -> None:
     """Splice a sheet's computed columns into its part and extend its Excel Table over them."""
     layout = sheet.layout
     columns = [OutColumn(c.index, c.header, st["header"], st[c.style], c.kind, c.width) for c in sheet.columns]
@@ -371,7 +371,7 @@ def _splice_outputs(pkg: WorkbookPackage, sheet: SheetOutputs, st: Styles) -> No
     # Not on a second core: a forked splice saved about 2 s of a full sheet's 39 s but cost
     # 0.6 GiB more in all (both processes allocate a lot, so many shared pages get copied).
     splice_sheet(pkg, layout.name, header_row=layout.header_row, columns=columns, rows=sheet.rows,
-                 values=[c.values for c in sheet.columns], tail=widen)
+                 values=[c.values for c in sheet.columns], tail=widen, scans=scans)
     if boxes:
         pkg.filter_widened(layout.name, boxes[-1])
 
@@ -382,7 +382,8 @@ def _splice_outputs(pkg: WorkbookPackage, sheet: SheetOutputs, st: Styles) -> No
 OWNED_BESIDE_INVOICES = 50_000
 
 
-def write_results(pkg: WorkbookPackage, data: BookData, result: RunResult, settings: Settings) -> None:
+def write_results(pkg: WorkbookPackage, data: BookData, result: RunResult, settings: Settings,
+                  scans: Mapping[str, Sequence[Any]] | None = None) -> None:
     """Put a run's results into the package (not saved yet).
 
     The owned sheets need only the results and the styles: on a large ledger they are made in a
@@ -395,6 +396,7 @@ def write_results(pkg: WorkbookPackage, data: BookData, result: RunResult, setti
         data: what was read from it (sheet names and layouts).
         result: the run's results.
         settings: the run's settings (language, basis, policy).
+        scans: sheet name -> its blocks scanned ahead for the splice (:mod:`xl_ar.book.splice_scan`).
     """
     st = Styles(pkg)
     owned = beside(_owned_parts_of, data, result, settings, st.index,
@@ -402,7 +404,7 @@ def write_results(pkg: WorkbookPackage, data: BookData, result: RunResult, setti
     try:
         out = plan_outputs(data, result, settings, owned=False)
         for sheet in out.sheets:
-            _splice_outputs(pkg, sheet, st)
+            _splice_outputs(pkg, sheet, st, (scans or {}).get(sheet.layout.name, ()))
     except BaseException:
         owned.drop()  # the run fails here: no process left behind for what it no longer needs
         raise

@@ -1,0 +1,186 @@
+"""A large sheet's blocks scanned ahead, while the run validates, for the splice to come.
+
+The block-by-block splice (:mod:`xl_ar.book.splice_stream`) makes several passes over each block
+of rows before it splices it: one looks for the shapes its fast path does not take (a comment,
+a row ``<extLst>``, a tag whose first attribute is not ``r``), one reads the rows' numbers, one
+finds each ``</row>``. They depend on the block's bytes alone, and a block is the same whenever
+the part is inflated: :func:`row_blocks` over the same member. At a full sheet they are about
+2 s of the run's own thread during the writing, while the second core has nothing to do during
+validation (about 5 s): the file adapter starts :func:`scan_part` in a process of its own when
+the reading is done (:func:`start_scans`), and hands what it found to the splice, which takes a
+block's scan only for a block of the same size (the last block, whose tail may be edited, is
+never scanned) and makes every pass itself where it has none. What it makes from a scan is what
+it makes from its own passes (tested on every border between blocks).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Iterator
+
+import numpy as np
+
+from xl_ar.book.package import WorkbookPackage
+from xl_ar.book.sheetxml import BookError
+from xl_ar.book.splice import _find_all, _Patterns, sheet_data_tag
+from xl_ar.book import splice_stream
+from xl_ar.book.splice_stream import _head, row_blocks
+from xl_ar.book.zipio import iter_member
+from xl_ar.core.beside import cores
+
+
+@dataclass(frozen=True)
+class BlockScan:
+    """What the splice's fast path finds in one block of rows by passes over all of it.
+
+    Attributes:
+        size: the block's length in bytes (a scan is taken only for a block of that size).
+        anomaly: a shape the fast path does not take is in it (then nothing else was scanned).
+        rows: the numbers of its rows, in order (``<row r="...">``).
+        closes: the offset of each ``</row>`` in the block.
+    """
+
+    size: int
+    anomaly: bool
+    rows: np.ndarray
+    closes: np.ndarray
+
+
+def scan_pieces(pieces: Iterator[bytes]) -> list[BlockScan]:
+    """The scans of the blocks of a part given as its inflated pieces, all but the last block.
+
+    The blocks are those the splice cuts (:func:`row_blocks` after the part's head), the first
+    one scanned from its ``<sheetData>`` tag on, as the splice does. A part whose head the splice
+    refuses gives no scans.
+    """
+    head = _head(pieces)
+    try:
+        p, sm = sheet_data_tag(head)
+    except (BookError, ValueError):
+        return []
+    if sm.group(1):
+        return []
+    pat = _Patterns(p, [1])  # the passes made here do not depend on the computed columns
+    scans: list[BlockScan] = []
+    for k, (block, final) in enumerate(row_blocks(itertools.chain([head], pieces), pat.row_close)):
+        if final:
+            break
+        s = sm.end() if k == 0 else 0
+        if pat.anomaly.search(block, s, len(block)):
+            scans.append(BlockScan(len(block), True, np.zeros(0, np.int32), np.zeros(0, np.int32)))
+            continue
+        rows = np.array(list(map(int, pat.row_r_first.findall(block, s))), dtype=np.int64)
+        closes = _find_all(block, pat.row_close)
+        small = np.int32 if len(block) < 2**31 and (not len(rows) or rows.max() < 2**31) else np.int64
+        scans.append(BlockScan(len(block), False, rows.astype(small), closes.astype(small)))
+    return scans
+
+
+def scan_part(path: str | Path, part: str, block: int) -> list[BlockScan]:
+    """The scans of a worksheet part of the workbook file ``path`` inflated ``block`` bytes at a
+    time, as the splice inflates it (see :func:`scan_pieces`)."""
+    pkg = WorkbookPackage.open(path)
+    member = pkg.stored(part)
+    if member is None:
+        return []
+    pieces = iter_member(pkg.path, member, part, block)
+    try:
+        return scan_pieces(pieces)
+    finally:
+        pieces.close()
+
+
+class Scans:
+    """The scans being made in a process of their own for a workbook's large sheets
+    (:func:`start_scans`).
+
+    A new interpreter, not a fork of the run: a forked child would keep the pages of everything
+    the run held when it forked (the workbook's cells), which the run then copies as it goes on
+    (the memory of both counted, up to a gigabyte at a full sheet), and needs none of them. It
+    is given the file's path and the parts, and writes its scans, pickled, to a file without a
+    name the run reads back.
+    """
+
+    def __init__(self, proc: subprocess.Popen[bytes] | None, out: IO[bytes] | None):
+        self._proc, self._out = proc, out
+
+    def take(self) -> dict[str, list[BlockScan]]:
+        """The scans by sheet name when they are ready; none when they are not yet (the splice
+        makes its passes itself rather than wait), or none could be made."""
+        proc, out = self._proc, self._out
+        self._proc = self._out = None
+        if proc is None or out is None:
+            return {}
+        try:
+            if proc.poll() is None or proc.returncode != 0:
+                return {}
+            out.seek(0)
+            scans = pickle.load(out)  # what our own process wrote
+            return scans if isinstance(scans, dict) else {}
+        except Exception:  # an answer cut short: the splice makes its passes itself
+            return {}
+        finally:
+            _end(proc, out)
+
+    def drop(self) -> None:
+        """Stop the process (a run that does not write, or has written)."""
+        proc, out = self._proc, self._out
+        self._proc = self._out = None
+        if proc is not None and out is not None:
+            _end(proc, out)
+
+
+def _end(proc: subprocess.Popen[bytes], out: IO[bytes]) -> None:
+    """Stop the scanning process if it still runs, reap it, and close its answer."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    out.close()
+
+
+def start_scans(path: str | Path, sheets: dict[str, str]) -> Scans:
+    """Start scanning the large ones of ``sheets`` (sheet name -> worksheet part) of the workbook
+    file ``path`` in a process of its own, where the run has a second core; nothing otherwise
+    (or where no process can be started)."""
+    pkg = WorkbookPackage.open(path)
+    large = {}
+    for name, part in sheets.items():
+        member = pkg.stored(part)
+        if member is not None and member.info.file_size >= splice_stream.STREAM_FROM:
+            large[name] = part
+    if not large or cores() < 2:
+        return Scans(None, None)
+    here = str(Path(__file__).resolve().parents[2])  # the folder xl_ar is imported from
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
+    out = None
+    try:
+        out = tempfile.TemporaryFile()
+        proc = subprocess.Popen([sys.executable, "-c", CHILD],
+                                stdin=subprocess.PIPE, stdout=out, stderr=subprocess.DEVNULL, env=env)
+        with proc.stdin:  # type: ignore[union-attr]
+            proc.stdin.write(pickle.dumps((str(pkg.path), large, splice_stream.BLOCK_BYTES)))  # type: ignore[union-attr]
+    except OSError:  # no process or file could be made: the splice makes its passes itself
+        if out is not None:
+            out.close()
+        return Scans(None, None)
+    return Scans(proc, out)
+
+
+#: What the scanning process runs.
+CHILD = "from xl_ar.book.splice_scan import _child; _child()"
+
+
+def _child() -> None:
+    """The scanning process: (path, parts, block size) pickled on its input, the parts' scans
+    pickled on its output."""
+    path, parts, block = pickle.load(sys.stdin.buffer)
+    scans = {name: scan_part(path, part, block) for name, part in parts.items()}
+    sys.stdout.buffer.write(pickle.dumps(scans, protocol=pickle.HIGHEST_PROTOCOL))
+    sys.stdout.buffer.flush()
