@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import pickle
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -68,20 +70,20 @@ def taken(monkeypatch):
 def test_the_splice_from_the_scans_is_the_splice_from_its_own_passes(taken, case):
     xml, header, targets, cols, piece = case
     vals = values(targets, cols)
-    scans = scan_pieces(pieces_of(xml, piece))
+    scans = list(scan_pieces(pieces_of(xml, piece)))
     taken[:] = [0, 0]
     got = streamed(xml, header, cols, targets, vals, piece, scans)
     assert got == streamed(xml, header, cols, targets, vals, piece)
     if got is not None:
         assert got[0] == whole(xml, header, cols, targets, vals)
         assert taken[1] == len(scans)  # every block but the last took its scan
-        again = scan_pieces(pieces_of(got[0], piece))  # the next day's: our cells there already
+        again = list(scan_pieces(pieces_of(got[0], piece)))  # the next day's: our cells there already
         assert streamed(got[0], header, cols, targets, vals, piece, again) == (got[0], True)
 
 
 def test_a_ledger_in_many_blocks_takes_a_scan_for_each_but_the_last(taken):
     xml, rows = sheet(LEDGER), list(range(2, 40))
-    scans = scan_pieces(pieces_of(xml, 40))
+    scans = list(scan_pieces(pieces_of(xml, 40)))
     assert len(scans) > 10 and not any(s.anomaly for s in scans)
     assert [r for s in scans for r in s.rows.tolist()] == list(range(1, 1 + sum(len(s.rows) for s in scans)))
     expected = whole(xml, 1, COLS, rows, values(rows))
@@ -92,7 +94,7 @@ def test_a_ledger_in_many_blocks_takes_a_scan_for_each_but_the_last(taken):
 
 def test_a_scan_of_another_block_is_not_taken(taken):
     xml, rows = sheet(LEDGER), list(range(2, 40))
-    scans = [BlockScan(s.size + 1, s.anomaly, s.rows, s.closes) for s in scan_pieces(pieces_of(xml, 40))]
+    scans = [BlockScan(s.size + 1, s.anomaly, s.rows, s.closes) for s in list(scan_pieces(pieces_of(xml, 40)))]
     assert streamed(xml, 1, COLS, rows, values(rows), 40, scans) == (whole(xml, 1, COLS, rows, values(rows)), False)
     assert taken[1] == 0
 
@@ -100,7 +102,7 @@ def test_a_scan_of_another_block_is_not_taken(taken):
 def test_a_block_the_scan_found_unusual_declines_as_without_it():
     data = LEDGER + '<row r="40"><c r="A40"><v>1</v></c><extLst/></row>' + LEDGER.replace('r="', 'r="9')
     xml = sheet(data)
-    scans = scan_pieces(pieces_of(xml, 40))
+    scans = list(scan_pieces(pieces_of(xml, 40)))
     assert any(s.anomaly for s in scans)
     assert streamed(xml, 1, COLS, [2, 3], values([2, 3]), 40, scans) is None
 
@@ -197,3 +199,18 @@ def test_a_run_that_does_not_write_stops_its_scanning(streamed_book, tmp_path, m
     wb.save(bad)
     report = run_refresh(FileBook(bad), as_of=dt.date.fromisoformat(AS_OF))
     assert not report.written and len(processes) == 1 and processes[0].returncode is not None
+
+
+def test_the_scans_written_before_the_process_is_stopped_are_taken(tmp_path):
+    """A process still running when the run writes is stopped; the blocks it had scanned are
+    taken, up to a record it was cut short in."""
+    scans = list(scan_pieces(pieces_of(sheet(LEDGER), 40)))
+    out = tempfile.TemporaryFile()
+    for scan in scans[:3]:
+        out.write(pickle.dumps(("Invoices", scan)))
+    out.write(pickle.dumps(("Invoices", scans[3]))[:-5])  # cut short as it was written
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    got = splice_scan.Scans(proc, out).take()
+    assert proc.returncode is not None and out.closed  # stopped, reaped
+    assert list(got) == ["Invoices"] and [s.size for s in got["Invoices"]] == [s.size for s in scans[:3]]
+    assert all((a.rows == b.rows).all() and (a.closes == b.closes).all() for a, b in zip(got["Invoices"], scans))

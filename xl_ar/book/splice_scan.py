@@ -53,7 +53,7 @@ class BlockScan:
     closes: np.ndarray
 
 
-def scan_pieces(pieces: Iterator[bytes]) -> list[BlockScan]:
+def scan_pieces(pieces: Iterator[bytes]) -> Iterator[BlockScan]:
     """The scans of the blocks of a part given as its inflated pieces, all but the last block.
 
     The blocks are those the splice cuts (:func:`row_blocks` after the part's head), the first
@@ -64,35 +64,33 @@ def scan_pieces(pieces: Iterator[bytes]) -> list[BlockScan]:
     try:
         p, sm = sheet_data_tag(head)
     except (BookError, ValueError):
-        return []
+        return
     if sm.group(1):
-        return []
+        return
     pat = _Patterns(p, [1])  # the passes made here do not depend on the computed columns
-    scans: list[BlockScan] = []
     for k, (block, final) in enumerate(row_blocks(itertools.chain([head], pieces), pat.row_close)):
         if final:
             break
         s = sm.end() if k == 0 else 0
         if pat.anomaly.search(block, s, len(block)):
-            scans.append(BlockScan(len(block), True, np.zeros(0, np.int32), np.zeros(0, np.int32)))
+            yield BlockScan(len(block), True, np.zeros(0, np.int32), np.zeros(0, np.int32))
             continue
         rows = np.array(list(map(int, pat.row_r_first.findall(block, s))), dtype=np.int64)
         closes = _find_all(block, pat.row_close)
         small = np.int32 if len(block) < 2**31 and (not len(rows) or rows.max() < 2**31) else np.int64
-        scans.append(BlockScan(len(block), False, rows.astype(small), closes.astype(small)))
-    return scans
+        yield BlockScan(len(block), False, rows.astype(small), closes.astype(small))
 
 
-def scan_part(path: str | Path, part: str, block: int) -> list[BlockScan]:
+def scan_part(path: str | Path, part: str, block: int) -> Iterator[BlockScan]:
     """The scans of a worksheet part of the workbook file ``path`` inflated ``block`` bytes at a
     time, as the splice inflates it (see :func:`scan_pieces`)."""
     pkg = WorkbookPackage.open(path)
     member = pkg.stored(part)
     if member is None:
-        return []
+        return
     pieces = iter_member(pkg.path, member, part, block)
     try:
-        return scan_pieces(pieces)
+        yield from scan_pieces(pieces)
     finally:
         pieces.close()
 
@@ -104,45 +102,56 @@ class Scans:
     A new interpreter, not a fork of the run: a forked child would keep the pages of everything
     the run held when it forked (the workbook's cells), which the run then copies as it goes on
     (the memory of both counted, up to a gigabyte at a full sheet), and needs none of them. It
-    is given the file's path and the parts, and writes its scans, pickled, to a file without a
-    name the run reads back.
+    is given the file's path and the parts, and writes each block's scan, pickled, as it is made,
+    to a file without a name: the run takes the blocks scanned by the time it writes (stopping
+    the process first), and the splice makes its own passes over the others.
     """
 
     def __init__(self, proc: subprocess.Popen[bytes] | None, out: IO[bytes] | None):
         self._proc, self._out = proc, out
 
     def take(self) -> dict[str, list[BlockScan]]:
-        """The scans by sheet name when they are ready; none when they are not yet (the splice
-        makes its passes itself rather than wait), or none could be made."""
+        """The scans made so far, by sheet name, the process stopped if it still runs (the
+        splice makes its own passes over the blocks not scanned rather than wait for them)."""
         proc, out = self._proc, self._out
         self._proc = self._out = None
         if proc is None or out is None:
             return {}
         try:
-            if proc.poll() is None or proc.returncode != 0:
-                return {}
+            _stop(proc)  # before reading: it writes through the same open file
             out.seek(0)
-            scans = pickle.load(out)  # what our own process wrote
-            return scans if isinstance(scans, dict) else {}
-        except Exception:  # an answer cut short: the splice makes its passes itself
-            return {}
+            return read_scans(out)
         finally:
-            _end(proc, out)
+            out.close()
 
     def drop(self) -> None:
         """Stop the process (a run that does not write, or has written)."""
         proc, out = self._proc, self._out
         self._proc = self._out = None
         if proc is not None and out is not None:
-            _end(proc, out)
+            _stop(proc)
+            out.close()
 
 
-def _end(proc: subprocess.Popen[bytes], out: IO[bytes]) -> None:
-    """Stop the scanning process if it still runs, reap it, and close its answer."""
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the scanning process if it still runs, and reap it."""
     if proc.poll() is None:
         proc.kill()
     proc.wait()
-    out.close()
+
+
+def read_scans(out: IO[bytes]) -> dict[str, list[BlockScan]]:
+    """The scans a scanning process wrote, by sheet name, in block order: up to the first
+    record cut short (the process stopped as it wrote it) or not a scan."""
+    scans: dict[str, list[BlockScan]] = {}
+    while True:
+        try:
+            name, scan = pickle.load(out)  # (what our own process wrote)
+        except Exception:  # the end, or a record cut short
+            return scans
+        if not isinstance(name, str) or not isinstance(scan, BlockScan):
+            return scans
+        scans.setdefault(name, []).append(scan)
 
 
 def start_scans(path: str | Path, sheets: dict[str, str]) -> Scans:
@@ -178,9 +187,11 @@ CHILD = "from xl_ar.book.splice_scan import _child; _child()"
 
 
 def _child() -> None:
-    """The scanning process: (path, parts, block size) pickled on its input, the parts' scans
-    pickled on its output."""
+    """The scanning process: (path, parts, block size) pickled on its input; on its output
+    (sheet name, scan) pickled for each block as it is scanned."""
     path, parts, block = pickle.load(sys.stdin.buffer)
-    scans = {name: scan_part(path, part, block) for name, part in parts.items()}
-    sys.stdout.buffer.write(pickle.dumps(scans, protocol=pickle.HIGHEST_PROTOCOL))
-    sys.stdout.buffer.flush()
+    out = sys.stdout.buffer
+    for name, part in parts.items():
+        for scan in scan_part(path, part, block):
+            out.write(pickle.dumps((name, scan), protocol=pickle.HIGHEST_PROTOCOL))
+            out.flush()
