@@ -70,14 +70,16 @@ def taken(monkeypatch):
 def test_the_splice_from_the_scans_is_the_splice_from_its_own_passes(taken, case):
     xml, header, targets, cols, piece = case
     vals = values(targets, cols)
-    scans = list(scan_pieces(pieces_of(xml, piece)))
+    idx = [c.index for c in cols]
+    scans, cut = list(scan_pieces(pieces_of(xml, piece))), list(scan_pieces(pieces_of(xml, piece), idx))
     taken[:] = [0, 0]
     got = streamed(xml, header, cols, targets, vals, piece, scans)
     assert got == streamed(xml, header, cols, targets, vals, piece)
+    assert streamed(xml, header, cols, targets, vals, piece, cut) == got
     if got is not None:
         assert got[0] == whole(xml, header, cols, targets, vals)
-        assert taken[1] == len(scans)  # every block but the last took its scan
-        again = list(scan_pieces(pieces_of(got[0], piece)))  # the next day's: our cells there already
+        assert taken[1] == 2 * len(scans)  # every block but the last took its scan, both times
+        again = list(scan_pieces(pieces_of(got[0], piece), idx))  # the next day's: our cells there already
         assert streamed(got[0], header, cols, targets, vals, piece, again) == (got[0], True)
 
 
@@ -97,6 +99,40 @@ def test_a_scan_of_another_block_is_not_taken(taken):
     scans = [BlockScan(s.size + 1, s.anomaly, s.rows, s.closes) for s in list(scan_pieces(pieces_of(xml, 40)))]
     assert streamed(xml, 1, COLS, rows, values(rows), 40, scans) == (whole(xml, 1, COLS, rows, values(rows)), False)
     assert taken[1] == 0
+
+
+@pytest.fixture
+def cut_taken(monkeypatch):
+    """The blocks spliced from a scan's cut: how many, and how many of them had old cells of ours."""
+    counts = [0, 0]
+    without = splice_module.without
+
+    def spy(xml, runs):
+        counts[0] += 1
+        counts[1] += bool(len(runs))
+        return without(xml, runs)
+
+    monkeypatch.setattr(splice_module, "without", spy)
+    return counts
+
+
+def test_the_next_days_splice_takes_our_old_cells_out_as_the_scan_found_them(cut_taken):
+    rows = list(range(2, 40))
+    first = whole(sheet(LEDGER), 1, COLS, rows, values(rows))
+    idx = [c.index for c in COLS]
+    scans = list(scan_pieces(pieces_of(first, 60), idx))
+    with_cells = [bool(len(s.cut.runs)) for s in scans]  # (a row whose values are all blank has none)
+    assert sum(with_cells) > 30
+    assert streamed(first, 1, COLS, rows, values(rows), 60, scans) == (first, True)
+    assert cut_taken == [len(scans), sum(with_cells)]
+
+
+def test_a_cut_for_other_columns_is_not_taken(cut_taken):
+    rows = list(range(2, 40))
+    first = whole(sheet(LEDGER), 1, COLS, rows, values(rows))
+    scans = list(scan_pieces(pieces_of(first, 60), [c.index + 1 for c in COLS]))
+    assert streamed(first, 1, COLS, rows, values(rows), 60, scans) == (first, True)
+    assert cut_taken == [0, 0]
 
 
 def test_a_block_the_scan_found_unusual_declines_as_without_it():
@@ -165,9 +201,12 @@ def _patient(take):
 def test_a_refresh_writes_the_same_workbook_with_the_scans_as_without(streamed_book, tmp_path, monkeypatch, processes,
                                                                       taken):
     monkeypatch.setattr(splice_scan.Scans, "take", _patient(splice_scan.Scans.take))
+    made = splice_module.without
+    cuts = []
+    monkeypatch.setattr(splice_module, "without", lambda xml, runs: cuts.append(len(runs)) or made(xml, runs))
     with_scans = refreshed_twice(streamed_book, tmp_path / "scanned.xlsx")
     assert len(processes) == 2 and all(p.returncode == 0 for p in processes)  # one a day, reaped
-    assert taken[1] > 0
+    assert taken[1] > 0 and any(cuts)  # the second day's old cells taken out as scanned
     monkeypatch.setenv("XL_AR_WORKERS", "1")  # one core: no scanning
     taken[:] = [0, 0]
     assert refreshed_twice(streamed_book, tmp_path / "plain.xlsx") == with_scans

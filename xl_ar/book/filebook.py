@@ -14,7 +14,7 @@ from xl_ar.book.headers import OUTPUTS
 from xl_ar.book.package import BookError, WorkbookPackage, check_not_open
 from xl_ar.book.reader import BookData, read_book
 from xl_ar.book.splice_scan import Scans, start_scans
-from xl_ar.book.writer import write_results
+from xl_ar.book.writer import output_columns, write_results
 from xl_ar.core.ledger import Ledger
 from xl_ar.core.run import RunResult
 from xl_ar.core.settings import Settings
@@ -47,8 +47,8 @@ class FileBook:
         takes what is ready, :meth:`stop_scans` stops the rest."""
         self.stop_scans()
         pkg = WorkbookPackage.open(self.path)
-        sheets = {layout.name: pkg.sheet_part(layout.name) for table, layout in data.layouts.items()
-                  if table in OUTPUTS}
+        sheets = {layout.name: (pkg.sheet_part(layout.name), sorted(output_columns(layout, table).values()))
+                  for table, layout in data.layouts.items() if table in OUTPUTS}
         self._scans = start_scans(self.path, sheets)
 
     def stop_scans(self) -> None:

@@ -30,6 +30,7 @@ from xl_ar.book.sheetxml import (
     col_index,
     col_letter,
 )
+from xl_ar.book.splice_bytes import find_all, widen_spans, without
 from xl_ar.book.splice_stream import Shifted, Unstreamable, edit_tail, interleave, splice_by_blocks, update_prologue
 
 if TYPE_CHECKING:
@@ -209,21 +210,7 @@ class _Splice:
 
     def widen_spans(self, region: bytes) -> bytes:
         """Widen each row's ``spans`` hint (used columns) to cover our columns."""
-        lo, hi = self.cols[0].index, self.cols[-1].index
-        table = {}
-        for old in set(self.pat.spans.findall(region)):
-            try:
-                nums = [int(x) for part in old.split() for x in part.split(b":")]
-            except ValueError:
-                continue
-            new = f"{min(nums + [lo])}:{max(nums + [hi])}".encode()
-            if new != old:
-                table[old] = new
-        if len(table) <= 8:  # Excel repeats one value per block of 16 rows: a few C-level passes
-            for old, new in table.items():
-                region = region.replace(b' spans="' + old + b'"', b' spans="' + new + b'"')
-            return region
-        return self.pat.spans.sub(lambda m: b' spans="' + table.get(m.group(1), m.group(1)) + b'"', region)
+        return widen_spans(region, self.pat, self.cols[0].index, self.cols[-1].index)
 
     def fast(self, prologue: bytes, scan: Any = None) -> Iterator[bytes] | None:
         """Splice with whole-buffer C-level operations; None when the sheet's shape needs `general`.
@@ -251,13 +238,24 @@ class _Splice:
             hdr = next(itertools.islice(pat.row_r_first.finditer(xml, s, e), first, None), None)
             if pat.mine.search(xml, s, hdr.start() if hdr else e):
                 return None  # our columns used above the header: the whole-buffer strip would hit them
-        work = pat.mine_runs.sub(b"", xml)  # xml itself when none of our cells are there
-        if work.find(b' spans="', s) >= 0:
-            work = self.widen_spans(work)  # rows above the header too: a wider hint is harmless
-        closes = scan.closes.astype(np.int64) if scan is not None and work is xml else _find_all(work, pat.row_close)
+        cut = getattr(scan, "cut", None)  # the scan's passes over `work`, made for these very columns
+        if cut is not None and cut.cols == tuple(sorted(pat.ours)):
+            work = without(xml, cut.runs)
+            work = self.widen_spans(work) if cut.widened else work
+            cut = cut if len(work) == cut.size else None
+        else:
+            cut = None
+        if cut is None:
+            work = pat.mine_runs.sub(b"", xml)  # xml itself when none of our cells are there
+            if work.find(b' spans="', s) >= 0:
+                work = self.widen_spans(work)  # rows above the header too: a wider hint is harmless
+        if cut is not None:
+            closes = cut.closes.astype(np.int64)
+        else:
+            closes = scan.closes.astype(np.int64) if scan is not None and work is xml else find_all(work, pat.row_close)
         if len(closes) != n:  # <row .../> rows: open them up so that the row closes align with rows
-            work = pat.row_self_closing.sub(rb"\1></" + pat.p + b"row>", work)
-            closes = _find_all(work, pat.row_close)
+            work, cut = pat.row_self_closing.sub(rb"\1></" + pat.p + b"row>", work), None
+            closes = find_all(work, pat.row_close)
             if len(closes) != n:
                 return None
         # Piece i is the sheet from after row i-1's </row> up to row i's (the last: to the end);
@@ -268,8 +266,11 @@ class _Splice:
         view = memoryview(work)
         piece = lambda i: edited[i] if i in edited else view[starts[i]: stops[i]]  # noqa: E731
         # User cells right of ours (a notes column, say) or between them: where, in which rows.
-        after = [m.start() for m in pat.after.finditer(work, s)] if pat.after is not None else []
-        gaps = [m.start() for m in pat.gap.finditer(work, s)] if pat.gap is not None else []
+        if cut is not None:
+            after, gaps = cut.after.tolist(), cut.gaps.tolist()
+        else:
+            after = [m.start() for m in pat.after.finditer(work, s)] if pat.after is not None else []
+            gaps = [m.start() for m in pat.gap.finditer(work, s)] if pat.gap is not None else []
         tgt = np.asarray(self.targets, dtype=np.int64)
         posn = np.searchsorted(r_arr, tgt)
         exists = posn < n
@@ -380,11 +381,6 @@ class _Splice:
             prev = sh.sd_end
         out.append(xml[prev:])
         return out
-
-
-def _find_all(buf: bytes, needle: bytes) -> np.ndarray:
-    """Offsets of every occurrence of ``needle`` in ``buf`` (non-overlapping), as an array."""
-    return np.fromiter((m.start() for m in re.finditer(re.escape(needle), buf)), dtype=np.int64)
 
 
 def splice_columns(

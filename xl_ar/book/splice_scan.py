@@ -23,13 +23,14 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterator, Sequence
 
 import numpy as np
 
 from xl_ar.book.package import WorkbookPackage
 from xl_ar.book.sheetxml import BookError
-from xl_ar.book.splice import _find_all, _Patterns, sheet_data_tag
+from xl_ar.book.splice import _Patterns, sheet_data_tag
+from xl_ar.book.splice_bytes import find_all, widen_spans, without
 from xl_ar.book import splice_stream
 from xl_ar.book.splice_stream import _head, row_blocks
 from xl_ar.book.zipio import iter_member
@@ -51,14 +52,34 @@ class BlockScan:
     anomaly: bool
     rows: np.ndarray
     closes: np.ndarray
+    cut: BlockCut | None = None
 
 
-def scan_pieces(pieces: Iterator[bytes]) -> Iterator[BlockScan]:
+@dataclass(frozen=True)
+class BlockCut:
+    """The passes of the fast path over a block once our old cells are out of it, for the
+    computed columns ``cols``: the block without them (``work``) is the block less ``runs``,
+    its rows' hints widened over ``cols`` when ``widened``; ``size`` is its length; ``closes``,
+    ``after`` and ``gaps`` are where its rows end and where user cells right of or between
+    ``cols`` begin, in it. None (on the scan) where the rows do not all end with ``</row>``.
+    """
+
+    cols: tuple[int, ...]
+    runs: np.ndarray
+    widened: bool
+    size: int
+    closes: np.ndarray
+    after: np.ndarray
+    gaps: np.ndarray
+
+
+def scan_pieces(pieces: Iterator[bytes], cols: Sequence[int] = ()) -> Iterator[BlockScan]:
     """The scans of the blocks of a part given as its inflated pieces, all but the last block.
 
     The blocks are those the splice cuts (:func:`row_blocks` after the part's head), the first
     one scanned from its ``<sheetData>`` tag on, as the splice does. A part whose head the splice
-    refuses gives no scans.
+    refuses gives no scans. With ``cols`` (the 1-based columns the splice will write), each scan
+    has its :class:`BlockCut` for them.
     """
     head = _head(pieces)
     try:
@@ -67,7 +88,7 @@ def scan_pieces(pieces: Iterator[bytes]) -> Iterator[BlockScan]:
         return
     if sm.group(1):
         return
-    pat = _Patterns(p, [1])  # the passes made here do not depend on the computed columns
+    pat = _Patterns(p, sorted(cols) or [1])  # (the first passes do not depend on the columns)
     for k, (block, final) in enumerate(row_blocks(itertools.chain([head], pieces), pat.row_close)):
         if final:
             break
@@ -76,21 +97,36 @@ def scan_pieces(pieces: Iterator[bytes]) -> Iterator[BlockScan]:
             yield BlockScan(len(block), True, np.zeros(0, np.int32), np.zeros(0, np.int32))
             continue
         rows = np.array(list(map(int, pat.row_r_first.findall(block, s))), dtype=np.int64)
-        closes = _find_all(block, pat.row_close)
+        closes = find_all(block, pat.row_close)
         small = np.int32 if len(block) < 2**31 and (not len(rows) or rows.max() < 2**31) else np.int64
-        yield BlockScan(len(block), False, rows.astype(small), closes.astype(small))
+        cut = _cut(block, s, pat, sorted(cols), len(rows), small) if cols else None
+        yield BlockScan(len(block), False, rows.astype(small), closes.astype(small), cut)
 
 
-def scan_part(path: str | Path, part: str, block: int) -> Iterator[BlockScan]:
+def _cut(block: bytes, s: int, pat: _Patterns, cols: list[int], n: int, small: type) -> BlockCut | None:
+    """The :class:`BlockCut` of ``block`` for ``cols``, made as the fast path makes its ``work``."""
+    runs = np.array([m.span() for m in pat.mine_runs.finditer(block)], dtype=np.int64).reshape(-1, 2)
+    work = without(block, runs)
+    wider = widen_spans(work, pat, cols[0], cols[-1]) if work.find(b' spans="', s) >= 0 else work
+    closes = find_all(wider, pat.row_close)
+    if len(closes) != n:
+        return None  # self-closing rows: the splice opens them itself
+    after = [m.start() for m in pat.after.finditer(wider, s)] if pat.after is not None else []
+    gaps = [m.start() for m in pat.gap.finditer(wider, s)] if pat.gap is not None else []
+    return BlockCut(tuple(cols), runs.astype(small), wider is not work, len(wider), closes.astype(small),
+                    np.array(after, dtype=small), np.array(gaps, dtype=small))
+
+
+def scan_part(path: str | Path, part: str, block: int, cols: Sequence[int] = ()) -> Iterator[BlockScan]:
     """The scans of a worksheet part of the workbook file ``path`` inflated ``block`` bytes at a
-    time, as the splice inflates it (see :func:`scan_pieces`)."""
+    time, as the splice inflates it, for the computed columns ``cols`` (see :func:`scan_pieces`)."""
     pkg = WorkbookPackage.open(path)
     member = pkg.stored(part)
     if member is None:
         return
     pieces = iter_member(pkg.path, member, part, block)
     try:
-        yield from scan_pieces(pieces)
+        yield from scan_pieces(pieces, cols)
     finally:
         pieces.close()
 
@@ -154,16 +190,16 @@ def read_scans(out: IO[bytes]) -> dict[str, list[BlockScan]]:
         scans.setdefault(name, []).append(scan)
 
 
-def start_scans(path: str | Path, sheets: dict[str, str]) -> Scans:
-    """Start scanning the large ones of ``sheets`` (sheet name -> worksheet part) of the workbook
-    file ``path`` in a process of its own, where the run has a second core; nothing otherwise
-    (or where no process can be started)."""
+def start_scans(path: str | Path, sheets: dict[str, tuple[str, Sequence[int]]]) -> Scans:
+    """Start scanning the large ones of ``sheets`` (sheet name -> its worksheet part and the
+    1-based columns the splice will write) of the workbook file ``path`` in a process of its
+    own, where the run has a second core; nothing otherwise (or where no process can start)."""
     pkg = WorkbookPackage.open(path)
     large = {}
-    for name, part in sheets.items():
+    for name, (part, cols) in sheets.items():
         member = pkg.stored(part)
         if member is not None and member.info.file_size >= splice_stream.STREAM_FROM:
-            large[name] = part
+            large[name] = (part, tuple(cols))
     if not large or cores() < 2:
         return Scans(None, None)
     here = str(Path(__file__).resolve().parents[2])  # the folder xl_ar is imported from
@@ -187,11 +223,11 @@ CHILD = "from xl_ar.book.splice_scan import _child; _child()"
 
 
 def _child() -> None:
-    """The scanning process: (path, parts, block size) pickled on its input; on its output
+    """The scanning process: (path, {sheet: (part, columns)}, block size) pickled on its input; on its output
     (sheet name, scan) pickled for each block as it is scanned."""
     path, parts, block = pickle.load(sys.stdin.buffer)
     out = sys.stdout.buffer
-    for name, part in parts.items():
-        for scan in scan_part(path, part, block):
+    for name, (part, cols) in parts.items():
+        for scan in scan_part(path, part, block, cols):
             out.write(pickle.dumps((name, scan), protocol=pickle.HIGHEST_PROTOCOL))
             out.flush()

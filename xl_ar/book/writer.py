@@ -155,14 +155,24 @@ class Outputs:
     owned: list[OwnedSheet]
 
 
-def _place_columns(layout: SheetLayout, table: str, content: dict[str, tuple], language: str) -> list[ColumnOut]:
-    """Put each computed column where it was, or right of the user's columns."""
+def output_columns(layout: SheetLayout, table: str) -> dict[str, int]:
+    """Where each computed column of a ledger sheet goes (field -> 1-based column): where it
+    was, or right of the user's columns."""
     nxt = max([layout.last_col, *layout.outputs.values()]) + 1
-    columns = []
-    for field, (en, zh) in OUTPUTS[table].items():
+    where = {}
+    for field in OUTPUTS[table]:
         index = layout.outputs.get(field)
         if index is None:
             index, nxt = nxt, nxt + 1
+        where[field] = index
+    return where
+
+
+def _place_columns(layout: SheetLayout, table: str, content: dict[str, tuple], language: str) -> list[ColumnOut]:
+    """Each computed column with its values, where :func:`output_columns` puts it."""
+    columns = []
+    for field, index in output_columns(layout, table).items():
+        en, zh = OUTPUTS[table][field]
         vals, style, kind, width = content[field]
         columns.append(ColumnOut(field, index, zh if language == "zh" else en, vals, style, kind, width))
     return columns
