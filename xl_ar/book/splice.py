@@ -580,7 +580,9 @@ class _BlockSplicer:
                       self.targets[lo:hi], Shifted(self.closed, lo))
         scan = self.scans[self.k] if self.k < len(self.scans) and not final else None
         self.k += 1
-        out = job.fast(self.prologue if self.start else b"", scan if scan is not None and scan.size == len(block) else None)
+        if scan is not None and scan.size != len(block):
+            scan = None  # a scan of another block
+        out = job.fast(self.prologue if self.start else b"", scan)
         if out is None:
             raise Unstreamable
         self.start, self.done, self.last_row = None, hi, int(last.group(1)) if last else self.last_row

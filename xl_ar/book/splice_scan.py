@@ -204,14 +204,16 @@ def start_scans(path: str | Path, sheets: dict[str, tuple[str, Sequence[int]]]) 
         return Scans(None, None)
     here = str(Path(__file__).resolve().parents[2])  # the folder xl_ar is imported from
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
-    out = None
+    out = proc = None
     try:
         out = tempfile.TemporaryFile()
         proc = subprocess.Popen([sys.executable, "-c", CHILD],
                                 stdin=subprocess.PIPE, stdout=out, stderr=subprocess.DEVNULL, env=env)
         with proc.stdin:  # type: ignore[union-attr]
             proc.stdin.write(pickle.dumps((str(pkg.path), large, splice_stream.BLOCK_BYTES)))  # type: ignore[union-attr]
-    except OSError:  # no process or file could be made: the splice makes its passes itself
+    except OSError:  # no process or file could be made, or it died at once: the splice makes its passes
+        if proc is not None:
+            _stop(proc)
         if out is not None:
             out.close()
         return Scans(None, None)
@@ -223,8 +225,8 @@ CHILD = "from xl_ar.book.splice_scan import _child; _child()"
 
 
 def _child() -> None:
-    """The scanning process: (path, {sheet: (part, columns)}, block size) pickled on its input; on its output
-    (sheet name, scan) pickled for each block as it is scanned."""
+    """The scanning process: (path, {sheet: (part, columns)}, block size) pickled on its input;
+    on its output (sheet name, scan) pickled for each block as it is scanned."""
     path, parts, block = pickle.load(sys.stdin.buffer)
     out = sys.stdout.buffer
     for name, (part, cols) in parts.items():
