@@ -253,3 +253,14 @@ def test_the_scans_written_before_the_process_is_stopped_are_taken(tmp_path):
     assert proc.returncode is not None and out.closed  # stopped, reaped
     assert list(got) == ["Invoices"] and [s.size for s in got["Invoices"]] == [s.size for s in scans[:3]]
     assert all((a.rows == b.rows).all() and (a.closes == b.closes).all() for a, b in zip(got["Invoices"], scans))
+
+
+def test_scans_that_cannot_be_started_cost_nothing(streamed_book, tmp_path, monkeypatch, processes):
+    def refuse(*args, **kwargs):
+        raise ValueError("no scans here")
+
+    monkeypatch.setattr(splice_scan, "start_scans", refuse)
+    monkeypatch.setattr("xl_ar.book.filebook.start_scans", refuse)
+    got = refreshed_twice(streamed_book, tmp_path / "unscanned.xlsx")
+    monkeypatch.setenv("XL_AR_WORKERS", "1")
+    assert refreshed_twice(streamed_book, tmp_path / "plain.xlsx") == got and processes == []

@@ -42,14 +42,18 @@ class FileBook:
         return read_book(self.path)
 
     def scan_ahead(self, data: BookData) -> None:
-        """Start scanning the large ledger sheets the write will splice, in a process forked
-        while the run validates and computes (:mod:`xl_ar.book.splice_scan`); :meth:`write`
-        takes what is ready, :meth:`stop_scans` stops the rest."""
+        """Start scanning the large ledger sheets the write will splice, in a process of their
+        own while the run validates and computes (:mod:`xl_ar.book.splice_scan`); :meth:`write`
+        takes what was scanned, :meth:`stop_scans` stops it. Only ever time saved: when they
+        cannot be started, the splice makes its own passes."""
         self.stop_scans()
-        pkg = WorkbookPackage.open(self.path)
-        sheets = {layout.name: (pkg.sheet_part(layout.name), sorted(output_columns(layout, table).values()))
-                  for table, layout in data.layouts.items() if table in OUTPUTS}
-        self._scans = start_scans(self.path, sheets)
+        try:
+            pkg = WorkbookPackage.open(self.path)
+            sheets = {layout.name: (pkg.sheet_part(layout.name), sorted(output_columns(layout, table).values()))
+                      for table, layout in data.layouts.items() if table in OUTPUTS}
+            self._scans = start_scans(self.path, sheets)
+        except Exception:  # (what is wrong with the file, the write says)
+            self._scans = None
 
     def stop_scans(self) -> None:
         """Stop scanning (a run that ends without writing, or has written)."""
