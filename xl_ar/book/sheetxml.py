@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from xl_ar.core.convert import cut_cell_text
+from xl_ar.core.celltext import cut_cell_text
 from xl_ar.book.errors import BookError  # noqa: F401  (re-exported: the splice and the package raise it)
 
 MAX_ROW = 1_048_576

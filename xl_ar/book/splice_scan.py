@@ -34,7 +34,7 @@ from xl_ar.book.splice_bytes import find_all, widen_spans, without
 from xl_ar.book import splice_stream
 from xl_ar.book.splice_stream import _head, row_blocks
 from xl_ar.book.zipio import iter_member
-from xl_ar.core.beside import cores
+from xl_ar.core.cores import cores
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ import numpy as np
 from xl_ar.book.deflate import DeflatedPart, deflate_pieces
 from xl_ar.book.sheetxml import OutColumn, _num, _range_ref, split_ref
 from xl_ar.book.zipio import iter_member
-from xl_ar.core.beside import cores
+from xl_ar.core.cores import cores
 
 if TYPE_CHECKING:
     from xl_ar.book.package import WorkbookPackage

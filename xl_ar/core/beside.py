@@ -43,10 +43,9 @@ from typing import Any, Callable, Generic, TypeVar
 
 import pandas as pd
 
-T = TypeVar("T")
+from xl_ar.core.cores import cores
 
-#: The most worker processes a run uses (each a copy-on-write fork of it).
-MAX_WORKERS = 4
+T = TypeVar("T")
 
 
 def workers() -> int:
@@ -59,16 +58,6 @@ def can_fork() -> bool:
     """Whether a run may fork processes: on Linux (elsewhere, forking a process that has threads
     or system frameworks loaded is not safe)."""
     return "fork" in multiprocessing.get_all_start_methods() and os.name == "posix" and os.uname().sysname == "Linux"
-
-
-def cores() -> int:
-    """How many cores a run may use at once (processes or threads): ``XL_AR_WORKERS`` if set,
-    else the usable cores (at most :data:`MAX_WORKERS`)."""
-    env = os.environ.get("XL_AR_WORKERS", "").strip()
-    if env.isdigit() and int(env) >= 1:
-        return min(int(env), 16)
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(usable, MAX_WORKERS))
 
 
 class Beside(Generic[T]):

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
+from xl_ar.core.celltext import EXCEL_CELL_CHARS, cut_cell_text  # noqa: F401 (used by callers of convert)
+
 EXCEL_EPOCH = dt.date(1899, 12, 30)  # serial 0 in the 1900 date system (after Excel's 1900 bug)
 
 _DATE_PATTERNS = (
@@ -160,30 +162,6 @@ def amount_currencies(v: Any) -> tuple[str, frozenset[str]] | None:
         if m:
             return m.group(), codes
     return None
-
-
-#: The most characters an Excel cell holds.
-EXCEL_CELL_CHARS = 32_767
-
-
-def cut_cell_text(s: str) -> str:
-    """Text cut to what an Excel cell holds, with a visible mark saying how much was cut.
-
-    Args:
-        s: any text.
-
-    Returns:
-        ``s`` itself when it fits; else its start and ``… [cut: 100,000 characters, a cell holds
-        32,767]``, at most 32,767 UTF-16 units (what Excel counts) in all.
-    """
-    if len(s) <= EXCEL_CELL_CHARS // 2:  # fits even if every character took two UTF-16 units
-        return s
-    units = s.encode("utf-16-le", "surrogatepass")
-    if len(units) // 2 <= EXCEL_CELL_CHARS:
-        return s
-    # Excel counts UTF-16 units (an emoji is two); never cut a character in half.
-    mark = f"… [cut: {len(s):,} characters, a cell holds {EXCEL_CELL_CHARS:,}]"
-    return units[:(EXCEL_CELL_CHARS - len(mark)) * 2].decode("utf-16-le", "ignore") + mark
 
 
 def _sign(s: str) -> tuple[str, bool, str]:
