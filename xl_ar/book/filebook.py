@@ -51,7 +51,7 @@ class FileBook:
             pkg = WorkbookPackage.open(self.path)
             sheets = {layout.name: (pkg.sheet_part(layout.name), sorted(output_columns(layout, table).values()))
                       for table, layout in data.layouts.items() if table in OUTPUTS}
-            self._scans = start_scans(self.path, sheets)
+            self._scans = start_scans(pkg, sheets)
         except Exception:  # (what is wrong with the file, the write says)
             self._scans = None
 

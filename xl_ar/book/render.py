@@ -166,20 +166,15 @@ BLOCK_ROWS = 16384
 
 
 def render_sheet_pieces(rows: Sequence[Sequence[CellValue]], *, block_rows: int = BLOCK_ROWS,
-                        **options: Any) -> list[bytes]:
+                        col_styles: Mapping[int, int] | None = None, col_widths: Mapping[int, float] | None = None,
+                        date_style: int = 0, freeze_header: bool = True, merged: Sequence[str] = (),
+                        autofilter: str | None = None, style_index: Mapping[Any, int] | None = None) -> list[bytes]:
     """:func:`render_sheet`'s bytes in pieces: the head, the rows a block at a time, the tail.
 
     A large report (a full sheet's Legal sheet is 50 MB of XML) is never one string: rendered
     whole, its cells' pieces, their join and its encoding were three copies of it at once.
-    ``options`` as for :func:`render_sheet`.
+    The options are :func:`render_sheet`'s; ``block_rows`` rows go into each piece.
     """
-    return _pieces(rows, block_rows, **options)
-
-
-def _pieces(rows: Sequence[Sequence[CellValue]], block_rows: int, *, col_styles: Mapping[int, int] | None = None,
-            col_widths: Mapping[int, float] | None = None, date_style: int = 0, freeze_header: bool = True,
-            merged: Sequence[str] = (), autofilter: str | None = None,
-            style_index: Mapping[Any, int] | None = None) -> list[bytes]:
     cache: dict[tuple, str] = {}
     letters: list[str] = []
     blocks: list[bytes] = []

@@ -143,6 +143,22 @@ class _Patterns:
             self.mine, self.mine_runs = re.compile(whole), re.compile(runs)
         except re.error:  # Python 3.10: the same patterns with backtracking quantifiers
             self.mine, self.mine_runs = (re.compile(p.replace(b"*+", b"*")) for p in (whole, runs))
+        self.lo, self.hi = lo, hi
+
+    def row_numbers(self, xml: bytes, s: int, e: int) -> np.ndarray:
+        """The numbers of the rows in ``xml[s:e]``, in order (every row tag starting ``<row r="``)."""
+        return np.array(list(map(int, self.row_r_first.findall(xml, s, e))), dtype=np.int64)
+
+    def widened(self, work: bytes, s: int) -> bytes:
+        """``work`` with its rows' ``spans`` hints from ``s`` on widened over our columns (rows
+        above the header too: a wider hint is harmless); ``work`` itself when none needs it."""
+        return widen_spans(work, self, self.lo, self.hi) if work.find(b' spans="', s) >= 0 else work
+
+    def user_cells(self, work: bytes, s: int) -> tuple[list[int], list[int]]:
+        """Where the user's cells right of our columns and between them begin, from ``s`` on."""
+        after = [m.start() for m in self.after.finditer(work, s)] if self.after is not None else []
+        gaps = [m.start() for m in self.gap.finditer(work, s)] if self.gap is not None else []
+        return after, gaps
 
 
 class _RowMerger:
@@ -229,7 +245,7 @@ class _Splice:
         if scan is not None:
             r_arr = scan.rows.astype(np.int64)
         else:  # every row tag starts <row r=" (no anomaly)
-            r_arr = np.array(list(map(int, pat.row_r_first.findall(xml, s, e))), dtype=np.int64)
+            r_arr = pat.row_numbers(xml, s, e)
         n = len(r_arr)
         if n and (np.diff(r_arr) <= 0).any():
             return None
@@ -246,9 +262,7 @@ class _Splice:
         else:
             cut = None
         if cut is None:
-            work = pat.mine_runs.sub(b"", xml)  # xml itself when none of our cells are there
-            if work.find(b' spans="', s) >= 0:
-                work = self.widen_spans(work)  # rows above the header too: a wider hint is harmless
+            work = pat.widened(pat.mine_runs.sub(b"", xml), s)  # (xml itself when none of our cells are there)
         if cut is not None:
             closes = cut.closes.astype(np.int64)
         else:
@@ -266,11 +280,7 @@ class _Splice:
         view = memoryview(work)
         piece = lambda i: edited[i] if i in edited else view[starts[i]: stops[i]]  # noqa: E731
         # User cells right of ours (a notes column, say) or between them: where, in which rows.
-        if cut is not None:
-            after, gaps = cut.after.tolist(), cut.gaps.tolist()
-        else:
-            after = [m.start() for m in pat.after.finditer(work, s)] if pat.after is not None else []
-            gaps = [m.start() for m in pat.gap.finditer(work, s)] if pat.gap is not None else []
+        after, gaps = (cut.after.tolist(), cut.gaps.tolist()) if cut is not None else pat.user_cells(work, s)
         tgt = np.asarray(self.targets, dtype=np.int64)
         posn = np.searchsorted(r_arr, tgt)
         exists = posn < n

@@ -30,7 +30,7 @@ import numpy as np
 from xl_ar.book.package import WorkbookPackage
 from xl_ar.book.sheetxml import BookError
 from xl_ar.book.splice import _Patterns, sheet_data_tag
-from xl_ar.book.splice_bytes import find_all, widen_spans, without
+from xl_ar.book.splice_bytes import find_all, without
 from xl_ar.book import splice_stream
 from xl_ar.book.splice_stream import _head, row_blocks
 from xl_ar.book.zipio import iter_member
@@ -96,24 +96,24 @@ def scan_pieces(pieces: Iterator[bytes], cols: Sequence[int] = ()) -> Iterator[B
         if pat.anomaly.search(block, s, len(block)):
             yield BlockScan(len(block), True, np.zeros(0, np.int32), np.zeros(0, np.int32))
             continue
-        rows = np.array(list(map(int, pat.row_r_first.findall(block, s))), dtype=np.int64)
+        rows = pat.row_numbers(block, s, len(block))
         closes = find_all(block, pat.row_close)
         small = np.int32 if len(block) < 2**31 and (not len(rows) or rows.max() < 2**31) else np.int64
-        cut = _cut(block, s, pat, sorted(cols), len(rows), small) if cols else None
+        cut = _cut(block, s, pat, len(rows), small) if cols else None
         yield BlockScan(len(block), False, rows.astype(small), closes.astype(small), cut)
 
 
-def _cut(block: bytes, s: int, pat: _Patterns, cols: list[int], n: int, small: type) -> BlockCut | None:
-    """The :class:`BlockCut` of ``block`` for ``cols``, made as the fast path makes its ``work``."""
+def _cut(block: bytes, s: int, pat: _Patterns, n: int, small: type) -> BlockCut | None:
+    """The :class:`BlockCut` of ``block`` for the columns of ``pat``, made as the fast path makes
+    its ``work``."""
     runs = np.array([m.span() for m in pat.mine_runs.finditer(block)], dtype=np.int64).reshape(-1, 2)
     work = without(block, runs)
-    wider = widen_spans(work, pat, cols[0], cols[-1]) if work.find(b' spans="', s) >= 0 else work
+    wider = pat.widened(work, s)
     closes = find_all(wider, pat.row_close)
     if len(closes) != n:
         return None  # self-closing rows: the splice opens them itself
-    after = [m.start() for m in pat.after.finditer(wider, s)] if pat.after is not None else []
-    gaps = [m.start() for m in pat.gap.finditer(wider, s)] if pat.gap is not None else []
-    return BlockCut(tuple(cols), runs.astype(small), wider is not work, len(wider), closes.astype(small),
+    after, gaps = pat.user_cells(wider, s)
+    return BlockCut(tuple(sorted(pat.ours)), runs.astype(small), wider is not work, len(wider), closes.astype(small),
                     np.array(after, dtype=small), np.array(gaps, dtype=small))
 
 
@@ -190,11 +190,11 @@ def read_scans(out: IO[bytes]) -> dict[str, list[BlockScan]]:
         scans.setdefault(name, []).append(scan)
 
 
-def start_scans(path: str | Path, sheets: dict[str, tuple[str, Sequence[int]]]) -> Scans:
+def start_scans(pkg: WorkbookPackage, sheets: dict[str, tuple[str, Sequence[int]]]) -> Scans:
     """Start scanning the large ones of ``sheets`` (sheet name -> its worksheet part and the
-    1-based columns the splice will write) of the workbook file ``path`` in a process of its
-    own, where the run has a second core; nothing otherwise (or where no process can start)."""
-    pkg = WorkbookPackage.open(path)
+    1-based columns the splice will write) of the workbook file ``pkg`` was opened from, in a
+    process of its own, where the run has a second core; nothing otherwise (or where no process
+    can start)."""
     large = {}
     for name, (part, cols) in sheets.items():
         member = pkg.stored(part)
