@@ -104,6 +104,34 @@ def test_one_worker_or_a_few_documents_are_made_here(monkeypatch):
     assert len(here) == bulk.MIN_PARALLEL - 1
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_what_the_run_held_is_set_aside_from_the_collector_while_documents_are_made(monkeypatch, workers):
+    import gc
+
+    monkeypatch.setenv("XL_AR_WORKERS", str(workers))
+    held = [[k] for k in range(1000)]  # the run's objects
+    assert gc.get_freeze_count() == 0
+    counts = list(bulk.in_order(lambda k: gc.get_freeze_count(), 100))
+    assert min(counts) >= len(held)  # in each worker, and here when there are none
+    assert gc.get_freeze_count() == 0  # and given back to the collector after
+    with pytest.raises(ZeroDivisionError):
+        list(bulk.in_order(lambda k: 1 // (k - 60), 100))
+    assert gc.get_freeze_count() == 0  # also when a document fails
+
+
+def test_objects_a_caller_froze_stay_frozen(monkeypatch):
+    import gc
+
+    monkeypatch.setenv("XL_AR_WORKERS", "1")
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert list(bulk.in_order(lambda k: gc.get_freeze_count(), 50)) == [frozen] * 50
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+
+
 def ledger():
     """70 customers: reminders before the due date, overdue notes with a statement, dunning
     letters (a PDF each), lawyer's letters, SMS for two customers without an address, and a
