@@ -44,8 +44,10 @@ _REF = re.compile(rb"\br=\"([A-Z]{1,3})(\d{1,7})\"")
 _ERROR_CELL = re.compile(rb"<(?:\w+:)?c\b[^>]*?\bt=\"e\"[^>]*>.*?</(?:\w+:)?c>", re.S)
 _FORMULA_NO_VALUE = re.compile(rb"<(?:\w+:)?c\b([^>]*)>\s*<(?:\w+:)?f\b[^>]*(?:/>|>[^<]*</(?:\w+:)?f>)\s*</(?:\w+:)?c>")
 _VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
-#: Bytes of a part scanned at once by the array scans (bounded memory on a 200 MB sheet).
-_CHUNK = 1 << 24
+#: Bytes of a part scanned at once by the array scans: bounded memory on a 600 MB sheet, and
+#: each piece's passes made while it is still in the processor's cache (a refreshed full
+#: sheet's extent in 0.59 s by pieces of 1 MB, 0.99 s by pieces of 16 MB).
+_CHUNK = 1 << 20
 _LONG_TEXT = re.compile(rb"<(?:\w+:)?t\b[^>]*>[^<]{%d,}" % (EXCEL_MAX_TEXT + 1))
 
 
