@@ -43,7 +43,8 @@ STRIP_FROM = 8 << 20
 #: The first rows are looked for in at most this much of the part's beginning.
 HEAD_LIMIT = 4 << 20
 _HEAD_PIECE = 1 << 16  # XML inflated at a time while the first rows are looked for
-_PIECE = 4 << 20  # and while the part is cut (a block is about this size)
+_PIECE = 1 << 20  # and while the part is cut (a block is about this size: small enough for its
+# array passes to find it in the processor's cache, 2.5 s for a refreshed full sheet against 2.9 by 4 MB)
 
 #: The first rows and columns found: (index of the header among the rows, first of the tool's
 #: columns from A, both 0-based), or None when nothing is to be left out.
