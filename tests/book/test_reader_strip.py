@@ -111,6 +111,37 @@ def test_a_refreshed_ledger_reads_the_same_from_the_cut_copy(refreshed, monkeypa
     assert strip.reading_copy(pkg, screening, reader._first_ours, reader.HEADER_SEARCH_ROWS).path is None
 
 
+def test_the_copy_is_cut_from_the_xml_the_screening_inflated_which_it_then_lets_go(refreshed, monkeypatch):
+    monkeypatch.setattr(strip, "STRIP_FROM", 0)
+    pkg = WorkbookPackage.open(refreshed)
+    inflated, iter_member = [], strip.iter_member
+    monkeypatch.setattr(strip, "iter_member", lambda *a: inflated.append(a[3]) or iter_member(*a))
+
+    def screened():
+        screening = screen.screen_book(pkg)
+        screening.finish()
+        assert all(s.xml == pkg.read(s.part) for s in screening.sheets.values())  # (none trimmed: the parts)
+        return screening
+
+    screening = screened()
+    with strip.reading_copy(pkg, screening, reader._first_ours, reader.HEADER_SEARCH_ROWS) as copy:
+        assert set(copy.cuts) == {"Invoices", "Customers"}
+    assert inflated and set(inflated) == {strip._HEAD_PIECE}  # the sheets' first rows alone, not the sheets again
+    assert all(s.xml is None for s in screening.sheets.values())
+    screening = screened()  # nothing to cut: let go too
+    assert strip.reading_copy(pkg, screening, lambda head, table: None, reader.HEADER_SEARCH_ROWS).path is None
+    assert all(s.xml is None for s in screening.sheets.values())
+    screening = screened()  # interrupted: let go too
+
+    def interrupted(*a):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(strip, "_write_copy", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        strip.reading_copy(pkg, screening, reader._first_ours, reader.HEADER_SEARCH_ROWS)
+    assert all(s.xml is None for s in screening.sheets.values())
+
+
 @pytest.mark.parametrize("beside", [False, True], ids=["one thread", "other sheets on a second thread"])
 def test_a_cut_other_than_the_readers_is_read_again_whole(refreshed, monkeypatch, tmp, beside):
     """Were the first rows ever read otherwise than calamine reads them, the cut the reader finds

@@ -61,6 +61,9 @@ class SheetScreen:
             formula saved without a value.
         trimmed: the sheet XML cut to its ledger columns, when the full grid is too large.
         size: bytes of the sheet's XML as the reader will get it.
+        xml: the sheet's XML as inflated here (not trimmed), kept for the reading copy, which
+            lets it go (:func:`xl_ar.book.strip.reading_copy`): inflating a refreshed full
+            sheet again costs half a second.
     """
 
     name: str
@@ -68,6 +71,7 @@ class SheetScreen:
     errors: dict[str, str] = field(default_factory=dict)
     trimmed: bytes | None = None
     size: int = 0
+    xml: bytes | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -221,7 +225,9 @@ def screen_book(pkg: WorkbookPackage) -> Screening:
                 check_xml(data, part, book)
             for tpart in pkg.sheet_table_parts(part):
                 check_xml(pkg.read(tpart), tpart, book)
-            sheets[canon] = _screen_sheet(name, part, data)
+            sheets[canon] = screen = _screen_sheet(name, part, data)
+            if screen.trimmed is None:
+                screen.xml = data
             if has_long_text(data):
                 long_text.append(name)
         sst = pkg.shared_strings_part()

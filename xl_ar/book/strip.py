@@ -35,7 +35,7 @@ from xl_ar.book.screen import Screening, SheetScreen
 from xl_ar.book.sheetxml import BookError, col_index
 from xl_ar.book.splice import sheet_data_tag
 from xl_ar.book.splice_stream import row_blocks
-from xl_ar.book.zipio import ZipMember, copy_member, end_zip, iter_member, stored_member
+from xl_ar.book.zipio import copy_member, end_zip, iter_member, stored_member
 
 #: A ledger sheet with at least this much XML (about 25,000 rows) is cut before calamine parses
 #: it, when its header ends with the tool's columns; a smaller one is read as it is.
@@ -43,7 +43,7 @@ STRIP_FROM = 8 << 20
 #: The first rows are looked for in at most this much of the part's beginning.
 HEAD_LIMIT = 4 << 20
 _HEAD_PIECE = 1 << 16  # XML inflated at a time while the first rows are looked for
-_PIECE = 1 << 20  # and while the part is cut (a block is about this size: small enough for its
+_PIECE = 1 << 20  # the part is cut by blocks of about this size (small enough for their
 # array passes to find it in the processor's cache, 2.5 s for a refreshed full sheet against 2.9 by 4 MB)
 
 #: The first rows and columns found: (index of the header among the rows, first of the tool's
@@ -123,6 +123,15 @@ def reading_copy(pkg: WorkbookPackage, screening: Screening, first_ours: FirstOu
         The copy, to be closed once calamine is done with it (it removes the temporary file);
         one without a path when nothing is cut, or when the file cannot be written.
     """
+    try:
+        return _reading_copy(pkg, screening, first_ours, head_rows)
+    finally:
+        for screen in screening.sheets.values():
+            screen.xml = None  # the copy is made: the sheets' XML goes
+
+
+def _reading_copy(pkg: WorkbookPackage, screening: Screening, first_ours: FirstOurs, head_rows: int) -> ReadingCopy:
+    """:func:`reading_copy`, the screening's XML still kept."""
     cuts: dict[str, _Cut] = {}
     for canon, screen in screening.sheets.items():
         if canon in OUTPUT_LOOKUP and screen.trimmed is None and screen.size >= STRIP_FROM \
@@ -400,9 +409,9 @@ def _write_copy(out: BinaryIO, pkg: WorkbookPackage, screening: Screening, cuts:
                 central.append(stored_member(out, member, [screen.trimmed]))
                 continue
             cut = cuts.get(screen.name) if screen is not None else None
-            if cut is not None:
+            if cut is not None and screen.xml is not None:
                 try:
-                    central.append(stored_member(out, member, _stripped(pkg, part, member, cut)))
+                    central.append(stored_member(out, member, _stripped(screen.xml, cut)))
                     cut_sheets.append(screen.name)
                     continue
                 except _Unusual:  # this sheet is copied as it is, over what was written of it
@@ -416,12 +425,12 @@ def _write_copy(out: BinaryIO, pkg: WorkbookPackage, screening: Screening, cuts:
 # --------------------------------------------------------------------------- the cut
 
 
-def _stripped(pkg: WorkbookPackage, part: str, member: ZipMember, cut: _Cut) -> Iterator[bytes]:
-    """The part's XML, inflated and cut block by block (blocks of whole rows). Raises
-    :class:`_Unusual` (the caller then copies the part as it is) for a shape not cut with
+def _stripped(xml: bytes, cut: _Cut) -> Iterator[bytes]:
+    """The part's XML (as the screening inflated it) cut block by block (blocks of whole rows).
+    Raises :class:`_Unusual` (the caller then copies the part as it is) for a shape not cut with
     certainty, or when nothing at all is cut."""
     row_close, sd_close = b"</" + cut.p + b"row>", b"</" + cut.p + b"sheetData>"
-    pieces = iter_member(pkg.path, member, part, _PIECE)
+    pieces = _pieces(xml)
     first, removed = True, 0
     try:
         for block, final in row_blocks(pieces, row_close):
@@ -452,6 +461,12 @@ def _stripped(pkg: WorkbookPackage, part: str, member: ZipMember, cut: _Cut) -> 
         pieces.close()
     if not removed:
         raise _Unusual  # nothing the reader drops: the part is copied raw instead
+
+
+def _pieces(xml: bytes) -> Iterator[bytes]:
+    """``xml`` in pieces of :data:`_PIECE` bytes."""
+    for at in range(0, len(xml), _PIECE):
+        yield xml[at:at + _PIECE]
 
 
 _NAME_END = np.zeros(256, bool)  # the bytes that may end a tag's name
