@@ -100,3 +100,17 @@ def test_a_text_just_too_long_is_found_at_any_alignment(pad, n):
     """A run of text just long enough covers a whole window without "<" wherever it starts."""
     data = HEAD + b"<row>" + b"<c/>" * (pad // 4) + b'<c t="inlineStr"><is><t>' + b"a" * n + b"</t></is></c></row>" + TAIL
     assert screen.has_long_text(data) == (screen._LONG_TEXT.search(data) is not None) == (n > screen.EXCEL_MAX_TEXT)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([b't="e"', b't="e', b'"e"', b't="s"', b"e", b"t", b'="', b'<c r="A1" t="e">',
+                                 b"inlineStr", b"x"]), max_size=30), st.integers(5, 40))
+def test_has_error_type_is_the_plain_search(pieces, chunk):
+    data = b"".join(pieces)
+    old = screen._CHUNK
+    try:
+        screen._CHUNK = chunk
+        got = screen._has_error_type(data)
+    finally:
+        screen._CHUNK = old
+    assert got == (b't="e"' in data)

@@ -374,11 +374,28 @@ def _has_formula_tag(data: bytes) -> bool:
 _MANY_F = 4096
 
 
+def _has_error_type(data: bytes) -> bool:
+    """``b't="e"' in data`` (the attribute of a cell holding an error), looked for from each
+    ``e``, the rarest of its bytes in a sheet: the plain search slows at every quote and ``t``
+    (0.43 s for a refreshed full sheet's 0.6 GB, against 0.26)."""
+    for _, n, a in _chunks(data, 4):
+        at = np.flatnonzero(a[3:n + 3] == 0x65)  # an "e" at at + 3
+        if len(at):
+            word = np.ndarray((n + 1,), "<u4", a, 0, (1,))[at]  # from at: the three bytes before it and it
+            hit = at[word == _T_E]
+            if len(hit) and bool((a[hit + 4] == 0x22).any()):
+                return True
+    return False
+
+
+_T_E = int.from_bytes(b't="e', "little")
+
+
 def _screen_sheet(name: str, part: str, data: bytes) -> SheetScreen:
     screen = SheetScreen(name, part, size=len(data))
     # The error pattern tries every cell; a plain search for its attribute first is ~20x cheaper
     # and skips it on the usual sheet that holds no error at all.
-    for m in (_ERROR_CELL.finditer(data) if b't="e"' in data else ()):
+    for m in (_ERROR_CELL.finditer(data) if _has_error_type(data) else ()):
         ref, v = _REF.search(m.group(0)), _VALUE.search(m.group(0))
         if ref:
             screen.errors[(ref.group(1) + ref.group(2)).decode()] = (v.group(1).decode() if v else "#VALUE!")
