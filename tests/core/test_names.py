@@ -1,6 +1,7 @@
 """A customer named by its name on Invoices, Receipts and Activities is the same customer."""
 
 import pandas as pd
+import pytest
 
 from tables import d, ledger, raw_table
 from xl_ar.core.ledger import validate_ledger
@@ -63,20 +64,21 @@ def test_a_name_keyed_ledger_gives_the_code_keyed_result():
     assert credit.loc["C3", "exposure_minor"] == 300_000
 
 
-def _issues(invoices, customers=CUSTOMERS):
+def _issues(invoices, customers=CUSTOMERS, keep_codes=False):
     raw = {"Customers": raw_table("Customers", customers), "Invoices": raw_table("Invoices", invoices),
            "Receipts": raw_table("Receipts", "| ReceiptNo | CustomerID | ReceiptDate | Amount |")}
-    led, issues = validate_ledger(raw, Settings())
+    led, issues = validate_ledger(raw, Settings(), keep_codes=keep_codes)
     return led, [(i.where, i.message, i.severity) for i in issues]
 
 
-def test_an_ambiguous_or_unknown_name_is_a_warning_naming_the_cell():
+@pytest.mark.parametrize("keep_codes", [False, True], ids=["codes dropped", "codes kept, as a refresh keeps them"])
+def test_an_ambiguous_or_unknown_name_is_a_warning_naming_the_cell(keep_codes):
     customers = CUSTOMERS + "| C4 | harbor trading LTD | B | 30 | |\n"
     led, issues = _issues("""
 | InvoiceNo | Customer           | InvoiceDate | Amount |
 | I1        | Harbor Trading Ltd | 2025-01-01  | 100    |
 | I2        | 华信贸易公司       | 2025-01-01  | 100    |
-""", customers)
+""", customers, keep_codes)
     assert ("Invoices!B2", 'customer "Harbor Trading Ltd" matches several customers (C2, C4); write the customer ID',
             "warning") in issues
     assert ("Invoices!B3", 'customer "华信贸易公司" is not on the Customers sheet', "warning") in issues

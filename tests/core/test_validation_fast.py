@@ -132,16 +132,17 @@ def assert_same_validation(raw: dict[str, RawTable], cfg: Settings) -> None:
         with pytest.raises(type(e)):
             validate_ledger(copy.deepcopy(raw), cfg)
         return
-    got, got_issues = validate_ledger(copy.deepcopy(raw), cfg)
-    assert [(i.where, i.message, i.severity) for i in got_issues] == \
-        [(i.where, i.message, i.severity) for i in want_issues]
-    for name in FRAMES:
-        g, w = getattr(got, name), getattr(want, name)
-        if w is None:
-            assert g is None, name
-        else:
-            pd.testing.assert_frame_equal(g, w, check_exact=True, obj=name)
-    assert got.places == want.places
+    for keep_codes in (False, True):  # (a refresh keeps the text codes, and reuses them)
+        got, got_issues = validate_ledger(copy.deepcopy(raw), cfg, keep_codes=keep_codes)
+        assert [(i.where, i.message, i.severity) for i in got_issues] == \
+            [(i.where, i.message, i.severity) for i in want_issues]
+        for name in FRAMES:
+            g, w = getattr(got, name), getattr(want, name)
+            if w is None:
+                assert g is None, name
+            else:
+                pd.testing.assert_frame_equal(g, w, check_exact=True, obj=name)
+        assert got.places == want.places
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

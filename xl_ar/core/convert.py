@@ -363,6 +363,8 @@ def distinct_cells(values: Any) -> tuple[np.ndarray, np.ndarray]:
         of dates (what a file's reader hands over) takes one hashing pass.
     """
     arr = np.asarray(values, dtype=object)
+    if _one_text(arr):  # (a currency column): no hashing a million times of the same text
+        return np.zeros(len(arr), np.intp), arr[:1]
     try:
         codes, cells = pd.factorize(arr)  # a missing cell gets -1
     except TypeError:  # an unhashable cell (none comes from a reader): each cell on its own
@@ -374,6 +376,15 @@ def distinct_cells(values: Any) -> tuple[np.ndarray, np.ndarray]:
     types, kinds = pd.factorize(_type_of(arr))
     codes, _ = pd.factorize((codes.astype(np.int64) + 1) * len(kinds) + types)
     return codes, arr[first_positions(codes, int(codes.max()) + 1)]
+
+
+def _one_text(arr: np.ndarray) -> bool:
+    """Whether every cell of a column is the same text: tried on every thousandth cell first,
+    so that a column of many values costs next to nothing."""
+    if not len(arr) or type(arr[0]) is not str:
+        return False
+    first = arr[0]
+    return bool((arr[::1000] == first).all()) and bool((arr == first).all())
 
 
 def first_positions(codes: np.ndarray, count: int) -> np.ndarray:

@@ -306,15 +306,22 @@ def _minor(frame: pd.DataFrame, col: str) -> np.ndarray:
     return np.where(np.isnan(vals), 0, to_minor_array(np.nan_to_num(vals), exp))
 
 
-def _resolve_customers(frame: pd.DataFrame, chk: _Checker, index: CustomerIndex) -> tuple[np.ndarray, np.ndarray]:
+def _resolve_customers(frame: pd.DataFrame, chk: _Checker, index: CustomerIndex,
+                       coded: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Replace customer names by their IDs (see ``xl_ar.core.names``); warn on ambiguous ones.
 
     Each distinct reference is resolved once: a million invoices name a few thousand customers.
 
+    Args:
+        coded: the column as validation coded it, when it kept the codes (not hashed again).
+
     Returns:
         (codes, ids): the new column coded by distinct value, ``ids[codes]``.
     """
-    codes, refs = pd.factorize(frame["customer_id"].to_numpy(dtype=object))  # text: none missing
+    if coded is not None and len(coded[0]) == len(frame):
+        codes, refs = coded
+    else:
+        codes, refs = pd.factorize(frame["customer_id"].to_numpy(dtype=object))  # text: none missing
     if not len(frame):
         return codes, refs
     ids, ambiguous = index.resolve(refs)
@@ -408,8 +415,9 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings, *,
 
     inv_chk, rec_chk = _Checker(inv_raw, issues), _Checker(rec_raw, issues)
     index = CustomerIndex(customers)
-    inv_ids, rec_ids, _ = [_resolve_customers(frame, chk, index) for frame, chk in (
-        (invoices, inv_chk), (receipts, rec_chk), (activities, _Checker(act_raw, issues)))]
+    inv_ids, rec_ids, _ = [_resolve_customers(frame, chk, index, (coded or {}).get(table, {}).get("customer_id"))
+                           for table, frame, chk in (("invoices", invoices, inv_chk), ("receipts", receipts, rec_chk),
+                                                     ("activities", activities, _Checker(act_raw, issues)))]
     if coded is not None:
         for table, (codes, ids) in (("invoices", inv_ids), ("receipts", rec_ids)):
             coded[table]["customer_id"] = codes.astype(np.int32), ids  # (a few thousand customers)
