@@ -110,3 +110,52 @@ def test_the_named_invoices_validation_found_are_those_the_keys_find(case):
     part = replace(kept, invoices=kept.invoices[inv_mask].reset_index(drop=True))
     assert LedgerKeys(part).named.tolist() == named_targets(part.invoices, part.receipts).tolist()
     assert kept.named.of(kept.invoices.copy(), kept.receipts) is None
+
+
+TEXTS = st.sampled_from(["C1", "C2", "C10", "c1", "客户", "", "USD", "CNY"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.tuples(TEXTS, TEXTS), max_size=12), st.booleans()), min_size=1, max_size=3))
+def test_groups_from_validations_codes_are_the_groups_hashed_again(frames):
+    """Whatever codes validation gave (texts repeated among them, as names resolve to one ID,
+    or listed but unused), the groups are those ``group_codes`` makes of the columns."""
+    from xl_ar.core.allocation import group_codes
+    from xl_ar.core.named import coded_groups
+
+    columns, coded = [], []
+    for rows, spare in frames:
+        cust = np.array([c for c, _ in rows], dtype=object)
+        ccy = np.array([k for _, k in rows], dtype=object)
+        columns.append((pd.Series(cust, dtype=object), pd.Series(ccy, dtype=object)))
+        per = []
+        for col in (cust, ccy):
+            codes, texts = pd.factorize(col)
+            if spare and len(texts):  # the first text listed twice (its rows coded to the second), one no row has
+                texts = np.append(texts, np.array([texts[0], "never"], dtype=object))
+                codes = np.where(codes == 0, len(texts) - 2, codes)
+            per.append((codes, texts))
+        coded.append(tuple(per))
+    for c, (cc, ct), (kc, kt) in zip(columns, *zip(*coded)):
+        assert ct[cc].tolist() == c[0].tolist() and kt[kc].tolist() == c[1].tolist()
+    assert [g.tolist() for g in coded_groups(*coded)] == [g.tolist() for g in group_codes(*columns)]
+
+
+def test_the_run_takes_the_groups_validation_made_of_its_codes():
+    from xl_ar.core.ledger import validate_ledger
+    from xl_ar.core.settings import Settings
+    from tables import raw_table
+
+    raw = {"Customers": raw_table("Customers", "| CustomerID | Name |\n| C2 | 华信 |\n| C1 | Harbor |"),
+           "Invoices": raw_table("Invoices", "| InvoiceNo | Customer | InvoiceDate | Amount | Currency |\n"
+                                             "| I1 | C2 | 2025-01-01 | 100 | usd |\n| I2 | Harbor | 2025-01-01 | 100 | |\n"
+                                             "| I3 | 华信 | 2025-01-01 | 100 | CNY |"),
+           "Receipts": raw_table("Receipts", "| ReceiptNo | CustomerID | ReceiptDate | Amount |\n| R1 | C1 | 2025-02-01 | 50 |")}
+    kept, _ = validate_ledger(raw, Settings(), keep_codes=True)
+    plain, _ = validate_ledger(raw, Settings())
+    assert plain.groups is None
+    keys = LedgerKeys(kept)
+    assert keys.inv_group is kept.groups.inv  # taken, not made again
+    assert keys.inv_group.tolist() == LedgerKeys(plain).inv_group.tolist() == [2, 0, 1]  # (C1,CNY) (C2,CNY) (C2,USD)
+    assert keys.rec_group.tolist() == LedgerKeys(plain).rec_group.tolist() == [0]
+    assert kept.groups.of(kept.invoices.copy(), kept.receipts) is None

@@ -42,6 +42,9 @@ class LedgerKeys:
     @cached_property
     def _groups(self) -> tuple[np.ndarray, np.ndarray]:
         inv, rec = self._ledger.invoices, self._ledger.receipts
+        found = self._ledger.groups.of(inv, rec) if self._ledger.groups is not None else None
+        if found is not None:  # as validation made them (xl_ar.core.named)
+            return found.inv, found.rec
         return tuple(group_codes((inv["customer_id"], inv["currency"]), (rec["customer_id"], rec["currency"])))
 
     @property

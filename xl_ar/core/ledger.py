@@ -18,7 +18,7 @@ from xl_ar.core import convert
 from xl_ar.core.issues import Issue
 from xl_ar.core.allocation import allocate_receipts
 from xl_ar.core.money import CURRENCY_EXPONENTS, MAX_AMOUNT, to_minor_array
-from xl_ar.core.named import NamedInvoices, NamedRows
+from xl_ar.core.named import GroupRows, NamedInvoices, NamedRows, coded_groups
 from xl_ar.core.names import CustomerIndex
 from xl_ar.core.terms import check_customer_terms
 from xl_ar.core.writeoffs import settle_writeoffs
@@ -75,6 +75,9 @@ class Ledger:
     #: the invoices the receipts and credit notes name, as validation found them, for the run's
     #: keys (:mod:`xl_ar.core.named`); None: found when needed
     named: NamedRows | None = field(default=None, repr=False, compare=False)
+    #: the (customer, currency) groups of the invoices and receipts, made from validation's codes
+    #: when it kept them, for the run's keys; None: made when needed
+    groups: GroupRows | None = field(default=None, repr=False, compare=False)
 
 
 def compact_text(ledger: Ledger) -> None:
@@ -499,8 +502,12 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings, *,
     places = {
         t: (r.sheet, dict(r.columns)) for t, r in raw.items()
     }
+    groups = None
+    if coded is not None:  # the groups from the codes of the columns they are made of
+        groups = GroupRows(invoices, receipts, *coded_groups(
+            *((coded[t]["customer_id"], coded[t]["currency"]) for t in ("invoices", "receipts"))))
     ledger = Ledger(customers, invoices, receipts, activities, rates, places, orders, writeoffs, fx_rates,
-                    {(t, c): v for t, cols in (coded or {}).items() for c, v in cols.items()}, named.kept())
+                    {(t, c): v for t, cols in (coded or {}).items() for c, v in cols.items()}, named.kept(), groups)
     return ledger, sorted(issues, key=_issue_order(raw))
 
 

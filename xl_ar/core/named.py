@@ -7,6 +7,10 @@ numbers costs about a quarter of a second each time; so validation finds them on
 three columns together, and the ledger keeps the positions it found (:class:`NamedRows`) for
 the run's keys (:class:`xl_ar.core.keys.LedgerKeys`), which take them only for the very frames
 they were found in.
+
+The (customer, currency) group of each invoice and receipt, by which the allocation and the
+trend go, is likewise made from the codes validation gave those columns
+(:func:`coded_groups`), instead of hashing their million texts again.
 """
 
 from __future__ import annotations
@@ -83,3 +87,40 @@ class NamedInvoices:
     def kept(self) -> NamedRows:
         """What the run keeps of it (positions only: the numbers stay with the frames)."""
         return NamedRows(*self._frames, self.first, self.applies, self.unique)
+
+
+@dataclass(frozen=True)
+class GroupRows:
+    """The (customer, currency) group of each invoice and receipt, numbered in the groups' sorted
+    order (as ``xl_ar.core.allocation.group_codes`` numbers them), for the frames they were
+    found in (see :meth:`NamedRows.of`)."""
+
+    invoices: pd.DataFrame
+    receipts: pd.DataFrame
+    inv: np.ndarray
+    rec: np.ndarray
+
+    def of(self, invoices: pd.DataFrame, receipts: pd.DataFrame) -> GroupRows | None:
+        """These groups when ``invoices`` and ``receipts`` are the frames they were found in; else None."""
+        if invoices is self.invoices and receipts is self.receipts and len(invoices) == len(self.inv) \
+                and len(receipts) == len(self.rec):
+            return self
+        return None
+
+
+def coded_groups(*frames: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """``allocation.group_codes`` of frames whose customer and currency columns are coded:
+    per frame, ((customer codes, their texts), (currency codes, their texts)), ``texts[codes]``
+    being the column. Only the few distinct texts are sorted; each row's group is then found by
+    arithmetic (a million invoices: milliseconds, against 0.4 s hashing their texts).
+    """
+    customers = np.unique(np.concatenate([texts for (_, texts), _ in frames] or [np.zeros(0, object)]))
+    currencies = np.unique(np.concatenate([texts for _, (_, texts) in frames] or [np.zeros(0, object)]))
+    width = max(len(currencies), 1)
+    pairs = [np.searchsorted(customers, c_texts).astype(np.int64)[c_codes] * width
+             + np.searchsorted(currencies, k_texts)[k_codes] for (c_codes, c_texts), (k_codes, k_texts) in frames]
+    present = np.zeros(len(customers) * width, bool)
+    for pair in pairs:
+        present[pair] = True
+    number = np.cumsum(present) - 1  # each present pair's rank among them: the groups' sorted order
+    return [number[pair] for pair in pairs]
