@@ -14,15 +14,13 @@ safe fork), for a few documents, with ``XL_AR_WORKERS=1``, or where no worker ca
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from xl_ar.core.beside import workers
-from xl_ar.core.memory import collector_resumed
+from xl_ar.core.memory import collector_resumed, collector_set_aside
 
 T = TypeVar("T")
 
@@ -50,9 +48,10 @@ def in_order(make: Callable[[int], T], count: int, done: Callable[[int], None] |
         The results, in order. An exception in ``make`` stops the run, as it would made here.
         They are made with the cyclic garbage collector running, in a run that paused it
         (:func:`xl_ar.core.memory.collector_resumed`): documents leave cycles behind. What the
-        run held before is set aside from the collector meanwhile (:func:`_set_aside`).
+        run held before is set aside from the collector meanwhile
+        (:func:`xl_ar.core.memory.collector_set_aside`).
     """
-    with collector_resumed(), _set_aside():  # before the workers are forked: they inherit both
+    with collector_resumed(), collector_set_aside():  # before the workers are forked: they inherit both
         yield from _in_order(make, count, done, later, meanwhile)
 
 
@@ -113,25 +112,6 @@ def _in_order(make: Callable[[int], T], count: int, done: Callable[[int], None] 
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         _job = None
-
-
-@contextlib.contextmanager
-def _set_aside() -> Iterator[None]:
-    """Within: everything the run held on entry is set aside from the cyclic collector
-    (``gc.freeze``). Documents leave cycles behind, so the collector runs while they are made,
-    and each full collection would otherwise visit the whole run again (its ledger's objects,
-    the statement source, the templates): a quarter of a second each, in every process. Set
-    aside before the workers are forked, those objects' pages are also not copied into each
-    worker by a collection touching them. Nothing is set aside when something else had frozen
-    objects already (what was frozen is not ours to thaw)."""
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def _run(chunk: list[int]) -> list[Any]:
