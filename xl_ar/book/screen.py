@@ -252,6 +252,13 @@ def _chunks(data: bytes, overlap: int) -> Iterator[tuple[int, int, np.ndarray]]:
         yield start, n, piece if end <= len(data) else np.concatenate([piece, np.zeros(end - len(data), np.uint8)])
 
 
+def words_at(buf: Any, at: np.ndarray) -> np.ndarray:
+    """The four bytes of ``buf`` (bytes, or a uint8 array) from each offset in ``at``, as one
+    little-endian uint32 each: read through a view of ``buf`` at every byte offset, so that a
+    short pattern around many places is compared once instead of byte by byte."""
+    return np.ndarray((len(buf) - 3,), "<u4", buf, 0, (1,))[at]
+
+
 #: The bytes that may come before an attribute's name in a tag (XML's white space).
 _IS_SPACE = np.zeros(256, bool)
 _IS_SPACE[list(b" \t\r\n")] = True
@@ -283,7 +290,7 @@ def sheet_extent(data: bytes) -> tuple[int, int]:
     found_row = False
     for _, n, a in _chunks(data, 16):
         at = np.flatnonzero(a[1:n + 1] == 0x72)  # an "r" at at + 1
-        word = np.ndarray((n + 12,), "<u4", a, 0, (1,))[at]  # the byte before it, it and the two after
+        word = words_at(a, at)  # the byte before it, it and the two after
         at = at[((word >> 8) == _R_ATTR) & _IS_SPACE[word & 0xFF]] + 4  # where each value starts
         first = a[at]
         row_at = at[(first >= 0x30) & (first <= 0x39)]
@@ -381,7 +388,7 @@ def _has_error_type(data: bytes) -> bool:
     for _, n, a in _chunks(data, 4):
         at = np.flatnonzero(a[3:n + 3] == 0x65)  # an "e" at at + 3
         if len(at):
-            word = np.ndarray((n + 1,), "<u4", a, 0, (1,))[at]  # from at: the three bytes before it and it
+            word = words_at(a, at)  # from at: the three bytes before it and it
             hit = at[word == _T_E]
             if len(hit) and bool((a[hit + 4] == 0x22).any()):
                 return True

@@ -31,7 +31,7 @@ import numpy as np
 
 from xl_ar.book.headers import OUTPUT_LOOKUP
 from xl_ar.book.package import WorkbookPackage
-from xl_ar.book.screen import Screening, SheetScreen
+from xl_ar.book.screen import Screening, SheetScreen, words_at
 from xl_ar.book.sheetxml import BookError, col_index
 from xl_ar.book.splice import sheet_data_tag
 from xl_ar.book.splice_stream import row_blocks
@@ -501,7 +501,7 @@ def _runs(block: bytes, s: int, e: int, cut: _Cut) -> tuple[np.ndarray, np.ndarr
     if not pos.size:
         return empty, empty
     at = pos + len(tag)
-    if (np.ndarray((len(block) - 3,), "<u4", block, 0, (1,))[at] != _R_ATTR).any():
+    if (words_at(block, at) != _R_ATTR).any():
         raise _Unusual  # a cell whose first attribute is not its reference
     at += 4
     b0, b1, b2 = a[at], a[at + 1], a[at + 2]
