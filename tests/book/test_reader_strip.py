@@ -5,6 +5,7 @@ by the tool's own refresh, by openpyxl and by LibreOffice, edited where a writer
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import random
@@ -12,11 +13,13 @@ import re
 import shutil
 import subprocess
 import tempfile
+import zipfile
 from pathlib import Path
 
 import openpyxl
 import pandas as pd
 import pytest
+from python_calamine import CalamineWorkbook
 
 from test_refresh import AS_OF, write_ledger
 from xl_ar.book import reader, screen, strip
@@ -140,6 +143,58 @@ def test_the_copy_is_cut_from_the_xml_the_screening_inflated_which_it_then_lets_
     with pytest.raises(KeyboardInterrupt):
         strip.reading_copy(pkg, screening, reader._first_ours, reader.HEADER_SEARCH_ROWS)
     assert all(s.xml is None for s in screening.sheets.values())
+
+
+def test_the_copy_holds_none_of_the_tools_cells_not_even_the_headers_so_calamine_reads_it_narrow(refreshed, monkeypatch):
+    """calamine holds a grid as wide as the widest row: the header's computed titles are cut from
+    the copy too, and handed to the reader with it, as the first rows' own reading gave them."""
+    o = first_ours(refreshed)
+    with copy_of(refreshed, monkeypatch) as (pkg, copy):
+        assert copy.cuts["Invoices"] == (0, o - 1)
+        assert copy.heads["Invoices"] == (("Paid", "Open", "DaysLate", "Bucket", "LateFee", "Stage", "NextAction",
+                                            "Channel", "Owner", "NextActionDate"),)
+        sheet = zipfile.ZipFile(copy.path).read(pkg.sheet_part("Invoices"))
+        assert re.findall(rb'<c r="([A-Z]+)1"', sheet) == [col_letter(c).encode() for c in range(1, o)]
+        assert all(col_index(c.decode()) < o for c in re.findall(rb'<c r="([A-Z]+)[0-9]+"', sheet))
+        wb = CalamineWorkbook.from_path(str(copy.path))
+        assert wb.get_sheet_by_name("Invoices").width == o - 1
+        wb.close()
+
+
+@contextlib.contextmanager
+def copy_of(book: Path, monkeypatch):
+    """The package of ``book`` and its reading copy, every ledger sheet cut where the rule says so."""
+    monkeypatch.setattr(strip, "STRIP_FROM", 0)
+    pkg = WorkbookPackage.open(book)
+    screening = screen.screen_book(pkg)
+    screening.finish()
+    with strip.reading_copy(pkg, screening, reader._first_ours, reader.HEADER_SEARCH_ROWS) as copy:
+        yield pkg, copy
+
+
+def above_the_header(x: str, o: str) -> str:
+    """The sheet's rows moved one down, under a title row with cells of its own in the computed
+    columns: a text, a date (a number to the first rows' reading, a date to calamine's), a flag."""
+    x = re.sub(r'(<row r="|<c r="[A-Z]+)([0-9]+)"', lambda m: f'{m.group(1)}{int(m.group(2)) + 1}"', x)
+    x = re.sub(r'<dimension ref="[^"]*"/>', "", x)
+    last = col_letter(col_index(o) + 9)
+    title = (f'<row r="1"><c r="A1" t="inlineStr"><is><t>Ledger 2025</t></is></c>'
+             f'<c r="{o}1" t="inlineStr"><is><t>Open items</t></is></c><c r="{col_letter(col_index(o) + 2)}1" s="1">'
+             f'<v>45747</v></c><c r="{last}1" t="b"><v>1</v></c></row>')
+    return x.replace("<sheetData>", "<sheetData>" + title, 1)
+
+
+def test_rows_above_the_header_with_cells_in_the_computed_columns(refreshed, tmp_path, monkeypatch, tmp, kit):
+    o = col_letter(first_ours(refreshed))
+    book = rewrite(kit, refreshed, tmp_path / "book.xlsx", lambda x: above_the_header(x, o))
+    with copy_of(book, monkeypatch) as (_, copy):
+        assert copy.cuts["Invoices"] == (1, col_index(o) - 1)
+        title, header = copy.heads["Invoices"]
+        assert title == ("Open items", "", 45747.0, "", "", "", "", "", "", True) and header[0] == "Paid"
+    assert cut_and_whole(book, monkeypatch, tmp) == {"Invoices", "Customers"}
+    data = reader.read_book(book)
+    assert data.layouts["Invoices"].header_row == 2
+    assert data.tables["Invoices"].frame["row"].iloc[0] == 3
 
 
 @pytest.mark.parametrize("beside", [False, True], ids=["one thread", "other sheets on a second thread"])
@@ -312,10 +367,10 @@ def test_no_copy_when_writing_it_fails_midway(refreshed, monkeypatch, tmp):
 def test_the_copy_is_gone_when_calamine_fails(refreshed, monkeypatch, tmp):
     cells = reader._cells
 
-    def failing(sheet, table):
+    def failing(sheet, table, *cut):
         if table == "Invoices":
             raise RuntimeError("calamine gave up")
-        return cells(sheet, table)
+        return cells(sheet, table, *cut)
 
     monkeypatch.setattr(reader, "_cells", failing)
     with pytest.raises(BookError, match="calamine gave up"):
@@ -390,15 +445,15 @@ def test_a_sheet_with_a_namespace_prefix(refreshed, tmp_path, monkeypatch, tmp, 
 
 
 def _reference(block: bytes, cut) -> list[tuple[int, int]]:
-    """The runs to cut, row by row with patterns: the last cells of each row that lie below the
-    header in or right of the first column cut, up to the row's end tag."""
+    """The runs to cut, row by row with patterns: the last cells of each row that lie in or right
+    of the first column cut (the header's row and those above it too), up to the row's end tag."""
     p = re.escape(cut.p)
     found = []
     for row in re.finditer(rb"<" + p + rb"row\b[^>]*?(?<!/)>(.*?)</" + p + rb"row>", block, re.S):
         cells = [(row.start(1) + m.start(), col_index(m.group(1)), int(m.group(2)))
                  for m in re.finditer(rb"<" + p + rb'c r="([A-Z]+)([0-9]+)"', row.group(1))]
         k = len(cells)
-        while k and cells[k - 1][1] >= cut.first_col and cells[k - 1][2] > cut.header_row:
+        while k and cells[k - 1][1] >= cut.first_col:
             k -= 1
         if k < len(cells):
             found.append((cells[k][0], row.end(1)))

@@ -99,22 +99,49 @@ def _find_header(rows: list[list[Any]], table: str) -> int | None:
     return best
 
 
-def _cells(sheet: Any, table: str | None) -> list[list[Any]]:
+def _cells(sheet: Any, table: str | None,
+           head_cut: tuple[int, tuple[tuple[Any, ...], ...]] | None = None) -> list[list[Any]]:
     """A calamine sheet's cells from A1, as ``to_python(skip_empty_area=False)`` gives them,
     except that below a ledger table's header the run of the tool's own columns that ends the
     header row is left out (:func:`_ours_from`): validation never reads them, and a refreshed
     full sheet holds ten, which as Python objects cost a quarter of a gigabyte and, in the frame
     the table is cut from, a second. (``iter_rows`` starts at row 1 but at the first column
-    holding a cell: the columns left of it are put back.)"""
+    holding a cell: the columns left of it are put back.)
+
+    Args:
+        head_cut: for a sheet read from the reading copy, the first column it was cut at
+            (0-based) and the cells its first rows lost there (``ReadingCopy.heads``: each row's
+            values from that column on), which are put back.
+    """
     start = sheet.start
     pad = [""] * start[1] if start else []
     rows = (pad + r for r in sheet.iter_rows()) if pad else sheet.iter_rows()
     head = list(itertools.islice(rows, HEADER_SEARCH_ROWS))
+    if head_cut is not None:
+        _put_back(head, *head_cut)
     cut = _first_ours(head, table)
     if cut is None:
         return head + list(rows)
     h, k = cut
     return head[: h + 1] + [r[:k] for r in head[h + 1:]] + [r[:k] for r in rows]
+
+
+def _put_back(head: list[list[Any]], k: int, cut: tuple[tuple[Any, ...], ...]) -> None:
+    """Put back at the end of ``head``'s rows the cells the reading copy cut from them: each row
+    of ``cut`` holds a first row's values from column ``k`` (0-based) on.
+
+    A row calamine gives reaching past column ``k`` was not cut as the copy says, and is left as
+    it is: the reader's rule then finds another cut than the copy's, and the sheet is read again
+    from the file (:func:`_cut_reads_whole`).
+    """
+    for i, values in enumerate(cut):
+        if not values:
+            continue
+        while len(head) <= i:
+            head.append([])
+        row = head[i]
+        if len(row) <= k:
+            head[i] = row + [""] * (k - len(row)) + list(values)
 
 
 def _first_ours(head: list[list[Any]], table: str | None) -> tuple[int, int] | None:
@@ -265,7 +292,8 @@ def _read_calamine(pkg: WorkbookPackage, screening: Screening, copy: ReadingCopy
             what = f"{book}: the sheet {name!r} ({screen.part})"
             table = sheet_for_name(name)
             # calamine's own copy of the cells is dropped with the call, before the next sheet's comes
-            rows = _calamine(what, lambda: _cells(wb.get_sheet_by_name(name), table))
+            cut = (copy.cuts[name][1], copy.heads[name]) if name in copy.cuts else None
+            rows = _calamine(what, lambda: _cells(wb.get_sheet_by_name(name), table, cut))
             if name in copy.cuts and not _cut_reads_whole(rows, table, copy.cuts[name], screen.errors):
                 rows = _calamine(what, lambda: _whole_sheet(pkg, name, table))
             for ref, code in screen.errors.items():
@@ -286,10 +314,11 @@ def _read_calamine(pkg: WorkbookPackage, screening: Screening, copy: ReadingCopy
 def _cut_reads_whole(rows: list[list[Any]], table: str | None, cut: tuple[int, int], errors: dict[str, str]) -> bool:
     """Whether a sheet read from the cut copy gives the ledger the whole sheet gives.
 
-    The cut leaves out only cells :func:`_cells` drops: calamine's first rows, the header's
-    included, are the file's, and so is where :func:`_cells` cuts (checked again here, from the
-    cells calamine gave). But calamine's grid ends at the last row holding a value: rows that held
-    only the tool's cells may be gone from it. Blank rows below a ledger change nothing, unless
+    The cut leaves out only cells :func:`_cells` drops, and those of the first rows in the same
+    columns, which it puts back as the copy read them: the first rows are then the file's, and so
+    is where :func:`_cells` cuts (checked again here: left of the cut from the cells calamine
+    gave, right of it from those the copy read). But calamine's grid ends at the last row
+    holding a value: rows that held only the tool's cells may be gone from it. Blank rows below a ledger change nothing, unless
     the grid lost every row below the header (an empty ledger's frame is built otherwise) or an
     error cell lay in a lost row (a formula saved without a value is no value to calamine).
     Whatever fails here, the sheet is read again from the file.

@@ -1,4 +1,4 @@
-"""A large ledger sheet handed to calamine without the tool's own cells below its header.
+"""A large ledger sheet handed to calamine without the tool's own cells.
 
 The next refresh reads back the sheets it refreshed: below the header of a full Invoices sheet,
 the ten computed columns an earlier run wrote are half of the XML and most of its cells, and
@@ -7,10 +7,19 @@ keeps, below the header, only the columns left of the run of the tool's own colu
 header row). Here, before calamine runs, that header is found from the first rows alone (the
 beginning of the part inflated, shared strings read only as far as the header needs) by the
 reader's own rule, so the columns left out are exactly the ones it drops. The part is then
-inflated block by block and, in each row below the header, the run of cells in or right of those
-columns that ends the row is cut out (a cell of theirs followed by one of the user's in the same
+inflated block by block and, in each row, the run of cells in or right of those columns that
+ends the row is cut out (a cell of theirs followed by one of the user's in the same
 row stays: only what the reader drops is ever removed). calamine reads a copy of the package in a
 temporary file instead of the workbook: the parts it parses copied raw, the cut sheets stored.
+
+The header row and the rows above it are cut as well, although the reader keeps them whole:
+calamine holds a sheet's grid densely, as wide as its widest row, so the header's ten computed
+titles alone would make each of a million rows ten cells wider (a third of a gigabyte, 0.4 s of
+its parse and 0.15 s of the reader's). Those cells, as read here, go to the reader with the copy
+(:attr:`ReadingCopy.heads`), which puts them back where they were. In the header they are the
+tool's titles and blank cells, read here as calamine reads them (or the sheet is not cut); above
+it, whatever a title row holds there, which only the search for the header looks at (a date is a
+number here, which that search cannot tell from a date).
 
 Whatever is unusual (no header found, a formula or an error cell among the first rows, text
 whose decoding is not certain, a cell or row without its reference, comments or processing
@@ -64,10 +73,14 @@ class ReadingCopy:
             the workbook as before).
         cuts: sheet name -> where it was cut, for every sheet cut: the header's index and the
             first column left out below it (0-based, as the reader's rule gives them).
+        heads: sheet name -> the cells cut from its first rows (the header's and those above
+            it), for every sheet cut: for each of those rows, its values from the first column
+            left out on (empty for a row holding none there).
     """
 
     path: Path | None = None
     cuts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    heads: dict[str, tuple[tuple[Any, ...], ...]] = field(default_factory=dict)
     _file: BinaryIO | None = None
     _named: bool = False  # a file with a name, removed on close (else it has none)
 
@@ -103,9 +116,10 @@ def _temporary() -> tuple[BinaryIO, Path, bool]:
 
 @dataclass(frozen=True)
 class _Cut:
-    header_row: int  # 1-based: cells of rows below it are cut ...
-    first_col: int  # ... from this 1-based column on
+    header_row: int  # 1-based row of the header
+    first_col: int  # cells are cut from this 1-based column on, in every row
     p: bytes  # the sheet's prefix of the main namespace ("x:" or "")
+    head: tuple[tuple[Any, ...], ...] = ()  # the header's and earlier rows' values cut (ReadingCopy.heads)
 
 
 def reading_copy(pkg: WorkbookPackage, screening: Screening, first_ours: FirstOurs, head_rows: int) -> ReadingCopy:
@@ -161,6 +175,7 @@ def _reading_copy(pkg: WorkbookPackage, screening: Screening, first_ours: FirstO
         copy.close()
         return ReadingCopy()
     copy.cuts = {s: (cuts[s].header_row - 1, cuts[s].first_col - 1) for s in cut_sheets}
+    copy.heads = {s: cuts[s].head for s in cut_sheets}
     return copy
 
 
@@ -194,9 +209,10 @@ def _find_cut(pkg: WorkbookPackage, part: str, table: str, first_ours: FirstOurs
             values[col - 1] = strings[v.index] if isinstance(v, _Shared) else v
         head.append(values)
     at = first_ours(head, table)
-    if at is None or at[0] >= 99:  # (the cut tells rows from 100 on apart no further)
+    if at is None:
         return None
-    return _Cut(at[0] + 1, at[1] + 1, p)
+    h, k = at
+    return _Cut(h + 1, k + 1, p, tuple(tuple(row[k:]) for row in head[: h + 1]))
 
 
 @dataclass(frozen=True)
@@ -480,8 +496,8 @@ _R_ATTR = int.from_bytes(b' r="', "little")
 
 def _runs(block: bytes, s: int, e: int, cut: _Cut) -> tuple[np.ndarray, np.ndarray]:
     """The runs of cells to cut in ``block[s:e]`` (whole rows): for each row whose last cell lies
-    below the header in or right of the first column cut, from the first cell of the run of such
-    cells that ends the row to the row's end tag. Returns (starts, stops) offsets in ``block``.
+    in or right of the first column cut, from the first cell of the run of such cells that ends
+    the row to the row's end tag. Returns (starts, stops) offsets in ``block``.
 
     Cells are found by array operations on the bytes: every ``<c`` followed by what ends a tag's
     name, each of which must start ``<c r="`` and name its column (A to XFD) and row (no leading
@@ -510,13 +526,10 @@ def _runs(block: bytes, s: int, e: int, cut: _Cut) -> tuple[np.ndarray, np.ndarr
     v0, v1, v2 = (b.astype(np.int32) - 0x40 for b in (b0, b1, b2))
     col = np.where(three, (v0 * 26 + v1) * 26 + v2, np.where(two, v0 * 26 + v1, v0))
     at += 1 + two + three  # the row's digits
-    d0, d1, d2 = a[at], a[at + 1], a[at + 2]
+    d0 = a[at]
     if not _LETTER[b0].all() or not _DIGIT[d0].all() or (d0 == 0x30).any() or (col > 16384).any():
         raise _Unusual  # a reference calamine may read otherwise
-    # A row of three digits or more lies below any header (the header is among the first rows).
-    dv0, dv1 = d0.astype(np.int32) - 0x30, d1.astype(np.int32) - 0x30
-    row = np.where(_DIGIT[d1], np.where(_DIGIT[d2], 100, dv0 * 10 + dv1), dv0)
-    ours = (col >= cut.first_col) & (row > cut.header_row)
+    ours = col >= cut.first_col
     close = b"</" + cut.p + b"row>"
     ends = _find2(block, s, e, b"w>") + 2 - len(close)
     ends = ends[ends >= s]
