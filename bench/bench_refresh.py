@@ -9,8 +9,11 @@ forks to use a second core):
 - next day: the refresh of the refreshed workbook a day later (the daily routine: the sheet now
   holds the computed columns, which are read past and written anew);
 - openpyxl: load the workbook, write the five computed columns' values, save;
-- reminders: ``xl-ar reminders`` (every .eml draft with its customer's statement attached);
-- statements: ``xl-ar statements`` for every customer of the month (.xlsx);
+- reminders: ``xl-ar reminders`` (every .eml draft with its customer's statement attached),
+  each run into an empty folder (a run over the previous one's drafts replaces 2,488 files at
+  100,000 invoices, about 0.3 s more);
+- statements: ``xl-ar statements`` for every customer of the month (.xlsx), each into an empty
+  folder too;
 - PDFs: statements of the largest balances as PDF (``--pdfs`` of them), as PDFs per second;
 - start-up: ``xl-ar --help``; AR_LATEFEE: the UDF over a column of 100,000 rows (Python time);
 - reminders for 10,000 customers (``--reminder-customers``; 4 invoices each).
@@ -146,12 +149,16 @@ def pss(pid: int) -> int:
     return 0
 
 
-def median_run(args: list[str], source: Path, work: Path, repeat: int) -> tuple[float, float]:
-    """Median seconds and the largest peak GiB of ``repeat`` runs, each on a fresh copy of the source."""
+def median_run(args: list[str], source: Path, work: Path, repeat: int, out: Path | None = None) -> tuple[float, float]:
+    """Median seconds and the largest peak GiB of ``repeat`` runs, each on a fresh copy of the
+    source, and into an empty ``out`` folder (a run's documents), so that every run does what
+    the first does: documents written anew, not over the previous run's."""
     times, peaks = [], []
     for _ in range(repeat):
         shutil.copyfile(source, work)
         shutil.rmtree(work.parent / ".xl-ar-backups", ignore_errors=True)
+        if out is not None:
+            shutil.rmtree(out, ignore_errors=True)
         seconds, peak, code, _ = run(args)
         if code != 0 and code != 1:  # 1 = the run reported issues (warnings on a generated ledger are fine)
             raise SystemExit(f"{' '.join(args[2:])} failed with exit code {code}")
@@ -210,9 +217,9 @@ def main() -> None:
         docs = OUT / f"docs_{n}"
         shutil.rmtree(docs, ignore_errors=True)
         rs, _ = median_run(["-c", XL_AR, "reminders", str(work), "--as-of", AS_OF, "--out", str(docs / "r"),
-                            "--json"], source, work, repeat)
+                            "--json"], source, work, repeat, docs / "r")
         ss, _ = median_run(["-c", XL_AR, "statements", str(work), "--from", "2026-10-01", "--to", AS_OF,
-                            "--format", "xlsx", "--out", str(docs / "s"), "--json"], source, work, repeat)
+                            "--format", "xlsx", "--out", str(docs / "s"), "--json"], source, work, repeat, docs / "s")
         shutil.copyfile(source, work)
         pdf_rate = float(run(["-c", PDFS, str(work), str(docs / "p"), str(args.pdfs)])[3] or "nan")
         row += f" {rs:>11.2f} {rs / xs:>4.1f}x {ss:>12.2f} {ss / xs:>4.1f}x {pdf_rate:>6.1f}"
