@@ -197,6 +197,36 @@ def test_rows_above_the_header_with_cells_in_the_computed_columns(refreshed, tmp
     assert data.tables["Invoices"].frame["row"].iloc[0] == 3
 
 
+#: Cells a title row above the header may hold, given its row and column letter.
+TITLE_CELLS = (
+    lambda r, c: f'<c r="{c}{r}" t="inlineStr"><is><t>Note {r}{c}</t></is></c>',
+    lambda r, c: f'<c r="{c}{r}"><v>{r}.5</v></c>',
+    lambda r, c: f'<c r="{c}{r}" s="1"><v>45000</v></c>',  # a date
+    lambda r, c: f'<c r="{c}{r}" t="b"><v>0</v></c>',
+    lambda r, c: f'<c r="{c}{r}" s="2"/>',
+    lambda r, c: f'<c r="{c}{r}" t="inlineStr"><is><t>Paid</t></is></c>',  # a computed column's title
+    lambda r, c: f'<c r="{c}{r}" t="inlineStr"><is><t>InvoiceNo</t></is></c>',  # a ledger field's
+)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_title_rows_read_the_same_cut_or_whole(refreshed, tmp_path, monkeypatch, tmp, kit, seed):
+    rng = random.Random(seed)
+    o, n = first_ours(refreshed), rng.randint(1, 3)
+
+    def titled(x: str) -> str:
+        x = re.sub(r'(<row r="|<c r="[A-Z]+)([0-9]+)"', lambda m: f'{m.group(1)}{int(m.group(2)) + n}"', x)
+        rows = "".join(f'<row r="{r}">' + "".join(rng.choice(TITLE_CELLS)(r, col_letter(c)) for c in
+                                                   sorted(rng.sample(range(1, o + 14), rng.randint(0, 5)))) + "</row>"
+                       for r in range(1, n + 1))
+        return re.sub(r'<dimension ref="[^"]*"/>', "", x).replace("<sheetData>", "<sheetData>" + rows, 1)
+
+    book = rewrite(kit, refreshed, tmp_path / "book.xlsx", titled)
+    if seed % 3 == 0:  # the header's titles (now on row n + 1) stay inline; the first row's go shared
+        book = shared(kit, book, tmp_path / "shared.xlsx", runs)
+    assert "Customers" in cut_and_whole(book, monkeypatch, tmp)
+
+
 @pytest.mark.parametrize("beside", [False, True], ids=["one thread", "other sheets on a second thread"])
 def test_a_cut_other_than_the_readers_is_read_again_whole(refreshed, monkeypatch, tmp, beside):
     """Were the first rows ever read otherwise than calamine reads them, the cut the reader finds
