@@ -172,16 +172,22 @@ def copy_of(book: Path, monkeypatch):
         yield pkg, copy
 
 
+def under_titles(x: str, titles: list[str]) -> str:
+    """The sheet's rows moved down under the title rows ``titles`` (each a ``<row>`` element,
+    numbered from 1), without its dimension."""
+    n = len(titles)
+    x = re.sub(r'(<row r="|<c r="[A-Z]+)([0-9]+)"', lambda m: f'{m.group(1)}{int(m.group(2)) + n}"', x)
+    return re.sub(r'<dimension ref="[^"]*"/>', "", x).replace("<sheetData>", "<sheetData>" + "".join(titles), 1)
+
+
 def above_the_header(x: str, o: str) -> str:
-    """The sheet's rows moved one down, under a title row with cells of its own in the computed
-    columns: a text, a date (a number to the first rows' reading, a date to calamine's), a flag."""
-    x = re.sub(r'(<row r="|<c r="[A-Z]+)([0-9]+)"', lambda m: f'{m.group(1)}{int(m.group(2)) + 1}"', x)
-    x = re.sub(r'<dimension ref="[^"]*"/>', "", x)
+    """The sheet under a title row with cells of its own in the computed columns: a text, a date
+    (a number to the first rows' reading, a date to calamine's), a flag."""
     last = col_letter(col_index(o) + 9)
-    title = (f'<row r="1"><c r="A1" t="inlineStr"><is><t>Ledger 2025</t></is></c>'
-             f'<c r="{o}1" t="inlineStr"><is><t>Open items</t></is></c><c r="{col_letter(col_index(o) + 2)}1" s="1">'
-             f'<v>45747</v></c><c r="{last}1" t="b"><v>1</v></c></row>')
-    return x.replace("<sheetData>", "<sheetData>" + title, 1)
+    return under_titles(x, [f'<row r="1"><c r="A1" t="inlineStr"><is><t>Ledger 2025</t></is></c>'
+                            f'<c r="{o}1" t="inlineStr"><is><t>Open items</t></is></c>'
+                            f'<c r="{col_letter(col_index(o) + 2)}1" s="1"><v>45747</v></c>'
+                            f'<c r="{last}1" t="b"><v>1</v></c></row>'])
 
 
 def test_rows_above_the_header_with_cells_in_the_computed_columns(refreshed, tmp_path, monkeypatch, tmp, kit):
@@ -214,14 +220,10 @@ def test_random_title_rows_read_the_same_cut_or_whole(refreshed, tmp_path, monke
     rng = random.Random(seed)
     o, n = first_ours(refreshed), rng.randint(1, 3)
 
-    def titled(x: str) -> str:
-        x = re.sub(r'(<row r="|<c r="[A-Z]+)([0-9]+)"', lambda m: f'{m.group(1)}{int(m.group(2)) + n}"', x)
-        rows = "".join(f'<row r="{r}">' + "".join(rng.choice(TITLE_CELLS)(r, col_letter(c)) for c in
-                                                   sorted(rng.sample(range(1, o + 14), rng.randint(0, 5)))) + "</row>"
-                       for r in range(1, n + 1))
-        return re.sub(r'<dimension ref="[^"]*"/>', "", x).replace("<sheetData>", "<sheetData>" + rows, 1)
-
-    book = rewrite(kit, refreshed, tmp_path / "book.xlsx", titled)
+    titles = [f'<row r="{r}">' + "".join(rng.choice(TITLE_CELLS)(r, col_letter(c))
+                                         for c in sorted(rng.sample(range(1, o + 14), rng.randint(0, 5)))) + "</row>"
+              for r in range(1, n + 1)]
+    book = rewrite(kit, refreshed, tmp_path / "book.xlsx", lambda x: under_titles(x, titles))
     if seed % 3 == 0:  # the header's titles (now on row n + 1) stay inline; the first row's go shared
         book = shared(kit, book, tmp_path / "shared.xlsx", runs)
     assert "Customers" in cut_and_whole(book, monkeypatch, tmp)
