@@ -48,9 +48,9 @@ sys.path.insert(0, str(HERE))
 
 XL_AR = """
 import sys
-from xl_ar.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
+from xl_ar.cli import console
+sys.exit(console())
+"""  # the console script's own entry (``python -c CODE ARGS``: its arguments are sys.argv[1:])
 
 OPENPYXL = """
 import sys, openpyxl

@@ -2,6 +2,6 @@
 
 import sys
 
-from xl_ar.cli import main
+from xl_ar.cli import console
 
-sys.exit(main())
+sys.exit(console())

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -124,3 +126,36 @@ def test_runs_read_and_compute_paused_and_make_their_documents_with_the_collecto
     assert states["statements"]["read"] == states["statements"]["compute"] == {False}
     assert states["statements"]["write"] == {True}
     assert gc.isenabled()
+
+
+def test_a_process_readied_to_exit_has_finalized_its_cycles_and_set_the_rest_aside(tmp_path):
+    """(In a process of its own: what is set aside is never collected again.)"""
+    marker = tmp_path / "finalized"
+    code = textwrap.dedent(f"""
+        import gc, sys
+        from xl_ar.core.memory import ready_to_exit
+        class Held:
+            def __del__(self):
+                with open({str(marker)!r}, "w") as f:
+                    f.write("closed")
+        held = Held()
+        held.me = held
+        del held  # garbage only a collection finds
+        gc.disable()  # (as a run leaves it)
+        ready_to_exit()
+        assert open({str(marker)!r}).read() == "closed"
+        assert gc.get_freeze_count() > 0
+        sys.exit(3)
+    """)
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 3
+
+
+def test_the_console_script_readies_the_process_to_exit_after_the_command(monkeypatch):
+    import xl_ar.cli
+    import xl_ar.core.memory
+
+    calls = []
+    monkeypatch.setattr(xl_ar.cli, "main", lambda: calls.append("main") or 4)
+    monkeypatch.setattr(xl_ar.core.memory, "ready_to_exit", lambda: calls.append("ready"))
+    assert xl_ar.cli.console() == 4
+    assert calls == ["main", "ready"]

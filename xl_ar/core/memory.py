@@ -18,7 +18,9 @@ few cycles a run makes (closures, exceptions kept with their tracebacks) wait fo
 collection after it. Documents are made with the collector running (:func:`collector_resumed`):
 the libraries that make them leave cycles behind each one. Meanwhile what the run held before
 is set aside from it (:func:`collector_set_aside`), so that its collections visit only what
-the documents make.
+the documents make. The console script, its command done, collects once and sets what is left
+aside (:func:`ready_to_exit`): the interpreter's shutdown would otherwise search every object
+alive for cycles again, several times (0.1-0.2 s of a refresh at 10,000 to 100,000 invoices).
 """
 
 from __future__ import annotations
@@ -87,6 +89,19 @@ def collector_set_aside() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+def ready_to_exit() -> None:
+    """Ready a process whose work is done to end quickly: its cyclic garbage collected once
+    (finalizers run, files closed), then everything still alive set aside from the collector.
+
+    The interpreter's shutdown runs several full collections over every object alive, the
+    modules of pandas and numpy included: about 0.1 s of a 10,000-invoice refresh's second,
+    spent finding nothing the collection here did not. Only for a process about to exit (the
+    console script): what is set aside is never collected again.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def return_free_memory() -> None:
