@@ -23,6 +23,15 @@ import pandas as pd
 from xl_ar.core.convert import first_positions
 
 
+def _found_in(invoices: pd.DataFrame, receipts: pd.DataFrame, kept: NamedRows | GroupRows,
+              per_invoice: np.ndarray, per_receipt: np.ndarray) -> bool:
+    """Whether ``invoices`` and ``receipts`` are the very frames ``kept`` was found in, still of
+    the lengths of its per-invoice and per-receipt arrays (a frame changed or replaced since, or
+    a part of one, is looked up again)."""
+    return invoices is kept.invoices and receipts is kept.receipts and len(invoices) == len(per_invoice) \
+        and len(receipts) == len(per_receipt)
+
+
 @dataclass(frozen=True)
 class NamedRows:
     """Where each receipt's InvoiceNo and each invoice line's AppliesTo point, in ``invoices``.
@@ -44,10 +53,7 @@ class NamedRows:
     def of(self, invoices: pd.DataFrame, receipts: pd.DataFrame) -> NamedRows | None:
         """These positions when ``invoices`` and ``receipts`` are the frames they were found in
         (frames changed or replaced since, or a part of them, are looked up again); else None."""
-        if invoices is self.invoices and receipts is self.receipts and len(invoices) == len(self.applies_first) \
-                and len(receipts) == len(self.receipts_first):
-            return self
-        return None
+        return self if _found_in(invoices, receipts, self, self.applies_first, self.receipts_first) else None
 
 
 class NamedInvoices:
@@ -102,10 +108,7 @@ class GroupRows:
 
     def of(self, invoices: pd.DataFrame, receipts: pd.DataFrame) -> GroupRows | None:
         """These groups when ``invoices`` and ``receipts`` are the frames they were found in; else None."""
-        if invoices is self.invoices and receipts is self.receipts and len(invoices) == len(self.inv) \
-                and len(receipts) == len(self.rec):
-            return self
-        return None
+        return self if _found_in(invoices, receipts, self, self.inv, self.rec) else None
 
 
 def coded_groups(*frames: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
