@@ -10,9 +10,8 @@ forks to use a second core):
   holds the computed columns, which are read past and written anew);
 - openpyxl: load the workbook, write the five computed columns' values, save;
 - reminders: ``xl-ar reminders`` (every .eml draft with its customer's statement attached),
-  each run into an empty folder (a run over the previous one's drafts replaces 2,488 files at
-  100,000 invoices, about 0.3 s more);
-- statements: ``xl-ar statements`` for every customer of the month (.xlsx), each into an empty
+  each run into a folder of its own, new, as a day's run makes one beside the workbook;
+- statements: ``xl-ar statements`` for every customer of the month (.xlsx), each into a new
   folder too;
 - PDFs: statements of the largest balances as PDF (``--pdfs`` of them), as PDFs per second;
 - start-up: ``xl-ar --help``; AR_LATEFEE: the UDF over a column of 100,000 rows (Python time);
@@ -20,6 +19,12 @@ forks to use a second core):
 
 Medians of ``--repeat`` runs (one run at 1,048,575 rows) are printed with the ratios; nothing
 is asserted (timings belong here, not in tests).
+
+The documents the runs write are removed when the bench ends, not between runs: deleting
+thousands of files just before a run slows the files that run creates on a disk that discards
+freed blocks as they are freed (ext4 mounted with ``discard``: 2,488 drafts' creation took
+1-2 s more right after the previous run's 2,488 were deleted), a cost of the bench's clean-up,
+not of the run.
 
     python bench/bench_refresh.py [--sizes 10000,100000] [--full] [--repeat 3] [--no-openpyxl]
 
@@ -92,6 +97,10 @@ print(time.process_time() - t)
 """
 
 
+#: Folders of documents the bench removes when it ends (see the module's doc).
+LEFT_BEHIND: list[Path] = []
+
+
 def run(args: list[str]) -> tuple[float, float, int, str]:
     """Run a child process: (seconds, peak GiB, exit code, its stdout).
 
@@ -149,17 +158,23 @@ def pss(pid: int) -> int:
     return 0
 
 
+#: Where a documents run writes, in ``median_run``'s arguments: a new folder for each run.
+RUN_FOLDER = "{run folder}"
+
+
 def median_run(args: list[str], source: Path, work: Path, repeat: int, out: Path | None = None) -> tuple[float, float]:
     """Median seconds and the largest peak GiB of ``repeat`` runs, each on a fresh copy of the
-    source, and into an empty ``out`` folder (a run's documents), so that every run does what
-    the first does: documents written anew, not over the previous run's."""
+    source. With ``out``, each run writes its documents into a new folder under it (``RUN_FOLDER``
+    in ``args``), so that every run does what the first does: documents written anew, not over
+    the previous run's, and no files deleted just before it (``out`` goes at the bench's end)."""
     times, peaks = [], []
-    for _ in range(repeat):
+    for i in range(repeat):
         shutil.copyfile(source, work)
         shutil.rmtree(work.parent / ".xl-ar-backups", ignore_errors=True)
+        folder = str(out / f"run-{i + 1}") if out is not None else ""
         if out is not None:
-            shutil.rmtree(out, ignore_errors=True)
-        seconds, peak, code, _ = run(args)
+            LEFT_BEHIND.append(out)
+        seconds, peak, code, _ = run([a.replace(RUN_FOLDER, folder) for a in args])
         if code != 0 and code != 1:  # 1 = the run reported issues (warnings on a generated ledger are fine)
             raise SystemExit(f"{' '.join(args[2:])} failed with exit code {code}")
         times.append(seconds)
@@ -186,6 +201,8 @@ def main() -> None:
     if args.full and FULL not in sizes:
         sizes.append(FULL)
     OUT.mkdir(exist_ok=True)
+    for folder in OUT.glob("docs_*"):  # an interrupted bench's documents, before anything is timed
+        shutil.rmtree(folder, ignore_errors=True)
 
     help_s = statistics.median(run(["-c", XL_AR, "--help"])[0] for _ in range(5))
     latefee = statistics.median(float(run(["-c", LATEFEE])[3]) for _ in range(3))
@@ -215,16 +232,15 @@ def main() -> None:
             print(row, flush=True)
             continue
         docs = OUT / f"docs_{n}"
-        shutil.rmtree(docs, ignore_errors=True)
-        rs, _ = median_run(["-c", XL_AR, "reminders", str(work), "--as-of", AS_OF, "--out", str(docs / "r"),
+        rs, _ = median_run(["-c", XL_AR, "reminders", str(work), "--as-of", AS_OF, "--out", RUN_FOLDER,
                             "--json"], source, work, repeat, docs / "r")
         ss, _ = median_run(["-c", XL_AR, "statements", str(work), "--from", "2026-10-01", "--to", AS_OF,
-                            "--format", "xlsx", "--out", str(docs / "s"), "--json"], source, work, repeat, docs / "s")
+                            "--format", "xlsx", "--out", RUN_FOLDER, "--json"], source, work, repeat, docs / "s")
         shutil.copyfile(source, work)
+        LEFT_BEHIND.append(docs)
         pdf_rate = float(run(["-c", PDFS, str(work), str(docs / "p"), str(args.pdfs)])[3] or "nan")
         row += f" {rs:>11.2f} {rs / xs:>4.1f}x {ss:>12.2f} {ss / xs:>4.1f}x {pdf_rate:>6.1f}"
         print(row, flush=True)
-        shutil.rmtree(docs, ignore_errors=True)
         work.unlink(missing_ok=True)
     if args.reminder_customers and not args.no_documents:
         n_c = args.reminder_customers
@@ -232,14 +248,13 @@ def main() -> None:
         if not source.exists():
             build_ledger(source, 4 * n_c, customers=n_c)
         work, docs = OUT / "work_customers.xlsx", OUT / "docs_customers"
-        shutil.rmtree(docs, ignore_errors=True)
-        rs, rm = median_run(["-c", XL_AR, "reminders", str(work), "--as-of", AS_OF, "--out", str(docs), "--json"],
-                            source, work, 1)
+        rs, rm = median_run(["-c", XL_AR, "reminders", str(work), "--as-of", AS_OF, "--out", RUN_FOLDER, "--json"],
+                            source, work, 1, docs)
         drafts = len(list(docs.rglob("*.eml")))
         print(f"reminders for {n_c:,} customers ({4 * n_c:,} invoices): {rs:.2f} s, {rm:.2f} GiB, {drafts:,} drafts")
-        shutil.rmtree(docs, ignore_errors=True)
         work.unlink(missing_ok=True)
-    shutil.rmtree(OUT / ".xl-ar-backups", ignore_errors=True)
+    for folder in {*LEFT_BEHIND, OUT / ".xl-ar-backups"}:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
