@@ -5,11 +5,14 @@ the same once :func:`outgoing` has re-encoded them."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email
 import email.policy
 import json
 import re
+from email.encoders import encode_base64
+from email.mime.base import MIMEBase
 from email.mime.text import MIMEText
 
 import pytest
@@ -202,7 +205,7 @@ def test_a_header_written_as_it_is_is_what_the_policy_folds(name, value):
         assert line is not None
 
 
-def test_a_drafts_plain_headers_take_the_short_way():
+def test_a_drafts_plain_headers_take_the_short_way(monkeypatch):
     msg = build_email(msg_id="xlar-00112233445566778899", sender=("AR team", "ar@x.example"),
                       to=[("Ms Lee", "ap@huaxin.example")], subject="Statement", text="Hello", html="<p>Hello</p>",
                       date=NOW, attachments=[Attachment("s.pdf", b"%PDF", "application/pdf")],
@@ -211,6 +214,41 @@ def test_a_drafts_plain_headers_take_the_short_way():
     slow = [v.partition(";")[0] for k, v in heads if mail._header_line(k, v) is None]
     assert len(heads) == 19 and slow == ["multipart/mixed", "multipart/alternative"]  # too long: folded
     assert eml_bytes(msg) == msg.as_bytes(policy=msg.policy)
+    # The writer folds those two only, the parts' headers too (it writes each part with a copy
+    # of the draft's policy).
+    folded = []
+    fold = type(mail._DRAFT).fold_binary
+    monkeypatch.setattr(type(mail._DRAFT), "fold_binary", lambda self, k, v: folded.append(v) or fold(self, k, v))
+    eml_bytes(msg)
+    assert sorted(v.partition(";")[0] for v in folded) == ["multipart/alternative", "multipart/mixed"]
+
+
+def test_only_a_policy_that_folds_as_the_drafts_takes_the_short_way():
+    assert mail._folds_as_draft(mail._DRAFT) and mail._folds_as_draft(mail._DRAFT.clone(linesep="\r\n"))
+    assert not mail._folds_as_draft(mail._DRAFT.clone(max_line_length=0))
+    assert not mail._folds_as_draft(mail._DRAFT.clone(linesep="\n"))
+    assert not mail._folds_as_draft(mail._DRAFT.clone(cte_type="7bit"))
+    assert not mail._folds_as_draft(email.policy.SMTP)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=2000), st.integers(0, 4).map(lambda k: bytes(range(256)) * k + b"x" * (57 * k))))
+def test_a_body_is_encoded_as_the_email_package_encodes_it_with_crlf_ends(data):
+    assert mail._base64_crlf(data) == base64.encodebytes(data).decode("ascii").replace("\n", "\r\n")
+
+
+@settings(max_examples=100, deadline=None)
+@given(files.filter(bool))
+def test_an_attachment_is_what_encode_base64_makes(attachments):
+    a = attachments[0]
+    maintype, _, subtype = a.mimetype.partition("/")
+    ref = MIMEBase(maintype, subtype, policy=mail._DRAFT)
+    del ref["MIME-Version"]
+    ref.set_payload(a.content)
+    encode_base64(ref)
+    got = mail._attachment(a)
+    assert got.get_payload() == ref.get_payload().replace("\n", "\r\n")
+    assert got.items()[:2] == ref.items() and got.get_payload(decode=True) == a.content
 
 
 @settings(max_examples=150, deadline=None)
