@@ -324,6 +324,7 @@ class StatementSource:
         self.info = {c: (n, ct, e, lg) for c, n, ct, e, lg in zip(
             cust["customer_id"], cust["name"], cust["contact"], cust["email"], cust["language"])}
         self.order = [c for c in cust["customer_id"] if c] + sorted(set(self.doc_runs) - set(cust["customer_id"]))
+        self.present = set(self.order)  # asked once a statement when a run attaches each customer's own
         self.known = set(cust["customer_id"]) | set(ledger.invoices["customer_id"])
         self.company = _company_names(settings)
 
@@ -335,8 +336,7 @@ class StatementSource:
         settings, start = self.settings, period_from
         order = self.order
         if customers is not None:
-            present = set(order)
-            order = [c for c in dict.fromkeys(customers) if c in present]
+            order = [c for c in dict.fromkeys(customers) if c in self.present]
         company_en, company_zh = self.company
         out: list[Statement] = []
         for cid in order:
