@@ -168,12 +168,12 @@ def median_run(args: list[str], source: Path, work: Path, repeat: int, out: Path
     in ``args``), so that every run does what the first does: documents written anew, not over
     the previous run's, and no files deleted just before it (``out`` goes at the bench's end)."""
     times, peaks = [], []
+    if out is not None:
+        LEFT_BEHIND.append(out)
     for i in range(repeat):
         shutil.copyfile(source, work)
         shutil.rmtree(work.parent / ".xl-ar-backups", ignore_errors=True)
         folder = str(out / f"run-{i + 1}") if out is not None else ""
-        if out is not None:
-            LEFT_BEHIND.append(out)
         seconds, peak, code, _ = run([a.replace(RUN_FOLDER, folder) for a in args])
         if code != 0 and code != 1:  # 1 = the run reported issues (warnings on a generated ledger are fine)
             raise SystemExit(f"{' '.join(args[2:])} failed with exit code {code}")
