@@ -58,6 +58,11 @@ def test_refresh_writes_the_columns_with_progress_in_the_status_bar(tmp_path):
     assert shown[0] == "xl-ar: 读取账簿 / reading the book… 0%"
     assert "xl-ar: 写回 / writing back… 70%" in shown
     assert shown[-1] is False and book.app.status_bar is False  # handed back to Excel
+    # each sheet read and written moves it on, a whole percent at a time (or to the next step), never back
+    percents = [int(re.search(r"(\d+)%$", s).group(1)) for s in shown[:-1]]
+    assert percents == sorted(percents) and len(set(shown)) == len(shown) and percents[-1] == 100
+    assert len([s for s in shown if "reading the book" in str(s)]) >= 4
+    assert len([s for s in shown if "writing back" in str(s)]) >= 3
     [alert] = book.app.alerts
     assert alert.mode == "info" and "Open CNY 8,700.00" in alert.prompt and "ties out" in alert.prompt
     assert "Open USD 1,234.56" in alert.prompt
@@ -273,6 +278,7 @@ def test_reminders_button_writes_drafts_and_the_outbox(tmp_path):
     outbox = next(s for s in book.sheets if s.name in ("Outbox", "发件箱"))
     assert outbox.range("A1").value is not None
     assert book.app.status_bar is False
+    assert any(str(s).startswith("xl-ar: 生成草稿 / making the drafts… ") for s in book.app.status_history)
 
 
 def test_run_uses_the_calling_book_and_logs_to_a_file(tmp_path, monkeypatch):

@@ -35,6 +35,9 @@ STAGES: dict[str, str] = {
     "validate": "检查数据 / checking the ledger",
     "compute": "计算 / computing",
     "write": "写回 / writing back",
+    "render": "生成草稿 / making the drafts",
+    "fonts": "准备字体 / preparing the fonts",
+    "send": "发送 / sending",
     "done": "完成 / done",
 }
 

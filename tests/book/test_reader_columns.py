@@ -62,8 +62,8 @@ def test_leaving_our_columns_out_reads_the_same_ledger(tmp_path_factory, case):
     try:
         strip.STRIP_FROM = 0  # every sheet is cut before calamine parses it, where the rule says so
 
-        def spy(*args):
-            copy = keep_copy(*args)
+        def spy(*args, **kwargs):
+            copy = keep_copy(*args, **kwargs)
             cut.append(dict(copy.cuts))
             return copy
 

@@ -55,8 +55,8 @@ def read(path, monkeypatch, *, cut: bool):
     seen = {}
     made = strip.reading_copy
 
-    def spy(*args):
-        copy = made(*args)
+    def spy(*args, **kwargs):
+        copy = made(*args, **kwargs)
         seen.update(copy.cuts)
         return copy
 
@@ -238,9 +238,9 @@ def test_a_cut_other_than_the_readers_is_read_again_whole(refreshed, monkeypatch
         monkeypatch.setattr(reader, "BESIDE_BYTES", 0)
     made, again = strip.reading_copy, []
 
-    def one_column_early(pkg, screening, rule, rows):
+    def one_column_early(pkg, screening, rule, rows, **more):
         early = lambda head, table: (lambda at: at and (at[0], at[1] - 1))(rule(head, table))  # noqa: E731
-        return made(pkg, screening, early, rows)
+        return made(pkg, screening, early, rows, **more)
 
     monkeypatch.setattr(strip, "reading_copy", one_column_early)
     whole_sheet = reader._whole_sheet
@@ -251,7 +251,7 @@ def test_a_cut_other_than_the_readers_is_read_again_whole(refreshed, monkeypatch
 
 def test_the_next_refresh_writes_the_same_workbook_cut_or_not(refreshed, tmp_path, monkeypatch, kit):
     books, cuts, made = {}, [], strip.reading_copy
-    monkeypatch.setattr(reader, "reading_copy", lambda *a: (lambda copy: cuts.append(set(copy.cuts)) or copy)(made(*a)))
+    monkeypatch.setattr(reader, "reading_copy", lambda *a, **k: (lambda copy: cuts.append(set(copy.cuts)) or copy)(made(*a, **k)))
     for name, threshold in (("cut", 0), ("whole", NEVER)):
         monkeypatch.setattr(strip, "STRIP_FROM", threshold)
         book = Path(shutil.copy(refreshed, tmp_path / f"{name}.xlsx"))

@@ -260,8 +260,8 @@ def small_blocks(monkeypatch):
     seen: list[bool] = []
     real = splice_module.splice_by_blocks
 
-    def spy(pkg, part, start, tail=None):
-        new = real(pkg, part, start, tail)
+    def spy(pkg, part, start, tail=None, progress=None):
+        new = real(pkg, part, start, tail, progress=progress)
         seen.append(new is not None)
         return new
     monkeypatch.setattr(splice_module, "splice_by_blocks", spy)

@@ -22,7 +22,7 @@ from xl_ar.core.ledger import Ledger, compact_text, validate_ledger
 from xl_ar.core.money import to_major
 from xl_ar.core.run import Policies, RunResult, refresh
 from xl_ar.core.settings import Settings, parse_settings
-from xl_ar.core.progress import Progress, quiet
+from xl_ar.core.progress import Progress, Step, quiet
 from xl_ar.core.calendar import calendar_from_settings
 from xl_ar.core.stages import DEFAULT_STAGE_RULES, owners_from_settings, per_stage_counts, stage_rules_from_table
 
@@ -88,7 +88,7 @@ def _tie_json(t, labels) -> dict[str, Any]:
 
 
 def load(data: BookData, as_of: dt.date | None, today: dt.date, *,
-         keep_codes: bool = False) -> tuple[Ledger | None, Settings, Policies, list[Issue]]:
+         keep_codes: bool = False, progress: Step | None = None) -> tuple[Ledger | None, Settings, Policies, list[Issue]]:
     """Settings and validated ledger from what an adapter read.
 
     Args:
@@ -96,6 +96,7 @@ def load(data: BookData, as_of: dt.date | None, today: dt.date, *,
         as_of: an as-of date given by the caller (wins over the Settings sheet).
         today: the date used when neither the caller nor the sheet sets one.
         keep_codes: keep validation's text codes for ``compact_text`` (see ``validate_ledger``).
+        progress: the validation's step (table by table).
     """
     settings, issues = parse_settings(data.settings, LATE_FEE_POLICIES)
     settings = settings.with_as_of(as_of or settings.as_of or today)
@@ -109,7 +110,7 @@ def load(data: BookData, as_of: dt.date | None, today: dt.date, *,
     if problem:
         kpi_issues = [*kpi_issues, Issue(where or "Settings", problem)]
     policies = Policies(credit, tuple(rules), owners_from_settings(settings.extra), kpi, calendar)
-    ledger, more = validate_ledger(data.tables, settings, keep_codes=keep_codes)
+    ledger, more = validate_ledger(data.tables, settings, keep_codes=keep_codes, progress=progress)
     return ledger, settings, policies, issues + credit_issues + list(rule_issues) + kpi_issues + more
 
 
@@ -131,23 +132,25 @@ def run_refresh(adapter, *, as_of: dt.date | None = None, today: dt.date | None 
     """
     today = today or dt.date.today()
     report = Report(book=str(getattr(adapter, "path", "")))
-    progress("read", 0.0)
-    data = adapter.read()
+    step = Step(progress, "read", 0.0, 0.3)
+    step(0.0)
+    data = adapter.read(progress=step)
     scanning = write and hasattr(adapter, "scan_ahead")
     if scanning:  # the file's large sheets scanned for the splice while this validates
         adapter.scan_ahead(data)
     try:
-        return _refresh_read(adapter, data, report, as_of, today, write, progress)
+        return _refresh_read(adapter, data, report, as_of, today, write, step)
     finally:
         if scanning:
             adapter.stop_scans()
 
 
 def _refresh_read(adapter, data: BookData, report: Report, as_of: dt.date | None, today: dt.date, write: bool,
-                  progress: Progress) -> Report:
-    """:func:`run_refresh` once the book is read."""
-    progress("validate", 0.3)
-    ledger, settings, policies, issues = load(data, as_of, today, keep_codes=True)
+                  read: Step) -> Report:
+    """:func:`run_refresh` once the book is read (``read``: its step, to make the next ones)."""
+    step = read.then("validate", 0.3, 0.5)
+    step(0.0)
+    ledger, settings, policies, issues = load(data, as_of, today, keep_codes=True, progress=step.part(0.0, 0.85))
     data.release_cells()  # the ledger holds what the run needs; the raw cells are most of its memory
     if ledger is not None:
         compact_text(ledger)
@@ -155,14 +158,16 @@ def _refresh_read(adapter, data: BookData, report: Report, as_of: dt.date | None
     report.as_of, report.settings, report.policies, report.issues = settings.as_of, settings, policies, issues
     if has_errors(issues):
         return report
-    progress("compute", 0.5)
-    result = refresh(ledger, settings, settings.as_of, policies)
+    step = step.then("compute", 0.5, 0.7)
+    step(0.0)
+    result = refresh(ledger, settings, settings.as_of, policies, progress=step)
     return_free_memory()  # what the computing freed, before the writing takes its share
     report.result = result
     report.issues = issues + result.issues
     if write:
-        progress("write", 0.7)
-        report.written, report.backup = adapter.write(result, settings, data, ledger)
-    progress("done", 1.0)
+        step = step.then("write", 0.7, 1.0)
+        step(0.0)
+        report.written, report.backup = adapter.write(result, settings, data, ledger, progress=step)
+    step.then("done", 1.0, 1.0)(1.0)
     return report
 

@@ -21,7 +21,7 @@ from xl_ar.core.evidence import all_checklist_lines
 from xl_ar.core.issues import Issue, has_errors
 from xl_ar.core.ledger import place
 from xl_ar.core.memory import collector_paused
-from xl_ar.core.progress import Progress, quiet
+from xl_ar.core.progress import Progress, Step, quiet
 from xl_ar.core.stages import DEFAULT_STAGE_RULES, assign_stages, owners_from_settings
 from xl_ar.documents import numerals, parse_docs_settings
 from xl_ar.documents.bulk import in_order
@@ -150,8 +150,9 @@ def build_reminders(
     adapter = FileBook(book) if isinstance(book, (str, os.PathLike)) else book
     path = Path(str(getattr(adapter, "path", "") or "workbook.xlsx"))
     summary = ReminderSummary(str(path))
-    progress("read", 0.0)
-    data = adapter.read()
+    read = Step(progress, "read", 0.0, 0.2)
+    read(0.0)
+    data = adapter.read(progress=read)
     ledger, settings, policies, issues = load(data, as_of, today or dt.date.today())
     docs, doc_issues = parse_docs_settings(settings.extra)
     summary.as_of, summary.issues = settings.as_of, issues + doc_issues

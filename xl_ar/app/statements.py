@@ -19,7 +19,7 @@ from xl_ar.documents import numerals
 from xl_ar.documents.bulk import in_order
 from xl_ar.documents.statement_xlsx import write_statement_xlsx
 from xl_ar.documents.statements import Statement, build_statements, customer_stems, file_stem, fmt_money
-from xl_ar.core.progress import Progress, quiet
+from xl_ar.core.progress import Progress, Step, quiet
 
 FORMATS = ("xlsx", "pdf")
 
@@ -60,15 +60,16 @@ class BookFile:
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
-    def read(self):
-        """The book's raw tables (the package is checked for zip and XML bombs first)."""
+    def read(self, progress=None):
+        """The book's raw tables (the package is checked for zip and XML bombs first);
+        ``progress``: a ``Step`` told how far the reading is."""
         from xl_ar.book.package import WorkbookPackage
         from xl_ar.book.reader import read_book
 
         if not self.path.exists():
             raise FileNotFoundError(f"{self.path} does not exist")
         WorkbookPackage.open(self.path)
-        return read_book(self.path)
+        return read_book(self.path, progress)
 
 
 def default_out_dir(book: str | Path, period_to: dt.date) -> Path:
@@ -116,8 +117,9 @@ def run_statements(
     if period_from > period_to:
         report.issues.append(Issue("--from", f"the period ends ({period_to}) before it starts ({period_from})"))
         return report
-    progress("read", 0.0)
-    data = adapter.read()
+    read = Step(progress, "read", 0.0, 0.2)
+    read(0.0)
+    data = adapter.read(progress=read)
     progress("validate", 0.2)
     ledger, settings, _, issues = load(data, period_to, today or dt.date.today())
     report.issues = list(issues)

@@ -16,6 +16,7 @@ from xl_ar.book.reader import BookData, read_book
 from xl_ar.book.splice_scan import Scans, start_scans
 from xl_ar.book.writer import output_columns, write_results
 from xl_ar.core.ledger import Ledger
+from xl_ar.core.progress import Step
 from xl_ar.core.run import RunResult
 from xl_ar.core.settings import Settings
 
@@ -32,14 +33,15 @@ class FileBook:
         st = os.stat(self.path)
         return st.st_mtime_ns, st.st_size
 
-    def read(self) -> BookData:
+    def read(self, progress: Step | None = None) -> BookData:
+        """The book's ledger (:func:`xl_ar.book.reader.read_book`), ``progress`` told how far it is."""
         if not self.path.exists():
             raise FileNotFoundError(f"{self.path} does not exist")
         check_not_open(self.path)
         # Refuses zip and XML bombs before any parser sees the file, and 1904-system books.
         WorkbookPackage.open(self.path).refuse_1904()
         self._stamp = self._state()
-        return read_book(self.path)
+        return read_book(self.path, progress)
 
     def scan_ahead(self, data: BookData) -> None:
         """Start scanning the large ledger sheets the write will splice, in a process of their
@@ -61,14 +63,18 @@ class FileBook:
         if scans is not None:
             scans.drop()
 
-    def write(self, result: RunResult, settings: Settings, data: BookData, ledger: Ledger) -> tuple[bool, Path | None]:
-        """Write the results back; returns (whether anything changed, the backup's path)."""
+    def write(self, result: RunResult, settings: Settings, data: BookData, ledger: Ledger,
+              progress: Step | None = None) -> tuple[bool, Path | None]:
+        """Write the results back; returns (whether anything changed, the backup's path).
+        ``progress`` is told the sheets' bytes spliced, then the save."""
         check_not_open(self.path)
         if self._stamp is not None and self._state() != self._stamp:
             raise BookError(f"{self.path.name} changed while xl-ar was working; run again")
         pkg = WorkbookPackage.open(self.path)
         scans, self._scans = (self._scans.take() if self._scans is not None else {}), None
-        write_results(pkg, data, result, settings, scans)
+        done = progress or Step()
+        write_results(pkg, data, result, settings, scans, done.part(0.0, 0.95))
         saved = pkg.save_changes()  # None: the same as-of date over the same ledger writes nothing
+        done(1.0)
         return saved is not None, saved
 

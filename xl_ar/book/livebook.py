@@ -37,6 +37,7 @@ from xl_ar.book.reader import BookData, read_sheets
 from xl_ar.book.owned import OwnedSheet
 from xl_ar.book.writer import STYLE_SPECS, ColumnOut, SheetOutputs, plan_outputs
 from xl_ar.core.ledger import Ledger
+from xl_ar.core.progress import Step
 from xl_ar.core.run import RunResult
 from xl_ar.core.settings import Settings
 
@@ -57,18 +58,23 @@ class LiveBook:
 
     # ------------------------------------------------------------------ read
 
-    def read(self) -> BookData:
+    def read(self, progress: Step | None = None) -> BookData:
         """Read the ledger sheets, as :func:`xl_ar.book.reader.read_book` reads a file.
+
+        Args:
+            progress: told each sheet read (each is one call to Excel).
 
         Returns:
             The book's raw ledger tables, settings and sheet layouts.
         """
         sheets = {s.name: s for s in self.book.sheets}
-        return read_sheets(list(sheets), lambda name: sheet_rows(sheets[name]))
+        share = (progress or Step()).parts(dict.fromkeys(sheets, 1.0))
+        return read_sheets(list(sheets), lambda name: sheet_rows(sheets[name]), None, lambda name: share[name](1.0))
 
     # ------------------------------------------------------------------ write
 
-    def write(self, result: RunResult, settings: Settings, data: BookData, ledger: Ledger) -> tuple[bool, None]:
+    def write(self, result: RunResult, settings: Settings, data: BookData, ledger: Ledger,
+              progress: Step | None = None) -> tuple[bool, None]:
         """Write the computed columns and the owned sheets (Aging) into the open book (not saved).
 
         Args:
@@ -76,20 +82,24 @@ class LiveBook:
             settings: the run's settings (language, basis, policy).
             data: what :meth:`read` returned (layouts, sheet names).
             ledger: the validated ledger (unused: the plan needs only the result).
+            progress: told each sheet written.
 
         Returns:
             (whether anything changed, None): there is no backup file, see the module notes.
         """
         out = plan_outputs(data, result, settings)
+        done = (progress or Step()).parts({k: 1.0 for k in range(len(out.sheets) + len(out.owned))})
         app = self.book.app
         before = app.screen_updating, app.calculation
         app.screen_updating, app.calculation = False, "manual"
         try:
             changed = False
-            for sheet_out in out.sheets:
+            for k, sheet_out in enumerate(out.sheets):
                 changed |= self._write_columns(sheet_out)
-            for owned in out.owned:
+                done[k](1.0)
+            for k, owned in enumerate(out.owned, start=len(out.sheets)):
                 changed |= self._write_owned(owned)
+                done[k](1.0)
         finally:
             app.screen_updating, app.calculation = before
         return changed, None

@@ -37,6 +37,7 @@ from xl_ar.book.sheetxml import col_letter, split_ref
 from xl_ar.book.strip import ReadingCopy, reading_copy
 from xl_ar.core.convert import CellError, is_blank, parse_text
 from xl_ar.core.ledger import RawTable
+from xl_ar.core.progress import Step
 
 # The header is looked for in the first rows only: a title row or two above it is common.
 HEADER_SEARCH_ROWS = 10
@@ -100,7 +101,8 @@ def _find_header(rows: list[list[Any]], table: str) -> int | None:
 
 
 def _cells(sheet: Any, table: str | None,
-           head_cut: tuple[int, tuple[tuple[Any, ...], ...]] | None = None) -> list[list[Any]]:
+           head_cut: tuple[int, tuple[tuple[Any, ...], ...]] | None = None,
+           progress: Step | None = None) -> list[list[Any]]:
     """A calamine sheet's cells from A1, as ``to_python(skip_empty_area=False)`` gives them,
     except that below a ledger table's header the run of the tool's own columns that ends the
     header row is left out (:func:`_ours_from`): validation never reads them, and a refreshed
@@ -112,6 +114,7 @@ def _cells(sheet: Any, table: str | None,
         head_cut: for a sheet read from the reading copy, the first column it was cut at
             (0-based) and the cells its first rows lost there (``ReadingCopy.heads``: each row's
             values from that column on), which are put back.
+        progress: reports the rows taken (by blocks of :data:`ROWS_AT_ONCE`).
     """
     start = sheet.start
     pad = [""] * start[1] if start else []
@@ -121,9 +124,24 @@ def _cells(sheet: Any, table: str | None,
         _put_back(head, *head_cut)
     cut = _first_ours(head, table)
     if cut is None:
-        return head + list(rows)
-    h, k = cut
-    return head[: h + 1] + [r[:k] for r in head[h + 1:]] + [r[:k] for r in rows]
+        out = head
+    else:
+        h, k = cut
+        out = head[: h + 1] + [r[:k] for r in head[h + 1:]]
+    done, height = progress or Step(), max(sheet.height, 1)
+    while True:
+        before = len(out)
+        if cut is None:
+            out += itertools.islice(rows, ROWS_AT_ONCE)
+        else:
+            out += [r[:k] for r in itertools.islice(rows, ROWS_AT_ONCE)]
+        if len(out) == before:
+            return out
+        done(len(out) / height)
+
+
+#: Rows a sheet's cells are taken by, between two reports of progress.
+ROWS_AT_ONCE = 1 << 16
 
 
 def _put_back(head: list[list[Any]], k: int, cut: tuple[tuple[Any, ...], ...]) -> None:
@@ -252,7 +270,7 @@ def _read_settings(name: str, rows: list[list[Any]]) -> dict[str, tuple[Any, str
     return pairs
 
 
-def read_book(path: str | Path) -> BookData:
+def read_book(path: str | Path, progress: Step | None = None) -> BookData:
     """Read the ledger sheets of a workbook file.
 
     The package is opened and screened first (:mod:`xl_ar.book.screen`): zip limits, every part
@@ -264,17 +282,21 @@ def read_book(path: str | Path) -> BookData:
 
     Args:
         path: an .xlsx/.xlsm file.
+        progress: reports the screening, the copy and each sheet's rows (their shares of a full
+            sheet's reading: about a sixth, a quarter and the rest).
 
     Returns:
         The workbook's raw ledger tables, settings and sheet layouts; cells holding an Excel
         error or a formula without a value come as :class:`CellError`.
     """
+    done = progress or Step()
     pkg = WorkbookPackage.open(path)
     screening = screen_book(pkg)  # large sheets' well-formedness is checked beside the reading
+    done(0.17)
     try:
         # calamine reads a copy without the tool's own cells below large sheets' headers, if any
-        with reading_copy(pkg, screening, _first_ours, HEADER_SEARCH_ROWS) as copy:
-            data = _read_calamine(pkg, screening, copy)
+        with reading_copy(pkg, screening, _first_ours, HEADER_SEARCH_ROWS, progress=done.part(0.17, 0.43)) as copy:
+            data = _read_calamine(pkg, screening, copy, done.part(0.43, 1.0))
     except Exception:
         screening.finish()  # a part that is not well-formed is the cause: name it
         raise
@@ -282,10 +304,13 @@ def read_book(path: str | Path) -> BookData:
     return data
 
 
-def _read_calamine(pkg: WorkbookPackage, screening: Screening, copy: ReadingCopy) -> BookData:
-    """:func:`read_book` once the package is screened: calamine on the file, or on ``copy``."""
+def _read_calamine(pkg: WorkbookPackage, screening: Screening, copy: ReadingCopy, progress: Step) -> BookData:
+    """:func:`read_book` once the package is screened: calamine on the file, or on ``copy``;
+    ``progress`` is shared between the sheets by their sizes."""
     book = pkg.path.name
     wb = _calamine(book, lambda: _open_calamine(pkg, screening, copy.path))
+    sizes = {s.name: s.size for s in screening.sheets.values()}
+    share = progress.parts({name: sizes[name] for name in wb.sheet_names if name in sizes})  # in the order read
     try:
         def rows_of(name: str, wb: Any = wb) -> list[list[Any]]:
             screen = next(s for s in screening.sheets.values() if s.name == name)
@@ -293,7 +318,7 @@ def _read_calamine(pkg: WorkbookPackage, screening: Screening, copy: ReadingCopy
             table = sheet_for_name(name)
             # calamine's own copy of the cells is dropped with the call, before the next sheet's comes
             cut = (copy.cuts[name][1], copy.heads[name]) if name in copy.cuts else None
-            rows = _calamine(what, lambda: _cells(wb.get_sheet_by_name(name), table, cut))
+            rows = _calamine(what, lambda: _cells(wb.get_sheet_by_name(name), table, cut, share.get(name)))
             if name in copy.cuts and not _cut_reads_whole(rows, table, copy.cuts[name], screen.errors):
                 rows = _calamine(what, lambda: _whole_sheet(pkg, name, table))
             for ref, code in screen.errors.items():
@@ -304,7 +329,8 @@ def _read_calamine(pkg: WorkbookPackage, screening: Screening, copy: ReadingCopy
 
         beside = _OtherSheets(pkg, screening, copy.path, rows_of)
         try:
-            return read_sheets(list(wb.sheet_names), rows_of, beside.table)
+            return read_sheets(list(wb.sheet_names), rows_of, beside.table,
+                               lambda name: share[name](1.0) if name in share else None)
         finally:
             beside.close()
     finally:
@@ -423,7 +449,8 @@ def _calamine(what: str, call: Callable[[], Any]) -> Any:
 
 
 def read_sheets(names: list[str], rows_of: Callable[[str], list[list[Any]]],
-                table_of: Callable[[str], tuple[RawTable, SheetLayout] | None] | None = None) -> BookData:
+                table_of: Callable[[str], tuple[RawTable, SheetLayout] | None] | None = None,
+                done: Callable[[str], None] | None = None) -> BookData:
     """The ledger of a workbook, given its sheet names and a way to get a sheet's cell rows.
 
     Both adapters read through this: the file one with calamine, the live one with xlwings.
@@ -433,6 +460,7 @@ def read_sheets(names: list[str], rows_of: Callable[[str], list[list[Any]]],
         rows_of: sheet name -> its values from A1, as a list of rows ("" or None for empty).
         table_of: sheet name -> its table and layout when they were read already (elsewhere,
             the same way), else None.
+        done: called with each sheet's name once it is read (progress).
 
     Returns:
         The workbook's raw ledger tables, settings and sheet layouts.
@@ -447,7 +475,9 @@ def read_sheets(names: list[str], rows_of: Callable[[str], list[list[Any]]],
         if canon == "Settings":
             settings = _read_settings(name, rows_of(name))
             layouts[canon] = SheetLayout(name, 1, 1, 2)
-            continue
-        made = table_of(name) if table_of is not None else None
-        tables[canon], layouts[canon] = made if made is not None else _read_table(name, canon, rows_of(name))
+        else:
+            made = table_of(name) if table_of is not None else None
+            tables[canon], layouts[canon] = made if made is not None else _read_table(name, canon, rows_of(name))
+        if done is not None:
+            done(name)
     return BookData(tables, settings, layouts, list(names))

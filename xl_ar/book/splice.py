@@ -439,7 +439,8 @@ def splice_pieces(sheet_xml: bytes, *, header_row: int, columns: Sequence[OutCol
 
 
 def splice_sheet(pkg: WorkbookPackage, name: str, *, header_row: int, columns: Sequence[OutColumn], rows: Any,
-                 values: Sequence[Any], tail: Callable[[bytes], bytes] | None = None, scans: Sequence[Any] = ()) -> str:
+                 values: Sequence[Any], tail: Callable[[bytes], bytes] | None = None, scans: Sequence[Any] = (),
+                 progress: Callable[[float], None] | None = None) -> str:
     """Write computed columns into a worksheet of a package (:func:`splice_columns`, then set).
 
     The new part is deflated as it is spliced (a full sheet's XML is never joined) and compared
@@ -453,13 +454,14 @@ def splice_sheet(pkg: WorkbookPackage, name: str, *, header_row: int, columns: S
         header_row, columns, rows, values: as for :func:`splice_columns`.
         tail: edits the XML from ``</sheetData>`` on (:func:`~xl_ar.book.splice_stream.edit_tail`).
         scans: the part's blocks scanned ahead (:mod:`xl_ar.book.splice_scan`), if any.
+        progress: told the fraction of a large part spliced, block by block.
 
     Returns:
         The worksheet's part name.
     """
     part = pkg.sheet_part(name)
     req = _Request.checked(header_row, columns, rows, values)
-    new = splice_by_blocks(pkg, part, lambda head: _BlockSplicer(head, req, scans), tail)
+    new = splice_by_blocks(pkg, part, lambda head: _BlockSplicer(head, req, scans), tail, progress=progress)
     if new is None:
         xml = pkg.read(part)
         new = deflate_pieces(_splice_checked(edit_tail(xml, tail), req, allow_fast=True),

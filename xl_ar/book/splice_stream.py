@@ -59,7 +59,8 @@ class BlockSplicer(Protocol):
 
 
 def splice_by_blocks(pkg: WorkbookPackage, part: str, start: Callable[[bytes], BlockSplicer],
-                     tail: Callable[[bytes], bytes] | None = None) -> DeflatedPart | None:
+                     tail: Callable[[bytes], bytes] | None = None,
+                     progress: Callable[[float], None] | None = None) -> DeflatedPart | None:
     """Splice a large part block by block, deflating the new XML as it comes.
 
     Args:
@@ -68,6 +69,7 @@ def splice_by_blocks(pkg: WorkbookPackage, part: str, start: Callable[[bytes], B
         start: makes the block splicer from the part's head (its first pieces, through the
             ``<sheetData>`` tag); it raises :class:`Unstreamable` to decline.
         tail: applied to the part's XML from ``</sheetData>`` on (see :func:`edit_tail`).
+        progress: told the fraction of the part read so far, piece by piece.
 
     Returns:
         The new part, its ``same`` flag set by the block-by-block comparison; None when the part
@@ -81,7 +83,8 @@ def splice_by_blocks(pkg: WorkbookPackage, part: str, start: Callable[[bytes], B
     try:
         head = _head(pieces)
         splicer = start(head)
-        blocks = row_blocks(itertools.chain([head], pieces), splicer.row_close)
+        read = pieces if progress is None else _told(pieces, progress, len(head), member.info.file_size)
+        blocks = row_blocks(itertools.chain([head], read), splicer.row_close)
         del head
         same = [True]
         new = deflate_pieces(_compared(blocks, splicer, same, tail), spill=pkg.path.parent, beside=cores() > 1)
@@ -90,6 +93,14 @@ def splice_by_blocks(pkg: WorkbookPackage, part: str, start: Callable[[bytes], B
     finally:
         pieces.close()
     return dataclasses.replace(new, same=same[0])
+
+
+def _told(pieces: Iterator[bytes], progress: Callable[[float], None], seen: int, total: int) -> Iterator[bytes]:
+    """``pieces`` as they are, ``progress`` told the fraction of ``total`` bytes read after each."""
+    for piece in pieces:
+        seen += len(piece)
+        progress(seen / max(total, 1))
+        yield piece
 
 
 def _head(pieces: Iterator[bytes]) -> bytes:

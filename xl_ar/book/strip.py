@@ -45,6 +45,7 @@ from xl_ar.book.sheetxml import BookError, col_index
 from xl_ar.book.splice import sheet_data_tag
 from xl_ar.book.splice_stream import row_blocks
 from xl_ar.book.zipio import copy_member, end_zip, iter_member, stored_member
+from xl_ar.core.progress import Step
 
 #: A ledger sheet with at least this much XML (about 25,000 rows) is cut before calamine parses
 #: it, when its header ends with the tool's columns; a smaller one is read as it is.
@@ -122,7 +123,8 @@ class _Cut:
     head: tuple[tuple[Any, ...], ...] = ()  # the header's and earlier rows' values cut (ReadingCopy.heads)
 
 
-def reading_copy(pkg: WorkbookPackage, screening: Screening, first_ours: FirstOurs, head_rows: int) -> ReadingCopy:
+def reading_copy(pkg: WorkbookPackage, screening: Screening, first_ours: FirstOurs, head_rows: int,
+                 progress: Step | None = None) -> ReadingCopy:
     """The copy calamine reads, with the tool's own cells cut below the header of each large sheet.
 
     Args:
@@ -132,19 +134,21 @@ def reading_copy(pkg: WorkbookPackage, screening: Screening, first_ours: FirstOu
         first_ours: the reader's rule, given a sheet's first rows (from row 1 and column A) and
             its table: the header's index and the first of the tool's columns, or None.
         head_rows: how many first rows the rule looks at.
+        progress: reports the bytes of the sheets cut so far.
 
     Returns:
         The copy, to be closed once calamine is done with it (it removes the temporary file);
         one without a path when nothing is cut, or when the file cannot be written.
     """
     try:
-        return _reading_copy(pkg, screening, first_ours, head_rows)
+        return _reading_copy(pkg, screening, first_ours, head_rows, progress or Step())
     finally:
         for screen in screening.sheets.values():
             screen.xml = None  # the copy is made: the sheets' XML goes
 
 
-def _reading_copy(pkg: WorkbookPackage, screening: Screening, first_ours: FirstOurs, head_rows: int) -> ReadingCopy:
+def _reading_copy(pkg: WorkbookPackage, screening: Screening, first_ours: FirstOurs, head_rows: int,
+                  progress: Step) -> ReadingCopy:
     """:func:`reading_copy`, the screening's XML still kept."""
     cuts: dict[str, _Cut] = {}
     for canon, screen in screening.sheets.items():
@@ -164,7 +168,7 @@ def _reading_copy(pkg: WorkbookPackage, screening: Screening, first_ours: FirstO
         return ReadingCopy()
     copy = ReadingCopy(path, _file=out, _named=named)
     try:
-        cut_sheets = _write_copy(out, pkg, screening, cuts)
+        cut_sheets = _write_copy(out, pkg, screening, cuts, progress)
         out.flush()
     except BaseException as exc:
         copy.close()
@@ -409,12 +413,20 @@ def _shared_strings(pkg: WorkbookPackage, wanted: set[int]) -> dict[int, str]:
 # --------------------------------------------------------------------------- the copy
 
 
-def _write_copy(out: BinaryIO, pkg: WorkbookPackage, screening: Screening, cuts: dict[str, _Cut]) -> list[str]:
+def _write_copy(out: BinaryIO, pkg: WorkbookPackage, screening: Screening, cuts: dict[str, _Cut],
+                progress: Step) -> list[str]:
     """Write the zip calamine reads: the reader's parts and every ledger sheet, each copied raw
-    unless cut (stored) or trimmed by the screening (stored as trimmed). Returns the sheets cut."""
+    unless cut (stored) or trimmed by the screening (stored as trimmed). Returns the sheets cut;
+    ``progress`` is told the bytes of XML cut so far."""
     sheets: dict[str, SheetScreen] = {s.part: s for s in screening.sheets.values()}
     central: list[bytes] = []
     cut_sheets: list[str] = []
+    total, seen = sum(len(s.xml or b"") for s in sheets.values() if s.name in cuts) or 1, [0]
+
+    def read(n: int) -> None:
+        seen[0] += n
+        progress(seen[0] / total)
+
     with open(pkg.path, "rb") as src:
         for part in dict.fromkeys(pkg.reader_parts() + list(sheets)):
             member, screen = pkg.stored(part), sheets.get(part)
@@ -427,7 +439,7 @@ def _write_copy(out: BinaryIO, pkg: WorkbookPackage, screening: Screening, cuts:
             cut = cuts.get(screen.name) if screen is not None else None
             if cut is not None and screen.xml is not None:
                 try:
-                    central.append(stored_member(out, member, _stripped(screen.xml, cut)))
+                    central.append(stored_member(out, member, _stripped(screen.xml, cut, read)))
                     cut_sheets.append(screen.name)
                     continue
                 except _Unusual:  # this sheet is copied as it is, over what was written of it
@@ -441,10 +453,10 @@ def _write_copy(out: BinaryIO, pkg: WorkbookPackage, screening: Screening, cuts:
 # --------------------------------------------------------------------------- the cut
 
 
-def _stripped(xml: bytes, cut: _Cut) -> Iterator[bytes]:
-    """The part's XML (as the screening inflated it) cut block by block (blocks of whole rows).
-    Raises :class:`_Unusual` (the caller then copies the part as it is) for a shape not cut with
-    certainty, or when nothing at all is cut."""
+def _stripped(xml: bytes, cut: _Cut, read: Callable[[int], None] | None = None) -> Iterator[bytes]:
+    """The part's XML (as the screening inflated it) cut block by block (blocks of whole rows),
+    ``read`` told each block's length. Raises :class:`_Unusual` (the caller then copies the part
+    as it is) for a shape not cut with certainty, or when nothing at all is cut."""
     row_close, sd_close = b"</" + cut.p + b"row>", b"</" + cut.p + b"sheetData>"
     pieces = _pieces(xml)
     first, removed = True, 0
@@ -465,6 +477,8 @@ def _stripped(xml: bytes, cut: _Cut) -> Iterator[bytes]:
             if e < s:
                 raise _Unusual
             starts, stops = _runs(block, s, e, cut)
+            if read is not None:
+                read(len(block))
             if not len(starts):
                 yield block
                 continue

@@ -32,6 +32,7 @@ from xl_ar.book.splice import splice_sheet
 from xl_ar.book.tables import widen_autofilter
 from xl_ar.core.beside import beside
 from xl_ar.core.memory import return_free_memory
+from xl_ar.core.progress import Step
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_major_array
 from xl_ar.core.run import RunResult
 from xl_ar.core.settings import Settings
@@ -360,8 +361,10 @@ def owned_sheet_name(data: BookData, sheet: str, language: str) -> str:
     return existing or sheet_label(sheet, language)
 
 
-def _splice_outputs(pkg: WorkbookPackage, sheet: SheetOutputs, st: Styles, scans: Sequence[Any] = ()) -> None:
-    """Splice a sheet's computed columns into its part and extend its Excel Table over them."""
+def _splice_outputs(pkg: WorkbookPackage, sheet: SheetOutputs, st: Styles, scans: Sequence[Any] = (),
+                    progress: Step | None = None) -> None:
+    """Splice a sheet's computed columns into its part and extend its Excel Table over them
+    (``progress`` told the bytes of the part spliced)."""
     layout = sheet.layout
     columns = [OutColumn(c.index, c.header, st["header"], st[c.style], c.kind, c.width) for c in sheet.columns]
     last_col, last_row = max(c.index for c in columns), max(layout.last_row, layout.header_row + 1)
@@ -381,7 +384,7 @@ def _splice_outputs(pkg: WorkbookPackage, sheet: SheetOutputs, st: Styles, scans
     # Not on a second core: a forked splice saved about 2 s of a full sheet's 39 s but cost
     # 0.6 GiB more in all (both processes allocate a lot, so many shared pages get copied).
     splice_sheet(pkg, layout.name, header_row=layout.header_row, columns=columns, rows=sheet.rows,
-                 values=[c.values for c in sheet.columns], tail=widen, scans=scans)
+                 values=[c.values for c in sheet.columns], tail=widen, scans=scans, progress=progress)
     if boxes:
         pkg.filter_widened(layout.name, boxes[-1])
 
@@ -393,7 +396,7 @@ OWNED_BESIDE_INVOICES = 50_000
 
 
 def write_results(pkg: WorkbookPackage, data: BookData, result: RunResult, settings: Settings,
-                  scans: Mapping[str, Sequence[Any]] | None = None) -> None:
+                  scans: Mapping[str, Sequence[Any]] | None = None, progress: Step | None = None) -> None:
     """Put a run's results into the package (not saved yet).
 
     The owned sheets need only the results and the styles: on a large ledger they are made in a
@@ -407,19 +410,35 @@ def write_results(pkg: WorkbookPackage, data: BookData, result: RunResult, setti
         result: the run's results.
         settings: the run's settings (language, basis, policy).
         scans: sheet name -> its blocks scanned ahead for the splice (:mod:`xl_ar.book.splice_scan`).
+        progress: told each sheet's bytes spliced (the sheets' shares by their sizes), then the
+            owned sheets put in.
     """
+    done = progress or Step()
     st = Styles(pkg)
     owned = beside(_owned_parts_of, data, result, settings, st.index,
                    worth_it=len(result.invoices) >= OWNED_BESIDE_INVOICES)
     try:
         out = plan_outputs(data, result, settings, owned=False)
-        for sheet in out.sheets:
-            _splice_outputs(pkg, sheet, st, (scans or {}).get(sheet.layout.name, ()))
+        share = done.part(0.0, 0.9).parts({k: _part_size(pkg, s.layout.name) for k, s in enumerate(out.sheets)})
+        for k, sheet in enumerate(out.sheets):
+            _splice_outputs(pkg, sheet, st, (scans or {}).get(sheet.layout.name, ()), share[k])
     except BaseException:
         owned.drop()  # the run fails here: no process left behind for what it no longer needs
         raise
     return_free_memory()  # what the splice freed
+    done(0.9)
     put_owned(pkg, owned.result())
+    done(1.0)
+
+
+def _part_size(pkg: WorkbookPackage, sheet: str) -> int:
+    """The XML size of a sheet's part as the file holds it, for its share of the progress (1 when
+    the file has none: the splice reports what is wrong with it)."""
+    try:
+        member = pkg.stored(pkg.sheet_part(sheet))
+    except Exception:
+        return 1
+    return member.info.file_size if member is not None else 1
 
 
 def _owned_parts_of(data: BookData, result: RunResult, settings: Settings,

@@ -20,6 +20,7 @@ from xl_ar.core.allocation import allocate_receipts
 from xl_ar.core.money import CURRENCY_EXPONENTS, MAX_AMOUNT, to_minor_array
 from xl_ar.core.named import GroupRows, NamedInvoices, NamedRows, coded_groups
 from xl_ar.core.names import CustomerIndex
+from xl_ar.core.progress import Step
 from xl_ar.core.terms import check_customer_terms
 from xl_ar.core.writeoffs import settle_writeoffs
 from xl_ar.core.fx import check_fx_rates
@@ -373,7 +374,7 @@ def _empty_raw(table: Table) -> RawTable:
 
 
 def validate_ledger(raw: Mapping[str, RawTable], settings: Settings, *,
-                    keep_codes: bool = False) -> tuple[Ledger, list[Issue]]:
+                    keep_codes: bool = False, progress: Step | None = None) -> tuple[Ledger, list[Issue]]:
     """Check and type the ledger's tables.
 
     Args:
@@ -382,6 +383,8 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings, *,
         settings: the run's settings (base currency fills blank currencies).
         keep_codes: keep the text columns' codes in ``Ledger.text_codes`` for
             :func:`compact_text` (for a caller that calls it).
+        progress: reports the tables done (the invoices about half of the time, the receipts
+            a third).
 
     Returns:
         (ledger, issues). The ledger is usable when no issue is an error.
@@ -391,6 +394,7 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings, *,
     per distinct value, and the invoices the receipts name are found in one hashing pass.
     """
     issues: list[Issue] = []
+    done = progress or Step()
     if "Invoices" not in raw:
         issues.append(Issue("Invoices", 'sheet "Invoices" (发票) is missing'))
     # A ledger without receipts yet, or without a customer list, can still be aged.
@@ -411,7 +415,9 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings, *,
     cust_chk = _Checker(cust_raw, issues)
     issues += check_customer_terms(customers, lambda name, pos: cust_chk.where(name, pos))
     invoices = _typed_frame(inv_raw, INVOICES, settings, issues, "Invoices" in raw, codes_of("invoices"))
+    done(0.45)
     receipts = _typed_frame(rec_raw, RECEIPTS, settings, issues, "Receipts" in raw, codes_of("receipts"))
+    done(0.7)
     activities = _typed_frame(act_raw, ACTIVITIES, settings, issues, "Activities" in raw)
     activities["currency"] = settings.base_currency
     activities["promise_amount_minor"] = _minor(activities, "promise_amount")
@@ -426,6 +432,7 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings, *,
             coded[table]["customer_id"] = codes.astype(np.int32), ids  # (a few thousand customers)
     # An ambiguous name is reported as such, not again as unknown.
     known_customers = (set(customers["customer_id"]) | index.ambiguous) - {""}
+    done(0.8)
 
     # Invoices: due date from the customer's terms when blank; due before invoice date is an error.
     terms = dict(zip(customers["customer_id"], customers["terms_days"]))
@@ -455,6 +462,7 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings, *,
         for pos in _unknown_customers(rec_ids, known_customers):
             rec_chk.add("customer_id", int(pos), f'customer "{receipts["customer_id"].iat[pos]}" is not on the Customers sheet', "warning")
     named = NamedInvoices(invoices, receipts)
+    done(0.9)
     rec_cust = receipts["customer_id"].to_numpy(dtype=object)
     owner = np.full(len(receipts), None, dtype=object)  # the customer of the last invoice of that number
     owner[named.last >= 0] = invoices["customer_id"].to_numpy(dtype=object)[named.last[named.last >= 0]]
@@ -508,6 +516,7 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings, *,
             *((coded[t]["customer_id"], coded[t]["currency"]) for t in ("invoices", "receipts"))))
     ledger = Ledger(customers, invoices, receipts, activities, rates, places, orders, writeoffs, fx_rates,
                     {(t, c): v for t, cols in (coded or {}).items() for c, v in cols.items()}, named.kept(), groups)
+    done(1.0)
     return ledger, sorted(issues, key=_issue_order(raw))
 
 

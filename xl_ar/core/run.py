@@ -31,6 +31,7 @@ from xl_ar.core.ledger import Ledger
 from xl_ar.core.money import CURRENCY_EXPONENTS
 from xl_ar.core.plans import check_promises
 from xl_ar.core.position import Position, TieOut
+from xl_ar.core.progress import Step
 from xl_ar.core.rates import RateTable
 from xl_ar.core.settings import Settings
 from xl_ar.core.terms import invoice_fee_terms
@@ -126,7 +127,7 @@ def _fees_by_terms(ledger: Ledger, items: pd.DataFrame, payments: pd.DataFrame, 
 
 
 def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Policies | None = None, *,
-            parts: Collection[str] = ALL_PARTS) -> RunResult:
+            parts: Collection[str] = ALL_PARTS, progress: Step | None = None) -> RunResult:
     """Compute paid/open amounts, days late, buckets, late fees, the aging, credit and stages.
 
     Args:
@@ -136,10 +137,12 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
         policies: credit settings, stage rules and owners (defaults when None).
         parts: what to compute beyond the position (of :data:`ALL_PARTS`); the others are None.
             The stages come with any part that needs them.
+        progress: reports the rules done, each by its share of a full sheet's time.
 
     Returns:
         The :class:`RunResult`.
     """
+    done = progress or Step()
     inv = ledger.invoices
     edges = AgingEdges(settings.aging_edges)
     labels = edges.labels(settings.language)
@@ -148,6 +151,7 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
                               targets=keys.named, applies=keys.applies, writeoffs=ledger.writeoffs,
                               auto_apply=settings.auto_apply)
     written_off = alloc.written_off_minor
+    done(0.2)
 
     inv_date = inv["invoice_date"].to_numpy(dtype="datetime64[s]")
     due = inv["due_date"].to_numpy(dtype="datetime64[s]")
@@ -178,6 +182,7 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
             "amount_minor": wo["amount_minor"].to_numpy(dtype=np.int64)})], ignore_index=True)
     fee_all, fee_notes, comp_all = _fees_by_terms(ledger, items, payments, as_of, settings)
     fee_minor = np.where(is_inv, fee_all, 0).astype(np.int64)
+    done(0.3)
     rows = inv["row"].to_numpy()
     sheet = ledger.places.get("Invoices", ("Invoices",))[0]
     by_note: dict[str, list[int]] = {}
@@ -236,11 +241,13 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
     inv_no = inv["invoice_no"].to_numpy(dtype=object)
     unapplied["ref"] = [rec_no[p] if k == "receipt" else inv_no[p] for k, p in zip(un["payer_kind"], un["payer"])]
     position = Position(as_of, labels, invoices_out, aging, tieouts, unapplied, alloc, issues)
+    done(0.4)
     policies = policies or Policies()
     kpi = policies.kpi
     want = frozenset(parts)
     stages = assign_stages(ledger, position, as_of, policies.stage_rules, policies.owners, calendar=policies.calendar,
                            keys=keys) if want & {"stages", "kpis", "worklist", "legal"} else None
+    done(0.55)
     # The KPIs (with their month-end trend) need nothing the steps below make: on a large
     # ledger they are computed on a second core meanwhile, in a forked process, or on a thread
     # from BESIDE_INVOICES_UP_TO and where the system cannot fork (given views of their own of
@@ -252,17 +259,22 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
     try:
         others = dict(
             credit=assess_credit(ledger, position, as_of, policies.credit, ledger.orders, fx=fx, keys=keys)
-            if "credit" in want else None,
-            worklist=collections_worklist(ledger, position, stages, as_of, kpi.worklist_days_ahead, fx=fx)
-            if "worklist" in want else None,
-            warning=warning_table(ledger, position, as_of, kpi, fx=fx, keys=keys) if "warning" in want else None,
-            legal=_legal(ledger, position, stages, as_of) if "legal" in want else None)
+            if "credit" in want else None)
+        done(0.67)
+        others["worklist"] = collections_worklist(ledger, position, stages, as_of, kpi.worklist_days_ahead, fx=fx) \
+            if "worklist" in want else None
+        done(0.8)
+        others["warning"] = warning_table(ledger, position, as_of, kpi, fx=fx, keys=keys) if "warning" in want else None
+        others["legal"] = _legal(ledger, position, stages, as_of) if "legal" in want else None
+        done(0.85)
     except BaseException:
         if kpis is not None:
             kpis.drop()  # the run fails here: no process left behind for KPIs it no longer needs
         raise
-    return RunResult(**{f.name: getattr(position, f.name) for f in fields(Position)}, stages=stages, **others,
-                     kpis=kpis.result() if kpis is not None else None)
+    result = RunResult(**{f.name: getattr(position, f.name) for f in fields(Position)}, stages=stages, **others,
+                       kpis=kpis.result() if kpis is not None else None)
+    done(1.0)
+    return result
 
 
 #: Invoices from which the KPIs are computed on a second core (below, forking costs more
