@@ -20,7 +20,7 @@ from xl_ar.book.livebook import LiveBook, sheet_rows
 from xl_ar.core.issues import Issue
 from xl_ar.core.money import to_major
 from xl_ar.app.refresh import Report, run_refresh
-from xl_ar.core.progress import Progress
+from xl_ar.core.progress import Progress, step_name
 
 log = logging.getLogger(__name__)
 
@@ -28,18 +28,6 @@ TITLE = "xl-ar"
 MAX_LISTED = 20  # a message box taller than the screen hides its OK button
 #: Where a run from Excel logs (RunPython shows no console): a failed button's traceback is here.
 LOG_FILE = Path.home() / ".xl-ar" / "xl-ar.log"
-
-#: Status bar wording per stage of a run (other stages show their own name).
-STAGES: dict[str, str] = {
-    "read": "读取账簿 / reading the book",
-    "validate": "检查数据 / checking the ledger",
-    "compute": "计算 / computing",
-    "write": "写回 / writing back",
-    "render": "生成草稿 / making the drafts",
-    "fonts": "准备字体 / preparing the fonts",
-    "send": "发送 / sending",
-    "done": "完成 / done",
-}
 
 HELP_TEXT = """xl-ar 应收账款工具 / receivables toolkit
 
@@ -104,7 +92,7 @@ def status_bar_progress(app: Any) -> Progress:
     """
 
     def progress(stage: str, fraction: float) -> None:
-        app.status_bar = f"xl-ar: {STAGES.get(stage, stage)}… {round(fraction * 100):d}%"
+        app.status_bar = f"xl-ar: {step_name(stage)}… {int(fraction * 100 + 1e-9):d}%"  # whole percents, as reported
 
     return progress
 

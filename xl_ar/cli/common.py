@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
 from xl_ar.core.issues import Issue
-from xl_ar.core.progress import Progress
+from xl_ar.core.progress import Progress, step_name
 
 EXIT_OK, EXIT_ISSUES, EXIT_USAGE = 0, 1, 2
 #: A fault of xl-ar itself (EX_SOFTWARE), and a run stopped by Ctrl-C (128 + SIGINT).
@@ -65,15 +65,21 @@ MAX_PRINTED_ROWS = 50
 
 @contextmanager
 def progress_bar(console: Any) -> Iterator[Progress]:
-    """A progress callback drawing a bar on the console (nothing when it is not a terminal)."""
+    """A progress callback drawing a bar on the console, each step by its name in both languages
+    (nothing when it is not a terminal)."""
     from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeElapsedColumn
 
     with Bar(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
              console=console, transient=True, disable=console.quiet or not console.is_terminal) as bar:
-        task = bar.add_task("reading", total=1.0)
+        task = bar.add_task(esc(step_name("read")), total=1.0)
+
+        shown = [("", -1)]
 
         def progress(stage: str, fraction: float) -> None:
-            bar.update(task, description=stage, completed=fraction)
+            now = (stage, int(fraction * 100 + 1e-9))
+            if now != shown[0]:  # drawn at once, but only when the step or its whole percent changes
+                shown[0] = now
+                bar.update(task, description=esc(step_name(stage)), completed=fraction, refresh=True)
 
         yield progress
 

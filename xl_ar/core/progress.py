@@ -25,6 +25,24 @@ def quiet(stage: str, fraction: float) -> None:
     """A progress callback that shows nothing."""
 
 
+#: What the bar and Excel's status bar call each step, in both languages.
+STEP_NAMES: dict[str, str] = {
+    "read": "读取账簿 / reading the book",
+    "validate": "检查数据 / checking the ledger",
+    "compute": "计算 / computing",
+    "write": "写回 / writing back",
+    "render": "生成草稿 / making the drafts",
+    "fonts": "准备字体 / preparing the fonts",
+    "send": "发送 / sending",
+    "done": "完成 / done",
+}
+
+
+def step_name(stage: str) -> str:
+    """A step's name as shown (the stage itself when it has none of its own)."""
+    return STEP_NAMES.get(stage, stage)
+
+
 class _Shown:
     """What a run's callback was last given: shared by a step and its parts."""
 
