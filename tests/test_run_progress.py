@@ -75,7 +75,7 @@ def test_a_refresh_with_errors_stops_after_validating(tmp_path):
 def test_documents_runs_show_their_reading_too(tmp_path, full_sheet_paths):
     book = write_demo_ledger(tmp_path / "demo.xlsx", "zh")
     assert run_refresh(FileBook(book), as_of=dt.date(2026, 11, 2)).ok  # the computed columns: the copy cuts them
-    for run in ("reminders", "statements"):
+    for run, read_end, validate_end in (("reminders", 0.15, 0.2), ("statements", 0.2, 0.4)):
         seen, progress = recorded()
         if run == "reminders":
             assert build_reminders(book, dt.date(2026, 11, 2), tmp_path / "r", progress=progress).files
@@ -83,5 +83,9 @@ def test_documents_runs_show_their_reading_too(tmp_path, full_sheet_paths):
             assert run_statements(BookFile(book), dt.date(2026, 10, 1), dt.date(2026, 10, 31),
                                   out_dir=tmp_path / "s", formats=("xlsx",), progress=progress).files
         read = [f for s, f in seen if s == "read"]
-        assert read[0] == 0.0 and len(read) >= 10 and read == sorted(read) and max(read) == pytest.approx(0.2)
+        assert read[0] == 0.0 and len(read) >= 10 and read == sorted(read) and max(read) == pytest.approx(read_end)
+        validate = [f for s, f in seen if s == "validate"]
+        assert validate[0] == pytest.approx(read_end) and len(validate) >= 4 and max(validate) <= validate_end + 1e-9
+        assert [f for _, f in seen] == sorted(f for _, f in seen)
         assert seen[-1] == ("done", 1.0)
+    assert len([f for s, f in seen if s == "compute"]) == 1  # statements: one step, no rules to report

@@ -150,17 +150,20 @@ def build_reminders(
     adapter = FileBook(book) if isinstance(book, (str, os.PathLike)) else book
     path = Path(str(getattr(adapter, "path", "") or "workbook.xlsx"))
     summary = ReminderSummary(str(path))
-    read = Step(progress, "read", 0.0, 0.2)
-    read(0.0)
-    data = adapter.read(progress=read)
-    ledger, settings, policies, issues = load(data, as_of, today or dt.date.today())
+    step = Step(progress, "read", 0.0, 0.15)
+    step(0.0)
+    data = adapter.read(progress=step)
+    step = step.then("validate", 0.15, 0.2)
+    step(0.0)
+    ledger, settings, policies, issues = load(data, as_of, today or dt.date.today(), progress=step)
     docs, doc_issues = parse_docs_settings(settings.extra)
     summary.as_of, summary.issues = settings.as_of, issues + doc_issues
     if has_errors(issues):
         return summary
     as_of = settings.as_of
-    progress("compute", 0.2)
-    result = refresh(ledger, settings, as_of, policies, parts=("stages", "legal"))  # what reminders use
+    step = step.then("compute", 0.2, 0.3)
+    step(0.0)
+    result = refresh(ledger, settings, as_of, policies, parts=("stages", "legal"), progress=step.part(0.0, 0.7))
     rules = tuple(getattr(policies, "stage_rules", DEFAULT_STAGE_RULES))
     stages = getattr(result, "stages", None)
     if stages is None:
