@@ -18,8 +18,7 @@ def recorder():
 
 def test_a_step_reports_its_stage_at_the_matching_point_of_the_run():
     seen, progress = recorder()
-    read = Step(progress, "read", 0.0, 0.3)
-    read(0.0)
+    read = Step(progress, "read", 0.0, 0.3).begin()
     read(0.5)
     read(1.0)
     assert seen == [("read", 0.0), ("read", 0.15), ("read", 0.3)]

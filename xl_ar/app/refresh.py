@@ -132,8 +132,7 @@ def run_refresh(adapter, *, as_of: dt.date | None = None, today: dt.date | None 
     """
     today = today or dt.date.today()
     report = Report(book=str(getattr(adapter, "path", "")))
-    step = Step(progress, "read", 0.0, 0.3)
-    step(0.0)
+    step = Step(progress, "read", 0.0, 0.3).begin()
     data = adapter.read(progress=step)
     scanning = write and hasattr(adapter, "scan_ahead")
     if scanning:  # the file's large sheets scanned for the splice while this validates
@@ -148,8 +147,7 @@ def run_refresh(adapter, *, as_of: dt.date | None = None, today: dt.date | None 
 def _refresh_read(adapter, data: BookData, report: Report, as_of: dt.date | None, today: dt.date, write: bool,
                   read: Step) -> Report:
     """:func:`run_refresh` once the book is read (``read``: its step, to make the next ones)."""
-    step = read.then("validate", 0.3, 0.5)
-    step(0.0)
+    step = read.then("validate", 0.3, 0.5).begin()
     ledger, settings, policies, issues = load(data, as_of, today, keep_codes=True, progress=step.part(0.0, 0.85))
     data.release_cells()  # the ledger holds what the run needs; the raw cells are most of its memory
     if ledger is not None:
@@ -158,15 +156,13 @@ def _refresh_read(adapter, data: BookData, report: Report, as_of: dt.date | None
     report.as_of, report.settings, report.policies, report.issues = settings.as_of, settings, policies, issues
     if has_errors(issues):
         return report
-    step = step.then("compute", 0.5, 0.7)
-    step(0.0)
+    step = step.then("compute", 0.5, 0.7).begin()
     result = refresh(ledger, settings, settings.as_of, policies, progress=step)
     return_free_memory()  # what the computing freed, before the writing takes its share
     report.result = result
     report.issues = issues + result.issues
     if write:
-        step = step.then("write", 0.7, 1.0)
-        step(0.0)
+        step = step.then("write", 0.7, 1.0).begin()
         report.written, report.backup = adapter.write(result, settings, data, ledger, progress=step)
     step.then("done", 1.0, 1.0)(1.0)
     return report

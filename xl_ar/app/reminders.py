@@ -150,19 +150,16 @@ def build_reminders(
     adapter = FileBook(book) if isinstance(book, (str, os.PathLike)) else book
     path = Path(str(getattr(adapter, "path", "") or "workbook.xlsx"))
     summary = ReminderSummary(str(path))
-    step = Step(progress, "read", 0.0, 0.15)
-    step(0.0)
+    step = Step(progress, "read", 0.0, 0.15).begin()
     data = adapter.read(progress=step)
-    step = step.then("validate", 0.15, 0.2)
-    step(0.0)
+    step = step.then("validate", 0.15, 0.2).begin()
     ledger, settings, policies, issues = load(data, as_of, today or dt.date.today(), progress=step)
     docs, doc_issues = parse_docs_settings(settings.extra)
     summary.as_of, summary.issues = settings.as_of, issues + doc_issues
     if has_errors(issues):
         return summary
     as_of = settings.as_of
-    step = step.then("compute", 0.2, 0.3)
-    step(0.0)
+    step = step.then("compute", 0.2, 0.3).begin()
     result = refresh(ledger, settings, as_of, policies, parts=("stages", "legal"), progress=step.part(0.0, 0.7))
     rules = tuple(getattr(policies, "stage_rules", DEFAULT_STAGE_RULES))
     stages = getattr(result, "stages", None)

@@ -117,11 +117,9 @@ def run_statements(
     if period_from > period_to:
         report.issues.append(Issue("--from", f"the period ends ({period_to}) before it starts ({period_from})"))
         return report
-    step = Step(progress, "read", 0.0, 0.2)
-    step(0.0)
+    step = Step(progress, "read", 0.0, 0.2).begin()
     data = adapter.read(progress=step)
-    step = step.then("validate", 0.2, 0.4)
-    step(0.0)
+    step = step.then("validate", 0.2, 0.4).begin()
     ledger, settings, _, issues = load(data, period_to, today or dt.date.today(), progress=step)
     report.issues = list(issues)
     known = set(ledger.customers["customer_id"]) | set(ledger.invoices["customer_id"]) | set(ledger.receipts["customer_id"])

@@ -94,6 +94,11 @@ class Step:
         shown.step, shown.percent = self._number, percent
         self._progress(self._stage, fraction)
 
+    def begin(self) -> Step:
+        """Report the step's beginning (its name at its first fraction); returns the step."""
+        self(0.0)
+        return self
+
     def part(self, start: float, end: float) -> Step:
         """The part of this step from ``start`` to ``end`` (fractions of this step)."""
         return Step(self._progress, self._stage, self._start + self._span * start, self._start + self._span * end,
