@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import re
 
+from rich.cells import cell_len
 from rich.console import Console
 
 from xl_ar.cli.common import progress_bar
@@ -28,3 +30,10 @@ def test_the_bar_names_each_step_in_both_languages():
 def test_no_bar_off_a_terminal_or_when_quiet():
     assert drawn(Console(file=io.StringIO(), force_terminal=False, width=100)) == ""
     assert drawn(Console(file=io.StringIO(), force_terminal=True, quiet=True, width=100)) == ""
+
+
+def test_the_bar_stays_in_its_place_from_step_to_step():
+    out = drawn(Console(file=io.StringIO(), force_terminal=True, width=100))
+    lines = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", line) for line in re.split(r"[\r\n]", out)]
+    starts = {cell_len(line[:line.index("━")]) for line in lines if "━" in line}
+    assert len(starts) == 1  # the names' column as wide as the widest name, in cells (a Chinese character is two)

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
 from xl_ar.core.issues import Issue
-from xl_ar.core.progress import Progress, step_name
+from xl_ar.core.progress import STEP_NAMES, Progress, step_name
 
 EXIT_OK, EXIT_ISSUES, EXIT_USAGE = 0, 1, 2
 #: A fault of xl-ar itself (EX_SOFTWARE), and a run stopped by Ctrl-C (128 + SIGINT).
@@ -67,12 +67,14 @@ MAX_PRINTED_ROWS = 50
 def progress_bar(console: Any) -> Iterator[Progress]:
     """A progress callback drawing a bar on the console, each step by its name in both languages
     (nothing when it is not a terminal)."""
+    from rich.cells import cell_len
     from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+    from rich.table import Column
 
-    with Bar(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
+    names = Column(min_width=max(map(cell_len, STEP_NAMES.values())))  # the bar does not jump from step to step
+    with Bar(TextColumn("[bold]{task.description}", table_column=names), BarColumn(), TimeElapsedColumn(),
              console=console, transient=True, disable=console.quiet or not console.is_terminal) as bar:
         task = bar.add_task(esc(step_name("read")), total=1.0)
-
         shown = [("", -1)]
 
         def progress(stage: str, fraction: float) -> None:
