@@ -4,7 +4,7 @@ A run calls ``progress(stage, fraction)`` with the name of the step it is in ("r
 "validate", "compute", "write", "done", or a step of its own) and the fraction of the whole
 run done (0.0 to 1.0). The CLI draws a progress bar from it, the ribbon Excel's status bar,
 tests and ``--quiet``/``--json`` runs pass :func:`quiet`. It lives in the core because every
-layer accepts it and none needs more than this type.
+layer accepts it.
 
 Within a step, the code doing the work reports how much of the step is done through a
 :class:`Step`, without knowing where the step lies in the run: on a full sheet each of a
@@ -64,8 +64,9 @@ class Step:
     where it lies; the run's next step is made by :meth:`then`. The callback is called when a
     step begins (its first report) and then only when the whole percent grows: never backwards
     (a step's report after the next step began is dropped), and not a million times for a
-    million rows (Excel's status bar is written at each call). Reports from any thread but the one that made
-    the step are dropped: a reading thread's work shows when the run takes its result.
+    million rows (Excel's status bar is written at each call). Reports from any thread but the
+    one that made the run's first step are dropped: a reading thread's work shows when the run
+    takes its result.
 
     ``Step()`` (no callback) reports nothing: the default of every function that takes one.
     """
