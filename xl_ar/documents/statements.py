@@ -24,13 +24,14 @@ import json
 import re
 import urllib.parse
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from xl_ar.core.ledger import Ledger
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_major
+from xl_ar.core.order import sort_order, text_ranks
 from xl_ar.core.run import RunResult, refresh
 from xl_ar.core.settings import Settings
 from xl_ar.documents.filenames import case_safe, safe_stem
@@ -257,29 +258,62 @@ def _company_names(settings: Settings) -> tuple[str, str]:
         return tuple(_text(v[0] if isinstance(v, tuple) else v) for v in raw.values())  # type: ignore[return-value]
 
 
-def _documents(ledger: Ledger, end: np.datetime64) -> pd.DataFrame:
-    """Every invoice, credit note and receipt dated up to ``end``, as balance movements."""
+def _documents(ledger: Ledger, end: np.datetime64) -> dict[str, np.ndarray]:
+    """Every invoice, credit note and receipt dated up to ``end``, as balance movements: whole
+    columns sorted by customer, currency, date, kind (:data:`_KIND_RANK`) and row.
+
+    Made as numpy columns and sorted once by the rows' keys packed into one integer (the texts by
+    their ranks): at a full sheet's 1.78 million documents, a frame sorted by the five keys and
+    taken row by row cost 1.7 s, the kinds mapped to their ranks 0.4 s more.
+    """
     inv, rec = ledger.invoices, ledger.receipts
     amt = inv["amount_minor"].to_numpy(dtype=np.int64)
-    a = pd.DataFrame({
-        "customer_id": inv["customer_id"].to_numpy(dtype=object), "currency": inv["currency"].to_numpy(dtype=object),
-        "date": inv["invoice_date"].to_numpy(dtype="datetime64[s]"), "kind": np.where(amt < 0, "credit", "invoice"),
-        "doc_no": inv["invoice_no"].to_numpy(dtype=object), "description": inv["description"].to_numpy(dtype=object),
-        "reference": "", "due_date": inv["due_date"].to_numpy(dtype="datetime64[s]"), "move": amt,
-        "row": inv["row"].to_numpy(dtype=np.int64), "disputed": inv["disputed"].to_numpy(dtype=bool),
-    })
-    b = pd.DataFrame({
-        "customer_id": rec["customer_id"].to_numpy(dtype=object), "currency": rec["currency"].to_numpy(dtype=object),
-        "date": rec["receipt_date"].to_numpy(dtype="datetime64[s]"), "kind": "receipt",
-        "doc_no": rec["receipt_no"].to_numpy(dtype=object), "description": "",
-        "reference": rec["invoice_no"].to_numpy(dtype=object), "due_date": np.datetime64("NaT", "s"),
-        "move": -rec["amount_minor"].to_numpy(dtype=np.int64), "row": rec["row"].to_numpy(dtype=np.int64),
-        "disputed": False,
-    })
-    docs = pd.concat([x for x in (a, b) if len(x)], ignore_index=True) if len(a) or len(b) else a
-    docs = docs[docs["date"].notna() & (docs["date"] <= end) & (docs["customer_id"] != "")]
-    docs = docs.assign(rank=docs["kind"].map(_KIND_RANK))
-    return docs.sort_values(["customer_id", "currency", "date", "rank", "row"], kind="stable")
+    credit, n_i, n_r = amt < 0, len(inv), len(rec)
+
+    def both(invoices: np.ndarray, receipts: np.ndarray) -> np.ndarray:
+        return np.concatenate([invoices, receipts])
+
+    def text(frame: pd.DataFrame, col: str) -> np.ndarray:
+        return frame[col].to_numpy(dtype=object)
+
+    def same(n: int, value: Any, dtype: Any = object) -> np.ndarray:
+        return np.full(n, value, dtype=dtype)
+
+    cols = {
+        "customer_id": both(text(inv, "customer_id"), text(rec, "customer_id")),
+        "currency": both(text(inv, "currency"), text(rec, "currency")),
+        "date": both(inv["invoice_date"].to_numpy(dtype="datetime64[s]"),
+                     rec["receipt_date"].to_numpy(dtype="datetime64[s]")),
+        "kind": both(np.where(credit, "credit", "invoice").astype(object), same(n_r, "receipt")),
+        "doc_no": both(text(inv, "invoice_no"), text(rec, "receipt_no")),
+        "description": both(text(inv, "description"), same(n_r, "")),
+        "reference": both(same(n_i, ""), text(rec, "invoice_no")),
+        "due_date": both(inv["due_date"].to_numpy(dtype="datetime64[s]"), same(n_r, "NaT", "datetime64[s]")),
+        "move": both(amt, -rec["amount_minor"].to_numpy(dtype=np.int64)),
+        "row": both(inv["row"].to_numpy(dtype=np.int64), rec["row"].to_numpy(dtype=np.int64)),
+        "disputed": both(inv["disputed"].to_numpy(dtype=bool), same(n_r, False, bool)),
+        "rank": both(np.where(credit, _KIND_RANK["credit"], _KIND_RANK["invoice"]),
+                     same(n_r, _KIND_RANK["receipt"], np.int64)),
+    }
+    keep = np.flatnonzero(~np.isnat(cols["date"]) & (cols["date"] <= end) & (cols["customer_id"] != ""))
+    at = keep[_document_order({k: cols[k][keep] for k in ("customer_id", "currency", "date", "rank", "row")})]
+    return {k: v[at] for k, v in cols.items()}
+
+
+def _document_order(cols: dict[str, np.ndarray]) -> np.ndarray:
+    """The stable order of the documents by customer, currency, date, kind and row."""
+    cid, ccy = text_ranks(cols["customer_id"]), text_ranks(cols["currency"])
+    if cid is None or ccy is None:  # (validation gives texts; anything else is sorted as a frame would)
+        frame = pd.DataFrame({k: cols[k] for k in ("customer_id", "currency", "date", "rank", "row")})
+        return np.asarray(frame.sort_values(list(frame.columns), kind="stable").index, dtype=np.int64)
+    seconds = cols["date"].view(np.int64)
+    first = int(seconds.min()) if len(seconds) else 0
+    if not ((seconds - first) % 86400).any():
+        day = (seconds - first) // 86400  # dates without a time of day, as validation gives them
+    else:
+        day = np.unique(seconds, return_inverse=True)[1]
+    return sort_order([cid, ccy, (day, int(day.max(initial=0)) + 1), (cols["rank"], len(_KIND_RANK)),
+                       (cols["row"], None)])
 
 
 class StatementSource:
@@ -325,7 +359,7 @@ class StatementSource:
             cust["customer_id"], cust["name"], cust["contact"], cust["email"], cust["language"])}
         self.order = [c for c in cust["customer_id"] if c] + sorted(set(self.doc_runs) - set(cust["customer_id"]))
         self.present = set(self.order)  # asked once a statement when a run attaches each customer's own
-        self.known = set(cust["customer_id"]) | set(ledger.invoices["customer_id"])
+        self.known = set(cust["customer_id"]) | set(ledger.invoices["customer_id"].to_numpy(dtype=object))
         self.company = _company_names(settings)
 
     def statements(self, period_from: dt.date, *, customers: Iterable[str] | None = None, lang: str | None = None,
@@ -362,19 +396,19 @@ class StatementSource:
 
 
 class _Columns(dict):
-    """A sorted frame's columns as Python lists (``days`` as dates, NaT as None) and its
-    ``move`` as an integer array: sliced per statement section without pandas."""
+    """Sorted documents' columns (:func:`_documents`) as Python lists (``days`` as dates, NaT as
+    None) and their ``move`` as an integer array: sliced per statement section without pandas."""
 
-    def __init__(self, frame: pd.DataFrame, days: Sequence[str]):
-        super().__init__({k: frame[k].tolist() for k in frame.columns if k not in days and k != "move"})
+    def __init__(self, cols: dict[str, np.ndarray], days: Sequence[str]):
+        super().__init__({k: v.tolist() for k, v in cols.items() if k not in days and k != "move"})
         for k in days:
-            self[k] = frame[k].to_numpy(dtype="datetime64[D]").tolist()
-        self["move"] = frame["move"].to_numpy(dtype=np.int64)
+            self[k] = cols[k].astype("datetime64[D]").tolist()
+        self["move"] = cols["move"]
 
 
-def _runs(frame: pd.DataFrame) -> dict[str, dict[str, tuple[int, int]]]:
+def _runs(frame: pd.DataFrame | dict[str, np.ndarray]) -> dict[str, dict[str, tuple[int, int]]]:
     """customer -> currency -> (start, end) of its rows in ``frame`` (sorted by both)."""
-    cid, ccy = frame["customer_id"].to_numpy(dtype=object), frame["currency"].to_numpy(dtype=object)
+    cid, ccy = np.asarray(frame["customer_id"], dtype=object), np.asarray(frame["currency"], dtype=object)
     n = len(cid)
     if not n:
         return {}
