@@ -87,7 +87,7 @@ def import_confirmations(book_path: Any, files: Iterable[str | Path], *, today: 
     lang = settings.language
     inv = ledger.invoices
     by_no = {no: k for k, no in enumerate(inv["invoice_no"].tolist()) if no}
-    customers = set(ledger.customers["customer_id"]) | set(inv["customer_id"])
+    customers = set(ledger.customers["customer_id"]) | set(inv["customer_id"].to_numpy(dtype=object))
     inv_sheet, inv_cols = ledger.places.get("Invoices", ("Invoices", {}))
     act = data.tables.get("Activities")
     act_layout = data.layouts.get("Activities")
