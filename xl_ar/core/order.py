@@ -3,7 +3,7 @@
 A frame sorted by five columns, two of them texts, sorts each column in turn and compares
 Python strings; the same order comes from one sort of the keys packed into one integer, the
 texts replaced by their ranks among the distinct texts (of which a ledger has few: customers,
-currencies). At a full sheet's 1.78 million statement documents: 0.16 s against 1 s.
+currencies). A full sheet's 1.78 million statement documents are sorted so in 0.16 s.
 """
 
 from __future__ import annotations

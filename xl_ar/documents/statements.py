@@ -263,8 +263,8 @@ def _documents(ledger: Ledger, end: np.datetime64) -> dict[str, np.ndarray]:
     columns sorted by customer, currency, date, kind (:data:`_KIND_RANK`) and row.
 
     Made as numpy columns and sorted once by the rows' keys packed into one integer (the texts by
-    their ranks): at a full sheet's 1.78 million documents, a frame sorted by the five keys and
-    taken row by row cost 1.7 s, the kinds mapped to their ranks 0.4 s more.
+    their ranks, :mod:`xl_ar.core.order`): at a full sheet's 1.78 million documents the statement
+    source took 1.9-2.2 s with them made and sorted as a frame, 1.5-1.6 s so.
     """
     inv, rec = ledger.invoices, ledger.receipts
     amt = inv["amount_minor"].to_numpy(dtype=np.int64)
