@@ -384,7 +384,7 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings, *,
         keep_codes: keep the text columns' codes in ``Ledger.text_codes`` for
             :func:`compact_text` (for a caller that calls it).
         progress: reports the tables done (the invoices about half of the time, the receipts
-            a third).
+            a quarter).
 
     Returns:
         (ledger, issues). The ledger is usable when no issue is an error.
