@@ -20,7 +20,7 @@ from xl_ar.book.livebook import LiveBook, sheet_rows
 from xl_ar.core.issues import Issue
 from xl_ar.core.money import to_major
 from xl_ar.app.refresh import Report, run_refresh
-from xl_ar.core.progress import Progress, step_name
+from xl_ar.core.progress import Progress, by_whole_percent, step_name, whole_percent
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +91,10 @@ def status_bar_progress(app: Any) -> Progress:
         A callable (stage, fraction done) setting e.g. "xl-ar: 读取账簿 / reading the book… 30%".
     """
 
-    def progress(stage: str, fraction: float) -> None:
-        app.status_bar = f"xl-ar: {step_name(stage)}… {int(fraction * 100 + 1e-9):d}%"  # whole percents, as reported
+    def show(stage: str, fraction: float) -> None:
+        app.status_bar = f"xl-ar: {step_name(stage)}… {whole_percent(fraction):d}%"
 
-    return progress
+    return by_whole_percent(show)  # a status bar written only when what it says changes
 
 
 # ---------------------------------------------------------------------- messages

@@ -110,3 +110,16 @@ def test_a_fraction_out_of_range_is_held_to_the_step(done):
     seen, progress = recorder()
     Step(progress, "write", 0.7, 1.0)(done)
     assert seen == [("write", 0.7 if done < 0 else 1.0)]
+
+
+def test_a_redrawing_callback_is_called_only_when_what_it_shows_changes():
+    from xl_ar.core.progress import by_whole_percent, whole_percent
+
+    seen, show = recorder()
+    progress = by_whole_percent(show)
+    for fraction in (0.3, 0.301, 0.309, 0.31):
+        progress("render", fraction)  # a run's own reports, as many as it likes
+    progress("write", 0.31)  # another step at the same percent: shown
+    progress("write", 0.31)
+    assert seen == [("render", 0.3), ("render", 0.31), ("write", 0.31)]
+    assert [whole_percent(f) for f in (0.29, 0.7, 0.999, 1.0)] == [29, 70, 99, 100]

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
 from xl_ar.core.issues import Issue
-from xl_ar.core.progress import STEP_NAMES, Progress, step_name
+from xl_ar.core.progress import STEP_NAMES, Progress, by_whole_percent, step_name
 
 EXIT_OK, EXIT_ISSUES, EXIT_USAGE = 0, 1, 2
 #: A fault of xl-ar itself (EX_SOFTWARE), and a run stopped by Ctrl-C (128 + SIGINT).
@@ -75,15 +75,11 @@ def progress_bar(console: Any) -> Iterator[Progress]:
     with Bar(TextColumn("[bold]{task.description}", table_column=names), BarColumn(), TimeElapsedColumn(),
              console=console, transient=True, disable=console.quiet or not console.is_terminal) as bar:
         task = bar.add_task(esc(step_name("read")), total=1.0)
-        shown = [("", -1)]
 
-        def progress(stage: str, fraction: float) -> None:
-            now = (stage, int(fraction * 100 + 1e-9))
-            if now != shown[0]:  # drawn at once, but only when the step or its whole percent changes
-                shown[0] = now
-                bar.update(task, description=esc(step_name(stage)), completed=fraction, refresh=True)
+        def draw(stage: str, fraction: float) -> None:  # at once, as the step or its percent changes
+            bar.update(task, description=esc(step_name(stage)), completed=fraction, refresh=True)
 
-        yield progress
+        yield by_whole_percent(draw)
 
 
 def fail(console: Any, exc: BaseException) -> int:

@@ -3,7 +3,8 @@
 A frame sorted by five columns, two of them texts, sorts each column in turn and compares
 Python strings; the same order comes from one sort of the keys packed into one integer, the
 texts replaced by their ranks among the distinct texts (of which a ledger has few: customers,
-currencies). A full sheet's 1.78 million statement documents are sorted so in 0.16 s.
+currencies). A full sheet's 1.78 million statement documents are sorted so in 0.16 s; the
+allocation's order of a million invoice lines (group, due date, invoice date) the same way.
 """
 
 from __future__ import annotations
@@ -19,30 +20,30 @@ def text_ranks(values: np.ndarray) -> tuple[np.ndarray, int] | None:
     Args:
         values: an object array.
     """
-    codes, uniques = pd.factorize(values)
+    codes, uniques = pd.factorize(values, sort=True)
     if (codes < 0).any() or not all(isinstance(u, str) for u in uniques):
         return None
-    place = np.empty(len(uniques), dtype=np.int64)
-    place[np.argsort(np.asarray(uniques, dtype=object), kind="stable")] = np.arange(len(uniques))
-    return place[codes], len(uniques)
+    return codes.astype(np.int64), len(uniques)
 
 
-def sort_order(keys: list[tuple[np.ndarray, int | None]]) -> np.ndarray:
-    """The stable order of rows by ``keys``, most significant first.
+def sort_order(keys: list[tuple[np.ndarray, int]]) -> np.ndarray:
+    """The stable order of rows by ``keys``, most significant first (rows equal in every key
+    keep their order).
 
     Args:
-        keys: ``(values, bound)`` per key: non-negative integers below ``bound`` (the last key's
-            bound is not needed: None).
+        keys: ``(values, bound)`` per key: integers, expected from 0 to ``bound - 1``.
 
     Returns:
-        The rows' positions in order. One sort of the keys packed into one integer when they fit
-        in 62 bits (as any ledger Excel can hold does), else one stable sort per key.
+        The rows' positions in order. One stable sort of the keys packed into one integer when
+        every key lies within its bound and the bounds' product fits in 62 bits (as any ledger
+        Excel can hold does), else one stable sort per key (``np.lexsort``).
     """
-    *bounded, (last, _) = keys
-    top = int(last.max(initial=0)) + 1
-    if sum(int(bound - 1).bit_length() for _, bound in bounded) + top.bit_length() > 62:
+    room = 1
+    for _, bound in keys:
+        room *= max(int(bound), 1)
+    if room > 1 << 62 or not all(not len(k) or (int(k.min()) >= 0 and int(k.max()) < bound) for k, bound in keys):
         return np.lexsort([k for k, _ in reversed(keys)])
-    packed = np.zeros(len(last), dtype=np.int64)
-    for k, bound in bounded:
-        packed = packed * bound + k
-    return np.argsort(packed * top + last, kind="stable")
+    packed = np.zeros(len(keys[0][0]), dtype=np.int64)
+    for k, bound in keys:
+        packed = packed * int(bound) + k
+    return np.argsort(packed, kind="stable")

@@ -43,6 +43,25 @@ def step_name(stage: str) -> str:
     return STEP_NAMES.get(stage, stage)
 
 
+def whole_percent(fraction: float) -> int:
+    """The whole percent a fraction of the run shows (0.29 is 29, not 28 for a float's error)."""
+    return int(fraction * 100 + 1e-9)
+
+
+def by_whole_percent(show: Progress) -> Progress:
+    """``show`` called only when the step or its whole percent changes: for a callback that
+    redraws (the command's bar, Excel's status bar), whoever reports, however often."""
+    shown: list[tuple[str, int]] = [("", -1)]
+
+    def progress(stage: str, fraction: float) -> None:
+        now = (stage, whole_percent(fraction))
+        if now != shown[0]:
+            shown[0] = now
+            show(stage, fraction)
+
+    return progress
+
+
 class _Shown:
     """What a run's callback was last given: shared by a step and its parts."""
 
@@ -89,7 +108,7 @@ class Step:
         if threading.get_ident() != shown.thread:
             return
         fraction = self._start + self._span * min(max(done, 0.0), 1.0)
-        percent = int(fraction * 100 + 1e-9)
+        percent = whole_percent(fraction)
         if self._number < shown.step or self._number == shown.step and percent <= shown.percent:
             return
         shown.step, shown.percent = self._number, percent

@@ -30,6 +30,8 @@ import datetime as dt
 
 import numpy as np
 
+from xl_ar.core.order import sort_order
+
 _NEVER = np.iinfo(np.int64).max  # the day number of a missing date: never on or before any day
 
 
@@ -129,8 +131,9 @@ class OpenAmounts:
 def allocation_order(group: np.ndarray, due: np.ndarray, issued: np.ndarray) -> np.ndarray:
     """The order that sorts lines by group, due date, invoice date, then position (a missing
     date last): ``np.lexsort((positions, issued, due, group))``. When the groups and the dates'
-    spans fit, the three are packed into one integer and sorted once, stably (a million lines:
-    about a quarter of the time of the four-key sort)."""
+    spans fit, the three are packed into one integer and sorted once, stably
+    (:func:`xl_ar.core.order.sort_order`; a million lines: about a quarter of the time of the
+    four-key sort)."""
     g = np.asarray(group, dtype=np.int64)
     if not len(g):
         return np.zeros(0, np.intp)
@@ -143,10 +146,7 @@ def allocation_order(group: np.ndarray, due: np.ndarray, issued: np.ndarray) -> 
         n = np.where(nat, -1, n - lo)  # NaT: after every date (set below)
         span = int(n.max()) + 2
         days.append((np.where(nat, span - 1, n), span))
-    (due_n, due_span), (inv_n, inv_span) = days
-    if g.min() < 0 or int(g.max()) + 1 > (1 << 62) // (due_span * inv_span):  # no room to pack them
-        return np.lexsort((np.arange(len(g)), issued, due, g))
-    return np.argsort((g * due_span + due_n) * inv_span + inv_n, kind="stable")
+    return sort_order([(g, int(g.max()) + 1), *days])  # (stable: the position last)
 
 
 def written_off_groups(groups: np.ndarray, n_groups: int, wo_invoice: np.ndarray, wo_date: np.ndarray,

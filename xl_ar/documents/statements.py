@@ -313,7 +313,7 @@ def _document_order(cols: dict[str, np.ndarray]) -> np.ndarray:
     else:
         day = np.unique(seconds, return_inverse=True)[1]
     return sort_order([cid, ccy, (day, int(day.max(initial=0)) + 1), (cols["rank"], len(_KIND_RANK)),
-                       (cols["row"], None)])
+                       (cols["row"], int(cols["row"].max(initial=0)) + 1)])
 
 
 class StatementSource:
