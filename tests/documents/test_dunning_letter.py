@@ -113,7 +113,6 @@ def test_the_letters_of_a_run_share_one_font_cut_and_read_as_a_letter_alone(tmp_
     cuts = []
     real = fonts._cut_font
     monkeypatch.setattr(fonts, "_cut_font", lambda face, chars, out, **kw: cuts.append(len(chars)) or real(face, chars, out, **kw))
-    monkeypatch.setattr(letterpdf, "_cut_font", fonts._cut_font)
     book = make_book(tmp_path / "l.xlsx", customers=[customer("K1", "北京恒通机电有限公司", "zh", "cn-sme"),
                                                      customer("UK1", "Harbor Logistics Ltd", "en", "uk-late-payment"),
                                                      customer("K3", "广州粤秀贸易有限公司", "zh", "cn-sme")],
@@ -150,15 +149,14 @@ def test_the_letters_of_a_run_share_one_font_cut_and_read_as_a_letter_alone(tmp_
 
 
 def test_pdf_statements_and_letters_of_a_run_share_one_font_cut(tmp_path, monkeypatch):
-    from xl_ar.documents import fonts, letterpdf, pdf as pdf_mod
+    from xl_ar.documents import fonts, pdf as pdf_mod
 
     cuts = []
     real = fonts._cut_font
     monkeypatch.setattr(fonts, "_cut_font", lambda face, chars, out, **kw: cuts.append(len(chars)) or real(face, chars, out, **kw))
-    monkeypatch.setattr(letterpdf, "_cut_font", fonts._cut_font)
     drawn_from = []
-    render = pdf_mod._render_fpdf
-    monkeypatch.setattr(pdf_mod, "_render_fpdf",
+    render = pdf_mod._render_pages
+    monkeypatch.setattr(pdf_mod, "_render_pages",
                         lambda st, lang, fonts, strict=False: drawn_from.append(fonts[0][0]) or render(st, lang, fonts, strict))
     book = make_book(tmp_path / "l.xlsx", customers=[customer("K1", "北京恒通机电有限公司", "zh", "cn-sme"),
                                                      customer("UK1", "Harbor Logistics Ltd", "en", "uk-late-payment")],

@@ -3,10 +3,11 @@ broken anywhere but never before closing punctuation, English words kept whole."
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xl_ar.documents.pdf import _NO_LINE_END, _NO_LINE_START, broken
+from xl_ar.documents.pages import _NO_LINE_END, _NO_LINE_START, broken
 
 
 def width(ch: str) -> float:
@@ -56,16 +57,20 @@ def test_numbers_between_chinese_stay_whole():
 
 
 def test_a_paragraph_starts_a_line_at_each_line_break_and_wraps_in_its_column():
-    from fpdf import FPDF
+    from xl_ar.documents.fonts import find_cjk_font, own_cut
+    from xl_ar.documents.pages import CELL_MARGIN, Pages
 
-    from xl_ar.documents.pdf import paragraph
-
-    pdf = FPDF(unit="mm", format="A4")
-    pdf.add_page()
-    pdf.set_font("helvetica", size=10)
-    top = pdf.get_y()
-    paragraph(pdf, "first line\n\nthird " + "word " * 40, 5, 60)
-    drawn = round((pdf.get_y() - top) / 5)
-    words = len(broken("third " + "word " * 40, 60 - 2 * pdf.c_margin, pdf.get_string_width))
-    assert drawn == 2 + words and words > 3
-    assert pdf.get_x() == pdf.l_margin
+    found = find_cjk_font()
+    if found is None:
+        pytest.skip("no CJK font: install fonts-noto-cjk")
+    text = "first line\n\nthird " + "word " * 40
+    with own_cut(found, set(text)) as (regular, bold):
+        pdf = Pages(regular, bold, margins=12, bottom=14)
+        pdf.font(10)
+        top = pdf.y
+        pdf.paragraph(text, 5, 60)
+        drawn = round((pdf.y - top) / 5)
+        words = len(broken("third " + "word " * 40, 60 - 2 * CELL_MARGIN, pdf.width))
+        assert drawn == 2 + words and words > 3
+        assert pdf.x == pdf.l_margin
+        assert max(op[1] + pdf.width(op[5]) for op in pdf._pages[0] if op[0] == "text") <= 12 + 60 - CELL_MARGIN

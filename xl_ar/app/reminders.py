@@ -396,7 +396,7 @@ def _letter_title(rem: Any) -> str:
 
 def _letter_fonts(letters: list[str], headings: list[str]) -> Any:
     """One font cut for the run's letters, its bold face to their headings, made when the run
-    calls its ``cut`` (None without letters, fpdf2 or a CJK font: each letter then finds its
+    calls its ``cut`` (None without letters or a CJK font: each letter then finds its
     own, or reports why it cannot)."""
     if not letters:
         return None

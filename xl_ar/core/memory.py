@@ -57,7 +57,7 @@ def collector_paused() -> Iterator[None]:
 
 @contextlib.contextmanager
 def collector_resumed() -> Iterator[None]:
-    """Within a run's pause: the collector runs again. For making documents: fpdf2, fontTools
+    """Within a run's pause: the collector runs again. For making documents: ReportLab, fontTools
     and the e-mail package leave cycles behind each one (some 2,500 objects a letter's PDF),
     which a run of thousands must not keep until it ends. Outside a pause, nothing changes;
     a resumption that ends after its pause did leaves the collector on."""

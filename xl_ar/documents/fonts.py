@@ -1,33 +1,32 @@
-"""The CJK fonts a PDF is drawn with: found on the machine, and cut down to a batch's characters.
+"""The CJK fonts a PDF is drawn with: found on the machine, and cut down to the characters drawn.
 
-fpdf2 parses and subsets the whole font for every document it makes; a CJK font holds tens of
-thousands of glyphs, so that takes a second or two a PDF. A run of many documents (statements
+A CJK font holds tens of thousands of glyphs: parsing it takes a second. A PDF is drawn from
+the font cut down to its characters (:func:`own_cut`), and a run of many documents (statements
 for every customer, the dunning letters of a reminders run) cuts the font once to the
-characters of the whole batch (:class:`BatchFonts`), and each PDF subsets that small font.
+characters of the whole batch (:class:`BatchFonts`): ReportLab (``xl_ar.documents.pages``)
+parses the small cut once per process and takes each PDF's glyphs from it.
 
-A cut for many documents is also given TrueType outlines (quadratic curves) in place of the CFF
-outlines of a font like Noto Sans CJK: fpdf2 subsets the cut once more for each PDF, and a CFF
-subset decompiles and recompiles every glyph's program, while TrueType glyphs are copied as they
-are. Measured on a batch of 561 dunning letters (a cut of 212 characters): 59 ms a letter's PDF
-from the CFF cut, 22 ms from the TrueType one, and 0.06 s to convert the cut (about 0.4 ms a
-glyph: 0.8 s for 2,000 characters). So a cut is converted only where the batch has enough
-documents to win the conversion back (:data:`GLYPHS_PER_DOCUMENT`). The curves are converted
-within 1/1000 of the em (0.01 pt at 10.5 pt: the same letters on paper); the CFF hints are not
-kept, as TrueType outlines carry their own (none here), which only changes how a screen
-anti-aliases small text.
+A cut is given TrueType outlines (quadratic curves) in place of the CFF outlines of a font
+like Noto Sans CJK: ReportLab draws TrueType outlines only. Converting costs about 0.4 ms a
+glyph, once per cut (0.8 s for 2,000 characters). The curves are converted within 1/1000 of
+the em (0.01 pt at 10.5 pt: the same letters on paper); the CFF hints are not kept, as
+TrueType outlines carry their own (none here), which only changes how a screen anti-aliases
+small text.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import hashlib
 import multiprocessing
 import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from xl_ar.core.aging import AgingEdges
 from xl_ar.documents.statements import TEXT, Statement, closing_in_words, confirm_lines
@@ -46,7 +45,7 @@ FONT_CANDIDATES: tuple[tuple[str, str], ...] = (
 )
 
 def find_cjk_font() -> tuple[tuple[str, int], tuple[str, int] | None] | None:
-    """The CJK font files fpdf2 can use: ((regular path, face), (bold path, face) or None).
+    """The CJK font files PDFs are drawn from: ((regular path, face), (bold path, face) or None).
 
     ``XL_AR_CJK_FONT`` (and ``XL_AR_CJK_FONT_BOLD``) win; then the usual places; then
     fontconfig's choice for Simplified Chinese. In a collection the Simplified Chinese face
@@ -92,7 +91,7 @@ def _face(spec: str) -> tuple[str, int]:
             for k, name in enumerate(names):
                 if name.endswith(" SC") or "GB" in name or "YaHei" in name and "UI" not in name:
                     return path, k
-        except Exception:  # an unreadable collection: let fpdf2 report it when used
+        except Exception:  # an unreadable collection: reported when a PDF is drawn from it
             pass
     return path, 0
 
@@ -141,13 +140,11 @@ def statement_chars(statement: Statement, lang: str) -> set[str]:
 
 
 class BatchFonts:
-    """The CJK font cut down once to the characters of a batch of statements.
+    """The CJK font cut down once to the characters of a batch of statements and letters.
 
-    fpdf2 parses and subsets the whole font (tens of thousands of glyphs) for every document;
-    from a font holding only the batch's few hundred characters, that work is a fraction. The
-    glyphs drawn are the same; only the embedded font program's bytes may differ from a
-    statement rendered alone. A statement with a character outside the batch (one not given to
-    the constructor) is rendered from the whole font, so nothing is ever drawn as a blank box.
+    Each PDF of the batch is drawn from the cut: the glyphs are the same as from a cut of its
+    own, which costs a second. A statement with a character outside the batch (one not given
+    to the constructor) is drawn from a cut of its own, so nothing is ever drawn as a blank box.
 
     Use as a context manager (the small fonts live in a temporary folder until it closes).
 
@@ -171,13 +168,11 @@ class BatchFonts:
         self._made: Any = None  # 1 when it succeeded
         self.chars: set[str] = set()
         self.bold_chars: set[str] | None = None  # None: the bold cut holds ``chars`` too
-        #: characters' widths measured in the cut fonts (:func:`xl_ar.documents.pdf.paragraph`):
+        #: characters' widths measured in the cut fonts (:meth:`xl_ar.documents.pages.Pages.paragraph`):
         #: a run's letters draw the same characters from the same files, each measured once
         self.widths: dict[tuple, dict[str, float]] = {}
-        self.documents = len(statements)  # how many PDFs the cut serves (a letter per extra text)
         for text in extra:
             self.chars.update(text)
-            self.documents += 1
         found = find_cjk_font()
         if found is None or not (statements or self.chars):
             return
@@ -206,9 +201,9 @@ class BatchFonts:
         regular, bold = self._files(found)
         bold_chars = self.chars if self.bold_chars is None else self.bold_chars
         try:
-            _cut_font(found[0], self.chars, Path(regular[0]), quadratic=self._worth_converting(self.chars))
+            _cut_font(found[0], self.chars, Path(regular[0]))
             if bold is not None:
-                _cut_font(found[1], bold_chars, Path(bold[0]), quadratic=self._worth_converting(bold_chars))
+                _cut_font(found[1], bold_chars, Path(bold[0]))
             self._fonts = (regular, bold)
             if self._made is not None:
                 self._made.value = 1
@@ -217,10 +212,6 @@ class BatchFonts:
         finally:
             if self._ready is not None:
                 self._ready.set()
-
-    def _worth_converting(self, chars: set[str]) -> bool:
-        """True when giving the cut TrueType outlines saves the batch more than it costs."""
-        return len(chars) <= GLYPHS_PER_DOCUMENT * self.documents
 
     def _await_cut(self) -> None:
         """In a worker forked before a deferred cut: wait for it, then take its files."""
@@ -237,7 +228,7 @@ class BatchFonts:
                ) -> tuple[tuple[str, int], tuple[str, int] | None]:
         """Where the cut faces are written: (regular, bold or None when the font has no bold)."""
         folder = Path(self._tmp.name)
-        return (str(folder / "regular.otf"), 0), ((str(folder / "bold.otf"), 0) if found[1] else None)
+        return (str(folder / "regular.ttf"), 0), ((str(folder / "bold.ttf"), 0) if found[1] else None)
 
     def fonts(self, statement: Statement, lang: str) -> tuple[tuple[str, int], tuple[str, int] | None] | None:
         """The small fonts, when they hold every character of ``statement``; else None."""
@@ -264,38 +255,44 @@ class BatchFonts:
         self.close()
 
 
-#: Tables a cut font drops: fpdf2 draws each character's glyph from the cmap without shaping
+#: Tables a cut font drops: a PDF draws each character's glyph from the cmap without shaping
 #: and horizontally, so the layout tables (in a CJK font, most of its size after the glyphs)
-#: and the vertical metrics are never read. Every later PDF subsets the cut font again.
+#: and the vertical metrics are never read.
 _UNUSED_TABLES = ["GSUB", "GPOS", "GDEF", "BASE", "JSTF", "vhea", "vmtx", "VORG"]
 
 
 #: The longest a document waits for a deferred cut (seconds); then it cuts its own font.
 _CUT_WAIT = 600.0
 
-
-#: A cut is given TrueType outlines when it has at most this many glyphs per document of its
-#: batch: converting costs about 0.4 ms a glyph, once, and saves about 37 ms on each PDF.
-GLYPHS_PER_DOCUMENT = 90
-
 #: How far a converted curve may stray from the cubic one, in font units (1/1000 of the em in
 #: a CJK font): 0.01 pt in 10.5 pt text.
 _MAX_ERROR = 1.0
 
 
-def _cut_font(face: tuple[str, int], chars: set[str], out: Path, *, quadratic: bool = False) -> tuple[str, int]:
-    """Write the face cut down to ``chars`` (names kept, layout tables dropped) to ``out``.
+@contextlib.contextmanager
+def own_cut(found: tuple[tuple[str, int], tuple[str, int] | None], chars: set[str],
+            bold_chars: set[str] | None = None) -> Iterator[tuple[tuple[str, int], tuple[str, int]]]:
+    """The faces ``found`` cut to ``chars`` (the bold one to ``bold_chars``, default ``chars``)
+    for one document, in a temporary folder while the context lasts: (regular, bold). A font
+    fontTools cannot cut is given as it is (drawn from whole, when it has TrueType outlines)."""
+    with tempfile.TemporaryDirectory(prefix="xl-ar-font-") as tmp:
+        try:
+            regular = _cut_font(found[0], chars, Path(tmp) / "regular.ttf")
+            bold = _cut_font(found[1], chars if bold_chars is None else bold_chars,
+                             Path(tmp) / "bold.ttf") if found[1] else regular
+        except Exception:  # noqa: BLE001 - a font fontTools cannot cut: draw from the whole font
+            regular, bold = found[0], found[1] or found[0]
+        yield regular, bold
 
-    The outlines are written without subroutines: each PDF drawn from the cut subsets it once
-    more, and a font without subroutines subsets in about half the time (at a cut of 2,000
-    characters, a letter's PDF takes 32 ms instead of 74 ms) and embeds no larger. With
-    ``quadratic``, CFF outlines are converted to TrueType ones (see the module's doc).
-    """
+
+def _cut_font(face: tuple[str, int], chars: set[str], out: Path) -> tuple[str, int]:
+    """Write the face cut down to ``chars`` (names kept, layout tables dropped, TrueType
+    outlines: see the module's doc) to ``out``."""
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
     path, index = face
-    # recalcBBoxes=False: the whole font's boxes enclose the cut's glyphs (see keep_bounds)
+    # recalcBBoxes=False: the whole font's boxes enclose the cut's glyphs
     with TTFont(path, fontNumber=index, lazy=True, recalcTimestamp=False, recalcBBoxes=False) as font:
         for tag in _UNUSED_TABLES:  # gone before the subsetter reads them (it parsed GSUB and GPOS: 0.12 s)
             if tag in font:
@@ -307,10 +304,21 @@ def _cut_font(face: tuple[str, int], chars: set[str], out: Path, *, quadratic: b
         cutter = subset.Subsetter(options)
         cutter.populate(text="".join(sorted(chars)))
         cutter.subset(font)
-        if quadratic and "CFF " in font:
+        if "CFF " in font:
             _to_truetype(font)
+        _name_cut(font, f"{path}#{index}:{''.join(sorted(chars))}")
         font.save(out)
     return str(out), 0
+
+
+def _name_cut(font: Any, what: str) -> None:
+    """Give the cut a PostScript name of its own (the font's, a dash and 8 hex digits of
+    ``what``): ReportLab keeps one parsed font per name in a process, so two cuts named alike
+    would draw from whichever was registered first. The same cut gets the same name."""
+    tag = hashlib.blake2s(what.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
+    for record in font["name"].names:
+        if record.nameID == 6:
+            record.string = f"{record.toUnicode()}-{tag}"[:63]
 
 
 def _to_truetype(font: Any) -> None:
@@ -342,15 +350,3 @@ def _to_truetype(font: Any) -> None:
     font.sfntVersion = "\x00\x01\x00\x00"
     font.recalcBBoxes = True  # the glyphs' boxes and maxp's counts, read off the points (no drawing)
 
-
-def keep_bounds(pdf) -> None:
-    """Let fpdf2 embed each font subset without measuring every glyph again.
-
-    Saving the subset, fontTools recalculates the bounding boxes (head, hhea, vhea and the CFF
-    FontBBox) by drawing every glyph's outline, three times per font: half the CPU of each PDF.
-    The boxes kept are the font's own, which enclose the subset's glyphs (a box only has to be
-    large enough); the glyphs, their widths and what is drawn are the same.
-    """
-    for font in pdf.fonts.values():
-        if getattr(font, "ttfont", None) is not None:
-            font.ttfont.recalcBBoxes = False

@@ -1,20 +1,21 @@
 """A letter (the dunning letter 催款函, the lawyer's-letter draft) as a PDF with its CJK font embedded.
 
 The letter's text part is what the customer reads in the e-mail; the PDF carries the same
-words on an A4 page, to print, sign and stamp, or to file as evidence. It is drawn with fpdf2
-from a CJK font found on the machine (see :func:`xl_ar.documents.fonts.find_cjk_font`), cut down
-to the letter's characters first (subsetting a whole CJK font takes seconds; the cut font is
-small), so the PDF embeds only the glyphs it uses and prints the same everywhere.
+words on an A4 page, to print, sign and stamp, or to file as evidence. It is drawn by
+ReportLab (:class:`xl_ar.documents.pages.Pages`) from a CJK font found on the machine (see
+:func:`xl_ar.documents.fonts.find_cjk_font`), cut down to the letter's characters, or to a
+run's letters' (parsing a whole CJK font takes a second; the cut is small); the PDF embeds only
+the glyphs it uses and prints the same everywhere.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import tempfile
-from pathlib import Path
 
-from xl_ar.documents.fonts import BatchFonts, _cut_font, find_cjk_font, keep_bounds
-from xl_ar.documents.pdf import PdfError, paragraph
+from xl_ar.documents.fonts import BatchFonts, find_cjk_font, own_cut
+from xl_ar.documents.pages import FontError, Pages
+from xl_ar.documents.pdf import PdfError
 
 _MARGIN = 20.0
 _LINE_H = 6.0
@@ -50,9 +51,6 @@ def render_letter_pdf(text: str, *, title: str, author: str, date: dt.date, foot
     Raises:
         PdfError: no CJK font on this machine (the message says what to install).
     """
-    from fpdf import FPDF
-    from fpdf.enums import XPos, YPos
-
     found = find_cjk_font()
     if found is None:
         raise PdfError("no CJK font found for the letter's PDF: install fonts-noto-cjk, or set XL_AR_CJK_FONT")
@@ -60,45 +58,22 @@ def render_letter_pdf(text: str, *, title: str, author: str, date: dt.date, foot
     while lines and not lines[0].strip():
         lines.pop(0)
     chars = set(letter_chars(text, title, footer))
-    with tempfile.TemporaryDirectory(prefix="xl-ar-letter-") as tmp:
+    with contextlib.ExitStack() as stack:
         small = batch.fonts_for(chars, set(letter_heading(text))) if batch is not None else None
-        if small is not None:
-            regular, bold = small[0], small[1] or small[0]
-        else:
-            try:
-                regular = _cut_font(found[0], chars, Path(tmp) / "regular.otf")
-                bold = _cut_font(found[1], chars, Path(tmp) / "bold.otf") if found[1] else regular
-            except Exception:  # a font fontTools cannot cut: draw from the whole font
-                regular, bold = found[0], found[1] or found[0]
-
-        class _Doc(FPDF):
-            def footer(self) -> None:
-                self.set_y(-12)
-                self.set_font("cjk", "", 7)
-                self.set_text_color(110, 110, 110)
-                self.cell(0, 4, footer, new_x=XPos.LMARGIN, new_y=YPos.TOP)
-                self.cell(0, 4, f"{self.page_no()}/{{nb}}", align="R")
-                self.set_text_color(0, 0, 0)
-
-        pdf = _Doc(orientation="P", unit="mm", format="A4")
-        pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
-        pdf.set_auto_page_break(True, margin=18)
-        pdf.add_font("cjk", "", regular[0], collection_font_number=regular[1])
-        pdf.add_font("cjk", "B", bold[0], collection_font_number=bold[1])
-        keep_bounds(pdf)
-        pdf.set_title(title)
-        pdf.set_author(author or "xl-ar")
-        pdf.set_creator("xl-ar")
-        pdf.set_creation_date(dt.datetime.combine(date, dt.time(0, 0), tzinfo=dt.timezone.utc))
-        pdf.add_page()
+        regular, bold = (small[0], small[1] or small[0]) if small is not None else stack.enter_context(own_cut(found, chars))
+        try:
+            pdf = Pages(regular, bold, margins=_MARGIN, bottom=18,
+                        footer=(12, footer, lambda n, total: f"{n}/{total}"))
+        except FontError as exc:
+            raise PdfError(f"cannot make the letter's PDF: {exc}") from None
         if lines:
-            pdf.set_font("cjk", "B", 16)
-            pdf.cell(0, 12, lines.pop(0).strip(), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            pdf.font(16, "B")
+            pdf.cell(0, 12, lines.pop(0).strip(), align="C", newline=True)
             pdf.ln(2)
-        pdf.set_font("cjk", "", 10.5)
+        pdf.font(10.5)
         for line in lines:
             if not line.strip():
                 pdf.ln(_LINE_H * 0.6)
                 continue
-            paragraph(pdf, line.rstrip(), _LINE_H, widths=batch.widths if small is not None else None)
-        return bytes(pdf.output())
+            pdf.paragraph(line.rstrip(), _LINE_H, widths=batch.widths if small is not None else None)
+        return pdf.pdf(title=title, author=author or "xl-ar", created=date)

@@ -431,7 +431,7 @@ def default_attach(ledger: Ledger, result: Any, settings: Any, as_of: dt.date, f
         """For PDF statements: one CJK font cut to the characters of every statement the run
         attaches (``(customer_id, lang)`` pairs) and of ``extra`` texts (the dunning letters), so
         no PDF cuts the whole font itself. Returns the ``BatchFonts`` (the caller closes it) or
-        None (.xlsx statements, or no fpdf2)."""
+        None (.xlsx statements)."""
         if fmt != "pdf":
             return None
         try:
