@@ -221,6 +221,9 @@ def test_statements_made_by_workers_are_the_files_made_here(tmp_path, monkeypatc
         made[workers] = {f.name: f.read_bytes() for f in r.files}
     assert len(made[1]) >= bulk.MIN_PARALLEL and list(made[1]) == list(made[2])
     assert made[1] == made[2]  # byte for byte: the same statement gives the same file wherever it is made
+    names = [name.rsplit(".", 1) for name in made[1]]  # each statement's files together, its .xlsx first
+    assert [ext for _, ext in names] == list(formats) * (len(names) // len(formats))
+    assert [stem for stem, _ in names] == [stem for stem, _ in names[::len(formats)] for _ in formats]
 
 
 def test_a_deferred_font_cut_without_semaphores_is_made_at_first_use(monkeypatch):

@@ -243,8 +243,11 @@ _GREY = (110 / 255,) * 3
 
 
 def _draw(c: Any, ops: list[tuple], page_h: float) -> None:
-    """One page's operations drawn on ReportLab's canvas (y from the top in mm -> points from the foot)."""
+    """One page's operations drawn on ReportLab's canvas (y from the top in mm -> points from
+    the foot): the boxes and lines, then the text over them, as one text object (a text object
+    per cell cost a tenth of a statement's PDF)."""
     c.setLineWidth(LINE_WIDTH * PT)
+    words = c.beginText()
     font = colour = None
     for op in ops:
         kind = op[0]
@@ -252,21 +255,22 @@ def _draw(c: Any, ops: list[tuple], page_h: float) -> None:
             x, y, name, size, text = op[1:6]
             want = op[6] if len(op) > 6 else (0.0, 0.0, 0.0)
             if want != colour:
-                c.setFillColorRGB(*want)
+                words.setFillColorRGB(*want)
                 colour = want
             if (name, size) != font:
-                c.setFont(name, size)
+                words.setFont(name, size)
                 font = (name, size)
-            c.drawString(x * PT, (page_h - y) * PT, text)
+            words.setTextOrigin(x * PT, (page_h - y) * PT)
+            words.textOut(text)
         elif kind == "box":
             x, y, w, h, fill, stroke = op[1:]
             if fill is not None:
                 c.setFillColorRGB(*fill)
-                colour = fill
             c.rect(x * PT, (page_h - y - h) * PT, w * PT, h * PT, stroke=int(stroke), fill=int(fill is not None))
         else:  # a line
             x1, y1, x2, y2 = op[1:]
             c.line(x1 * PT, (page_h - y1) * PT, x2 * PT, (page_h - y2) * PT)
+    c.drawText(words)
 
 
 #: Characters no line starts with: closing punctuation stays with what it follows (禁则).
