@@ -256,6 +256,30 @@ def test_pdf_renders_chinese_and_the_closing_balance(ledger_settings, tmp_path):
 
 
 @needs_poppler
+def test_pdf_draws_any_text_as_typed_and_cuts_what_its_column_cannot_hold(ledger_settings, tmp_path):
+    """A customer name or description holding PDF syntax, backslashes, brackets or control
+    characters is drawn as text, with no operator of its own; a description wider than its
+    column ends in an ellipsis."""
+    if pdf_mod.find_cjk_font() is None:
+        pytest.skip("no CJK font: install fonts-noto-cjk")
+    ledger, settings = ledger_settings
+    st = by_customer(build_statements(ledger, settings, D(2025, 2, 1), D(2025, 3, 31), lang="zh"))["C1"]
+    hostile = "A) Tj ET BT /F9 99 Tf (B\\ \\(x\\) <4142> % endobj"
+    sec = st.sections[0]
+    first = dataclasses.replace(sec.lines[0], description="(摘要)\\" + "长" * 40)
+    st = dataclasses.replace(st, customer_name=hostile + "\t",
+                             sections=(dataclasses.replace(sec, lines=(first, *sec.lines[1:])), *st.sections[1:]))
+    data = pdf_mod.render_statement_pdf(st, engine="reportlab")
+    text = _pdf_checks(data, tmp_path, "hostile")
+    assert hostile in text and NAME_C1 not in text
+    assert "(摘要)\\长长" in text and "长…" in text and "长" * 40 not in text
+    assert "8,000.00" in text
+    faces = subprocess.run(["pdffonts", str(tmp_path / "hostile.pdf")], capture_output=True, text=True,
+                           check=True).stdout.splitlines()[2:]
+    assert len(faces) == 2 and all("yes yes yes" in line for line in faces)  # no font the text named
+
+
+@needs_poppler
 @pytest.mark.libreoffice
 @pytest.mark.skipif(not shutil.which("soffice"), reason="LibreOffice (soffice) is not installed")
 def test_pdf_through_libreoffice(ledger_settings, tmp_path):
@@ -323,14 +347,14 @@ def test_a_batch_font_draws_the_same_text_as_a_cut_of_its_own(ledger_settings, t
     ledger, settings = ledger_settings
     sts = by_customer(build_statements(ledger, settings, D(2025, 2, 1), D(2025, 3, 31), lang="zh"))
     with fonts.BatchFonts([sts["C1"]], "zh") as batch:
-        assert NAME_C1[0] in batch.chars and batch.fonts(sts["C1"], "zh") is not None
+        assert NAME_C1[0] in batch.chars and batch.fonts_for(fonts.statement_chars(sts["C1"], "zh")) is not None
         alone = _pdf_checks(pdf_mod.render_statement_pdf(sts["C1"], engine="reportlab"), tmp_path, "alone")
         batched = pdf_mod.render_statement_pdf(sts["C1"], engine="reportlab", batch=batch)
         assert _pdf_checks(batched, tmp_path, "batched") == alone
         assert NAME_C1 in alone and "8,000.00" in alone
         # C2's name has letters outside the batch: it is drawn from a cut of its own, not as boxes
         other = dataclasses.replace(sts["C2"], customer_name="鼎盛医疗器械有限公司")
-        assert batch.fonts(other, "zh") is None
+        assert batch.fonts_for(fonts.statement_chars(other, "zh")) is None
         text = _pdf_checks(pdf_mod.render_statement_pdf(other, engine="reportlab", batch=batch), tmp_path, "other")
         assert "鼎盛医疗器械有限公司" in text
 
@@ -361,7 +385,7 @@ def test_a_batch_font_holds_every_character_a_statement_draws(ledger_settings, t
     with fonts.BatchFonts(sts) as batch:
         for st in sts:
             for lang in ("zh", "en"):
-                small = batch.fonts(st, lang)
+                small = batch.fonts_for(fonts.statement_chars(st, lang))
                 assert small is not None
                 data = pdf_mod._render_pages(st, lang, small, strict=True)
                 assert data is not None, (st.customer_id, lang)  # no glyph missing from the cut

@@ -230,9 +230,12 @@ class BatchFonts:
         folder = Path(self._tmp.name)
         return (str(folder / "regular.ttf"), 0), ((str(folder / "bold.ttf"), 0) if found[1] else None)
 
-    def fonts(self, statement: Statement, lang: str) -> tuple[tuple[str, int], tuple[str, int] | None] | None:
-        """The small fonts, when they hold every character of ``statement``; else None."""
-        return self.fonts_for(statement_chars(statement, lang))
+    def fonts(self) -> tuple[tuple[str, int], tuple[str, int] | None] | None:
+        """The small fonts, whatever they hold (a statement drawn from them checks that they
+        held every character it drew); None when there are none (no CJK font, or it could not
+        be cut)."""
+        self._await_cut()
+        return self._fonts
 
     def fonts_for(self, chars: set[str], bold: set[str] | None = None
                   ) -> tuple[tuple[str, int], tuple[str, int] | None] | None:

@@ -86,7 +86,7 @@ def render_statement_pdf(statement: Statement, lang: str | None = None, *, engin
             why.append("no Chinese font was found (install fonts-noto-cjk, or set XL_AR_CJK_FONT to a .ttf/.otf/.ttc)")
         else:
             try:
-                small = batch.fonts(statement, lang) if batch is not None else None
+                small = batch.fonts() if batch is not None else None
                 rendered = _render_pages(statement, lang, small, strict=True) if small else None
                 if rendered is None:  # alone, or a character outside the batch's cut
                     with own_cut(found, statement_chars(statement, lang)) as fonts:
