@@ -25,7 +25,6 @@ DEMO_SETTINGS = {
     "BankAccount": "招商银行上海分行 6214 0000 0000 0000",
 }
 #: Statements with a PDF in the demo (PDF rendering embeds CJK fonts: about a second each).
-DEMO_PDF_STATEMENTS = 20
 
 _CITIES = ["上海", "北京", "深圳", "广州", "杭州", "苏州", "南京", "成都", "武汉", "天津", "宁波", "青岛", "厦门", "西安", "重庆"]
 _WORDS = ["华信", "恒通", "鼎盛", "博远", "金桥", "众联", "瑞丰", "永安", "新元", "长江", "明德", "宏达", "天成", "佳禾", "启航", "和信"]
@@ -166,19 +165,17 @@ class DemoResult:
     ok: bool = True
 
 
-def run_demo(out: str | Path, lang: str = "zh", n_customers: int = 300, *, pdfs: int = DEMO_PDF_STATEMENTS,
-             progress: Progress = quiet) -> DemoResult:
+def run_demo(out: str | Path, lang: str = "zh", n_customers: int = 300, *, progress: Progress = quiet) -> DemoResult:
     """``xl-ar demo``: write the sample ledger, refresh it, write its documents.
 
     The documents: reminder e-mails (.eml drafts, worded by stage, the statement attached), the
     SMS list for class C customers, the Outbox sheet, and the month's reconciliation statements
-    (.xlsx for every customer with a balance, .pdf for the largest ones).
+    (.xlsx and PDF for every customer with something to state, as ``xl-ar statements`` makes them).
 
     Args:
         out: the output folder.
         lang: the sample ledger's language ("zh" or "en").
         n_customers: how many customers the sample has.
-        pdfs: statements also written as PDF (the largest balances).
         progress: called with (step, fraction done).
 
     Returns:
@@ -209,18 +206,16 @@ def run_demo(out: str | Path, lang: str = "zh", n_customers: int = 300, *, pdfs:
     result.steps.append(DemoStep("reminders", [str(reminders)]))
     period_from = DEMO_AS_OF.replace(day=1)
     progress("statements", 0.6)
-    xlsx = run_statements(FileBook(book), period_from, DEMO_AS_OF, out_dir=out / "statements", formats=("xlsx",))
-    closing = {s.customer_id: max(abs(x.closing_minor) for x in s.sections) for s in xlsx.statements}
-    largest = sorted(closing, key=lambda c: -closing[c])[:pdfs]
-    progress("statements (PDF)", 0.8)
-    pdf_files, pdf_error = _largest_as_pdf(xlsx, largest, progress)
+    made = run_statements(FileBook(book), period_from, DEMO_AS_OF, out_dir=out / "statements",
+                          progress=lambda stage, done: progress("statements", 0.6 + 0.4 * done))
+    pdf_error = next((i.message for i in made.issues if i.where == "PDF"), "")
     files = sorted(p for p in out.rglob("*") if p.is_file() and ".xl-ar-backups" not in p.parts)
     by_kind: dict[str, int] = {}
     for p in files:
         by_kind[p.suffix] = by_kind.get(p.suffix, 0) + 1
-    n_pdf = len(pdf_files)
-    lines = [f"statements {period_from:%Y-%m-%d} – {DEMO_AS_OF:%Y-%m-%d}: {len(xlsx.files)} .xlsx, {n_pdf} .pdf "
-             f"(the {pdfs} largest balances) in {out / 'statements'}",
+    count = {kind: sum(1 for f in made.files if f.suffix == kind) for kind in (".xlsx", ".pdf")}
+    lines = [f"statements {period_from:%Y-%m-%d} – {DEMO_AS_OF:%Y-%m-%d}: {count['.xlsx']} .xlsx, {count['.pdf']} .pdf "
+             f"in {out / 'statements'}",
              f"output in {out}: " + ", ".join(f"{n} {k or 'other'}" for k, n in sorted(by_kind.items()))]
     lines += [f"  {p}" for p in [f for f in files if f.suffix in (".csv", ".xlsx") and f.parent in (out, out / "reminders")]
               + [f for f in files if f.suffix == ".eml"][:5]]
@@ -228,27 +223,7 @@ def run_demo(out: str | Path, lang: str = "zh", n_customers: int = 300, *, pdfs:
         lines.append(f"PDF: {pdf_error}")
     result.steps.append(DemoStep("statements", lines))
     progress("done", 1.0)
-    result.ok = reminders.ok and xlsx.ok and not pdf_error
+    result.ok = reminders.ok and made.ok and not pdf_error
     return result
 
 
-def _largest_as_pdf(xlsx: Any, largest: list[str], progress: Any) -> tuple[list[Path], str]:
-    """The largest balances' statements, already built by the .xlsx run, also as PDF (one font
-    cut for them all; reading and computing the ledger again for them cost ~1.3 s of CPU)."""
-    from xl_ar.documents.fonts import BatchFonts
-    from xl_ar.documents.pdf import PdfError, write_statement_pdf
-    from xl_ar.documents.statements import file_stem
-
-    by_id = {s.customer_id: s for s in xlsx.statements}
-    chosen = [by_id[c] for c in largest]
-    files: list[Path] = []
-    if not chosen:
-        return files, ""
-    with BatchFonts(chosen) as batch:
-        for k, st in enumerate(chosen):
-            progress("statements (PDF)", 0.8 + 0.2 * k / len(chosen))
-            try:
-                files.append(write_statement_pdf(st, xlsx.out_dir / f"{file_stem(st)}.pdf", batch=batch))
-            except PdfError as exc:  # no engine: the same for every statement, said once
-                return files, str(exc)
-    return files, ""
