@@ -245,6 +245,7 @@ def test_pdf_renders_chinese_and_the_closing_balance(ledger_settings, tmp_path):
     assert NAME_C1 in text and "杭州示例科技有限公司" in text
     assert "8,000.00" in text and "ST-C1-20250201-20250331" in text and "期末余额" in text
     assert "大写：人民币捌仟元整" in text and "（大写：人民币捌仟元整）" in text
+    assert text.count("第 1 页，共 1 页") == 1  # the footer
     text = _pdf_checks(pdf_mod.render_statement_pdf(sts["C2"]), tmp_path, "c2")
     assert "Harbor Logistics Ltd" in text and "-3,300.00" in text and "1,234.56" in text and "61-90" in text
     name, data, mime = statement_attachment(ledger, settings, "C1", D(2025, 3, 31), period_from=D(2025, 2, 1))

@@ -22,6 +22,7 @@ import datetime as dt
 import functools
 import io
 import os
+import zlib
 from typing import Any, Callable
 
 #: Points per millimetre.
@@ -202,16 +203,16 @@ class Pages:
     def pdf(self, *, title: str, author: str, created: dt.date) -> bytes:
         """The pages as a PDF. ``created`` is its creation date (the same pages give the same
         bytes: a statement is evidence)."""
-        from reportlab import rl_config
         from reportlab.pdfgen.canvas import Canvas
 
-        rl_config.useA85 = 0  # streams deflated only: ASCII85 on top makes them a quarter larger and slower
+        _streams_deflated_fast()
         out = io.BytesIO()
         c = Canvas(out, pagesize=(self.w * PT, self.h * PT), invariant=1, initialFontName=self._names[""],
                    initialFontSize=10, pageCompression=1)
         stamp = f"D:{created:%Y%m%d}000000+00'00'"
         c.setDateFormatter(lambda *_: stamp)
         c.setTitle(title)
+        c.setSubject(title)
         c.setAuthor(author)
         c.setCreator("xl-ar")
         c.setProducer("xl-ar")
@@ -225,21 +226,54 @@ class Pages:
         return out.getvalue()
 
     def _footer_ops(self, n: int, total: int) -> list[tuple]:
+        """Page ``n``'s footer, laid out below the bottom margin (where no cell breaks the page)."""
         up, left, right = self._footer
-        keep = (self.x, self.y, self._font, self.size, self._pages)
-        self._pages = [[]]
+        keep = (self.x, self.y, self._font, self.size, self._pages, self._trigger)
+        self._pages, self._trigger = [[]], float("inf")
         self.font(7)
-        self.y = self.h - up
-        self.x = self.l_margin
+        self.x, self.y = self.l_margin, self.h - up
         self.cell(0, 4, left)
         self.x = self.l_margin
         self.cell(0, 4, right(n, total), align="R")
         ops = [(*op, _GREY) if op[0] == "text" else op for op in self._pages[0]]
-        self.x, self.y, self._font, self.size, self._pages = keep
+        self.x, self.y, self._font, self.size, self._pages, self._trigger = keep
         return ops
 
 
 _GREY = (110 / 255,) * 3
+
+#: zlib's level for the PDFs' streams (the embedded fonts, the pages' text): see below.
+DEFLATE_LEVEL = 1
+
+
+def _streams_deflated_fast() -> None:
+    """Have ReportLab deflate the PDFs' streams at :data:`DEFLATE_LEVEL`, without ASCII85.
+
+    ReportLab wraps each deflated stream in ASCII85 (a quarter larger, and encoded in Python)
+    unless told not to (``rl_config.useA85``), and deflates with zlib's default level 6, which
+    it has no setting for: deflating the two embedded font subsets was a third of a statement's
+    PDF. Its one FlateDecode filter (``pdfdoc.PDFZCompress``) is replaced by one that deflates at
+    level 1: 100,000 invoices' 2,500 statements 8.07 -> 7.35 s, their files 1.4% larger. zlib's
+    stream is a function of the bytes alone, so the same statement is still the same bytes
+    (ISA-L, 0.3 s faster again, is not promised to be)."""
+    from reportlab import rl_config
+    from reportlab.pdfbase import pdfdoc
+
+    rl_config.useA85 = 0
+    if type(pdfdoc.PDFZCompress) is pdfdoc.PDFStreamFilterZCompress:  # (once; not if ReportLab changed it)
+        pdfdoc.PDFZCompress = _Deflate()
+
+
+class _Deflate:
+    """ReportLab's FlateDecode stream filter, at :data:`DEFLATE_LEVEL`."""
+
+    pdfname = "FlateDecode"
+
+    def encode(self, text: str | bytes) -> bytes:
+        return zlib.compress(text.encode("utf8") if isinstance(text, str) else text, DEFLATE_LEVEL)
+
+    def decode(self, encoded: bytes) -> bytes:
+        return zlib.decompress(encoded)
 
 
 def _draw(c: Any, ops: list[tuple], page_h: float) -> None:

@@ -1,0 +1,108 @@
+"""The PDF page layout (``xl_ar.documents.pages``): cells where they were asked for, page breaks
+with "page n of N" footers, text cut to its cell, the same pages as the same bytes, and the
+streams deflated as the module says."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import subprocess
+import zlib
+
+import pytest
+
+from xl_ar.documents import pages
+from xl_ar.documents.fonts import find_cjk_font, own_cut
+
+pytestmark = pytest.mark.skipif(find_cjk_font() is None, reason="no CJK font: install fonts-noto-cjk")
+needs_poppler = pytest.mark.skipif(not shutil.which("pdftotext"), reason="needs poppler-utils")
+
+CHARS = set("对账单客户余额第页共，abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,-()/…")
+
+
+@pytest.fixture(scope="module")
+def faces():
+    with own_cut(find_cjk_font(), CHARS) as cut:
+        yield cut
+
+
+def layout(faces, rows: int = 120) -> pages.Pages:
+    pdf = pages.Pages(*faces, margins=12, bottom=14,
+                      footer=(10, "ST-1", lambda n, total: f"第 {n} 页，共 {total} 页"))
+    pdf.font(13, "B")
+    pdf.cell(0, 8, "对账单", align="C", newline=True)
+    pdf.font(8)
+    for k in range(rows):
+        pdf.cell(40, 5, f"row {k}", border="B")
+        pdf.cell(30, 5, f"{k * 1000:,}.00", align="R", border="B", newline=True)
+    return pdf
+
+
+def texts(pdf: pages.Pages, page: int = 0) -> list[tuple]:
+    return [op for op in pdf._pages[page] if op[0] == "text"]
+
+
+def test_cells_are_aligned_in_their_box_and_the_cursor_moves_as_asked(faces):
+    pdf = pages.Pages(*faces, margins=12, bottom=14)
+    pdf.font(10)
+    pdf.cell(50, 6, "left")
+    assert (pdf.x, pdf.y) == (62, 12)
+    pdf.cell(50, 6, "right", align="R")
+    pdf.cell(50, 6, "centre", align="C", newline=True)
+    assert (pdf.x, pdf.y) == (12, 18)
+    pdf.cell(0, 6, "to the margin", border=1, fill=True)
+    left, right, centre, wide = texts(pdf)
+    assert left[1] == 12 + pages.CELL_MARGIN
+    assert right[1] + pdf.width("right") == pytest.approx(112 - pages.CELL_MARGIN)
+    assert centre[1] + pdf.width("centre") / 2 == pytest.approx(137)
+    box = [op for op in pdf._pages[0] if op[0] == "box"][0]
+    assert box[1:5] == (12, 18, 210 - 24, 6) and box[6] is True  # a cell of width 0 reaches the right margin
+    # the text's baseline sits in the middle of the cell, lowered by 0.3 of the font's size
+    assert left[2] == pytest.approx(12 + 3 + 0.3 * 10 / pages.PT)
+
+
+def test_a_cell_past_the_bottom_margin_starts_a_page_at_the_same_x(faces):
+    pdf = pages.Pages(*faces, margins=12, bottom=14)
+    pdf.font(8)
+    pdf.y = 297 - 14 - 4
+    pdf.x = 40
+    assert pdf.will_break(5) and not pdf.will_break(4)
+    pdf.cell(20, 5, "next page")
+    assert pdf.page_no == 2 and texts(pdf, 1)[0][1] == 40 + pages.CELL_MARGIN and pdf.y == 12
+
+
+def test_text_too_wide_for_its_cell_is_cut_with_an_ellipsis(faces):
+    pdf = pages.Pages(*faces, margins=12, bottom=14)
+    pdf.font(8)
+    cut = pdf.fit("abcdefghijklmnopqrstuvwxyz" * 3, 30)
+    assert cut.endswith("…") and pdf.width(cut) <= 30 - 1.5 < pdf.width(cut[:-1] + "xx…")
+    assert pdf.fit("abc", 30) == "abc"
+
+
+@needs_poppler
+def test_every_page_has_its_footer_with_the_page_count(faces, tmp_path):
+    pdf = layout(faces)
+    assert pdf.page_no == 3
+    data = pdf.pdf(title="对账单 ST-1", author="演示", created=dt.date(2026, 10, 31))
+    (tmp_path / "p.pdf").write_bytes(data)
+    text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "p.pdf"), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    got = text.split("\f")[:3]
+    for n, page in enumerate(got, 1):
+        assert f"第 {n} 页，共 3 页" in page and "ST-1" in page
+    assert "row 0" in got[0] and "row 119" in got[2] and "119,000.00" in got[2]
+    info = subprocess.run(["pdfinfo", str(tmp_path / "p.pdf")], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"Title:\s+对账单 ST-1\n", info) and re.search(r"Subject:\s+对账单 ST-1\n", info)
+    assert re.search(r"Author:\s+演示\n", info) and re.search(r"Creator:\s+xl-ar\n", info) and re.search(r"Pages:\s+3\n", info)
+
+
+def test_the_same_pages_are_the_same_bytes_deflated_at_the_documented_level(faces):
+    first = layout(faces).pdf(title="t", author="a", created=dt.date(2026, 10, 31))
+    assert layout(faces).pdf(title="t", author="a", created=dt.date(2026, 10, 31)) == first
+    assert b"D:20261031000000+00'00'" in first  # the creation date given, not the clock's
+    streams = re.findall(rb"/Filter \[ /FlateDecode \] /Length (\d+)[^>]*>>\s*stream\r?\n", first)
+    assert len(streams) >= 5 and b"ASCII85Decode" not in first
+    for match in re.finditer(rb"/Length (\d+)[^>]*>>\s*stream\r?\n", first):
+        body = first[match.end():match.end() + int(match.group(1))]
+        assert zlib.compress(zlib.decompress(body), pages.DEFLATE_LEVEL) == body
