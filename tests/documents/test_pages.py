@@ -106,3 +106,22 @@ def test_the_same_pages_are_the_same_bytes_deflated_at_the_documented_level(face
     for match in re.finditer(rb"/Length (\d+)[^>]*>>\s*stream\r?\n", first):
         body = first[match.end():match.end() + int(match.group(1))]
         assert zlib.compress(zlib.decompress(body), pages.DEFLATE_LEVEL) == body
+
+
+@needs_poppler
+def test_more_distinct_characters_than_one_font_subset_holds_all_read_back(tmp_path):
+    """ReportLab embeds a font as subsets of 256 characters: a page drawing 600 distinct
+    characters embeds three or more, and every character reads back as drawn."""
+    many = "".join(chr(c) for c in range(0x4E00, 0x4E00 + 600))
+    with own_cut(find_cjk_font(), set(many)) as cut:
+        pdf = pages.Pages(*cut, margins=12, bottom=14)
+        pdf.font(9)
+        pdf.paragraph(many, 5)
+        assert not pdf.missing()
+        (tmp_path / "many.pdf").write_bytes(pdf.pdf(title="t", author="a", created=dt.date(2026, 1, 1)))
+    text = subprocess.run(["pdftotext", str(tmp_path / "many.pdf"), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "".join(text.split()) == many
+    faces = subprocess.run(["pdffonts", str(tmp_path / "many.pdf")], capture_output=True, text=True,
+                           check=True).stdout.splitlines()[2:]
+    assert len(faces) >= 3 and all("yes yes yes" in line for line in faces)
