@@ -125,3 +125,45 @@ def test_more_distinct_characters_than_one_font_subset_holds_all_read_back(tmp_p
     faces = subprocess.run(["pdffonts", str(tmp_path / "many.pdf")], capture_output=True, text=True,
                            check=True).stdout.splitlines()[2:]
     assert len(faces) >= 3 and all("yes yes yes" in line for line in faces)
+
+
+def test_a_font_whose_licence_forbids_embedding_is_refused_by_name(tmp_path, monkeypatch):
+    """A font marked "restricted licence" (OS/2 fsType 2) must not be embedded: the PDF is not
+    made, and the error names the font and what to do, whichever document asked for it."""
+    import dataclasses
+
+    from fontTools.ttLib import TTFont
+
+    from xl_ar.documents import fonts, pdf as pdf_mod
+    from xl_ar.documents.letterpdf import render_letter_pdf
+    from xl_ar.documents.statements import TEXT
+
+    with own_cut(find_cjk_font(), CHARS | set("".join(map(str, TEXT["en"].values())))) as (regular, _):
+        font = TTFont(regular[0])
+        font["OS/2"].fsType = 2
+        font.save(tmp_path / "restricted.ttf")
+    monkeypatch.setenv("XL_AR_CJK_FONT", str(tmp_path / "restricted.ttf"))
+    with pytest.raises(pdf_mod.PdfError, match=r"restricted\.ttf: its licence does not allow embedding it.*XL_AR_CJK_FONT"):
+        render_letter_pdf("Demand\n\nPay now.", title="t", author="a", date=dt.date(2026, 1, 1))
+    statement = _statement()
+    with pytest.raises(pdf_mod.PdfError, match=r"restricted\.ttf: its licence does not allow embedding it"):
+        pdf_mod.render_statement_pdf(dataclasses.replace(statement, lang="en"), engine="reportlab")
+    with fonts.BatchFonts([statement], "en") as batch:  # a batch's cut is refused alike
+        with pytest.raises(pdf_mod.PdfError, match="licence"):
+            pdf_mod.render_statement_pdf(statement, "en", engine="reportlab", batch=batch)
+
+
+def _statement():
+    """A one-line statement in English."""
+    from xl_ar.documents.statements import Statement, StatementLine, StatementSection
+
+    line = StatementLine(date=dt.date(2026, 10, 3), kind="invoice", doc_no="INV-1", description="goods", reference="",
+                         due_date=dt.date(2026, 11, 2), debit_minor=12345, credit_minor=0, balance_minor=12345, row=2,
+                         disputed=False)
+    section = StatementSection(currency="CNY", exp=2, opening_minor=0, lines=(line,), closing_minor=12345,
+                               ledger_minor=12345, aging_minor=(12345, 0, 0, 0, 0), open_minor=12345,
+                               unapplied_minor=0, disputed_minor=0)
+    return Statement(statement_id="ST-C1", customer_id="C1", customer_name="Acme", contact="", email="",
+                     company_en="Demo Co", company_zh="", period_from=dt.date(2026, 10, 1),
+                     period_to=dt.date(2026, 10, 31), lang="en", aging_edges=(30, 60, 90), aging_basis="due",
+                     sections=(section,))

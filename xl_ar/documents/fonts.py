@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from xl_ar.core.aging import AgingEdges
+from xl_ar.documents.pages import FontError
 from xl_ar.documents.statements import TEXT, Statement, closing_in_words, confirm_lines
 
 #: Where CJK fonts live on common systems: (regular, bold); bold may be missing.
@@ -283,6 +284,8 @@ def own_cut(found: tuple[tuple[str, int], tuple[str, int] | None], chars: set[st
             regular = _cut_font(found[0], chars, Path(tmp) / "regular.ttf")
             bold = _cut_font(found[1], chars if bold_chars is None else bold_chars,
                              Path(tmp) / "bold.ttf") if found[1] else regular
+        except FontError:
+            raise
         except Exception:  # noqa: BLE001 - a font fontTools cannot cut: draw from the whole font
             regular, bold = found[0], found[1] or found[0]
         yield regular, bold
@@ -297,6 +300,8 @@ def _cut_font(face: tuple[str, int], chars: set[str], out: Path) -> tuple[str, i
     path, index = face
     # recalcBBoxes=False: the whole font's boxes enclose the cut's glyphs
     with TTFont(path, fontNumber=index, lazy=True, recalcTimestamp=False, recalcBBoxes=False) as font:
+        if "OS/2" in font and _embedding_refused(font["OS/2"].fsType):
+            raise FontError("its licence does not allow embedding it in a document")
         for tag in _UNUSED_TABLES:  # gone before the subsetter reads them (it parsed GSUB and GPOS: 0.12 s)
             if tag in font:
                 del font[tag]
@@ -312,6 +317,14 @@ def _cut_font(face: tuple[str, int], chars: set[str], out: Path) -> tuple[str, i
         _name_cut(font, f"{path}#{index}:{''.join(sorted(chars))}")
         font.save(out)
     return str(out), 0
+
+
+def _embedding_refused(fs_type: int) -> bool:
+    """Whether a font's licence (its OS/2 ``fsType``) forbids the embedding a PDF makes of it:
+    a restricted licence (bit 1 alone of bits 1-3: the least restrictive of them applies), no
+    subsetting (bit 8: a whole CJK font in every PDF is out of the question), or bitmaps only
+    (bit 9)."""
+    return (fs_type & 0x000E) == 0x0002 or bool(fs_type & 0x0300)
 
 
 def _name_cut(font: Any, what: str) -> None:

@@ -60,12 +60,14 @@ def render_letter_pdf(text: str, *, title: str, author: str, date: dt.date, foot
     chars = set(letter_chars(text, title, footer))
     with contextlib.ExitStack() as stack:
         small = batch.fonts_for(chars, set(letter_heading(text))) if batch is not None else None
-        regular, bold = (small[0], small[1] or small[0]) if small is not None else stack.enter_context(own_cut(found, chars))
         try:
+            regular, bold = (small[0], small[1] or small[0]) if small is not None else \
+                stack.enter_context(own_cut(found, chars))
             pdf = Pages(regular, bold, margins=_MARGIN, bottom=18,
                         footer=(12, footer, lambda n, total: f"{n}/{total}"))
         except FontError as exc:
-            raise PdfError(f"cannot make the letter's PDF: {exc}") from None
+            raise PdfError(f"cannot make the letter's PDF from the font {found[0][0]}: {exc} "
+                           "(set XL_AR_CJK_FONT to another font)") from None
         if lines:
             pdf.font(16, "B")
             pdf.cell(0, 12, lines.pop(0).strip(), align="C", newline=True)

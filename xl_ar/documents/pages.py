@@ -35,7 +35,8 @@ LINE_WIDTH = 0.2
 
 
 class FontError(RuntimeError):
-    """ReportLab cannot draw from the font file (not TrueType outlines, or unreadable)."""
+    """ReportLab cannot draw from a font: its licence forbids embedding it, it has no TrueType
+    outlines, or it cannot be read. The message says why; the caller names the font."""
 
 
 @functools.lru_cache(maxsize=64)
@@ -49,7 +50,9 @@ def _registered(path: str, index: int, stamp: tuple[int, int]) -> str:
     try:
         pdfmetrics.registerFont(TTFont(name, path, subfontIndex=index))
     except (TTFError, OSError, ValueError) as exc:
-        raise FontError(f"cannot draw with the font {os.path.basename(path)}: {exc}") from None
+        if "not allow subsetting/embedding" in str(exc):  # its OS/2 fsType: restricted, or no subsetting
+            raise FontError("its licence does not allow embedding it in a document") from None
+        raise FontError(f"it cannot be drawn from ({exc})") from None
     return name
 
 

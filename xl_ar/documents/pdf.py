@@ -93,7 +93,7 @@ def render_statement_pdf(statement: Statement, lang: str | None = None, *, engin
                         rendered = _render_pages(statement, lang, fonts)
                 return rendered
             except FontError as exc:
-                why.append(str(exc))
+                why.append(f"the font {found[0][0]}: {exc} (set XL_AR_CJK_FONT to another font)")
     if engine in ("auto", "libreoffice"):
         soffice = find_soffice()
         if soffice:
