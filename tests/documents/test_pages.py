@@ -11,6 +11,8 @@ import subprocess
 import zlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from xl_ar.documents import pages
 from xl_ar.documents.fonts import find_cjk_font, own_cut
@@ -78,6 +80,21 @@ def test_text_too_wide_for_its_cell_is_cut_with_an_ellipsis(faces):
     cut = pdf.fit("abcdefghijklmnopqrstuvwxyz" * 3, 30)
     assert cut.endswith("…") and pdf.width(cut) <= 30 - 1.5 < pdf.width(cut[:-1] + "xx…")
     assert pdf.fit("abc", 30) == "abc"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet="ab对账 W.,0", max_size=60), st.floats(1.0, 60.0))
+def test_fit_keeps_the_longest_start_that_fits_with_its_ellipsis(faces, text, w):
+    pdf = pages.Pages(*faces, margins=12, bottom=14)
+    pdf.font(8)
+    got = pdf.fit(text, w)
+    if pdf.width(text) <= w - 1.5:
+        assert got == text
+    else:  # what cutting one character at a time from the end finds
+        k = len(text)
+        while k and pdf.width(text[:k] + "…") > w - 1.5:
+            k -= 1
+        assert got == text[:k] + "…"
 
 
 @needs_poppler

@@ -159,13 +159,20 @@ class Pages:
         self._pages[-1].append(("box", x, y, w, h, None, True))
 
     def fit(self, text: str, w: float) -> str:
-        """``text`` cut to a cell ``w`` wide (an ellipsis shows it was cut)."""
+        """``text`` cut to a cell ``w`` wide (an ellipsis shows it was cut): the longest start of
+        it that fits with the ellipsis, found by halving (a cell's 32,767 characters are
+        measured some 15 times, not once per character cut)."""
         room = w - 1.5
         if self.width(text) <= room:
             return text
-        while text and self.width(text + "…") > room:
-            text = text[:-1]
-        return text + "…"
+        lo, hi = 0, len(text)  # text[:lo] + "…" fits (or lo is 0); text[:hi] + "…" does not
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self.width(text[:mid] + "…") <= room:
+                lo = mid
+            else:
+                hi = mid
+        return text[:lo] + "…"
 
     def paragraph(self, text: str, h: float, w: float = 0, widths: dict[tuple, dict[str, float]] | None = None) -> None:
         """``text`` as left-aligned lines ``h`` high in a column ``w`` wide (0: to the right

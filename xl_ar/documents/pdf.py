@@ -180,7 +180,7 @@ def _render_pages(statement: Statement, lang: str, fonts: tuple[tuple[str, int],
     font(15, "B")
     company = statement.company(lang)
     if company:
-        pdf.cell(width, 8, company, align="C", newline=True)
+        pdf.cell(width, 8, pdf.fit(company, width), align="C", newline=True)
     font(13, "B")
     pdf.cell(width, 8, t["title"], align="C", newline=True)
     pdf.ln(2)
@@ -191,7 +191,7 @@ def _render_pages(statement: Statement, lang: str, fonts: tuple[tuple[str, int],
         font(9, "B")
         pdf.cell(28, 5.5, label)
         font(9)
-        pdf.cell(width - 28, 5.5, value, newline=True)
+        pdf.cell(width - 28, 5.5, pdf.fit(value, width - 28), newline=True)
     pdf.ln(3)
 
     kinds = {"invoice": t["invoice"], "credit": t["credit_note"], "receipt": t["receipt"]}
