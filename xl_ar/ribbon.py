@@ -20,9 +20,11 @@ from xl_ar.book.livebook import LiveBook, sheet_rows
 from xl_ar.core.issues import Issue
 from xl_ar.core.money import to_major
 from xl_ar.app.refresh import Report, run_refresh
+from xl_ar.core.numerics import python_strings
 from xl_ar.core.progress import Progress, by_whole_percent, step_name, whole_percent
 
 log = logging.getLogger(__name__)
+python_strings()  # the process Excel starts for the ribbon is xl-ar's: text as Python strings
 
 TITLE = "xl-ar"
 MAX_LISTED = 20  # a message box taller than the screen hides its OK button

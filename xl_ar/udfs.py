@@ -27,8 +27,10 @@ from xl_ar.core.convert import (amounts_column, dates_column, is_blank, parse_am
 from xl_ar.core.fees import LATE_FEE_POLICIES, FeeTerms, late_fees
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_major_array, to_minor, to_minor_array
 from xl_ar.core.plans import events_from_text, milestone_schedule
+from xl_ar.core.numerics import python_strings
 from xl_ar.core.stages import stage_for
 
+python_strings()  # the process Excel starts for the worksheet functions is xl-ar's: text as Python strings
 Grid = list[list[Any]]
 
 
