@@ -314,7 +314,7 @@ def _cut_font(face: tuple[str, int], chars: set[str], out: Path) -> tuple[str, i
         cutter.subset(font)
         if "CFF " in font:
             _to_truetype(font)
-        _name_cut(font, f"{path}#{index}:{''.join(sorted(chars))}")
+        _name_cut(font, f"{path}#{index}@{os.stat(path).st_mtime_ns}:{''.join(sorted(chars))}")
         font.save(out)
     return str(out), 0
 
@@ -329,8 +329,9 @@ def _embedding_refused(fs_type: int) -> bool:
 
 def _name_cut(font: Any, what: str) -> None:
     """Give the cut a PostScript name of its own (the font's, a dash and 8 hex digits of
-    ``what``): ReportLab keeps one parsed font per name in a process, so two cuts named alike
-    would draw from whichever was registered first. The same cut gets the same name."""
+    ``what``: the font file, its version and the characters): ReportLab keeps one parsed font
+    per name in a process, so two cuts named alike would draw from whichever was registered
+    first. The same cut gets the same name."""
     tag = hashlib.blake2s(what.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
     for record in font["name"].names:
         if record.nameID == 6:
