@@ -184,3 +184,12 @@ def _statement():
                      company_en="Demo Co", company_zh="", period_from=dt.date(2026, 10, 1),
                      period_to=dt.date(2026, 10, 31), lang="en", aging_edges=(30, 60, 90), aging_basis="due",
                      sections=(section,))
+
+
+def test_a_font_that_is_not_there_is_named_in_the_error(tmp_path, monkeypatch):
+    from xl_ar.documents.letterpdf import render_letter_pdf
+    from xl_ar.documents.pdf import PdfError
+
+    monkeypatch.setenv("XL_AR_CJK_FONT", str(tmp_path / "gone.ttf"))
+    with pytest.raises(PdfError, match=r"gone\.ttf: it cannot be read \(No such file or directory\).*XL_AR_CJK_FONT"):
+        render_letter_pdf("Demand\n\nPay now.", title="t", author="a", date=dt.date(2026, 1, 1))

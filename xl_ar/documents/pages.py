@@ -59,7 +59,10 @@ def _registered(path: str, index: int, stamp: tuple[int, int]) -> str:
 def font_name(face: tuple[str, int]) -> str:
     """Register a font file's face with ReportLab (once per process and file); its name."""
     path, index = face
-    st = os.stat(path)
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise FontError(f"it cannot be read ({exc.strerror})") from None
     return _registered(os.path.abspath(path), index, (st.st_size, st.st_mtime_ns))
 
 
