@@ -8,8 +8,8 @@ NaN where it can arise.
 
 pandas 3 stores a column of text in Arrow when pyarrow is installed (as in many a user's
 Python: Anaconda ships it), as Python strings otherwise. xl-ar's columns are built for Python
-strings: with pyarrow installed, a full sheet's refresh took 24.5-25.8 s and 2.28 GB against
-17.9-18.3 s and 1.49 GB. Its entry points therefore keep text as Python strings
+strings: with pyarrow installed, a full sheet's refresh took 24.5-25.8 s and 2.17 GiB against
+17.9-18.3 s and 1.42 GiB. Its entry points therefore keep text as Python strings
 (:func:`python_strings`): the command within each run, the ribbon and the worksheet functions
 in the Python process Excel starts for them.
 """
