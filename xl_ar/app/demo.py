@@ -24,7 +24,6 @@ DEMO_SETTINGS = {
     "SenderEmail": "ar@demo.example", "CompanyPhone": "021-5555 0000",
     "BankAccount": "招商银行上海分行 6214 0000 0000 0000",
 }
-#: Statements with a PDF in the demo (PDF rendering embeds CJK fonts: about a second each).
 
 _CITIES = ["上海", "北京", "深圳", "广州", "杭州", "苏州", "南京", "成都", "武汉", "天津", "宁波", "青岛", "厦门", "西安", "重庆"]
 _WORDS = ["华信", "恒通", "鼎盛", "博远", "金桥", "众联", "瑞丰", "永安", "新元", "长江", "明德", "宏达", "天成", "佳禾", "启航", "和信"]

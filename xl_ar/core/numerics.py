@@ -22,6 +22,9 @@ from typing import Iterator
 
 import numpy as np
 
+#: pandas' setting that keeps text as Python strings (see the module's doc).
+_PYTHON_STRINGS = ("mode.string_storage", "python")
+
 
 @contextlib.contextmanager
 def strict_numerics() -> Iterator[None]:
@@ -36,9 +39,6 @@ def strict_numerics() -> Iterator[None]:
             warnings.filterwarnings("ignore", category=RuntimeWarning, module=module)
         warnings.filterwarnings("ignore", category=FutureWarning, module="pandas")
         yield
-
-
-_PYTHON_STRINGS = ("mode.string_storage", "python")
 
 
 def python_strings() -> None:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from xl_ar.core.aging import AgingEdges
-from xl_ar.documents.pages import FontError
+from xl_ar.documents.pages import NOT_EMBEDDABLE, FontError
 from xl_ar.documents.statements import TEXT, Statement, closing_in_words, confirm_lines
 
 #: Where CJK fonts live on common systems: (regular, bold); bold may be missing.
@@ -95,6 +95,12 @@ def _face(spec: str) -> tuple[str, int]:
         except Exception:  # an unreadable collection: reported when a PDF is drawn from it
             pass
     return path, 0
+
+
+def font_problem(found: tuple[tuple[str, int], tuple[str, int] | None], exc: FontError) -> str:
+    """What a PDF error says when the font ``found`` (:func:`find_cjk_font`) cannot be drawn
+    from: the font, why, and what to do."""
+    return f"the font {found[0][0]}: {exc} (set XL_AR_CJK_FONT to another font)"
 
 
 def _has_cjk(path: str) -> bool:
@@ -301,7 +307,7 @@ def _cut_font(face: tuple[str, int], chars: set[str], out: Path) -> tuple[str, i
     # recalcBBoxes=False: the whole font's boxes enclose the cut's glyphs
     with TTFont(path, fontNumber=index, lazy=True, recalcTimestamp=False, recalcBBoxes=False) as font:
         if "OS/2" in font and _embedding_refused(font["OS/2"].fsType):
-            raise FontError("its licence does not allow embedding it in a document")
+            raise FontError(NOT_EMBEDDABLE)
         for tag in _UNUSED_TABLES:  # gone before the subsetter reads them (it parsed GSUB and GPOS: 0.12 s)
             if tag in font:
                 del font[tag]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 
-from xl_ar.documents.fonts import BatchFonts, find_cjk_font, own_cut
+from xl_ar.documents.fonts import BatchFonts, find_cjk_font, font_problem, own_cut
 from xl_ar.documents.pages import FontError, Pages
 from xl_ar.documents.pdf import PdfError
 
@@ -66,8 +66,7 @@ def render_letter_pdf(text: str, *, title: str, author: str, date: dt.date, foot
             pdf = Pages(regular, bold, margins=_MARGIN, bottom=18,
                         footer=(12, footer, lambda n, total: f"{n}/{total}"))
         except FontError as exc:
-            raise PdfError(f"cannot make the letter's PDF from the font {found[0][0]}: {exc} "
-                           "(set XL_AR_CJK_FONT to another font)") from None
+            raise PdfError(f"cannot make the letter's PDF from {font_problem(found, exc)}") from None
         if lines:
             pdf.font(16, "B")
             pdf.cell(0, 12, lines.pop(0).strip(), align="C", newline=True)

@@ -36,7 +36,12 @@ LINE_WIDTH = 0.2
 
 class FontError(RuntimeError):
     """ReportLab cannot draw from a font: its licence forbids embedding it, it has no TrueType
-    outlines, or it cannot be read. The message says why; the caller names the font."""
+    outlines, or it cannot be read. The message says why; the caller names the font
+    (:func:`xl_ar.documents.fonts.font_problem`)."""
+
+
+#: Why a font whose licence (OS/2 ``fsType``) forbids embedding it is refused.
+NOT_EMBEDDABLE = "its licence does not allow embedding it in a document"
 
 
 @functools.lru_cache(maxsize=64)
@@ -51,7 +56,7 @@ def _registered(path: str, index: int, stamp: tuple[int, int]) -> str:
         pdfmetrics.registerFont(TTFont(name, path, subfontIndex=index))
     except (TTFError, OSError, ValueError) as exc:
         if "not allow subsetting/embedding" in str(exc):  # its OS/2 fsType: restricted, or no subsetting
-            raise FontError("its licence does not allow embedding it in a document") from None
+            raise FontError(NOT_EMBEDDABLE) from None
         raise FontError(f"it cannot be drawn from ({exc})") from None
     return name
 

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 from xl_ar.core.aging import AgingEdges
-from xl_ar.documents.fonts import BatchFonts, find_cjk_font, own_cut, statement_chars
+from xl_ar.documents.fonts import BatchFonts, find_cjk_font, font_problem, own_cut, statement_chars
 from xl_ar.documents.pages import FontError, Pages
 from xl_ar.documents.statement_xlsx import write_statement_xlsx
 from xl_ar.documents.statements import TEXT, Statement, closing_in_words, confirm_lines, file_stem, fmt_money
@@ -93,7 +93,7 @@ def render_statement_pdf(statement: Statement, lang: str | None = None, *, engin
                         rendered = _render_pages(statement, lang, fonts)
                 return rendered
             except FontError as exc:
-                why.append(f"the font {found[0][0]}: {exc} (set XL_AR_CJK_FONT to another font)")
+                why.append(font_problem(found, exc))
     if engine in ("auto", "libreoffice"):
         soffice = find_soffice()
         if soffice:
