@@ -60,7 +60,8 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
             if f.kind in ("money", "int"):
                 huge = np.flatnonzero(np.abs(np.nan_to_num(col)) >= MAX_AMOUNT)
                 for pos in huge:
-                    chk.add(f.name, int(pos), f'{_label(f.name)} {raw_col[pos]!r} is beyond what xl-ar handles '
+                    # (a numpy scalar is shown as its Python equal: as the user typed it)
+                    chk.add(f.name, int(pos), f'{_label(f.name)} {convert.plain(raw_col[pos])!r} is beyond what xl-ar handles '
                             f'(up to {MAX_AMOUNT:,.0f}); check the cell')
                 if len(huge):
                     col = col.copy()
@@ -68,7 +69,7 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
             if f.kind == "int":
                 frac = ~np.isnan(col) & (col != np.floor(np.nan_to_num(col)))
                 for pos in np.flatnonzero(frac):
-                    chk.add(f.name, int(pos), f'{_label(f.name)} "{raw_col[pos]}" is not a whole number')
+                    chk.add(f.name, int(pos), f'{_label(f.name)} "{convert.plain(raw_col[pos])}" is not a whole number')
             out[f.name] = col
         elif f.kind == "bool":
             parsed, bad = convert_column(raw_col, convert.parse_bool)

@@ -32,12 +32,14 @@ from xl_ar.book.headers import (
     sheet_for_name,
 )
 from xl_ar.book.package import BookError, WorkbookPackage
-from xl_ar.book.screen import Screening, screen_book
+from xl_ar.book.columns import COLUMNS_FROM, read_columns
+from xl_ar.book.screen import Screening, SheetScreen, screen_book
 from xl_ar.book.sheetxml import col_letter, split_ref
-from xl_ar.book.strip import ReadingCopy, reading_copy
+from xl_ar.book.strip import ReadingCopy, first_rows, reading_copy
 from xl_ar.core.convert import CellError, is_blank, parse_text
 from xl_ar.core.ledger import RawTable
 from xl_ar.core.progress import Step
+from xl_ar.core.schema import TABLES
 
 # The header is looked for in the first rows only: a title row or two above it is common.
 HEADER_SEARCH_ROWS = 10
@@ -87,7 +89,7 @@ class BookData:
         for name in tables:
             raw = self.tables.get(name)
             if raw is not None and "row" in raw.frame:
-                self.tables[name] = replace(raw, frame=raw.frame[["row"]])
+                self.tables[name] = replace(raw, frame=raw.frame[["row"]], coded={})
 
 
 def _find_header(rows: list[list[Any]], table: str) -> int | None:
@@ -192,11 +194,26 @@ def _ours_from(header: list[Any], table: str) -> int | None:
     return first
 
 
-def _read_table(name: str, table: str, rows: list[list[Any]]) -> tuple[RawTable, SheetLayout]:
+@dataclass(frozen=True)
+class _Header:
+    """A ledger sheet's header as :func:`_read_table` reads it."""
+
+    row: int  # its index among the rows from row 1
+    fields: dict[str, int]  # field -> its column from A (0-based)
+    outputs: dict[str, int]  # computed field -> its column (1-based), for those already there
+    used: list[int]  # columns (0-based) of every non-blank header cell
+    user_cols: list[int]  # ... but the computed ones
+
+    @property
+    def last(self) -> int:
+        """The last of the user's columns (1-based; 0 for none)."""
+        return (max(self.user_cols) + 1) if self.user_cols else 0
+
+
+def _header(rows: list[list[Any]], table: str) -> _Header | None:
     h = _find_header(rows, table)
     if h is None:
-        empty = pd.DataFrame({"row": np.zeros(0, np.int64)})
-        return RawTable(table, name, empty, {}), SheetLayout(name, 1, 1, 0)
+        return None
     header = rows[h]
     fields: dict[str, int] = {}
     outputs: dict[str, int] = {}
@@ -207,7 +224,23 @@ def _read_table(name: str, table: str, rows: list[list[Any]]) -> tuple[RawTable,
             fields[f] = j
         elif normalise(header[j]) in OUTPUT_LOOKUP.get(table, {}):
             outputs[OUTPUT_LOOKUP[table][normalise(header[j])]] = j + 1
-    user_cols = [j for j in used if j + 1 not in outputs.values()]
+    return _Header(h, fields, outputs, used, [j for j in used if j + 1 not in outputs.values()])
+
+
+def _layout(name: str, hd: _Header, header: list[Any], last: int, records: np.ndarray) -> SheetLayout:
+    h = hd.row
+    return SheetLayout(
+        name, h + 1, (min(hd.user_cols) + 1) if hd.user_cols else 1, last, hd.outputs,
+        int(h + 2 + records[-1]) if len(records) else h + 1, {j + 1: parse_text(header[j]) for j in hd.used},
+    )
+
+
+def _read_table(name: str, table: str, rows: list[list[Any]]) -> tuple[RawTable, SheetLayout]:
+    hd = _header(rows, table)
+    if hd is None:
+        empty = pd.DataFrame({"row": np.zeros(0, np.int64)})
+        return RawTable(table, name, empty, {}), SheetLayout(name, 1, 1, 0)
+    h, fields, outputs = hd.row, hd.fields, hd.outputs
     body = pd.DataFrame(rows[h + 1 :], dtype=object)
     picked = body.reindex(columns=list(fields.values()))
     picked.columns = list(fields)
@@ -215,17 +248,37 @@ def _read_table(name: str, table: str, rows: list[list[Any]]) -> tuple[RawTable,
     frame = picked.iloc[keep].reset_index(drop=True)
     frame.insert(0, "row", (h + 2 + keep).astype(np.int64))
     columns = {f: col_letter(j + 1) for f, j in fields.items()}
-    last = (max(user_cols) + 1) if user_cols else 0
+    last = hd.last
     # Columns typed just right of the user's last one without a header are still the user's:
     # the computed columns go after them, never over them (the refresh then asks for a header).
     while last and last < body.shape[1] and last + 1 not in outputs.values() and \
             not (body[last].isna() | (body[last] == "")).all():
         last += 1
-    layout = SheetLayout(
-        name, h + 1, (min(user_cols) + 1) if user_cols else 1, last,
-        outputs, int(h + 2 + keep[-1]) if len(keep) else h + 1, {j + 1: parse_text(header[j]) for j in used},
-    )
-    return RawTable(table, name, frame, columns), layout
+    return RawTable(table, name, frame, columns), _layout(name, hd, rows[h], last, keep)
+
+
+def _columns_table(pkg: WorkbookPackage, screen: SheetScreen, source: Path, table: str) -> tuple[RawTable, SheetLayout] | None:
+    """A large ledger sheet's table read as columns (:mod:`xl_ar.book.columns`), the same as
+    :func:`_read_table` makes of its cells, or None when it is to be read cell by cell."""
+    if screen.size < COLUMNS_FROM or screen.errors or screen.trimmed is not None or table == "Settings":
+        return None
+    head = first_rows(pkg, screen.part, HEADER_SEARCH_ROWS)
+    hd = _header(head, table) if head else None
+    if hd is None or not hd.fields or any(not isinstance(head[hd.row][j], str) for j in hd.used):
+        return None  # (a header cell that is not text reads otherwise from the file's first rows)
+    kinds = {f.name: f.kind for f in TABLES[table].fields}
+    header = head[hd.row]
+    last = hd.last
+    read = read_columns(source, screen.name, hd.row, hd.fields, {f: header[j] for f, j in hd.fields.items()},
+                        {f: kinds[f] for f in hd.fields}, None if last + 1 in hd.outputs.values() else last)
+    if read is None:
+        return None
+    frame = pd.DataFrame({"row": (hd.row + 2 + read.records).astype(np.int64)})
+    for f in hd.fields:
+        col = read.values[f]
+        frame[f] = pd.Series(col, dtype=object, copy=False) if col.dtype == object else col
+    columns = {f: col_letter(j + 1) for f, j in hd.fields.items()}
+    return RawTable(table, screen.name, frame, columns, read.coded), _layout(screen.name, hd, header, last, read.records)
 
 
 def _records(picked: pd.DataFrame) -> np.ndarray:
@@ -327,9 +380,21 @@ def _read_calamine(pkg: WorkbookPackage, screening: Screening, copy: ReadingCopy
                     rows[r - 1][c - 1] = CellError(code)
             return rows
 
-        beside = _OtherSheets(pkg, screening, copy.path, rows_of)
+        source = copy.path or pkg.path
+
+        def columns_of(name: str) -> tuple[RawTable, SheetLayout] | None:
+            screen = next(s for s in screening.sheets.values() if s.name == name)
+            table = sheet_for_name(name)
+            return _columns_table(pkg, screen, source, table) if table is not None else None
+
+        beside = _OtherSheets(pkg, screening, copy.path, rows_of, columns_of)
+
+        def table_of(name: str) -> tuple[RawTable, SheetLayout] | None:
+            made = beside.table(name)
+            return made if made is not None else columns_of(name)
+
         try:
-            return read_sheets(list(wb.sheet_names), rows_of, beside.table,
+            return read_sheets(list(wb.sheet_names), rows_of, table_of,
                                lambda name: share[name](1.0) if name in share else None)
         finally:
             beside.close()
@@ -371,8 +436,9 @@ BESIDE_BYTES = 8 << 20
 
 
 class _OtherSheets:
-    """The ledger sheets but the largest, read on a second thread, in sheet order: parsed by
-    calamine, their cells taken (``rows_of``) and made into their tables (:func:`_read_table`).
+    """The ledger sheets but the largest, read on a second thread, in sheet order: as columns
+    when they can be (``columns_of``), else parsed by calamine, their cells taken (``rows_of``)
+    and made into their tables (:func:`_read_table`).
 
     The thread opens its own calamine workbook (one cannot be shared between threads), on the
     reading copy ``copy`` when there is one, as the caller's does. Sheets smaller than
@@ -381,7 +447,8 @@ class _OtherSheets:
     """
 
     def __init__(self, pkg: WorkbookPackage, screening: Screening, copy: Path | None,
-                 rows_of: Callable[[str, Any], list[list[Any]]]):
+                 rows_of: Callable[[str, Any], list[list[Any]]],
+                 columns_of: Callable[[str], tuple[RawTable, SheetLayout] | None] = lambda _: None):
         largest = max(screening.sheets.values(), key=lambda s: s.size, default=None)
         names = [s.name for s in screening.sheets.values() if s is not largest and s.size >= BESIDE_BYTES]
         self._futures: dict[str, Future[tuple[RawTable, SheetLayout]]] = {}
@@ -392,6 +459,9 @@ class _OtherSheets:
         local = threading.local()
 
         def read(name: str, table: str) -> tuple[RawTable, SheetLayout]:
+            made = columns_of(name)
+            if made is not None:
+                return made
             if not hasattr(local, "wb"):
                 local.wb = _open_calamine(pkg, screening, copy)
             return _read_table(name, table, rows_of(name, local.wb))

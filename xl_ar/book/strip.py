@@ -188,7 +188,34 @@ def _reading_copy(pkg: WorkbookPackage, screening: Screening, first_ours: FirstO
 
 def _find_cut(pkg: WorkbookPackage, part: str, table: str, first_ours: FirstOurs, nrows: int) -> _Cut | None:
     """Where a sheet is cut: its first rows read from the beginning of the part, the rule applied."""
+    found = _head(pkg, part, nrows)
+    if found is None:
+        return None
+    p, head = found
+    at = first_ours(head, table)
+    if at is None:
+        return None
+    h, k = at
+    return _Cut(h + 1, k + 1, p, tuple(tuple(row[k:]) for row in head[: h + 1]))
+
+
+def first_rows(pkg: WorkbookPackage, part: str, nrows: int) -> list[list[Any]] | None:
+    """A sheet's rows 1..``nrows`` from column A, read from the beginning of its part alone, as
+    calamine gives them but for dates (numbers here); None for a part this module does not read
+    with certainty (a formula or an error cell among them, say) or not stored as it reads parts."""
+    try:
+        found = _head(pkg, part, nrows)
+    except Exception:  # _Unusual, or whatever else: the sheet is read the usual way
+        return None
+    return None if found is None else found[1]
+
+
+def _head(pkg: WorkbookPackage, part: str, nrows: int) -> tuple[bytes, list[list[Any]]] | None:
+    """The prefix of a sheet's main namespace and its first rows' values (shared strings
+    resolved); None when the part is not stored as this module reads parts."""
     member = pkg.stored(part)
+    if member is None:
+        return None
     pieces = iter_member(pkg.path, member, part, _HEAD_PIECE)
     buf, found = b"", None
     try:
@@ -212,11 +239,7 @@ def _find_cut(pkg: WorkbookPackage, part: str, table: str, first_ours: FirstOurs
         for col, v in row:
             values[col - 1] = strings[v.index] if isinstance(v, _Shared) else v
         head.append(values)
-    at = first_ours(head, table)
-    if at is None:
-        return None
-    h, k = at
-    return _Cut(h + 1, k + 1, p, tuple(tuple(row[k:]) for row in head[: h + 1]))
+    return p, head
 
 
 @dataclass(frozen=True)

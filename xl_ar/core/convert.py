@@ -70,7 +70,14 @@ def is_blank(v: Any) -> bool:
         return not v.strip()
     if isinstance(v, float):
         return v != v
+    if isinstance(v, np.datetime64):
+        return bool(np.isnat(v))
     return v is pd.NaT
+
+
+def plain(v: Any) -> Any:
+    """A cell as a Python value (a numpy scalar of a typed column as its Python equal), for messages."""
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def parse_date(v: Any) -> dt.date | None:
@@ -257,6 +264,8 @@ def dates_column(values: np.ndarray) -> tuple[pd.Series, list[tuple[int, Any]]]:
     few hundred distinct dates, so this costs one hashing pass (about 50 ms at a million cells)
     where converting every cell cost about 80 ms.
     """
+    if isinstance(values, np.ndarray) and values.dtype.kind == "M":  # a column read as dates
+        return pd.Series(values.astype("datetime64[D]").astype("datetime64[s]")), []
     arr = np.asarray(values, dtype=object)
     codes, cells = distinct_cells(arr)
     if len(cells) and _types(cells) <= {dt.datetime, dt.date}:
@@ -288,6 +297,8 @@ def amounts_column(values: np.ndarray, decimal: str | None = None,
         percent: read text as :func:`parse_number` does ("7.5%" is 0.075), else as
             :func:`parse_amount`.
     """
+    if isinstance(values, np.ndarray) and values.dtype == np.float64 and np.isfinite(values[~np.isnan(values)]).all():
+        return values.copy(), []  # a column read as numbers
     arr = np.asarray(values, dtype=object)
     try:
         f = arr.astype(np.float64)  # fast path: every cell already numeric
@@ -415,8 +426,12 @@ def parse_cells(values: np.ndarray, codes: np.ndarray, cells: np.ndarray,
     return out, [(int(pos), values[pos]) for pos in np.flatnonzero(failed[codes])]
 
 
-def text_codes(values: Any) -> tuple[np.ndarray, np.ndarray]:
+def text_codes(values: Any, coded: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A column as text, as :func:`parse_text` reads each cell, coded by distinct text.
+
+    Args:
+        values: the column's cells.
+        coded: its distinct cells as :func:`distinct_cells` gives them, when known already.
 
     Returns:
         (codes, texts): ``texts[codes]`` is the column's text; equal texts share one code (and
@@ -424,7 +439,7 @@ def text_codes(values: Any) -> tuple[np.ndarray, np.ndarray]:
         text. As a reader leaves them, a million distinct invoice numbers take about 0.28 s
         (nearly all of it hashing), a million cells of a few thousand customer IDs 0.07 s.
     """
-    codes, cells = distinct_cells(values)
+    codes, cells = coded if coded is not None else distinct_cells(values)
     if infer_dtype(cells, skipna=False) == "string":
         texts = _strip(cells)
         if (texts == cells).all():  # nothing to strip: still one text per code

@@ -44,14 +44,19 @@ class RawTable:
     Attributes:
         table: the canonical table ("Invoices").
         sheet: the sheet's name in the workbook (may be Chinese, e.g. "发票").
-        frame: one column per field found, raw cell objects, plus ``row`` (Excel row number).
+        frame: one column per field found, raw cell objects, plus ``row`` (Excel row number);
+            a sheet read as columns gives numbers as float64 and dates as ``datetime64`` (blank:
+            NaN, NaT), having no other kind of cell in them.
         columns: field -> column letters in the sheet, for naming places.
+        coded: text field -> (codes, distinct cells) with ``cells[codes]`` its column, when
+            the reader coded it already (by columns); each distinct cell is a text.
     """
 
     table: str
     sheet: str
     frame: pd.DataFrame
     columns: Mapping[str, str]
+    coded: Mapping[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -133,8 +138,12 @@ class _Checker:
         self.issues.append(Issue(self.where(name, pos), message, severity))  # type: ignore[arg-type]
 
     def column(self, name: str) -> np.ndarray:
+        """A field's cells: objects, or as a sheet read by columns has them (float64, datetime64)."""
         f = self.raw.frame
-        return f[name].to_numpy(dtype=object) if name in f else np.full(len(f), None, dtype=object)
+        if name not in f:
+            return np.full(len(f), None, dtype=object)
+        col = f[name]
+        return col.to_numpy() if col.dtype.kind in "fM" and isinstance(col.dtype, np.dtype) else col.to_numpy(dtype=object)
 
 
 def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[Issue],
@@ -176,10 +185,11 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
                 chk.add(f.name, pos, f'{_label(f.name)} "{v}" is not yes/no (是/否)', "warning")
             blank = np.zeros(len(raw_col), dtype=bool)
         else:
+            pre = raw.coded.get(f.name)
             if f.kind == "currency":
-                codes, texts = _currency_field(f, raw_col, settings.base_currency, chk)
+                codes, texts = _currency_field(f, raw_col, settings.base_currency, chk, pre)
             else:
-                codes, texts = _text_field(f, raw_col, chk)
+                codes, texts = _text_field(f, raw_col, chk, pre)
                 if f.name == table.key:  # (keys are text fields)
                     key = codes, texts
             out[f.name] = texts[codes]
@@ -219,7 +229,7 @@ def _number_field(f: Field, raw_col: np.ndarray, dec: str | None, chk: _Checker)
     if f.kind in ("money", "int"):
         huge = np.flatnonzero(np.abs(np.nan_to_num(col)) >= MAX_AMOUNT)
         for pos in huge:
-            chk.add(f.name, int(pos), f'{_label(f.name)} {raw_col[pos]!r} is beyond what xl-ar handles '
+            chk.add(f.name, int(pos), f'{_label(f.name)} {convert.plain(raw_col[pos])!r} is beyond what xl-ar handles '
                     f'(up to {MAX_AMOUNT:,.0f}); check the cell')
         if len(huge):
             col = col.copy()
@@ -227,17 +237,19 @@ def _number_field(f: Field, raw_col: np.ndarray, dec: str | None, chk: _Checker)
     if f.kind == "int":
         frac = ~np.isnan(col) & (col != np.floor(np.nan_to_num(col)))
         for pos in np.flatnonzero(frac):
-            chk.add(f.name, int(pos), f'{_label(f.name)} "{raw_col[pos]}" is not a whole number')
+            chk.add(f.name, int(pos), f'{_label(f.name)} "{convert.plain(raw_col[pos])}" is not a whole number')
     return col
 
 
-def _text_field(f: Field, raw_col: np.ndarray, chk: _Checker) -> tuple[np.ndarray, np.ndarray]:
+def _text_field(f: Field, raw_col: np.ndarray, chk: _Checker,
+                coded: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A text column as (codes, distinct texts): over-long text warned and cut, choices checked.
 
     Text longer than an Excel cell holds is cut (marked) wherever it is copied; a value of a
     column with choices is matched case-insensitively, else warned about and kept as written.
+    ``coded``: the column's distinct cells, when the reader coded them.
     """
-    codes, texts = convert.text_codes(raw_col)
+    codes, texts = convert.text_codes(raw_col, coded)
     long = np.fromiter(map(len, texts), np.int64, len(texts)) > convert.EXCEL_CELL_CHARS
     if long.any():
         for pos in np.flatnonzero(long[codes]):
@@ -256,9 +268,10 @@ def _text_field(f: Field, raw_col: np.ndarray, chk: _Checker) -> tuple[np.ndarra
     return codes, texts
 
 
-def _currency_field(f: Field, raw_col: np.ndarray, base: str, chk: _Checker) -> tuple[np.ndarray, np.ndarray]:
+def _currency_field(f: Field, raw_col: np.ndarray, base: str, chk: _Checker,
+                    coded: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A currency column as (codes, distinct codes of currencies): upper case, blank = ``base``."""
-    codes, texts = convert.text_codes(raw_col)
+    codes, texts = convert.text_codes(raw_col, coded)
     currencies = np.array([t.upper() if t else base for t in texts], dtype=object)
     unknown = np.array([c not in CURRENCY_EXPONENTS for c in currencies], dtype=bool)
     for pos in np.flatnonzero(unknown[codes]):
@@ -285,7 +298,7 @@ def _drop_cell_errors(raw_col: np.ndarray, name: str, chk: "_Checker") -> tuple[
     Returns:
         The column with those cells blanked, and their positions (not reported again as blank).
     """
-    hit = convert.cell_errors(raw_col)
+    hit = convert.cell_errors(raw_col) if raw_col.dtype == object else ()
     if not len(hit):
         return raw_col, set()
     raw_col = raw_col.copy()
