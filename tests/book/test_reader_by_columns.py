@@ -72,7 +72,8 @@ def assert_same_ledger(path: Path, monkeypatch) -> list[str]:
 # --------------------------------------------------------------------------- random sheets
 
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=6)
-PADDED = st.builds(lambda a, s, b: a + s + b, st.sampled_from(["", " ", "  "]), TEXT, st.sampled_from(["", " "]))
+PADDED = st.builds(lambda a, s, b: a + s + b, st.sampled_from(["", " ", "  "]), TEXT,
+                   st.sampled_from(["", " "])).filter(lambda t: not t.startswith("="))  # (openpyxl: a formula)
 DATES = st.one_of(st.dates(dt.date(1950, 1, 1), dt.date(2099, 12, 31)),
                   st.datetimes(dt.datetime(1950, 1, 1), dt.datetime(2099, 12, 31)).map(lambda d: d.replace(microsecond=0)))
 AMOUNTS = st.one_of(st.integers(-10**9, 10**9), st.decimals(-10**7, 10**7, places=2).map(float))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -84,8 +85,7 @@ def read_columns(path: Path, sheet: str, header: int, fields: dict[str, int], ti
         return None
     try:
         import fastexcel
-        import pyarrow as pa
-        import pyarrow.compute as pc
+        import pyarrow  # noqa: F401 - fastexcel's arrays come as pyarrow's
     except ImportError:
         return None
     # It logs a warning for a column without a value (typed as text); that is no news to the user.
@@ -103,27 +103,36 @@ def read_columns(path: Path, sheet: str, header: int, fields: dict[str, int], ti
             return None
         if any(c.dtype not in _TAKES[kinds[f]] | {"string", "null"} for f, c in zip(order, chosen)):
             return None
-        batch = loaded.to_arrow()
+        return _columns(dict(zip(order, loaded.to_arrow().columns)), kinds)
     except Exception:  # noqa: BLE001 - anything at all: the cell reader reads the sheet
         return None
     except BaseException as exc:  # a Rust panic comes as a BaseException
         if type(exc).__name__ != "PanicException":
             raise
         return None
-    columns = dict(zip(order, batch.columns))
+
+
+def _columns(columns: dict[str, Any], kinds: dict[str, str]) -> SheetColumns | None:
+    """The fields' Arrow arrays as :class:`SheetColumns`; None for a type a field does not take."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # Arrow's own allocator would keep what these steps free for itself (a tenth of a gigabyte
+    # and more at a full sheet, through the whole run): the C library's, which a run hands back.
+    pool = pa.system_memory_pool()
     blank = None
     for arr in columns.values():  # a row blank in every field's column is no record
         if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-            empty = pc.fill_null(pc.equal(arr, ""), True)
+            empty = pc.coalesce(pc.equal(arr, "", memory_pool=pool), True, memory_pool=pool)
         else:
-            empty = pc.is_null(arr)
-        blank = empty if blank is None else pc.and_(blank, empty)
-    kept = pc.invert(blank)
+            empty = pc.is_null(arr, memory_pool=pool)
+        blank = empty if blank is None else pc.and_(blank, empty, memory_pool=pool)
+    kept = pc.invert(blank, memory_pool=pool)
     records = np.flatnonzero(kept.to_numpy(zero_copy_only=False))
     values: dict[str, np.ndarray] = {}
     coded: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for f, arr in columns.items():
-        arr, kind = arr.filter(kept), kinds[f]
+        arr, kind = pc.filter(arr, kept, memory_pool=pool), kinds[f]
         typed = arr.type
         if arr.null_count == len(arr):  # no value in the column (or none kept)
             values[f] = _blank(kind, len(arr))
@@ -132,7 +141,7 @@ def read_columns(path: Path, sheet: str, header: int, fields: dict[str, int], ti
         elif pa.types.is_string(typed) or pa.types.is_large_string(typed):
             if kind not in ("text", "currency", "bool"):
                 return None
-            encoded = pc.dictionary_encode(pc.fill_null(arr, ""))
+            encoded = pc.dictionary_encode(pc.coalesce(arr, "", memory_pool=pool), memory_pool=pool)
             codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.intp)
             texts = np.asarray(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
             values[f] = texts[codes]
@@ -145,9 +154,10 @@ def read_columns(path: Path, sheet: str, header: int, fields: dict[str, int], ti
             numbers = numbers.astype(np.float64)
             values[f] = numbers if kind in ("money", "number", "int") else _objects(numbers, ~np.isnan(numbers))
         elif pa.types.is_boolean(typed) and kind == "bool":
-            values[f] = _objects(arr.fill_null(False).to_numpy(zero_copy_only=False), arr.is_valid().to_numpy(zero_copy_only=False))
+            values[f] = _objects(pc.coalesce(arr, False, memory_pool=pool).to_numpy(zero_copy_only=False),
+                                 pc.is_valid(arr, memory_pool=pool).to_numpy(zero_copy_only=False))
         elif (pa.types.is_timestamp(typed) or pa.types.is_date(typed)) and kind == "date":
-            values[f] = pc.cast(arr, pa.timestamp("ms")).to_numpy(zero_copy_only=False)
+            values[f] = pc.cast(arr, pa.timestamp("ms"), memory_pool=pool).to_numpy(zero_copy_only=False)
         else:
             return None
     return SheetColumns(records, values, coded)
