@@ -223,3 +223,23 @@ def test_columns_come_typed_and_coded(tmp_path, monkeypatch):
     assert texts[codes].tolist() == ["C1", "C2", "C1"] and len(texts) == 2
     data.release_cells()
     assert dataclasses.replace(data.tables["Invoices"], frame=None).coded == {}
+
+
+def test_texts_read_by_columns_are_not_copied_again(tmp_path, monkeypatch):
+    """``compact_text`` gives the cell reader's texts fresh strings (one per distinct text, made
+    together); texts read by columns are that already, and are left as they are."""
+    from xl_ar.core.ledger import compact_text
+
+    path = write_sheets(tmp_path / "ledger.xlsx", GOOD + [["I3", " C1", dt.date(2025, 3, 1), 7]])
+    for by_columns in (True, False):
+        data, _ = read(path, monkeypatch, by_columns=by_columns)
+        settings, _ = parse_settings(data.settings, LATE_FEE_POLICIES)
+        ledger, _ = validate_ledger(data.tables, settings, keep_codes=True)
+        before = [id(v) for v in ledger.invoices["invoice_no"]]
+        compact_text(ledger)
+        after = [id(v) for v in ledger.invoices["invoice_no"]]
+        assert ledger.invoices["invoice_no"].tolist() == ["I1", "I2", "I3"]
+        assert (("invoices", "invoice_no") in ledger.fresh_text) is by_columns
+        # (" C1" was stripped: not the reader's strings)
+        assert ("invoices", "customer_id") not in ledger.fresh_text
+        assert (before == after) is by_columns

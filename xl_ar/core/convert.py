@@ -443,7 +443,7 @@ def text_codes(values: Any, coded: tuple[np.ndarray, np.ndarray] | None = None) 
     if infer_dtype(cells, skipna=False) == "string":
         texts = _strip(cells)
         if (texts == cells).all():  # nothing to strip: still one text per code
-            return codes, texts
+            return codes, cells if coded is not None else texts  # (the reader's own, as it gave them)
     else:
         texts = np.empty(len(cells), dtype=object)
         texts[:] = [parse_text(v) for v in cells]

@@ -84,6 +84,9 @@ class Ledger:
     #: the (customer, currency) groups of the invoices and receipts, made from validation's codes
     #: when it kept them, for the run's keys; None: made when needed
     groups: GroupRows | None = field(default=None, repr=False, compare=False)
+    #: (table, column) of the text columns whose distinct texts are the reader's own strings,
+    #: made together (a sheet read by columns): :func:`compact_text` leaves them as they are
+    fresh_text: frozenset[tuple[str, str]] = field(default=frozenset(), repr=False, compare=False)
 
 
 def compact_text(ledger: Ledger) -> None:
@@ -106,6 +109,8 @@ def compact_text(ledger: Ledger) -> None:
             # Validation's coding, when the column is still what it coded (hashing a million
             # distinct invoice numbers again costs a quarter of a second).
             if coded is not None and len(coded[0]) == len(cells) and bool((coded[1][coded[0]] == cells).all()):
+                if (table, name) in ledger.fresh_text:
+                    continue  # one string per distinct text already, made together
                 codes, values = coded
             else:
                 codes, values = pd.factorize(cells)
@@ -137,17 +142,22 @@ class _Checker:
     def add(self, name: str | None, pos: int | None, message: str, severity: str = "error") -> None:
         self.issues.append(Issue(self.where(name, pos), message, severity))  # type: ignore[arg-type]
 
-    def column(self, name: str) -> np.ndarray:
-        """A field's cells: objects, or as a sheet read by columns has them (float64, datetime64)."""
+    def column(self, name: str, kind: str | None = None) -> np.ndarray:
+        """A field's cells as objects; for a field of ``kind``, a column of its own type as it is
+        (a sheet read by columns has amounts as float64 and dates as datetime64)."""
         f = self.raw.frame
         if name not in f:
             return np.full(len(f), None, dtype=object)
         col = f[name]
-        return col.to_numpy() if col.dtype.kind in "fM" and isinstance(col.dtype, np.dtype) else col.to_numpy(dtype=object)
+        if isinstance(col.dtype, np.dtype) and (col.dtype.kind == "f" and kind in ("money", "number", "int")
+                                                or col.dtype.kind == "M" and kind == "date"):
+            return col.to_numpy()
+        return col.to_numpy(dtype=object)
 
 
 def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[Issue],
-                 present: bool = True, coded: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> pd.DataFrame:
+                 present: bool = True, coded: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+                 fresh: set[str] | None = None) -> pd.DataFrame:
     """Convert every declared column of one table, reporting bad cells and blank required ones.
 
     Text is coded by distinct value (``convert.text_codes``): blanks, allowed values, over-long
@@ -169,7 +179,7 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
             if coded is not None and out[f.name].dtype == object:  # text: "" in every row (codes of no memory)
                 coded[f.name] = np.broadcast_to(np.intp(0), (len(frame),)), np.array([""], dtype=object)
             continue
-        raw_col, reported = _drop_cell_errors(chk.column(f.name), f.name, chk)
+        raw_col, reported = _drop_cell_errors(chk.column(f.name, f.kind), f.name, chk)
         if f.kind == "date":
             dates, bad = convert.dates_column(raw_col)
             for pos, v in bad:
@@ -195,6 +205,8 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
             out[f.name] = texts[codes]
             if coded is not None:  # kept to the end of validation: half the memory in 32 bits
                 coded[f.name] = codes.astype(np.int32) if len(texts) < 2**31 else codes, texts
+            if fresh is not None and pre is not None and texts is pre[1]:  # the reader's texts, unchanged
+                fresh.add(f.name)
             blank = (texts == "")[codes]
         if f.required and f.name in frame:
             for pos in np.flatnonzero(blank):
@@ -422,14 +434,18 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings, *,
     # The text columns' codes, kept for compact_text when asked for (none made otherwise).
     coded = {t: {} for t in ("customers", "invoices", "receipts")} if keep_codes else None
     codes_of = (lambda t: coded[t]) if coded is not None else (lambda t: None)  # noqa: E731
-    customers = _typed_frame(cust_raw, CUSTOMERS, settings, issues, "Customers" in raw, codes_of("customers"))
+    fresh: dict[str, set[str]] = {t: set() for t in ("customers", "invoices", "receipts")}
+    customers = _typed_frame(cust_raw, CUSTOMERS, settings, issues, "Customers" in raw, codes_of("customers"),
+                             fresh["customers"])
     customers["currency"] = settings.base_currency
     customers["credit_limit_minor"] = _minor(customers, "credit_limit")
     cust_chk = _Checker(cust_raw, issues)
     issues += check_customer_terms(customers, lambda name, pos: cust_chk.where(name, pos))
-    invoices = _typed_frame(inv_raw, INVOICES, settings, issues, "Invoices" in raw, codes_of("invoices"))
+    invoices = _typed_frame(inv_raw, INVOICES, settings, issues, "Invoices" in raw, codes_of("invoices"),
+                            fresh["invoices"])
     done(0.45)
-    receipts = _typed_frame(rec_raw, RECEIPTS, settings, issues, "Receipts" in raw, codes_of("receipts"))
+    receipts = _typed_frame(rec_raw, RECEIPTS, settings, issues, "Receipts" in raw, codes_of("receipts"),
+                            fresh["receipts"])
     done(0.7)
     activities = _typed_frame(act_raw, ACTIVITIES, settings, issues, "Activities" in raw)
     activities["currency"] = settings.base_currency
@@ -528,7 +544,8 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings, *,
         groups = GroupRows(invoices, receipts, *coded_groups(
             *((coded[t]["customer_id"], coded[t]["currency"]) for t in ("invoices", "receipts"))))
     ledger = Ledger(customers, invoices, receipts, activities, rates, places, orders, writeoffs, fx_rates,
-                    {(t, c): v for t, cols in (coded or {}).items() for c, v in cols.items()}, named.kept(), groups)
+                    {(t, c): v for t, cols in (coded or {}).items() for c, v in cols.items()}, named.kept(), groups,
+                    frozenset((t, c) for t, cols in fresh.items() for c in cols))
     done(1.0)
     return ledger, sorted(issues, key=_issue_order(raw))
 
