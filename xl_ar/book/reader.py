@@ -260,13 +260,14 @@ def _read_table(name: str, table: str, rows: list[list[Any]]) -> tuple[RawTable,
 def _columns_table(pkg: WorkbookPackage, screen: SheetScreen, source: Path, table: str) -> tuple[RawTable, SheetLayout] | None:
     """A large ledger sheet's table read as columns (:mod:`xl_ar.book.columns`), the same as
     :func:`_read_table` makes of its cells, or None when it is to be read cell by cell."""
-    if screen.size < COLUMNS_FROM or screen.errors or screen.trimmed is not None or table == "Settings":
+    spec = TABLES.get(table)
+    if screen.size < COLUMNS_FROM or screen.errors or screen.trimmed is not None or spec is None or table == "Settings":
         return None
     head = first_rows(pkg, screen.part, HEADER_SEARCH_ROWS)
     hd = _header(head, table) if head else None
     if hd is None or not hd.fields or any(not isinstance(head[hd.row][j], str) for j in hd.used):
         return None  # (a header cell that is not text reads otherwise from the file's first rows)
-    kinds = {f.name: f.kind for f in TABLES[table].fields}
+    kinds = {f.name: f.kind for f in spec.fields}
     header = head[hd.row]
     last = hd.last
     read = read_columns(source, screen.name, hd.row, hd.fields, {f: header[j] for f, j in hd.fields.items()},
