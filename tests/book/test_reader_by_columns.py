@@ -243,3 +243,19 @@ def test_texts_read_by_columns_are_not_copied_again(tmp_path, monkeypatch):
         # (" C1" was stripped: not the reader's strings)
         assert ("invoices", "customer_id") not in ledger.fresh_text
         assert (before == after) is by_columns
+
+
+@pytest.mark.parametrize("column, cells", [
+    ("InvoiceNo", [1001, 1002.5]),  # numbers in a text field: the cell reader's floats, read as text
+    ("Disputed", [True, None]),  # a yes/no column of booleans
+    ("Disputed", [1, 0]),  # ... of numbers
+    ("Disputed", ["是", "no"]),  # ... of text
+])
+def test_columns_of_one_other_kind_are_read_as_columns(tmp_path, monkeypatch, column, cells):
+    header = GOOD[0] + (["Disputed"] if column == "Disputed" else [])
+    rows = [header] + [list(r) + ([cells[i]] if column == "Disputed" else []) for i, r in enumerate(GOOD[1:])]
+    if column == "InvoiceNo":
+        for r, v in zip(rows[1:], cells):
+            r[0] = v
+    path = write_sheets(tmp_path / "ledger.xlsx", rows)
+    assert "Invoices" in assert_same_ledger(path, monkeypatch)
