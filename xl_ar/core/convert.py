@@ -350,6 +350,8 @@ _ALIKE_KINDS = frozenset({"string", "date", "datetime"})
 
 def text_positions(values: np.ndarray) -> np.ndarray:
     """Positions of the text cells of a column (of a column of numbers, none: found in one C pass)."""
+    if isinstance(values, np.ndarray) and values.dtype != object:  # a column read as numbers or dates
+        return np.zeros(0, dtype=np.intp)
     arr = np.asarray(values, dtype=object)
     if infer_dtype(arr, skipna=True) in _NUMBER_KINDS:
         return np.zeros(0, dtype=np.intp)

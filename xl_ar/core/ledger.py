@@ -467,7 +467,7 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings, *,
     terms = dict(zip(customers["customer_id"], customers["terms_days"]))
     # A credit note needs no due date: it is applied on its date.
     blank_due = invoices["due_date"].isna() & invoices["invoice_date"].notna() & (invoices["amount"] > 0)
-    raw_due = inv_chk.column("due_date")
+    raw_due = inv_chk.column("due_date", "date")
     for pos in np.flatnonzero(blank_due.to_numpy()):
         if not convert.is_blank(raw_due[pos]):
             continue  # a bad date, already reported
@@ -552,7 +552,7 @@ def validate_ledger(raw: Mapping[str, RawTable], settings: Settings, *,
 
 def _check_amount_signs(frame: pd.DataFrame, chk: _Checker) -> None:
     """Warn when an amount typed with a currency sign ("$1,000") disagrees with its Currency cell."""
-    raw = chk.column("amount")
+    raw = chk.column("amount", "money")
     if not len(frame) or "currency" not in frame:
         return
     currency = frame["currency"].to_numpy(dtype=object)
