@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from test_refresh import AS_OF, write_ledger
 from xl_ar.book import columns, reader, strip
 from xl_ar.cli import main
-from xl_ar.core.ledger import validate_ledger
+from xl_ar.core.ledger import compact_text, validate_ledger
 from xl_ar.core.fees import LATE_FEE_POLICIES
 from xl_ar.core.settings import parse_settings
 
@@ -47,8 +47,8 @@ def read(path: Path, monkeypatch, *, by_columns: bool):
 
 
 def validated(data):
-    settings, issues = parse_settings(data.settings, LATE_FEE_POLICIES)
-    ledger, more = validate_ledger(data.tables, settings)
+    cfg, issues = parse_settings(data.settings, LATE_FEE_POLICIES)
+    ledger, more = validate_ledger(data.tables, cfg)
     return ledger, [*issues, *more]
 
 
@@ -228,13 +228,11 @@ def test_columns_come_typed_and_coded(tmp_path, monkeypatch):
 def test_texts_read_by_columns_are_not_copied_again(tmp_path, monkeypatch):
     """``compact_text`` gives the cell reader's texts fresh strings (one per distinct text, made
     together); texts read by columns are that already, and are left as they are."""
-    from xl_ar.core.ledger import compact_text
-
     path = write_sheets(tmp_path / "ledger.xlsx", GOOD + [["I3", " C1", dt.date(2025, 3, 1), 7]])
     for by_columns in (True, False):
         data, _ = read(path, monkeypatch, by_columns=by_columns)
-        settings, _ = parse_settings(data.settings, LATE_FEE_POLICIES)
-        ledger, _ = validate_ledger(data.tables, settings, keep_codes=True)
+        cfg, _ = parse_settings(data.settings, LATE_FEE_POLICIES)
+        ledger, _ = validate_ledger(data.tables, cfg, keep_codes=True)
         before = [id(v) for v in ledger.invoices["invoice_no"]]
         compact_text(ledger)
         after = [id(v) for v in ledger.invoices["invoice_no"]]
