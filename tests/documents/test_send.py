@@ -408,6 +408,28 @@ def test_the_rate_limit_spaces_the_messages(tmp_path):
     assert waits == [2.0, 2.0] and len(inbox.messages) == 3
 
 
+def test_the_wait_is_never_below_zero_when_the_clock_moves_on_meanwhile(tmp_path):
+    """The clock is read once for a wait: at a high rate the deadline can pass between two
+    readings (a sender once crashed so: "sleep length must be non-negative")."""
+    inbox = Inbox()
+    t = [0.0]
+    waits = []
+
+    def clock():
+        t[0] += 0.0006  # each reading 0.6 ms later: the 1 ms between messages runs out between two
+        return t[0]
+
+    def sleep(s):
+        assert s >= 0
+        waits.append(s)
+        t[0] += s
+
+    with server(inbox) as port:
+        book = book_for(tmp_path, port, rate=60_000)
+        r = send_outbox(book, yes=True, sleep=sleep, clock=clock)
+    assert len(r.sent) == 3 and len(inbox.messages) == 3
+
+
 def test_a_book_open_in_excel_is_logged_on_the_next_send(tmp_path):
     inbox = Inbox()
     with server(inbox) as port:

@@ -434,8 +434,9 @@ def _send_all(report: SendReport, journal: Journal, docs: DocsSettings, password
     try:
         for k, p in enumerate(report.planned):
             progress("send", k / len(report.planned))
-            if last is not None and clock() < last + interval:
-                sleep(last + interval - clock())
+            wait = last + interval - clock() if last is not None else 0.0
+            if wait > 0:  # (the clock read once: read twice, the wait could come out below zero)
+                sleep(wait)
             last = clock()
             for attempt in range(MAX_CONNECT_FAILURES):
                 try:
