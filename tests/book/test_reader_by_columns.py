@@ -257,3 +257,31 @@ def test_columns_of_one_other_kind_are_read_as_columns(tmp_path, monkeypatch, co
             r[0] = v
     path = write_sheets(tmp_path / "ledger.xlsx", rows)
     assert "Invoices" in assert_same_ledger(path, monkeypatch)
+
+
+class PanicException(BaseException):
+    """What pyo3 raises for a Rust panic (a BaseException, not an Exception)."""
+
+
+@pytest.mark.parametrize("failure", [OSError("cannot open"), PanicException("index out of bounds")])
+def test_a_failing_column_reader_leaves_the_sheet_to_the_cell_reader(tmp_path, monkeypatch, failure):
+    import fastexcel
+
+    def broken(*_args, **_kwargs):
+        raise failure
+
+    monkeypatch.setattr(fastexcel, "read_excel", broken)
+    path = write_sheets(tmp_path / "ledger.xlsx", GOOD)
+    assert assert_same_ledger(path, monkeypatch) == []
+
+
+def test_an_interrupt_is_not_taken_for_a_failure(tmp_path, monkeypatch):
+    import fastexcel
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fastexcel, "read_excel", interrupted)
+    path = write_sheets(tmp_path / "ledger.xlsx", GOOD)
+    with pytest.raises(KeyboardInterrupt):
+        read(path, monkeypatch, by_columns=True)
