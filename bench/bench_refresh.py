@@ -78,7 +78,7 @@ from xl_ar.documents.pdf import write_statement_pdf
 book, out, n = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 r = run_statements(BookFile(book), dt.date(2026, 10, 1), dt.date(2026, 10, 31), out_dir=out, formats=("xlsx",))
 size = {s.customer_id: max(abs(x.closing_minor) for x in s.sections) for s in r.statements}
-largest = [s for s in sorted(r.statements, key=lambda s: -size[s.customer_id])[:n]]
+largest = sorted(r.statements, key=lambda s: -size[s.customer_id])[:n]
 with BatchFonts(largest) as batch:
     batch.fonts()
     t = time.perf_counter()

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from xl_ar.core.schema import NUMBER_KINDS
+
 #: A ledger sheet with at least this much XML (about 25,000 rows) is read as columns when it
 #: can be; below it the gain is within the noise (10,000 invoices: 2.9 MB, 0.56 s either way).
 COLUMNS_FROM = 8 << 20
@@ -152,7 +154,7 @@ def _columns(columns: dict[str, Any], kinds: dict[str, str]) -> SheetColumns | N
             if pa.types.is_integer(typed) and np.nanmax(np.abs(numbers.astype(np.float64))) > _EXACT_INT:
                 return None
             numbers = numbers.astype(np.float64)
-            values[f] = numbers if kind in ("money", "number", "int") else _objects(numbers, ~np.isnan(numbers))
+            values[f] = numbers if kind in NUMBER_KINDS else _objects(numbers, ~np.isnan(numbers))
         elif pa.types.is_boolean(typed) and kind == "bool":
             values[f] = _objects(pc.coalesce(arr, False, memory_pool=pool).to_numpy(zero_copy_only=False),
                                  pc.is_valid(arr, memory_pool=pool).to_numpy(zero_copy_only=False))
@@ -167,7 +169,7 @@ def _blank(kind: str, n: int) -> np.ndarray:
     """A column without a value, as its kind is read."""
     if kind == "date":
         return np.full(n, np.datetime64("NaT"), dtype="datetime64[ms]")
-    if kind in ("money", "number", "int"):
+    if kind in NUMBER_KINDS:
         return np.full(n, np.nan)
     return np.full(n, "", dtype=object)
 

@@ -449,7 +449,7 @@ class _OtherSheets:
 
     def __init__(self, pkg: WorkbookPackage, screening: Screening, copy: Path | None,
                  rows_of: Callable[[str, Any], list[list[Any]]],
-                 columns_of: Callable[[str], tuple[RawTable, SheetLayout] | None] = lambda _: None):
+                 columns_of: Callable[[str], tuple[RawTable, SheetLayout] | None]):
         largest = max(screening.sheets.values(), key=lambda s: s.size, default=None)
         names = [s.name for s in screening.sheets.values() if s is not largest and s.size >= BESIDE_BYTES]
         self._futures: dict[str, Future[tuple[RawTable, SheetLayout]]] = {}

@@ -24,7 +24,8 @@ from xl_ar.core.progress import Step
 from xl_ar.core.terms import check_customer_terms
 from xl_ar.core.writeoffs import settle_writeoffs
 from xl_ar.core.fx import check_fx_rates
-from xl_ar.core.schema import ACTIVITIES, CUSTOMERS, FX_RATES, INVOICES, ORDERS, RATES, RECEIPTS, Field, Table
+from xl_ar.core.schema import (ACTIVITIES, CUSTOMERS, FX_RATES, INVOICES, NUMBER_KINDS, ORDERS, RATES, RECEIPTS, Field,
+                               Table)
 from xl_ar.core.settings import Settings
 
 _LABELS = {
@@ -149,7 +150,7 @@ class _Checker:
         if name not in f:
             return np.full(len(f), None, dtype=object)
         col = f[name]
-        if isinstance(col.dtype, np.dtype) and (col.dtype.kind == "f" and kind in ("money", "number", "int")
+        if isinstance(col.dtype, np.dtype) and (col.dtype.kind == "f" and kind in NUMBER_KINDS
                                                 or col.dtype.kind == "M" and kind == "date"):
             return col.to_numpy()
         return col.to_numpy(dtype=object)
@@ -186,7 +187,7 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
                 chk.add(f.name, pos, f'{_label(f.name)} "{v}" is not a date')
             out[f.name] = dates.to_numpy()
             blank = np.isnat(out[f.name])
-        elif f.kind in ("money", "number", "int"):
+        elif f.kind in NUMBER_KINDS:
             out[f.name] = _number_field(f, raw_col, settings.decimal_separator, chk)
             blank = np.isnan(out[f.name])
         elif f.kind == "bool":
@@ -221,7 +222,7 @@ def _blank_column(kind: str, n: int) -> np.ndarray:
     """A column the sheet does not have: blank in every row, with nothing to convert or report."""
     if kind == "date":
         return np.full(n, np.datetime64("NaT"), dtype="datetime64[s]")
-    if kind in ("money", "number", "int"):
+    if kind in NUMBER_KINDS:
         return np.full(n, np.nan)
     if kind == "bool":
         return np.zeros(n, dtype=bool)

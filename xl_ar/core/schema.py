@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal["text", "date", "money", "int", "number", "bool", "currency"]
+#: The kinds read as numbers (float64, NaN for a blank).
+NUMBER_KINDS = frozenset({"money", "number", "int"})
 
 
 @dataclass(frozen=True)

@@ -316,11 +316,12 @@ def _cut_font(face: tuple[str, int], chars: set[str], out: Path) -> tuple[str, i
                                  desubroutinize=True)
         options.drop_tables += _UNUSED_TABLES
         cutter = subset.Subsetter(options)
-        cutter.populate(text="".join(sorted(chars)))
+        text = "".join(sorted(chars))
+        cutter.populate(text=text)
         cutter.subset(font)
         if "CFF " in font:
             _to_truetype(font)
-        _name_cut(font, f"{path}#{index}@{os.stat(path).st_mtime_ns}:{''.join(sorted(chars))}")
+        _name_cut(font, f"{path}#{index}@{os.stat(path).st_mtime_ns}:{text}")
         font.save(out)
     return str(out), 0
 

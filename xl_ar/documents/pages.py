@@ -135,7 +135,7 @@ class Pages:
         on its height; ``border`` 1 draws its box, "B" its bottom edge; ``fill`` shades it. The
         cursor then moves right of it, or with ``newline`` to the next line's left margin. A cell
         that would cross the bottom margin starts a new page first (at the same x)."""
-        if self.y + h > self._trigger:
+        if self.will_break(h):
             x = self.x
             self.add_page()
             self.x = x
