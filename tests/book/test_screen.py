@@ -69,16 +69,14 @@ def test_a_large_sheet_checked_beside_the_reader_is_refused_as_the_small_one_is(
     assert list(good.tables["Invoices"].frame["invoice_no"]) == ["I1", "I2", "I3", "I4"]
 
 
-def test_a_large_sheet_is_checked_here_when_no_process_can_be_forked(tmp_path, monkeypatch):
-    import multiprocessing
-
+def test_a_large_sheet_is_checked_here_when_no_process_can_be_started(tmp_path, monkeypatch):
     from xl_ar.book import screen
 
-    def no_fork(self):
+    def no_process(*args, **kwargs):
         raise OSError(11, "Resource temporarily unavailable")
 
     monkeypatch.setattr(screen, "BESIDE_BYTES", 0)
-    monkeypatch.setattr(multiprocessing.get_context("fork").Process, "start", no_fork)
+    monkeypatch.setattr(screen.subprocess, "Popen", no_process)
     book = edit_sheet(ledger(tmp_path / "x.xlsx"), "Invoices", lambda x: x.replace(b"</sheetData>", b"<row></sheetData>"))
     with pytest.raises(BookError, match=r"sheet3.xml is not well-formed XML \(line 1, column \d+: mismatched tag\)"):
         read_book(book)
@@ -113,13 +111,13 @@ def test_a_folder_given_as_the_workbook_is_refused(tmp_path):
         read_book(tmp_path / "book.xlsx")
 
 
-def test_a_check_whose_process_dies_without_an_answer_is_made_here_from_the_part(tmp_path, monkeypatch):
-    import os
-
+@pytest.mark.parametrize("script", ["import os; os._exit(3)", "print('half an answer", "print('[1, 2]')"])
+def test_a_check_whose_process_ends_without_an_answer_is_made_here_from_the_part(tmp_path, monkeypatch, script):
     from xl_ar.book import screen
 
+    (tmp_path / "check.py").write_text(script)
     monkeypatch.setattr(screen, "BESIDE_BYTES", 0)
-    monkeypatch.setattr(screen, "_check_in_child", lambda conn, *args: os._exit(3))
+    monkeypatch.setattr(screen, "_SCRIPT", str(tmp_path / "check.py"))
     book = edit_sheet(ledger(tmp_path / "x.xlsx"), "Invoices", lambda x: x.replace(b"</sheetData>", b"<row></sheetData>"))
     with pytest.raises(BookError, match=r"sheet3.xml is not well-formed XML \(line 1, column \d+: mismatched tag\)"):
         read_book(book)

@@ -133,13 +133,21 @@ def run_refresh(adapter, *, as_of: dt.date | None = None, today: dt.date | None 
     today = today or dt.date.today()
     report = Report(book=str(getattr(adapter, "path", "")))
     step = Step(progress, "read", 0.0, 0.3).begin()
-    data = adapter.read(progress=step)
+    # The large sheets' well-formedness is checked on the core the validating and computing
+    # leave idle; it is waited for before anything is written or reported.
+    data = adapter.read(progress=step, checks_later=True)
     scanning = write and hasattr(adapter, "scan_ahead")
-    if scanning:  # the file's large sheets scanned for the splice while this validates
-        adapter.scan_ahead(data)
     try:
-        return _refresh_read(adapter, data, report, as_of, today, write, step)
+        if scanning:  # the file's large sheets scanned for the splice while this validates
+            adapter.scan_ahead(data)
+        report = _refresh_read(adapter, data, report, as_of, today, write, step)
+        data.finish_checks()
+        return report
+    except Exception:
+        data.finish_checks()  # a part that is not well-formed is the cause of what failed: name it
+        raise
     finally:
+        data.drop_checks()  # (an interrupt: not waited for)
         if scanning:
             adapter.stop_scans()
 
@@ -163,6 +171,7 @@ def _refresh_read(adapter, data: BookData, report: Report, as_of: dt.date | None
     report.issues = issues + result.issues
     if write:
         step = step.then("write", 0.7, 1.0).begin()
+        data.finish_checks()
         report.written, report.backup = adapter.write(result, settings, data, ledger, progress=step)
     step.then("done", 1.0, 1.0)(1.0)
     return report

@@ -33,15 +33,17 @@ class FileBook:
         st = os.stat(self.path)
         return st.st_mtime_ns, st.st_size
 
-    def read(self, progress: Step | None = None) -> BookData:
-        """The book's ledger (:func:`xl_ar.book.reader.read_book`), ``progress`` told how far it is."""
+    def read(self, progress: Step | None = None, checks_later: bool = False) -> BookData:
+        """The book's ledger (:func:`xl_ar.book.reader.read_book`), ``progress`` told how far it
+        is; ``checks_later``: the large sheets' well-formedness is left to finish while the run
+        goes on (:meth:`BookData.finish_checks`)."""
         if not self.path.exists():
             raise FileNotFoundError(f"{self.path} does not exist")
         check_not_open(self.path)
         # Refuses zip and XML bombs before any parser sees the file, and 1904-system books.
         WorkbookPackage.open(self.path).refuse_1904()
         self._stamp = self._state()
-        return read_book(self.path, progress)
+        return read_book(self.path, progress, checks_later)
 
     def scan_ahead(self, data: BookData) -> None:
         """Start scanning the large ledger sheets the write will splice, in a process of their

@@ -58,11 +58,12 @@ class LiveBook:
 
     # ------------------------------------------------------------------ read
 
-    def read(self, progress: Step | None = None) -> BookData:
+    def read(self, progress: Step | None = None, checks_later: bool = False) -> BookData:
         """Read the ledger sheets, as :func:`xl_ar.book.reader.read_book` reads a file.
 
         Args:
             progress: told each sheet read (each is one call to Excel).
+            checks_later: as the file's reader takes it (an open book has no checks left to run).
 
         Returns:
             The book's raw ledger tables, settings and sheet layouts.

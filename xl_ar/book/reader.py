@@ -76,6 +76,22 @@ class BookData:
     settings: dict[str, tuple[Any, str]]
     layouts: dict[str, SheetLayout]
     sheet_names: list[str]
+    #: The screening's checks still running, when :func:`read_book` was asked to leave them
+    #: running (``checks_later``): see :meth:`finish_checks`.
+    checks: Screening | None = field(default=None, repr=False, compare=False)
+
+    def finish_checks(self) -> None:
+        """Wait for the checks of the workbook still running beside the run (a large sheet's
+        well-formedness); raise the first refusal as a :class:`BookError`. Call it before
+        anything read is written or reported, and when what used it failed: a part that is not
+        well-formed is then named as the cause."""
+        if self.checks is not None:
+            self.checks.finish()
+
+    def drop_checks(self) -> None:
+        """Stop the checks still running (a run that ends without acting on what it read)."""
+        if self.checks is not None:
+            self.checks.drop()
 
     def release_cells(self, tables: tuple[str, ...] = ("Invoices", "Receipts", "Activities", "Customers")) -> None:
         """Drop the raw cell values of the record tables, keeping each record's Excel ``row``.
@@ -324,7 +340,7 @@ def _read_settings(name: str, rows: list[list[Any]]) -> dict[str, tuple[Any, str
     return pairs
 
 
-def read_book(path: str | Path, progress: Step | None = None) -> BookData:
+def read_book(path: str | Path, progress: Step | None = None, checks_later: bool = False) -> BookData:
     """Read the ledger sheets of a workbook file.
 
     The package is opened and screened first (:mod:`xl_ar.book.screen`): zip limits, every part
@@ -338,6 +354,10 @@ def read_book(path: str | Path, progress: Step | None = None) -> BookData:
         path: an .xlsx/.xlsm file.
         progress: reports the screening, the copy and each sheet's rows (their shares of a full
             sheet's reading: about a sixth, a quarter and the rest).
+        checks_later: return while the large sheets' well-formedness is still being checked in
+            processes of their own (a full sheet's takes one to two seconds of a core, which the
+            reading keeps busy and the computing leaves idle); the caller then calls
+            :meth:`BookData.finish_checks` and :meth:`BookData.drop_checks`.
 
     Returns:
         The workbook's raw ledger tables, settings and sheet layouts; cells holding an Excel
@@ -354,8 +374,13 @@ def read_book(path: str | Path, progress: Step | None = None) -> BookData:
     except Exception:
         screening.finish()  # a part that is not well-formed is the cause: name it
         raise
-    screening.finish()
-    return data
+    except BaseException:  # an interrupt: the checks are stopped, not waited for
+        screening.drop()
+        raise
+    if not checks_later:
+        screening.finish()
+        return data
+    return replace(data, checks=screening)
 
 
 def _read_calamine(pkg: WorkbookPackage, screening: Screening, copy: ReadingCopy, progress: Step) -> BookData:

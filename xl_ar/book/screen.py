@@ -17,14 +17,19 @@ formulas saved without a value, both of which it reads as blank.
 
 from __future__ import annotations
 
+import json
+import os
 import re
-import xml.parsers.expat
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from xl_ar.book import wellformed
 from xl_ar.book.headers import OWNED_SHEETS, sheet_for_name
 from xl_ar.book.package import WorkbookPackage
 from xl_ar.book.sheetxml import BookError, col_index, col_letter
@@ -78,9 +83,10 @@ class SheetScreen:
 class Screening:
     """The checked parts of a workbook: the ledger sheets to read, by canonical name.
 
-    The well-formedness of a large sheet is checked beside the reader (:class:`_Beside`):
-    call :meth:`finish` before anything read is used, and on any failure of the reading, so
-    that a part that is not well-formed is reported as such rather than as what it broke.
+    The well-formedness of a large sheet is checked beside the run (:class:`_Beside`): call
+    :meth:`finish` before anything read is acted on (written, or reported), and on any failure
+    of what uses it, so that a part that is not well-formed is reported as such rather than as
+    what it broke; :meth:`drop` stops the checks of a run that ends otherwise.
     """
 
     sheets: dict[str, SheetScreen]
@@ -92,6 +98,12 @@ class Screening:
         pending, self.pending = self.pending, []
         _finish(pending)
 
+    def drop(self) -> None:
+        """Stop the checks still running (idempotent; none is left after :meth:`finish`)."""
+        pending, self.pending = self.pending, []
+        for check in pending:
+            check.drop()
+
 
 def _finish(pending: list["_Beside"]) -> None:
     """Wait for every check made beside; raise the first refusal as a :class:`BookError`."""
@@ -101,39 +113,39 @@ def _finish(pending: list["_Beside"]) -> None:
 
 
 #: A sheet part this large (bytes of XML, about 25,000 rows) has its well-formedness checked in
-#: a process forked beside the reader where the system can fork: expat takes about 4 s over a
-#: full sheet, which calamine's own parse of it (about 10 s) can cover on a second core.
+#: a process of its own (:class:`_Beside`) where the system can start one: expat takes one to
+#: two seconds over a full sheet, which the run can cover on a second core.
 BESIDE_BYTES = 8 << 20
+#: The check run as a script (:mod:`xl_ar.book.wellformed`).
+_SCRIPT = str(Path(wellformed.__file__).resolve())
 
 
 class _Beside:
-    """:func:`check_xml` of one part in a forked process (here, where fork is not available).
+    """:func:`check_xml` of one part in a process of its own (here, where none can be started).
 
-    The child sees the part's bytes as the parent had them (copy on write: no copy is made),
-    and sends back the refusal's message or None. The parent keeps no reference to them (a
-    full sheet's XML is 300 MB): for the rare child that dies without an answer, the part is
-    inflated again and checked here.
+    The process is a fresh interpreter running :mod:`xl_ar.book.wellformed` over the member as
+    the file holds it: it shares none of the run's memory (a forked one would keep alive
+    whatever the run frees while it works, a full sheet's XML among it), reads the part piece
+    by piece and runs at the lowest priority. The run can go on meanwhile: the answer is
+    waited for by :meth:`result`. For the rare process that ends without an answer, the part
+    is inflated again and checked here.
     """
 
     def __init__(self, pkg: WorkbookPackage, part: str, data: bytes):
-        import multiprocessing
-
         self.pkg, self.part, self.book = pkg, part, pkg.path.name
         self.error: str | None = None
-        self.proc: Any = None
-        if "fork" not in multiprocessing.get_all_start_methods():
+        self.proc: subprocess.Popen[bytes] | None = None
+        member = pkg.stored(part)
+        if os.name != "posix" or not sys.executable or member is None:
             self._inline(data)
             return
-        ctx = multiprocessing.get_context("fork")
+        info = member.info
+        args = [str(pkg.path), str(member.data_offset), str(info.compress_size), str(info.compress_type), str(info.file_size)]
         try:
-            self.conn, child = ctx.Pipe(duplex=False)
-            self.proc = ctx.Process(target=_check_in_child, args=(child, data, part, self.book), daemon=True)
-            self.proc.start()
-        except OSError:  # no process could be forked (memory, process slots): check here
-            self.proc = None
+            self.proc = subprocess.Popen([sys.executable, "-I", _SCRIPT, *args], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        except OSError:  # no process could be started (memory, process slots): check here
             self._inline(data)
-            return
-        child.close()
 
     def _inline(self, data: bytes) -> None:
         try:
@@ -142,27 +154,33 @@ class _Beside:
             self.error = str(exc)
 
     def result(self) -> str | None:
-        """The refusal's message, or None for a well-formed part."""
+        """The refusal's message, or None for a well-formed part (waits for the process)."""
         if self.proc is not None:
             proc, self.proc = self.proc, None
+            out, _ = proc.communicate()
             try:
-                self.error = self.conn.recv()
-            except (EOFError, OSError):  # the child died: check here instead
+                answer = json.loads(out) if proc.returncode == 0 else {}
+            except ValueError:
+                answer = {}
+            if isinstance(answer, str):
+                self.error = _refusal(answer, self.part, self.book)
+            elif answer is not None:  # the process ended without an answer: check here instead
                 self._inline(self.pkg.read(self.part))
-            finally:
-                self.conn.close()
-                proc.join()
         return self.error
 
+    def drop(self) -> None:
+        """Stop the process, if it is still working (a run that ends without the answer)."""
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            proc.kill()
+            proc.communicate()
 
-def _check_in_child(conn: Any, data: bytes, part: str, book: str) -> None:
-    try:
-        check_xml(data, part, book)
-        conn.send(None)
-    except BookError as exc:
-        conn.send(str(exc))
-    finally:
-        conn.close()
+
+def _refusal(reason: str, part: str, book: str) -> str:
+    """The message for a part :func:`xl_ar.book.wellformed.check_pieces` refused for ``reason``."""
+    if reason == "doctype":
+        return f"{book}: {part} declares a DOCTYPE or entities; Excel never writes one, so it is refused"
+    return f"{book}: {part} is not well-formed XML ({reason}); open and save it in Excel, or restore a backup"
 
 
 def check_xml(data: bytes, part: str, book: str) -> None:
@@ -173,18 +191,10 @@ def check_xml(data: bytes, part: str, book: str) -> None:
         part: its name, for the message.
         book: the workbook's file name, for the message.
     """
-    p = xml.parsers.expat.ParserCreate()
-
-    def refuse(*_args: object) -> None:
-        raise BookError(f"{book}: {part} declares a DOCTYPE or entities; Excel never writes one, so it is refused")
-
-    p.StartDoctypeDeclHandler = refuse
-    p.EntityDeclHandler = refuse
     try:
-        p.Parse(data, True)
-    except xml.parsers.expat.ExpatError as exc:
-        raise BookError(f"{book}: {part} is not well-formed XML (line {exc.lineno}, column {exc.offset + 1}: "
-                        f"{xml.parsers.expat.ErrorString(exc.code)}); open and save it in Excel, or restore a backup") from None
+        wellformed.check_pieces((data,))
+    except wellformed.Refused as exc:
+        raise BookError(_refusal(str(exc), part, book)) from None
 
 
 def screen_book(pkg: WorkbookPackage) -> Screening:
@@ -235,6 +245,10 @@ def screen_book(pkg: WorkbookPackage) -> Screening:
             long_text.append("shared strings")
     except Exception:  # what a part that is not well-formed broke: report the part itself
         _finish(pending)
+        raise
+    except BaseException:  # an interrupt: the checks are stopped, not waited for
+        for check in pending:
+            check.drop()
         raise
     return Screening(sheets, long_text, pending)
 

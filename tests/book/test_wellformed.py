@@ -1,0 +1,134 @@
+"""A large sheet's well-formedness checked in a process of its own, while the run goes on
+(real workbooks, the real script in a fresh interpreter, the real refresh)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from corpus.build import edit_sheet, invoice_cell, ledger
+from xl_ar.app.refresh import run_refresh
+from xl_ar.book import screen, wellformed
+from xl_ar.book.filebook import FileBook
+from xl_ar.book.package import BookError, WorkbookPackage
+from xl_ar.book.reader import read_book
+
+MISMATCHED = r"sheet3.xml is not well-formed XML \(line 1, column \d+: mismatched tag\)"
+
+
+def broken(book):
+    """The Invoices sheet with a row left open (calamine reads it; expat refuses it)."""
+    return edit_sheet(book, "Invoices", lambda x: x.replace(b"</sheetData>", b"<row></sheetData>"))
+
+
+def script(book, part):
+    """The check run as the screening runs it, on ``part`` of ``book`` as the file holds it."""
+    member = WorkbookPackage.open(book).stored(part)
+    info = member.info
+    out = subprocess.run([sys.executable, "-I", screen._SCRIPT, str(book), str(member.data_offset),
+                          str(info.compress_size), str(info.compress_type), str(info.file_size)],
+                         capture_output=True, check=True, text=True)
+    return out.stdout
+
+
+def restored(tmp_path, book, method):
+    """``book`` written again with every member ``method`` (stored or deflated)."""
+    out = tmp_path / f"{method}-{book.name}"
+    with zipfile.ZipFile(book) as src, zipfile.ZipFile(out, "w", method) as dst:
+        for item in src.infolist():
+            dst.writestr(item.filename, src.read(item))
+    return out
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED])
+def test_the_script_answers_as_the_check_made_here(tmp_path, method):
+    good = restored(tmp_path, ledger(tmp_path / "good.xlsx"), method)
+    bad = restored(tmp_path, broken(ledger(tmp_path / "bad.xlsx")), method)
+    doctype = restored(tmp_path, edit_sheet(ledger(tmp_path / "dt.xlsx"), "Invoices", lambda x: x.replace(
+        b"<worksheet", b'<!DOCTYPE x [<!ENTITY a "b">]><worksheet', 1)), method)
+    part = "xl/worksheets/sheet3.xml"
+    assert script(good, part) == "null\n"
+    assert script(bad, part).startswith('"line 1, column ') and script(bad, part).endswith(': mismatched tag"\n')
+    assert script(doctype, part) == '"doctype"\n'
+    with pytest.raises(BookError) as here:
+        screen.check_xml(WorkbookPackage.open(bad).read(part), part, bad.name)
+    assert str(here.value) == screen._refusal(eval(script(bad, part)), part, bad.name)
+
+
+def test_a_member_longer_than_its_header_says_is_read_no_further(tmp_path):
+    book = ledger(tmp_path / "x.xlsx")
+    member = WorkbookPackage.open(book).stored("xl/worksheets/sheet3.xml")
+    info = member.info
+    pieces = list(wellformed.member_pieces(str(book), member.data_offset, info.compress_size, 8, 100))
+    assert sum(map(len, pieces)) == 101  # the declared size and one byte, to tell it was longer
+    with pytest.raises(wellformed.Refused, match="line 1, column"):
+        wellformed.check_pieces(pieces)
+
+
+def test_the_script_runs_at_the_lowest_priority(tmp_path):
+    book = ledger(tmp_path / "x.xlsx")
+    member = WorkbookPackage.open(book).stored("xl/worksheets/sheet3.xml")
+    info = member.info
+    probe = (f"import os, sys; sys.path.insert(0, {str(screen._SCRIPT.rsplit('/', 1)[0])!r}); import wellformed; "
+             f"wellformed.main([{str(book)!r}, '{member.data_offset}', '{info.compress_size}', '8', '{info.file_size}']); "
+             "print(os.nice(0))")
+    out = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, check=True, text=True).stdout
+    assert out.split() == ["null", "19"]
+
+
+def test_read_book_can_leave_the_checks_running_and_they_refuse_the_part_when_finished(tmp_path, monkeypatch):
+    monkeypatch.setattr(screen, "BESIDE_BYTES", 0)
+    data = read_book(broken(ledger(tmp_path / "x.xlsx")), checks_later=True)
+    assert list(data.tables["Invoices"].frame["invoice_no"]) == ["I1", "I2", "I3", "I4"]  # read meanwhile
+    with pytest.raises(BookError, match=MISMATCHED):
+        data.finish_checks()
+    data.finish_checks()  # once
+    good = read_book(ledger(tmp_path / "good.xlsx"), checks_later=True)
+    good.finish_checks()
+    assert read_book(ledger(tmp_path / "good2.xlsx")).checks is None  # finished before returning
+
+
+def test_checks_dropped_stop_their_processes(tmp_path, monkeypatch):
+    (tmp_path / "slow.py").write_text("import time; time.sleep(60)")
+    monkeypatch.setattr(screen, "BESIDE_BYTES", 0)
+    monkeypatch.setattr(screen, "_SCRIPT", str(tmp_path / "slow.py"))
+    data = read_book(ledger(tmp_path / "x.xlsx"), checks_later=True)
+    procs = [check.proc for check in data.checks.pending]
+    assert procs and all(p.poll() is None for p in procs)
+    data.drop_checks()
+    assert all(p.returncode is not None for p in procs) and not data.checks.pending
+
+
+def md5(path):
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_a_refresh_names_the_broken_part_not_what_the_reading_made_of_it(tmp_path, monkeypatch):
+    """The checks finish while the run validates: a part that is not well-formed is still the
+    error, before any issue found in what calamine read of it, and nothing is written."""
+    monkeypatch.setattr(screen, "BESIDE_BYTES", 0)
+    receipts = edit_sheet(ledger(tmp_path / "r.xlsx"), "Receipts", lambda x: x.replace(b"</sheetData>", b"<row></sheetData>"))
+    for book, part in ((broken(ledger(tmp_path / "x.xlsx")), "sheet3.xml"),
+                       (broken(ledger(tmp_path / "y.xlsx", invoices=invoice_cell(amount="twelve hundred"))), "sheet3.xml"),
+                       (receipts, "sheet4.xml")):  # a sheet the writing leaves alone
+        before = md5(book)
+        with pytest.raises(BookError, match=MISMATCHED.replace("sheet3.xml", part)):
+            run_refresh(FileBook(book), as_of=dt.date(2026, 11, 2))
+        assert md5(book) == before and not (tmp_path / ".xl-ar-backups").exists()
+
+
+def test_a_refresh_with_the_checks_beside_writes_what_one_without_them_writes(tmp_path, monkeypatch):
+    here = ledger(tmp_path / "here.xlsx")
+    beside = ledger(tmp_path / "beside.xlsx")
+    a = run_refresh(FileBook(here), as_of=dt.date(2026, 11, 2))
+    monkeypatch.setattr(screen, "BESIDE_BYTES", 0)
+    b = run_refresh(FileBook(beside), as_of=dt.date(2026, 11, 2))
+    assert a.ok and b.ok and a.written and b.written
+    with zipfile.ZipFile(here) as x, zipfile.ZipFile(beside) as y:
+        assert x.namelist() == y.namelist()
+        assert all(x.read(n) == y.read(n) for n in x.namelist() if n != "docProps/core.xml")
