@@ -108,7 +108,8 @@ def md5(path):
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
-def test_a_refresh_names_the_broken_part_not_what_the_reading_made_of_it(tmp_path, monkeypatch):
+@pytest.mark.parametrize("write", [True, False])  # a refresh, and a check (xl-ar check)
+def test_a_refresh_names_the_broken_part_not_what_the_reading_made_of_it(tmp_path, monkeypatch, write):
     """The checks finish while the run validates: a part that is not well-formed is still the
     error, before any issue found in what calamine read of it, and nothing is written."""
     monkeypatch.setattr(screen, "BESIDE_BYTES", 0)
@@ -118,7 +119,7 @@ def test_a_refresh_names_the_broken_part_not_what_the_reading_made_of_it(tmp_pat
                        (receipts, "sheet4.xml")):  # a sheet the writing leaves alone
         before = md5(book)
         with pytest.raises(BookError, match=MISMATCHED.replace("sheet3.xml", part)):
-            run_refresh(FileBook(book), as_of=dt.date(2026, 11, 2))
+            run_refresh(FileBook(book), as_of=dt.date(2026, 11, 2), write=write)
         assert md5(book) == before and not (tmp_path / ".xl-ar-backups").exists()
 
 

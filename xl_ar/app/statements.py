@@ -59,17 +59,16 @@ class BookFile:
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
-    def read(self, progress=None, checks_later=False):
+    def read(self, progress=None):
         """The book's raw tables (the package is checked for zip and XML bombs first);
-        ``progress``: a ``Step`` told how far the reading is; ``checks_later`` as
-        :func:`xl_ar.book.reader.read_book` takes it."""
+        ``progress``: a ``Step`` told how far the reading is."""
         from xl_ar.book.package import WorkbookPackage
         from xl_ar.book.reader import read_book
 
         if not self.path.exists():
             raise FileNotFoundError(f"{self.path} does not exist")
         WorkbookPackage.open(self.path)
-        return read_book(self.path, progress, checks_later)
+        return read_book(self.path, progress)
 
 
 def default_out_dir(book: str | Path, period_to: dt.date) -> Path:

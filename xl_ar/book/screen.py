@@ -128,7 +128,8 @@ class _Beside:
     whatever the run frees while it works, a full sheet's XML among it), reads the part piece
     by piece and runs at the lowest priority. The run can go on meanwhile: the answer is
     waited for by :meth:`result`. For the rare process that ends without an answer, the part
-    is inflated again and checked here.
+    is inflated again and checked here. Where no interpreter can be started for it (not a
+    POSIX system: the live book's process; a frozen application), it is checked here at once.
     """
 
     def __init__(self, pkg: WorkbookPackage, part: str, data: bytes):
@@ -136,7 +137,7 @@ class _Beside:
         self.error: str | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         member = pkg.stored(part)
-        if os.name != "posix" or not sys.executable or member is None:
+        if os.name != "posix" or not sys.executable or getattr(sys, "frozen", False) or member is None:
             self._inline(data)
             return
         info = member.info
