@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import threading
 import zipfile
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 from test_refresh import AS_OF, write_ledger
 from xl_ar.book import columns, reader, strip
 from xl_ar.cli import main
+from xl_ar.core.convert import CellError
 from xl_ar.core.ledger import compact_text, validate_ledger
 from xl_ar.core.fees import LATE_FEE_POLICIES
 from xl_ar.core.settings import parse_settings
@@ -285,3 +287,85 @@ def test_an_interrupt_is_not_taken_for_a_failure(tmp_path, monkeypatch):
     path = write_sheets(tmp_path / "ledger.xlsx", GOOD)
     with pytest.raises(KeyboardInterrupt):
         read(path, monkeypatch, by_columns=True)
+
+
+# --------------------------------------------------------------------------- read while screened
+
+MANY = [GOOD[0]] + [[f"I{k}", f"C{k % 2 + 1}", dt.date(2025, 1, 1 + k % 28), 100 + k] for k in range(400)]
+
+
+def early_reads(monkeypatch):
+    """Spy on the sheets read as columns: (sheet, thread, whether the screening had ended)
+    of each read as columns, and whether it read them."""
+    seen, screened = [], [False]
+    made, screen_book = reader._read_as_columns, reader.screen_book
+
+    def spy(pkg, part, name, *args):
+        done = screened[0]
+        got = made(pkg, part, name, *args)
+        seen.append((name, threading.current_thread().name, done, got is not None))
+        return got
+
+    def screening(*args):
+        got = screen_book(*args)
+        screened[0] = True
+        return got
+
+    monkeypatch.setattr(reader, "_read_as_columns", spy)
+    monkeypatch.setattr(reader, "screen_book", screening)
+    monkeypatch.setattr(reader, "COLUMNS_FROM", 0)
+    return seen
+
+
+def test_the_largest_sheet_is_read_while_the_screening_goes_on(tmp_path, monkeypatch):
+    path = write_sheets(tmp_path / "ledger.xlsx", MANY)
+    seen = early_reads(monkeypatch)
+    fast = reader.read_book(path)
+    assert ("Invoices", "xl-ar-columns_0", False, True) in seen  # before the screening ended
+    assert all(name != "Invoices" or not done for name, _, done, _ in seen)  # and only then
+    assert fast.tables["Invoices"].frame["invoice_no"].tolist() == [f"I{k}" for k in range(400)]
+    assert not [t for t in threading.enumerate() if t.name.startswith("xl-ar-columns")]
+    monkeypatch.undo()
+    assert "Invoices" in assert_same_ledger(path, monkeypatch)  # (read early again)
+
+
+def test_what_was_read_early_is_dropped_when_the_screening_finds_an_error_cell(tmp_path, monkeypatch):
+    from corpus.build import edit_sheet, set_cell_xml
+
+    path = edit_sheet(write_sheets(tmp_path / "ledger.xlsx", MANY), "Invoices",
+                      lambda x: set_cell_xml(x, "C51", b'<c r="C51" t="e"><v>#DIV/0!</v></c>'))
+    seen = early_reads(monkeypatch)
+    data = reader.read_book(path)
+    assert ("Invoices", "xl-ar-columns_0", False, True) in seen
+    assert data.tables["Invoices"].frame["invoice_date"][49] == CellError("#DIV/0!")
+
+
+def test_a_sheet_the_reading_copy_cuts_and_a_sheet_trimmed_are_not_read_early(tmp_path, monkeypatch):
+    path = write_sheets(tmp_path / "ledger.xlsx", MANY)
+    assert main(["refresh", str(path), "--as-of", AS_OF, "--quiet"]) == 0  # the tool's columns now
+    monkeypatch.setattr(strip, "STRIP_FROM", 0)
+    seen = early_reads(monkeypatch)
+    reader.read_book(path)
+    assert [s for s in seen if s[1].startswith("xl-ar-columns")] == []
+    far = write_sheets(tmp_path / "far.xlsx", MANY)
+    wb = openpyxl.load_workbook(far)
+    wb["Invoices"]["XFD1048576"] = 1  # the grid would be too large: read trimmed, cell by cell
+    wb.save(far)
+    seen.clear()
+    assert reader.read_book(far).tables["Invoices"].frame["invoice_no"].tolist()[:2] == ["I0", "I1"]
+    assert [s for s in seen if s[1].startswith("xl-ar-columns")] == []
+
+
+def test_a_screening_that_fails_after_the_early_read_began_waits_for_it(tmp_path, monkeypatch):
+    from xl_ar.book.package import BookError
+
+    path = write_sheets(tmp_path / "ledger.xlsx", MANY)
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Receipts"]
+    ws["A1048576"], ws["XFD1"] = 1, 1  # a far cell in the header rows: refused
+    wb.save(path)
+    seen = early_reads(monkeypatch)
+    with pytest.raises(BookError, match=r"Receipts!XFD1048576: the ledger would span"):
+        reader.read_book(path)
+    assert ("Invoices", "xl-ar-columns_0", False, True) in seen
+    assert not [t for t in threading.enumerate() if t.name.startswith("xl-ar-columns")]

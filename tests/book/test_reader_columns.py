@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from python_calamine import CalamineWorkbook
 
-from xl_ar.book import reader, strip
+from xl_ar.book import layout, reader, strip
 from xl_ar.book.headers import OUTPUTS
 from xl_ar.book.reader import _cells, read_book
 
@@ -73,10 +73,10 @@ def test_leaving_our_columns_out_reads_the_same_ledger(tmp_path_factory, case):
         strip.STRIP_FROM, reader.reading_copy = keep_from, keep_copy
     event(f"cut: {bool(cut[0])}")
     try:
-        reader._ours_from, keep = (lambda header, table: None), reader._ours_from
+        layout.ours_from, keep = (lambda header, table: None), layout.ours_from
         whole = read_book(path)
     finally:
-        reader._ours_from = keep
+        layout.ours_from = keep
     for read in (narrow, stripped):
         assert read.layouts == whole.layouts
         assert read.tables.keys() == whole.tables.keys()

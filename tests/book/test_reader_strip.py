@@ -22,7 +22,7 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from test_refresh import AS_OF, write_ledger
-from xl_ar.book import reader, screen, strip
+from xl_ar.book import layout, reader, screen, strip
 from xl_ar.book.headers import OUTPUTS
 from xl_ar.book.package import BookError, WorkbookPackage
 from xl_ar.book.sheetxml import col_index, col_letter
@@ -111,7 +111,7 @@ def test_a_refreshed_ledger_reads_the_same_from_the_cut_copy(refreshed, monkeypa
     pkg = WorkbookPackage.open(refreshed)
     screening = screen.screen_book(pkg)
     screening.finish()
-    assert strip.reading_copy(pkg, screening, reader._first_ours, reader.HEADER_SEARCH_ROWS).path is None
+    assert strip.reading_copy(pkg, screening, layout.first_ours, layout.HEADER_SEARCH_ROWS).path is None
 
 
 def test_the_copy_is_cut_from_the_xml_the_screening_inflated_which_it_then_lets_go(refreshed, monkeypatch):
@@ -127,7 +127,7 @@ def test_the_copy_is_cut_from_the_xml_the_screening_inflated_which_it_then_lets_
         return screening
 
     screening = screened()
-    with strip.reading_copy(pkg, screening, reader._first_ours, reader.HEADER_SEARCH_ROWS) as copy:
+    with strip.reading_copy(pkg, screening, layout.first_ours, layout.HEADER_SEARCH_ROWS) as copy:
         assert set(copy.cuts) == {"Invoices", "Customers"}
     assert inflated and set(inflated) == {strip._HEAD_PIECE}  # the sheets' first rows alone, not the sheets again
     assert all(s.xml is None for s in screening.sheets.values())
@@ -141,7 +141,7 @@ def test_the_copy_is_cut_from_the_xml_the_screening_inflated_which_it_then_lets_
 
     monkeypatch.setattr(strip, "_write_copy", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        strip.reading_copy(pkg, screening, reader._first_ours, reader.HEADER_SEARCH_ROWS)
+        strip.reading_copy(pkg, screening, layout.first_ours, layout.HEADER_SEARCH_ROWS)
     assert all(s.xml is None for s in screening.sheets.values())
 
 
@@ -168,7 +168,7 @@ def copy_of(book: Path, monkeypatch):
     pkg = WorkbookPackage.open(book)
     screening = screen.screen_book(pkg)
     screening.finish()
-    with strip.reading_copy(pkg, screening, reader._first_ours, reader.HEADER_SEARCH_ROWS) as copy:
+    with strip.reading_copy(pkg, screening, layout.first_ours, layout.HEADER_SEARCH_ROWS) as copy:
         yield pkg, copy
 
 

@@ -24,7 +24,6 @@ import pandas as pd
 from python_calamine import CalamineWorkbook
 
 from xl_ar.book.headers import (
-    OUTPUT_LOOKUP,
     OWNED_SHEETS,
     SETTING_LOOKUP,
     field_for_header,
@@ -32,41 +31,15 @@ from xl_ar.book.headers import (
     sheet_for_name,
 )
 from xl_ar.book.package import BookError, WorkbookPackage
-from xl_ar.book.columns import COLUMNS_FROM, read_columns
+from xl_ar.book.columns import COLUMNS_FROM, SheetColumns, read_columns
+from xl_ar.book.layout import HEADER_SEARCH_ROWS, Header, SheetLayout, find_header, first_ours, header_of, layout_of
 from xl_ar.book.screen import Screening, SheetScreen, screen_book
 from xl_ar.book.sheetxml import col_letter, split_ref
 from xl_ar.book.strip import ReadingCopy, first_rows, reading_copy
-from xl_ar.core.convert import CellError, is_blank, parse_text
+from xl_ar.core.convert import CellError, is_blank
 from xl_ar.core.ledger import RawTable
 from xl_ar.core.progress import Step
 from xl_ar.core.schema import TABLES
-
-# The header is looked for in the first rows only: a title row or two above it is common.
-HEADER_SEARCH_ROWS = 10
-
-
-@dataclass(frozen=True)
-class SheetLayout:
-    """Where a ledger sheet's table sits.
-
-    Attributes:
-        name: the sheet's name in the workbook.
-        header_row: 1-based Excel row of the header.
-        first_col, last_col: 1-based columns of the user's table (computed columns excluded).
-        outputs: computed field -> 1-based column, for computed columns already present.
-        last_row: last non-empty row.
-        headers: 1-based column -> header text of every non-blank header cell (a user's own
-            column right of an Excel Table is taken into the Table under this name).
-    """
-
-    name: str
-    header_row: int
-    first_col: int
-    last_col: int
-    outputs: dict[str, int] = field(default_factory=dict)
-    last_row: int = 0
-    headers: dict[int, str] = field(default_factory=dict)
-
 
 @dataclass(frozen=True)
 class BookData:
@@ -108,22 +81,12 @@ class BookData:
                 self.tables[name] = replace(raw, frame=raw.frame[["row"]], coded={})
 
 
-def _find_header(rows: list[list[Any]], table: str) -> int | None:
-    """Index of the row that names the most known fields among the first rows."""
-    best, best_hits = None, 0
-    for i, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        hits = sum(1 for v in row if not is_blank(v) and field_for_header(table, v))
-        if hits > best_hits:
-            best, best_hits = i, hits
-    return best
-
-
 def _cells(sheet: Any, table: str | None,
            head_cut: tuple[int, tuple[tuple[Any, ...], ...]] | None = None,
            progress: Step | None = None) -> list[list[Any]]:
     """A calamine sheet's cells from A1, as ``to_python(skip_empty_area=False)`` gives them,
     except that below a ledger table's header the run of the tool's own columns that ends the
-    header row is left out (:func:`_ours_from`): validation never reads them, and a refreshed
+    header row is left out (:func:`ours_from`): validation never reads them, and a refreshed
     full sheet holds ten, which as Python objects cost a quarter of a gigabyte and, in the frame
     the table is cut from, a second. (``iter_rows`` starts at row 1 but at the first column
     holding a cell: the columns left of it are put back.)
@@ -140,7 +103,7 @@ def _cells(sheet: Any, table: str | None,
     head = list(itertools.islice(rows, HEADER_SEARCH_ROWS))
     if head_cut is not None:
         _put_back(head, *head_cut)
-    cut = _first_ours(head, table)
+    cut = first_ours(head, table)
     if cut is None:
         out = head
     else:
@@ -180,79 +143,8 @@ def _put_back(head: list[list[Any]], k: int, cut: tuple[tuple[Any, ...], ...]) -
             head[i] = row + [""] * (k - len(row)) + list(values)
 
 
-def _first_ours(head: list[list[Any]], table: str | None) -> tuple[int, int] | None:
-    """Where :func:`_cells` cuts, from a sheet's first rows (from row 1 and column A): the index
-    of the header row and the first of the tool's columns (0-based), or None when it keeps every
-    column. The strip (:mod:`xl_ar.book.strip`) finds its cut by this same rule."""
-    h = _find_header(head, table) if OUTPUT_LOOKUP.get(table or "") else None
-    k = _ours_from(head[h], table) if h is not None else None
-    return None if k is None else (h, k)
-
-
-def _ours_from(header: list[Any], table: str) -> int | None:
-    """The first of the tool's own columns that end a header row (0-based; blank-headed columns
-    among and after them go with them, not those before them: a user's column typed there
-    without a header is still read), or None when the row does not end with one of them.
-
-    A computed column's header found twice is ours only where it is last (as :func:`_read_table`
-    takes it): the one further left is read as the user's.
-    """
-    lookup, k, first, seen = OUTPUT_LOOKUP.get(table, {}), len(header), None, set()
-    while k:
-        v = header[k - 1]
-        if not is_blank(v):
-            out = lookup.get(normalise(v)) if not field_for_header(table, v) else None
-            if out is None or out in seen:
-                break
-            seen.add(out)
-            first = k - 1
-        k -= 1
-    return first
-
-
-@dataclass(frozen=True)
-class _Header:
-    """A ledger sheet's header as :func:`_read_table` reads it."""
-
-    row: int  # its index among the rows from row 1
-    fields: dict[str, int]  # field -> its column from A (0-based)
-    outputs: dict[str, int]  # computed field -> its column (1-based), for those already there
-    used: list[int]  # columns (0-based) of every non-blank header cell
-    user_cols: list[int]  # ... but the computed ones
-
-    @property
-    def last(self) -> int:
-        """The last of the user's columns (1-based; 0 for none)."""
-        return (max(self.user_cols) + 1) if self.user_cols else 0
-
-
-def _header(rows: list[list[Any]], table: str) -> _Header | None:
-    h = _find_header(rows, table)
-    if h is None:
-        return None
-    header = rows[h]
-    fields: dict[str, int] = {}
-    outputs: dict[str, int] = {}
-    used = [j for j, v in enumerate(header) if not is_blank(v)]
-    for j in used:
-        f = field_for_header(table, header[j])
-        if f and f not in fields:
-            fields[f] = j
-        elif normalise(header[j]) in OUTPUT_LOOKUP.get(table, {}):
-            outputs[OUTPUT_LOOKUP[table][normalise(header[j])]] = j + 1
-    return _Header(h, fields, outputs, used, [j for j in used if j + 1 not in outputs.values()])
-
-
-def _layout(name: str, hd: _Header, header: list[Any], last: int, records: np.ndarray) -> SheetLayout:
-    h = hd.row
-    return SheetLayout(
-        name, h + 1, (min(hd.user_cols) + 1) if hd.user_cols else 1, last, hd.outputs,
-        int(h + 2 + records[-1]) if len(records) else h + 1, {j + 1: parse_text(header[j]) for j in hd.used},
-    )
-
-
 def _read_table(name: str, table: str, rows: list[list[Any]]) -> tuple[RawTable, SheetLayout]:
-    hd = _header(rows, table)
+    hd = header_of(rows, table)
     if hd is None:
         empty = pd.DataFrame({"row": np.zeros(0, np.int64)})
         return RawTable(table, name, empty, {}), SheetLayout(name, 1, 1, 0)
@@ -270,32 +162,98 @@ def _read_table(name: str, table: str, rows: list[list[Any]]) -> tuple[RawTable,
     while last and last < body.shape[1] and last + 1 not in outputs.values() and \
             not (body[last].isna() | (body[last] == "")).all():
         last += 1
-    return RawTable(table, name, frame, columns), _layout(name, hd, rows[h], last, keep)
+    return RawTable(table, name, frame, columns), layout_of(name, hd, rows[h], last, keep)
 
 
-def _columns_table(pkg: WorkbookPackage, screen: SheetScreen, source: Path, table: str) -> tuple[RawTable, SheetLayout] | None:
+def _columns_table(pkg: WorkbookPackage, screen: SheetScreen, source: Path, table: str,
+                   early: Future[_ColumnsRead | None] | None = None) -> tuple[RawTable, SheetLayout] | None:
     """A large ledger sheet's table read as columns (:mod:`xl_ar.book.columns`), the same as
-    :func:`_read_table` makes of its cells, or None when it is to be read cell by cell."""
-    spec = TABLES.get(table)
-    if screen.size < COLUMNS_FROM or screen.errors or screen.trimmed is not None or spec is None or table == "Settings":
+    :func:`_read_table` makes of its cells, or None when it is to be read cell by cell.
+    ``early``: the columns read from the file while the screening went on (:class:`_EarlyColumns`),
+    taken only when the screening found the sheet fit to be read so."""
+    made = early.result() if early is not None else None
+    if screen.size < COLUMNS_FROM or screen.errors or screen.trimmed is not None or not _by_columns(table):
         return None
-    head = first_rows(pkg, screen.part, HEADER_SEARCH_ROWS)
-    hd = _header(head, table) if head else None
-    if hd is None or not hd.fields or any(not isinstance(head[hd.row][j], str) for j in hd.used):
-        return None  # (a header cell that is not text reads otherwise from the file's first rows)
-    kinds = {f.name: f.kind for f in spec.fields}
-    header = head[hd.row]
-    last = hd.last
-    read = read_columns(source, screen.name, hd.row, hd.fields, {f: header[j] for f, j in hd.fields.items()},
-                        {f: kinds[f] for f in hd.fields}, None if last + 1 in hd.outputs.values() else last)
-    if read is None:
+    if early is None:
+        made = _read_as_columns(pkg, screen.part, screen.name, source, table)
+    if made is None:
         return None
+    hd, header, last, read = made
     frame = pd.DataFrame({"row": (hd.row + 2 + read.records).astype(np.int64)})
     for f in hd.fields:
         col = read.values[f]
         frame[f] = pd.Series(col, dtype=object, copy=False) if col.dtype == object else col
     columns = {f: col_letter(j + 1) for f, j in hd.fields.items()}
-    return RawTable(table, screen.name, frame, columns, read.coded), _layout(screen.name, hd, header, last, read.records)
+    return RawTable(table, screen.name, frame, columns, read.coded), layout_of(screen.name, hd, header, last, read.records)
+
+
+#: What :func:`_read_as_columns` reads: the header found, its row, the user's last column, the columns.
+_ColumnsRead = tuple[Header, list[Any], int, SheetColumns]
+
+
+def _by_columns(table: str | None) -> bool:
+    """Whether a ledger sheet of this table may be read as columns at all."""
+    return table is not None and table in TABLES and table != "Settings"
+
+
+def _read_as_columns(pkg: WorkbookPackage, part: str, name: str, source: Path, table: str) -> _ColumnsRead | None:
+    """The columns of a ledger sheet (``part``, read by calamine from ``source``) under the header
+    its first rows hold, or None for a sheet to be read cell by cell."""
+    head = first_rows(pkg, part, HEADER_SEARCH_ROWS)
+    hd = header_of(head, table) if head else None
+    if hd is None or not hd.fields or any(not isinstance(head[hd.row][j], str) for j in hd.used):
+        return None  # (a header cell that is not text reads otherwise from the file's first rows)
+    kinds = {f.name: f.kind for f in TABLES[table].fields}
+    header = head[hd.row]
+    last = hd.last
+    read = read_columns(source, name, hd.row, hd.fields, {f: header[j] for f, j in hd.fields.items()},
+                        {f: kinds[f] for f in hd.fields}, None if last + 1 in hd.outputs.values() else last)
+    return None if read is None else (hd, header, last, read)
+
+
+class _EarlyColumns:
+    """The largest ledger sheet read as columns on a thread of its own from the moment the
+    screening finds its extent fits, while the screening goes on with its cells and the other
+    sheets (fastexcel's parse does not hold the interpreter): on two cores a full sheet's parse
+    then starts about a second sooner.
+
+    Only a sheet the file holds as the reader reads it: from :data:`COLUMNS_FROM` bytes, without
+    the tool's own columns after its header (a sheet the reading copy cuts is read from the copy,
+    once it is made). What is read is used only if the finished screening finds the sheet fit to
+    be read as columns (:func:`_columns_table`); :meth:`close` waits for the thread.
+    """
+
+    def __init__(self, pkg: WorkbookPackage):
+        self.pkg = pkg
+        sizes = {name: (part, pkg.stored(part)) for name, part, kind in pkg.sheet_kinds()
+                 if part is not None and kind == "worksheet" and _by_columns(sheet_for_name(name))}
+        sized = {name: m.info.file_size for name, (_, m) in sizes.items() if m is not None}
+        self.name = max(sized, key=sized.get, default=None) if sized else None  # type: ignore[arg-type]
+        if self.name is not None and sized[self.name] < COLUMNS_FROM:
+            self.name = None
+        self.part = sizes[self.name][0] if self.name is not None else ""
+        self.future: Future[_ColumnsRead | None] | None = None
+        self._pool: ThreadPoolExecutor | None = None
+
+    def start(self, name: str) -> None:
+        """The screening found ``name``'s extent fits: read it now if it is the sheet to read early."""
+        table = sheet_for_name(name)
+        if name != self.name or self.future is not None or table is None:
+            return
+        head = first_rows(self.pkg, self.part, HEADER_SEARCH_ROWS)
+        if not head or first_ours(head, table) is not None:
+            return  # (the reading copy may cut it: read from the copy)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="xl-ar-columns")
+        self.future = self._pool.submit(_read_as_columns, self.pkg, self.part, name, self.pkg.path, table)
+
+    def of(self, name: str) -> Future[_ColumnsRead | None] | None:
+        """What was read of ``name`` early, or None when it was not."""
+        return self.future if name == self.name else None
+
+    def close(self) -> None:
+        """Wait for the thread (its read is dropped unless taken)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
 
 def _records(picked: pd.DataFrame) -> np.ndarray:
@@ -324,7 +282,7 @@ def _records(picked: pd.DataFrame) -> np.ndarray:
 
 
 def _read_settings(name: str, rows: list[list[Any]]) -> dict[str, tuple[Any, str]]:
-    h = _find_header(rows, "Settings")
+    h = find_header(rows, "Settings")
     if h is None:
         h, kcol, vcol = -1, 0, 1  # no header: keys in A, values in B
     else:
@@ -365,27 +323,36 @@ def read_book(path: str | Path, progress: Step | None = None, checks_later: bool
     """
     done = progress or Step()
     pkg = WorkbookPackage.open(path)
-    screening = screen_book(pkg)  # large sheets' well-formedness is checked beside the reading
+    early = _EarlyColumns(pkg)  # the largest sheet's parse starts once its extent is known
+    try:
+        screening = screen_book(pkg, early.start)  # large sheets' well-formedness is checked beside
+    except BaseException:
+        early.close()
+        raise
     done(0.17)
     try:
         # calamine reads a copy without the tool's own cells below large sheets' headers, if any
-        with reading_copy(pkg, screening, _first_ours, HEADER_SEARCH_ROWS, progress=done.part(0.17, 0.43)) as copy:
-            data = _read_calamine(pkg, screening, copy, done.part(0.43, 1.0))
+        with reading_copy(pkg, screening, first_ours, HEADER_SEARCH_ROWS, progress=done.part(0.17, 0.43)) as copy:
+            data = _read_calamine(pkg, screening, copy, done.part(0.43, 1.0), early)
     except Exception:
         screening.finish()  # a part that is not well-formed is the cause: name it
         raise
     except BaseException:  # an interrupt: the checks are stopped, not waited for
         screening.drop()
         raise
+    finally:
+        early.close()
     if not checks_later:
         screening.finish()
         return data
     return replace(data, checks=screening)
 
 
-def _read_calamine(pkg: WorkbookPackage, screening: Screening, copy: ReadingCopy, progress: Step) -> BookData:
+def _read_calamine(pkg: WorkbookPackage, screening: Screening, copy: ReadingCopy, progress: Step,
+                   early: _EarlyColumns) -> BookData:
     """:func:`read_book` once the package is screened: calamine on the file, or on ``copy``;
-    ``progress`` is shared between the sheets by their sizes."""
+    ``progress`` is shared between the sheets by their sizes; ``early``: the sheet read as
+    columns while the screening went on, if one was."""
     book = pkg.path.name
     wb = _calamine(book, lambda: _open_calamine(pkg, screening, copy.path))
     sizes = {s.name: s.size for s in screening.sheets.values()}
@@ -411,7 +378,7 @@ def _read_calamine(pkg: WorkbookPackage, screening: Screening, copy: ReadingCopy
         def columns_of(name: str) -> tuple[RawTable, SheetLayout] | None:
             screen = next(s for s in screening.sheets.values() if s.name == name)
             table = sheet_for_name(name)
-            return _columns_table(pkg, screen, source, table) if table is not None else None
+            return _columns_table(pkg, screen, source, table, early.of(name)) if table is not None else None
 
         beside = _OtherSheets(pkg, screening, copy.path, rows_of, columns_of)
 
@@ -440,7 +407,7 @@ def _cut_reads_whole(rows: list[list[Any]], table: str | None, cut: tuple[int, i
     error cell lay in a lost row (a formula saved without a value is no value to calamine).
     Whatever fails here, the sheet is read again from the file.
     """
-    return (_first_ours(rows[:HEADER_SEARCH_ROWS], table) == cut and len(rows) > cut[0] + 1
+    return (first_ours(rows[:HEADER_SEARCH_ROWS], table) == cut and len(rows) > cut[0] + 1
             and all(split_ref(ref)[0] <= len(rows) for ref in errors))
 
 

@@ -22,7 +22,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,11 +198,14 @@ def check_xml(data: bytes, part: str, book: str) -> None:
         raise BookError(_refusal(str(exc), part, book)) from None
 
 
-def screen_book(pkg: WorkbookPackage) -> Screening:
+def screen_book(pkg: WorkbookPackage, fits: Callable[[str], None] | None = None) -> Screening:
     """Check every part the reader will parse and measure each ledger sheet.
 
     Args:
         pkg: the opened package (its zip directory already checked against the limits).
+        fits: called with a ledger sheet's name as soon as its extent is known to fit, so that
+            it reaches the reader as the file holds it (its well-formedness and its cells are
+            checked after; the caller acts on what it read only once the screening is done).
 
     Returns:
         The ledger sheets to read; raises :class:`BookError` naming the part or the cell.
@@ -236,7 +239,7 @@ def screen_book(pkg: WorkbookPackage) -> Screening:
                 check_xml(data, part, book)
             for tpart in pkg.sheet_table_parts(part):
                 check_xml(pkg.read(tpart), tpart, book)
-            sheets[canon] = screen = _screen_sheet(name, part, data)
+            sheets[canon] = screen = _screen_sheet(name, part, data, (lambda n=name: fits(n)) if fits else None)
             if screen.trimmed is None:
                 screen.xml = data
             if has_long_text(data):
@@ -413,8 +416,15 @@ def _has_error_type(data: bytes) -> bool:
 _T_E = int.from_bytes(b't="e', "little")
 
 
-def _screen_sheet(name: str, part: str, data: bytes) -> SheetScreen:
+def _screen_sheet(name: str, part: str, data: bytes, fits: Callable[[], None] | None = None) -> SheetScreen:
+    """What the scan of a sheet's XML finds; ``fits`` is called as soon as the sheet's extent is
+    known to fit (the sheet then reaches the reader as it is), before its cells are scanned."""
     screen = SheetScreen(name, part, size=len(data))
+    rows, cols = sheet_extent(data)
+    if rows * cols > MAX_DENSE_CELLS:  # an upper bound: measure exactly before cutting
+        rows, cols = exact_extent(data)
+    if fits is not None and rows * cols <= MAX_DENSE_CELLS:
+        fits()
     # The error pattern tries every cell; a plain search for its attribute first is ~20x cheaper
     # and skips it on the usual sheet that holds no error at all.
     for m in (_ERROR_CELL.finditer(data) if _has_error_type(data) else ()):
@@ -426,9 +436,6 @@ def _screen_sheet(name: str, part: str, data: bytes) -> SheetScreen:
             ref = _REF.search(m.group(1))
             if ref:
                 screen.errors.setdefault((ref.group(1) + ref.group(2)).decode(), "formula")
-    rows, cols = sheet_extent(data)
-    if rows * cols > MAX_DENSE_CELLS:  # an upper bound: measure exactly before cutting
-        rows, cols = exact_extent(data)
     if rows * cols <= MAX_DENSE_CELLS:
         return screen
     # Too large from A1: keep the columns the header rows use; the rest is not ledger data.
