@@ -422,3 +422,50 @@ def test_differs_tells_a_real_change_from_the_same_bytes_set_again(plain_book):
     pkg.set_part("xl/new.xml", b"<x/>")
     assert pkg.differs("xl/new.xml")
     assert not pkg.differs("xl/workbook.xml")  # untouched
+
+
+def test_a_save_has_the_disk_start_writing_while_it_writes_and_stops_asking_after(tmp_path, monkeypatch):
+    """The writeback asked for ahead of the fsync: asked while the body is written (here one that
+    takes a while), never after, the file the same; a body that fails leaves no thread behind."""
+    import threading
+    import time
+
+    from xl_ar.book import atomic
+
+    calls: list[tuple[int, float]] = []
+    real = atomic._sync_file_range()
+    if real is None:
+        pytest.skip("no sync_file_range on this system")
+
+    def spy(fd, offset, nbytes, flags):
+        calls.append((flags, time.monotonic()))
+        return real(fd, offset, nbytes, flags)
+
+    monkeypatch.setattr(atomic, "_sync_file_range", lambda: spy)
+    monkeypatch.setattr(atomic, "WRITEBACK_EVERY", 0.01)
+    target = tmp_path / "book.xlsx"
+    target.write_bytes(b"old")
+
+    def body(out):
+        for _ in range(10):
+            out.write(b"x" * 100_000)
+            out.flush()
+            time.sleep(0.02)
+
+    atomic.replace_atomically(target, body, target)
+    ended = time.monotonic()
+    assert target.read_bytes() == b"x" * 1_000_000
+    assert calls and {f for f, _ in calls} == {2} and all(t <= ended for _, t in calls)
+    n = len(calls)
+    time.sleep(0.05)
+    assert len(calls) == n  # no longer asked
+
+    def failing(out):
+        out.write(b"y" * 1000)
+        time.sleep(0.03)
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(BookError, match="could not be saved"):
+        atomic.replace_atomically(target, failing, target)
+    assert target.read_bytes() == b"x" * 1_000_000
+    assert not [t for t in threading.enumerate() if t.name == "xl-ar-writeback"]
