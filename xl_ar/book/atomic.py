@@ -14,7 +14,6 @@ import glob
 import os
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator
 
@@ -40,8 +39,7 @@ def replace_atomically(target: Path, body: Callable[[BinaryIO], None], mode_from
     fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as out:
-            with _writeback_ahead(out.fileno()):
-                body(out)
+            body(out)
             out.flush()
             os.fsync(out.fileno())
         shutil.copymode(mode_from, tmp)
@@ -58,47 +56,6 @@ def replace_atomically(target: Path, body: Callable[[BinaryIO], None], mode_from
                             "the workbook is unchanged") from None
         raise
     fsync_folder(target.parent)  # make the rename itself durable
-
-
-#: How often the disk is asked to start writing what a save wrote so far (:func:`_writeback_ahead`).
-WRITEBACK_EVERY = 0.25
-_SYNC_FILE_RANGE_WRITE = 2  # Linux: start writing the range's dirty pages, do not wait
-
-
-@contextlib.contextmanager
-def _writeback_ahead(fd: int) -> Iterator[None]:
-    """While the body is written, have the system start writing it to the disk every
-    :data:`WRITEBACK_EVERY` seconds (Linux's ``sync_file_range``, on a thread of its own), so that
-    the ``fsync`` after it waits for the last part only: a full sheet's workbook is 140 MB, and
-    its fsync alone took up to half a second. Nothing where there is no such call."""
-    call = _sync_file_range()
-    if call is None:
-        yield
-        return
-    done = threading.Event()
-
-    def ahead() -> None:
-        while not done.wait(WRITEBACK_EVERY):
-            call(fd, ctypes.c_longlong(0), ctypes.c_longlong(0), _SYNC_FILE_RANGE_WRITE)  # (only ever time saved)
-
-    thread = threading.Thread(target=ahead, name="xl-ar-writeback", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join()
-
-
-@functools.cache
-def _sync_file_range() -> Callable[..., int] | None:
-    """The C library's ``sync_file_range`` (Linux), or None where there is none."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return None
-    try:
-        return ctypes.CDLL(None, use_errno=True).sync_file_range
-    except (OSError, AttributeError, TypeError):
-        return None
 
 
 def fsync_folder(folder: Path) -> None:
