@@ -159,3 +159,44 @@ def test_the_run_takes_the_groups_validation_made_of_its_codes():
     assert keys.inv_group.tolist() == LedgerKeys(plain).inv_group.tolist() == [2, 0, 1]  # (C1,CNY) (C2,CNY) (C2,USD)
     assert keys.rec_group.tolist() == LedgerKeys(plain).rec_group.tolist() == [0]
     assert kept.groups.of(kept.invoices.copy(), kept.receipts) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(ledgers(), st.data())
+def test_group_sums_by_the_keys_are_the_group_by_of_the_rows(case, data):
+    """The run's per-(customer, currency) sums of fees, disputes, write-offs, unapplied money and
+    recovered debt, made from the keys, are the group-by of those rows' texts it replaced."""
+    from xl_ar.core.run import _group_sums
+
+    ledger, _, _ = case
+    inv, rec = ledger.invoices, ledger.receipts
+    n, m = len(inv), len(rec)
+    money = st.integers(-10**9, 10**9)
+    per_invoice = {name: np.array(data.draw(st.lists(money, min_size=n, max_size=n)), dtype=np.int64)
+                   for name in ("late_fee", "disputed", "written_off")}
+    payers = [("receipt", p) for p in range(m)] + [("credit", p) for p in range(n)]
+    un_rows = data.draw(st.lists(st.sampled_from(payers), max_size=6)) if payers else []
+    un = pd.DataFrame({"payer_kind": pd.Series([k for k, _ in un_rows], dtype=object),
+                       "payer": np.array([p for _, p in un_rows], dtype=np.int64),
+                       "amount_minor": np.array(data.draw(st.lists(money, min_size=len(un_rows), max_size=len(un_rows))),
+                                                dtype=np.int64)})
+    un["customer_id"] = [(rec if k == "receipt" else inv)["customer_id"].iat[p] for k, p in un_rows]
+    un["currency"] = [(rec if k == "receipt" else inv)["currency"].iat[p] for k, p in un_rows]
+    rc_inv = np.array(data.draw(st.lists(st.integers(0, n - 1), max_size=4)) if n else [], dtype=np.int64)
+    rc = pd.DataFrame({"invoice": rc_inv,
+                       "amount_minor": np.array(data.draw(st.lists(money, min_size=len(rc_inv), max_size=len(rc_inv))),
+                                                dtype=np.int64)})
+    cust, ccy = inv["customer_id"].to_numpy(dtype=object), inv["currency"].to_numpy(dtype=object)
+    got = _group_sums(LedgerKeys(ledger), rec, cust, ccy, un, rc, per_invoice)
+
+    rows = pd.concat([pd.DataFrame({"customer_id": cust, "currency": ccy, **per_invoice}),
+                      pd.DataFrame({"customer_id": un["customer_id"], "currency": un["currency"], "unapplied": un["amount_minor"]}),
+                      pd.DataFrame({"customer_id": cust[rc_inv], "currency": ccy[rc_inv], "recovered": rc["amount_minor"]})],
+                     ignore_index=True)
+    sums = ["late_fee", "disputed", "unapplied", "written_off", "recovered"]
+    want = rows.reindex(columns=["customer_id", "currency", *sums]).fillna(0) \
+        .groupby(["customer_id", "currency"], as_index=False)[sums].sum()
+    assert got["customer_id"].tolist() == want["customer_id"].tolist()
+    assert got["currency"].tolist() == want["currency"].tolist()
+    for name in sums:
+        assert got[name].astype(np.int64).tolist() == want[name].astype(np.int64).tolist(), name

@@ -126,6 +126,38 @@ def _fees_by_terms(ledger: Ledger, items: pd.DataFrame, payments: pd.DataFrame, 
     return fee, notes, comp
 
 
+def _group_sums(keys: LedgerKeys, receipts: pd.DataFrame, cust: np.ndarray, ccy: np.ndarray, un: pd.DataFrame,
+                recovered: pd.DataFrame, per_invoice: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Per (customer, currency) group, in their sorted order: the sums of ``per_invoice``'s
+    columns over the invoices, the unapplied money and the recovered written-off debt, one row
+    per group any of them names (what a group-by of those rows' customer and currency sums).
+
+    Summed by the run's group codes (:class:`xl_ar.core.keys.LedgerKeys`, numbered in the
+    groups' sorted order) instead of hashing a million customer and currency texts again.
+    """
+    n, inv_g, rec_g = keys.groups, keys.inv_group, keys.rec_group
+    kind, src = un["payer_kind"].to_numpy(dtype=object), un["payer"].to_numpy(dtype=np.int64)
+    by_receipt = kind == "receipt"
+    un_g = np.zeros(len(un), np.int64)
+    un_g[by_receipt] = rec_g[src[by_receipt]]
+    un_g[~by_receipt] = inv_g[src[~by_receipt]]
+    rc_g = inv_g[recovered["invoice"].to_numpy(dtype=np.int64)]
+    totals = {name: np.bincount(inv_g, values, n) for name, values in per_invoice.items()}
+    totals["unapplied"] = np.bincount(un_g, un["amount_minor"].to_numpy(dtype=np.float64), n)
+    totals["recovered"] = np.bincount(rc_g, recovered["amount_minor"].to_numpy(dtype=np.float64), n)
+    named = np.zeros(n, bool)
+    for g in (inv_g, un_g, rc_g):
+        named[g] = True
+    customer, currency = np.empty(n, object), np.empty(n, object)
+    customer[inv_g], currency[inv_g] = cust, ccy
+    rec_named = rec_g[src[by_receipt]]  # (a receipt's group is named only through its unapplied money)
+    customer[rec_named] = receipts["customer_id"].to_numpy(dtype=object)[src[by_receipt]]
+    currency[rec_named] = receipts["currency"].to_numpy(dtype=object)[src[by_receipt]]
+    at = np.flatnonzero(named)
+    return pd.DataFrame({"customer_id": customer[at], "currency": currency[at],
+                         **{name: totals[name][at] for name in ("late_fee", "disputed", "unapplied", "written_off", "recovered")}})
+
+
 def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Policies | None = None, *,
             parts: Collection[str] = ALL_PARTS, progress: Step | None = None) -> RunResult:
     """Compute paid/open amounts, days late, buckets, late fees, the aging, credit and stages.
@@ -212,17 +244,10 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
                             np.r_[ccy, un["currency"].to_numpy(dtype=object)],
                             np.r_[np.where(is_open, bucket, 0), un_bucket],
                             np.r_[alloc.open_minor, -un["amount_minor"].to_numpy(dtype=np.int64)], n_b)
-    extra = pd.DataFrame({"customer_id": cust, "currency": ccy, "late_fee": fee_minor,
-                          "disputed": np.where(is_open & inv["disputed"].to_numpy(dtype=bool), alloc.open_minor, 0),
-                          "written_off": written_off})
-    rc = alloc.recovered
-    rc_inv = rc["invoice"].to_numpy(dtype=np.int64)
-    extra = pd.concat([extra, pd.DataFrame({"customer_id": un["customer_id"], "currency": un["currency"],
-                                            "unapplied": un["amount_minor"]}),
-                       pd.DataFrame({"customer_id": cust[rc_inv], "currency": ccy[rc_inv],
-                                     "recovered": rc["amount_minor"].to_numpy(dtype=np.int64)})], ignore_index=True)
+    disputed = np.where(is_open & inv["disputed"].to_numpy(dtype=bool), alloc.open_minor, 0)
+    extra = _group_sums(keys, ledger.receipts, cust, ccy, un, alloc.recovered,
+                        {"late_fee": fee_minor, "disputed": disputed, "written_off": written_off})
     sums = ["late_fee", "disputed", "unapplied", "written_off", "recovered"]
-    extra = extra.fillna(0).groupby(["customer_id", "currency"], as_index=False)[sums].sum()
     keep = (extra[sums] != 0).any(axis=1)
     aging = aging.merge(extra[keep], on=["customer_id", "currency"], how="outer")
     bcols = [f"b{i}" for i in range(n_b)]
