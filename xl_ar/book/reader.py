@@ -171,12 +171,12 @@ def _columns_table(pkg: WorkbookPackage, screen: SheetScreen, source: Path, tabl
     :func:`_read_table` makes of its cells, or None when it is to be read cell by cell.
     ``early``: the columns read from the file while the screening went on (:class:`_EarlyColumns`),
     taken only when the screening found the sheet fit to be read so."""
-    made = early.result() if early is not None else None
-    if screen.size < COLUMNS_FROM or screen.errors or screen.trimmed is not None or not _by_columns(table):
-        return None
-    if early is None:
-        made = _read_as_columns(pkg, screen.part, screen.name, source, table)
-    if made is None:
+    fit = screen.size >= COLUMNS_FROM and not screen.errors and screen.trimmed is None and _by_columns(table)
+    if early is not None:
+        made = early.result()  # (waited for, taken or not)
+    else:
+        made = _read_as_columns(pkg, screen.part, screen.name, source, table) if fit else None
+    if not fit or made is None:
         return None
     hd, header, last, read = made
     frame = pd.DataFrame({"row": (hd.row + 2 + read.records).astype(np.int64)})
@@ -225,13 +225,11 @@ class _EarlyColumns:
 
     def __init__(self, pkg: WorkbookPackage):
         self.pkg = pkg
-        sizes = {name: (part, pkg.stored(part)) for name, part, kind in pkg.sheet_kinds()
-                 if part is not None and kind == "worksheet" and _by_columns(sheet_for_name(name))}
-        sized = {name: m.info.file_size for name, (_, m) in sizes.items() if m is not None}
-        self.name = max(sized, key=sized.get, default=None) if sized else None  # type: ignore[arg-type]
-        if self.name is not None and sized[self.name] < COLUMNS_FROM:
-            self.name = None
-        self.part = sizes[self.name][0] if self.name is not None else ""
+        sized = [(m.info.file_size, name, part) for name, part, kind in pkg.sheet_kinds()
+                 if part is not None and kind == "worksheet" and _by_columns(sheet_for_name(name))
+                 and (m := pkg.stored(part)) is not None]
+        size, name, self.part = max(sized, key=lambda s: s[0], default=(0, None, ""))  # (the first of equals)
+        self.name: str | None = name if size >= COLUMNS_FROM else None
         self.future: Future[_ColumnsRead | None] | None = None
         self._pool: ThreadPoolExecutor | None = None
 

@@ -101,8 +101,13 @@ class Screening:
     def drop(self) -> None:
         """Stop the checks still running (idempotent; none is left after :meth:`finish`)."""
         pending, self.pending = self.pending, []
-        for check in pending:
-            check.drop()
+        _drop(pending)
+
+
+def _drop(pending: list["_Beside"]) -> None:
+    """Stop every check made beside, not waiting for its answer."""
+    for check in pending:
+        check.drop()
 
 
 def _finish(pending: list["_Beside"]) -> None:
@@ -251,8 +256,7 @@ def screen_book(pkg: WorkbookPackage, fits: Callable[[str], None] | None = None)
         _finish(pending)
         raise
     except BaseException:  # an interrupt: the checks are stopped, not waited for
-        for check in pending:
-            check.drop()
+        _drop(pending)
         raise
     return Screening(sheets, long_text, pending)
 

@@ -126,6 +126,10 @@ def _fees_by_terms(ledger: Ledger, items: pd.DataFrame, payments: pd.DataFrame, 
     return fee, notes, comp
 
 
+#: The aging's per-customer sums beside its buckets (:func:`_group_sums`).
+_GROUP_SUMS = ("late_fee", "disputed", "unapplied", "written_off", "recovered")
+
+
 def _group_sums(keys: LedgerKeys, receipts: pd.DataFrame, cust: np.ndarray, ccy: np.ndarray, un: pd.DataFrame,
                 recovered: pd.DataFrame, per_invoice: dict[str, np.ndarray]) -> pd.DataFrame:
     """Per (customer, currency) group, in their sorted order: the sums of ``per_invoice``'s
@@ -150,12 +154,12 @@ def _group_sums(keys: LedgerKeys, receipts: pd.DataFrame, cust: np.ndarray, ccy:
         named[g] = True
     customer, currency = np.empty(n, object), np.empty(n, object)
     customer[inv_g], currency[inv_g] = cust, ccy
-    rec_named = rec_g[src[by_receipt]]  # (a receipt's group is named only through its unapplied money)
+    rec_named = un_g[by_receipt]  # (a receipt's group is named only through its unapplied money)
     customer[rec_named] = receipts["customer_id"].to_numpy(dtype=object)[src[by_receipt]]
     currency[rec_named] = receipts["currency"].to_numpy(dtype=object)[src[by_receipt]]
     at = np.flatnonzero(named)
     return pd.DataFrame({"customer_id": customer[at], "currency": currency[at],
-                         **{name: totals[name][at] for name in ("late_fee", "disputed", "unapplied", "written_off", "recovered")}})
+                         **{name: totals[name][at] for name in _GROUP_SUMS}})
 
 
 def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Policies | None = None, *,
@@ -247,7 +251,7 @@ def refresh(ledger: Ledger, settings: Settings, as_of: dt.date, policies: Polici
     disputed = np.where(is_open & inv["disputed"].to_numpy(dtype=bool), alloc.open_minor, 0)
     extra = _group_sums(keys, ledger.receipts, cust, ccy, un, alloc.recovered,
                         {"late_fee": fee_minor, "disputed": disputed, "written_off": written_off})
-    sums = ["late_fee", "disputed", "unapplied", "written_off", "recovered"]
+    sums = list(_GROUP_SUMS)
     keep = (extra[sums] != 0).any(axis=1)
     aging = aging.merge(extra[keep], on=["customer_id", "currency"], how="outer")
     bcols = [f"b{i}" for i in range(n_b)]
