@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from xl_ar.core.order import lex_order
 from xl_ar.core.writeoffs import written_off_at
 
 
@@ -171,7 +172,7 @@ def _apply_named(payer: np.ndarray, target: np.ndarray, date: np.ndarray, amount
     Returns:
         (payer, invoice, amount applied) of the applications with an amount.
     """
-    order = np.lexsort((np.arange(len(payer)), date, target))
+    order = lex_order(target, date)
     r, t, a = payer[order], target[order], amount[order]
     first = np.r_[True, t[1:] != t[:-1]]
     start_idx = np.maximum.accumulate(np.where(first, np.arange(len(t)), 0))
@@ -274,7 +275,7 @@ def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.
     if recovering.any():
         r = np.flatnonzero(recovering)
         t = tpos[r]
-        order = np.lexsort((np.arange(len(r)), rec_date[r], t))
+        order = lex_order(t, rec_date[r])
         r, t = r[order], t[order]
         a = remaining_rec[r]
         first = np.r_[True, t[1:] != t[:-1]]
@@ -290,7 +291,7 @@ def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.
     # Step 2: everything left, first in first out within (customer, currency).
     disputed = invoices["disputed"].to_numpy(dtype=bool) if "disputed" in invoices else np.zeros(n_inv, bool)
     open_pos = np.flatnonzero((remaining_inv > 0) & ~disputed)
-    open_pos = open_pos[np.lexsort((open_pos, inv_date[open_pos], due[open_pos], inv_g[open_pos]))]
+    open_pos = open_pos[lex_order(inv_g[open_pos], due[open_pos], inv_date[open_pos])]
     rec_pos = np.flatnonzero(remaining_rec > 0)
     cred_pos = np.flatnonzero(remaining_cred > 0)
     pay_kind = np.r_[np.zeros(len(rec_pos), np.int8), np.ones(len(cred_pos), np.int8)]
@@ -298,7 +299,7 @@ def allocate_receipts(invoices: pd.DataFrame, receipts: pd.DataFrame, as_of: dt.
     pay_group = np.r_[rec_g[rec_pos], inv_g[cred_pos]]
     pay_date = np.r_[rec_date[rec_pos], inv_date[cred_pos]]
     pay_amt = np.r_[remaining_rec[rec_pos], remaining_cred[cred_pos]].astype(np.int64)
-    order = np.lexsort((pay_src, pay_kind, pay_date, pay_group))
+    order = lex_order(pay_group, pay_date, pay_kind)  # (then by source: each kind's are in sheet order)
     pay_kind, pay_src, pay_group, pay_date, pay_amt = (x[order] for x in (pay_kind, pay_src, pay_group, pay_date, pay_amt))
 
     if auto_apply == "none":  # open-item accounting: nothing names an invoice here, so nothing applies

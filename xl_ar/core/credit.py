@@ -68,6 +68,7 @@ from xl_ar.core.fx import FxTable, missing_text
 from xl_ar.core.keys import LedgerKeys, customer_positions
 from xl_ar.core.ledger import Ledger
 from xl_ar.core.money import CURRENCY_EXPONENTS, to_minor_array
+from xl_ar.core.order import lex_order
 
 if TYPE_CHECKING:  # run.py calls assess_credit: a runtime import would be circular
     from xl_ar.core.position import Position
@@ -428,7 +429,7 @@ def _early_streaks(keys: _Keys, k: np.ndarray, paid: np.ndarray, cleared: np.nda
                    late: np.ndarray) -> np.ndarray:
     """Per key, the paid invoices in a row, going back from the latest clearing, paid early."""
     pos = np.flatnonzero(paid & (k >= 0))
-    pos = pos[np.lexsort((pos, due[pos], cleared[pos], k[pos]))]
+    pos = pos[lex_order(k[pos], cleared[pos], due[pos])]  # (then in sheet order: pos ascends)
     g = k[pos]
     out = np.zeros(len(keys), np.int64)
     if not len(pos):
@@ -574,7 +575,7 @@ def _holds(keys: _Keys, k: np.ndarray, open_: np.ndarray, overdue: np.ndarray, d
     n = len(keys.row)
     over = np.flatnonzero((k >= 0) & open_ & (overdue > s.hold_days) & (s.hold_includes_disputed | ~disputed))
     # the worst: most days overdue, then the first on the sheet
-    over = over[np.lexsort((over, -overdue[over], k[over]))]
+    over = over[lex_order(k[over], -overdue[over])]
     first = np.r_[True, k[over][1:] != k[over][:-1]] if len(over) else np.zeros(0, bool)
     worst_no = np.full(len(keys), "", object)
     worst_days = np.full(len(keys), -1, np.int64)

@@ -17,6 +17,7 @@ from xl_ar.core.kpis import KpiSettings
 from xl_ar.core.keys import LedgerKeys
 from xl_ar.core.views import customer_info, stages_of
 from xl_ar.core.money import CURRENCY_EXPONENTS
+from xl_ar.core.order import lex_order
 from xl_ar.core.plans import PromiseCheck, check_promises
 from xl_ar.core.stages import invoice_classes
 
@@ -106,7 +107,7 @@ def collections_worklist(ledger: "Ledger", result: "Position", stages: pd.DataFr
         "late_fee_minor": r["late_fee_minor"].to_numpy(dtype=np.int64)[pos],
         "known": conv.known[pos].astype(np.int64), "overdue_base_minor": np.where(overdue[pos], conv.minor[pos], 0),
         "due_soon_base_minor": np.where(overdue[pos], 0, conv.minor[pos]),
-        "nad": nad, "nad_key": np.where(np.isnat(nad), np.iinfo(np.int64).max, nad.astype(np.int64)),
+        "nad": nad,
     })
     for col in ("stage", "stage_label", "stage_label_zh", "next_action", "next_action_zh", "channel", "owner", "owner_zh"):
         items[col] = stages[col].to_numpy(dtype=object)[pos]
@@ -120,12 +121,13 @@ def collections_worklist(ledger: "Ledger", result: "Position", stages: pd.DataFr
                 ).reset_index()
 
     # The groups as integers, numbered like ``out``'s rows (first appearance), so each "first
-    # item of the group by some order" is one lexsort, not a sort and a text de-duplication.
+    # item of the group by some order" is one sort, not a sort and a text de-duplication.
     group = g.ngroup().to_numpy()
 
     def first(by: list[np.ndarray], cols: dict[str, str]) -> None:
-        """Copy ``cols`` of each group's first item in the order ``by`` (then sheet order) into ``out``."""
-        o = np.lexsort((items["pos"].to_numpy(), *reversed(by), group))
+        """Copy ``cols`` of each group's first item in the order ``by`` (then sheet order: the
+        items are in it) into ``out``."""
+        o = lex_order(group, *by)
         lead = o[np.r_[True, group[o][1:] != group[o][:-1]]] if len(o) else o
         for src, dst in cols.items():
             out[dst] = items[src].to_numpy()[lead]
@@ -134,7 +136,7 @@ def collections_worklist(ledger: "Ledger", result: "Position", stages: pd.DataFr
     first([-days_], {"invoice_no": "oldest_invoice", "days": "oldest_days_late"})
     first([rank_, -days_], {"stage": "stage", "stage_label": "stage_label", "stage_label_zh": "stage_label_zh",
                             "rank": "rank"})
-    first([items["nad_key"].to_numpy(), rank_], {
+    first([items["nad"].to_numpy(), rank_], {  # (no date: last)
         "next_action": "next_action", "next_action_zh": "next_action_zh", "channel": "channel",
         "nad": "next_action_date", "owner": "owner", "owner_zh": "owner_zh"})
 
