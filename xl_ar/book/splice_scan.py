@@ -99,17 +99,18 @@ def scan_pieces(pieces: Iterator[bytes], cols: Sequence[int] = ()) -> Iterator[B
         rows = pat.row_numbers(block, s, len(block))
         closes = find_all(block, pat.row_close)
         small = np.int32 if len(block) < 2**31 and (not len(rows) or rows.max() < 2**31) else np.int64
-        cut = _cut(block, s, pat, len(rows), small) if cols else None
+        cut = _cut(block, s, pat, len(rows), small, closes) if cols else None
         yield BlockScan(len(block), False, rows.astype(small), closes.astype(small), cut)
 
 
-def _cut(block: bytes, s: int, pat: _Patterns, n: int, small: type) -> BlockCut | None:
+def _cut(block: bytes, s: int, pat: _Patterns, n: int, small: type, closes: np.ndarray) -> BlockCut | None:
     """The :class:`BlockCut` of ``block`` for the columns of ``pat``, made as the fast path makes
-    its ``work``."""
+    its ``work`` (``closes``: where the block's own rows end)."""
     runs = np.array([m.span() for m in pat.mine_runs.finditer(block)], dtype=np.int64).reshape(-1, 2)
     work = without(block, runs)
     wider = pat.widened(work, s)
-    closes = find_all(wider, pat.row_close)
+    if wider is not block:  # (a block without our cells and hints to widen is its own work)
+        closes = find_all(wider, pat.row_close)
     if len(closes) != n:
         return None  # self-closing rows: the splice opens them itself
     after, gaps = pat.user_cells(wider, s)

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from xl_ar.core.cadence import SENT_NOTE
+from xl_ar.core.order import lex_order
 
 #: The checklist's items, in the order a lawyer reads them.
 EVIDENCE_ITEMS = ("contract", "invoices", "delivery", "statement_sent", "statement_confirmed", "reminders_sent",
@@ -83,7 +84,7 @@ def _by_case(keys: np.ndarray, cases: list[Any]) -> tuple[np.ndarray, np.ndarray
     and where each case's run of them begins (``bounds[i]:bounds[i + 1]`` is case ``i``'s)."""
     codes = pd.Index(cases, dtype=object).get_indexer(np.asarray(keys, dtype=object)).astype(np.int64)
     rows = np.flatnonzero(codes >= 0)
-    rows = rows[np.argsort(codes[rows], kind="stable")]
+    rows = rows[lex_order(codes[rows])]
     return rows, np.searchsorted(codes[rows], np.arange(len(cases) + 1))
 
 

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from xl_ar.core.money import exponent, round_half_up, to_major, to_minor
+from xl_ar.core.order import lex_order
 from xl_ar.core.rates import RateTable, fixing_dates, to_days
 
 Notes = list[tuple[int, str]]
@@ -155,7 +156,7 @@ class Lateness:
         if len(item) == 0:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty, empty
-        order = np.argsort((item.astype(np.int64) << 32) | (key - key.min()), kind="stable")
+        order = lex_order(item, key)
         item, key, amount, is_head = item[order], key[order], amount[order], is_head[order]
         cum = np.cumsum(amount)
         group = np.cumsum(is_head) - 1

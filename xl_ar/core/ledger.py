@@ -240,7 +240,7 @@ def _number_field(f: Field, raw_col: np.ndarray, dec: str | None, chk: _Checker)
         else:
             chk.add(f.name, pos, f'{_label(f.name)} "{v}" is not a number')
     if f.kind in ("money", "int"):
-        huge = np.flatnonzero(np.abs(np.nan_to_num(col)) >= MAX_AMOUNT)
+        huge = np.flatnonzero(np.abs(col) >= MAX_AMOUNT)  # (NaN: blank, never huge; infinity is)
         for pos in huge:
             chk.add(f.name, int(pos), f'{_label(f.name)} {convert.plain(raw_col[pos])!r} is beyond what xl-ar handles '
                     f'(up to {MAX_AMOUNT:,.0f}); check the cell')
@@ -248,7 +248,7 @@ def _number_field(f: Field, raw_col: np.ndarray, dec: str | None, chk: _Checker)
             col = col.copy()
             col[huge] = np.nan
     if f.kind == "int":
-        frac = ~np.isnan(col) & (col != np.floor(np.nan_to_num(col)))
+        frac = ~np.isnan(col) & (col != np.floor(col))
         for pos in np.flatnonzero(frac):
             chk.add(f.name, int(pos), f'{_label(f.name)} "{convert.plain(raw_col[pos])}" is not a whole number')
     return col
