@@ -70,6 +70,49 @@ def test_a_member_longer_than_its_header_says_is_read_no_further(tmp_path):
         wellformed.check_pieces(pieces)
 
 
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_a_member_is_read_in_pieces_no_further_than_its_declared_size(tmp_path, method):
+    path = tmp_path / "x.zip"
+    content = b"<sheetData>" + b"<row/>" * 5000 + b"</sheetData>"
+    with zipfile.ZipFile(path, "w", compression=method) as z:
+        z.writestr("s.xml", content)
+    info = zipfile.ZipFile(path).getinfo("s.xml")
+    offset = info.header_offset + 30 + len(info.filename.encode())  # (no extra field written)
+    read = wellformed.member_pieces(str(path), offset, info.compress_size, method, len(content), piece=1000)
+    pieces = list(read)
+    assert b"".join(pieces) == content and max(map(len, pieces)) <= 1000
+    # Declared shorter than it is (a lying header): one byte past the declared size, no more.
+    short = list(wellformed.member_pieces(str(path), offset, info.compress_size, method, 100, piece=1000))
+    assert b"".join(short) == content[:101]
+
+
+def test_a_stream_cut_short_is_told_from_one_that_ended(tmp_path):
+    path = tmp_path / "x.zip"
+    content = bytes(range(256)) * 4000  # (deflates to about as much)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("s.xml", content)
+    info = zipfile.ZipFile(path).getinfo("s.xml")
+    offset = info.header_offset + 30 + len(info.filename.encode())
+
+    def drained(compressed):
+        pieces = wellformed.member_pieces(str(path), offset, compressed, 8, len(content))
+        got = b""
+        while True:
+            try:
+                got += next(pieces)
+            except StopIteration as end:
+                return got, end.value
+
+    assert drained(info.compress_size) == (content, True)
+    got, ended = drained(info.compress_size // 2)
+    assert not ended and content.startswith(got) and len(got) < len(content)
+    with open(path, "r+b") as f:  # a stream that cannot be inflated
+        f.seek(offset)
+        f.write(b"\xff" * 8)
+    with pytest.raises(wellformed.Corrupt):
+        drained(info.compress_size)
+
+
 def test_the_script_runs_at_the_lowest_priority(tmp_path):
     book = ledger(tmp_path / "x.xlsx")
     member = WorkbookPackage.open(book).stored("xl/worksheets/sheet3.xml")

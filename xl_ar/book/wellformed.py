@@ -9,7 +9,8 @@ further than its declared size and gives the answer on its standard output as on
 It runs at the lowest priority, so that it takes a core only when the run leaves one idle.
 
 Standard library only (the script imports nothing of the package); the ``isal`` inflater is
-used when it is installed, as the package's zip reader does.
+used when it is installed. :func:`member_pieces` is also the package's own way of inflating a
+member piece by piece (:func:`xl_ar.book.zipio.iter_member` checks its size and CRC around it).
 """
 
 from __future__ import annotations
@@ -18,10 +19,19 @@ import json
 import os
 import sys
 import xml.parsers.expat
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 
-#: Uncompressed bytes handed to expat at a time.
+try:
+    from isal import isal_zlib as _zlib
+except ImportError:  # (an install without it reads the same, a little slower)
+    import zlib as _zlib
+
+#: Uncompressed bytes handed to expat at a time, and compressed bytes read at a time.
 PIECE = 1 << 20
+
+
+class Corrupt(Exception):
+    """A deflated member whose stream cannot be inflated; ``str()`` is the inflater's complaint."""
 
 
 class Refused(Exception):
@@ -47,33 +57,40 @@ def check_pieces(pieces: Iterable[bytes]) -> None:
         raise Refused(f"line {exc.lineno}, column {exc.offset + 1}: {xml.parsers.expat.ErrorString(exc.code)}") from None
 
 
-def member_pieces(path: str, offset: int, compressed: int, method: int, size: int) -> Iterator[bytes]:
-    """A zip member's content in pieces, read from ``offset`` in the file: stored (``method``
-    0) or deflated (8), never more than ``size`` bytes (its declared size) plus one, so that a
-    lying header cannot make the reading grow."""
-    try:
-        from isal import isal_zlib as z
-    except ImportError:  # (an install without it reads the same, a little slower)
-        import zlib as z
+def member_pieces(path: str, offset: int, compressed: int, method: int, size: int,
+                  piece: int = PIECE) -> Generator[bytes, None, bool]:
+    """A zip member's content in pieces of at most ``piece`` bytes, read from ``offset`` in the
+    file: stored (``method`` 0) or deflated (any other: the zip directory allows none but 8);
+    never more than ``size`` bytes (its declared size) plus one, so that a lying header cannot
+    make the reading grow. Returns (as the generator's value) whether a deflated stream came to
+    its end (True for a stored member); raises :class:`Corrupt` for one that cannot be inflated."""
     left, out = compressed, 0
-    d = z.decompressobj(-15) if method == 8 else None
     with open(path, "rb") as f:
         f.seek(offset)
-        raw = b""
-        while out <= size:
+        if method == 0:
+            while left and out <= size:
+                chunk = f.read(min(left, piece, size + 1 - out))
+                if not chunk:
+                    break
+                left, out = left - len(chunk), out + len(chunk)
+                yield chunk
+            return True
+        d, raw = _zlib.decompressobj(-15), b""
+        while not d.eof and out <= size:
             if not raw and left:
                 raw = f.read(min(left, PIECE))
                 left = left - len(raw) if raw else 0
-            if d is None:
-                piece, raw = raw, b""
-            else:
-                piece = d.decompress(raw, min(PIECE, size + 1 - out))
-                raw = d.unconsumed_tail
-            if piece:
-                out += len(piece)
-                yield piece
-            elif not raw and not left:
-                return
+            try:
+                chunk = d.decompress(raw, min(piece, size + 1 - out))
+            except Exception as exc:  # isal and zlib raise different classes
+                raise Corrupt(str(exc)) from None
+            raw = d.unconsumed_tail
+            if chunk:
+                out += len(chunk)
+                yield chunk
+            elif not raw and not left:  # no input left, and no output held back either
+                break
+        return d.eof
 
 
 def main(argv: list[str]) -> int:

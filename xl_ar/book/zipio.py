@@ -35,6 +35,7 @@ from xl_ar.book.deflate import DeflatedPart, Spill, deflate
 from xl_ar.book.deflate import z as _z
 from xl_ar.book.faults import fault_point
 from xl_ar.book.sheetxml import BookError
+from xl_ar.book.wellformed import Corrupt, member_pieces
 
 
 MAX_MEMBERS = 50_000
@@ -179,9 +180,6 @@ def read_member(path: Path, member: ZipMember, part: str) -> bytes:
     return data
 
 
-_RAW_READ = 1 << 20  # compressed bytes read at a time by iter_member
-
-
 def iter_member(path: Path, member: ZipMember, part: str, size: int) -> Iterator[bytes]:
     """A member's content inflated piece by piece, checked against its size and CRC at the end.
 
@@ -201,36 +199,24 @@ def iter_member(path: Path, member: ZipMember, part: str, size: int) -> Iterator
         The uncompressed content, in pieces of at most ``size`` bytes (none empty).
     """
     info = member.info
-    declared, left = info.file_size, info.compress_size
-    crc, total = 0, 0
-    with open(path, "rb") as f:
-        f.seek(member.data_offset)
-        if info.compress_type == zipfile.ZIP_STORED:
-            while left and total <= declared:
-                piece = f.read(min(left, size, declared + 1 - total))
-                if not piece:
-                    break
-                left -= len(piece)
-                crc, total = _z.crc32(piece, crc), total + len(piece)
-                yield piece
-        else:
-            d, raw = _z.decompressobj(-15), b""
-            while not d.eof and total <= declared:
-                if not raw and left:
-                    raw = f.read(min(left, _RAW_READ))
-                    left = left - len(raw) if raw else 0
-                try:  # never more than declared: a lying header cannot balloon memory
-                    piece = d.decompress(raw, min(size, declared + 1 - total))
-                except Exception as exc:  # isal and zlib raise different classes
-                    raise BookError(f"{path.name}: {part} is corrupt ({exc})") from None
-                raw = d.unconsumed_tail
-                if piece:
-                    crc, total = _z.crc32(piece, crc), total + len(piece)
-                    yield piece
-                elif not raw and not left:  # no input left, and no output held back either
-                    break
-            if not d.eof and total <= declared:
-                raise BookError(f"{path.name}: {part} is truncated")
+    declared, crc, total = info.file_size, 0, 0
+    # Never more than declared + 1 inflated: a lying header cannot balloon memory.
+    pieces = member_pieces(str(path), member.data_offset, info.compress_size, info.compress_type, declared, size)
+    try:
+        while True:
+            try:
+                piece = next(pieces)
+            except StopIteration as end:
+                ended = end.value
+                break
+            except Corrupt as exc:
+                raise BookError(f"{path.name}: {part} is corrupt ({exc})") from None
+            crc, total = _z.crc32(piece, crc), total + len(piece)
+            yield piece
+    finally:
+        pieces.close()
+    if not ended and total <= declared:
+        raise BookError(f"{path.name}: {part} is truncated")
     if total != declared or (crc & _CRC_MASK) != info.CRC:
         raise BookError(f"{path.name}: {part} is corrupt (size or CRC does not match)")
 
