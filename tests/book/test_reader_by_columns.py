@@ -243,6 +243,10 @@ def test_texts_read_by_columns_are_not_copied_again(tmp_path, monkeypatch):
         # (" C1" was stripped: not the reader's strings)
         assert ("invoices", "customer_id") not in ledger.fresh_text
         assert (before == after) is by_columns
+        # A text column the sheet does not have: one "" in every row, nothing to compact.
+        assert "contract_no" not in data.tables["Invoices"].frame
+        assert ("invoices", "contract_no") in ledger.fresh_text
+        assert ledger.invoices["contract_no"].tolist() == ["", "", ""] and str(ledger.invoices["contract_no"].dtype) == "str"
 
 
 @pytest.mark.parametrize("column, cells", [

@@ -86,7 +86,8 @@ class Ledger:
     #: when it kept them, for the run's keys; None: made when needed
     groups: GroupRows | None = field(default=None, repr=False, compare=False)
     #: (table, column) of the text columns whose distinct texts are the reader's own strings,
-    #: made together (a sheet read by columns): :func:`compact_text` leaves them as they are
+    #: made together (a sheet read by columns), or that the sheet does not have (one "" in every
+    #: row): :func:`compact_text` leaves them as they are, without comparing them again
     fresh_text: frozenset[tuple[str, str]] = field(default=frozenset(), repr=False, compare=False)
 
 
@@ -105,13 +106,13 @@ def compact_text(ledger: Ledger) -> None:
             col = frame[name]
             if col.dtype != object and str(col.dtype) != "str":
                 continue
-            cells = col.to_numpy(dtype=object)
             coded = known.pop((table, name), None)
+            if (table, name) in ledger.fresh_text:
+                continue  # one string per distinct text already, made together (or one "" in every row)
+            cells = col.to_numpy(dtype=object)
             # Validation's coding, when the column is still what it coded (hashing a million
             # distinct invoice numbers again costs a quarter of a second).
             if coded is not None and len(coded[0]) == len(cells) and bool((coded[1][coded[0]] == cells).all()):
-                if (table, name) in ledger.fresh_text:
-                    continue  # one string per distinct text already, made together
                 codes, values = coded
             else:
                 codes, values = pd.factorize(cells)
@@ -179,6 +180,8 @@ def _typed_frame(raw: RawTable, table: Table, settings: Settings, issues: list[I
             out[f.name] = _blank_column(f.kind, len(frame))
             if coded is not None and out[f.name].dtype == object:  # text: "" in every row (codes of no memory)
                 coded[f.name] = np.broadcast_to(np.intp(0), (len(frame),)), np.array([""], dtype=object)
+                if fresh is not None:  # (one string object in every row: nothing to compact)
+                    fresh.add(f.name)
             continue
         raw_col, reported = _drop_cell_errors(chk.column(f.name, f.kind), f.name, chk)
         if f.kind == "date":
