@@ -147,6 +147,53 @@ def test_checks_dropped_stop_their_processes(tmp_path, monkeypatch):
     assert all(p.returncode is not None for p in procs) and not data.checks.pending
 
 
+def test_the_large_sheets_checks_start_before_the_screening_reads_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(screen, "BESIDE_BYTES", 0)
+    events = []
+    popen, read = screen.subprocess.Popen, WorkbookPackage.read
+
+    def started(args, **kw):
+        events.append(("check", args[4]))  # (the script's arguments: the file, the member's offset...)
+        return popen(args, **kw)
+
+    def reading(self, part):
+        events.append(("read", part))
+        return read(self, part)
+
+    monkeypatch.setattr(screen.subprocess, "Popen", started)
+    monkeypatch.setattr(WorkbookPackage, "read", reading)
+    book = ledger(tmp_path / "x.xlsx")
+    screening = screen.screen_book(WorkbookPackage.open(book))
+    checks = [e for e in events if e[0] == "check"]
+    first_read = next(k for k, e in enumerate(events) if e[0] == "read" and e[1].startswith("xl/worksheets/sheet"))
+    assert len(checks) == len(screening.pending) >= 3  # every ledger sheet's (all "large" here)
+    assert all(events.index(c) < first_read for c in checks)  # before any sheet was read here
+    assert [c.proc for c in screening.pending if c.proc is None] == []  # each answers from its process
+    screening.finish()
+    # A sheet reached answers through the check started for it: a broken one is refused.
+    with pytest.raises(BookError, match=MISMATCHED):
+        screen.screen_book(WorkbookPackage.open(broken(ledger(tmp_path / "y.xlsx")))).finish()
+
+
+def test_a_check_started_for_a_sheet_the_screening_never_reaches_is_stopped(tmp_path, monkeypatch):
+    """The screening fails on the first ledger sheet (a chart sheet named Customers, say): the
+    error is its own, not that of a broken sheet after it, and no check is left running."""
+    (tmp_path / "slow.py").write_text("import time; time.sleep(60)")
+    monkeypatch.setattr(screen, "BESIDE_BYTES", 0)
+    started, popen = [], screen.subprocess.Popen
+    monkeypatch.setattr(screen.subprocess, "Popen", lambda *a, **kw: started.append(popen(*a, **kw)) or started[-1])
+    book = broken(ledger(tmp_path / "x.xlsx"))
+    pkg = WorkbookPackage.open(book)
+    kinds = pkg.sheet_kinds()
+    customers = next(k for k, (name, _, _) in enumerate(kinds) if name == "Customers")
+    monkeypatch.setattr(WorkbookPackage, "sheet_kinds", lambda self: [
+        (n, p, "chartsheet" if k == customers else kind) for k, (n, p, kind) in enumerate(kinds)])
+    monkeypatch.setattr(screen, "_SCRIPT", str(tmp_path / "slow.py"))
+    with pytest.raises(BookError, match="chart sheet"):
+        screen.screen_book(pkg)
+    assert started and all(p.returncode is not None for p in started)  # stopped and reaped
+
+
 def md5(path):
     return hashlib.md5(path.read_bytes()).hexdigest()
 

@@ -137,13 +137,16 @@ class _Beside:
     POSIX system: the live book's process; a frozen application), it is checked here at once.
     """
 
-    def __init__(self, pkg: WorkbookPackage, part: str, data: bytes):
+    def __init__(self, pkg: WorkbookPackage, part: str, data: bytes | None):
+        """``data``: the part as inflated, to check here where no process starts; None to
+        start one only (``proc`` None then: nothing was checked)."""
         self.pkg, self.part, self.book = pkg, part, pkg.path.name
         self.error: str | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         member = pkg.stored(part)
-        if os.name != "posix" or not sys.executable or getattr(sys, "frozen", False) or member is None:
-            self._inline(data)
+        if not _can_start() or member is None:
+            if data is not None:
+                self._inline(data)
             return
         info = member.info
         args = [str(pkg.path), str(member.data_offset), str(info.compress_size), str(info.compress_type), str(info.file_size)]
@@ -151,7 +154,8 @@ class _Beside:
             self.proc = subprocess.Popen([sys.executable, "-I", _SCRIPT, *args], stdin=subprocess.DEVNULL,
                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         except OSError:  # no process could be started (memory, process slots): check here
-            self._inline(data)
+            if data is not None:
+                self._inline(data)
 
     def _inline(self, data: bytes) -> None:
         try:
@@ -180,6 +184,12 @@ class _Beside:
         if proc is not None:
             proc.kill()
             proc.communicate()
+
+
+def _can_start() -> bool:
+    """Whether a check can run as a script in an interpreter of its own here (a POSIX system, an
+    interpreter that is not a frozen application)."""
+    return os.name == "posix" and bool(sys.executable) and not getattr(sys, "frozen", False)
 
 
 def _refusal(reason: str, part: str, book: str) -> str:
@@ -214,10 +224,21 @@ def screen_book(pkg: WorkbookPackage, fits: Callable[[str], None] | None = None)
 
     Returns:
         The ledger sheets to read; raises :class:`BookError` naming the part or the cell.
+
+    The large ledger sheets' checks beside (:class:`_Beside`) are started first, from the file,
+    so that they run while this screening reads the sheets (the core is otherwise idle then; a
+    refreshed full sheet's check is one of the last things the next day's write waits for).
+    Each counts once the screening reaches its sheet; a check of a sheet it never reaches (it
+    failed before) is stopped, not waited for.
     """
     book = pkg.path.name
-    for part in pkg.reader_parts():
-        check_xml(pkg.read(part), part, book)
+    ahead = _checks_ahead(pkg)
+    try:
+        for part in pkg.reader_parts():
+            check_xml(pkg.read(part), part, book)
+    except BaseException:
+        _drop(list(ahead.values()))
+        raise
     sheets: dict[str, SheetScreen] = {}
     seen: dict[str, str] = {}
     long_text: list[str] = []
@@ -239,7 +260,7 @@ def screen_book(pkg: WorkbookPackage, fits: Callable[[str], None] | None = None)
                 raise BookError(f"{book}: the sheet {name!r} has no part {part} (the file is damaged); restore a backup")
             data = pkg.read(part)
             if len(data) >= BESIDE_BYTES:
-                pending.append(_Beside(pkg, part, data))
+                pending.append(ahead.pop(part, None) or _Beside(pkg, part, data))
             else:
                 check_xml(data, part, book)
             for tpart in pkg.sheet_table_parts(part):
@@ -253,12 +274,34 @@ def screen_book(pkg: WorkbookPackage, fits: Callable[[str], None] | None = None)
         if sst and has_long_text(pkg.read(sst)):
             long_text.append("shared strings")
     except Exception:  # what a part that is not well-formed broke: report the part itself
+        _drop(list(ahead.values()))
         _finish(pending)
         raise
     except BaseException:  # an interrupt: the checks are stopped, not waited for
-        _drop(pending)
+        _drop(pending + list(ahead.values()))
         raise
+    _drop(list(ahead.values()))  # (none is left: every large ledger sheet was reached)
     return Screening(sheets, long_text, pending)
+
+
+def _checks_ahead(pkg: WorkbookPackage) -> dict[str, "_Beside"]:
+    """The checks beside of the large ledger sheets, started from the file before the screening
+    reads them, by part; none where no process can be started (they are made as the screening
+    reaches each sheet, as before)."""
+    if not _can_start():
+        return {}
+    ahead: dict[str, _Beside] = {}
+    for name, part, kind in pkg.sheet_kinds():
+        canon = sheet_for_name(name)
+        member = pkg.stored(part) if part is not None and kind == "worksheet" else None
+        if canon is None or canon in OWNED_SHEETS or member is None or member.info.file_size < BESIDE_BYTES \
+                or part in ahead:
+            continue
+        check = _Beside(pkg, part, None)
+        if check.proc is None:  # no process after all: the screening checks the sheet itself
+            break
+        ahead[part] = check
+    return ahead
 
 
 def _chunks(data: bytes, overlap: int) -> Iterator[tuple[int, int, np.ndarray]]:
