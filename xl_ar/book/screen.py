@@ -233,17 +233,13 @@ def screen_book(pkg: WorkbookPackage, fits: Callable[[str], None] | None = None)
     """
     book = pkg.path.name
     ahead = _checks_ahead(pkg)
-    try:
-        for part in pkg.reader_parts():
-            check_xml(pkg.read(part), part, book)
-    except BaseException:
-        _drop(list(ahead.values()))
-        raise
     sheets: dict[str, SheetScreen] = {}
     seen: dict[str, str] = {}
     long_text: list[str] = []
     pending: list[_Beside] = []
     try:
+        for part in pkg.reader_parts():
+            check_xml(pkg.read(part), part, book)
         for name, part, kind in pkg.sheet_kinds():
             canon = sheet_for_name(name)
             if canon is None or canon in OWNED_SHEETS:  # the reports: rewritten, never read
@@ -274,13 +270,14 @@ def screen_book(pkg: WorkbookPackage, fits: Callable[[str], None] | None = None)
         if sst and has_long_text(pkg.read(sst)):
             long_text.append("shared strings")
     except Exception:  # what a part that is not well-formed broke: report the part itself
-        _drop(list(ahead.values()))
+        _drop(list(ahead.values()))  # (not waited for: sheets the screening never reached)
         _finish(pending)
         raise
     except BaseException:  # an interrupt: the checks are stopped, not waited for
-        _drop(pending + list(ahead.values()))
+        _drop(pending)
         raise
-    _drop(list(ahead.values()))  # (none is left: every large ledger sheet was reached)
+    finally:
+        _drop(list(ahead.values()))  # (at the end, none is left: every large ledger sheet was reached)
     return Screening(sheets, long_text, pending)
 
 
